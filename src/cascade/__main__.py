@@ -1,0 +1,5 @@
+"""`python -m cascade` runs the CLI."""
+
+from cascade.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP API: the SMSBAT-compatible Cascade contract (SPEC Part A)."""

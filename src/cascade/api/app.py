@@ -1,0 +1,296 @@
+"""The ASGI application: routes, the error body, and the order of checks on a request.
+
+A send request is checked in this order: credentials (401), the account's rate (429),
+content type (415), body size (413), then the body itself (400). Every error, including
+the framework's own (404, 405, 413) and any server fault (500), leaves as the one
+documented error body; a fault's details go to the log, never to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response, get, post
+from litestar.exceptions import HTTPException
+from litestar.types import ControllerRouterHandler
+
+from cascade.api.auth import Authenticator, Principal, Unauthorized
+from cascade.api.docs import docs_page, openapi_document
+from cascade.api.intake import Intake
+from cascade.api.ratelimit import Limiter, retry_after_header
+from cascade.api.wire import AttemptOut, ErrorBody, ErrorDetail, StatusOut
+from cascade.clock import Clock
+from cascade.domain.errors import RequestRejected
+from cascade.domain.message import Route
+from cascade.domain.ratelimit import Rate
+from cascade.store import MessageView, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+AnyRequest = Request[Any, Any, Any]
+
+JSON = "application/json"
+_encode = msgspec.json.encode
+
+_STATUS_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+    503: "UNAVAILABLE",
+}
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    store: Store
+    clock: Clock
+    auth: Authenticator
+    limiter: Limiter
+    intake: Intake
+    send_rate: Rate
+    status_rate: Rate
+    max_body_bytes: int
+    head_revision: str
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[bytes]:
+    body = _encode(ErrorBody(ErrorDetail(code, message, field)))
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def _on_api_error(_: AnyRequest, exc: ApiError) -> Response[bytes]:
+    return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
+
+
+def _on_rejected(_: AnyRequest, exc: RequestRejected) -> Response[bytes]:
+    return error_response(400, exc.code, exc.message, exc.field)
+
+
+def _on_http(_: AnyRequest, exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    code = _STATUS_CODES.get(status, "HTTP_ERROR")
+    message = "Request body is too large" if status == 413 else str(exc.detail)
+    return error_response(status, code, message, headers=exc.headers or None)
+
+
+def _on_fault(request: AnyRequest, exc: Exception) -> Response[bytes]:
+    log.error("server fault on %s %s", request.method, request.url.path, exc_info=exc)
+    if isinstance(exc, StoreError):
+        return error_response(500, "STORE_UNAVAILABLE", "Storage is unavailable; retry later")
+    return error_response(500, "INTERNAL_ERROR", "Internal server error")
+
+
+def iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def status_body(view: MessageView) -> StatusOut:
+    return StatusOut(
+        messageId=view.id,
+        trackinId=view.tracking_id,
+        status=view.status,
+        channel=view.channel,
+        reason=view.reason,
+        messageType=view.message_type,
+        route=view.route,
+        text=view.text,
+        createdAt=iso(view.created_at_ms) or "",
+        scheduledAt=iso(view.scheduled_at_ms),
+        expiresAt=iso(view.expires_at_ms) or "",
+        updatedAt=iso(view.updated_at_ms) or "",
+        attempts=[
+            AttemptOut(
+                channel=a.channel,
+                status=a.status,
+                startedAt=iso(a.started_at_ms) or "",
+                finishedAt=iso(a.finished_at_ms),
+                reason=a.reason,
+                providerMessageId=a.provider_message_id,
+            )
+            for a in view.attempts
+        ],
+        clicks=view.clicks,
+    )
+
+
+def create_app(
+    services: Services,
+    *,
+    on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
+) -> Litestar:
+    s = services
+    openapi = _encode(openapi_document())
+    docs_html = docs_page()
+
+    async def admit(request: AnyRequest, rate_kind: str) -> Principal:
+        try:
+            principal = await s.auth.authenticate(request.headers)
+        except Unauthorized:
+            raise ApiError(401, "UNAUTHORIZED", "Missing or invalid credentials") from None
+        account = principal.account
+        if rate_kind == "send":
+            rate = Rate(
+                account.send_rate or s.send_rate.per_second, account.send_burst or s.send_rate.burst
+            )
+        else:
+            rate = Rate(
+                account.status_rate or s.status_rate.per_second,
+                account.status_burst or s.status_rate.burst,
+            )
+        decision = await s.limiter.hit(f"{account.id}:{rate_kind}", rate)
+        if not decision.allowed:
+            raise ApiError(
+                429,
+                "RATE_LIMITED",
+                "Rate limit exceeded",
+                headers={"Retry-After": retry_after_header(decision)},
+            )
+        return principal
+
+    async def json_body(request: AnyRequest) -> bytes:
+        content_type = request.headers.get("content-type", "")
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type != JSON:
+            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
+        return await request.body()
+
+    async def send(request: AnyRequest, route: Route) -> Response[bytes]:
+        principal = await admit(request, "send")
+        body = await json_body(request)
+        accepted = await s.intake.send(principal, body, route)
+        return Response(_encode(accepted), media_type=JSON)
+
+    @post("/api/CascadeMessage/send_message/async", status_code=200)
+    async def send_standard(request: AnyRequest) -> Response[bytes]:
+        return await send(request, Route.STANDARD)
+
+    @post("/api/CascadeMessage/send_message/tg-viber/async", status_code=200)
+    async def send_tg_viber(request: AnyRequest) -> Response[bytes]:
+        return await send(request, Route.TG_VIBER)
+
+    @post("/api/items", status_code=200)
+    async def items(request: AnyRequest) -> Response[bytes]:
+        principal = await admit(request, "send")
+        body = await json_body(request)
+        count = await s.intake.upload_variables(principal.account.id, body)
+        return Response(_encode({"updated": count}), media_type=JSON)
+
+    async def show(
+        account_id: str, *, message_id: str | None = None, tracking_id: str | None = None
+    ) -> Response[bytes]:
+        view = await s.store.message_view(
+            account_id, message_id=message_id, tracking_id=tracking_id
+        )
+        if view is None:
+            raise ApiError(404, "NOT_FOUND", "No such message")
+        return Response(_encode(status_body(view)), media_type=JSON)
+
+    @get("/api/CascadeMessage/status/{message_id:str}")
+    async def status_by_id(request: AnyRequest, message_id: str) -> Response[bytes]:
+        principal = await admit(request, "status")
+        return await show(principal.account.id, message_id=message_id)
+
+    @get("/api/CascadeMessage/status")
+    async def status_by_tracking(request: AnyRequest) -> Response[bytes]:
+        principal = await admit(request, "status")
+        query = request.query_params
+        tracking_id = query.get("trackingId") or query.get("trackinId")
+        if not tracking_id:
+            raise ApiError(400, "MISSING_FIELD", "trackingId is required", "trackingId")
+        return await show(principal.account.id, tracking_id=tracking_id)
+
+    @get("/s/{code:str}")
+    async def short_link(request: AnyRequest, code: str) -> Response[bytes]:
+        url = await s.store.follow_link(code, s.clock.now_ms(), request.headers.get("user-agent"))
+        if url is None:
+            raise ApiError(404, "NOT_FOUND", "No such link")
+        return Response(b"", status_code=302, headers={"Location": url})
+
+    @get("/healthz")
+    async def healthz() -> Response[bytes]:
+        return Response(b'{"status":"ok"}', media_type=JSON)
+
+    @get("/readyz")
+    async def readyz() -> Response[bytes]:
+        try:
+            await s.store.ping()
+            revision = await s.store.schema_revision()
+        except StoreError:
+            raise ApiError(503, "UNAVAILABLE", "Database unreachable") from None
+        if revision != s.head_revision:
+            raise ApiError(
+                503,
+                "UNAVAILABLE",
+                f"Schema at {revision}, expected {s.head_revision}: run `cascade migrate`",
+            )
+        return Response(b'{"status":"ready"}', media_type=JSON)
+
+    @get("/openapi.json")
+    async def openapi_json() -> Response[bytes]:
+        return Response(openapi, media_type=JSON)
+
+    @get("/docs")
+    async def docs() -> Response[str]:
+        return Response(docs_html, media_type="text/html")
+
+    handlers: list[ControllerRouterHandler] = [
+        send_standard,
+        send_tg_viber,
+        items,
+        status_by_id,
+        status_by_tracking,
+        short_link,
+        healthz,
+        readyz,
+        openapi_json,
+        docs,
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        exception_handlers={
+            ApiError: _on_api_error,
+            RequestRejected: _on_rejected,
+            HTTPException: _on_http,
+            Exception: _on_fault,
+        },
+        openapi_config=None,
+        request_max_body_size=s.max_body_bytes,
+        on_shutdown=on_shutdown or [],
+        debug=False,
+    )

@@ -1,0 +1,126 @@
+"""Message intake: a send request's body becomes committed messages, or one 400.
+
+Nothing is stored unless every item is valid; the messages and their first delivery
+tasks are committed in one transaction before the answer is sent (SPEC A3, A4, A7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Mapping
+
+import msgspec
+
+from cascade.api.auth import Principal
+from cascade.api.wire import Accepted, Envelope, MessageIn, decode_items, decode_send
+from cascade.clock import Clock
+from cascade.domain.errors import RequestRejected
+from cascade.domain.message import MAX_BATCH, MAX_TEXT, Context, Form, Route, validate
+from cascade.domain.variables import VariableKey, inline_variables, is_absolute_http_url
+from cascade.store import NewMessage, Store, TrackingIdConflict
+
+_encode = msgspec.json.encode
+
+
+class Intake:
+    def __init__(
+        self, store: Store, clock: Clock, link_base: str, new_code: Callable[[], str]
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._link_base = link_base.rstrip("/")
+        self._new_code = new_code
+
+    async def send(self, principal: Principal, body: bytes, route: Route) -> list[Accepted]:
+        decoded = decode_send(body)
+        form: Form
+        if isinstance(decoded, Envelope):
+            items, form, prefix = decoded.messages, "envelope", "messages"
+        else:
+            items, form, prefix = decoded, "array", ""
+        if not items:
+            raise RequestRejected("EMPTY_BATCH", "At least one message is required", prefix or None)
+        if len(items) > MAX_BATCH:
+            raise RequestRejected(
+                "BATCH_TOO_LARGE", f"At most {MAX_BATCH} messages per request", prefix or None
+            )
+
+        account = principal.account
+        account_vars: Mapping[VariableKey, str] = {}
+        if any(_mentions_variable(item) for item in items):
+            account_vars = await self._store.account_variables(account.id)
+        ctx = Context(
+            form=form,
+            route=route,
+            now_ms=self._clock.now_ms(),
+            default_from_name=account.default_from_name,
+            account_variables=account_vars,
+            link_base=self._link_base,
+            new_code=self._new_code,
+        )
+
+        route_tag = route.value.encode()
+        new: list[NewMessage] = []
+        seen: dict[str, tuple[int, bytes]] = {}  # tracking id → (index in `new`, fingerprint)
+        order: list[int] = []  # for each item, its index in `new`
+        for index, item in enumerate(items):
+            fingerprint = hashlib.blake2b(route_tag + _encode(item), digest_size=16).digest()
+            try:
+                draft = validate(item, fingerprint, ctx)
+            except RequestRejected as err:
+                raise err.at(f"{prefix}[{index}]") from None
+            if draft.tracking_id is not None:
+                earlier = seen.get(draft.tracking_id)
+                if earlier is not None:
+                    if earlier[1] != fingerprint:
+                        raise _duplicate(f"{prefix}[{index}].id")
+                    order.append(earlier[0])
+                    continue
+                seen[draft.tracking_id] = (len(new), fingerprint)
+            order.append(len(new))
+            new.append(
+                NewMessage(
+                    str(uuid.uuid4()), draft, principal.telegram_bot_id, principal.viber_bot_id
+                )
+            )
+
+        try:
+            ids = await self._store.accept(account.id, new)
+        except TrackingIdConflict as err:
+            item_index = order.index(err.index)
+            raise _duplicate(f"{prefix}[{item_index}].id") from None
+        return [Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot]) for slot in order]
+
+    async def upload_variables(self, account_id: str, body: bytes) -> int:
+        """POST /api/items: upsert account-level variable values."""
+        items = decode_items(body)
+        values = inline_variables(items.variables)
+        for index, ((kind, _ident), value) in enumerate(values.items()):
+            if len(value) > MAX_TEXT:
+                raise RequestRejected(
+                    "VALUE_TOO_LONG",
+                    f"value must be at most {MAX_TEXT} characters",
+                    f"variables[{index}].value",
+                )
+            if kind == "short_url" and not is_absolute_http_url(value):
+                raise RequestRejected(
+                    "INVALID_URL",
+                    "a short_url value must be an absolute http(s) URL",
+                    f"variables[{index}].value",
+                )
+        await self._store.upsert_variables(account_id, values)
+        return len(values)
+
+
+def _mentions_variable(item: MessageIn) -> bool:
+    if item.text is not None and "%" in item.text:
+        return True
+    fallback = item.fallback
+    return fallback is not None and fallback.text is not None and "%" in fallback.text
+
+
+def _duplicate(field: str) -> RequestRejected:
+    return RequestRejected(
+        "DUPLICATE_ID", "This id was already used for a message with different content", field
+    )

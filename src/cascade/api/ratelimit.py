@@ -1,0 +1,82 @@
+"""Per-account rate limits (SPEC A5), in process memory or shared through Redis.
+
+Both backends apply the same GCRA rule (`cascade.domain.ratelimit`). With Redis the rule
+runs as one Lua script on Redis's own clock, so every API process draws from one bucket.
+If Redis cannot be reached the request is let through and the failure logged: an outage
+of the limiter must not become an outage of message intake.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Protocol
+
+from cascade.clock import Clock
+from cascade.domain.ratelimit import Decision, Rate, decide
+
+log = logging.getLogger(__name__)
+
+
+class Limiter(Protocol):
+    async def hit(self, key: str, rate: Rate) -> Decision: ...
+    async def close(self) -> None: ...
+
+
+def retry_after_header(decision: Decision) -> str:
+    """Retry-After is whole seconds; round up so a client that obeys it succeeds."""
+    return str(max(1, math.ceil(decision.retry_after)))
+
+
+class MemoryLimiter:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._tat: dict[str, float] = {}
+
+    async def hit(self, key: str, rate: Rate) -> Decision:
+        decision = decide(self._tat.get(key), self._clock.monotonic(), rate)
+        self._tat[key] = decision.tat
+        return decision
+
+    async def close(self) -> None:
+        return None
+
+
+# The same arithmetic as domain.ratelimit.decide, in integer microseconds on Redis's clock.
+_GCRA = """
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local ahead = tat - now
+if ahead > tolerance then return {0, ahead - tolerance} end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return {1, 0}
+"""
+
+
+class RedisLimiter:
+    def __init__(self, url: str, prefix: str = "cascade:rl:") -> None:
+        from redis.asyncio import Redis
+
+        self._redis = Redis.from_url(url)
+        self._script = self._redis.register_script(_GCRA)
+        self._prefix = prefix
+
+    async def hit(self, key: str, rate: Rate) -> Decision:
+        interval = round(rate.interval * 1_000_000)
+        tolerance = interval * (rate.burst - 1)
+        try:
+            allowed, wait_us = await self._script(
+                keys=[self._prefix + key], args=[interval, tolerance]
+            )
+        except Exception:  # the limiter failing must not stop intake
+            log.warning("rate limiter: Redis unavailable, request let through", exc_info=True)
+            return Decision(True, 0.0, 0.0)
+        return Decision(bool(allowed), 0.0, int(wait_us) / 1_000_000)
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,141 @@
+"""What travels on the wire: request and response shapes as msgspec Structs.
+
+Every field of a request item is optional here; which ones are required depends on the
+body's form (array or envelope) and is decided by `cascade.domain.message.validate`.
+Unknown fields are ignored, for forward compatibility.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+import msgspec
+
+from cascade.domain.errors import RequestRejected
+
+
+class VariableIn(msgspec.Struct, frozen=True):
+    id: int | str
+    value: str
+    type: str | None = None
+
+
+class FallbackIn(msgspec.Struct, frozen=True, rename="camel"):
+    message_type: str | None = None
+    text: str | None = None
+
+
+class MessageIn(msgspec.Struct, frozen=True, rename="camel"):
+    id: str | None = None
+    from_name: str | None = None
+    to_phone: str | None = None
+    recipient: str | None = None
+    message_type: str | None = None
+    text: str | None = None
+    survey_options: list[str] | None = None
+    ttl: int | None = None
+    scheduled_sent: str | None = None
+    scheduled_time: str | None = None
+    variables: list[VariableIn] | None = None
+    fallback: FallbackIn | None = None
+
+
+class Envelope(msgspec.Struct, frozen=True):
+    messages: list[MessageIn]
+
+
+class ItemsIn(msgspec.Struct, frozen=True):
+    variables: list[VariableIn]
+
+
+class VerifyIn(msgspec.Struct, frozen=True, rename="camel"):
+    message_id: str
+    code: str
+
+
+class Accepted(msgspec.Struct, frozen=True):
+    messageId: str  # noqa: N815 - the provider's wire name
+    trackinId: str  # noqa: N815 - spelled so in the provider's API
+
+
+class ErrorDetail(msgspec.Struct, frozen=True, omit_defaults=True):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    error: ErrorDetail
+
+
+class AttemptOut(msgspec.Struct, frozen=True, omit_defaults=True):
+    channel: str
+    status: str
+    startedAt: str  # noqa: N815
+    finishedAt: str | None = None  # noqa: N815
+    reason: str | None = None
+    providerMessageId: str | None = None  # noqa: N815
+
+
+class StatusOut(msgspec.Struct, frozen=True):
+    messageId: str  # noqa: N815
+    trackinId: str  # noqa: N815
+    status: str
+    channel: str | None
+    reason: str | None
+    messageType: str  # noqa: N815
+    route: str
+    text: str | None
+    createdAt: str  # noqa: N815
+    scheduledAt: str | None  # noqa: N815
+    expiresAt: str  # noqa: N815
+    updatedAt: str  # noqa: N815
+    attempts: list[AttemptOut]
+    clicks: int
+
+
+SendBody = list[MessageIn] | Envelope
+_T = TypeVar("_T")
+
+_send_decoder = msgspec.json.Decoder(SendBody)
+_items_decoder = msgspec.json.Decoder(ItemsIn)
+_ITEM = re.compile(r"(messages|variables)?(\[[0-9]+\])?")
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+
+SHAPE_HINT = 'Body must be a JSON array of messages or an object with a "messages" array'
+
+
+def decode_send(body: bytes) -> list[MessageIn] | Envelope:
+    decoded: list[MessageIn] | Envelope = _decode(_send_decoder, body, SHAPE_HINT)
+    return decoded
+
+
+def decode_items(body: bytes) -> ItemsIn:
+    return _decode(_items_decoder, body, 'Body must be an object with a "variables" array')
+
+
+def _decode(decoder: msgspec.json.Decoder[_T], body: bytes, shape_hint: str) -> _T:
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as err:
+        raise _rejection(str(err), shape_hint) from None
+    except msgspec.DecodeError:
+        raise RequestRejected("INVALID_JSON", "Malformed JSON", None) from None
+
+
+def _rejection(text: str, shape_hint: str) -> RequestRejected:
+    """Turn msgspec's "Expected `int`, got `str` - at `$[0].ttl`" into our error body."""
+    match = _AT.match(text)
+    what = match.group("what") if match else text
+    path = ((match.group("path") if match else None) or "").removeprefix(".")
+    if what.startswith("Object missing required field"):
+        name = what.split("`")[1]
+        if not path:
+            return RequestRejected("INVALID_BODY", shape_hint, None)
+        return RequestRejected("MISSING_FIELD", f"{name} is required", f"{path}.{name}")
+    if not path:
+        return RequestRejected("INVALID_BODY", shape_hint, None)
+    if _ITEM.fullmatch(path):
+        return RequestRejected("INVALID_BODY", what, path)
+    return RequestRejected("INVALID_TYPE", what, path)

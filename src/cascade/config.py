@@ -1,0 +1,70 @@
+"""The one configuration object, read from `CASCADE_*` environment variables.
+
+Every variable is listed in `FIELDS` with its default and meaning; README.md's
+configuration reference is this table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite:///./cascade.db"
+    public_url: str = "http://127.0.0.1:8080"
+    redis_url: str | None = None
+    max_body_bytes: int = 32 * 1024 * 1024
+    send_rate: float = 100.0
+    send_burst: int = 150
+    status_rate: float = 50.0
+    status_burst: int = 75
+    auth_cache_seconds: float = 2.0
+    sqlite_synchronous: str = "FULL"
+    db_pool_size: int = 10
+    demo_key: str | None = None
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            raw = env.get(f"CASCADE_{field.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            kind = field.type if isinstance(field.type, str) else field.type.__name__
+            try:
+                if kind == "int":
+                    values[field.name] = int(raw)
+                elif kind == "float":
+                    values[field.name] = float(raw)
+                else:
+                    values[field.name] = raw
+            except ValueError:
+                raise ValueError(
+                    f"CASCADE_{field.name.upper()} must be a {kind}: {raw!r}"
+                ) from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+# name → meaning, for the documentation and `cascade --help`.
+FIELDS: Mapping[str, str] = {
+    "database_url": "SQLAlchemy URL: sqlite:///path.db (default ./cascade.db) or "
+    "postgresql://user@host/db",
+    "public_url": "base URL that short links are built on (`{public_url}/s/{code}`)",
+    "redis_url": "when set, rate limits are shared through this Redis by all API processes",
+    "max_body_bytes": "largest accepted request body; larger is 413",
+    "send_rate": "default requests/s per account on the send endpoints",
+    "send_burst": "default burst per account on the send endpoints",
+    "status_rate": "default requests/s per account on the status endpoints",
+    "status_burst": "default burst per account on the status endpoints",
+    "auth_cache_seconds": "how long a resolved credential is cached in an API process "
+    "(a revoked key stops working within this time)",
+    "sqlite_synchronous": "SQLite `PRAGMA synchronous` (FULL: a 200 survives power loss)",
+    "db_pool_size": "connections per process (PostgreSQL)",
+    "demo_key": "API key of the demo account that `cascade up` creates (else generated)",
+    "log_level": "debug, info, warning or error",
+}

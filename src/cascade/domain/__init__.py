@@ -1,0 +1,1 @@
+"""The pure core: message rules, routes, variable rendering, rate arithmetic. No I/O."""

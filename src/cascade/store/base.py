@@ -1,0 +1,147 @@
+"""The store interface: what the API (and later the engine) may ask of storage.
+
+Implementations translate driver errors into `StoreError` and its subclasses, so no
+caller ever catches a SQLAlchemy or driver exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from cascade.domain.message import Draft
+from cascade.domain.variables import VariableKey
+
+
+class StoreError(Exception):
+    """Storage failed (unreachable, constraint, corruption): a server fault, never the client's."""
+
+
+class Conflict(StoreError):
+    """A uniqueness rule refused a write (a concurrent writer got there first)."""
+
+
+class TrackingIdConflict(StoreError):
+    """A tracking id is already stored for the account with different content."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"tracking id of item {index} is taken by different content")
+        self.index = index
+
+
+class CredentialKind(StrEnum):
+    API_KEY = "key"
+    TELEGRAM = "telegram"
+    VIBER = "viber"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+    default_from_name: str
+    send_rate: float | None
+    send_burst: int | None
+    status_rate: float | None
+    status_burst: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    account_id: str
+    kind: CredentialKind
+    bot_id: str | None  # set for bot tokens
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    id: str
+    draft: Draft
+    telegram_bot_id: str | None = None
+    viber_bot_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    channel: str
+    status: str
+    reason: str | None
+    provider_message_id: str | None
+    started_at_ms: int
+    finished_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    id: str
+    tracking_id: str
+    status: str
+    channel: str | None
+    reason: str | None
+    message_type: str
+    route: str
+    phone: str
+    text: str | None
+    created_at_ms: int
+    scheduled_at_ms: int | None
+    expires_at_ms: int
+    updated_at_ms: int
+    attempts: tuple[AttemptView, ...]
+    clicks: int
+
+
+class Store(Protocol):
+    # --- lifecycle and health -------------------------------------------------------
+    async def close(self) -> None: ...
+    async def ping(self) -> None:
+        """Raise StoreError unless the database answers."""
+
+    async def schema_revision(self) -> str | None: ...
+
+    # --- accounts and credentials ---------------------------------------------------
+    async def create_account(self, name: str, default_from_name: str) -> Account: ...
+    async def get_account(self, account_id: str) -> Account | None: ...
+    async def find_account(self, name: str) -> Account | None:
+        """The oldest account with this name."""
+
+    async def set_account_limits(
+        self,
+        account_id: str,
+        *,
+        send: tuple[float, int] | None = None,
+        status: tuple[float, int] | None = None,
+    ) -> bool: ...
+    async def add_api_key(self, account_id: str, key_hash: str) -> str:
+        """Store a key's hash; return the key's id."""
+
+    async def revoke_api_key(self, key_id: str) -> bool: ...
+    async def add_bot(
+        self, account_id: str, kind: CredentialKind, token: str, token_hash: str
+    ) -> str: ...
+    async def find_credential(
+        self, kind: CredentialKind, secret_hash: str
+    ) -> Credential | None: ...
+
+    # --- intake ---------------------------------------------------------------------
+    async def accept(self, account_id: str, messages: Sequence[NewMessage]) -> list[str]:
+        """Commit new messages with their first delivery task, in one transaction.
+
+        Returns one messageId per item, in order: the new id, or the id already stored
+        under the same tracking id with the same fingerprint (an idempotent repeat).
+        Raises TrackingIdConflict when a tracking id is stored with another fingerprint.
+        Items must carry distinct tracking ids.
+        """
+
+    async def account_variables(self, account_id: str) -> dict[VariableKey, str]: ...
+    async def upsert_variables(
+        self, account_id: str, values: Mapping[VariableKey, str]
+    ) -> None: ...
+
+    # --- reading back ---------------------------------------------------------------
+    async def message_view(
+        self, account_id: str, *, message_id: str | None = None, tracking_id: str | None = None
+    ) -> MessageView | None: ...
+    async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
+        """Record a click on a short link; return its target, or None for an unknown code."""

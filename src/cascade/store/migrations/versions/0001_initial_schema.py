@@ -1,0 +1,208 @@
+"""initial schema
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-23 04:16:04.639419
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "accounts",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("default_from_name", sa.String(length=28), nullable=False),
+        sa.Column("send_rate", sa.Float(), nullable=True),
+        sa.Column("send_burst", sa.Integer(), nullable=True),
+        sa.Column("status_rate", sa.Float(), nullable=True),
+        sa.Column("status_burst", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("revoked_at", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key_hash"),
+    )
+    op.create_table(
+        "bots",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("token", sa.Text(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("revoked_at", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    op.create_table(
+        "messages",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("tracking_id", sa.String(length=255), nullable=False),
+        sa.Column("fingerprint", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("route", sa.String(length=16), nullable=False),
+        sa.Column("message_type", sa.String(length=16), nullable=False),
+        sa.Column("from_name", sa.String(length=28), nullable=False),
+        sa.Column("phone", sa.String(length=16), nullable=False),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("survey_options", sa.Text(), nullable=True),
+        sa.Column("fallback", sa.Text(), nullable=True),
+        sa.Column("ttl", sa.Integer(), nullable=False),
+        sa.Column("telegram_bot_id", sa.String(length=36), nullable=True),
+        sa.Column("viber_bot_id", sa.String(length=36), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=True),
+        sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("scheduled_at", sa.BigInteger(), nullable=True),
+        sa.Column("expires_at", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("account_id", "tracking_id", name="uq_messages_account_tracking"),
+    )
+    op.create_table(
+        "variables",
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("type", sa.String(length=16), nullable=False),
+        sa.Column("var_id", sa.Integer(), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+        ),
+        sa.PrimaryKeyConstraint("account_id", "type", "var_id"),
+    )
+    op.create_table(
+        "attempts",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("message_id", sa.String(length=36), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("provider_message_id", sa.String(length=128), nullable=True),
+        sa.Column("started_at", sa.BigInteger(), nullable=False),
+        sa.Column("finished_at", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("attempts", schema=None) as batch_op:
+        batch_op.create_index("ix_attempts_message_id", ["message_id"], unique=False)
+
+    op.create_table(
+        "short_links",
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("message_id", sa.String(length=36), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+        ),
+        sa.PrimaryKeyConstraint("code"),
+    )
+    with op.batch_alter_table("short_links", schema=None) as batch_op:
+        batch_op.create_index("ix_short_links_message_id", ["message_id"], unique=False)
+
+    op.create_table(
+        "tasks",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("message_id", sa.String(length=36), nullable=False),
+        sa.Column("due_at", sa.BigInteger(), nullable=False),
+        sa.Column("lease_owner", sa.String(length=64), nullable=True),
+        sa.Column("lease_until", sa.BigInteger(), nullable=True),
+        sa.Column("tries", sa.Integer(), server_default="0", nullable=False),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.create_index("ix_tasks_due_at", ["due_at"], unique=False)
+
+    op.create_table(
+        "clicks",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("at", sa.BigInteger(), nullable=False),
+        sa.Column("user_agent", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["code"],
+            ["short_links.code"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("clicks", schema=None) as batch_op:
+        batch_op.create_index("ix_clicks_code", ["code"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("clicks", schema=None) as batch_op:
+        batch_op.drop_index("ix_clicks_code")
+
+    op.drop_table("clicks")
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_tasks_due_at")
+
+    op.drop_table("tasks")
+    with op.batch_alter_table("short_links", schema=None) as batch_op:
+        batch_op.drop_index("ix_short_links_message_id")
+
+    op.drop_table("short_links")
+    with op.batch_alter_table("attempts", schema=None) as batch_op:
+        batch_op.drop_index("ix_attempts_message_id")
+
+    op.drop_table("attempts")
+    op.drop_table("variables")
+    op.drop_table("messages")
+    op.drop_table("bots")
+    op.drop_table("api_keys")
+    op.drop_table("accounts")

@@ -1,0 +1,476 @@
+"""The store over SQLAlchemy Core: SQLite (default, one file, WAL) and PostgreSQL.
+
+SQLite allows one writer at a time, so writes go through their own engine holding a
+single connection whose transactions start with BEGIN IMMEDIATE: writers queue in the
+pool instead of failing on a lock upgrade, and other processes wait on busy_timeout.
+Reads use a separate pool and, thanks to WAL, never block on the writer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from cascade.clock import Clock
+from cascade.domain.message import Status
+from cascade.domain.variables import VariableKey
+from cascade.store import schema as t
+from cascade.store.base import (
+    Account,
+    AttemptView,
+    Conflict,
+    Credential,
+    CredentialKind,
+    MessageView,
+    NewMessage,
+    StoreError,
+    TrackingIdConflict,
+)
+
+_IN_CHUNK = 500  # tracking ids per IN (...) lookup
+_CONFLICT_RETRIES = 3  # a concurrent request may insert the same tracking id first
+
+
+def async_url(url: str) -> str:
+    """Map a plain database URL to the async driver Cascade uses for it."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {url!r}")
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+asyncpg://{rest}"
+    raise ValueError(f"unsupported database: {scheme} (use sqlite or postgresql)")
+
+
+def _sqlite_engine(url: str, *, synchronous: str, writer: bool, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (the driver's implicit BEGIN is DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class SqlStore:
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        *,
+        sqlite_synchronous: str = "FULL",
+        pool_size: int = 10,
+    ) -> None:
+        self.url = async_url(url)
+        self._clock = clock
+        self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
+        if synchronous_invalid(sqlite_synchronous):
+            raise ValueError(f"invalid SQLite synchronous mode: {sqlite_synchronous}")
+        if self.dialect == "sqlite":
+            self._reader = _sqlite_engine(
+                self.url, synchronous=sqlite_synchronous, writer=False, pool_size=pool_size
+            )
+            self._writer = _sqlite_engine(
+                self.url, synchronous=sqlite_synchronous, writer=True, pool_size=1
+            )
+        else:
+            self._reader = self._writer = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+            )
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._writer.begin() as conn:
+                yield conn
+        except sa.exc.IntegrityError as err:
+            raise Conflict(str(err)) from err
+        except sa.exc.SQLAlchemyError as err:
+            raise StoreError(str(err)) from err
+        except OSError as err:
+            raise StoreError(str(err)) from err
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._reader.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as err:
+            raise StoreError(str(err)) from err
+        except OSError as err:
+            raise StoreError(str(err)) from err
+
+    async def close(self) -> None:
+        await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
+
+    async def ping(self) -> None:
+        async with self._read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def schema_revision(self) -> str | None:
+        async with self._read() as conn:
+            try:
+                row = await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+                value = row.scalar()
+            except sa.exc.DBAPIError:
+                return None
+        return str(value) if value is not None else None
+
+    # --- accounts and credentials -----------------------------------------------------
+
+    async def create_account(self, name: str, default_from_name: str) -> Account:
+        account = Account(str(uuid.uuid4()), name, default_from_name, None, None, None, None)
+        async with self._write() as conn:
+            await conn.execute(
+                t.accounts.insert().values(
+                    id=account.id,
+                    name=name,
+                    default_from_name=default_from_name,
+                    created_at=self._clock.now_ms(),
+                )
+            )
+        return account
+
+    async def get_account(self, account_id: str) -> Account | None:
+        return await self._one_account(t.accounts.c.id == account_id)
+
+    async def find_account(self, name: str) -> Account | None:
+        return await self._one_account(t.accounts.c.name == name)
+
+    async def _one_account(self, where: sa.ColumnElement[bool]) -> Account | None:
+        a = t.accounts.c
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        a.id,
+                        a.name,
+                        a.default_from_name,
+                        a.send_rate,
+                        a.send_burst,
+                        a.status_rate,
+                        a.status_burst,
+                    )
+                    .where(where)
+                    .order_by(a.created_at)
+                    .limit(1)
+                )
+            ).first()
+        return Account(*row) if row else None
+
+    async def set_account_limits(
+        self,
+        account_id: str,
+        *,
+        send: tuple[float, int] | None = None,
+        status: tuple[float, int] | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {}
+        if send:
+            values.update(send_rate=send[0], send_burst=send[1])
+        if status:
+            values.update(status_rate=status[0], status_burst=status[1])
+        if not values:
+            return True
+        async with self._write() as conn:
+            result = await conn.execute(
+                t.accounts.update().where(t.accounts.c.id == account_id).values(**values)
+            )
+        return bool(result.rowcount)
+
+    async def add_api_key(self, account_id: str, key_hash: str) -> str:
+        key_id = str(uuid.uuid4())
+        async with self._write() as conn:
+            await conn.execute(
+                t.api_keys.insert().values(
+                    id=key_id,
+                    account_id=account_id,
+                    key_hash=key_hash,
+                    created_at=self._clock.now_ms(),
+                )
+            )
+        return key_id
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        k = t.api_keys.c
+        async with self._write() as conn:
+            result = await conn.execute(
+                t.api_keys.update()
+                .where(k.id == key_id, k.revoked_at.is_(None))
+                .values(revoked_at=self._clock.now_ms())
+            )
+        return bool(result.rowcount)
+
+    async def add_bot(
+        self, account_id: str, kind: CredentialKind, token: str, token_hash: str
+    ) -> str:
+        bot_id = str(uuid.uuid4())
+        async with self._write() as conn:
+            await conn.execute(
+                t.bots.insert().values(
+                    id=bot_id,
+                    account_id=account_id,
+                    kind=kind.value,
+                    token=token,
+                    token_hash=token_hash,
+                    created_at=self._clock.now_ms(),
+                )
+            )
+        return bot_id
+
+    async def find_credential(self, kind: CredentialKind, secret_hash: str) -> Credential | None:
+        async with self._read() as conn:
+            if kind is CredentialKind.API_KEY:
+                k = t.api_keys.c
+                account_id = (
+                    await conn.execute(
+                        sa.select(k.account_id).where(
+                            k.key_hash == secret_hash, k.revoked_at.is_(None)
+                        )
+                    )
+                ).scalar()
+                return Credential(account_id, kind, None) if account_id else None
+            b = t.bots.c
+            row = (
+                await conn.execute(
+                    sa.select(b.account_id, b.id).where(
+                        b.token_hash == secret_hash, b.kind == kind.value, b.revoked_at.is_(None)
+                    )
+                )
+            ).first()
+        return Credential(row[0], kind, row[1]) if row else None
+
+    # --- intake -----------------------------------------------------------------------
+
+    async def accept(self, account_id: str, messages: Sequence[NewMessage]) -> list[str]:
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                async with self._write() as conn:
+                    return await self._accept(conn, account_id, messages)
+            except Conflict:
+                # Another request stored one of these tracking ids between our lookup and
+                # our insert; the next round sees it and answers as for a repeat.
+                if attempt == _CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _accept(
+        self, conn: AsyncConnection, account_id: str, items: Sequence[NewMessage]
+    ) -> list[str]:
+        now = self._clock.now_ms()
+        tracking = [m.draft.tracking_id or m.id for m in items]
+        existing = await self._stored_fingerprints(conn, account_id, tracking)
+        ids: list[str] = []
+        message_rows: list[dict[str, Any]] = []
+        task_rows: list[dict[str, Any]] = []
+        link_rows: list[dict[str, Any]] = []
+        encode = msgspec.json.encode
+        for index, item in enumerate(items):
+            d = item.draft
+            stored = existing.get(tracking[index])
+            if stored is not None:
+                if stored[1] != d.fingerprint:
+                    raise TrackingIdConflict(index)
+                ids.append(stored[0])
+                continue
+            ids.append(item.id)
+            message_rows.append(
+                {
+                    "id": item.id,
+                    "account_id": account_id,
+                    "tracking_id": tracking[index],
+                    "fingerprint": d.fingerprint,
+                    "route": d.route.value,
+                    "message_type": d.message_type.value,
+                    "from_name": d.from_name,
+                    "phone": d.phone,
+                    "text": d.text,
+                    "survey_options": encode(d.survey_options).decode()
+                    if d.survey_options
+                    else None,
+                    "fallback": encode(
+                        {"messageType": d.fallback.message_type.value, "text": d.fallback.text}
+                    ).decode()
+                    if d.fallback
+                    else None,
+                    "ttl": d.ttl,
+                    "telegram_bot_id": item.telegram_bot_id,
+                    "viber_bot_id": item.viber_bot_id,
+                    "status": Status.SCHEDULED.value,
+                    "created_at": now,
+                    "scheduled_at": d.scheduled_at_ms,
+                    "expires_at": d.expires_at_ms,
+                    "updated_at": now,
+                }
+            )
+            task_rows.append({"message_id": item.id, "due_at": d.due_at_ms})
+            for link in d.short_links:
+                link_rows.append(
+                    {"code": link.code, "message_id": item.id, "url": link.url, "created_at": now}
+                )
+        if message_rows:
+            await conn.execute(t.messages.insert(), message_rows)
+            await conn.execute(t.tasks.insert(), task_rows)
+            if link_rows:
+                await conn.execute(t.short_links.insert(), link_rows)
+        return ids
+
+    async def _stored_fingerprints(
+        self, conn: AsyncConnection, account_id: str, tracking: Sequence[str]
+    ) -> dict[str, tuple[str, bytes]]:
+        m = t.messages.c
+        query = sa.select(m.tracking_id, m.id, m.fingerprint).where(
+            m.account_id == account_id, m.tracking_id.in_(sa.bindparam("ids", expanding=True))
+        )
+        found: dict[str, tuple[str, bytes]] = {}
+        for start in range(0, len(tracking), _IN_CHUNK):
+            chunk = tracking[start : start + _IN_CHUNK]
+            for tracking_id, message_id, fingerprint in await conn.execute(query, {"ids": chunk}):
+                found[tracking_id] = (message_id, bytes(fingerprint))
+        return found
+
+    async def account_variables(self, account_id: str) -> dict[VariableKey, str]:
+        v = t.variables.c
+        async with self._read() as conn:
+            rows = await conn.execute(
+                sa.select(v.type, v.var_id, v.value).where(v.account_id == account_id)
+            )
+            return {(kind, ident): value for kind, ident, value in rows}
+
+    async def upsert_variables(self, account_id: str, values: Mapping[VariableKey, str]) -> None:
+        if not values:
+            return
+        now = self._clock.now_ms()
+        insert = (sqlite_dialect if self.dialect == "sqlite" else pg_dialect).insert(t.variables)
+        statement = insert.on_conflict_do_update(
+            index_elements=["account_id", "type", "var_id"],
+            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+        )
+        rows = [
+            {
+                "account_id": account_id,
+                "type": kind,
+                "var_id": ident,
+                "value": value,
+                "updated_at": now,
+            }
+            for (kind, ident), value in values.items()
+        ]
+        async with self._write() as conn:
+            await conn.execute(statement, rows)
+
+    # --- reading back -----------------------------------------------------------------
+
+    async def message_view(
+        self, account_id: str, *, message_id: str | None = None, tracking_id: str | None = None
+    ) -> MessageView | None:
+        m = t.messages.c
+        if message_id is not None:
+            where = m.id == message_id
+        elif tracking_id is not None:
+            where = m.tracking_id == tracking_id
+        else:
+            raise ValueError("message_id or tracking_id is required")
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        m.id,
+                        m.tracking_id,
+                        m.status,
+                        m.channel,
+                        m.reason,
+                        m.message_type,
+                        m.route,
+                        m.phone,
+                        m.text,
+                        m.created_at,
+                        m.scheduled_at,
+                        m.expires_at,
+                        m.updated_at,
+                    ).where(where, m.account_id == account_id)
+                )
+            ).first()
+            if row is None:
+                return None
+            a = t.attempts.c
+            attempts = tuple(
+                AttemptView(*r)
+                for r in await conn.execute(
+                    sa.select(
+                        a.channel,
+                        a.status,
+                        a.reason,
+                        a.provider_message_id,
+                        a.started_at,
+                        a.finished_at,
+                    )
+                    .where(a.message_id == row.id)
+                    .order_by(a.id)
+                )
+            )
+            clicks = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.clicks.join(t.short_links))
+                    .where(t.short_links.c.message_id == row.id)
+                )
+            ).scalar_one()
+        return MessageView(
+            id=row.id,
+            tracking_id=row.tracking_id,
+            status=row.status,
+            channel=row.channel,
+            reason=row.reason,
+            message_type=row.message_type,
+            route=row.route,
+            phone=row.phone,
+            text=row.text,
+            created_at_ms=row.created_at,
+            scheduled_at_ms=row.scheduled_at,
+            expires_at_ms=row.expires_at,
+            updated_at_ms=row.updated_at,
+            attempts=attempts,
+            clicks=int(clicks),
+        )
+
+    async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
+        s = t.short_links.c
+        async with self._write() as conn:
+            url = (await conn.execute(sa.select(s.url).where(s.code == code))).scalar()
+            if url is None:
+                return None
+            await conn.execute(t.clicks.insert().values(code=code, at=at_ms, user_agent=user_agent))
+        return str(url)
+
+
+def synchronous_invalid(mode: str) -> bool:
+    return mode.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA")
