@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
 from cascade.api.auth import Authenticator, Principal, Unauthorized
@@ -222,7 +223,7 @@ def create_app(
         return Response(_encode(status_body(view)), media_type=JSON)
 
     @get("/api/CascadeMessage/status/{message_id:str}")
-    async def status_by_id(request: AnyRequest, message_id: str) -> Response[bytes]:
+    async def status_by_id(request: AnyRequest, message_id: FromPath[str]) -> Response[bytes]:
         principal = await admit(request, "status")
         return await show(principal.account.id, message_id=message_id)
 
@@ -236,7 +237,7 @@ def create_app(
         return await show(principal.account.id, tracking_id=tracking_id)
 
     @get("/s/{code:str}")
-    async def short_link(request: AnyRequest, code: str) -> Response[bytes]:
+    async def short_link(request: AnyRequest, code: FromPath[str]) -> Response[bytes]:
         url = await s.store.follow_link(code, s.clock.now_ms(), request.headers.get("user-agent"))
         if url is None:
             raise ApiError(404, "NOT_FOUND", "No such link")

@@ -1,0 +1,27 @@
+# The two commands of the quick start. Each installs what it needs into .venv first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test install install-test bench
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+
+## make up: install and start the embedded gateway (SQLite) on 127.0.0.1:8080
+up: install
+	$(BIN)/cascade up
+
+## make test: install and run lint, types and the whole test suite
+test: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	$(BIN)/pytest
