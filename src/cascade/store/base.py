@@ -145,3 +145,106 @@ class Store(Protocol):
     ) -> MessageView | None: ...
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         """Record a click on a short link; return its target, or None for an unknown code."""
+
+
+# --- the delivery engine's side -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SenderRow:
+    id: str
+    account_id: str
+    channel: str  # "telegram" or "viber_bot"
+    token: str
+    webhook_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRow:
+    id: str
+    step: int
+    channel: str
+    status: str
+    reason: str | None
+    sender_id: str | None
+    address: str | None
+    provider_message_id: str | None
+    started_at_ms: int
+    window_ends_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A message whose task a worker now holds, with what it needs to take the next step."""
+
+    message_id: str
+    account_id: str
+    tracking_id: str
+    route: str
+    message_type: str
+    phone: str
+    text: str | None
+    from_name: str
+    survey_options: tuple[str, ...]
+    status: str
+    step: int
+    expires_at_ms: int
+    telegram_bot_id: str | None
+    viber_bot_id: str | None
+    tries: int
+    event_seq: int
+    last_attempt: AttemptRow | None  # the newest attempt, if any
+
+
+@dataclass(frozen=True, slots=True)
+class NewAttempt:
+    id: str
+    message_id: str
+    step: int
+    channel: str
+    status: str
+    reason: str | None
+    sender_id: str | None
+    address: str | None
+    started_at_ms: int
+    finished_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptChange:
+    id: str
+    status: str
+    reason: str | None
+    provider_message_id: str | None = None
+    finished_at_ms: int | None = None
+    window_ends_at_ms: int | None = None
+    parts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageChange:
+    """The message's new state; `due_at_ms` None means no more work (the task goes)."""
+
+    message_id: str
+    status: str
+    step: int
+    channel: str | None
+    reason: str | None
+    due_at_ms: int | None
+    tries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Everything one engine decision changes, committed together."""
+
+    message: MessageChange
+    new_attempts: tuple[NewAttempt, ...] = ()
+    attempt_changes: tuple[AttemptChange, ...] = ()
+    contact_blocked: tuple[str, str, str] | None = None  # (channel, sender_id, address)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    address: str
+    reachable: bool

@@ -41,6 +41,7 @@ bots = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("token", sa.Text, nullable=False),  # needed to call the platform; never returned
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("webhook_secret", sa.String(64), nullable=False),  # Telegram's secret_token
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", sa.BigInteger),
 )
@@ -63,8 +64,11 @@ messages = sa.Table(
     sa.Column("telegram_bot_id", sa.String(36)),
     sa.Column("viber_bot_id", sa.String(36)),
     sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False, server_default="0"),  # index into the route
     sa.Column("channel", sa.String(32)),
     sa.Column("reason", sa.String(64)),
+    sa.Column("survey_answer", sa.Text),
+    sa.Column("event_seq", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("scheduled_at", sa.BigInteger),
     sa.Column("expires_at", sa.BigInteger, nullable=False),
@@ -72,31 +76,93 @@ messages = sa.Table(
     sa.UniqueConstraint("account_id", "tracking_id", name="uq_messages_account_tracking"),
 )
 
-# One row per piece of delivery work that is due; the engine claims them under leases.
+# At most one row per unfinished message: when the engine must look at it next. Workers
+# claim due rows under a lease; a lease that runs out (a dead worker) is claimed again.
 tasks = sa.Table(
     "tasks",
     metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), primary_key=True),
     sa.Column("due_at", sa.BigInteger, nullable=False),
     sa.Column("lease_owner", sa.String(64)),
     sa.Column("lease_until", sa.BigInteger),
-    sa.Column("tries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("tries", sa.Integer, nullable=False, server_default="0"),  # transient failures
     sa.Index("ix_tasks_due_at", "due_at"),
 )
 
+# One row per step tried. Its id is made before the send, so it doubles as the
+# provider-side idempotency key where the provider has one.
 attempts = sa.Table(
     "attempts",
     metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
     sa.Column("channel", sa.String(32), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reason", sa.String(64)),
+    sa.Column("sender_id", sa.String(36)),
+    sa.Column("address", sa.String(128)),
     sa.Column("provider_message_id", sa.String(128)),
+    sa.Column("parts", sa.Integer),
     sa.Column("started_at", sa.BigInteger, nullable=False),
     sa.Column("finished_at", sa.BigInteger),
+    sa.Column("window_ends_at", sa.BigInteger),
     sa.Index("ix_attempts_message_id", "message_id"),
+    sa.Index("ix_attempts_provider", "channel", "provider_message_id"),
+)
+
+# Delivery reports that arrived before the attempt they belong to was committed with its
+# provider id (a fast provider can report within milliseconds); matched up afterwards.
+orphan_reports = sa.Table(
+    "orphan_reports",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("provider_message_id", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(64)),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Index("ix_orphan_reports_provider", "channel", "provider_message_id"),
+)
+
+# Who a phone is on a platform, per sender (bot): learned from webhooks or imported.
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("sender_id", sa.String(36), primary_key=True),
+    sa.Column("phone", sa.String(16), primary_key=True),
+    sa.Column("address", sa.String(128), nullable=False),
+    sa.Column("reachable", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_contacts_address", "channel", "sender_id", "address"),
+)
+
+# Status webhooks (SPEC C): an account's callback URLs and the events owed to them.
+callbacks = sa.Table(
+    "callbacks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger),
+)
+
+callback_events = sa.Table(
+    "callback_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("callback_id", sa.String(36), sa.ForeignKey("callbacks.id"), nullable=False),
+    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("due_at", sa.BigInteger, nullable=False),
+    sa.Column("lease_until", sa.BigInteger),
+    sa.Column("tries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("delivered_at", sa.BigInteger),
+    sa.Index("ix_callback_events_due", "delivered_at", "due_at"),
 )
 
 variables = sa.Table(

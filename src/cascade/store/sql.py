@@ -8,6 +8,7 @@ Reads use a separate pool and, thanks to WAL, never block on the writer.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from cascade.store.base import (
     StoreError,
     TrackingIdConflict,
 )
+from cascade.store.delivery import DeliveryQueries
 
 _IN_CHUNK = 500  # tracking ids per IN (...) lookup
 _CONFLICT_RETRIES = 3  # a concurrent request may insert the same tracking id first
@@ -76,7 +78,7 @@ def _sqlite_engine(url: str, *, synchronous: str, writer: bool, pool_size: int) 
     return engine
 
 
-class SqlStore:
+class SqlStore(DeliveryQueries):
     def __init__(
         self,
         url: str,
@@ -241,6 +243,7 @@ class SqlStore:
                     kind=kind.value,
                     token=token,
                     token_hash=token_hash,
+                    webhook_secret=secrets.token_hex(16),
                     created_at=self._clock.now_ms(),
                 )
             )
@@ -434,7 +437,7 @@ class SqlStore:
                         a.finished_at,
                     )
                     .where(a.message_id == row.id)
-                    .order_by(a.id)
+                    .order_by(a.step, a.started_at)
                 )
             )
             clicks = (

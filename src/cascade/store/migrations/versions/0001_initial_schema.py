@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 04:16:04.639419
+Create Date: 2026-11-23 04:26:19.410046
 """
 
 from __future__ import annotations
@@ -30,6 +30,41 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
+        "contacts",
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("sender_id", sa.String(length=36), nullable=False),
+        sa.Column("phone", sa.String(length=16), nullable=False),
+        sa.Column("address", sa.String(length=128), nullable=False),
+        sa.Column("reachable", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("channel", "sender_id", "phone"),
+    )
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_contacts_address", ["channel", "sender_id", "address"], unique=False
+        )
+
+    op.create_table(
+        "orphan_reports",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("provider_message_id", sa.String(length=128), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("orphan_reports", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_orphan_reports_provider", ["channel", "provider_message_id"], unique=False
+        )
+
+    op.create_table(
         "api_keys",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("account_id", sa.String(length=36), nullable=False),
@@ -50,6 +85,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("token", sa.Text(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("webhook_secret", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("revoked_at", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -58,6 +94,20 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("token_hash"),
+    )
+    op.create_table(
+        "callbacks",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("account_id", sa.String(length=36), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("secret", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("revoked_at", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
         "messages",
@@ -76,8 +126,11 @@ def upgrade() -> None:
         sa.Column("telegram_bot_id", sa.String(length=36), nullable=True),
         sa.Column("viber_bot_id", sa.String(length=36), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("step", sa.Integer(), server_default="0", nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=True),
         sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("survey_answer", sa.Text(), nullable=True),
+        sa.Column("event_seq", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("scheduled_at", sa.BigInteger(), nullable=True),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
@@ -104,19 +157,19 @@ def upgrade() -> None:
     )
     op.create_table(
         "attempts",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("message_id", sa.String(length=36), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("sender_id", sa.String(length=36), nullable=True),
+        sa.Column("address", sa.String(length=128), nullable=True),
         sa.Column("provider_message_id", sa.String(length=128), nullable=True),
+        sa.Column("parts", sa.Integer(), nullable=True),
         sa.Column("started_at", sa.BigInteger(), nullable=False),
         sa.Column("finished_at", sa.BigInteger(), nullable=True),
+        sa.Column("window_ends_at", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["message_id"],
             ["messages.id"],
@@ -125,6 +178,38 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.create_index("ix_attempts_message_id", ["message_id"], unique=False)
+        batch_op.create_index(
+            "ix_attempts_provider", ["channel", "provider_message_id"], unique=False
+        )
+
+    op.create_table(
+        "callback_events",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("callback_id", sa.String(length=36), nullable=False),
+        sa.Column("message_id", sa.String(length=36), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("due_at", sa.BigInteger(), nullable=False),
+        sa.Column("lease_until", sa.BigInteger(), nullable=True),
+        sa.Column("tries", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("delivered_at", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["callback_id"],
+            ["callbacks.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("callback_events", schema=None) as batch_op:
+        batch_op.create_index("ix_callback_events_due", ["delivered_at", "due_at"], unique=False)
 
     op.create_table(
         "short_links",
@@ -143,12 +228,6 @@ def upgrade() -> None:
 
     op.create_table(
         "tasks",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
         sa.Column("message_id", sa.String(length=36), nullable=False),
         sa.Column("due_at", sa.BigInteger(), nullable=False),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
@@ -158,7 +237,7 @@ def upgrade() -> None:
             ["message_id"],
             ["messages.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("message_id"),
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index("ix_tasks_due_at", ["due_at"], unique=False)
@@ -197,12 +276,26 @@ def downgrade() -> None:
         batch_op.drop_index("ix_short_links_message_id")
 
     op.drop_table("short_links")
+    with op.batch_alter_table("callback_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_callback_events_due")
+
+    op.drop_table("callback_events")
     with op.batch_alter_table("attempts", schema=None) as batch_op:
+        batch_op.drop_index("ix_attempts_provider")
         batch_op.drop_index("ix_attempts_message_id")
 
     op.drop_table("attempts")
     op.drop_table("variables")
     op.drop_table("messages")
+    op.drop_table("callbacks")
     op.drop_table("bots")
     op.drop_table("api_keys")
+    with op.batch_alter_table("orphan_reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_orphan_reports_provider")
+
+    op.drop_table("orphan_reports")
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index("ix_contacts_address")
+
+    op.drop_table("contacts")
     op.drop_table("accounts")

@@ -1,0 +1,1 @@
+"""Channels: one package per channel, each speaking its provider's real protocol."""

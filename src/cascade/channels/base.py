@@ -1,0 +1,189 @@
+"""The seam between the delivery engine and a channel.
+
+A channel package declares its limits as data, implements `Channel.send` (one outbound
+message → one `Outcome`), and may declare webhook routes that turn a provider's inbound
+HTTP request into a reply plus domain `Event`s. Channel packages never import the web
+framework or the store: the API layer mounts their routes, and the engine applies their
+events, so a channel is testable with nothing but a mocked HTTP transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+# --- what a channel is --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A channel's limits, as data the engine reads."""
+
+    max_text: int  # longer text skips the channel (SPEC B2: content it cannot carry)
+    per_sender_per_second: float | None  # e.g. Telegram: 30 messages/s per bot
+    per_recipient_per_second: float | None  # e.g. Telegram: 1 message/s per chat
+    confirms_delivery: bool  # False: the provider accepting the message is delivery
+    delivery_window_s: int  # default time to wait for a confirmation
+    carries_survey: bool = False  # can present survey options (keyboard, replies)
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """The bot (or provider account) that carries a step; the token never leaves here."""
+
+    id: str
+    token: str
+    webhook_secret: str = ""  # Telegram's secret_token for the updates webhook
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    attempt_id: str  # unique per attempt: safe as a provider-side idempotency key
+    message_id: str
+    phone: str
+    address: str  # the channel's own recipient id: chat id, Viber user id, phone
+    text: str
+    from_name: str
+    message_type: str
+    survey_options: tuple[str, ...]
+    ttl_remaining_s: int
+    sender: Sender
+
+
+# --- what a send can come to ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The provider took the message, and for this channel that is delivery."""
+
+    provider_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """The provider took the message; delivery is confirmed later by a report."""
+
+    provider_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """This recipient cannot be reached on this channel (not a user, blocked, no device)."""
+
+    reason: str
+    blocked: bool = False  # the recipient blocked the sender: remember it on the contact
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The provider refused the message for good (content, account)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A transient fault (timeout, 5xx): the same send may succeed later."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """The provider asked us to slow down: pause the sender, fail nothing."""
+
+    retry_after_s: float
+    reason: str = "THROTTLED"
+
+
+@dataclass(frozen=True, slots=True)
+class Misconfigured:
+    """The sender's configuration is wrong (e.g. an invalid token): the operator must act."""
+
+    reason: str
+
+
+Outcome = Delivered | Sent | Unreachable | Failed | Retry | Throttled | Misconfigured
+
+
+class Channel(Protocol):
+    name: str
+    limits: Limits
+
+    async def send(self, out: Outbound) -> Outcome: ...
+    async def aclose(self) -> None: ...
+
+
+# --- what comes back in through webhooks ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    channel: str
+    provider_id: str
+    state: Literal["delivered", "read", "failed"]
+    at_ms: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactLinked:
+    """The platform told us which of its users is behind a phone number."""
+
+    channel: str
+    sender_id: str
+    phone: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactState:
+    """A known user blocked, unblocked, subscribed to or unsubscribed from a sender."""
+
+    channel: str
+    sender_id: str
+    address: str
+    reachable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswer:
+    channel: str
+    sender_id: str
+    address: str
+    answer: str
+    message_id: str | None  # from the provider's tracking data, when it carries it
+    at_ms: int
+
+
+Event = DeliveryReport | ContactLinked | ContactState | SurveyAnswer
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """An inbound webhook request, framework-free."""
+
+    sender: Sender
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    events: tuple[Event, ...] = field(default_factory=tuple)
+
+
+WebhookHandler = Callable[[Inbound], Awaitable[WebhookReply]]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRoute:
+    """`POST /webhooks/{channel}/{sender_id}` is served by `handler` for `channel`."""
+
+    channel: str
+    handler: WebhookHandler

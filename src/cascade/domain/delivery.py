@@ -1,0 +1,47 @@
+"""The delivery rules the engine applies (SPEC B2), as pure functions of time and state.
+
+Attempt statuses: `sending` (committed before the request leaves: an intent), `sent`
+(the provider took it; waiting for its report), `delivered`, `read`, `unreachable`,
+`failed`, `skipped` (the channel is off or cannot carry the content), `timeout` (no report
+within the window), `unknown` (a worker died mid-send: never repeated, see `in_doubt`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cascade.domain.message import Status
+
+FINAL = frozenset(
+    {Status.DELIVERED, Status.READ, Status.UNDELIVERABLE, Status.EXPIRED, Status.CANCELLED}
+)
+
+# Transient failures: retried with exponential backoff, then the step is given up.
+RETRY_BASE_MS = 1_000
+RETRY_CAP_MS = 60_000
+MAX_TRIES = 5
+
+
+def is_final(status: str) -> bool:
+    return status in FINAL
+
+
+def retry_delay_ms(tries: int) -> int:
+    """Delay before transient try number `tries` (1-based): 1 s, 2 s, 4 s … capped."""
+    return min(RETRY_CAP_MS, RETRY_BASE_MS << max(0, tries - 1))
+
+
+def window_end_ms(now_ms: int, window_s: int, expires_at_ms: int) -> int:
+    """When to stop waiting for a confirmation: the channel's window, never past the TTL."""
+    return min(now_ms + window_s * 1000, expires_at_ms)
+
+
+def remaining_ttl_s(now_ms: int, expires_at_ms: int) -> int:
+    return max(0, (expires_at_ms - now_ms) // 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    status: Status
+    channel: str | None
+    reason: str | None

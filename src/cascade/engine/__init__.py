@@ -1,0 +1,1 @@
+"""The delivery engine: walks each message through its route, crash-safely."""

@@ -1,0 +1,159 @@
+"""The worker: claim due messages, decide, commit the intent, send, commit the result.
+
+Every decision is a committed row before anything leaves the process, and every result
+is committed before the task is released, so a worker may die at any instant: its tasks
+come due again when their lease runs out, and a send whose result was never committed is
+recognised (attempt still `sending`) and never repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cascade.channels.base import Channel, Outcome, Retry, Throttled
+from cascade.clock import Clock
+from cascade.domain.ratelimit import Rate
+from cascade.engine.pacing import Pacer
+from cascade.engine.planner import ChannelInfo, Plan, SendJob, plan, settle
+from cascade.store.base import Contact, SenderRow
+from cascade.store.sql import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    batch: int = 256
+    lease_ms: int = 30_000
+    concurrency: int = 256  # sends in flight per worker
+    idle_poll_s: float = 0.05  # longest sleep when nothing is due (SQLite has no NOTIFY)
+    enforce_rates: bool = True  # pace sends to each channel's declared rates
+
+
+class Worker:
+    def __init__(
+        self,
+        store: SqlStore,
+        clock: Clock,
+        channels: Mapping[str, Channel],
+        windows: Mapping[str, int],
+        config: WorkerConfig = WorkerConfig(),
+        owner: str | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._channels = dict(channels)
+        self._info = {
+            name: ChannelInfo(ch.limits, windows.get(name, ch.limits.delivery_window_s))
+            for name, ch in channels.items()
+        }
+        self._config = config
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self._pacer = Pacer(clock)
+        self._gate = asyncio.Semaphore(config.concurrency)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due work now (new messages, a report that moved a message on)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("worker %s started", self.owner)
+        while not stop.is_set():
+            try:
+                done = await self.run_once()
+            except Exception:  # keep the loop alive through a database outage
+                log.exception("worker cycle failed; retrying")
+                done = 0
+                await _sleep_or(stop, 1.0)
+            if done == 0:
+                await self._idle(stop)
+        log.info("worker %s stopped", self.owner)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        delay = self._config.idle_poll_s
+        next_due = await self._store.next_due_ms()
+        if next_due is not None:
+            delay = min(delay, max(0.0, (next_due - self._clock.now_ms()) / 1000))
+        if delay <= 0:
+            return
+        self._wake.clear()
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def run_once(self) -> int:
+        """One cycle over up to `batch` due messages; returns how many were handled."""
+        now = self._clock.now_ms()
+        claimed = await self._store.claim(
+            self.owner, now, self._config.lease_ms, self._config.batch
+        )
+        if not claimed:
+            return 0
+        senders = await self._senders({c.account_id for c in claimed})
+        contacts: dict[tuple[str, str, str], Contact] = {}
+        if senders:
+            contacts = await self._store.contacts(c.phone for c in claimed)
+        hold = now + self._config.lease_ms
+        plans: list[Plan] = [plan(c, now, self._info, senders, contacts, hold) for c in claimed]
+        await self._store.apply([p.transition for p in plans])
+        jobs = [p.send for p in plans if p.send is not None]
+        if jobs:
+            results = await asyncio.gather(*(self._send(job) for job in jobs))
+            done_at = self._clock.now_ms()
+            await self._store.apply(
+                [
+                    settle(job, outcome, done_at, self._info[job.channel].window_s)
+                    for job, outcome in zip(jobs, results, strict=True)
+                ]
+            )
+        return len(claimed)
+
+    async def _senders(self, account_ids: set[str]) -> dict[tuple[str, str], list[SenderRow]]:
+        grouped: dict[tuple[str, str], list[SenderRow]] = {}
+        for row in await self._store.senders(account_ids):
+            grouped.setdefault((row.account_id, row.channel), []).append(row)
+        return grouped
+
+    async def _send(self, job: SendJob) -> Outcome:
+        channel = self._channels[job.channel]
+        sender_key = f"{job.channel}:{job.outbound.sender.id}"
+        paused = self._pacer.paused_for(sender_key)
+        if paused > 0:
+            return Throttled(paused, "SENDER_PAUSED")
+        async with self._gate:
+            if self._config.enforce_rates:
+                await self._pace(job, sender_key, channel)
+            try:
+                outcome = await channel.send(job.outbound)
+            except Exception as err:  # an adapter bug must not lose the message
+                log.exception("channel %s raised", job.channel)
+                return Retry(f"ERROR:{type(err).__name__}")
+        if isinstance(outcome, Throttled):
+            self._pacer.pause(sender_key, outcome.retry_after_s)
+        return outcome
+
+    async def _pace(self, job: SendJob, sender_key: str, channel: Channel) -> None:
+        limits = channel.limits
+        if limits.per_sender_per_second:
+            rate = limits.per_sender_per_second
+            await self._pacer.wait(sender_key, Rate(rate, max(1, int(rate))))
+        if limits.per_recipient_per_second:
+            await self._pacer.wait(
+                f"{sender_key}:{job.outbound.address}",
+                Rate(limits.per_recipient_per_second, 1),
+            )
+
+
+async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

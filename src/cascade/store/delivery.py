@@ -1,0 +1,682 @@
+"""The store's delivery side: claiming due work, committing transitions, matching reports.
+
+Claiming moves a task's `due_at` one lease ahead and records the owner: a worker that
+dies simply lets that time pass, and the task is due again for anyone. PostgreSQL claims
+with FOR UPDATE SKIP LOCKED so workers never wait on each other; SQLite's single writer
+makes every claim exclusive anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Literal
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cascade.clock import Clock
+from cascade.domain.delivery import is_final
+from cascade.domain.message import Status
+from cascade.store import schema as t
+from cascade.store.base import (
+    AttemptRow,
+    Claimed,
+    Contact,
+    MessageChange,
+    SenderRow,
+    Transition,
+)
+
+_BOT_CHANNEL = {"telegram": "telegram", "viber": "viber_bot"}
+ReportState = Literal["delivered", "read", "failed"]
+
+
+class DeliveryQueries:
+    """Mixed into SqlStore, which provides the engines and the clock."""
+
+    dialect: str
+    _clock: Clock
+
+    def _write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        raise NotImplementedError
+
+    def _read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        raise NotImplementedError
+
+    # --- claiming -------------------------------------------------------------------------
+
+    async def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
+        k = t.tasks.c
+        due = sa.select(k.message_id).where(k.due_at <= now_ms).order_by(k.due_at).limit(limit)
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        claim = (
+            t.tasks.update()
+            .where(k.message_id.in_(due.scalar_subquery()))
+            .values(due_at=now_ms + lease_ms, lease_owner=owner, lease_until=now_ms + lease_ms)
+            .returning(k.message_id, k.tries)
+        )
+        async with self._write() as conn:
+            tries = {row[0]: row[1] for row in await conn.execute(claim)}
+            if not tries:
+                return []
+            return await self._claimed(conn, tries)
+
+    async def _claimed(self, conn: AsyncConnection, tries: dict[str, int]) -> list[Claimed]:
+        m = t.messages.c
+        a = t.attempts.c
+        ids = list(tries)
+        rows = await conn.execute(
+            sa.select(
+                m.id,
+                m.account_id,
+                m.tracking_id,
+                m.route,
+                m.message_type,
+                m.phone,
+                m.text,
+                m.from_name,
+                m.survey_options,
+                m.status,
+                m.step,
+                m.expires_at,
+                m.telegram_bot_id,
+                m.viber_bot_id,
+                m.event_seq,
+            ).where(m.id.in_(ids))
+        )
+        messages = list(rows)
+        # the newest attempt of each message: the row with the greatest start, then id
+        newest: dict[str, AttemptRow] = {}
+        attempt_rows = await conn.execute(
+            sa.select(
+                a.message_id,
+                a.id,
+                a.step,
+                a.channel,
+                a.status,
+                a.reason,
+                a.sender_id,
+                a.address,
+                a.provider_message_id,
+                a.started_at,
+                a.window_ends_at,
+            )
+            .where(a.message_id.in_(ids))
+            .order_by(a.message_id, a.step, a.started_at)
+        )
+        for r in attempt_rows:
+            newest[r[0]] = AttemptRow(*r[1:])
+        decode = msgspec.json.decode
+        return [
+            Claimed(
+                message_id=r.id,
+                account_id=r.account_id,
+                tracking_id=r.tracking_id,
+                route=r.route,
+                message_type=r.message_type,
+                phone=r.phone,
+                text=r.text,
+                from_name=r.from_name,
+                survey_options=tuple(decode(r.survey_options)) if r.survey_options else (),
+                status=r.status,
+                step=r.step,
+                expires_at_ms=r.expires_at,
+                telegram_bot_id=r.telegram_bot_id,
+                viber_bot_id=r.viber_bot_id,
+                tries=tries[r.id],
+                event_seq=r.event_seq,
+                last_attempt=newest.get(r.id),
+            )
+            for r in messages
+        ]
+
+    async def next_due_ms(self) -> int | None:
+        async with self._read() as conn:
+            value = (await conn.execute(sa.select(sa.func.min(t.tasks.c.due_at)))).scalar()
+        return int(value) if value is not None else None
+
+    async def pending_tasks(self) -> int:
+        async with self._read() as conn:
+            value = (await conn.execute(sa.select(sa.func.count()).select_from(t.tasks))).scalar()
+        return int(value or 0)
+
+    # --- senders and contacts -------------------------------------------------------------
+
+    async def senders(self, account_ids: Iterable[str]) -> list[SenderRow]:
+        b = t.bots.c
+        async with self._read() as conn:
+            rows = await conn.execute(
+                sa.select(b.id, b.account_id, b.kind, b.token, b.webhook_secret)
+                .where(b.account_id.in_(list(account_ids)), b.revoked_at.is_(None))
+                .order_by(b.created_at)
+            )
+            return [
+                SenderRow(r.id, r.account_id, _BOT_CHANNEL[r.kind], r.token, r.webhook_secret)
+                for r in rows
+            ]
+
+    async def sender(self, sender_id: str) -> SenderRow | None:
+        b = t.bots.c
+        async with self._read() as conn:
+            r = (
+                await conn.execute(
+                    sa.select(b.id, b.account_id, b.kind, b.token, b.webhook_secret).where(
+                        b.id == sender_id, b.revoked_at.is_(None)
+                    )
+                )
+            ).first()
+        if r is None:
+            return None
+        return SenderRow(r.id, r.account_id, _BOT_CHANNEL[r.kind], r.token, r.webhook_secret)
+
+    async def contacts(self, phones: Iterable[str]) -> dict[tuple[str, str, str], Contact]:
+        c = t.contacts.c
+        phones = list(set(phones))
+        found: dict[tuple[str, str, str], Contact] = {}
+        async with self._read() as conn:
+            for start in range(0, len(phones), 500):
+                rows = await conn.execute(
+                    sa.select(c.channel, c.sender_id, c.phone, c.address, c.reachable).where(
+                        c.phone.in_(phones[start : start + 500])
+                    )
+                )
+                for r in rows:
+                    found[(r.channel, r.sender_id, r.phone)] = Contact(r.address, bool(r.reachable))
+        return found
+
+    async def link_contact(self, channel: str, sender_id: str, phone: str, address: str) -> None:
+        await self.upsert_contacts([(channel, sender_id, phone, address, True)])
+
+    async def upsert_contacts(self, rows: Sequence[tuple[str, str, str, str, bool]]) -> int:
+        """Insert or replace contacts (channel, sender_id, phone, address, reachable)."""
+        if not rows:
+            return 0
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = (sqlite if self.dialect == "sqlite" else postgresql).insert(t.contacts)
+        statement = insert.on_conflict_do_update(
+            index_elements=["channel", "sender_id", "phone"],
+            set_={
+                "address": insert.excluded.address,
+                "reachable": insert.excluded.reachable,
+                "updated_at": insert.excluded.updated_at,
+            },
+        )
+        now = self._clock.now_ms()
+        values = [
+            {
+                "channel": ch,
+                "sender_id": s,
+                "phone": p,
+                "address": a,
+                "reachable": r,
+                "updated_at": now,
+            }
+            for ch, s, p, a, r in rows
+        ]
+        async with self._write() as conn:
+            await conn.execute(statement, values)
+        return len(values)
+
+    async def set_contact_reachable(
+        self, channel: str, sender_id: str, address: str, reachable: bool
+    ) -> int:
+        c = t.contacts.c
+        async with self._write() as conn:
+            result = await conn.execute(
+                t.contacts.update()
+                .where(c.channel == channel, c.sender_id == sender_id, c.address == address)
+                .values(reachable=reachable, updated_at=self._clock.now_ms())
+            )
+        return int(result.rowcount)
+
+    async def record_survey_answer(
+        self, channel: str, sender_id: str, address: str, answer: str, message_id: str | None
+    ) -> bool:
+        m = t.messages.c
+        async with self._write() as conn:
+            if message_id is None:
+                # the newest survey sent to this user through this sender
+                a = t.attempts.c
+                message_id = (
+                    await conn.execute(
+                        sa.select(a.message_id)
+                        .join(t.messages, t.messages.c.id == a.message_id)
+                        .where(
+                            a.channel == channel,
+                            a.sender_id == sender_id,
+                            a.address == address,
+                            m.message_type == "viber_survey",
+                        )
+                        .order_by(a.started_at.desc())
+                        .limit(1)
+                    )
+                ).scalar()
+                if message_id is None:
+                    return False
+            result = await conn.execute(
+                t.messages.update()
+                .where(m.id == message_id, m.message_type == "viber_survey")
+                .values(survey_answer=answer, updated_at=self._clock.now_ms())
+            )
+        return bool(result.rowcount)
+
+    # --- transitions ----------------------------------------------------------------------
+
+    async def apply(self, transitions: Sequence[Transition]) -> None:
+        """Commit engine decisions, in one transaction."""
+        if not transitions:
+            return
+        now = self._clock.now_ms()
+        async with self._write() as conn:
+            await self._apply(conn, transitions, now)
+
+    async def _apply(
+        self, conn: AsyncConnection, transitions: Sequence[Transition], now: int
+    ) -> None:
+        new_attempts = [a for tr in transitions for a in tr.new_attempts]
+        if new_attempts:
+            await conn.execute(
+                t.attempts.insert(),
+                [
+                    {
+                        "id": a.id,
+                        "message_id": a.message_id,
+                        "step": a.step,
+                        "channel": a.channel,
+                        "status": a.status,
+                        "reason": a.reason,
+                        "sender_id": a.sender_id,
+                        "address": a.address,
+                        "started_at": a.started_at_ms,
+                        "finished_at": a.finished_at_ms,
+                    }
+                    for a in new_attempts
+                ],
+            )
+        changes = [c for tr in transitions for c in tr.attempt_changes]
+        if changes:
+            a = t.attempts.c
+            await conn.execute(
+                t.attempts.update()
+                .where(a.id == sa.bindparam("b_id"))
+                .values(
+                    status=sa.bindparam("b_status"),
+                    reason=sa.bindparam("b_reason"),
+                    provider_message_id=sa.func.coalesce(
+                        sa.bindparam("b_pid", type_=sa.String), a.provider_message_id
+                    ),
+                    finished_at=sa.bindparam("b_finished", type_=sa.BigInteger),
+                    window_ends_at=sa.bindparam("b_window", type_=sa.BigInteger),
+                    parts=sa.func.coalesce(sa.bindparam("b_parts", type_=sa.Integer), a.parts),
+                ),
+                [
+                    {
+                        "b_id": c.id,
+                        "b_status": c.status,
+                        "b_reason": c.reason,
+                        "b_pid": c.provider_message_id,
+                        "b_finished": c.finished_at_ms,
+                        "b_window": c.window_ends_at_ms,
+                        "b_parts": c.parts,
+                    }
+                    for c in changes
+                ],
+            )
+        await self._change_messages(conn, [tr.message for tr in transitions], now)
+        blocked = [tr.contact_blocked for tr in transitions if tr.contact_blocked]
+        if blocked:
+            c = t.contacts.c
+            await conn.execute(
+                t.contacts.update()
+                .where(
+                    c.channel == sa.bindparam("b_channel"),
+                    c.sender_id == sa.bindparam("b_sender"),
+                    c.address == sa.bindparam("b_address"),
+                )
+                .values(reachable=False, updated_at=now),
+                [{"b_channel": ch, "b_sender": s, "b_address": ad} for ch, s, ad in blocked],
+            )
+        if any(c.provider_message_id for c in changes):
+            await self._match_orphans(conn, now)
+
+    async def _change_messages(
+        self, conn: AsyncConnection, changes: Sequence[MessageChange], now: int
+    ) -> None:
+        m = t.messages.c
+        k = t.tasks.c
+        ids = [c.message_id for c in changes]
+        # status changes owed to status webhooks: compare with what is stored
+        current = {
+            r[0]: (r[1], r[2], r[3])
+            for r in await conn.execute(
+                sa.select(m.id, m.status, m.account_id, m.tracking_id).where(m.id.in_(ids))
+            )
+        }
+        await conn.execute(
+            t.messages.update()
+            .where(m.id == sa.bindparam("b_id"))
+            .values(
+                status=sa.bindparam("b_status"),
+                step=sa.bindparam("b_step"),
+                channel=sa.bindparam("b_channel"),
+                reason=sa.bindparam("b_reason"),
+                updated_at=now,
+            ),
+            [
+                {
+                    "b_id": c.message_id,
+                    "b_status": c.status,
+                    "b_step": c.step,
+                    "b_channel": c.channel,
+                    "b_reason": c.reason,
+                }
+                for c in changes
+            ],
+        )
+        keep = [c for c in changes if c.due_at_ms is not None]
+        done = [c.message_id for c in changes if c.due_at_ms is None]
+        if keep:
+            await conn.execute(
+                t.tasks.update()
+                .where(k.message_id == sa.bindparam("b_id"))
+                .values(
+                    due_at=sa.bindparam("b_due"),
+                    tries=sa.bindparam("b_tries"),
+                    lease_owner=None,
+                    lease_until=None,
+                ),
+                [{"b_id": c.message_id, "b_due": c.due_at_ms, "b_tries": c.tries} for c in keep],
+            )
+        if done:
+            await conn.execute(t.tasks.delete().where(k.message_id.in_(done)))
+        events = [
+            (
+                c.message_id,
+                current[c.message_id][1],
+                current[c.message_id][2],
+                c.status,
+                c.channel,
+                c.reason,
+            )
+            for c in changes
+            if c.message_id in current and current[c.message_id][0] != c.status
+        ]
+        if events:
+            await self._emit(conn, events, now)
+        if any(c.due_at_ms is not None and c.due_at_ms <= now for c in changes):
+            await self._notify(conn)
+
+    async def _notify(self, conn: AsyncConnection) -> None:
+        if self.dialect == "postgresql":
+            await conn.execute(sa.text("NOTIFY cascade_tasks"))
+
+    # --- status webhooks ----------------------------------------------------------------
+
+    async def _emit(
+        self,
+        conn: AsyncConnection,
+        events: Sequence[tuple[str, str, str, str, str | None, str | None]],
+        now: int,
+    ) -> None:
+        """Owe each active callback of the message's account one event per status change."""
+        cb = t.callbacks.c
+        accounts = {e[1] for e in events}
+        hooks: dict[str, list[str]] = {}
+        for callback_id, account_id in await conn.execute(
+            sa.select(cb.id, cb.account_id).where(
+                cb.account_id.in_(accounts), cb.revoked_at.is_(None)
+            )
+        ):
+            hooks.setdefault(account_id, []).append(callback_id)
+        if not hooks:
+            return
+        m = t.messages.c
+        rows: list[dict[str, object]] = []
+        for message_id, account_id, tracking_id, status, channel, reason in events:
+            if account_id not in hooks:
+                continue
+            # the increment runs under the row's write lock, so numbers never repeat
+            seq = (
+                await conn.execute(
+                    t.messages.update()
+                    .where(m.id == message_id)
+                    .values(event_seq=m.event_seq + 1)
+                    .returning(m.event_seq)
+                )
+            ).scalar_one()
+            payload = msgspec.json.encode(
+                {
+                    "messageId": message_id,
+                    "trackinId": tracking_id,
+                    "status": status,
+                    "channel": channel,
+                    "reason": reason,
+                    "seq": seq,
+                    "at": now,
+                }
+            ).decode()
+            rows.extend(
+                {
+                    "callback_id": h,
+                    "message_id": message_id,
+                    "seq": seq,
+                    "payload": payload,
+                    "due_at": now,
+                }
+                for h in hooks[account_id]
+            )
+        if rows:
+            await conn.execute(t.callback_events.insert(), rows)
+
+    # --- delivery reports ---------------------------------------------------------------
+
+    async def record_report(
+        self,
+        channel: str,
+        provider_id: str,
+        state: ReportState,
+        at_ms: int,
+        reason: str | None = None,
+    ) -> bool:
+        """Apply a provider's delivery report; one that matches no attempt yet is kept."""
+        now = self._clock.now_ms()
+        async with self._write() as conn:
+            matched = await self._apply_report(
+                conn, channel, provider_id, state, at_ms, reason, now
+            )
+            if not matched:
+                await conn.execute(
+                    t.orphan_reports.insert().values(
+                        channel=channel,
+                        provider_message_id=provider_id,
+                        state=state,
+                        reason=reason,
+                        at=at_ms,
+                    )
+                )
+        return matched
+
+    async def match_orphans(self) -> None:
+        async with self._write() as conn:
+            await self._match_orphans(conn, self._clock.now_ms())
+
+    async def _match_orphans(self, conn: AsyncConnection, now: int) -> None:
+        o = t.orphan_reports.c
+        a = t.attempts.c
+        rows = list(
+            await conn.execute(
+                sa.select(o.id, o.channel, o.provider_message_id, o.state, o.at, o.reason)
+                .join(
+                    t.attempts,
+                    sa.and_(a.channel == o.channel, a.provider_message_id == o.provider_message_id),
+                )
+                .order_by(o.id)
+            )
+        )
+        for orphan_id, channel, provider_id, state, at, reason in rows:
+            await self._apply_report(conn, channel, provider_id, state, at, reason, now)
+            await conn.execute(t.orphan_reports.delete().where(o.id == orphan_id))
+
+    async def _apply_report(
+        self,
+        conn: AsyncConnection,
+        channel: str,
+        provider_id: str,
+        state: str,
+        at_ms: int,
+        reason: str | None,
+        now: int,
+    ) -> bool:
+        a = t.attempts.c
+        m = t.messages.c
+        row = (
+            await conn.execute(
+                sa.select(a.id, a.message_id, a.status, a.step).where(
+                    a.channel == channel, a.provider_message_id == provider_id
+                )
+            )
+        ).first()
+        if row is None:
+            return False
+        attempt_id, message_id, attempt_status, attempt_step = row
+        if (
+            state == "read"
+            or (state == "delivered" and attempt_status != "read")
+            or (state == "failed" and attempt_status in ("sent", "sending", "timeout", "unknown"))
+        ):
+            await conn.execute(
+                t.attempts.update()
+                .where(a.id == attempt_id)
+                .values(
+                    status=state, reason=reason if state == "failed" else None, finished_at=at_ms
+                )
+            )
+        message = (
+            await conn.execute(sa.select(m.status, m.step, m.channel).where(m.id == message_id))
+        ).first()
+        if message is None:
+            return True
+        status, step, current_channel = message
+        current_step = step == attempt_step and not is_final(status)
+        if state in ("delivered", "read") and current_step:
+            await self._finish(conn, message_id, Status(state), channel, None, step, now)
+        elif state == "read" and status == Status.DELIVERED and current_channel == channel:
+            await self._finish(conn, message_id, Status.READ, channel, None, step, now)
+        elif state == "failed" and current_step:
+            # wake the engine now: it sees the failed attempt and takes the next step
+            await conn.execute(
+                t.tasks.update().where(t.tasks.c.message_id == message_id).values(due_at=now)
+            )
+            await self._notify(conn)
+        return True
+
+    async def _finish(
+        self,
+        conn: AsyncConnection,
+        message_id: str,
+        status: Status,
+        channel: str,
+        reason: str | None,
+        step: int,
+        now: int,
+    ) -> None:
+        await self._change_messages(
+            conn, [MessageChange(message_id, status.value, step, channel, reason, None)], now
+        )
+
+    # --- status webhook delivery ----------------------------------------------------------
+
+    async def claim_callback_events(
+        self, now_ms: int, lease_ms: int, limit: int
+    ) -> list[tuple[int, str, str, str]]:
+        """Due status-webhook events: (event id, url, secret, payload)."""
+        e = t.callback_events.c
+        cb = t.callbacks.c
+        due = (
+            sa.select(e.id)
+            .where(e.delivered_at.is_(None), e.due_at <= now_ms)
+            .order_by(e.due_at)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        async with self._write() as conn:
+            ids = [
+                r[0]
+                for r in await conn.execute(
+                    t.callback_events.update()
+                    .where(e.id.in_(due.scalar_subquery()))
+                    .values(due_at=now_ms + lease_ms)
+                    .returning(e.id)
+                )
+            ]
+            if not ids:
+                return []
+            rows = await conn.execute(
+                sa.select(e.id, cb.url, cb.secret, e.payload)
+                .join(t.callbacks, cb.id == e.callback_id)
+                .where(e.id.in_(ids))
+                .order_by(e.message_id, e.seq)
+            )
+            return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def finish_callback_events(
+        self, delivered: Sequence[int], retry: Sequence[tuple[int, int]]
+    ) -> None:
+        """Mark events acknowledged; reschedule the others at their backoff time."""
+        e = t.callback_events.c
+        now = self._clock.now_ms()
+        async with self._write() as conn:
+            if delivered:
+                await conn.execute(
+                    t.callback_events.update()
+                    .where(e.id.in_(list(delivered)))
+                    .values(delivered_at=now)
+                )
+            if retry:
+                await conn.execute(
+                    t.callback_events.update()
+                    .where(e.id == sa.bindparam("b_id"))
+                    .values(due_at=sa.bindparam("b_due"), tries=e.tries + 1),
+                    [{"b_id": i, "b_due": due} for i, due in retry],
+                )
+
+    async def add_callback(self, account_id: str, url: str, secret: str) -> str:
+        import uuid
+
+        callback_id = str(uuid.uuid4())
+        async with self._write() as conn:
+            await conn.execute(
+                t.callbacks.insert().values(
+                    id=callback_id,
+                    account_id=account_id,
+                    url=url,
+                    secret=secret,
+                    created_at=self._clock.now_ms(),
+                )
+            )
+        return callback_id
+
+    async def list_callbacks(self, account_id: str) -> list[tuple[str, str]]:
+        cb = t.callbacks.c
+        async with self._read() as conn:
+            rows = await conn.execute(
+                sa.select(cb.id, cb.url)
+                .where(cb.account_id == account_id, cb.revoked_at.is_(None))
+                .order_by(cb.created_at)
+            )
+            return [(r[0], r[1]) for r in rows]
+
+    async def remove_callback(self, account_id: str, callback_id: str) -> bool:
+        cb = t.callbacks.c
+        async with self._write() as conn:
+            result = await conn.execute(
+                t.callbacks.update()
+                .where(cb.id == callback_id, cb.account_id == account_id, cb.revoked_at.is_(None))
+                .values(revoked_at=self._clock.now_ms())
+            )
+        return bool(result.rowcount)
