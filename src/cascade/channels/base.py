@@ -91,6 +91,14 @@ class Retry:
 
 
 @dataclass(frozen=True, slots=True)
+class InDoubt:
+    """The request may have reached the provider, but no answer came back (a read timeout,
+    a connection cut mid-answer). Repeating it could deliver twice, so it is not repeated."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Throttled:
     """The provider asked us to slow down: pause the sender, fail nothing."""
 
@@ -105,7 +113,7 @@ class Misconfigured:
     reason: str
 
 
-Outcome = Delivered | Sent | Unreachable | Failed | Retry | Throttled | Misconfigured
+Outcome = Delivered | Sent | Unreachable | Failed | Retry | InDoubt | Throttled | Misconfigured
 
 
 class Channel(Protocol):

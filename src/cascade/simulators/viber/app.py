@@ -1,0 +1,605 @@
+"""A stand-in for Viber's REST Bot API (`chatapi.viber.com/pa/…`), on a real socket.
+
+It answers `send_message`, `set_webhook` and `get_account_info` as Viber does (HTTP 200,
+the verdict in `status`), and calls the bot's webhook back the way Viber does: signed
+with `X-Viber-Content-Signature` (hex HMAC-SHA256 of the body keyed by the bot's token),
+`delivered`/`seen`/`failed` after an accepted send, per the phone's `Behaviour`.
+
+Viber addresses users by an opaque id. Here the id is derived from the phone by a keyed
+permutation, so it looks opaque yet maps back to the phone without any stored state:
+`user_id(phone)` and `phone_for(user_id)`.
+
+Test and demo controls live under `/_sim/` (never on the real service):
+
+| Method | Path | What |
+|---|---|---|
+| PUT | `/_sim/script/{phone}` | set the phone's `Behaviour` (JSON) |
+| DELETE | `/_sim/script` | forget every script and every user's (un)subscription |
+| GET, DELETE | `/_sim/received` | accepted messages (`?phone=`) / forget them and callbacks |
+| GET | `/_sim/callbacks` | every callback posted, with the webhook's HTTP answer |
+| GET | `/_sim/users/{phone}` | the phone's Viber user id and whether it is subscribed |
+| POST | `/_sim/users/{phone}/subscribe` | the user subscribes (`subscribed` callback) |
+| POST | `/_sim/users/{phone}/unsubscribe` | the user unsubscribes |
+| POST | `/_sim/users/{phone}/conversation_started` | the user opens the chat |
+| POST | `/_sim/users/{phone}/share_contact` | the user shares their phone (`message`, contact) |
+| POST | `/_sim/users/{phone}/answer?text=…` | the user replies; carries the last tracking data |
+
+User actions take `?token=` to pick the bot when the simulator has several, and post
+their callback before answering, so the caller knows it has arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import httpx
+import msgspec
+from litestar import Litestar, Request, delete, get, post, put
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from cascade.domain.phone import is_e164
+from cascade.simulators.script import Behaviour, Scripts
+
+log = logging.getLogger(__name__)
+
+CHAT_HOSTNAME: Final = "SN-CHAT-SIM_"
+MAX_TEXT: Final = 7000
+MAX_SENDER_NAME: Final = 28
+# The events a bot may filter in set_webhook; "message" and "webhook" always come.
+FILTERABLE_EVENTS: Final = (
+    "delivered",
+    "seen",
+    "failed",
+    "subscribed",
+    "unsubscribed",
+    "conversation_started",
+)
+
+# --- user ids: a keyed 4-round Feistel permutation of (length, digits) --------------------
+
+_ID_KEY: Final = b"cascade viber simulator user ids"
+
+
+def _round(i: int, half: bytes) -> bytes:
+    return hmac.new(_ID_KEY, bytes([i]) + half, hashlib.sha256).digest()[:8]
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+
+
+def user_id(phone: str) -> str:
+    """The Viber user id of an E.164 phone: 24 base64 characters, stable, reversible."""
+    digits = phone.removeprefix("+")
+    if not (digits.isdigit() and len(digits) <= 15):
+        raise ValueError("not an E.164 phone number")
+    block = (bytes([len(digits)]) + digits.encode()).ljust(16, b"\0")
+    left, right = block[:8], block[8:]
+    for i in range(4):
+        left, right = right, _xor(left, _round(i, right))
+    return base64.b64encode(left + right).decode()
+
+
+def phone_for(viber_id: str) -> str | None:
+    """The phone behind a user id made by `user_id`, or None for any other string."""
+    try:
+        block = base64.b64decode(viber_id, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(block) != 16:
+        return None
+    left, right = block[:8], block[8:]
+    for i in reversed(range(4)):
+        left, right = _xor(right, _round(i, left)), left
+    plain = left + right
+    size = plain[0]
+    digits = plain[1 : 1 + size]
+    if not 1 <= size <= 15 or not digits.isdigit() or plain[1 + size :].strip(b"\0"):
+        return None
+    return "+" + digits.decode()
+
+
+def sign(body: bytes, token: str) -> str:
+    return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _new_token() -> int:
+    # Viber's message tokens are 19-digit positive integers.
+    return 2**62 + secrets.randbelow(2**62)
+
+
+# --- state --------------------------------------------------------------------------------
+
+
+@dataclass
+class Bot:
+    token: str = field(repr=False)
+    name: str
+    id: str
+    webhook: str = ""
+    event_types: tuple[str, ...] = FILTERABLE_EVENTS
+
+
+class Received(msgspec.Struct, kw_only=True):
+    """One accepted `send_message`."""
+
+    message_token: int
+    bot: str  # the bot's name (its token is a secret and is not recorded)
+    receiver: str
+    phone: str
+    type: str
+    text: str | None
+    keyboard: dict[str, Any] | None
+    tracking_data: str | None
+    sender_name: str
+    at_ms: int
+
+
+class CallbackSent(msgspec.Struct, kw_only=True):
+    """One callback the simulator posted, and what the webhook answered (None: no answer)."""
+
+    bot: str
+    event: str
+    message_token: int
+    http_status: int | None
+    attempts: int
+    at_ms: int
+
+
+@dataclass
+class ViberSimulator:
+    """Everything the simulator knows; one instance serves one app."""
+
+    bots: dict[str, Bot] = field(default_factory=dict, repr=False)  # keyed by auth token
+    scripts: Scripts = field(default_factory=lambda: Scripts("viber"))
+    received: list[Received] = field(default_factory=list)
+    callbacks: list[CallbackSent] = field(default_factory=list)
+    # An explicit (un)subscription by the user wins over the script until the next script.
+    subscriptions: dict[str, bool] = field(default_factory=dict)
+    last_tracking: dict[tuple[str, str], str] = field(default_factory=dict)
+    callback_attempts: int = 3
+    callback_backoff_s: float = 0.2
+    callback_client: httpx.AsyncClient | None = None
+    _owns_client: bool = field(default=False, init=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+
+    def add_bot(self, token: str, name: str) -> Bot:
+        bot_id = "pa:" + str(int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "big"))
+        bot = Bot(token=token, name=name, id=bot_id)
+        self.bots[token] = bot
+        return bot
+
+    def is_subscribed(self, phone: str) -> bool:
+        explicit = self.subscriptions.get(phone)
+        if explicit is not None:
+            return explicit
+        behaviour = self.scripts.get(phone)
+        return behaviour.reachable and not behaviour.blocked
+
+    def set_script(self, phone: str, behaviour: Behaviour) -> None:
+        self.scripts.set(phone, behaviour)
+        self.subscriptions.pop(phone, None)
+
+    def reset(self) -> None:
+        self.scripts.clear()
+        self.subscriptions.clear()
+
+    # --- lifecycle (the app's startup and shutdown) -----------------------------------
+
+    async def start(self) -> None:
+        if self.callback_client is None:
+            self.callback_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+            self._owns_client = True
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._owns_client and self.callback_client is not None:
+            await self.callback_client.aclose()
+            self.callback_client = None
+
+    # --- callbacks ---------------------------------------------------------------------
+
+    async def post_callback(
+        self, bot: Bot, payload: dict[str, Any], attempts: int | None = None
+    ) -> int | None:
+        """POST one signed callback to the bot's webhook, retrying until it answers 200.
+
+        Returns the webhook's last HTTP status (None: no answer, or nothing to post).
+        """
+        event = str(payload["event"])
+        if not bot.webhook or (event in FILTERABLE_EVENTS and event not in bot.event_types):
+            return None
+        client = self.callback_client
+        if client is None:
+            raise RuntimeError("the simulator is not started")
+        body = msgspec.json.encode(payload)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Viber-Content-Signature": sign(body, bot.token),
+        }
+        limit = attempts or self.callback_attempts
+        status: int | None = None
+        tries = 0
+        for attempt in range(limit):
+            tries = attempt + 1
+            try:
+                response = await client.post(bot.webhook, content=body, headers=headers)
+                status = response.status_code
+            except httpx.HTTPError as exc:
+                log.info("viber simulator: %s callback failed: %s", event, type(exc).__name__)
+                status = None
+            if status == 200 or tries == limit:
+                break
+            await asyncio.sleep(self.callback_backoff_s * 2**attempt)
+        self.callbacks.append(
+            CallbackSent(
+                bot=bot.name,
+                event=event,
+                message_token=int(payload.get("message_token", 0)),
+                http_status=status,
+                attempts=tries,
+                at_ms=_now_ms(),
+            )
+        )
+        return status
+
+    def schedule_receipts(self, bot: Bot, token: int, viber_id: str, behaviour: Behaviour) -> None:
+        task = asyncio.create_task(self._receipts(bot, token, viber_id, behaviour))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _receipts(self, bot: Bot, token: int, viber_id: str, behaviour: Behaviour) -> None:
+        def receipt(event: str, **extra: Any) -> dict[str, Any]:
+            return {
+                "event": event,
+                "timestamp": _now_ms(),
+                "chat_hostname": CHAT_HOSTNAME,
+                "message_token": token,
+                "user_id": viber_id,
+                **extra,
+            }
+
+        delay_ms = behaviour.deliver_after_ms
+        if behaviour.fail:
+            await asyncio.sleep((delay_ms or 0) / 1000)
+            await self.post_callback(bot, receipt("failed", desc=behaviour.fail_reason))
+            return
+        if delay_ms is None:
+            return  # the phone never confirms
+        await asyncio.sleep(delay_ms / 1000)
+        await self.post_callback(bot, receipt("delivered"))
+        if behaviour.read_after_ms is not None:
+            await asyncio.sleep(max(behaviour.read_after_ms - delay_ms, 0) / 1000)
+            await self.post_callback(bot, receipt("seen"))
+
+
+# --- the Viber API ---------------------------------------------------------------------------
+
+
+def _status(code: int, message: str, **extra: Any) -> dict[str, Any]:
+    return {"status": code, "status_message": message, **extra}
+
+
+def _bot_for(sim: ViberSimulator, request: Request[Any, Any, Any]) -> Bot | dict[str, Any]:
+    token = request.headers.get("x-viber-auth-token")
+    if not token:
+        return _status(2, "missing_auth_token")
+    bot = sim.bots.get(token)
+    if bot is None:
+        return _status(2, "invalidAuthToken")
+    return bot
+
+
+async def _json_object(request: Request[Any, Any, Any]) -> dict[str, Any] | None:
+    try:
+        value = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _send_message(sim: ViberSimulator, bot: Bot, body: dict[str, Any]) -> dict[str, Any]:
+    receiver = body.get("receiver")
+    kind = body.get("type")
+    sender = body.get("sender")
+    text = body.get("text")
+    sender_name = sender.get("name") if isinstance(sender, dict) else None
+    if not receiver or not kind or not sender_name or (kind == "text" and not text):
+        return _status(4, "missingData")
+    if not isinstance(receiver, str) or not isinstance(sender_name, str):
+        return _status(3, "badData")
+    if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
+        return _status(3, "badData")
+    if len(sender_name) > MAX_SENDER_NAME:
+        return _status(3, "badData")
+    tracking = body.get("tracking_data")
+    if tracking is not None and not isinstance(tracking, str):
+        return _status(3, "badData")
+    keyboard = body.get("keyboard")
+    if keyboard is not None and not _valid_keyboard(keyboard):
+        return _status(3, "badData")
+    if not bot.webhook:
+        return _status(10, "webhookNotSet")
+    phone = phone_for(receiver)
+    if phone is None:
+        return _status(5, "receiverNotRegistered")
+    behaviour = sim.scripts.get(phone)
+    if behaviour.throttle:
+        return _status(12, "tooManyRequests")
+    if not sim.is_subscribed(phone):
+        return _status(6, "notSubscribed")
+    token = _new_token()
+    sim.received.append(
+        Received(
+            message_token=token,
+            bot=bot.name,
+            receiver=receiver,
+            phone=phone,
+            type=str(kind),
+            text=text,
+            keyboard=keyboard,
+            tracking_data=tracking,
+            sender_name=sender_name,
+            at_ms=_now_ms(),
+        )
+    )
+    if tracking:
+        sim.last_tracking[(bot.token, phone)] = tracking
+    sim.schedule_receipts(bot, token, receiver, behaviour)
+    return _status(0, "ok", message_token=token, chat_hostname=CHAT_HOSTNAME)
+
+
+def _valid_keyboard(keyboard: object) -> bool:
+    if not isinstance(keyboard, dict) or keyboard.get("Type") != "keyboard":
+        return False
+    buttons = keyboard.get("Buttons")
+    if not isinstance(buttons, list) or not buttons:
+        return False
+    return all(isinstance(b, dict) and isinstance(b.get("ActionBody"), str) for b in buttons)
+
+
+async def _set_webhook(sim: ViberSimulator, bot: Bot, body: dict[str, Any]) -> dict[str, Any]:
+    url = body.get("url")
+    if url is None:
+        return _status(4, "missingData")
+    if not isinstance(url, str):
+        return _status(3, "badData")
+    if url == "":
+        bot.webhook = ""
+        return _status(0, "ok")
+    requested = body.get("event_types", list(FILTERABLE_EVENTS))
+    if not isinstance(requested, list) or any(e not in FILTERABLE_EVENTS for e in requested):
+        return _status(3, "badData")
+    if not url.startswith(("http://", "https://")):
+        return _status(1, "invalidUrl")
+    # Viber checks the URL with a signed "webhook" callback before accepting it.
+    check = Bot(token=bot.token, name=bot.name, id=bot.id, webhook=url)
+    payload = {
+        "event": "webhook",
+        "timestamp": _now_ms(),
+        "chat_hostname": CHAT_HOSTNAME,
+        "message_token": _new_token(),
+    }
+    status = await sim.post_callback(check, payload, attempts=1)
+    if status != 200:
+        return _status(1, "invalidUrl")
+    bot.webhook = url
+    bot.event_types = tuple(e for e in FILTERABLE_EVENTS if e in requested)
+    return _status(0, "ok", event_types=list(bot.event_types))
+
+
+def _account_info(sim: ViberSimulator, bot: Bot) -> dict[str, Any]:
+    subscribers = sum(1 for subscribed in sim.subscriptions.values() if subscribed)
+    return _status(
+        0,
+        "ok",
+        id=bot.id,
+        chat_hostname=CHAT_HOSTNAME,
+        name=bot.name,
+        uri=bot.name.lower().replace(" ", ""),
+        icon="",
+        background="",
+        category="",
+        subcategory="",
+        location={"lon": 0.0, "lat": 0.0},
+        country="UA",
+        webhook=bot.webhook,
+        event_types=list(bot.event_types),
+        subscribers_count=subscribers,
+        members=[],
+    )
+
+
+# --- user actions ----------------------------------------------------------------------------
+
+
+def _user(phone: str) -> dict[str, Any]:
+    return {
+        "id": user_id(phone),
+        "name": f"Sim User {phone[-4:]}",
+        "avatar": "",
+        "country": "UA",
+        "language": "en",
+        "api_version": 10,
+    }
+
+
+def _user_event(
+    sim: ViberSimulator, action: str, phone: str, bot: Bot, text: str
+) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "timestamp": _now_ms(),
+        "chat_hostname": CHAT_HOSTNAME,
+        "message_token": _new_token(),
+    }
+    if action == "subscribe":
+        sim.subscriptions[phone] = True
+        return {"event": "subscribed", **base, "user": _user(phone)}
+    if action == "unsubscribe":
+        sim.subscriptions[phone] = False
+        return {"event": "unsubscribed", **base, "user_id": user_id(phone)}
+    if action == "conversation_started":
+        return {
+            "event": "conversation_started",
+            **base,
+            "type": "open",
+            "context": "",
+            "user": _user(phone),
+            "subscribed": sim.is_subscribed(phone),
+        }
+    # Sending the bot a message subscribes the user (Viber sends no "subscribed" then).
+    sim.subscriptions[phone] = True
+    message: dict[str, Any]
+    if action == "share_contact":
+        contact = {"name": f"Sim User {phone[-4:]}", "phone_number": phone.removeprefix("+")}
+        message = {"type": "contact", "contact": contact}
+    else:
+        message = {"type": "text", "text": text}
+    tracking = sim.last_tracking.get((bot.token, phone))
+    if tracking:
+        message["tracking_data"] = tracking
+    return {"event": "message", **base, "sender": _user(phone), "message": message, "silent": False}
+
+
+# --- the app -----------------------------------------------------------------------------------
+
+
+def create_app(
+    simulator: ViberSimulator | None = None, *, bots: Mapping[str, str] | None = None
+) -> Litestar:
+    """The simulator as an ASGI app; `bots` maps auth tokens to bot names."""
+    sim = simulator if simulator is not None else ViberSimulator()
+    for token, name in (bots or {}).items():
+        sim.add_bot(token, name)
+
+    @post("/pa/send_message", status_code=200)
+    async def send_message(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        bot = _bot_for(sim, request)
+        if not isinstance(bot, Bot):
+            return bot
+        body = await _json_object(request)
+        if body is None:
+            return _status(3, "badData")
+        return _send_message(sim, bot, body)
+
+    @post("/pa/set_webhook", status_code=200)
+    async def set_webhook(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        bot = _bot_for(sim, request)
+        if not isinstance(bot, Bot):
+            return bot
+        body = await _json_object(request)
+        if body is None:
+            return _status(3, "badData")
+        return await _set_webhook(sim, bot, body)
+
+    @post("/pa/get_account_info", status_code=200)
+    async def get_account_info(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        bot = _bot_for(sim, request)
+        if not isinstance(bot, Bot):
+            return bot
+        return _account_info(sim, bot)
+
+    @put("/_sim/script/{phone:str}")
+    async def put_script(phone: FromPath[str], data: JSONBody[Behaviour]) -> Behaviour:
+        sim.set_script(_phone(phone), data)
+        return data
+
+    @delete("/_sim/script")
+    async def delete_scripts() -> None:
+        sim.reset()
+
+    @get("/_sim/received")
+    async def get_received(phone: FromQuery[str | None] = None) -> list[Received]:
+        return [r for r in sim.received if phone is None or r.phone == phone]
+
+    @delete("/_sim/received")
+    async def delete_received() -> None:
+        sim.received.clear()
+        sim.callbacks.clear()
+
+    @get("/_sim/callbacks")
+    async def get_callbacks() -> list[CallbackSent]:
+        return list(sim.callbacks)
+
+    @get("/_sim/users/{phone:str}")
+    async def get_user(phone: FromPath[str]) -> dict[str, Any]:
+        number = _phone(phone)
+        return {"phone": number, "id": user_id(number), "subscribed": sim.is_subscribed(number)}
+
+    @post("/_sim/users/{phone:str}/{action:str}", status_code=200)
+    async def user_action(
+        phone: FromPath[str],
+        action: FromPath[str],
+        token: FromQuery[str | None] = None,
+        text: FromQuery[str] = "",
+    ) -> dict[str, Any]:
+        number = _phone(phone)
+        if action not in (
+            "subscribe",
+            "unsubscribe",
+            "conversation_started",
+            "share_contact",
+            "answer",
+        ):
+            raise NotFoundException(f"no user action {action!r}")
+        if action == "answer" and not text:
+            raise HTTPException(status_code=400, detail="answer needs ?text=")
+        bot = _pick_bot(sim, token)
+        if not bot.webhook:
+            raise HTTPException(status_code=409, detail="the bot has no webhook")
+        payload = _user_event(sim, action, number, bot, text)
+        status = await sim.post_callback(bot, payload)
+        return {"event": payload["event"], "user_id": user_id(number), "callback_status": status}
+
+    return Litestar(
+        route_handlers=[
+            send_message,
+            set_webhook,
+            get_account_info,
+            put_script,
+            delete_scripts,
+            get_received,
+            delete_received,
+            get_callbacks,
+            get_user,
+            user_action,
+        ],
+        on_startup=[sim.start],
+        on_shutdown=[sim.stop],
+        openapi_config=None,
+    )
+
+
+def _phone(raw: str) -> str:
+    if not is_e164(raw):
+        raise HTTPException(status_code=400, detail="not an E.164 phone number")
+    return raw
+
+
+def _pick_bot(sim: ViberSimulator, token: str | None) -> Bot:
+    if token is None:
+        if len(sim.bots) != 1:
+            raise HTTPException(status_code=400, detail="name the bot with ?token=")
+        return next(iter(sim.bots.values()))
+    bot = sim.bots.get(token)
+    if bot is None:
+        raise NotFoundException("no such bot")
+    return bot

@@ -1,0 +1,568 @@
+"""The Telegram adapter against a mocked Bot API, and its webhook handler, case by case.
+
+Outgoing cases pair one mocked provider answer with the Outcome it must become and the
+exact request Cascade must have sent; the runner fails when a mocked answer is left
+unused or a request arrives that no answer was prepared for. Every test here runs with
+the network mocked at the transport, so nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from cascade.channels.base import (
+    Channel,
+    ContactLinked,
+    ContactState,
+    Delivered,
+    Event,
+    Failed,
+    Inbound,
+    InDoubt,
+    Misconfigured,
+    Outbound,
+    Outcome,
+    Retry,
+    Sender,
+    SurveyAnswer,
+    Throttled,
+    Unreachable,
+)
+from cascade.channels.telegram import (
+    ALLOWED_UPDATES,
+    LIMITS,
+    WEBHOOK_ROUTE,
+    TelegramApiError,
+    TelegramChannel,
+    handle_webhook,
+    normalise_phone,
+    survey_markup,
+)
+from cascade.clock import ManualClock
+
+TOKEN = "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+SECRET = "wh-Secret_0123456789"
+SENDER = Sender(id="bot-1", token=TOKEN, webhook_secret=SECRET)
+BASE = "https://api.telegram.test"
+CHAT = 1000380501234561
+SEND_URL = f"{BASE}/bot{TOKEN}/sendMessage"
+
+OUT = Outbound(
+    attempt_id="att-1",
+    message_id="3fa85f64-5717-4562-b3fc-2c963f66afa6",
+    phone="+380501234561",
+    address=str(CHAT),
+    text="Your order #12345 has been confirmed",
+    from_name="YourStore",
+    message_type="transaction",
+    survey_options=(),
+    ttl_remaining_s=3600,
+    sender=SENDER,
+)
+
+
+def ok_message(message_id: int) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "result": {
+            "message_id": message_id,
+            "from": {"id": 110201543, "is_bot": True, "first_name": "Shop"},
+            "chat": {"id": CHAT, "first_name": "Ann", "type": "private"},
+            "date": 1767225600,
+            "text": OUT.text,
+        },
+    }
+
+
+def error(code: int, description: str, **parameters: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return body
+
+
+# --- the mocked provider and its runner ---------------------------------------------------------
+
+Answer = httpx.Response | Exception
+
+
+@dataclass
+class MockedBotApi:
+    """Answers queued in order; every request is kept for the test to inspect."""
+
+    answers: list[Answer] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not self.answers:
+            raise AssertionError(f"unexpected request: {request.method} (no answer mocked)")
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def assert_all_used(self) -> None:
+        assert self.answers == [], f"{len(self.answers)} mocked answer(s) never requested"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[tuple[MockedBotApi, TelegramChannel]]:
+    mocked = MockedBotApi()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(mocked.handler))
+    channel = TelegramChannel(base_url=BASE, client=client)
+    yield mocked, channel
+    await channel.aclose()
+    assert not client.is_closed  # a client passed in belongs to the caller
+    await client.aclose()
+    mocked.assert_all_used()
+
+
+@dataclass(frozen=True)
+class SendCase:
+    label: str
+    answer: Answer | None  # None: no request may be made at all
+    expected: Outcome
+    out: Outbound = OUT
+    expected_body: dict[str, Any] | None = None  # default: chat_id and text of `out`
+
+
+def respond(status: int, body: dict[str, Any] | bytes, **headers: str) -> httpx.Response:
+    if isinstance(body, bytes):
+        return httpx.Response(status, content=body, headers=headers)
+    return httpx.Response(status, json=body, headers=headers)
+
+
+SURVEY = replace(OUT, message_type="viber_survey", survey_options=("Yes", "No"), text="Happy?")
+
+SEND_CASES = [
+    SendCase("accepted", respond(200, ok_message(42)), Delivered("42")),
+    SendCase(
+        "survey as inline keyboard",
+        respond(200, ok_message(43)),
+        Delivered("43"),
+        out=SURVEY,
+        expected_body={
+            "chat_id": str(CHAT),
+            "text": "Happy?",
+            "reply_markup": {
+                "inline_keyboard": [
+                    [{"text": "Yes", "callback_data": f"sv:0:{OUT.message_id}"}],
+                    [{"text": "No", "callback_data": f"sv:1:{OUT.message_id}"}],
+                ]
+            },
+        },
+    ),
+    SendCase("2xx with unreadable body", respond(200, b"<html>"), Delivered("")),
+    SendCase(
+        "blocked by the user",
+        respond(403, error(403, "Forbidden: bot was blocked by the user")),
+        Unreachable("BLOCKED", blocked=True),
+    ),
+    SendCase(
+        "user deactivated",
+        respond(403, error(403, "Forbidden: user is deactivated")),
+        Unreachable("BLOCKED", blocked=True),
+    ),
+    SendCase(
+        "never started the bot",
+        respond(403, error(403, "Forbidden: bot can't initiate conversation with a user")),
+        Unreachable("NO_CHAT"),
+    ),
+    SendCase(
+        "chat not found",
+        respond(400, error(400, "Bad Request: chat not found")),
+        Unreachable("NO_CHAT"),
+    ),
+    SendCase(
+        "other bad request",
+        respond(400, error(400, "Bad Request: message is too long")),
+        Failed("REJECTED: Bad Request: message is too long"),
+    ),
+    SendCase(
+        "revoked token", respond(401, error(401, "Unauthorized")), Misconfigured("INVALID_TOKEN")
+    ),
+    SendCase(
+        "malformed token", respond(404, error(404, "Not Found")), Misconfigured("INVALID_TOKEN")
+    ),
+    SendCase(
+        "flood control",
+        respond(429, error(429, "Too Many Requests: retry after 17", retry_after=17)),
+        Throttled(17.0),
+    ),
+    SendCase(
+        "flood control, header only",
+        respond(429, b"", **{"Retry-After": "5"}),
+        Throttled(5.0),
+    ),
+    SendCase("server error", respond(500, error(500, "Internal Server Error")), Retry("HTTP_500")),
+    SendCase("proxy error page", respond(502, b"<html>Bad Gateway</html>"), Retry("HTTP_502")),
+    # the request may have been acted on: never repeated
+    SendCase("read timeout", httpx.ReadTimeout("timed out"), InDoubt("NO_ANSWER:ReadTimeout")),
+    # the request cannot have left: safe to repeat
+    SendCase("connect timeout", httpx.ConnectTimeout("timed out"), Retry("NETWORK:ConnectTimeout")),
+    SendCase("connection refused", httpx.ConnectError("refused"), Retry("NETWORK:ConnectError")),
+    SendCase(
+        "connection dropped",
+        httpx.RemoteProtocolError("peer closed"),
+        InDoubt("NO_ANSWER:RemoteProtocolError"),
+    ),
+    SendCase("no chat known", None, Unreachable("NO_CHAT"), out=replace(OUT, address="")),
+    SendCase(
+        "no token",
+        None,
+        Misconfigured("INVALID_TOKEN"),
+        out=replace(OUT, sender=Sender(id="bot-1", token="")),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", SEND_CASES, ids=lambda c: c.label)
+async def test_send(
+    case: SendCase,
+    api: tuple[MockedBotApi, TelegramChannel],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mocked, channel = api
+    caplog.set_level(logging.DEBUG)
+    if case.answer is not None:
+        mocked.answers.append(case.answer)
+
+    outcome = await channel.send(case.out)
+
+    assert outcome == case.expected
+    if case.answer is None:
+        assert mocked.requests == []
+    else:
+        [request] = mocked.requests
+        assert request.method == "POST"
+        assert str(request.url) == SEND_URL
+        assert request.headers["content-type"] == "application/json"
+        expected = case.expected_body or {"chat_id": case.out.address, "text": case.out.text}
+        assert msgspec.json.decode(request.content) == expected
+    # The token is in every URL; it must be in no log line and no outcome.
+    assert TOKEN not in caplog.text
+    assert TOKEN.split(":")[1] not in repr(outcome)
+
+
+async def test_httpx_request_log_is_redacted(
+    api: tuple[MockedBotApi, TelegramChannel], caplog: pytest.LogCaptureFixture
+) -> None:
+    mocked, channel = api
+    caplog.set_level(logging.DEBUG)
+    mocked.answers.append(respond(200, ok_message(1)))
+    await channel.send(OUT)
+    httpx_lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any("/bot<redacted>/sendMessage" in line for line in httpx_lines)
+    assert TOKEN not in caplog.text
+
+
+def test_channel_protocol_and_limits() -> None:
+    channel: Channel = TelegramChannel(base_url=BASE)
+    assert channel.name == "telegram"
+    assert channel.limits is LIMITS
+    assert LIMITS.max_text == 4096
+    assert LIMITS.per_sender_per_second == 30
+    assert LIMITS.per_recipient_per_second == 1
+    assert LIMITS.confirms_delivery is False
+    assert LIMITS.carries_survey is True
+    assert WEBHOOK_ROUTE.channel == "telegram"
+
+
+async def test_own_client_is_closed() -> None:
+    channel = TelegramChannel(base_url=BASE)
+    client = channel._client
+    await channel.aclose()
+    assert client.is_closed
+
+
+async def test_set_webhook(api: tuple[MockedBotApi, TelegramChannel]) -> None:
+    mocked, channel = api
+    mocked.answers.append(
+        respond(200, {"ok": True, "result": True, "description": "Webhook was set"})
+    )
+
+    await channel.set_webhook(SENDER, "https://cascade.test/webhooks/telegram/bot-1")
+
+    [request] = mocked.requests
+    assert str(request.url) == f"{BASE}/bot{TOKEN}/setWebhook"
+    assert msgspec.json.decode(request.content) == {
+        "url": "https://cascade.test/webhooks/telegram/bot-1",
+        "secret_token": SECRET,
+        "allowed_updates": ["message", "my_chat_member", "callback_query"],
+    }
+    assert list(ALLOWED_UPDATES) == ["message", "my_chat_member", "callback_query"]
+
+
+async def test_set_webhook_failure_raises_without_token(
+    api: tuple[MockedBotApi, TelegramChannel],
+) -> None:
+    mocked, channel = api
+    mocked.answers.append(
+        respond(400, error(400, "Bad Request: bad webhook: An HTTPS URL must be provided"))
+    )
+    with pytest.raises(TelegramApiError) as caught:
+        await channel.set_webhook(SENDER, "http://insecure.test/hook")
+    assert caught.value.status == 400
+    assert "HTTPS URL must be provided" in caught.value.description
+    assert TOKEN not in str(caught.value)
+
+
+async def test_set_webhook_network_error(api: tuple[MockedBotApi, TelegramChannel]) -> None:
+    mocked, channel = api
+    mocked.answers.append(httpx.ConnectError(f"cannot reach {SEND_URL}"))
+    with pytest.raises(TelegramApiError) as caught:
+        await channel.set_webhook(SENDER, "https://cascade.test/hook")
+    assert caught.value.status == 0
+    assert TOKEN not in str(caught.value)
+
+
+async def test_get_me(api: tuple[MockedBotApi, TelegramChannel]) -> None:
+    mocked, channel = api
+    me = {"id": 110201543, "is_bot": True, "first_name": "Shop", "username": "shop_bot"}
+    mocked.answers.append(respond(200, {"ok": True, "result": me}))
+    mocked.answers.append(respond(401, error(401, "Unauthorized")))
+
+    assert await channel.get_me(SENDER) == me
+    with pytest.raises(TelegramApiError) as caught:
+        await channel.get_me(SENDER)
+    assert caught.value.status == 401
+    assert [str(r.url) for r in mocked.requests] == [f"{BASE}/bot{TOKEN}/getMe"] * 2
+
+
+# --- the webhook -----------------------------------------------------------------------------
+
+USER = {"id": CHAT, "is_bot": False, "first_name": "Ann", "language_code": "en"}
+PRIVATE = {"id": CHAT, "first_name": "Ann", "type": "private"}
+BOT = {"id": 110201543, "is_bot": True, "first_name": "Shop"}
+GOOD = {"x-telegram-bot-api-secret-token": SECRET, "content-type": "application/json"}
+
+
+def message(**content: Any) -> dict[str, Any]:
+    return {
+        "update_id": 900,
+        "message": {"message_id": 7, "from": USER, "chat": PRIVATE, "date": 1767225601, **content},
+    }
+
+
+def member(old: str, new: str, chat: dict[str, Any] = PRIVATE) -> dict[str, Any]:
+    return {
+        "update_id": 901,
+        "my_chat_member": {
+            "chat": chat,
+            "from": USER,
+            "date": 1767225602,
+            "old_chat_member": {"status": old, "user": BOT},
+            "new_chat_member": {"status": new, "user": BOT},
+        },
+    }
+
+
+SURVEY_MESSAGE = {
+    "message_id": 5,
+    "from": BOT,
+    "chat": PRIVATE,
+    "date": 1767225500,
+    "text": "Happy?",
+    "reply_markup": survey_markup(("Yes", "No"), OUT.message_id),
+}
+
+START_REPLY = {
+    "method": "sendMessage",
+    "chat_id": CHAT,
+    "text": "Share your phone number to receive your messages here.",
+    "reply_markup": {
+        "keyboard": [[{"text": "Share my phone number", "request_contact": True}]],
+        "one_time_keyboard": True,
+        "resize_keyboard": True,
+    },
+}
+
+
+@dataclass(frozen=True)
+class HookCase:
+    label: str
+    body: dict[str, Any] | list[Any] | bytes
+    status: int = 200
+    events: tuple[Event, ...] = ()
+    reply: dict[str, Any] | None = None  # the method call in the response body, if any
+    headers: dict[str, str] = field(default_factory=lambda: dict(GOOD))
+    sender: Sender = SENDER
+
+
+LINKED = ContactLinked(
+    channel="telegram", sender_id="bot-1", phone="+380501234561", address=str(CHAT)
+)
+
+HOOK_CASES = [
+    HookCase(
+        "wrong secret",
+        message(text="/start"),
+        status=401,
+        headers={"x-telegram-bot-api-secret-token": "guess"},
+    ),
+    HookCase("no secret header", message(text="/start"), status=401, headers={}),
+    HookCase(
+        "sender without a secret accepts nothing",
+        message(text="/start"),
+        status=401,
+        headers={"x-telegram-bot-api-secret-token": ""},
+        sender=Sender(id="bot-1", token=TOKEN),
+    ),
+    HookCase(
+        "non-ascii secret header",
+        message(text="/start"),
+        status=401,
+        headers={"x-telegram-bot-api-secret-token": "sécret"},
+    ),
+    HookCase("/start", message(text="/start"), reply=START_REPLY),
+    HookCase("/start with a payload", message(text="/start promo-7"), reply=START_REPLY),
+    HookCase(
+        "own contact",
+        message(contact={"phone_number": "380501234561", "first_name": "Ann", "user_id": CHAT}),
+        events=(LINKED,),
+        reply={
+            "method": "sendMessage",
+            "chat_id": CHAT,
+            "text": "Thank you! Your messages will arrive in this chat.",
+            "reply_markup": {"remove_keyboard": True},
+        },
+    ),
+    HookCase(
+        "own contact with + and spaces",
+        message(contact={"phone_number": "+380 50 123 4561", "user_id": CHAT}),
+        events=(LINKED,),
+        reply={
+            "method": "sendMessage",
+            "chat_id": CHAT,
+            "text": "Thank you! Your messages will arrive in this chat.",
+            "reply_markup": {"remove_keyboard": True},
+        },
+    ),
+    HookCase(
+        "someone else's contact",
+        message(contact={"phone_number": "380501234562", "first_name": "Bob", "user_id": 77}),
+    ),
+    HookCase(
+        "contact with no Telegram account",
+        message(contact={"phone_number": "380501234562", "first_name": "Bob"}),
+    ),
+    HookCase(
+        "own contact, impossible number",
+        message(contact={"phone_number": "12", "user_id": CHAT}),
+    ),
+    HookCase(
+        "kicked (blocked the bot)",
+        member("member", "kicked"),
+        events=(ContactState("telegram", "bot-1", str(CHAT), reachable=False),),
+    ),
+    HookCase(
+        "member again (unblocked)",
+        member("kicked", "member"),
+        events=(ContactState("telegram", "bot-1", str(CHAT), reachable=True),),
+    ),
+    HookCase("left", member("member", "left")),
+    HookCase(
+        "bot added to a group",
+        member("left", "member", chat={"id": -100123, "title": "Team", "type": "supergroup"}),
+    ),
+    HookCase(
+        "survey button pressed",
+        {
+            "update_id": 902,
+            "callback_query": {
+                "id": "4382bfdwdsb323b2d9",
+                "from": USER,
+                "message": SURVEY_MESSAGE,
+                "chat_instance": "-1",
+                "data": f"sv:1:{OUT.message_id}",
+            },
+        },
+        events=(
+            SurveyAnswer(
+                "telegram", "bot-1", str(CHAT), "No", OUT.message_id, at_ms=1_767_225_600_000
+            ),
+        ),
+        reply={"method": "answerCallbackQuery", "callback_query_id": "4382bfdwdsb323b2d9"},
+    ),
+    HookCase(
+        "foreign button pressed",
+        {
+            "update_id": 903,
+            "callback_query": {"id": "q2", "from": USER, "message": SURVEY_MESSAGE, "data": "x"},
+        },
+        reply={"method": "answerCallbackQuery", "callback_query_id": "q2"},
+    ),
+    HookCase(
+        "survey answered by a text reply",
+        message(text="yes", reply_to_message=SURVEY_MESSAGE),
+        events=(
+            SurveyAnswer(
+                "telegram", "bot-1", str(CHAT), "Yes", OUT.message_id, at_ms=1767225601000
+            ),
+        ),
+    ),
+    HookCase(
+        "text reply matching no option", message(text="maybe", reply_to_message=SURVEY_MESSAGE)
+    ),
+    HookCase("plain text", message(text="hello")),
+    HookCase("edited message", {"update_id": 904, "edited_message": {"message_id": 1}}),
+    HookCase("not json", b"{not json", status=400),
+    HookCase("json array", [1, 2], status=400),
+    HookCase("update_id of the wrong type", {"update_id": "x"}, status=400),
+    HookCase("message without chat", {"update_id": 905, "message": {"message_id": 1}}, status=400),
+]
+
+
+@pytest.mark.parametrize("case", HOOK_CASES, ids=lambda c: c.label)
+async def test_webhook(case: HookCase) -> None:
+    body = case.body if isinstance(case.body, bytes) else msgspec.json.encode(case.body)
+    inbound = Inbound(sender=case.sender, headers=case.headers, body=body)
+
+    reply = await handle_webhook(inbound, clock=ManualClock())
+
+    assert reply.status == case.status
+    assert reply.events == case.events
+    if case.reply is None:
+        assert reply.body == b""
+    else:
+        assert reply.content_type == "application/json"
+        assert msgspec.json.decode(reply.body) == case.reply
+
+
+async def test_webhook_route_serves_the_handler() -> None:
+    inbound = Inbound(
+        sender=SENDER, headers=GOOD, body=msgspec.json.encode(member("member", "kicked"))
+    )
+    reply = await WEBHOOK_ROUTE.handler(inbound)
+    assert reply.events == (ContactState("telegram", "bot-1", str(CHAT), reachable=False),)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("380501234567", "+380501234567"),
+        ("+380501234567", "+380501234567"),
+        ("+1 (202) 555-0143", "+12025550143"),
+        ("0501234567", None),
+        ("123", None),
+        ("", None),
+    ],
+)
+def test_normalise_phone(raw: str, expected: str | None) -> None:
+    assert normalise_phone(raw) == expected
+
+
+def test_survey_callback_data_fits_telegram_limit() -> None:
+    long_id = "m" * 80
+    markup = survey_markup(("A", "B"), long_id)
+    data: Callable[[int], str] = lambda i: markup["inline_keyboard"][i][0]["callback_data"]  # noqa: E731
+    assert data(0) == "sv:0:"
+    assert all(len(data(i).encode()) <= 64 for i in range(2))

@@ -1,0 +1,413 @@
+"""The Telegram simulator on a real loopback port, driven by the real Telegram channel.
+
+The simulator and a small app serving the channel's webhook handler each run under
+uvicorn in a thread, on sockets bound to 127.0.0.1 port 0, so the round trip
+(simulator → webhook → method in the reply → simulator) crosses real sockets.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from litestar import Litestar, Request, Response, post
+from litestar.datastructures import State
+from litestar.params import FromPath
+
+from cascade.channels.base import (
+    ContactLinked,
+    ContactState,
+    Delivered,
+    Event,
+    Failed,
+    Inbound,
+    Misconfigured,
+    Outbound,
+    Sender,
+    SurveyAnswer,
+    Throttled,
+    Unreachable,
+)
+from cascade.channels.telegram import TelegramChannel, handle_webhook
+from cascade.clock import ManualClock
+from cascade.simulators.telegram import TelegramSimulator, chat_id_for, create_app
+
+pytestmark = pytest.mark.live
+
+BOT_ID = 5550001
+TOKEN = f"{BOT_ID}:AAFsimulatedTokenValue_0123456789ab"
+SECRET = "hook-secret_42"
+SENDER = Sender(id="tg-bot-1", token=TOKEN, webhook_secret=SECRET)
+
+
+# --- servers on loopback --------------------------------------------------------------------
+
+
+class ThreadedServer:
+    """uvicorn serving `app` in a thread, on a socket bound before it starts (no port race)."""
+
+    def __init__(self, app: Litestar) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", 0))
+        port = self._socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, ws="none", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise AssertionError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+        assert not self._thread.is_alive(), "server did not stop"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def simulator(clock: ManualClock) -> TelegramSimulator:
+    return TelegramSimulator(clock=clock)
+
+
+@pytest.fixture
+def sim_url(simulator: TelegramSimulator) -> Iterator[str]:
+    with ThreadedServer(create_app(simulator=simulator)) as server:
+        yield server.url
+
+
+@pytest.fixture
+async def admin(sim_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=sim_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def channel(sim_url: str) -> AsyncIterator[TelegramChannel]:
+    channel = TelegramChannel(base_url=sim_url)
+    yield channel
+    await channel.aclose()
+
+
+def outbound(phone: str, *, address: str | None = None, **changes: Any) -> Outbound:
+    out = Outbound(
+        attempt_id="att-1",
+        message_id="3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        phone=phone,
+        address=str(chat_id_for(phone)) if address is None else address,
+        text="Your order #12345 has been confirmed",
+        from_name="YourStore",
+        message_type="transaction",
+        survey_options=(),
+        ttl_remaining_s=3600,
+        sender=SENDER,
+    )
+    return replace(out, **changes)
+
+
+async def received(admin: httpx.AsyncClient) -> list[dict[str, Any]]:
+    response = await admin.get("/_sim/received")
+    assert response.status_code == 200
+    items: list[dict[str, Any]] = response.json()
+    return items
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+async def test_persona_1_is_delivered_and_recorded(
+    channel: TelegramChannel, admin: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    phone = "+380501234561"
+    outcome = await channel.send(outbound(phone))
+
+    assert outcome == Delivered("1")
+    [item] = await received(admin)
+    assert item["bot_id"] == BOT_ID
+    assert item["chat_id"] == chat_id_for(phone)
+    assert item["phone"] == phone
+    assert item["text"] == "Your order #12345 has been confirmed"
+    assert item["at_ms"] == clock.now_ms()
+    assert item["via"] == "api"
+    assert TOKEN not in str(item)
+
+    assert (await admin.delete("/_sim/received")).status_code == 204
+    assert await received(admin) == []
+
+
+async def test_unknown_chat_is_no_chat(channel: TelegramChannel, admin: httpx.AsyncClient) -> None:
+    assert await channel.send(outbound("+380501234563")) == Unreachable("NO_CHAT")
+    assert await channel.send(outbound("+380501234561", address="12345")) == Unreachable("NO_CHAT")
+    assert await received(admin) == []
+
+
+async def test_blocked_persona(channel: TelegramChannel, admin: httpx.AsyncClient) -> None:
+    outcome = await channel.send(outbound("+380501234562"))
+    assert outcome == Unreachable("BLOCKED", blocked=True)
+    assert await received(admin) == []
+
+
+async def test_scripted_throttling(channel: TelegramChannel, admin: httpx.AsyncClient) -> None:
+    phone = "+380501234566"
+    script = await admin.put(f"/_sim/script/{phone}", json={"reachable": True, "throttle": True})
+    assert script.status_code == 204
+
+    assert await channel.send(outbound(phone)) == Throttled(3.0)
+
+    assert (await admin.delete("/_sim/script")).status_code == 204
+    assert await channel.send(outbound(phone)) == Unreachable("NO_CHAT")  # persona 6 again
+
+
+async def test_scripted_reachable_and_failing(
+    channel: TelegramChannel, admin: httpx.AsyncClient
+) -> None:
+    await admin.put("/_sim/script/+380501234566", json={"reachable": True})
+    await admin.put(
+        "/_sim/script/+380501234567",
+        json={"reachable": True, "fail": True, "fail_reason": "message is too long"},
+    )
+    assert await channel.send(outbound("+380501234566")) == Delivered("1")
+    outcome = await channel.send(outbound("+380501234567"))
+    assert outcome == Failed("REJECTED: Bad Request: message is too long")
+    assert [item["phone"] for item in await received(admin)] == ["+380501234566"]
+
+
+async def test_one_message_per_second_per_chat(
+    channel: TelegramChannel, admin: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    phone = "+380501234561"
+    assert await channel.send(outbound(phone)) == Delivered("1")
+    assert await channel.send(outbound(phone)) == Throttled(1.0)
+    # Another chat of the same bot is not held back.
+    assert await channel.send(outbound("+380509999991")) == Delivered("1")
+
+    clock.advance(1.0)
+    assert await channel.send(outbound(phone)) == Delivered("2")
+    assert len(await received(admin)) == 3
+
+
+async def test_thirty_messages_per_second_per_bot(
+    channel: TelegramChannel, clock: ManualClock
+) -> None:
+    phones = [f"+3805000{i:04d}1" for i in range(31)]
+    outcomes = [await channel.send(outbound(phone)) for phone in phones]
+
+    assert outcomes[:30] == [Delivered("1")] * 30
+    assert outcomes[30] == Throttled(1.0)
+    clock.advance(0.1)  # 3 tokens back at 30/s
+    assert await channel.send(outbound(phones[30])) == Delivered("1")
+
+
+async def test_rate_limits_can_be_switched_off() -> None:
+    app = create_app(rate_limits=False, clock=ManualClock())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport) as client:
+        channel = TelegramChannel(base_url="http://sim.test", client=client)
+        outcomes = [await channel.send(outbound("+380501234561")) for _ in range(3)]
+    assert outcomes == [Delivered("1"), Delivered("2"), Delivered("3")]
+
+
+async def test_bad_tokens(channel: TelegramChannel, admin: httpx.AsyncClient) -> None:
+    malformed = outbound("+380501234561", sender=Sender(id="x", token="not-a-token"))
+    assert await channel.send(malformed) == Misconfigured("INVALID_TOKEN")
+
+    assert (await admin.post(f"/_sim/bots/{BOT_ID}/revoke")).status_code == 204
+    assert await channel.send(outbound("+380501234561")) == Misconfigured("INVALID_TOKEN")
+    assert await received(admin) == []
+
+
+async def test_bot_api_shapes(admin: httpx.AsyncClient) -> None:
+    me = (await admin.get(f"/bot{TOKEN}/getMe")).json()
+    assert me["ok"] is True
+    assert me["result"]["id"] == BOT_ID
+    assert me["result"]["is_bot"] is True
+
+    # Form-encoded parameters, as many Bot API clients send them.
+    form = await admin.post(
+        f"/bot{TOKEN}/sendMessage",
+        data={"chat_id": str(chat_id_for("+380501234561")), "text": "hi"},
+    )
+    assert form.status_code == 200
+    assert form.json()["result"]["chat"]["type"] == "private"
+
+    empty = await admin.post(f"/bot{TOKEN}/sendMessage", json={"chat_id": 1})
+    assert empty.status_code == 400
+    assert empty.json() == {
+        "ok": False,
+        "error_code": 400,
+        "description": "Bad Request: message text is empty",
+    }
+    unknown = await admin.post(f"/bot{TOKEN}/sendSticker", json={})
+    assert unknown.status_code == 404
+    assert unknown.json()["description"] == "Not Found"
+
+
+# --- the webhook round trip ----------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    senders: dict[str, Sender]
+    events: list[Event] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+
+
+@post("/webhooks/telegram/{sender_id:str}")
+async def telegram_webhook(
+    request: Request[Any, Any, Any], state: State, sender_id: FromPath[str]
+) -> Response[bytes]:
+    receiver: Receiver = state.receiver
+    sender = receiver.senders.get(sender_id)
+    if sender is None:
+        return Response(content=b"", status_code=404)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    reply = await handle_webhook(Inbound(sender=sender, headers=headers, body=await request.body()))
+    receiver.events.extend(reply.events)
+    receiver.statuses.append(reply.status)
+    return Response(content=reply.body, status_code=reply.status, media_type=reply.content_type)
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver(senders={SENDER.id: SENDER})
+
+
+@pytest.fixture
+def hook_url(receiver: Receiver) -> Iterator[str]:
+    app = Litestar([telegram_webhook], state=State({"receiver": receiver}), openapi_config=None)
+    with ThreadedServer(app) as server:
+        yield f"{server.url}/webhooks/telegram/{SENDER.id}"
+
+
+async def act(admin: httpx.AsyncClient, phone: str, action: str, **params: Any) -> dict[str, Any]:
+    response = await admin.post(f"/_sim/users/{phone}/{action}", params={"bot": BOT_ID, **params})
+    assert response.status_code == 200
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def test_webhook_round_trip(
+    channel: TelegramChannel,
+    admin: httpx.AsyncClient,
+    receiver: Receiver,
+    hook_url: str,
+    clock: ManualClock,
+) -> None:
+    phone = "+380501234563"  # persona 3: no Telegram chat until the user starts the bot
+    chat = str(chat_id_for(phone))
+    await channel.set_webhook(SENDER, hook_url)
+    info = (await admin.get(f"/bot{TOKEN}/getWebhookInfo")).json()["result"]
+    assert info["url"] == hook_url
+    assert info["allowed_updates"] == ["message", "my_chat_member", "callback_query"]
+
+    # /start: the webhook answers with the request_contact keyboard, which Telegram runs.
+    started = await act(admin, phone, "start")
+    assert started["webhook_status"] == 200
+    assert started["reply"]["method"] == "sendMessage"
+    assert started["reply"]["status"] == 200
+    [keyboard] = await received(admin)
+    assert keyboard["chat_id"] == int(chat)
+    assert keyboard["via"] == "webhook_reply"
+    button = keyboard["reply_markup"]["keyboard"][0][0]
+    assert button == {"text": "Share my phone number", "request_contact": True}
+    assert receiver.events == []
+
+    # The user shares their own number: phone → chat is linked.
+    shared = await act(admin, phone, "share_contact")
+    assert shared["delivered"] is True
+    assert receiver.events == [ContactLinked("telegram", SENDER.id, phone, chat)]
+
+    # Someone else's contact links nothing.
+    await act(admin, phone, "share_contact", of="+380509876541")
+    assert len(receiver.events) == 1
+
+    # The learnt address now reaches the user.
+    sent = await channel.send(outbound(phone, address=chat))
+    assert isinstance(sent, Delivered)
+    last = (await received(admin))[-1]
+    assert (str(last["message_id"]), last["chat_id"], last["via"]) == (
+        sent.provider_id,
+        int(chat),
+        "api",
+    )
+
+    # Blocking the bot: an update says so, and sends answer 403.
+    await act(admin, phone, "block")
+    assert receiver.events[-1] == ContactState("telegram", SENDER.id, chat, reachable=False)
+    clock.advance(1.0)
+    assert await channel.send(outbound(phone, address=chat)) == Unreachable("BLOCKED", blocked=True)
+
+    # Starting it again unblocks.
+    await act(admin, phone, "start")
+    assert receiver.events[-1] == ContactState("telegram", SENDER.id, chat, reachable=True)
+
+    # A survey as buttons; pressing one answers, and the callback query is acknowledged.
+    survey = outbound(phone, address=chat, survey_options=("Yes", "No"), text="Happy?")
+    assert isinstance(await channel.send(survey), Delivered)
+    pressed = await act(admin, phone, "press", text="No")
+    assert pressed["reply"]["method"] == "answerCallbackQuery"
+    assert pressed["reply"]["status"] == 200
+    answer = receiver.events[-1]
+    assert isinstance(answer, SurveyAnswer)
+    assert (answer.answer, answer.message_id, answer.address) == ("No", survey.message_id, chat)
+
+    # Or the user replies to the survey message with an option's text.
+    survey_item = (await received(admin))[-1]
+    assert survey_item["reply_markup"]["inline_keyboard"][0][0]["text"] == "Yes"
+    await act(admin, phone, "say", text="yes", reply_to=survey_item["message_id"])
+    answer = receiver.events[-1]
+    assert isinstance(answer, SurveyAnswer)
+    assert (answer.answer, answer.message_id) == ("Yes", survey.message_id)
+
+    # A button that is not there is the caller's mistake.
+    missing = await admin.post(
+        f"/_sim/users/{phone}/press", params={"bot": BOT_ID, "text": "Maybe"}
+    )
+    assert missing.status_code == 404
+
+
+async def test_webhook_with_wrong_secret_is_rejected(
+    channel: TelegramChannel, admin: httpx.AsyncClient, receiver: Receiver, hook_url: str
+) -> None:
+    impostor = replace(SENDER, webhook_secret="not-the-configured-one")
+    await channel.set_webhook(impostor, hook_url)
+
+    result = await act(admin, "+380501234561", "start")
+
+    assert result["delivered"] is False
+    assert result["webhook_status"] == 401
+    assert receiver.events == []
+    assert receiver.statuses == [401]
+    info = (await admin.get(f"/bot{TOKEN}/getWebhookInfo")).json()["result"]
+    assert info["last_error_message"] == "Wrong response from the webhook: 401 Unauthorized"
+    assert [item["via"] for item in await received(admin)] == []  # nothing was run
+
+
+async def test_user_action_without_webhook(admin: httpx.AsyncClient) -> None:
+    result = await act(admin, "+380501234561", "start")
+    assert result["delivered"] is False
+    assert result["error"] == "no webhook set for this bot"
+    assert result["update"]["message"]["text"] == "/start"

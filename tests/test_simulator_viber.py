@@ -1,0 +1,433 @@
+"""The Viber simulator on a real loopback port, driven by the real `ViberBotChannel`.
+
+Two servers run in background threads: the simulator, and a small receiving app that
+serves the channel's own webhook handler (so every callback the simulator sends must
+carry a valid signature to produce events). The tests talk to both over loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import uvicorn
+from litestar import Litestar, Request, Response, post
+from litestar.params import FromPath
+
+from cascade.channels.base import (
+    ContactLinked,
+    ContactState,
+    DeliveryReport,
+    Event,
+    Inbound,
+    Misconfigured,
+    Outbound,
+    Sender,
+    Sent,
+    SurveyAnswer,
+    Throttled,
+    Unreachable,
+)
+from cascade.channels.viber_bot import ViberApiError, ViberBotChannel, handle_webhook
+from cascade.simulators.viber import ViberSimulator, create_app, phone_for, user_id
+
+TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
+SENDER = Sender(id="bot-1", token=TOKEN)
+IMPOSTOR = Sender(id="bot-2", token="a-token-the-simulator-does-not-sign-with")
+
+pytestmark = pytest.mark.live
+
+
+# --- servers in threads ------------------------------------------------------------------------
+
+
+class ThreadedServer:
+    """uvicorn on 127.0.0.1, on a port the OS picks, in a thread of its own."""
+
+    def __init__(self, app: Litestar) -> None:
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            http="h11",
+            ws="none",
+            loop="asyncio",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise AssertionError("server did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
+@dataclass
+class Callback:
+    event: str
+    status: int
+    events: tuple[Event, ...]
+
+
+@dataclass
+class Receiver:
+    """What Cascade's webhook endpoint saw: every callback, and the events it produced."""
+
+    url: str = ""
+    seen: list[Callback] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def webhook(self, sender: Sender) -> str:
+        return f"{self.url}/webhooks/viber_bot/{sender.id}"
+
+    def events(self) -> list[Event]:
+        with self.lock:
+            return [e for c in self.seen for e in c.events]
+
+    def callbacks(self) -> list[Callback]:
+        with self.lock:
+            return list(self.seen)
+
+
+def receiving_app(receiver: Receiver) -> Litestar:
+    senders = {s.id: s for s in (SENDER, IMPOSTOR)}
+
+    @post("/webhooks/viber_bot/{sender_id:str}", status_code=200)
+    async def webhook(sender_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        reply = await handle_webhook(Inbound(senders[sender_id], headers, body))
+        try:
+            event = str(msgspec.json.decode(body).get("event"))
+        except (msgspec.DecodeError, AttributeError):
+            event = "?"
+        with receiver.lock:
+            receiver.seen.append(Callback(event, reply.status, reply.events))
+        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+    return Litestar([webhook], openapi_config=None)
+
+
+@dataclass
+class Live:
+    sim: str
+    receiver: Receiver
+    admin: httpx.AsyncClient
+    channel: ViberBotChannel
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[str, Receiver]]:
+    receiver = Receiver()
+    simulator = ViberSimulator(callback_backoff_s=0.05)
+    with (
+        ThreadedServer(create_app(simulator, bots={TOKEN: "Cascade Bot"})) as sim_url,
+        ThreadedServer(receiving_app(receiver)) as receiver_url,
+    ):
+        receiver.url = receiver_url
+        yield sim_url, receiver
+
+
+@pytest.fixture
+async def live(servers: tuple[str, Receiver]) -> AsyncIterator[Live]:
+    sim_url, receiver = servers
+    async with httpx.AsyncClient(base_url=sim_url, timeout=5) as admin:
+        channel = ViberBotChannel(base_url=sim_url)
+        yield Live(sim_url, receiver, admin, channel)
+        await channel.aclose()
+
+
+@pytest.fixture
+async def ready(live: Live) -> Live:
+    """The bot's webhook is set to the receiver, as Cascade does when a bot is registered."""
+    await live.channel.set_webhook(SENDER, live.receiver.webhook(SENDER))
+    return live
+
+
+async def wait_for(predicate: Callable[[], bool]) -> None:
+    """Poll until `predicate` holds; fail after five seconds."""
+    async with asyncio.timeout(5):
+        while not predicate():  # noqa: ASYNC110 - the events arrive on another thread
+            await asyncio.sleep(0.02)
+
+
+def outbound(phone: str, *, sender: Sender = SENDER, **overrides: Any) -> Outbound:
+    values: dict[str, Any] = {
+        "attempt_id": "att-" + phone,
+        "message_id": "msg-" + phone,
+        "phone": phone,
+        "address": user_id(phone),
+        "text": "Your order #12345 has been confirmed",
+        "from_name": "YourStore",
+        "message_type": "transaction",
+        "survey_options": (),
+        "ttl_remaining_s": 3600,
+        "sender": sender,
+    }
+    values.update(overrides)
+    return Outbound(**values)
+
+
+def reports(receiver: Receiver, provider_id: str) -> list[DeliveryReport]:
+    return [
+        e
+        for e in receiver.events()
+        if isinstance(e, DeliveryReport) and e.provider_id == provider_id
+    ]
+
+
+# --- user ids ------------------------------------------------------------------------------------
+
+
+def test_user_ids_are_stable_opaque_and_reversible() -> None:
+    phones = ["+380501234562", "+380501234569", "+12025550123", "+123456789012345"]
+    ids = [user_id(p) for p in phones]
+    assert ids == [user_id(p) for p in phones]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 24 and i.endswith("==") for i in ids)
+    assert all("380" not in i for i in ids[:2])
+    assert [phone_for(i) for i in ids] == phones
+    assert phone_for("jc9HsWTZ2Yf2NkRZ8KcNug==") is None
+    assert phone_for("not base64!") is None
+
+
+# --- set_webhook -----------------------------------------------------------------------------
+
+
+async def test_set_webhook_sends_a_signed_webhook_event(live: Live) -> None:
+    types = await live.channel.set_webhook(SENDER, live.receiver.webhook(SENDER))
+    assert "delivered" in types
+    assert "seen" in types
+    assert [(c.event, c.status) for c in live.receiver.callbacks()] == [("webhook", 200)]
+    info = await live.channel.get_account_info(SENDER)
+    assert info["webhook"] == live.receiver.webhook(SENDER)
+    assert info["name"] == "Cascade Bot"
+
+
+async def test_webhook_that_rejects_the_signature_is_refused(live: Live) -> None:
+    # The receiver checks bot-2's callbacks with another token, so it answers 401.
+    with pytest.raises(ViberApiError) as caught:
+        await live.channel.set_webhook(SENDER, live.receiver.webhook(IMPOSTOR))
+    assert caught.value.status == 1
+    assert [(c.event, c.status) for c in live.receiver.callbacks()] == [("webhook", 401)]
+    assert live.receiver.events() == []
+
+
+async def test_send_before_set_webhook_is_misconfigured(live: Live) -> None:
+    outcome = await live.channel.send(outbound("+380501234562"))
+    assert outcome == Misconfigured("WEBHOOK_NOT_SET")
+
+
+async def test_bad_token_is_misconfigured(ready: Live) -> None:
+    wrong = Sender(id="bot-1", token="not-the-token")
+    outcome = await ready.channel.send(outbound("+380501234562", sender=wrong))
+    assert outcome == Misconfigured("INVALID_AUTH_TOKEN")
+    with pytest.raises(ViberApiError) as caught:
+        await ready.channel.get_account_info(wrong)
+    assert caught.value.status == 2
+
+
+# --- personas -------------------------------------------------------------------------------
+
+
+async def test_persona_2_is_sent_then_delivered(ready: Live) -> None:
+    phone = "+380501234562"
+    share = await ready.admin.post(f"/_sim/users/{phone}/share_contact")
+    assert share.json()["callback_status"] == 200
+    linked = [e for e in ready.receiver.events() if isinstance(e, ContactLinked)]
+    assert linked == [ContactLinked("viber_bot", "bot-1", phone=phone, address=user_id(phone))]
+
+    outcome = await ready.channel.send(outbound(phone, address=linked[0].address))
+    assert isinstance(outcome, Sent)
+    await wait_for(lambda: bool(reports(ready.receiver, outcome.provider_id)))
+    (report,) = reports(ready.receiver, outcome.provider_id)
+    assert report.state == "delivered"
+    assert abs(report.at_ms - time.time() * 1000) < 5000
+
+    received = (await ready.admin.get("/_sim/received", params={"phone": phone})).json()
+    assert len(received) == 1
+    assert str(received[0]["message_token"]) == outcome.provider_id
+    assert received[0]["receiver"] == user_id(phone)
+    assert received[0]["text"] == "Your order #12345 has been confirmed"
+    assert received[0]["tracking_data"] == "msg-" + phone
+    assert received[0]["sender_name"] == "YourStore"
+    assert received[0]["keyboard"] is None
+    assert TOKEN not in str(received)
+
+
+async def test_persona_5_never_confirms(ready: Live) -> None:
+    phone = "+380501234565"
+    outcome = await ready.channel.send(outbound(phone))
+    assert isinstance(outcome, Sent)
+    received = (await ready.admin.get("/_sim/received", params={"phone": phone})).json()
+    assert [str(r["message_token"]) for r in received] == [outcome.provider_id]
+    await asyncio.sleep(0.5)
+    assert reports(ready.receiver, outcome.provider_id) == []
+    callbacks = (await ready.admin.get("/_sim/callbacks")).json()
+    assert [c["event"] for c in callbacks] == ["webhook"]
+
+
+async def test_persona_9_is_delivered_then_seen(ready: Live) -> None:
+    outcome = await ready.channel.send(outbound("+380501234569"))
+    assert isinstance(outcome, Sent)
+    await wait_for(lambda: len(reports(ready.receiver, outcome.provider_id)) == 2)
+    delivered, seen = reports(ready.receiver, outcome.provider_id)
+    assert (delivered.state, seen.state) == ("delivered", "read")
+    assert delivered.at_ms <= seen.at_ms
+
+
+async def test_persona_3_is_not_subscribed(ready: Live) -> None:
+    outcome = await ready.channel.send(outbound("+380501234563"))
+    assert outcome == Unreachable("NOT_SUBSCRIBED")
+    assert (await ready.admin.get("/_sim/received")).json() == []
+
+
+async def test_unknown_user_id_is_not_registered(ready: Live) -> None:
+    outcome = await ready.channel.send(
+        outbound("+380501234562", address="jc9HsWTZ2Yf2NkRZ8KcNug==")
+    )
+    assert outcome == Unreachable("NOT_REGISTERED")
+
+
+# --- scripts ------------------------------------------------------------------------------------
+
+
+async def script(live: Live, phone: str, **behaviour: Any) -> None:
+    response = await live.admin.put(f"/_sim/script/{phone}", json=behaviour)
+    assert response.status_code == 200
+
+
+async def test_scripted_throttle(ready: Live) -> None:
+    await script(ready, "+380501234562", reachable=True, throttle=True)
+    outcome = await ready.channel.send(outbound("+380501234562"))
+    assert isinstance(outcome, Throttled)
+    assert outcome.reason == "TOO_MANY_REQUESTS"
+    assert outcome.retry_after_s > 0
+
+
+async def test_scripted_blocked_and_unreachable(ready: Live) -> None:
+    await script(ready, "+380501234562", reachable=True, blocked=True)
+    await script(ready, "+380501234569", reachable=False)
+    for phone in ("+380501234562", "+380501234569"):
+        assert await ready.channel.send(outbound(phone)) == Unreachable("NOT_SUBSCRIBED")
+    assert (await ready.admin.delete("/_sim/script")).status_code == 204
+    assert isinstance(await ready.channel.send(outbound("+380501234562")), Sent)
+
+
+async def test_scripted_failure_reports_failed(ready: Live) -> None:
+    await script(ready, "+380501234560", reachable=True, fail=True, fail_reason="bad keyboard")
+    outcome = await ready.channel.send(outbound("+380501234560"))
+    assert isinstance(outcome, Sent)
+    await wait_for(lambda: bool(reports(ready.receiver, outcome.provider_id)))
+    assert [(r.state, r.reason) for r in reports(ready.receiver, outcome.provider_id)] == [
+        ("failed", "bad keyboard")
+    ]
+
+
+async def test_scripted_delay_holds_the_receipt(ready: Live) -> None:
+    await script(ready, "+380501234560", reachable=True, deliver_after_ms=400)
+    outcome = await ready.channel.send(outbound("+380501234560"))
+    assert isinstance(outcome, Sent)  # the send answer does not wait for the receipt
+    await asyncio.sleep(0.15)
+    assert reports(ready.receiver, outcome.provider_id) == []
+    await wait_for(lambda: bool(reports(ready.receiver, outcome.provider_id)))
+
+
+# --- user actions ---------------------------------------------------------------------------------
+
+
+async def test_subscribe_then_unsubscribe(ready: Live) -> None:
+    phone = "+380501234563"
+    address = user_id(phone)
+    subscribed = await ready.admin.post(f"/_sim/users/{phone}/subscribe")
+    assert subscribed.json() == {"event": "subscribed", "user_id": address, "callback_status": 200}
+    assert isinstance(await ready.channel.send(outbound(phone)), Sent)
+    await ready.admin.post(f"/_sim/users/{phone}/unsubscribe")
+    assert await ready.channel.send(outbound(phone)) == Unreachable("NOT_SUBSCRIBED")
+    states = [e for e in ready.receiver.events() if isinstance(e, ContactState)]
+    assert states == [
+        ContactState("viber_bot", "bot-1", address, reachable=True),
+        ContactState("viber_bot", "bot-1", address, reachable=False),
+    ]
+
+
+async def test_conversation_started(ready: Live) -> None:
+    await ready.admin.post("/_sim/users/+380501234563/conversation_started")
+    await ready.admin.post("/_sim/users/+380501234569/conversation_started")
+    assert [(c.event, c.status) for c in ready.receiver.callbacks()][1:] == [
+        ("conversation_started", 200),
+        ("conversation_started", 200),
+    ]
+    # Only the subscriber (persona 9) becomes reachable by opening the chat.
+    assert ready.receiver.events() == [
+        ContactState("viber_bot", "bot-1", user_id("+380501234569"), reachable=True)
+    ]
+
+
+async def test_survey_keyboard_and_answer(ready: Live) -> None:
+    phone = "+380501234569"
+    out = outbound(
+        phone, message_type="viber_survey", text="Rate us", survey_options=("Good", "Bad")
+    )
+    assert isinstance(await ready.channel.send(out), Sent)
+    (received,) = (await ready.admin.get("/_sim/received", params={"phone": phone})).json()
+    buttons = received["keyboard"]["Buttons"]
+    assert [(b["ActionType"], b["ActionBody"]) for b in buttons] == [
+        ("reply", "Good"),
+        ("reply", "Bad"),
+    ]
+    answered = await ready.admin.post(f"/_sim/users/{phone}/answer", params={"text": "Good"})
+    assert answered.json()["callback_status"] == 200
+    answers = [e for e in ready.receiver.events() if isinstance(e, SurveyAnswer)]
+    assert len(answers) == 1
+    assert (answers[0].answer, answers[0].message_id) == ("Good", "msg-" + phone)
+    assert answers[0].address == user_id(phone)
+
+
+async def test_admin_rejects_bad_input(live: Live) -> None:
+    assert (await live.admin.post("/_sim/users/+380501234563/subscribe")).status_code == 409
+    assert (await live.admin.get("/_sim/users/12345")).status_code == 400
+    assert (await live.admin.post("/_sim/users/+380501234563/dance")).status_code == 404
+    response = await live.admin.post("/_sim/users/+380501234563/subscribe?token=nope")
+    assert response.status_code == 404
+
+
+async def test_forged_callback_is_rejected(ready: Live) -> None:
+    body = msgspec.json.encode(
+        {"event": "delivered", "timestamp": 1, "message_token": 42, "user_id": "u"}
+    )
+    async with httpx.AsyncClient(timeout=5) as client:
+        unsigned = await client.post(ready.receiver.webhook(SENDER), content=body)
+        forged = await client.post(
+            ready.receiver.webhook(SENDER),
+            content=body,
+            headers={"X-Viber-Content-Signature": "0" * 64},
+        )
+    assert (unsigned.status_code, forged.status_code) == (401, 401)
+    assert reports(ready.receiver, "42") == []
+
+
+async def test_received_can_be_cleared(ready: Live) -> None:
+    assert isinstance(await ready.channel.send(outbound("+380501234565")), Sent)
+    assert len((await ready.admin.get("/_sim/received")).json()) == 1
+    assert (await ready.admin.delete("/_sim/received")).status_code == 204
+    assert (await ready.admin.get("/_sim/received")).json() == []
