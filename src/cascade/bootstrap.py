@@ -1,12 +1,13 @@
 """The composition root: the one place where settings become a running system.
 
-Tests call `build_app` with their own clock, store or limiter; the servers call
-`asgi_app()` (a factory, so each server worker process builds its own).
+Tests call these builders with their own clock, store, limiter or channels; the servers
+call `asgi_app()` (a factory, so each server worker process builds its own).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 
 from litestar import Litestar
 
@@ -14,12 +15,20 @@ from cascade.api.app import Services, create_app
 from cascade.api.auth import Authenticator
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from cascade.channels import telegram, viber_bot
+from cascade.channels.base import Channel, Event, WebhookHandler
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
 from cascade.domain.ratelimit import Rate
+from cascade.engine.inbound import apply_events
+from cascade.engine.worker import Worker, WorkerConfig
 from cascade.security import new_link_code
 from cascade.store.migrate import head_revision
 from cascade.store.sql import SqlStore
+
+WEBHOOKS: Mapping[str, WebhookHandler] = {
+    route.channel: route.handler for route in (telegram.WEBHOOK_ROUTE, viber_bot.WEBHOOK_ROUTE)
+}
 
 
 def build_store(settings: Settings, clock: Clock) -> SqlStore:
@@ -37,16 +46,51 @@ def build_limiter(settings: Settings, clock: Clock) -> Limiter:
     return MemoryLimiter(clock)
 
 
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """The channels this installation runs, each with its one pooled HTTP client."""
+    available: dict[str, Callable[[], Channel]] = {
+        "telegram": lambda: telegram.TelegramChannel(settings.telegram_api_url),
+        "viber_bot": lambda: viber_bot.ViberBotChannel(settings.viber_api_url),
+    }
+    unknown = set(settings.enabled_channels) - set(available)
+    if unknown:
+        raise ValueError(f"CASCADE_CHANNELS names unknown channels: {', '.join(sorted(unknown))}")
+    return {name: available[name]() for name in settings.enabled_channels}
+
+
+def build_worker(
+    settings: Settings, store: SqlStore, clock: Clock, channels: Mapping[str, Channel]
+) -> Worker:
+    return Worker(
+        store,
+        clock,
+        channels,
+        {"viber_bot": settings.viber_bot_window_s},
+        WorkerConfig(
+            batch=settings.worker_batch,
+            lease_ms=int(settings.worker_lease_s * 1000),
+            concurrency=settings.worker_concurrency,
+            enforce_rates=settings.channel_rates.lower() != "off",
+        ),
+    )
+
+
 def build_app(
     settings: Settings,
     *,
     clock: Clock | None = None,
     store: SqlStore | None = None,
     limiter: Limiter | None = None,
+    wake: Callable[[], None] | None = None,
 ) -> Litestar:
     clock = clock or SystemClock()
     store = store or build_store(settings, clock)
     limiter = limiter or build_limiter(settings, clock)
+    bound_store = store
+
+    async def on_events(events: Sequence[Event]) -> None:
+        await apply_events(bound_store, events, wake)
+
     services = Services(
         store=store,
         clock=clock,
@@ -57,14 +101,23 @@ def build_app(
         status_rate=Rate(settings.status_rate, settings.status_burst),
         max_body_bytes=settings.max_body_bytes,
         head_revision=head_revision(),
+        webhooks=WEBHOOKS,
+        on_events=on_events,
+        wake=wake,
     )
     return create_app(services, on_shutdown=[store.close, limiter.close])
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def asgi_app() -> Litestar:
     """Factory for the ASGI servers: configuration from the environment."""
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings)
     return build_app(settings)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
@@ -190,6 +190,143 @@ def bots_add(kind: str, token: str, account_id: str) -> None:
     click.echo(f"bot id: {_with_store(action)}")
 
 
+# --- contacts -------------------------------------------------------------------------
+
+
+@main.group()
+def contacts() -> None:
+    """Phone ↔ channel identities (Telegram chat ids, Viber user ids)."""
+
+
+@contacts.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8"))
+@click.option("--account", "account_id", required=True, help="Account id.")
+def contacts_import(csv_file: Any, account_id: str) -> None:
+    """Import a CSV with columns phone,channel,address[,bot].
+
+    channel is telegram or viber_bot; address is the chat id or Viber user id; bot is the
+    bot id (default: the account's first bot of that kind). A header row is optional.
+    """
+    import csv
+
+    from cascade.domain.phone import is_e164
+
+    rows = [r for r in csv.reader(csv_file) if r and any(cell.strip() for cell in r)]
+    if rows and rows[0][0].strip().lower() == "phone":
+        rows = rows[1:]
+
+    async def action(store: SqlStore) -> int:
+        bots: dict[str, list[str]] = {}
+        for sender in await store.senders([account_id]):
+            bots.setdefault(sender.channel, []).append(sender.id)
+        parsed: list[tuple[str, str, str, str, bool]] = []
+        for line, row in enumerate(rows, start=1):
+            cells = [cell.strip() for cell in row]
+            if len(cells) < 3:
+                raise click.ClickException(f"row {line}: expected phone,channel,address[,bot]")
+            phone, channel, address = cells[:3]
+            if not is_e164(phone):
+                raise click.ClickException(f"row {line}: {phone!r} is not an E.164 number")
+            if channel not in ("telegram", "viber_bot"):
+                raise click.ClickException(f"row {line}: channel must be telegram or viber_bot")
+            bot = cells[3] if len(cells) > 3 and cells[3] else None
+            if bot is None:
+                if not bots.get(channel):
+                    raise click.ClickException(f"row {line}: the account has no {channel} bot")
+                bot = bots[channel][0]
+            elif bot not in bots.get(channel, []):
+                raise click.ClickException(
+                    f"row {line}: bot {bot} is not a {channel} bot of this account"
+                )
+            parsed.append((channel, bot, phone, address, True))
+        return await store.upsert_contacts(parsed)
+
+    click.echo(f"imported {_with_store(action)} contacts")
+
+
+# --- status webhooks ------------------------------------------------------------------
+
+
+@main.group()
+def callbacks() -> None:
+    """Status webhooks: URLs that receive every status change, signed."""
+
+
+@callbacks.command("add")
+@click.argument("url")
+@click.option("--account", "account_id", required=True, help="Account id.")
+def callbacks_add(url: str, account_id: str) -> None:
+    """Register a callback URL; prints its id and signing secret (shown only now)."""
+    import secrets
+
+    if not url.startswith(("http://", "https://")):
+        raise click.UsageError("URL must be http(s)")
+    secret = secrets.token_hex(32)
+    callback_id = _with_store(lambda s: s.add_callback(account_id, url, secret))
+    click.echo(f"callback id: {callback_id}\nsecret:      {secret}")
+
+
+@callbacks.command("list")
+@click.option("--account", "account_id", required=True, help="Account id.")
+def callbacks_list(account_id: str) -> None:
+    """List an account's callback URLs."""
+    for callback_id, url in _with_store(lambda s: s.list_callbacks(account_id)):
+        click.echo(f"{callback_id}  {url}")
+
+
+@callbacks.command("remove")
+@click.argument("callback_id")
+@click.option("--account", "account_id", required=True, help="Account id.")
+def callbacks_remove(callback_id: str, account_id: str) -> None:
+    """Stop sending status changes to a callback."""
+    if not _with_store(lambda s: s.remove_callback(account_id, callback_id)):
+        raise click.ClickException(f"no callback {callback_id}")
+    click.echo("callback removed")
+
+
+# --- the engine and the simulators ------------------------------------------------------
+
+
+@main.command()
+def worker() -> None:
+    """Run a delivery worker (any number may run; stops cleanly on SIGTERM)."""
+    from cascade.bootstrap import build_channels, build_store, configure_logging
+    from cascade.engine.runner import Engine, run_until_signalled
+
+    settings = _settings()
+    configure_logging(settings)
+    clock = SystemClock()
+    engine = Engine(settings, build_store(settings, clock), build_channels(settings), clock)
+    asyncio.run(run_until_signalled(engine))
+
+
+@main.command()
+@click.argument("channel", type=click.Choice(["telegram", "viber"]))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Default: 8081 telegram, 8082 viber.")
+@click.option(
+    "--bot", "bots", multiple=True, help="viber: an auth token the simulator accepts (repeatable)."
+)
+@click.option("--no-rate-limits", is_flag=True, help="telegram: do not answer 429.")
+def simulate(
+    channel: str, host: str, port: int | None, bots: tuple[str, ...], no_rate_limits: bool
+) -> None:
+    """Run one provider simulator standalone on a real port."""
+    import uvicorn
+
+    from cascade.simulators import telegram as telegram_sim
+    from cascade.simulators import viber as viber_sim
+
+    if channel == "telegram":
+        app = telegram_sim.create_app(rate_limits=not no_rate_limits)
+        port = port or 8081
+    else:
+        app = viber_sim.create_app(bots=dict.fromkeys(bots, "Cascade"))
+        port = port or 8082
+    # no access log: bot tokens travel in Telegram's URL paths
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+
+
 # --- serving --------------------------------------------------------------------------
 
 
@@ -248,41 +385,25 @@ def api(host: str, port: int, workers: int, server: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@_server_option
-def up(host: str, port: int, server: str) -> None:
-    """The embedded default: migrate, create the demo account, serve the API."""
+@click.option(
+    "--sim-port",
+    default=8081,
+    show_default=True,
+    type=int,
+    help="Telegram simulator port; the Viber simulator takes the next one.",
+)
+def up(host: str, port: int, sim_port: int) -> None:
+    """The embedded default: API, engine and simulators with a demo account, on SQLite
+    unless CASCADE_DATABASE_URL says otherwise."""
+    from cascade.bootstrap import configure_logging
+    from cascade.embedded import run
+
     settings = _settings()
-    upgrade(settings.database_url)
-    key = settings.demo_key or new_api_key()
-
-    async def action(store: SqlStore) -> Account:
-        found = await store.find_credential(CredentialKind.API_KEY, hash_secret(key))
-        if found is not None:
-            account = await store.get_account(found.account_id)
-            assert account is not None
-            return account
-        account = await store.find_account("demo") or await store.create_account("demo", "Cascade")
-        await _new_key(store, account.id, key)
-        return account
-
-    account = _with_store(action)
-    base = f"http://{host}:{port}"
     if "CASCADE_PUBLIC_URL" not in os.environ:
-        os.environ["CASCADE_PUBLIC_URL"] = base
-    click.echo(
-        f"Cascade is up on {base}\n"
-        f"  demo account: {account.id}\n"
-        f"  demo API key: {key}\n"
-        f"  API docs:     {base}/docs\n\n"
-        "Try it:\n"
-        f"  curl -s {base}/api/CascadeMessage/send_message/async \\\n"
-        f"    -H 'Content-Type: application/json' -H 'X-Authorization-Key: {key}' \\\n"
-        '    -d \'[{"id":"hello-1","fromName":"Demo","toPhone":"+380501234561",'
-        '"messageType":"transaction","text":"Hello from Cascade"}]\'\n'
+        settings = replace(settings, public_url=f"http://{host}:{port}")
+    if "CASCADE_VIBER_BOT_WINDOW_S" not in os.environ:
+        settings = replace(settings, viber_bot_window_s=20)  # the demo shows the fallback
+    configure_logging(
+        replace(settings, log_level="warning") if settings.log_level == "info" else settings
     )
-    sys.stdout.flush()
-    serve(host, port, 1, server)
-
-
-def _json_default(value: Any) -> str:  # pragma: no cover - used only for debug output
-    return str(value)
+    asyncio.run(run(settings, host, port, sim_port))

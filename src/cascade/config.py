@@ -26,6 +26,18 @@ class Settings:
     db_pool_size: int = 10
     demo_key: str | None = None
     log_level: str = "info"
+    telegram_api_url: str = "https://api.telegram.org"
+    viber_api_url: str = "https://chatapi.viber.com"
+    viber_bot_window_s: int = 600
+    channels: str = "telegram,viber_bot"
+    channel_rates: str = "on"
+    worker_batch: int = 256
+    worker_concurrency: int = 256
+    worker_lease_s: float = 30.0
+
+    @property
+    def enabled_channels(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.channels.split(",") if name.strip())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -67,4 +79,14 @@ FIELDS: Mapping[str, str] = {
     "db_pool_size": "connections per process (PostgreSQL)",
     "demo_key": "API key of the demo account that `cascade up` creates (else generated)",
     "log_level": "debug, info, warning or error",
+    "telegram_api_url": "Telegram Bot API base URL (a simulator's, for tests and the demo)",
+    "viber_api_url": "Viber REST Bot API base URL",
+    "viber_bot_window_s": "seconds to wait for a Viber `delivered` callback before moving on",
+    "channels": "comma-separated channels this installation runs (others are skipped as "
+    "not configured)",
+    "channel_rates": "on: pace sends to each channel's declared rates; off: only obey the "
+    "provider's own throttling answers",
+    "worker_batch": "messages a worker claims per cycle",
+    "worker_concurrency": "sends in flight per worker process",
+    "worker_lease_s": "how long a claimed message is held before another worker may take it",
 }

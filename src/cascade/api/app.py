@@ -9,13 +9,14 @@ documented error body; a fault's details go to the log, never to the client.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, delete, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
@@ -24,7 +25,15 @@ from cascade.api.auth import Authenticator, Principal, Unauthorized
 from cascade.api.docs import docs_page, openapi_document
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, retry_after_header
-from cascade.api.wire import AttemptOut, ErrorBody, ErrorDetail, StatusOut
+from cascade.api.wire import (
+    AttemptOut,
+    CallbackIn,
+    ErrorBody,
+    ErrorDetail,
+    StatusOut,
+    decode_callback,
+)
+from cascade.channels.base import Event, Inbound, Sender, WebhookHandler
 from cascade.clock import Clock
 from cascade.domain.errors import RequestRejected
 from cascade.domain.message import Route
@@ -79,6 +88,10 @@ class Services:
     status_rate: Rate
     max_body_bytes: int
     head_revision: str
+    # channel name → its inbound webhook handler, and what to do with their events
+    webhooks: Mapping[str, WebhookHandler] = field(default_factory=dict)
+    on_events: Callable[[Sequence[Event]], Awaitable[None]] | None = None
+    wake: Callable[[], None] | None = None  # tell an in-process engine that work arrived
 
 
 def error_response(
@@ -195,6 +208,8 @@ def create_app(
         principal = await admit(request, "send")
         body = await json_body(request)
         accepted = await s.intake.send(principal, body, route)
+        if s.wake is not None:
+            s.wake()
         return Response(_encode(accepted), media_type=JSON)
 
     @post("/api/CascadeMessage/send_message/async", status_code=200)
@@ -243,6 +258,47 @@ def create_app(
             raise ApiError(404, "NOT_FOUND", "No such link")
         return Response(b"", status_code=302, headers={"Location": url})
 
+    @post("/webhooks/{channel:str}/{sender_id:str}", status_code=200)
+    async def webhook(
+        request: AnyRequest, channel: FromPath[str], sender_id: FromPath[str]
+    ) -> Response[bytes]:
+        handler = s.webhooks.get(channel)
+        row = await s.store.sender(sender_id) if handler is not None else None
+        if handler is None or row is None or row.channel != channel:
+            raise ApiError(404, "NOT_FOUND", "No such webhook")
+        inbound = Inbound(
+            Sender(row.id, row.token, row.webhook_secret),
+            {name.lower(): value for name, value in request.headers.items()},
+            await request.body(),
+        )
+        reply = await handler(inbound)
+        if reply.events and s.on_events is not None:
+            await s.on_events(reply.events)
+        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+    @post("/api/callbacks", status_code=200)
+    async def add_callback(request: AnyRequest) -> Response[bytes]:
+        principal = await admit(request, "status")
+        wanted: CallbackIn = decode_callback(await json_body(request))
+        secret = secrets.token_hex(32)
+        callback_id = await s.store.add_callback(principal.account.id, wanted.url, secret)
+        return Response(
+            _encode({"id": callback_id, "url": wanted.url, "secret": secret}), media_type=JSON
+        )
+
+    @get("/api/callbacks")
+    async def list_callbacks(request: AnyRequest) -> Response[bytes]:
+        principal = await admit(request, "status")
+        found = await s.store.list_callbacks(principal.account.id)
+        return Response(_encode([{"id": i, "url": u} for i, u in found]), media_type=JSON)
+
+    @delete("/api/callbacks/{callback_id:str}", status_code=200)
+    async def remove_callback(request: AnyRequest, callback_id: FromPath[str]) -> Response[bytes]:
+        principal = await admit(request, "status")
+        if not await s.store.remove_callback(principal.account.id, callback_id):
+            raise ApiError(404, "NOT_FOUND", "No such callback")
+        return Response(b'{"removed":true}', media_type=JSON)
+
     @get("/healthz")
     async def healthz() -> Response[bytes]:
         return Response(b'{"status":"ok"}', media_type=JSON)
@@ -274,6 +330,10 @@ def create_app(
         send_standard,
         send_tg_viber,
         items,
+        webhook,
+        add_callback,
+        list_callbacks,
+        remove_callback,
         status_by_id,
         status_by_tracking,
         short_link,

@@ -49,6 +49,10 @@ class ItemsIn(msgspec.Struct, frozen=True):
     variables: list[VariableIn]
 
 
+class CallbackIn(msgspec.Struct, frozen=True):
+    url: str
+
+
 class VerifyIn(msgspec.Struct, frozen=True, rename="camel"):
     message_id: str
     code: str
@@ -100,6 +104,7 @@ _T = TypeVar("_T")
 
 _send_decoder = msgspec.json.Decoder(SendBody)
 _items_decoder = msgspec.json.Decoder(ItemsIn)
+_callback_decoder = msgspec.json.Decoder(CallbackIn)
 _ITEM = re.compile(r"(messages|variables)?(\[[0-9]+\])?")
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
@@ -109,6 +114,13 @@ SHAPE_HINT = 'Body must be a JSON array of messages or an object with a "message
 def decode_send(body: bytes) -> list[MessageIn] | Envelope:
     decoded: list[MessageIn] | Envelope = _decode(_send_decoder, body, SHAPE_HINT)
     return decoded
+
+
+def decode_callback(body: bytes) -> CallbackIn:
+    wanted: CallbackIn = _decode(_callback_decoder, body, 'Body must be {"url": "https://…"}')
+    if not wanted.url.startswith(("http://", "https://")):
+        raise RequestRejected("INVALID_URL", "url must be an absolute http(s) URL", "url")
+    return wanted
 
 
 def decode_items(body: bytes) -> ItemsIn:

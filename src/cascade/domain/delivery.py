@@ -3,7 +3,9 @@
 Attempt statuses: `sending` (committed before the request leaves: an intent), `sent`
 (the provider took it; waiting for its report), `delivered`, `read`, `unreachable`,
 `failed`, `skipped` (the channel is off or cannot carry the content), `timeout` (no report
-within the window), `unknown` (a worker died mid-send: never repeated, see `in_doubt`).
+within the window), `unknown` (the send may or may not have reached the provider — a
+worker died mid-send, or no answer came back: it is never repeated, and the message ends
+`undeliverable` with reason IN_DOUBT, so nothing is ever delivered twice).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from cascade.channels.base import (
     Delivered,
     Failed,
+    InDoubt,
     Limits,
     Misconfigured,
     Outbound,
@@ -85,7 +86,6 @@ def plan(
     new: list[NewAttempt] = []
     changes: list[AttemptChange] = []
     step = c.step
-    last_reason: str | None = None
     last = c.last_attempt if c.last_attempt and c.last_attempt.step == c.step else None
 
     def end(status: Status, channel: str | None, reason: str | None) -> Plan:
@@ -109,14 +109,12 @@ def plan(
                 )
                 return Plan(Transition(message), None)
             changes.append(AttemptChange(last.id, "timeout", "NO_CONFIRMATION", finished_at_ms=now))
-            last_reason = "NO_CONFIRMATION"
             step += 1
         elif last.status in ("retrying", "paused"):
             resend = last
         elif last.status in ("delivered", "read"):
             return end(Status(last.status), last.channel, None)
         else:
-            last_reason = last.reason
             step += 1
     elif c.status == Status.SCHEDULED and step == 0 and not numbering_plan_allows(c.phone):
         return end(Status.UNDELIVERABLE, None, "INVALID_NUMBER")
@@ -127,13 +125,13 @@ def plan(
         if now >= c.expires_at_ms:
             return end(Status.EXPIRED, None, "TTL_EXPIRED")
         if step >= len(path):
-            return end(Status.UNDELIVERABLE, None, last_reason or "NO_CHANNEL")
+            return end(Status.UNDELIVERABLE, None, "ROUTE_EXHAUSTED")
         channel = path[step]
 
         def skip(
             status: str, reason: str, sender_id: str | None = None, channel: str = channel
         ) -> None:
-            nonlocal step, last_reason
+            nonlocal step
             new.append(
                 NewAttempt(
                     str(uuid.uuid4()),
@@ -148,7 +146,6 @@ def plan(
                     now,
                 )
             )
-            last_reason = reason
             step += 1
 
         info = channels.get(channel)
@@ -283,6 +280,18 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
                     c.message_id, Status.PROCESSING.value, job.step, None, reason, due, tries
                 ),
                 attempt_changes=(AttemptChange(aid, "retrying", reason),),
+            )
+        case InDoubt(reason):
+            return Transition(
+                MessageChange(
+                    c.message_id,
+                    Status.UNDELIVERABLE.value,
+                    job.step,
+                    job.channel,
+                    "IN_DOUBT",
+                    None,
+                ),
+                attempt_changes=(AttemptChange(aid, "unknown", reason, finished_at_ms=now),),
             )
         case Throttled(retry_after_s, reason):
             due = min(now + max(1, round(retry_after_s * 1000)), c.expires_at_ms)

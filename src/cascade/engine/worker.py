@@ -21,10 +21,13 @@ from cascade.clock import Clock
 from cascade.domain.ratelimit import Rate
 from cascade.engine.pacing import Pacer
 from cascade.engine.planner import ChannelInfo, Plan, SendJob, plan, settle
-from cascade.store.base import Contact, SenderRow
+from cascade.store.base import Contact, SenderRow, Transition
 from cascade.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
+
+_FLUSH_S = 0.005  # commit finished sends at least this often
+_FLUSH_SIZE = 128  # or as soon as this many have finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +111,31 @@ class Worker:
         await self._store.apply([p.transition for p in plans])
         jobs = [p.send for p in plans if p.send is not None]
         if jobs:
-            results = await asyncio.gather(*(self._send(job) for job in jobs))
-            done_at = self._clock.now_ms()
-            await self._store.apply(
-                [
-                    settle(job, outcome, done_at, self._info[job.channel].window_s)
-                    for job, outcome in zip(jobs, results, strict=True)
-                ]
-            )
+            await self._send_all(jobs)
         return len(claimed)
+
+    async def _send_all(self, jobs: list[SendJob]) -> None:
+        """Send concurrently; commit results in small groups as they complete.
+
+        Committing as results arrive (rather than after the whole batch) keeps the set of
+        sends whose outcome a crash could lose down to the few milliseconds in flight.
+        """
+        pending = {asyncio.ensure_future(self._send(job)): job for job in jobs}
+        ready: list[Transition] = []
+        flushed_at = self._clock.monotonic()
+        while pending:
+            done, _ = await asyncio.wait(
+                pending, timeout=_FLUSH_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            now = self._clock.now_ms()
+            for future in done:
+                job = pending.pop(future)
+                ready.append(settle(job, future.result(), now, self._info[job.channel].window_s))
+            waited = self._clock.monotonic() - flushed_at
+            if ready and (not pending or len(ready) >= _FLUSH_SIZE or waited >= _FLUSH_S):
+                await self._store.apply(ready)
+                ready = []
+                flushed_at = self._clock.monotonic()
 
     async def _senders(self, account_ids: set[str]) -> dict[tuple[str, str], list[SenderRow]]:
         grouped: dict[tuple[str, str], list[SenderRow]] = {}

@@ -592,8 +592,8 @@ class DeliveryQueries:
 
     async def claim_callback_events(
         self, now_ms: int, lease_ms: int, limit: int
-    ) -> list[tuple[int, str, str, str]]:
-        """Due status-webhook events: (event id, url, secret, payload)."""
+    ) -> list[tuple[int, str, str, str, int]]:
+        """Due status-webhook events: (event id, url, secret, payload, tries so far)."""
         e = t.callback_events.c
         cb = t.callbacks.c
         due = (
@@ -617,12 +617,12 @@ class DeliveryQueries:
             if not ids:
                 return []
             rows = await conn.execute(
-                sa.select(e.id, cb.url, cb.secret, e.payload)
+                sa.select(e.id, cb.url, cb.secret, e.payload, e.tries)
                 .join(t.callbacks, cb.id == e.callback_id)
                 .where(e.id.in_(ids))
                 .order_by(e.message_id, e.seq)
             )
-            return [(r[0], r[1], r[2], r[3]) for r in rows]
+            return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     async def finish_callback_events(
         self, delivered: Sequence[int], retry: Sequence[tuple[int, int]]

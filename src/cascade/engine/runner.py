@@ -1,0 +1,71 @@
+"""Running the engine as a process (`cascade worker`) or inside `cascade up`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from cascade.channels.base import Channel
+from cascade.clock import Clock, SystemClock
+from cascade.config import Settings
+from cascade.engine.callbacks import CallbackDispatcher
+from cascade.engine.wakeup import PgListener
+from cascade.engine.worker import Worker
+from cascade.store.sql import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """A worker, the status-webhook dispatcher, and (on PostgreSQL) the wake-up listener."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: SqlStore,
+        channels: Mapping[str, Channel],
+        clock: Clock | None = None,
+    ) -> None:
+        from cascade.bootstrap import build_worker
+
+        self.clock = clock or SystemClock()
+        self.store = store
+        self.channels = dict(channels)
+        self.worker: Worker = build_worker(settings, store, self.clock, channels)
+        self.dispatcher = CallbackDispatcher(store, self.clock)
+        self._listener = (
+            PgListener(settings.database_url, self.worker.wake)
+            if store.dialect == "postgresql"
+            else None
+        )
+
+    def wake(self) -> None:
+        self.worker.wake()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self._listener is not None:
+            await self._listener.start()
+        try:
+            await asyncio.gather(self.worker.run(stop), self.dispatcher.run(stop))
+        finally:
+            if self._listener is not None:
+                await self._listener.stop()
+            await self.dispatcher.aclose()
+            for channel in self.channels.values():
+                await channel.aclose()
+
+
+async def run_until_signalled(engine: Engine) -> None:
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await engine.run(stop)
+    finally:
+        await engine.store.close()
