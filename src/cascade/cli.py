@@ -190,6 +190,47 @@ def bots_add(kind: str, token: str, account_id: str) -> None:
     click.echo(f"bot id: {_with_store(action)}")
 
 
+@bots.command("webhook")
+@click.argument("bot_id")
+def bots_webhook(bot_id: str) -> None:
+    """Point a bot's updates/callbacks at this Cascade (CASCADE_PUBLIC_URL/webhooks/…),
+    through the platform's own setWebhook / set_webhook call."""
+    from cascade.channels.base import Sender
+    from cascade.channels.telegram import TelegramChannel
+    from cascade.channels.viber_bot import ViberBotChannel
+
+    settings = _settings()
+
+    async def action(store: SqlStore) -> str:
+        row = await store.sender(bot_id)
+        if row is None:
+            raise click.ClickException(f"no bot {bot_id}")
+        url = f"{settings.public_url.rstrip('/')}/webhooks/{row.channel}/{row.id}"
+        sender = Sender(row.id, row.token, row.webhook_secret)
+        if row.channel == "telegram":
+            telegram = TelegramChannel(settings.telegram_api_url)
+            try:
+                await telegram.set_webhook(sender, url)
+            finally:
+                await telegram.aclose()
+        else:
+            viber = ViberBotChannel(settings.viber_api_url)
+            try:
+                await viber.set_webhook(sender, url)
+            finally:
+                await viber.aclose()
+        return url
+
+    from cascade.channels.telegram import TelegramApiError
+    from cascade.channels.viber_bot import ViberApiError
+
+    try:
+        url = _with_store(action)
+    except (TelegramApiError, ViberApiError) as err:
+        raise click.ClickException(f"the platform refused the webhook: {err}") from None
+    click.echo(f"webhook set: {url}")
+
+
 # --- contacts -------------------------------------------------------------------------
 
 
