@@ -55,12 +55,12 @@ def ensure_postgres() -> str | None:
     try:
         asyncio.run(probe())
         return None
-    except Exception:  # noqa: BLE001 - any failure means: try to start it
+    except Exception:
         _start_postgres()
     try:
         asyncio.run(probe())
         return None
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         return str(err)
 
 
@@ -94,5 +94,5 @@ def redis_error() -> str | None:
     try:
         redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
         return None
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         return str(err)

@@ -62,7 +62,7 @@ class Intake:
 
         route_tag = route.value.encode()
         new: list[NewMessage] = []
-        seen: dict[str, tuple[int, bytes]] = {}  # tracking id → (index in `new`, fingerprint)
+        seen: dict[str, tuple[int, bytes]] = {}  # tracking key → (index in `new`, fingerprint)
         order: list[int] = []  # for each item, its index in `new`
         for index, item in enumerate(items):
             fingerprint = hashlib.blake2b(route_tag + _encode(item), digest_size=16).digest()
@@ -70,14 +70,15 @@ class Intake:
                 draft = validate(item, fingerprint, ctx)
             except RequestRejected as err:
                 raise err.at(f"{prefix}[{index}]") from None
-            if draft.tracking_id is not None:
-                earlier = seen.get(draft.tracking_id)
-                if earlier is not None:
-                    if earlier[1] != fingerprint:
-                        raise _duplicate(f"{prefix}[{index}].id")
-                    order.append(earlier[0])
-                    continue
-                seen[draft.tracking_id] = (len(new), fingerprint)
+            # an id-less item is known by its content (see store: idempotency window)
+            key = draft.tracking_id if draft.tracking_id is not None else fingerprint.hex()
+            earlier = seen.get(key)
+            if earlier is not None:
+                if earlier[1] != fingerprint:
+                    raise _duplicate(f"{prefix}[{index}].id")
+                order.append(earlier[0])
+                continue
+            seen[key] = (len(new), fingerprint)
             order.append(len(new))
             new.append(
                 NewMessage(
@@ -96,18 +97,17 @@ class Intake:
         """POST /api/items: upsert account-level variable values."""
         items = decode_items(body)
         values = inline_variables(items.variables)
-        for index, ((kind, _ident), value) in enumerate(values.items()):
-            if len(value) > MAX_TEXT:
+        for index, var in enumerate(items.variables):
+            field = f"variables[{index}].value"
+            if len(var.value) > MAX_TEXT:
                 raise RequestRejected(
-                    "VALUE_TOO_LONG",
-                    f"value must be at most {MAX_TEXT} characters",
-                    f"variables[{index}].value",
+                    "VALUE_TOO_LONG", f"value must be at most {MAX_TEXT} characters", field
                 )
-            if kind == "short_url" and not is_absolute_http_url(value):
+            if "\x00" in var.value:
+                raise RequestRejected("INVALID_CHARACTER", "NUL characters are not allowed", field)
+            if var.type == "short_url" and not is_absolute_http_url(var.value):
                 raise RequestRejected(
-                    "INVALID_URL",
-                    "a short_url value must be an absolute http(s) URL",
-                    f"variables[{index}].value",
+                    "INVALID_URL", "a short_url value must be an absolute http(s) URL", field
                 )
         await self._store.upsert_variables(account_id, values)
         return len(values)

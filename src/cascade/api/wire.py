@@ -132,7 +132,7 @@ def _decode(decoder: msgspec.json.Decoder[_T], body: bytes, shape_hint: str) -> 
         return decoder.decode(body)
     except msgspec.ValidationError as err:
         raise _rejection(str(err), shape_hint) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise RequestRejected("INVALID_JSON", "Malformed JSON", None) from None
 
 

@@ -122,6 +122,7 @@ class Draft:
     survey_options: tuple[str, ...]
     fallback: Fallback | None
     ttl: int
+    created_at_ms: int
     scheduled_at_ms: int | None
     due_at_ms: int
     expires_at_ms: int
@@ -168,6 +169,8 @@ def validate(raw: RawMessage, fingerprint: bytes, ctx: Context) -> Draft:
             raise _missing("id")
     elif not 1 <= len(tracking_id) <= MAX_TRACKING_ID:
         raise RequestRejected("INVALID_ID", "id must be 1-255 characters", "id")
+    else:
+        _printable(tracking_id, "id")
 
     from_name = raw.from_name
     if from_name is None:
@@ -176,6 +179,8 @@ def validate(raw: RawMessage, fingerprint: bytes, ctx: Context) -> Draft:
         from_name = ctx.default_from_name
     elif not 1 <= len(from_name) <= MAX_FROM_NAME:
         raise RequestRejected("INVALID_FROM_NAME", "fromName must be 1-28 characters", "fromName")
+    else:
+        _printable(from_name, "fromName")
 
     phone, phone_field = raw.to_phone, "toPhone"
     if phone is None:
@@ -243,6 +248,7 @@ def validate(raw: RawMessage, fingerprint: bytes, ctx: Context) -> Draft:
         text = None
     else:
         text = rendered(text, "text")
+        _printable(text, "text")
         limit = MAX_SURVEY_TEXT if message_type is MessageType.VIBER_SURVEY else MAX_TEXT
         if len(text) > limit:
             raise RequestRejected(
@@ -268,6 +274,7 @@ def validate(raw: RawMessage, fingerprint: bytes, ctx: Context) -> Draft:
         survey_options=options,
         fallback=fallback,
         ttl=ttl,
+        created_at_ms=ctx.now_ms,
         scheduled_at_ms=scheduled_at_ms,
         due_at_ms=due_at_ms,
         expires_at_ms=due_at_ms + ttl * 1000,
@@ -284,6 +291,7 @@ def _survey_options(options: Sequence[str] | None) -> tuple[str, ...]:
             "INVALID_SURVEY", "surveyOptions must hold 2-5 options", "surveyOptions"
         )
     for index, option in enumerate(options):
+        _printable(option, f"surveyOptions[{index}]")
         if not 1 <= len(option) <= MAX_SURVEY_OPTION:
             raise RequestRejected(
                 "INVALID_SURVEY",
@@ -304,11 +312,18 @@ def _fallback(raw: RawFallback, rendered: Callable[[str, str], str]) -> Fallback
     if not raw.text:
         raise _missing("fallback.text")
     text = rendered(raw.text, "fallback.text")
+    _printable(text, "fallback.text")
     if len(text) > MAX_TEXT:
         raise RequestRejected(
             "TEXT_TOO_LONG", f"text must be at most {MAX_TEXT} characters", "fallback.text"
         )
     return Fallback(MessageType(type_name), text)
+
+
+def _printable(value: str, field: str) -> None:
+    """NUL is valid in JSON strings but in no message, and PostgreSQL cannot store it."""
+    if "\x00" in value:
+        raise RequestRejected("INVALID_CHARACTER", "NUL characters are not allowed", field)
 
 
 def _missing(field: str) -> RequestRejected:

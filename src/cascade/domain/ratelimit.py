@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_EPSILON = 1e-9  # float sums of many intervals must not cost the last request of a burst
+_EPSILON = 1e-6  # float sums of many intervals (on a long-running clock) must not
+# cost the last request of a burst; a microsecond is far below any rate we enforce
 
 
 @dataclass(frozen=True, slots=True)

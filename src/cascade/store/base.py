@@ -129,9 +129,11 @@ class Store(Protocol):
         """Commit new messages with their first delivery task, in one transaction.
 
         Returns one messageId per item, in order: the new id, or the id already stored
-        under the same tracking id with the same fingerprint (an idempotent repeat).
-        Raises TrackingIdConflict when a tracking id is stored with another fingerprint.
-        Items must carry distinct tracking ids.
+        under the same tracking id with the same fingerprint (an idempotent repeat). An
+        item without a tracking id is a repeat when the same content (fingerprint) was
+        stored for the account within the last 24 hours. Raises TrackingIdConflict when a
+        tracking id is stored with another fingerprint. Items must carry distinct tracking
+        ids and, when id-less, distinct fingerprints.
         """
 
     async def account_variables(self, account_id: str) -> dict[VariableKey, str]: ...

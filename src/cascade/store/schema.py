@@ -53,6 +53,8 @@ messages = sa.Table(
     sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("tracking_id", sa.String(255), nullable=False),
     sa.Column("fingerprint", sa.LargeBinary(16), nullable=False),
+    # id-less messages: content fingerprint + day, so a retried request is not sent twice
+    sa.Column("idem_key", sa.String(48)),
     sa.Column("route", sa.String(16), nullable=False),
     sa.Column("message_type", sa.String(16), nullable=False),
     sa.Column("from_name", sa.String(28), nullable=False),
@@ -74,6 +76,7 @@ messages = sa.Table(
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("account_id", "tracking_id", name="uq_messages_account_tracking"),
+    sa.UniqueConstraint("account_id", "idem_key", name="uq_messages_account_idem"),
 )
 
 # At most one row per unfinished message: when the engine must look at it next. Workers

@@ -40,6 +40,12 @@ from cascade.store.delivery import DeliveryQueries
 
 _IN_CHUNK = 500  # tracking ids per IN (...) lookup
 _CONFLICT_RETRIES = 3  # a concurrent request may insert the same tracking id first
+IDEMPOTENCY_WINDOW_MS = 86_400_000  # id-less repeats of the same content within a day
+
+
+def _idem_key(fingerprint: bytes, at_ms: int) -> str:
+    """Content fingerprint + the day it falls in (days are the window's buckets)."""
+    return f"{fingerprint.hex()}:{at_ms // IDEMPOTENCY_WINDOW_MS}"
 
 
 def async_url(url: str) -> str:
@@ -288,9 +294,12 @@ class SqlStore(DeliveryQueries):
     async def _accept(
         self, conn: AsyncConnection, account_id: str, items: Sequence[NewMessage]
     ) -> list[str]:
-        now = self._clock.now_ms()
         tracking = [m.draft.tracking_id or m.id for m in items]
-        existing = await self._stored_fingerprints(conn, account_id, tracking)
+        existing = await self._stored_fingerprints(
+            conn, account_id, [m.draft.tracking_id for m in items if m.draft.tracking_id]
+        )
+        keyless = [m for m in items if m.draft.tracking_id is None]
+        repeats = await self._recent_repeats(conn, account_id, keyless) if keyless else {}
         ids: list[str] = []
         message_rows: list[dict[str, Any]] = []
         task_rows: list[dict[str, Any]] = []
@@ -298,19 +307,29 @@ class SqlStore(DeliveryQueries):
         encode = msgspec.json.encode
         for index, item in enumerate(items):
             d = item.draft
-            stored = existing.get(tracking[index])
-            if stored is not None:
-                if stored[1] != d.fingerprint:
-                    raise TrackingIdConflict(index)
-                ids.append(stored[0])
-                continue
+            idem_key = None
+            if d.tracking_id is None:
+                idem_key = _idem_key(d.fingerprint, d.created_at_ms)
+                repeat = repeats.get(d.fingerprint)
+                if repeat is not None:
+                    ids.append(repeat)
+                    continue
+            else:
+                stored = existing.get(tracking[index])
+                if stored is not None:
+                    if stored[1] != d.fingerprint:
+                        raise TrackingIdConflict(index)
+                    ids.append(stored[0])
+                    continue
             ids.append(item.id)
+            now = d.created_at_ms
             message_rows.append(
                 {
                     "id": item.id,
                     "account_id": account_id,
                     "tracking_id": tracking[index],
                     "fingerprint": d.fingerprint,
+                    "idem_key": idem_key,
                     "route": d.route.value,
                     "message_type": d.message_type.value,
                     "from_name": d.from_name,
@@ -344,7 +363,37 @@ class SqlStore(DeliveryQueries):
             await conn.execute(t.tasks.insert(), task_rows)
             if link_rows:
                 await conn.execute(t.short_links.insert(), link_rows)
+            due_now = any(
+                task["due_at"] <= row["created_at"]
+                for task, row in zip(task_rows, message_rows, strict=True)
+            )
+            if due_now:
+                await self._notify(conn)  # wake PostgreSQL workers: work is due now
         return ids
+
+    async def _recent_repeats(
+        self, conn: AsyncConnection, account_id: str, items: Sequence[NewMessage]
+    ) -> dict[bytes, str]:
+        """Id-less messages stored with the same content within the idempotency window."""
+        m = t.messages.c
+        keys: list[str] = []
+        for item in items:
+            d = item.draft
+            keys.append(_idem_key(d.fingerprint, d.created_at_ms))
+            keys.append(_idem_key(d.fingerprint, d.created_at_ms - IDEMPOTENCY_WINDOW_MS))
+        oldest = min(item.draft.created_at_ms for item in items) - IDEMPOTENCY_WINDOW_MS
+        found: dict[bytes, str] = {}
+        query = sa.select(m.fingerprint, m.id).where(
+            m.account_id == account_id,
+            m.idem_key.in_(sa.bindparam("keys", expanding=True)),
+            m.created_at >= oldest,
+        )
+        for start in range(0, len(keys), _IN_CHUNK):
+            for fingerprint, message_id in await conn.execute(
+                query, {"keys": keys[start : start + _IN_CHUNK]}
+            ):
+                found[bytes(fingerprint)] = message_id
+        return found
 
     async def _stored_fingerprints(
         self, conn: AsyncConnection, account_id: str, tracking: Sequence[str]

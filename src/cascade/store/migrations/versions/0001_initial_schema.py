@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 04:26:19.410046
+Create Date: 2026-11-23 04:38:59.991597
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=36), nullable=False),
         sa.Column("tracking_id", sa.String(length=255), nullable=False),
         sa.Column("fingerprint", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("idem_key", sa.String(length=48), nullable=True),
         sa.Column("route", sa.String(length=16), nullable=False),
         sa.Column("message_type", sa.String(length=16), nullable=False),
         sa.Column("from_name", sa.String(length=28), nullable=False),
@@ -140,6 +141,7 @@ def upgrade() -> None:
             ["accounts.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("account_id", "idem_key", name="uq_messages_account_idem"),
         sa.UniqueConstraint("account_id", "tracking_id", name="uq_messages_account_tracking"),
     )
     op.create_table(
