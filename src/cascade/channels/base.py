@@ -9,9 +9,9 @@ events, so a channel is testable with nothing but a mocked HTTP transport.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 # --- what a channel is --------------------------------------------------------------------
 
@@ -45,10 +45,14 @@ class Outbound:
     address: str  # the channel's own recipient id: chat id, Viber user id, phone
     text: str
     from_name: str
-    message_type: str
+    message_type: str  # transaction, promo, viber_survey, flashcall
     survey_options: tuple[str, ...]
     ttl_remaining_s: int
     sender: Sender
+    # promo extras, for channels that carry them (others get them folded into the text)
+    image_url: str | None = None
+    button_text: str | None = None
+    button_url: str | None = None
 
 
 # --- what a send can come to ---------------------------------------------------------------
@@ -66,6 +70,9 @@ class Sent:
     """The provider took the message; delivery is confirmed later by a report."""
 
     provider_id: str
+    parts: int = 1  # SMS: how many segments the text went out as
+    part_ids: tuple[str, ...] = ()  # SMS: every segment's id (receipts may name any)
+    detail: str | None = None  # shown in the status, e.g. a flash call's caller pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +129,28 @@ class Channel(Protocol):
 
     async def send(self, out: Outbound) -> Outcome: ...
     async def aclose(self) -> None: ...
+
+
+EventSink = Callable[[Sequence["Event"]], Awaitable[None]]
+
+
+@runtime_checkable
+class SessionChannel(Channel, Protocol):
+    """A channel holding a session of its own (SMPP): reports arrive on it, not by HTTP.
+
+    The engine calls `start` once, before the first send, with where to put what the
+    session receives (delivery receipts); `aclose` ends the session.
+    """
+
+    async def start(self, sink: EventSink) -> None: ...
+
+
+@runtime_checkable
+class Revocable(Protocol):
+    """A channel that can withdraw a message not yet delivered (RBM's revoke): the engine
+    calls it when the step's window ends, so a late delivery cannot follow the next step."""
+
+    async def revoke(self, sender: Sender, phone: str, provider_id: str) -> None: ...
 
 
 # --- what comes back in through webhooks ----------------------------------------------------

@@ -14,12 +14,15 @@ Without an explicit script a simulator reads the recipient's last digit:
 | 8 | switched off: SMS receipt only after 10 minutes |
 | 9 | no Telegram; Viber bot subscriber who reads at once; answers flash calls |
 
+Every phone but 7 and 8 gets SMS delivered (receipt DELIVRD after 50 ms); 3 and 5 are
+Viber users for Viber Business too (5 never confirms); only 9 takes flash calls.
+
 Tests replace a phone's behaviour through each simulator's `PUT /_sim/script/{phone}`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import msgspec
 
@@ -34,43 +37,82 @@ class Behaviour(msgspec.Struct, frozen=True, kw_only=True):
     fail: bool = False  # the provider reports the message failed
     throttle: bool = False  # the provider answers "too many requests"
     fail_reason: str = "failed"
+    retry_after_s: float = 3.0  # how long a throttling answer asks to wait
+    receipt: str = "DELIVRD"  # SMS: the final state a receipt reports (UNDELIV, EXPIRED…)
+    drop_connection: bool = False  # SMS: the SMSC drops the session on this submit
+    registered: bool = True  # Viber: the phone has Viber at all (else "not a Viber user")
+    no_device: bool = False  # Viber: no device that can show business messages
+
+
+PLATFORMS = ("telegram", "viber", "viber_business", "rcs", "sms", "flashcall")
 
 
 @dataclass(frozen=True, slots=True)
 class Persona:
     telegram: Behaviour
-    viber: Behaviour
+    viber: Behaviour  # the Viber bot
+    viber_business: Behaviour
+    rcs: Behaviour
+    sms: Behaviour
+    flashcall: Behaviour
+
+    def on(self, platform: str) -> Behaviour:
+        behaviour: Behaviour = getattr(self, platform)
+        return behaviour
 
 
 _NOBODY = Behaviour()
+_NOT_ON_VIBER = Behaviour(registered=False)
 _NEVER = Behaviour(reachable=True, deliver_after_ms=None)
+_SMS = Behaviour(reachable=True, deliver_after_ms=50)
+_CALLS = Behaviour(reachable=True, deliver_after_ms=50)
 
 
 def persona(phone: str) -> Persona:
-    """The default behaviour of a phone on the bot platforms, from its last digit."""
+    """The default behaviour of a phone on every simulated platform, from its last digit."""
     digit = phone[-1:] or "0"
+    base = Persona(
+        telegram=_NOBODY,
+        viber=_NOBODY,
+        viber_business=_NOT_ON_VIBER,
+        rcs=_NOBODY,
+        sms=_SMS,
+        flashcall=_NOBODY,
+    )
     if digit == "1":
-        return Persona(telegram=Behaviour(reachable=True), viber=_NOBODY)
+        return replace(base, telegram=Behaviour(reachable=True))
     if digit == "2":
-        return Persona(
+        return replace(
+            base,
             telegram=Behaviour(reachable=True, blocked=True),
             viber=Behaviour(reachable=True, deliver_after_ms=50),
+            viber_business=Behaviour(reachable=True, deliver_after_ms=50),
         )
+    if digit == "3":
+        return replace(base, viber_business=Behaviour(reachable=True, deliver_after_ms=50))
+    if digit == "4":
+        return replace(base, rcs=Behaviour(reachable=True, deliver_after_ms=50))
     if digit == "5":
-        return Persona(telegram=_NOBODY, viber=_NEVER)
+        return replace(base, viber=_NEVER, viber_business=_NEVER)
+    if digit == "7":
+        return replace(base, sms=Behaviour(reachable=True, deliver_after_ms=50, receipt="UNDELIV"))
+    if digit == "8":
+        return replace(base, sms=Behaviour(reachable=True, deliver_after_ms=600_000))
     if digit == "9":
-        return Persona(
-            telegram=_NOBODY,
+        return replace(
+            base,
             viber=Behaviour(reachable=True, deliver_after_ms=50, read_after_ms=100),
+            viber_business=Behaviour(reachable=True, deliver_after_ms=50, read_after_ms=100),
+            flashcall=_CALLS,
         )
-    return Persona(telegram=_NOBODY, viber=_NOBODY)
+    return base  # 6, 0: a plain phone
 
 
 class Scripts:
     """Explicit per-phone behaviour, falling back to the persona."""
 
     def __init__(self, platform: str) -> None:
-        if platform not in ("telegram", "viber"):
+        if platform not in PLATFORMS:
             raise ValueError(platform)
         self._platform = platform
         self._explicit: dict[str, Behaviour] = {}
@@ -85,5 +127,4 @@ class Scripts:
         explicit = self._explicit.get(phone)
         if explicit is not None:
             return explicit
-        p = persona(phone)
-        return p.telegram if self._platform == "telegram" else p.viber
+        return persona(phone).on(self._platform)
