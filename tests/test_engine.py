@@ -384,3 +384,226 @@ async def test_permanent_failure_moves_on(
     v = await view(store, account, message_id)
     assert v.status == "undeliverable"
     assert (v.attempts[0].status, v.attempts[0].reason) == ("failed", reason)
+
+
+# --- content per channel, flash calls, segments, revocation, account order -----------------
+
+
+def plain(name: str, **limits: object) -> ScriptedChannel:
+    values: dict[str, object] = {
+        "max_text": 4096,
+        "per_sender_per_second": None,
+        "per_recipient_per_second": None,
+        "confirms_delivery": True,
+        "delivery_window_s": 60,
+        "carries_survey": False,
+        "carries_media": False,
+    }
+    values.update(limits)
+    return ScriptedChannel(name, Limits(**values))  # type: ignore[arg-type]
+
+
+async def accept_item(
+    store: SqlStore, clock: ManualClock, account: TestAccount, item: MessageIn
+) -> str:
+    import uuid
+
+    ctx = Context("array", Route.STANDARD, clock.now_ms(), "Shop", {}, "http://x", lambda: "c")
+    draft = validate(item, uuid.uuid4().bytes, ctx)
+    [message_id] = await store.accept(account.id, [NewMessage(str(uuid.uuid4()), draft)])
+    return message_id
+
+
+async def test_survey_goes_as_numbered_lines_where_no_keyboard_exists(
+    store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    sms = plain("sms")
+    sms.script[PHONE] = lambda o: Sent("sms-1")
+    item = MessageIn(
+        id="s1",
+        from_name="Shop",
+        to_phone=PHONE,
+        message_type="viber_survey",
+        text="How was it?",
+        survey_options=["Good", "Bad"],
+    )
+    await accept_item(store, clock, account, item)
+    await drain(make_worker(store, clock, sms))
+    [out] = sms.sent
+    assert out.text == "How was it?\n1. Good\n2. Bad"
+    assert out.survey_options == ()
+
+
+async def test_promo_media_goes_where_carried_and_degrades_to_a_link_elsewhere(
+    store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    rich = plain("rcs", carries_media=True)
+    rich.script[PHONE] = lambda o: Unreachable("NO_RCS")
+    sms = plain("sms")
+    sms.script[PHONE] = lambda o: Sent("sms-2")
+    item = MessageIn(
+        id="p1",
+        from_name="Shop",
+        to_phone=PHONE,
+        message_type="promo",
+        text="Sale!",
+        image_url="https://img.test/a.png",
+        button_text="Shop now",
+        button_url="https://shop.test/sale",
+    )
+    await accept_item(store, clock, account, item)
+    await drain(make_worker(store, clock, rich, sms))
+    assert (rich.sent[0].image_url, rich.sent[0].button_url) == (
+        "https://img.test/a.png",
+        "https://shop.test/sale",
+    )
+    assert rich.sent[0].text == "Sale!"
+    assert sms.sent[0].text == "Sale!\nhttps://shop.test/sale"
+    assert sms.sent[0].image_url is None
+
+
+async def test_flash_call_code_is_verified_with_limited_attempts(
+    store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    from cascade.domain.delivery import code_hash
+
+    call = plain("flashcall")
+    call.script[PHONE] = lambda o: Sent("CA1", detail="***234567", secret="4567")
+    item = MessageIn(id="f1", from_name="App", to_phone=PHONE, message_type="flashcall")
+    message_id = await accept_item(store, clock, account, item)
+    await drain(make_worker(store, clock, call))
+    v = await view(store, account, message_id)
+    assert (v.attempts[0].channel, v.attempts[0].detail) == ("flashcall", "***234567")
+    assert await store.record_report("flashcall", "CA1", "delivered", clock.now_ms())
+    assert (await view(store, account, message_id)).status == "delivered"
+    check = store.verify_code
+    assert await check(account.id, message_id, code_hash(message_id, "0000")) == "WRONG"
+    assert await check(account.id, message_id, code_hash(message_id, "4567")) == "OK"
+    assert await check("other-account", message_id, code_hash(message_id, "4567")) == "UNKNOWN"
+
+
+async def test_flash_call_attempts_run_out(
+    store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    from cascade.domain.delivery import code_hash
+
+    call = plain("flashcall")
+    call.script[PHONE] = lambda o: Sent("CA2", detail="***000001", secret="0001")
+    item = MessageIn(id="f2", from_name="App", to_phone=PHONE, message_type="flashcall")
+    message_id = await accept_item(store, clock, account, item)
+    await drain(make_worker(store, clock, call))
+    results = [
+        await store.verify_code(account.id, message_id, code_hash(message_id, "9999"))
+        for _ in range(3)
+    ]
+    assert results == ["WRONG", "WRONG", "EXHAUSTED"]
+    right = code_hash(message_id, "0001")
+    assert await store.verify_code(account.id, message_id, right) == "EXHAUSTED"
+
+
+async def test_failed_flash_call_sends_the_fallback_through_the_standard_route(
+    store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    from cascade.api.wire import FallbackIn
+
+    call = plain("flashcall")
+    call.script[PHONE] = lambda o: Unreachable("INVALID_NUMBER")
+    sms = plain("sms")
+    sms.script[PHONE] = lambda o: Delivered("sms-3")
+    item = MessageIn(
+        id="f3",
+        from_name="App",
+        to_phone=PHONE,
+        message_type="flashcall",
+        fallback=FallbackIn(message_type="transaction", text="Your code: 1234"),
+    )
+    message_id = await accept_item(store, clock, account, item)
+    await drain(make_worker(store, clock, call, sms))
+    v = await view(store, account, message_id)
+    assert (v.status, v.channel) == ("delivered", "sms")
+    assert [o.text for o in sms.sent] == ["Your code: 1234"]
+    assert sms.sent[0].message_type == "transaction"
+    # the fallback has a TTL of its own (transaction: a day), not the call's 300 s
+    assert v.expires_at_ms - clock.now_ms() > 86_000_000
+
+
+async def test_unanswered_flash_call_falls_back_when_its_ttl_passes(
+    store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    from cascade.api.wire import FallbackIn
+
+    call = plain("flashcall", delivery_window_s=2_592_000)
+    call.script[PHONE] = lambda o: Sent("CA3", detail="***000002", secret="0002")
+    sms = plain("sms")
+    sms.script[PHONE] = lambda o: Delivered("sms-4")
+    item = MessageIn(
+        id="f4",
+        from_name="App",
+        to_phone=PHONE,
+        message_type="flashcall",
+        fallback=FallbackIn(text="Code 0002"),
+    )
+    message_id = await accept_item(store, clock, account, item)
+    worker = make_worker(store, clock, call, sms)
+    await drain(worker)
+    clock.advance(299)
+    await drain(worker)
+    assert sms.sent == []
+    clock.advance(2)
+    await drain(worker)
+    v = await view(store, account, message_id)
+    assert (v.status, v.channel) == ("delivered", "sms")
+    assert (v.attempts[0].channel, v.attempts[0].status) == ("flashcall", "timeout")
+
+
+async def test_sms_in_segments_is_delivered_when_every_segment_is(
+    store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    sms = plain("sms")
+    sms.script[PHONE] = lambda o: Sent("p1", parts=3, part_ids=("p1", "p2", "p3"))
+    message_id = await accept(store, clock, account, PHONE, text="x" * 400)
+    await drain(make_worker(store, clock, sms))
+    assert (await view(store, account, message_id)).attempts[-1].parts == 3
+    for part in ("p2", "p2", "p1"):  # a repeated receipt counts once
+        assert await store.record_report("sms", part, "delivered", clock.now_ms())
+    assert (await view(store, account, message_id)).status == "processing"
+    assert await store.record_report("sms", "p3", "delivered", clock.now_ms())
+    assert (await view(store, account, message_id)).status == "delivered"
+
+
+@dataclass
+class RevocableChannel(ScriptedChannel):
+    revoked: list[str] = field(default_factory=list)
+
+    async def revoke(self, sender: object, phone: str, provider_id: str) -> None:
+        self.revoked.append(provider_id)
+
+
+async def test_window_end_revokes_on_channels_that_can(
+    store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    rcs = RevocableChannel("rcs", Limits(3072, None, None, True, 60, True, True))
+    rcs.script[PHONE] = lambda o: Sent(o.attempt_id)
+    message_id = await accept(store, clock, account, PHONE)
+    worker = make_worker(store, clock, rcs)
+    await drain(worker)
+    clock.advance(61)
+    await drain(worker)
+    [attempt] = [a for a in (await view(store, account, message_id)).attempts if a.channel == "rcs"]
+    assert attempt.status == "timeout"
+    assert rcs.revoked == [attempt.provider_message_id]
+
+
+async def test_account_channel_order_switches_channels_off_and_reorders(
+    store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    sms = plain("sms")
+    sms.script[PHONE] = lambda o: Delivered("sms-5")
+    rcs = plain("rcs")
+    rcs.script[PHONE] = lambda o: Delivered("rcs-1")
+    assert await store.set_channel_order(account.id, ["sms", "rcs"])
+    message_id = await accept(store, clock, account, PHONE)
+    await drain(make_worker(store, clock, sms, rcs))
+    v = await view(store, account, message_id)
+    assert [(a.channel, a.status) for a in v.attempts] == [("sms", "delivered")]
+    assert rcs.sent == []

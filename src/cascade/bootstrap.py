@@ -16,7 +16,7 @@ from cascade.api.auth import Authenticator
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.channels import telegram, viber_bot
-from cascade.channels.base import Channel, Event, WebhookHandler
+from cascade.channels.base import Channel, Event, Sender, WebhookHandler
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
 from cascade.domain.ratelimit import Rate
@@ -59,7 +59,11 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
 
 
 def build_worker(
-    settings: Settings, store: SqlStore, clock: Clock, channels: Mapping[str, Channel]
+    settings: Settings,
+    store: SqlStore,
+    clock: Clock,
+    channels: Mapping[str, Channel],
+    static_senders: Mapping[str, Sender] | None = None,
 ) -> Worker:
     return Worker(
         store,
@@ -72,6 +76,7 @@ def build_worker(
             concurrency=settings.worker_concurrency,
             enforce_rates=settings.channel_rates.lower() != "off",
         ),
+        static_senders=static_senders,
     )
 
 

@@ -131,6 +131,25 @@ def accounts_limits(
     click.echo("limits updated")
 
 
+@accounts.command("channels")
+@click.argument("account_id")
+@click.argument("order", required=False)
+@click.option("--reset", is_flag=True, help="Back to every configured channel, route order.")
+def accounts_channels(account_id: str, order: str | None, reset: bool) -> None:
+    """Set the account's channel order, e.g. `telegram,sms`: channels left out are off."""
+    from cascade.domain.routes import ALL_CHANNELS
+
+    if reset == bool(order):
+        raise click.UsageError("give an ORDER like telegram,viber_bot,sms, or --reset")
+    chosen = None if reset else [c.strip() for c in (order or "").split(",") if c.strip()]
+    unknown = set(chosen or ()) - set(ALL_CHANNELS)
+    if unknown:
+        raise click.UsageError(f"unknown channels: {', '.join(sorted(unknown))}")
+    if not _with_store(lambda s: s.set_channel_order(account_id, chosen)):
+        raise click.ClickException(f"no account {account_id}")
+    click.echo("channel order updated")
+
+
 # --- keys -----------------------------------------------------------------------------
 
 

@@ -32,9 +32,11 @@ from cascade.api.wire import (
     ErrorDetail,
     StatusOut,
     decode_callback,
+    decode_verify,
 )
 from cascade.channels.base import Event, Inbound, Sender, WebhookHandler
 from cascade.clock import Clock
+from cascade.domain.delivery import code_hash
 from cascade.domain.errors import RequestRejected
 from cascade.domain.message import Route
 from cascade.domain.ratelimit import Rate
@@ -92,6 +94,9 @@ class Services:
     webhooks: Mapping[str, WebhookHandler] = field(default_factory=dict)
     on_events: Callable[[Sequence[Event]], Awaitable[None]] | None = None
     wake: Callable[[], None] | None = None  # tell an in-process engine that work arrived
+    # installation-level provider accounts (channels without bots), by channel name
+    static_senders: Mapping[str, Sender] = field(default_factory=dict)
+    public_url: str = ""
 
 
 def error_response(
@@ -156,10 +161,13 @@ def status_body(view: MessageView) -> StatusOut:
                 finishedAt=iso(a.finished_at_ms),
                 reason=a.reason,
                 providerMessageId=a.provider_message_id,
+                parts=a.parts,
+                detail=a.detail,
             )
             for a in view.attempts
         ],
         clicks=view.clicks,
+        surveyAnswer=view.survey_answer,
     )
 
 
@@ -267,18 +275,51 @@ def create_app(
         request: AnyRequest, channel: FromPath[str], sender_id: FromPath[str]
     ) -> Response[bytes]:
         handler = s.webhooks.get(channel)
-        row = await s.store.sender(sender_id) if handler is not None else None
-        if handler is None or row is None or row.channel != channel:
+        sender = s.static_senders.get(channel) if sender_id == channel else None
+        if handler is not None and sender is None:
+            row = await s.store.sender(sender_id)
+            if row is not None and row.channel == channel:
+                sender = Sender(row.id, row.token, row.webhook_secret)
+        if handler is None or sender is None:
             raise ApiError(404, "NOT_FOUND", "No such webhook")
-        inbound = Inbound(
-            Sender(row.id, row.token, row.webhook_secret),
-            {name.lower(): value for name, value in request.headers.items()},
-            await request.body(),
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        # the URL the provider called, as it saw it (Twilio signs it)
+        query = request.url.query
+        headers["x-cascade-webhook-url"] = f"{s.public_url.rstrip('/')}{request.url.path}" + (
+            f"?{query}" if query else ""
         )
+        inbound = Inbound(sender, headers, await request.body())
         reply = await handler(inbound)
         if reply.events and s.on_events is not None:
             await s.on_events(reply.events)
         return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+    @post("/api/CascadeMessage/verify", status_code=200)
+    async def verify(request: AnyRequest) -> Response[bytes]:
+        principal = await admit(request, "send")
+        wanted = decode_verify(await json_body(request))
+        if not (wanted.code.isdigit() and 4 <= len(wanted.code) <= 6):
+            raise ApiError(400, "INVALID_CODE", "code must be 4-6 digits", "code")
+        if "\x00" in wanted.message_id:
+            raise ApiError(404, "NOT_FOUND", "No such verification")
+        result = await s.store.verify_code(
+            principal.account.id, wanted.message_id, code_hash(wanted.message_id, wanted.code)
+        )
+        if result == "OK":
+            return Response(
+                _encode({"messageId": wanted.message_id, "verified": True}), media_type=JSON
+            )
+        if result == "UNKNOWN":
+            raise ApiError(404, "NOT_FOUND", "No such verification")
+        messages = {
+            "WRONG": "Wrong code",
+            "EXHAUSTED": "No attempts left for this code",
+            "EXPIRED": "The code has expired",
+        }
+        code = {"WRONG": "WRONG_CODE", "EXHAUSTED": "ATTEMPTS_EXHAUSTED"}.get(
+            result, "CODE_EXPIRED"
+        )
+        raise ApiError(400, code, messages[result], "code")
 
     @post("/api/callbacks", status_code=200)
     async def add_callback(request: AnyRequest) -> Response[bytes]:
@@ -335,6 +376,7 @@ def create_app(
         send_tg_viber,
         items,
         webhook,
+        verify,
         add_callback,
         list_callbacks,
         remove_callback,

@@ -39,6 +39,10 @@ class MessageIn(msgspec.Struct, frozen=True, rename="camel"):
     scheduled_time: str | None = None
     variables: list[VariableIn] | None = None
     fallback: FallbackIn | None = None
+    # Cascade extensions (promo): where a channel cannot show them, the link goes in the text
+    image_url: str | None = None
+    button_text: str | None = None
+    button_url: str | None = None
 
 
 class Envelope(msgspec.Struct, frozen=True):
@@ -80,6 +84,8 @@ class AttemptOut(msgspec.Struct, frozen=True, omit_defaults=True):
     finishedAt: str | None = None  # noqa: N815
     reason: str | None = None
     providerMessageId: str | None = None  # noqa: N815
+    parts: int | None = None  # SMS segments
+    detail: str | None = None  # e.g. a flash call's caller number pattern
 
 
 class StatusOut(msgspec.Struct, frozen=True):
@@ -97,6 +103,7 @@ class StatusOut(msgspec.Struct, frozen=True):
     updatedAt: str  # noqa: N815
     attempts: list[AttemptOut]
     clicks: int
+    surveyAnswer: str | None = None  # noqa: N815
 
 
 SendBody = list[MessageIn] | Envelope
@@ -105,6 +112,7 @@ _T = TypeVar("_T")
 _send_decoder = msgspec.json.Decoder(SendBody)
 _items_decoder = msgspec.json.Decoder(ItemsIn)
 _callback_decoder = msgspec.json.Decoder(CallbackIn)
+_verify_decoder = msgspec.json.Decoder(VerifyIn)
 _ITEM = re.compile(r"(messages|variables)?(\[[0-9]+\])?")
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
@@ -114,6 +122,11 @@ SHAPE_HINT = 'Body must be a JSON array of messages or an object with a "message
 def decode_send(body: bytes) -> list[MessageIn] | Envelope:
     decoded: list[MessageIn] | Envelope = _decode(_send_decoder, body, SHAPE_HINT)
     return decoded
+
+
+def decode_verify(body: bytes) -> VerifyIn:
+    wanted: VerifyIn = _decode(_verify_decoder, body, 'Body must be {"messageId", "code"}')
+    return wanted
 
 
 def decode_callback(body: bytes) -> CallbackIn:

@@ -25,7 +25,9 @@ class Limits:
     per_recipient_per_second: float | None  # e.g. Telegram: 1 message/s per chat
     confirms_delivery: bool  # False: the provider accepting the message is delivery
     delivery_window_s: int  # default time to wait for a confirmation
-    carries_survey: bool = False  # can present survey options (keyboard, replies)
+    carries_survey: bool = False  # can present survey options (keyboard, replies); else
+    # the options go as numbered lines of text
+    carries_media: bool = False  # can show a promo image and button; else text + link
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class Sent:
     parts: int = 1  # SMS: how many segments the text went out as
     part_ids: tuple[str, ...] = ()  # SMS: every segment's id (receipts may name any)
     detail: str | None = None  # shown in the status, e.g. a flash call's caller pattern
+    secret: str | None = None  # what the recipient must give back (a flash call's code):
+    # stored only as a hash, for POST /api/CascadeMessage/verify
 
 
 @dataclass(frozen=True, slots=True)

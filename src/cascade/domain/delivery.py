@@ -10,6 +10,8 @@ worker died mid-send, or no answer came back: it is never repeated, and the mess
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from cascade.domain.message import Status
@@ -22,6 +24,14 @@ FINAL = frozenset(
 RETRY_BASE_MS = 1_000
 RETRY_CAP_MS = 60_000
 MAX_TRIES = 5
+
+
+VERIFY_ATTEMPTS = 3  # wrong flash-call codes allowed before the code is void
+
+
+def code_hash(message_id: str, code: str) -> str:
+    """How a flash-call code is kept: keyed by its message, never in clear."""
+    return hmac.new(message_id.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
 def is_final(status: str) -> bool:

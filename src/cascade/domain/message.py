@@ -20,6 +20,7 @@ from cascade.domain.variables import (
     ShortLink,
     VariableKey,
     inline_variables,
+    is_absolute_http_url,
     render,
 )
 
@@ -100,6 +101,12 @@ class RawMessage(Protocol):
     def variables(self) -> Sequence[RawVariable] | None: ...
     @property
     def fallback(self) -> RawFallback | None: ...
+    @property
+    def image_url(self) -> str | None: ...
+    @property
+    def button_text(self) -> str | None: ...
+    @property
+    def button_url(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +134,7 @@ class Draft:
     due_at_ms: int
     expires_at_ms: int
     short_links: tuple[ShortLink, ...]
+    media: Mapping[str, str] | None = None  # promo image/button (a Cascade extension)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +271,8 @@ def validate(raw: RawMessage, fingerprint: bytes, ctx: Context) -> Draft:
     if message_type is MessageType.FLASHCALL and raw.fallback is not None:
         fallback = _fallback(raw.fallback, rendered)
 
+    media = _media(raw) if message_type is MessageType.PROMO else None
+
     return Draft(
         tracking_id=tracking_id,
         fingerprint=fingerprint,
@@ -279,6 +289,7 @@ def validate(raw: RawMessage, fingerprint: bytes, ctx: Context) -> Draft:
         due_at_ms=due_at_ms,
         expires_at_ms=due_at_ms + ttl * 1000,
         short_links=tuple(links.values()),
+        media=media,
     )
 
 
@@ -318,6 +329,35 @@ def _fallback(raw: RawFallback, rendered: Callable[[str, str], str]) -> Fallback
             "TEXT_TOO_LONG", f"text must be at most {MAX_TEXT} characters", "fallback.text"
         )
     return Fallback(MessageType(type_name), text)
+
+
+MAX_BUTTON_TEXT = 30
+
+
+def _media(raw: RawMessage) -> Mapping[str, str] | None:
+    """A promo's image and button: absolute http(s) URLs; a button needs text and URL."""
+    found: dict[str, str] = {}
+    for field, value in (("imageUrl", raw.image_url), ("buttonUrl", raw.button_url)):
+        if value is not None:
+            if not is_absolute_http_url(value):
+                raise RequestRejected(
+                    "INVALID_URL", f"{field} must be an absolute http(s) URL", field
+                )
+            found[field] = value
+    if raw.button_text is not None:
+        if not 1 <= len(raw.button_text) <= MAX_BUTTON_TEXT:
+            raise RequestRejected(
+                "INVALID_BUTTON", "buttonText must be 1-30 characters", "buttonText"
+            )
+        _printable(raw.button_text, "buttonText")
+        found["buttonText"] = raw.button_text
+    if ("buttonText" in found) != ("buttonUrl" in found):
+        raise RequestRejected(
+            "INVALID_BUTTON",
+            "a button needs buttonText and buttonUrl",
+            "buttonText" if "buttonText" not in found else "buttonUrl",
+        )
+    return found or None
 
 
 def _printable(value: str, field: str) -> None:

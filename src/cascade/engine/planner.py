@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cascade.channels.base import (
     Delivered,
@@ -30,12 +30,14 @@ from cascade.channels.base import (
 from cascade.domain import routes
 from cascade.domain.delivery import (
     MAX_TRIES,
+    VERIFY_ATTEMPTS,
+    code_hash,
     is_final,
     remaining_ttl_s,
     retry_delay_ms,
     window_end_ms,
 )
-from cascade.domain.message import MessageType, Route, Status
+from cascade.domain.message import DEFAULT_TTL, MessageType, Route, Status
 from cascade.domain.phone import numbering_plan_allows
 from cascade.store.base import (
     AttemptChange,
@@ -56,6 +58,7 @@ BOT_CHANNELS = {routes.TELEGRAM: "NO_CHAT", routes.VIBER_BOT: "NOT_SUBSCRIBED"}
 class ChannelInfo:
     limits: Limits
     window_s: int
+    revocable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +71,49 @@ class SendJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Revoke:
+    """Withdraw a message whose window ended undelivered (after the step is committed)."""
+
+    channel: str
+    sender: Sender
+    phone: str
+    provider_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     transition: Transition  # commit this first (intent, skips, or the end)
     send: SendJob | None  # then send this, if anything
+    revoke: Revoke | None = None
+
+
+def route_of(c: Claimed) -> tuple[str, ...]:
+    """The message's steps. A flash call with a fallback continues on the standard route."""
+    message_type = MessageType(c.message_type)
+    path = routes.steps(Route(c.route), message_type, c.channel_order)
+    if message_type is MessageType.FLASHCALL and c.fallback_type and c.fallback_text:
+        path = path + routes.steps(Route.STANDARD, MessageType(c.fallback_type), c.channel_order)
+    return path
+
+
+def content_for(
+    c: Claimed, step: int, limits: Limits
+) -> tuple[str | None, str, tuple[str, ...], tuple[str | None, str | None, str | None]]:
+    """(text, message type, survey options, (image, button text, button url)) at a step,
+    shaped for what the channel carries."""
+    if step > 0 and c.message_type == MessageType.FLASHCALL:
+        return c.fallback_text, c.fallback_type or MessageType.TRANSACTION, (), (None,) * 3
+    text, options = c.text, c.survey_options
+    media = (c.image_url, c.button_text, c.button_url)
+    if text is not None and options and not limits.carries_survey:
+        lines = "\n".join(f"{n}. {option}" for n, option in enumerate(options, start=1))
+        text, options = f"{text}\n{lines}", ()
+    if text is not None and any(media) and not limits.carries_media:
+        link = c.button_url or c.image_url
+        if link and link not in text:
+            text = f"{text}\n{link}"
+        media = (None, None, None)
+    return text, c.message_type, options, media
 
 
 def plan(
@@ -80,17 +123,27 @@ def plan(
     senders: Mapping[tuple[str, str], list[SenderRow]],
     contacts: Mapping[tuple[str, str, str], Contact],
     hold_until: int,
+    static_senders: Mapping[str, Sender] | None = None,
 ) -> Plan:
-    """The next move for a claimed message. `senders` is keyed by (account, channel);
-    a send keeps the task until `hold_until` (the lease), in case this worker dies."""
+    """The next move for a claimed message.
+
+    `senders` (bots) is keyed by (account, channel); `static_senders` are the
+    installation's provider accounts for channels without bots. A send keeps the task
+    until `hold_until` (the lease), in case this worker dies.
+    """
     new: list[NewAttempt] = []
     changes: list[AttemptChange] = []
     step = c.step
+    expires = c.expires_at_ms
+    new_expiry: int | None = None
+    revoke: Revoke | None = None
     last = c.last_attempt if c.last_attempt and c.last_attempt.step == c.step else None
 
     def end(status: Status, channel: str | None, reason: str | None) -> Plan:
-        message = MessageChange(c.message_id, status.value, step, channel, reason, None)
-        return Plan(Transition(message, tuple(new), tuple(changes)), None)
+        message = MessageChange(
+            c.message_id, status.value, step, channel, reason, None, expires_at_ms=new_expiry
+        )
+        return Plan(Transition(message, tuple(new), tuple(changes)), None, revoke)
 
     if is_final(c.status):
         return end(Status(c.status), None, None)
@@ -109,6 +162,10 @@ def plan(
                 )
                 return Plan(Transition(message), None)
             changes.append(AttemptChange(last.id, "timeout", "NO_CONFIRMATION", finished_at_ms=now))
+            info = channels.get(last.channel)
+            if info is not None and info.revocable and last.provider_message_id:
+                sender = _static(static_senders, last.channel)
+                revoke = Revoke(last.channel, sender, c.phone, last.provider_message_id)
             step += 1
         elif last.status in ("retrying", "paused"):
             resend = last
@@ -119,10 +176,13 @@ def plan(
     elif c.status == Status.SCHEDULED and step == 0 and not numbering_plan_allows(c.phone):
         return end(Status.UNDELIVERABLE, None, "INVALID_NUMBER")
 
-    message_type = MessageType(c.message_type)
-    path = routes.steps(Route(c.route), message_type)
+    path = route_of(c)
+    called = c.last_attempt is not None and c.last_attempt.channel == routes.FLASHCALL
+    if c.fallback_type and called and step > 0 and c.last_attempt and c.last_attempt.step == 0:
+        # the call failed or went unanswered: the fallback gets a TTL of its own
+        new_expiry = expires = now + DEFAULT_TTL[MessageType(c.fallback_type)] * 1000
     while True:
-        if now >= c.expires_at_ms:
+        if now >= expires:
             return end(Status.EXPIRED, None, "TTL_EXPIRED")
         if step >= len(path):
             return end(Status.UNDELIVERABLE, None, "ROUTE_EXHAUSTED")
@@ -158,11 +218,9 @@ def plan(
             if sender_row is None:
                 skip("skipped", "NOT_CONFIGURED")
                 continue
-        if c.text is None or len(c.text) > info.limits.max_text:
-            skip("skipped", "TEXT_TOO_LONG" if c.text else "NO_TEXT")
-            continue
-        if message_type is MessageType.VIBER_SURVEY and not info.limits.carries_survey:
-            skip("skipped", "UNSUPPORTED_CONTENT")
+        text, message_type, options, media = content_for(c, step, info.limits)
+        if channel != routes.FLASHCALL and (text is None or len(text) > info.limits.max_text):
+            skip("skipped", "TEXT_TOO_LONG" if text else "NO_TEXT")
             continue
 
         if resend is not None:
@@ -197,27 +255,43 @@ def plan(
         sender = (
             Sender(sender_row.id, sender_row.token, sender_row.webhook_secret)
             if sender_row
-            else Sender("", "")
+            else _static(static_senders, channel)
         )
         outbound = Outbound(
             attempt_id=attempt_id,
             message_id=c.message_id,
             phone=c.phone,
             address=address,
-            text=c.text,
+            text=text or "",
             from_name=c.from_name,
-            message_type=c.message_type,
-            survey_options=c.survey_options,
-            ttl_remaining_s=remaining_ttl_s(now, c.expires_at_ms),
+            message_type=message_type,
+            survey_options=options,
+            ttl_remaining_s=remaining_ttl_s(now, expires),
             sender=sender,
+            image_url=media[0],
+            button_text=media[1],
+            button_url=media[2],
         )
         message = MessageChange(
-            c.message_id, Status.PROCESSING.value, step, None, None, hold_until, c.tries
+            c.message_id,
+            Status.PROCESSING.value,
+            step,
+            None,
+            None,
+            hold_until,
+            c.tries,
+            expires_at_ms=new_expiry,
         )
         return Plan(
             Transition(message, tuple(new), tuple(changes)),
-            SendJob(c, step, channel, attempt_id, outbound),
+            SendJob(replace(c, expires_at_ms=expires), step, channel, attempt_id, outbound),
+            revoke,
         )
+
+
+def _static(static_senders: Mapping[str, Sender] | None, channel: str) -> Sender:
+    found = (static_senders or {}).get(channel)
+    return found if found is not None else Sender(channel, "")
 
 
 def _pick_sender(
@@ -258,13 +332,26 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
                     AttemptChange(aid, "delivered", None, provider_id, finished_at_ms=now),
                 ),
             )
-        case Sent(provider_id):
+        case Sent(provider_id, parts, part_ids, detail, secret):
             until = window_end_ms(now, window_s, c.expires_at_ms)
+            verification = None
+            if secret is not None:
+                verification = (code_hash(c.message_id, secret), VERIFY_ATTEMPTS, c.expires_at_ms)
             return Transition(
                 MessageChange(c.message_id, Status.PROCESSING.value, job.step, None, None, until),
                 attempt_changes=(
-                    AttemptChange(aid, "sent", None, provider_id, window_ends_at_ms=until),
+                    AttemptChange(
+                        aid,
+                        "sent",
+                        None,
+                        provider_id,
+                        window_ends_at_ms=until,
+                        parts=parts,
+                        part_ids=part_ids,
+                        detail=detail,
+                    ),
                 ),
+                verification=verification,
             )
         case Unreachable(reason, blocked):
             return next_step("unreachable", reason, blocked)

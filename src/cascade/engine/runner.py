@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from cascade.channels.base import Channel
+from cascade.channels.base import Channel, Event, Sender
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
 from cascade.engine.callbacks import CallbackDispatcher
+from cascade.engine.inbound import apply_events
 from cascade.engine.wakeup import PgListener
 from cascade.engine.worker import Worker
 from cascade.store.sql import SqlStore
@@ -27,13 +28,14 @@ class Engine:
         store: SqlStore,
         channels: Mapping[str, Channel],
         clock: Clock | None = None,
+        static_senders: Mapping[str, Sender] | None = None,
     ) -> None:
         from cascade.bootstrap import build_worker
 
         self.clock = clock or SystemClock()
         self.store = store
         self.channels = dict(channels)
-        self.worker: Worker = build_worker(settings, store, self.clock, channels)
+        self.worker: Worker = build_worker(settings, store, self.clock, channels, static_senders)
         self.dispatcher = CallbackDispatcher(store, self.clock)
         self._listener = (
             PgListener(settings.database_url, self.worker.wake)
@@ -47,6 +49,11 @@ class Engine:
     async def run(self, stop: asyncio.Event) -> None:
         if self._listener is not None:
             await self._listener.start()
+
+        async def sink(events: Sequence[Event]) -> None:
+            await apply_events(self.store, events, self.worker.wake)
+
+        await self.worker.start_sessions(sink)
         try:
             await asyncio.gather(self.worker.run(stop), self.dispatcher.run(stop))
         finally:

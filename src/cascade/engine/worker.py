@@ -16,11 +16,20 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cascade.channels.base import Channel, Outcome, Retry, Throttled
+from cascade.channels.base import (
+    Channel,
+    EventSink,
+    Outcome,
+    Retry,
+    Revocable,
+    Sender,
+    SessionChannel,
+    Throttled,
+)
 from cascade.clock import Clock
 from cascade.domain.ratelimit import Rate
 from cascade.engine.pacing import Pacer
-from cascade.engine.planner import ChannelInfo, Plan, SendJob, plan, settle
+from cascade.engine.planner import ChannelInfo, Plan, Revoke, SendJob, plan, settle
 from cascade.store.base import Contact, SenderRow, Transition
 from cascade.store.sql import SqlStore
 
@@ -48,14 +57,21 @@ class Worker:
         windows: Mapping[str, int],
         config: WorkerConfig = WorkerConfig(),
         owner: str | None = None,
+        static_senders: Mapping[str, Sender] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._channels = dict(channels)
         self._info = {
-            name: ChannelInfo(ch.limits, windows.get(name, ch.limits.delivery_window_s))
+            name: ChannelInfo(
+                ch.limits,
+                windows.get(name, ch.limits.delivery_window_s),
+                revocable=isinstance(ch, Revocable),
+            )
             for name, ch in channels.items()
         }
+        self._static = dict(static_senders or {})
+        self._started = False
         self._config = config
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self._pacer = Pacer(clock)
@@ -65,6 +81,15 @@ class Worker:
     def wake(self) -> None:
         """Look for due work now (new messages, a report that moved a message on)."""
         self._wake.set()
+
+    async def start_sessions(self, sink: EventSink) -> None:
+        """Open the sessions of channels that hold one (SMPP binds), once."""
+        if self._started:
+            return
+        self._started = True
+        for channel in self._channels.values():
+            if isinstance(channel, SessionChannel):
+                await channel.start(sink)
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker %s started", self.owner)
@@ -107,8 +132,13 @@ class Worker:
         if senders:
             contacts = await self._store.contacts(c.phone for c in claimed)
         hold = now + self._config.lease_ms
-        plans: list[Plan] = [plan(c, now, self._info, senders, contacts, hold) for c in claimed]
+        plans: list[Plan] = [
+            plan(c, now, self._info, senders, contacts, hold, self._static) for c in claimed
+        ]
         await self._store.apply([p.transition for p in plans])
+        revokes = [p.revoke for p in plans if p.revoke is not None]
+        if revokes:
+            await asyncio.gather(*(self._revoke(r) for r in revokes))
         jobs = [p.send for p in plans if p.send is not None]
         if jobs:
             await self._send_all(jobs)
@@ -136,6 +166,15 @@ class Worker:
                 await self._store.apply(ready)
                 ready = []
                 flushed_at = self._clock.monotonic()
+
+    async def _revoke(self, revoke: Revoke) -> None:
+        channel = self._channels.get(revoke.channel)
+        if not isinstance(channel, Revocable):
+            return
+        try:
+            await channel.revoke(revoke.sender, revoke.phone, revoke.provider_id)
+        except Exception:  # the step has moved on either way; a late report is still recorded
+            log.warning("revoking on %s failed", revoke.channel, exc_info=True)
 
     async def _senders(self, account_ids: set[str]) -> dict[tuple[str, str], list[SenderRow]]:
         grouped: dict[tuple[str, str], list[SenderRow]] = {}

@@ -46,6 +46,7 @@ class Account:
     send_burst: int | None
     status_rate: float | None
     status_burst: int | None
+    channel_order: tuple[str, ...] | None = None  # None: every configured channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,8 @@ class AttemptView:
     provider_message_id: str | None
     started_at_ms: int
     finished_at_ms: int | None
+    parts: int | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,7 @@ class MessageView:
     updated_at_ms: int
     attempts: tuple[AttemptView, ...]
     clicks: int
+    survey_answer: str | None = None
 
 
 class Store(Protocol):
@@ -154,6 +158,10 @@ class Store(Protocol):
     async def list_callbacks(self, account_id: str) -> list[tuple[str, str]]: ...
     async def remove_callback(self, account_id: str, callback_id: str) -> bool: ...
 
+    # --- flash-call codes -----------------------------------------------------------------
+    async def verify_code(self, account_id: str, message_id: str, hashed: str) -> str:
+        """OK, WRONG, EXHAUSTED, EXPIRED or UNKNOWN (see SqlStore.verify_code)."""
+
 
 # --- the delivery engine's side -----------------------------------------------------------
 
@@ -202,6 +210,12 @@ class Claimed:
     tries: int
     event_seq: int
     last_attempt: AttemptRow | None  # the newest attempt, if any
+    fallback_type: str | None = None  # flashcall: what to send if the call fails
+    fallback_text: str | None = None
+    image_url: str | None = None  # promo extras
+    button_text: str | None = None
+    button_url: str | None = None
+    channel_order: tuple[str, ...] | None = None  # the account's own order, if it set one
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +241,8 @@ class AttemptChange:
     finished_at_ms: int | None = None
     window_ends_at_ms: int | None = None
     parts: int | None = None
+    part_ids: tuple[str, ...] = ()
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +256,7 @@ class MessageChange:
     reason: str | None
     due_at_ms: int | None
     tries: int = 0
+    expires_at_ms: int | None = None  # a new expiry (a flash call's fallback starts afresh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +267,7 @@ class Transition:
     new_attempts: tuple[NewAttempt, ...] = ()
     attempt_changes: tuple[AttemptChange, ...] = ()
     contact_blocked: tuple[str, str, str] | None = None  # (channel, sender_id, address)
+    verification: tuple[str, int, int] | None = None  # (code hash, attempts, expires at)
 
 
 @dataclass(frozen=True, slots=True)

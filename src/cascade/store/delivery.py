@@ -21,6 +21,7 @@ from cascade.domain.delivery import is_final
 from cascade.domain.message import Status
 from cascade.store import schema as t
 from cascade.store.base import (
+    AttemptChange,
     AttemptRow,
     Claimed,
     Contact,
@@ -85,7 +86,12 @@ class DeliveryQueries:
                 m.telegram_bot_id,
                 m.viber_bot_id,
                 m.event_seq,
-            ).where(m.id.in_(ids))
+                m.fallback,
+                m.media,
+                t.accounts.c.channel_order,
+            )
+            .join(t.accounts, t.accounts.c.id == m.account_id)
+            .where(m.id.in_(ids))
         )
         messages = list(rows)
         # the newest attempt of each message: the row with the greatest start, then id
@@ -110,28 +116,38 @@ class DeliveryQueries:
         for r in attempt_rows:
             newest[r[0]] = AttemptRow(*r[1:])
         decode = msgspec.json.decode
-        return [
-            Claimed(
-                message_id=r.id,
-                account_id=r.account_id,
-                tracking_id=r.tracking_id,
-                route=r.route,
-                message_type=r.message_type,
-                phone=r.phone,
-                text=r.text,
-                from_name=r.from_name,
-                survey_options=tuple(decode(r.survey_options)) if r.survey_options else (),
-                status=r.status,
-                step=r.step,
-                expires_at_ms=r.expires_at,
-                telegram_bot_id=r.telegram_bot_id,
-                viber_bot_id=r.viber_bot_id,
-                tries=tries[r.id],
-                event_seq=r.event_seq,
-                last_attempt=newest.get(r.id),
+        claimed: list[Claimed] = []
+        for r in messages:
+            fallback = decode(r.fallback) if r.fallback else {}
+            media = decode(r.media) if r.media else {}
+            claimed.append(
+                Claimed(
+                    message_id=r.id,
+                    account_id=r.account_id,
+                    tracking_id=r.tracking_id,
+                    route=r.route,
+                    message_type=r.message_type,
+                    phone=r.phone,
+                    text=r.text,
+                    from_name=r.from_name,
+                    survey_options=tuple(decode(r.survey_options)) if r.survey_options else (),
+                    status=r.status,
+                    step=r.step,
+                    expires_at_ms=r.expires_at,
+                    telegram_bot_id=r.telegram_bot_id,
+                    viber_bot_id=r.viber_bot_id,
+                    tries=tries[r.id],
+                    event_seq=r.event_seq,
+                    last_attempt=newest.get(r.id),
+                    fallback_type=fallback.get("messageType"),
+                    fallback_text=fallback.get("text"),
+                    image_url=media.get("imageUrl"),
+                    button_text=media.get("buttonText"),
+                    button_url=media.get("buttonUrl"),
+                    channel_order=tuple(r.channel_order.split(",")) if r.channel_order else None,
+                )
             )
-            for r in messages
-        ]
+        return claimed
 
     async def next_due_ms(self) -> int | None:
         async with self._read() as conn:
@@ -312,6 +328,7 @@ class DeliveryQueries:
                     finished_at=sa.bindparam("b_finished", type_=sa.BigInteger),
                     window_ends_at=sa.bindparam("b_window", type_=sa.BigInteger),
                     parts=sa.func.coalesce(sa.bindparam("b_parts", type_=sa.Integer), a.parts),
+                    detail=sa.func.coalesce(sa.bindparam("b_detail", type_=sa.String), a.detail),
                 ),
                 [
                     {
@@ -322,10 +339,15 @@ class DeliveryQueries:
                         "b_finished": c.finished_at_ms,
                         "b_window": c.window_ends_at_ms,
                         "b_parts": c.parts,
+                        "b_detail": c.detail,
                     }
                     for c in changes
                 ],
             )
+            await self._add_provider_refs(conn, [c for c in changes if c.part_ids])
+        for tr in transitions:
+            if tr.verification is not None:
+                await self._set_verification(conn, tr.message.message_id, *tr.verification)
         await self._change_messages(conn, [tr.message for tr in transitions], now)
         blocked = [tr.contact_blocked for tr in transitions if tr.contact_blocked]
         if blocked:
@@ -342,6 +364,42 @@ class DeliveryQueries:
             )
         if any(c.provider_message_id for c in changes):
             await self._match_orphans(conn, now)
+
+    async def _add_provider_refs(
+        self, conn: AsyncConnection, changes: Sequence[AttemptChange]
+    ) -> None:
+        """Remember every id an attempt's segments got, so any segment's receipt finds it."""
+        if not changes:
+            return
+        a = t.attempts.c
+        channel_of = {
+            r[0]: r[1]
+            for r in await conn.execute(
+                sa.select(a.id, a.channel).where(a.id.in_([c.id for c in changes]))
+            )
+        }
+        await conn.execute(
+            t.provider_refs.insert(),
+            [
+                {"channel": channel_of[c.id], "provider_message_id": pid, "attempt_id": c.id}
+                for c in changes
+                for pid in c.part_ids
+            ],
+        )
+
+    async def _set_verification(
+        self, conn: AsyncConnection, message_id: str, hashed: str, attempts: int, expires: int
+    ) -> None:
+        v = t.verifications.c
+        await conn.execute(t.verifications.delete().where(v.message_id == message_id))
+        await conn.execute(
+            t.verifications.insert().values(
+                message_id=message_id,
+                code_hash=hashed,
+                attempts_left=attempts,
+                expires_at=expires,
+            )
+        )
 
     async def _change_messages(
         self, conn: AsyncConnection, changes: Sequence[MessageChange], now: int
@@ -364,6 +422,9 @@ class DeliveryQueries:
                 step=sa.bindparam("b_step"),
                 channel=sa.bindparam("b_channel"),
                 reason=sa.bindparam("b_reason"),
+                expires_at=sa.func.coalesce(
+                    sa.bindparam("b_expires", type_=sa.BigInteger), m.expires_at
+                ),
                 updated_at=now,
             ),
             [
@@ -373,6 +434,7 @@ class DeliveryQueries:
                     "b_step": c.step,
                     "b_channel": c.channel,
                     "b_reason": c.reason,
+                    "b_expires": c.expires_at_ms,
                 }
                 for c in changes
             ],
@@ -533,16 +595,46 @@ class DeliveryQueries:
     ) -> bool:
         a = t.attempts.c
         m = t.messages.c
+        r = t.provider_refs.c
+        by_part = (
+            await conn.execute(
+                sa.select(r.attempt_id, r.delivered).where(
+                    r.channel == channel, r.provider_message_id == provider_id
+                )
+            )
+        ).first()
+        where = (
+            a.id == by_part[0]
+            if by_part is not None
+            else sa.and_(a.channel == channel, a.provider_message_id == provider_id)
+        )
         row = (
             await conn.execute(
-                sa.select(a.id, a.message_id, a.status, a.step).where(
-                    a.channel == channel, a.provider_message_id == provider_id
-                )
+                sa.select(a.id, a.message_id, a.status, a.step, a.parts).where(where)
             )
         ).first()
         if row is None:
             return False
-        attempt_id, message_id, attempt_status, attempt_step = row
+        attempt_id, message_id, attempt_status, attempt_step, parts = row
+        if by_part is not None and state == "delivered" and (parts or 1) > 1:
+            # a message in segments is delivered when every segment is
+            if by_part[1]:
+                return True  # a repeated receipt for a segment already counted
+            await conn.execute(
+                t.provider_refs.update()
+                .where(r.channel == channel, r.provider_message_id == provider_id)
+                .values(delivered=True)
+            )
+            done = (
+                await conn.execute(
+                    t.attempts.update()
+                    .where(a.id == attempt_id)
+                    .values(parts_delivered=a.parts_delivered + 1)
+                    .returning(a.parts_delivered)
+                )
+            ).scalar_one()
+            if done < parts:
+                return True
         if (
             state == "read"
             or (state == "delivered" and attempt_status != "read")

@@ -20,6 +20,7 @@ accounts = sa.Table(
     sa.Column("send_burst", sa.Integer),
     sa.Column("status_rate", sa.Float),
     sa.Column("status_burst", sa.Integer),
+    sa.Column("channel_order", sa.Text),  # comma-separated; NULL: every configured channel
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
@@ -62,6 +63,7 @@ messages = sa.Table(
     sa.Column("text", sa.Text),
     sa.Column("survey_options", sa.Text),  # JSON array, viber_survey only
     sa.Column("fallback", sa.Text),  # JSON object, flashcall only
+    sa.Column("media", sa.Text),  # JSON object: promo image and button (Cascade extension)
     sa.Column("ttl", sa.Integer, nullable=False),
     sa.Column("telegram_bot_id", sa.String(36)),
     sa.Column("viber_bot_id", sa.String(36)),
@@ -107,6 +109,8 @@ attempts = sa.Table(
     sa.Column("address", sa.String(128)),
     sa.Column("provider_message_id", sa.String(128)),
     sa.Column("parts", sa.Integer),
+    sa.Column("parts_delivered", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("detail", sa.String(64)),  # shown in the status (a flash call's caller pattern)
     sa.Column("started_at", sa.BigInteger, nullable=False),
     sa.Column("finished_at", sa.BigInteger),
     sa.Column("window_ends_at", sa.BigInteger),
@@ -126,6 +130,28 @@ orphan_reports = sa.Table(
     sa.Column("reason", sa.String(64)),
     sa.Column("at", sa.BigInteger, nullable=False),
     sa.Index("ix_orphan_reports_provider", "channel", "provider_message_id"),
+)
+
+# Every provider id an attempt is known by, when there are several (SMS segments).
+provider_refs = sa.Table(
+    "provider_refs",
+    metadata,
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("provider_message_id", sa.String(128), primary_key=True),
+    sa.Column("attempt_id", sa.String(36), sa.ForeignKey("attempts.id"), nullable=False),
+    sa.Column("delivered", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_provider_refs_attempt", "attempt_id"),
+)
+
+# Flash-call codes: only a hash is kept; attempts are limited.
+verifications = sa.Table(
+    "verifications",
+    metadata,
+    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), primary_key=True),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("attempts_left", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("verified_at", sa.BigInteger),
 )
 
 # Who a phone is on a platform, per sender (bot): learned from webhooks or imported.

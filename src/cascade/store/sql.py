@@ -8,6 +8,7 @@ Reads use a separate pool and, thanks to WAL, never block on the writer.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -186,13 +187,67 @@ class SqlStore(DeliveryQueries):
                         a.send_burst,
                         a.status_rate,
                         a.status_burst,
+                        a.channel_order,
                     )
                     .where(where)
                     .order_by(a.created_at)
                     .limit(1)
                 )
             ).first()
-        return Account(*row) if row else None
+        if row is None:
+            return None
+        order = tuple(row.channel_order.split(",")) if row.channel_order else None
+        return Account(*row[:-1], channel_order=order)
+
+    async def set_channel_order(self, account_id: str, order: Sequence[str] | None) -> bool:
+        """The account's own channel order; channels left out are off. None: all, in the
+        route's order."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                t.accounts.update()
+                .where(t.accounts.c.id == account_id)
+                .values(channel_order=",".join(order) if order is not None else None)
+            )
+        return bool(result.rowcount)
+
+    async def verify_code(self, account_id: str, message_id: str, hashed: str) -> str:
+        """Check a flash-call code's hash: OK, WRONG, EXHAUSTED, EXPIRED or UNKNOWN.
+
+        A wrong code uses up one attempt; once none are left even the right code fails.
+        """
+        v = t.verifications.c
+        m = t.messages.c
+        now = self._clock.now_ms()
+        async with self._write() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(v.code_hash, v.attempts_left, v.expires_at, v.verified_at)
+                    .join(t.messages, m.id == v.message_id)
+                    .where(v.message_id == message_id, m.account_id == account_id)
+                )
+            ).first()
+            if row is None:
+                return "UNKNOWN"
+            stored, left, expires_at, verified_at = row
+            if verified_at is not None:
+                return "OK" if hmac.compare_digest(stored, hashed) else "WRONG"
+            if left <= 0:
+                return "EXHAUSTED"
+            if now >= expires_at:
+                return "EXPIRED"
+            if hmac.compare_digest(stored, hashed):
+                await conn.execute(
+                    t.verifications.update()
+                    .where(v.message_id == message_id)
+                    .values(verified_at=now)
+                )
+                return "OK"
+            await conn.execute(
+                t.verifications.update()
+                .where(v.message_id == message_id)
+                .values(attempts_left=v.attempts_left - 1)
+            )
+            return "WRONG" if left > 1 else "EXHAUSTED"
 
     async def set_account_limits(
         self,
@@ -343,6 +398,7 @@ class SqlStore(DeliveryQueries):
                     ).decode()
                     if d.fallback
                     else None,
+                    "media": encode(d.media).decode() if d.media else None,
                     "ttl": d.ttl,
                     "telegram_bot_id": item.telegram_bot_id,
                     "viber_bot_id": item.viber_bot_id,
@@ -468,6 +524,7 @@ class SqlStore(DeliveryQueries):
                         m.scheduled_at,
                         m.expires_at,
                         m.updated_at,
+                        m.survey_answer,
                     ).where(where, m.account_id == account_id)
                 )
             ).first()
@@ -484,6 +541,8 @@ class SqlStore(DeliveryQueries):
                         a.provider_message_id,
                         a.started_at,
                         a.finished_at,
+                        a.parts,
+                        a.detail,
                     )
                     .where(a.message_id == row.id)
                     .order_by(a.step, a.started_at)
@@ -512,6 +571,7 @@ class SqlStore(DeliveryQueries):
             updated_at_ms=row.updated_at,
             attempts=attempts,
             clicks=int(clicks),
+            survey_answer=row.survey_answer,
         )
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:

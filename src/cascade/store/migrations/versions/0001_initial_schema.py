@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 04:38:59.991597
+Create Date: 2026-11-23 04:53:59.277325
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("send_burst", sa.Integer(), nullable=True),
         sa.Column("status_rate", sa.Float(), nullable=True),
         sa.Column("status_burst", sa.Integer(), nullable=True),
+        sa.Column("channel_order", sa.Text(), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -123,6 +124,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("survey_options", sa.Text(), nullable=True),
         sa.Column("fallback", sa.Text(), nullable=True),
+        sa.Column("media", sa.Text(), nullable=True),
         sa.Column("ttl", sa.Integer(), nullable=False),
         sa.Column("telegram_bot_id", sa.String(length=36), nullable=True),
         sa.Column("viber_bot_id", sa.String(length=36), nullable=True),
@@ -169,6 +171,8 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=128), nullable=True),
         sa.Column("provider_message_id", sa.String(length=128), nullable=True),
         sa.Column("parts", sa.Integer(), nullable=True),
+        sa.Column("parts_delivered", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("detail", sa.String(length=64), nullable=True),
         sa.Column("started_at", sa.BigInteger(), nullable=False),
         sa.Column("finished_at", sa.BigInteger(), nullable=True),
         sa.Column("window_ends_at", sa.BigInteger(), nullable=True),
@@ -245,6 +249,19 @@ def upgrade() -> None:
         batch_op.create_index("ix_tasks_due_at", ["due_at"], unique=False)
 
     op.create_table(
+        "verifications",
+        sa.Column("message_id", sa.String(length=36), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("attempts_left", sa.Integer(), nullable=False),
+        sa.Column("expires_at", sa.BigInteger(), nullable=False),
+        sa.Column("verified_at", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+        ),
+        sa.PrimaryKeyConstraint("message_id"),
+    )
+    op.create_table(
         "clicks",
         sa.Column(
             "id",
@@ -264,12 +281,32 @@ def upgrade() -> None:
     with op.batch_alter_table("clicks", schema=None) as batch_op:
         batch_op.create_index("ix_clicks_code", ["code"], unique=False)
 
+    op.create_table(
+        "provider_refs",
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("provider_message_id", sa.String(length=128), nullable=False),
+        sa.Column("attempt_id", sa.String(length=36), nullable=False),
+        sa.Column("delivered", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"],
+            ["attempts.id"],
+        ),
+        sa.PrimaryKeyConstraint("channel", "provider_message_id"),
+    )
+    with op.batch_alter_table("provider_refs", schema=None) as batch_op:
+        batch_op.create_index("ix_provider_refs_attempt", ["attempt_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("provider_refs", schema=None) as batch_op:
+        batch_op.drop_index("ix_provider_refs_attempt")
+
+    op.drop_table("provider_refs")
     with op.batch_alter_table("clicks", schema=None) as batch_op:
         batch_op.drop_index("ix_clicks_code")
 
     op.drop_table("clicks")
+    op.drop_table("verifications")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_tasks_due_at")
 
