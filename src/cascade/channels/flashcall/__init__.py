@@ -1,0 +1,52 @@
+"""The flash-call channel: Twilio Programmable Voice calls whose caller id is the code.
+
+The recipient's phone rings from `prefix + code` and the call ends unanswered; the
+recipient (or an app reading the call log) types the last digits back, and the API
+checks them (`POST /api/CascadeMessage/verify`). See README.md for the provider's facts.
+"""
+
+from cascade.channels.flashcall.client import (
+    DEFAULT_BASE_URL,
+    LIMITS,
+    TWIML,
+    FlashCallChannel,
+    outcome_for_error,
+)
+from cascade.channels.flashcall.codes import (
+    MAX_ATTEMPTS,
+    Verdict,
+    caller_for,
+    code_of,
+    new_code,
+    pattern,
+    verify,
+)
+from cascade.channels.flashcall.webhook import (
+    SIGNATURE_HEADER,
+    WEBHOOK_ROUTE,
+    WEBHOOK_URL_HEADER,
+    events_for,
+    handle_webhook,
+    signature,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "LIMITS",
+    "MAX_ATTEMPTS",
+    "SIGNATURE_HEADER",
+    "TWIML",
+    "WEBHOOK_ROUTE",
+    "WEBHOOK_URL_HEADER",
+    "FlashCallChannel",
+    "Verdict",
+    "caller_for",
+    "code_of",
+    "events_for",
+    "handle_webhook",
+    "new_code",
+    "outcome_for_error",
+    "pattern",
+    "signature",
+    "verify",
+]

@@ -1,0 +1,105 @@
+"""Flash-call codes: made, carried in the caller number, shown masked, checked.
+
+A flash call carries its code in the caller id: the recipient's phone rings from a
+number whose last `code_length` digits are the code, and the call ends unanswered. The
+installation owns a block of caller numbers — a prefix followed by every combination of
+`code_length` digits — so any code can be sent by calling from `prefix + code`.
+
+Everything here is pure: no I/O, no clock. The code is random per message (`secrets`),
+compared in constant time, and what the status shows masks exactly the code's digits.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import re
+import secrets
+from typing import Final
+
+MIN_CODE_LENGTH: Final = 4
+MAX_CODE_LENGTH: Final = 6
+MAX_ATTEMPTS: Final = 3  # wrong codes allowed before the code is void (the engine's too)
+MASK: Final = "*"
+
+# E.164: "+", a country code that does not start with 0, 8-15 digits in all.
+_PREFIX = re.compile(r"\+[1-9][0-9]*")
+_E164_MIN_DIGITS: Final = 8
+_E164_MAX_DIGITS: Final = 15
+
+
+class Verdict(enum.Enum):
+    OK = "OK"
+    WRONG = "WRONG"  # this attempt was wrong and used one up; more are left
+    EXHAUSTED = "EXHAUSTED"  # none are left (now or before): not even the right code counts
+
+
+def check_length(code_length: int) -> int:
+    if not MIN_CODE_LENGTH <= code_length <= MAX_CODE_LENGTH:
+        raise ValueError(f"code length must be {MIN_CODE_LENGTH}-{MAX_CODE_LENGTH} digits")
+    return code_length
+
+
+def check_prefix(prefix: str, code_length: int) -> str:
+    """The caller prefix, if prefix + code is an E.164 number; else ValueError."""
+    check_length(code_length)
+    if not _PREFIX.fullmatch(prefix):
+        raise ValueError("the caller prefix must be '+' and digits, country code first")
+    digits = len(prefix) - 1 + code_length
+    if not _E164_MIN_DIGITS <= digits <= _E164_MAX_DIGITS:
+        raise ValueError(
+            f"prefix + code must have {_E164_MIN_DIGITS}-{_E164_MAX_DIGITS} digits, not {digits}"
+        )
+    return prefix
+
+
+def new_code(length: int) -> str:
+    """A uniformly random code of `length` decimal digits (leading zeros included)."""
+    check_length(length)
+    return f"{secrets.randbelow(10**length):0{length}d}"
+
+
+def caller_for(prefix: str, code: str) -> str:
+    """The caller number that carries `code`: the block's prefix followed by the code."""
+    if not code.isascii() or not code.isdigit():
+        raise ValueError("a code is decimal digits")
+    return check_prefix(prefix, len(code)) + code
+
+
+def code_of(caller: str, code_length: int) -> str:
+    """The code a caller number carries: its last `code_length` digits."""
+    check_length(code_length)
+    code = caller[-code_length:]
+    if len(caller) <= code_length or not code.isascii() or not code.isdigit():
+        raise ValueError("the caller number does not end in a code")
+    return code
+
+
+PATTERN_DIGITS = 6
+
+
+def pattern(caller: str, code_length: int) -> str:
+    """What the status shows of a call: the caller number and its pattern, the last six
+    digits behind stars — `+380441234567 (***234567)`, as SPEC's example `***456789`.
+
+    The code is the caller's last `code_length` digits, so the status gives it away to
+    whoever reads it: the account that sent the message, which may verify the code itself
+    or leave that to `POST /api/CascadeMessage/verify`.
+    """
+    code_of(caller, code_length)  # validates
+    return f"{caller} ({MASK * 3}{caller[-PATTERN_DIGITS:]})"
+
+
+def verify(expected_code: str, given: str, attempts_left: int) -> Verdict:
+    """Check `given` against the code, in constant time.
+
+    `attempts_left` counts the attempts still allowed, this one included; at zero nothing
+    is compared. A wrong code uses one up (the caller stores `attempts_left - 1`); the
+    answer to the last wrong one is EXHAUSTED, so the client learns it cannot try again.
+    """
+    if attempts_left <= 0:
+        return Verdict.EXHAUSTED
+    candidate = given.strip().encode()
+    if hmac.compare_digest(expected_code.encode(), candidate):
+        return Verdict.OK
+    return Verdict.WRONG if attempts_left > 1 else Verdict.EXHAUSTED

@@ -1,0 +1,751 @@
+"""The flash-call channel: its pure code helpers, Twilio's Calls API against a mocked
+transport, and the status-callback webhook, all table-driven.
+
+Every test that talks to "Twilio" declares the exchanges it expects; the runner fails the
+test when a request arrives that was not expected, or an expected one never came. No
+request can leave the machine: the only transport is `httpx.MockTransport`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+import pytest
+
+from cascade.channels.base import (
+    Channel,
+    DeliveryReport,
+    Event,
+    Failed,
+    Inbound,
+    InDoubt,
+    Misconfigured,
+    Outbound,
+    Outcome,
+    Retry,
+    Sender,
+    Sent,
+    Throttled,
+    Unreachable,
+)
+from cascade.channels.flashcall import (
+    LIMITS,
+    MAX_ATTEMPTS,
+    TWIML,
+    WEBHOOK_ROUTE,
+    FlashCallChannel,
+    Verdict,
+    caller_for,
+    code_of,
+    handle_webhook,
+    new_code,
+    pattern,
+    signature,
+    verify,
+)
+from cascade.channels.flashcall.codes import check_prefix
+
+ACCOUNT = "AC3f2a0c5d9e8b7a6f5e4d3c2b1a0f9e8d"
+TOKEN = "9c1e4f7a2b5d8e0f3a6c9b2e5d8f1a4c"
+BASE = "https://twilio.test"
+CASCADE = "https://cascade.test"
+PREFIX = "+44207946"
+SENDER = Sender(id="flashcall", token=TOKEN)
+CALL_SID = "CA" + "5e" * 16
+CALLS_PATH = f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json"
+CALLBACK_URL = f"{CASCADE}/webhooks/flashcall/flashcall"
+
+# --- codes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [4, 5, 6])
+def test_new_code_is_random_digits_of_the_length(length: int) -> None:
+    made = {new_code(length) for _ in range(300)}
+    assert all(len(c) == length and c.isascii() and c.isdigit() for c in made)
+    assert len(made) > 250  # random, not a counter or a constant
+
+
+def test_new_code_keeps_leading_zeros() -> None:
+    assert any(new_code(4).startswith("0") for _ in range(2000))
+
+
+@pytest.mark.parametrize("length", [0, 3, 7, -1])
+def test_code_length_is_4_to_6(length: int) -> None:
+    with pytest.raises(ValueError, match="code length"):
+        new_code(length)
+
+
+CALLER_CASES: list[tuple[str, str, str]] = [
+    ("+44207946", "0042", "+442079460042"),
+    ("+38044123", "4567", "+380441234567"),
+    ("+380441", "234567", "+380441234567"),
+    ("+1202555", "01234", "+120255501234"),
+]
+
+
+@pytest.mark.parametrize(("prefix", "code", "caller"), CALLER_CASES)
+def test_caller_is_prefix_then_code(prefix: str, code: str, caller: str) -> None:
+    assert caller_for(prefix, code) == caller
+    assert code_of(caller, len(code)) == code
+
+
+BAD_PREFIXES: list[tuple[str, int]] = [
+    ("44207946", 4),  # no "+"
+    ("+04207946", 4),  # country codes do not start with 0
+    ("+4420 7946", 4),
+    ("+1", 4),  # 5 digits in all: too short for E.164
+    ("+1234567890123", 4),  # 17 digits in all: too long
+    ("+44207946", 3),
+    ("", 4),
+]
+
+
+@pytest.mark.parametrize(("prefix", "length"), BAD_PREFIXES)
+def test_bad_prefixes_are_refused(prefix: str, length: int) -> None:
+    with pytest.raises(ValueError, match=r"prefix|code length"):
+        check_prefix(prefix, length)
+
+
+@pytest.mark.parametrize("code", ["12a4", "١٢٣٤", "", "12 4"])
+def test_caller_for_refuses_codes_that_are_not_digits(code: str) -> None:
+    with pytest.raises(ValueError, match="decimal digits"):
+        caller_for(PREFIX, code)
+
+
+PATTERN_CASES: list[tuple[str, int, str]] = [
+    ("+380441234567", 4, "+380441234567 (***234567)"),
+    ("+380441234567", 6, "+380441234567 (***234567)"),
+    ("+442079456789", 4, "+442079456789 (***456789)"),
+]
+
+
+@pytest.mark.parametrize(("caller", "length", "shown"), PATTERN_CASES)
+def test_pattern_shows_the_caller_and_its_last_six_digits(
+    caller: str, length: int, shown: str
+) -> None:
+    assert pattern(caller, length) == shown
+
+
+@pytest.mark.parametrize(("caller", "length"), [("1234", 4), ("+3804412345ab", 4), ("", 4)])
+def test_pattern_needs_a_caller_ending_in_a_code(caller: str, length: int) -> None:
+    with pytest.raises(ValueError, match="does not end in a code"):
+        pattern(caller, length)
+
+
+VERIFY_CASES: list[tuple[str, str, int, Verdict]] = [
+    ("0042", "0042", 3, Verdict.OK),
+    ("0042", " 0042\n", 1, Verdict.OK),  # pasted with whitespace
+    ("0042", "42", 3, Verdict.WRONG),
+    ("0042", "0043", 3, Verdict.WRONG),
+    ("0042", "00420", 3, Verdict.WRONG),
+    ("0042", "", 3, Verdict.WRONG),
+    ("0042", "٠٠٤٢", 3, Verdict.WRONG),  # Arabic-Indic digits are not the code
+    ("0042", "0043", 1, Verdict.EXHAUSTED),  # the last attempt, used up
+    ("0042", "0042", 1, Verdict.OK),
+    ("0042", "0042", 0, Verdict.EXHAUSTED),  # even the right code, once none are left
+    ("0042", "0043", -1, Verdict.EXHAUSTED),
+]
+
+
+@pytest.mark.parametrize(("expected", "given", "left", "verdict"), VERIFY_CASES)
+def test_verify(expected: str, given: str, left: int, verdict: Verdict) -> None:
+    assert verify(expected, given, left) is verdict
+
+
+def test_attempts_run_out() -> None:
+    left = MAX_ATTEMPTS
+    verdicts = []
+    for given in ("1111", "2222", "3333", "0042"):
+        verdict = verify("0042", given, left)
+        verdicts.append(verdict)
+        if verdict is not Verdict.OK:
+            left = max(left - 1, 0)
+    assert MAX_ATTEMPTS == 3
+    assert verdicts == [Verdict.WRONG, Verdict.WRONG, Verdict.EXHAUSTED, Verdict.EXHAUSTED]
+
+
+# --- the runner ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Exchange:
+    """One expected request and the answer (or transport error) it gets."""
+
+    answer: httpx.Response | Exception
+    path: str = CALLS_PATH
+
+
+@dataclass
+class MockTwilio:
+    pending: list[Exchange] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def expect(self, *exchanges: Exchange) -> None:
+        self.pending.extend(exchanges)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if not self.pending:
+            raise AssertionError(f"unexpected request {request.method} {request.url}")
+        exchange = self.pending.pop(0)
+        assert request.url.path == exchange.path
+        self.requests.append(request)
+        if isinstance(exchange.answer, Exception):
+            raise exchange.answer
+        return exchange.answer
+
+    def assert_done(self) -> None:
+        assert not self.pending, f"{len(self.pending)} expected request(s) never made"
+
+    @property
+    def only_form(self) -> list[tuple[str, str]]:
+        assert len(self.requests) == 1
+        return parse_qsl(self.requests[0].content.decode(), keep_blank_values=True)
+
+
+@pytest.fixture
+def twilio() -> Iterator[MockTwilio]:
+    mock = MockTwilio()
+    yield mock
+    mock.assert_done()
+
+
+def make_channel(client: httpx.AsyncClient | None = None, **overrides: Any) -> FlashCallChannel:
+    values: dict[str, Any] = {
+        "account_sid": ACCOUNT,
+        "auth_token": TOKEN,
+        "caller_prefix": PREFIX,
+        "status_callback_url_base": CASCADE + "/",
+        "base_url": BASE,
+        "client": client,
+    }
+    values.update(overrides)
+    return FlashCallChannel(**values)
+
+
+@pytest.fixture
+async def channel(twilio: MockTwilio) -> AsyncIterator[FlashCallChannel]:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(twilio.handle))
+    channel = make_channel(client)
+    yield channel
+    await channel.aclose()
+    assert not client.is_closed  # a client handed in belongs to the caller
+    await client.aclose()
+
+
+def created(sid: str = CALL_SID, **extra: Any) -> httpx.Response:
+    body = {
+        "sid": sid,
+        "account_sid": ACCOUNT,
+        "status": "queued",
+        "direction": "outbound-api",
+        "to": "+380501234569",
+        "api_version": "2010-04-01",
+        **extra,
+    }
+    return httpx.Response(201, json=body)
+
+
+def error(http_status: int, code: int, message: str = "error") -> httpx.Response:
+    body = {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": http_status,
+    }
+    return httpx.Response(http_status, json=body)
+
+
+def outbound(phone: str = "+380501234569", *, ttl: int = 300, address: str = "") -> Outbound:
+    return Outbound(
+        attempt_id="att-1",
+        message_id="3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        phone=phone,
+        address=address or phone,
+        text="",
+        from_name="YourStore",
+        message_type="flashcall",
+        survey_options=(),
+        ttl_remaining_s=ttl,
+        sender=SENDER,
+    )
+
+
+# --- what the channel is ----------------------------------------------------------------------
+
+
+def test_channel_declares_its_limits_and_route() -> None:
+    channel: Channel = make_channel()
+    assert channel.name == "flashcall"
+    assert channel.limits == LIMITS
+    assert LIMITS.confirms_delivery is True
+    assert LIMITS.carries_survey is False
+    assert 0 < LIMITS.delivery_window_s <= 300  # never beyond flashcall's default TTL
+    assert FlashCallChannel.routes == (WEBHOOK_ROUTE,)
+    assert WEBHOOK_ROUTE.channel == "flashcall"
+
+
+async def test_owned_client_is_closed() -> None:
+    channel = make_channel()
+    await channel.aclose()
+    assert channel._client.is_closed
+
+
+BAD_CONFIG: list[dict[str, Any]] = [
+    {"account_sid": ""},
+    {"auth_token": ""},
+    {"caller_prefix": "44207946"},
+    {"code_length": 7},
+    {"code_length": 3},
+    {"caller_prefix": "+4420794612345"},  # with a 4-digit code: 17 digits
+    {"status_callback_url_base": "cascade.test"},
+    {"ring_timeout_s": 0},
+    {"ring_timeout_s": 601},
+]
+
+
+@pytest.mark.parametrize("overrides", BAD_CONFIG, ids=lambda o: ",".join(o))
+def test_bad_configuration_is_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"AccountSid|prefix|code length|URL|ring timeout"):
+        make_channel(**overrides)
+
+
+# --- placing the call -------------------------------------------------------------------------
+
+
+async def test_call_request_is_exact(channel: FlashCallChannel, twilio: MockTwilio) -> None:
+    twilio.expect(Exchange(created()))
+    outcome = await channel.send(outbound())
+    assert isinstance(outcome, Sent)
+    code = outcome.secret
+    assert code is not None
+    assert len(code) == 4
+    assert code.isdigit()
+    caller = PREFIX + code
+    assert outcome == Sent(CALL_SID, detail=pattern(PREFIX + code, 4), secret=code)
+
+    request = twilio.requests[0]
+    assert request.method == "POST"
+    assert str(request.url) == f"{BASE}{CALLS_PATH}"
+    expected_auth = base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+    assert request.headers["Authorization"] == f"Basic {expected_auth}"
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert twilio.only_form == [
+        ("To", "+380501234569"),
+        ("From", caller),
+        ("Twiml", "<Response><Hangup/></Response>"),
+        ("Timeout", "10"),
+        ("StatusCallback", CALLBACK_URL),
+        ("StatusCallbackMethod", "POST"),
+        ("StatusCallbackEvent", "completed"),
+    ]
+    assert TWIML == "<Response><Hangup/></Response>"
+
+
+async def test_each_call_carries_a_fresh_code(twilio: MockTwilio) -> None:
+    twilio.expect(*(Exchange(created()) for _ in range(20)))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(twilio.handle)) as client:
+        channel = make_channel(client, code_length=6)
+        outcomes = [await channel.send(outbound()) for _ in range(20)]
+    secrets_ = [o.secret for o in outcomes if isinstance(o, Sent)]
+    assert len(secrets_) == 20
+    assert len(set(secrets_)) > 15
+    froms = [dict(parse_qsl(r.content.decode()))["From"] for r in twilio.requests]
+    assert froms == [PREFIX + s for s in secrets_ if s]
+    assert all(o.detail and o.detail.startswith(PREFIX) for o in outcomes if isinstance(o, Sent))
+
+
+async def test_ring_timeout_never_outlasts_the_ttl(
+    channel: FlashCallChannel, twilio: MockTwilio
+) -> None:
+    twilio.expect(Exchange(created()), Exchange(created()))
+    await channel.send(outbound(ttl=4))
+    await channel.send(outbound(ttl=0))
+    timeouts = [dict(parse_qsl(r.content.decode()))["Timeout"] for r in twilio.requests]
+    assert timeouts == ["4", "1"]
+
+
+async def test_address_wins_over_phone_and_sender_id_is_in_the_callback(
+    twilio: MockTwilio,
+) -> None:
+    twilio.expect(Exchange(created()))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(twilio.handle)) as client:
+        channel = make_channel(client, ring_timeout_s=15)
+        out = outbound(address="+380501234560")
+        other = Sender(id="twilio main/1", token=TOKEN)
+        await channel.send(replace(out, sender=other))
+    form = dict(twilio.only_form)
+    assert form["To"] == "+380501234560"
+    assert form["Timeout"] == "15"
+    assert form["StatusCallback"] == f"{CASCADE}/webhooks/flashcall/twilio%20main%2F1"
+
+
+ERROR_CASES: list[tuple[str, httpx.Response, Outcome]] = [
+    ("21211-invalid-to", error(400, 21211), Unreachable("INVALID_NUMBER")),
+    ("21217-not-valid", error(400, 21217), Unreachable("INVALID_NUMBER")),
+    ("13223-format", error(400, 13223), Unreachable("INVALID_NUMBER")),
+    ("13224-unsupported", error(400, 13224), Unreachable("INVALID_NUMBER")),
+    ("21202-premium", error(400, 21202), Unreachable("PREMIUM_NUMBER")),
+    ("21215-geo", error(400, 21215), Misconfigured("GEO_PERMISSION")),
+    ("21210-caller", error(400, 21210), Misconfigured("CALLER_NOT_VERIFIED")),
+    ("20003-auth", error(401, 20003, "Authenticate"), Misconfigured("AUTH_FAILED")),
+    ("20403-suspended", error(403, 20403), Misconfigured("ACCOUNT_FORBIDDEN")),
+    ("20429", error(429, 20429, "Too Many Requests"), Throttled(1.0, "TOO_MANY_REQUESTS")),
+    (
+        "20429-retry-after",
+        httpx.Response(429, headers={"Retry-After": "7"}, json={"code": 20429, "status": 429}),
+        Throttled(7.0, "TOO_MANY_REQUESTS"),
+    ),
+    ("21208-timeout", error(400, 21208), Failed("INVALID_TIMEOUT")),
+    ("21626-event", error(400, 21626), Failed("INVALID_STATUS_CALLBACK_EVENT")),
+    ("other-code", error(400, 21205), Failed("TWILIO_21205")),
+    ("404-with-code", error(404, 20404), Misconfigured("HTTP_404")),
+    ("429-no-body", httpx.Response(429), Throttled(1.0, "HTTP_429")),
+    ("401-no-body", httpx.Response(401), Misconfigured("HTTP_401")),
+    ("301", httpx.Response(301, headers={"Location": "https://x"}), Misconfigured("HTTP_301")),
+    ("400-html", httpx.Response(400, text="<html>bad</html>"), Failed("HTTP_400")),
+    ("500", httpx.Response(500, text="oops"), Retry("HTTP_500")),
+    ("503-with-code", error(503, 20500), Retry("HTTP_503")),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "reply", "expected"), ERROR_CASES, ids=[c[0] for c in ERROR_CASES]
+)
+async def test_every_error_maps(
+    channel: FlashCallChannel,
+    twilio: MockTwilio,
+    case: str,
+    reply: httpx.Response,
+    expected: Outcome,
+) -> None:
+    twilio.expect(Exchange(reply))
+    assert await channel.send(outbound()) == expected
+
+
+FAULT_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
+    ("read-timeout", httpx.ReadTimeout("slow"), InDoubt("NO_ANSWER:ReadTimeout")),
+    ("connect-timeout", httpx.ConnectTimeout("slow"), Retry("NETWORK:ConnectTimeout")),
+    ("connect-error", httpx.ConnectError("refused"), Retry("NETWORK:ConnectError")),
+    ("reset", httpx.RemoteProtocolError("reset"), InDoubt("NO_ANSWER:RemoteProtocolError")),
+    # a 2xx we cannot read may be a placed call behind a proxy: never repeated
+    ("html-201", httpx.Response(201, text="<html>proxy</html>"), InDoubt("BAD_RESPONSE")),
+    ("no-sid", httpx.Response(201, json={"status": "queued"}), InDoubt("BAD_RESPONSE")),
+    ("empty-sid", httpx.Response(200, json={"sid": ""}), InDoubt("BAD_RESPONSE")),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "reply", "expected"), FAULT_CASES, ids=[c[0] for c in FAULT_CASES]
+)
+async def test_transport_faults_and_unreadable_answers(
+    channel: FlashCallChannel,
+    twilio: MockTwilio,
+    case: str,
+    reply: httpx.Response | Exception,
+    expected: Outcome,
+) -> None:
+    twilio.expect(Exchange(reply))
+    assert await channel.send(outbound()) == expected
+
+
+async def test_unsupported_base_url_is_misconfigured() -> None:
+    channel = make_channel(base_url="ftp://twilio.test")
+    try:
+        assert await channel.send(outbound()) == Misconfigured("INVALID_BASE_URL")
+    finally:
+        await channel.aclose()
+
+
+async def test_secrets_never_logged(
+    channel: FlashCallChannel, twilio: MockTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    replies: list[httpx.Response | Exception] = [created()]
+    replies += [c[1] for c in ERROR_CASES] + [c[1] for c in FAULT_CASES]
+    twilio.expect(*(Exchange(r) for r in replies))
+    codes: list[str] = []
+    for _ in replies:
+        outcome = await channel.send(outbound())
+        if isinstance(outcome, Sent) and outcome.secret:
+            codes.append(outcome.secret)
+    twilio.expect(Exchange(httpx.ReadTimeout("slow"), path=f"{CALLS_PATH[:-5]}/{CALL_SID}.json"))
+    await channel.revoke(SENDER, "+380501234569", CALL_SID)
+    forged = Inbound(SENDER, {"x-twilio-signature": "AAAA", "x-cascade-webhook-url": "u"}, b"")
+    assert (await handle_webhook(forged)).status == 403
+    assert caplog.records, "the faults above should have been logged"
+    assert TOKEN not in caplog.text
+    assert TOKEN[:12] not in caplog.text
+    callers = [dict(parse_qsl(r.content.decode()))["From"] for r in twilio.requests[:-1]]
+    assert codes
+    assert all(PREFIX + c not in caplog.text for c in codes)
+    assert all(c not in caplog.text for c in callers)
+
+
+async def test_error_messages_quoting_the_caller_are_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    callers: list[str] = []
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        caller = dict(parse_qsl(request.content.decode()))["From"]
+        callers.append(caller)
+        message = f"The source phone number provided, {caller}, is not yet verified"
+        return error(400, 21210, message)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(echo)) as client:
+        outcome = await make_channel(client).send(outbound())
+    assert outcome == Misconfigured("CALLER_NOT_VERIFIED")
+    assert "21210" in caplog.text
+    assert callers
+    assert callers[0] not in caplog.text
+
+
+# --- cancelling a call whose window ended ----------------------------------------------------
+
+
+async def test_revoke_cancels_the_call(channel: FlashCallChannel, twilio: MockTwilio) -> None:
+    path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{CALL_SID}.json"
+    twilio.expect(Exchange(httpx.Response(200, json={"sid": CALL_SID}), path=path))
+    await channel.revoke(SENDER, "+380501234569", CALL_SID)
+    assert twilio.only_form == [("Status", "canceled")]
+    assert twilio.requests[0].headers["Authorization"].startswith("Basic ")
+
+
+@pytest.mark.parametrize(
+    "reply", [error(400, 21220), httpx.Response(500), httpx.ConnectError("refused")]
+)
+async def test_revoke_swallows_failures(
+    channel: FlashCallChannel, twilio: MockTwilio, reply: httpx.Response | Exception
+) -> None:
+    path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{CALL_SID}.json"
+    twilio.expect(Exchange(reply, path=path))
+    await channel.revoke(SENDER, "+380501234569", CALL_SID)  # does not raise
+
+
+def test_runner_rejects_surprises_and_leftovers() -> None:
+    mock = MockTwilio()
+    with pytest.raises(AssertionError, match="unexpected request"):
+        mock.handle(httpx.Request("POST", f"{BASE}{CALLS_PATH}"))
+    mock.expect(Exchange(created()))
+    with pytest.raises(AssertionError, match="never made"):
+        mock.assert_done()
+
+
+# --- the status callback ---------------------------------------------------------------------
+
+AT = "Tue, 31 Aug 2010 20:36:28 +0000"
+AT_MS = 1283286988000
+
+
+def callback(status: str, **extra: str) -> list[tuple[str, str]]:
+    params = {
+        "AccountSid": ACCOUNT,
+        "ApiVersion": "2010-04-01",
+        "CallSid": CALL_SID,
+        "CallStatus": status,
+        "Called": "+380501234569",
+        "Caller": "+442079460042",
+        "Direction": "outbound-api",
+        "From": "+442079460042",
+        "To": "+380501234569",
+        "Timestamp": AT,
+        "CallbackSource": "call-progress-events",
+        "SequenceNumber": "0",
+        **extra,
+    }
+    return list(params.items())
+
+
+def signed(
+    params: list[tuple[str, str]],
+    *,
+    url: str = CALLBACK_URL,
+    signed_url: str | None = None,
+    token: str = TOKEN,
+) -> Inbound:
+    """The request as the API layer hands it over: the URL it was called at in a header."""
+    body = urlencode(params).encode()
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-twilio-signature": signature(signed_url or url, params, token),
+        "x-cascade-webhook-url": url,
+    }
+    return Inbound(SENDER, headers, body)
+
+
+def delivered(**extra: Any) -> DeliveryReport:
+    return DeliveryReport("flashcall", CALL_SID, "delivered", AT_MS, **extra)
+
+
+def failed(reason: str) -> DeliveryReport:
+    return DeliveryReport("flashcall", CALL_SID, "failed", AT_MS, reason)
+
+
+WEBHOOK_CASES: list[tuple[str, list[tuple[str, str]], tuple[Event, ...]]] = [
+    ("no-answer", callback("no-answer", CallDuration="0", SipResponseCode="487"), (delivered(),)),
+    ("busy", callback("busy", CallDuration="0"), (delivered(),)),
+    ("completed", callback("completed", CallDuration="1"), (delivered(),)),
+    ("failed", callback("failed", SipResponseCode="404"), (failed("CALL_FAILED:SIP_404"),)),
+    ("failed-no-sip", callback("failed"), (failed("CALL_FAILED"),)),
+    ("failed-odd-sip", callback("failed", SipResponseCode="4o4"), (failed("CALL_FAILED"),)),
+    ("canceled", callback("canceled"), (failed("CALL_CANCELED"),)),
+    ("queued", callback("queued"), ()),
+    ("initiated", callback("initiated"), ()),
+    ("ringing", callback("ringing"), ()),
+    ("in-progress", callback("in-progress"), ()),
+    ("a-status-to-come", callback("teleported"), ()),
+    ("blank-params-are-signed", callback("busy", ForwardedFrom="", CallerName=""), (delivered(),)),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "params", "expected"), WEBHOOK_CASES, ids=[c[0] for c in WEBHOOK_CASES]
+)
+async def test_webhook_events(
+    case: str, params: list[tuple[str, str]], expected: tuple[Event, ...]
+) -> None:
+    reply = await WEBHOOK_ROUTE.handler(signed(params))
+    assert (reply.status, reply.body) == (200, b"")
+    assert reply.events == expected
+
+
+async def test_timestamp_missing_or_unreadable_means_now() -> None:
+    for params in (
+        [p for p in callback("busy") if p[0] != "Timestamp"],
+        callback("busy", Timestamp="yesterday"),
+    ):
+        reply = await handle_webhook(signed(params))
+        (report,) = reply.events
+        assert isinstance(report, DeliveryReport)
+        assert report.at_ms > AT_MS
+
+
+def test_signature_matches_twilios_published_example() -> None:
+    # The worked example of Twilio's "Validating requests" documentation.
+    params = [
+        ("CallSid", "CA1234567890ABCDE"),
+        ("Caller", "+12349013030"),
+        ("Digits", "1234"),
+        ("From", "+12349013030"),
+        ("To", "+18005551212"),
+    ]
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert signature(url, params, "12345") == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    assert signature(url, list(reversed(params)), "12345") == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+
+
+PORT_CASES: list[tuple[str, str]] = [
+    (
+        "https://cascade.test/webhooks/flashcall/flashcall",
+        "https://cascade.test:443/webhooks/flashcall/flashcall",
+    ),
+    (
+        "https://cascade.test:443/webhooks/flashcall/flashcall",
+        "https://cascade.test/webhooks/flashcall/flashcall",
+    ),
+    ("http://cascade.test/w?x=1", "http://cascade.test:80/w?x=1"),
+    ("http://[::1]:80/w", "http://[::1]/w"),
+]
+
+
+@pytest.mark.parametrize(("called", "signed_url"), PORT_CASES)
+async def test_default_port_may_or_may_not_be_signed(called: str, signed_url: str) -> None:
+    reply = await handle_webhook(signed(callback("busy"), url=called, signed_url=signed_url))
+    assert reply.status == 200
+    assert len(reply.events) == 1
+
+
+def _tampered(params: list[tuple[str, str]]) -> Inbound:
+    inbound = signed(params)
+    body = inbound.body.replace(b"CallStatus=failed", b"CallStatus=busy")
+    return Inbound(SENDER, inbound.headers, body)
+
+
+def _headers(**changes: str | None) -> Callable[[list[tuple[str, str]]], Inbound]:
+    def make(params: list[tuple[str, str]]) -> Inbound:
+        inbound = signed(params)
+        headers = dict(inbound.headers)
+        for name, value in changes.items():
+            key = name.replace("_", "-")
+            if value is None:
+                headers.pop(key, None)
+            else:
+                headers[key] = value
+        return Inbound(SENDER, headers, inbound.body)
+
+    return make
+
+
+FORGED: list[tuple[str, Callable[[list[tuple[str, str]]], Inbound]]] = [
+    ("no-signature", _headers(x_twilio_signature=None)),
+    ("empty-signature", _headers(x_twilio_signature="")),
+    ("garbage", _headers(x_twilio_signature="deadbeef")),
+    ("non-ascii", _headers(x_twilio_signature="é" * 28)),
+    ("other-token", lambda p: signed(p, token="another-accounts-token")),
+    ("other-url", lambda p: signed(p, signed_url=CASCADE + "/webhooks/flashcall/other")),
+    (
+        "other-port",
+        lambda p: signed(p, signed_url="https://cascade.test:8443/w", url="https://cascade.test/w"),
+    ),
+    ("tampered-body", _tampered),
+    ("no-url-header", _headers(x_cascade_webhook_url=None)),
+    ("wrong-url-header", _headers(x_cascade_webhook_url=CASCADE + "/elsewhere")),
+    (
+        "no-token",
+        lambda p: Inbound(Sender("flashcall", ""), signed(p, token="").headers, signed(p).body),
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "make"), FORGED, ids=[c[0] for c in FORGED])
+async def test_bad_signature_is_403_without_events(
+    case: str, make: Callable[[list[tuple[str, str]]], Inbound]
+) -> None:
+    reply = await handle_webhook(make(callback("failed")))
+    assert reply.status == 403
+    assert reply.events == ()
+    assert json.loads(reply.body) == {"error": "bad signature"}
+
+
+UNREADABLE: list[tuple[str, bytes]] = [
+    ("not-utf8", b"CallSid=\xff\xfe&CallStatus=busy"),
+    ("no-equals", b"CallSid"),
+    ("empty-field", b"CallSid=CA1&&CallStatus=busy"),
+    ("json", b'{"CallSid": "CA1", "CallStatus": "busy"}'),
+    ("too-many-fields", "&".join(f"F{i}=1" for i in range(101)).encode()),
+]
+
+
+@pytest.mark.parametrize(("case", "body"), UNREADABLE, ids=[c[0] for c in UNREADABLE])
+async def test_unreadable_body_is_400(case: str, body: bytes) -> None:
+    headers = {"x-twilio-signature": "AAAA", "x-cascade-webhook-url": CALLBACK_URL}
+    reply = await handle_webhook(Inbound(SENDER, headers, body))
+    assert reply.status == 400
+    assert reply.events == ()
+    assert json.loads(reply.body) == {"error": "malformed callback"}
+
+
+INCOMPLETE: list[tuple[str, list[tuple[str, str]]]] = [
+    ("empty", []),
+    ("no-call-sid", [p for p in callback("busy") if p[0] != "CallSid"]),
+    ("no-call-status", [p for p in callback("busy") if p[0] != "CallStatus"]),
+    ("blank-call-sid", callback("busy", CallSid="")),
+    ("blank-call-status", callback("busy", CallStatus="")),
+]
+
+
+@pytest.mark.parametrize(("case", "params"), INCOMPLETE, ids=[c[0] for c in INCOMPLETE])
+async def test_signed_but_incomplete_callback_is_400(
+    case: str, params: list[tuple[str, str]]
+) -> None:
+    reply = await handle_webhook(signed(params))
+    assert reply.status == 400
+    assert reply.events == ()

@@ -1,0 +1,418 @@
+"""The Twilio Voice simulator on a real loopback port, driven by the real `FlashCallChannel`.
+
+Two servers run in background threads: the simulator, and a small receiving app that
+serves the channel's own webhook handler the way the API layer must (passing the URL it
+was called at in `x-cascade-webhook-url`), so every status callback the simulator sends
+must carry a valid signature to produce events. The tests talk to both over loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+import pytest
+import uvicorn
+from litestar import Litestar, Request, Response, post
+from litestar.params import FromPath
+
+from cascade.channels.base import (
+    DeliveryReport,
+    Event,
+    Inbound,
+    Misconfigured,
+    Outbound,
+    Sender,
+    Sent,
+    Throttled,
+    Unreachable,
+)
+from cascade.channels.flashcall import FlashCallChannel, handle_webhook, signature
+from cascade.simulators.flashcall import FlashCallSimulator, create_app
+
+ACCOUNT = "AC3f2a0c5d9e8b7a6f5e4d3c2b1a0f9e8d"
+TOKEN = "9c1e4f7a2b5d8e0f3a6c9b2e5d8f1a4c"
+PREFIX = "+44207946"
+SENDER = Sender(id="flashcall", token=TOKEN)
+IMPOSTOR = Sender(id="other", token="a-token-the-simulator-does-not-sign-with")
+
+pytestmark = pytest.mark.live
+
+
+# --- servers in threads ------------------------------------------------------------------------
+
+
+class ThreadedServer:
+    """uvicorn on 127.0.0.1, on a port the OS picks, in a thread of its own."""
+
+    def __init__(self, app: Litestar) -> None:
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            http="h11",
+            ws="none",
+            loop="asyncio",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise AssertionError("server did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
+@dataclass
+class Callback:
+    call_status: str
+    status: int
+    events: tuple[Event, ...]
+
+
+@dataclass
+class Receiver:
+    """What Cascade's webhook endpoint saw: every callback, and the events it produced."""
+
+    url: str = ""
+    seen: list[Callback] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def events(self) -> list[Event]:
+        with self.lock:
+            return [e for c in self.seen for e in c.events]
+
+    def callbacks(self) -> list[Callback]:
+        with self.lock:
+            return list(self.seen)
+
+
+def receiving_app(receiver: Receiver) -> Litestar:
+    senders = {s.id: s for s in (SENDER, IMPOSTOR)}
+
+    @post("/webhooks/flashcall/{sender_id:str}", status_code=200)
+    async def webhook(sender_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        headers["x-cascade-webhook-url"] = str(request.url)  # what the API layer must pass
+        reply = await handle_webhook(Inbound(senders[sender_id], headers, body))
+        status = dict(parse_qsl(body.decode(errors="replace"))).get("CallStatus", "?")
+        with receiver.lock:
+            receiver.seen.append(Callback(status, reply.status, reply.events))
+        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+    return Litestar([webhook], openapi_config=None)
+
+
+@dataclass
+class Live:
+    sim: str
+    simulator: FlashCallSimulator
+    receiver: Receiver
+    admin: httpx.AsyncClient
+    channel: FlashCallChannel
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[str, FlashCallSimulator, Receiver]]:
+    receiver = Receiver()
+    simulator = FlashCallSimulator(ring_ms=50)
+    with (
+        ThreadedServer(create_app(simulator, accounts={ACCOUNT: TOKEN})) as sim_url,
+        ThreadedServer(receiving_app(receiver)) as receiver_url,
+    ):
+        receiver.url = receiver_url
+        yield sim_url, simulator, receiver
+
+
+def flashcall_channel(sim_url: str, receiver_url: str, **overrides: Any) -> FlashCallChannel:
+    values: dict[str, Any] = {
+        "account_sid": ACCOUNT,
+        "auth_token": TOKEN,
+        "caller_prefix": PREFIX,
+        "status_callback_url_base": receiver_url,
+        "base_url": sim_url,
+    }
+    values.update(overrides)
+    return FlashCallChannel(**values)
+
+
+@pytest.fixture
+async def live(servers: tuple[str, FlashCallSimulator, Receiver]) -> AsyncIterator[Live]:
+    sim_url, simulator, receiver = servers
+    async with httpx.AsyncClient(base_url=sim_url, timeout=5) as admin:
+        channel = flashcall_channel(sim_url, receiver.url)
+        yield Live(sim_url, simulator, receiver, admin, channel)
+        await channel.aclose()
+
+
+async def wait_for(predicate: Callable[[], bool]) -> None:
+    """Poll until `predicate` holds; fail after five seconds."""
+    async with asyncio.timeout(5):
+        while not predicate():  # noqa: ASYNC110 - the events arrive on another thread
+            await asyncio.sleep(0.02)
+
+
+def outbound(phone: str, *, sender: Sender = SENDER) -> Outbound:
+    return Outbound(
+        attempt_id="att-" + phone,
+        message_id="msg-" + phone,
+        phone=phone,
+        address=phone,
+        text="",
+        from_name="YourStore",
+        message_type="flashcall",
+        survey_options=(),
+        ttl_remaining_s=300,
+        sender=sender,
+    )
+
+
+def reports(receiver: Receiver, provider_id: str) -> list[DeliveryReport]:
+    return [
+        e
+        for e in receiver.events()
+        if isinstance(e, DeliveryReport) and e.provider_id == provider_id
+    ]
+
+
+async def script(live: Live, phone: str, **behaviour: Any) -> None:
+    response = await live.admin.put(f"/_sim/script/{phone}", json=behaviour)
+    assert response.status_code == 200
+
+
+# --- personas ---------------------------------------------------------------------------------
+
+
+async def test_persona_9_takes_the_call_then_it_is_delivered(live: Live) -> None:
+    phone = "+380501234569"
+    before_ms = time.time() * 1000
+    outcome = await live.channel.send(outbound(phone))
+    assert isinstance(outcome, Sent)
+    assert outcome.provider_id.startswith("CA")
+    assert len(outcome.provider_id) == 34
+    assert outcome.secret is not None
+    assert outcome.detail is not None
+    assert outcome.detail.startswith(PREFIX)
+    assert outcome.detail.endswith(f"(***{outcome.detail.split()[0][-6:]})")
+
+    await wait_for(lambda: bool(reports(live.receiver, outcome.provider_id)))
+    (report,) = reports(live.receiver, outcome.provider_id)
+    assert (report.state, report.reason) == ("delivered", None)
+    assert before_ms - 1000 <= report.at_ms <= time.time() * 1000 + 1000
+    assert [(c.call_status, c.status) for c in live.receiver.callbacks()] == [("no-answer", 200)]
+
+    (call,) = (await live.admin.get("/_sim/received", params={"phone": phone})).json()
+    assert call["sid"] == outcome.provider_id
+    assert call["to"] == phone
+    assert call["from"] == PREFIX + outcome.secret  # the caller carries the code
+    assert call["twiml"] == "<Response><Hangup/></Response>"
+    assert call["timeout"] == 10
+    assert call["events"] == ["completed"]
+    assert call["status"] == "no-answer"
+    assert before_ms - 1000 <= call["at_ms"] <= call["ended_at_ms"]
+    assert TOKEN not in str(call)
+
+
+@pytest.mark.parametrize("phone", ["+380501234566", "+380501234561", "+380501234567"])
+async def test_phones_that_take_no_calls_fail(live: Live, phone: str) -> None:
+    outcome = await live.channel.send(outbound(phone))
+    assert isinstance(outcome, Sent)  # Twilio takes the call, then cannot connect it
+    await wait_for(lambda: bool(reports(live.receiver, outcome.provider_id)))
+    (report,) = reports(live.receiver, outcome.provider_id)
+    assert (report.state, report.reason) == ("failed", "CALL_FAILED:SIP_404")
+
+
+async def test_scripted_throttle(live: Live) -> None:
+    await script(live, "+380501234569", reachable=True, throttle=True)
+    outcome = await live.channel.send(outbound("+380501234569"))
+    assert outcome == Throttled(1.0, "TOO_MANY_REQUESTS")
+    assert (await live.admin.get("/_sim/received")).json() == []
+    assert (await live.admin.delete("/_sim/script")).status_code == 204
+    assert isinstance(await live.channel.send(outbound("+380501234569")), Sent)
+
+
+async def test_scripted_pick_up_completes_and_is_delivered(live: Live) -> None:
+    await script(live, "+380501234560", reachable=True, deliver_after_ms=10, read_after_ms=20)
+    outcome = await live.channel.send(outbound("+380501234560"))
+    assert isinstance(outcome, Sent)
+    await wait_for(lambda: bool(reports(live.receiver, outcome.provider_id)))
+    assert [c.call_status for c in live.receiver.callbacks()] == ["completed"]
+    assert reports(live.receiver, outcome.provider_id)[0].state == "delivered"
+
+
+async def test_scripted_blocked_and_failing_phones(live: Live) -> None:
+    await script(live, "+380501234560", reachable=True, blocked=True)
+    await script(live, "+380501234562", reachable=True, fail=True)
+    sids = []
+    for phone in ("+380501234560", "+380501234562"):
+        outcome = await live.channel.send(outbound(phone))
+        assert isinstance(outcome, Sent)
+        sids.append(outcome.provider_id)
+    await wait_for(lambda: all(reports(live.receiver, sid) for sid in sids))
+    reasons = [reports(live.receiver, sid)[0].reason for sid in sids]
+    assert reasons == ["CALL_FAILED:SIP_603", "CALL_FAILED:SIP_500"]
+
+
+async def test_scripted_delay_holds_the_report(live: Live) -> None:
+    await script(live, "+380501234560", reachable=True, deliver_after_ms=400)
+    outcome = await live.channel.send(outbound("+380501234560"))
+    assert isinstance(outcome, Sent)  # the create answer does not wait for the call
+    await asyncio.sleep(0.2)
+    assert reports(live.receiver, outcome.provider_id) == []
+    await wait_for(lambda: bool(reports(live.receiver, outcome.provider_id)))
+
+
+async def test_revoke_cancels_a_call_that_keeps_ringing(live: Live) -> None:
+    await script(live, "+380501234560", reachable=True, deliver_after_ms=None)
+    outcome = await live.channel.send(outbound("+380501234560"))
+    assert isinstance(outcome, Sent)
+    await asyncio.sleep(0.1)
+    assert reports(live.receiver, outcome.provider_id) == []
+    await live.channel.revoke(SENDER, "+380501234560", outcome.provider_id)
+    (report,) = reports(live.receiver, outcome.provider_id)  # posted before the answer
+    assert (report.state, report.reason) == ("failed", "CALL_CANCELED")
+    await live.channel.revoke(SENDER, "+380501234560", outcome.provider_id)  # 21220: ignored
+    assert len(reports(live.receiver, outcome.provider_id)) == 1
+
+
+# --- the provider's answers ----------------------------------------------------------------------
+
+
+async def test_wrong_credentials_are_misconfigured(live: Live) -> None:
+    wrong = flashcall_channel(live.sim, live.receiver.url, auth_token="not-the-token")
+    other = flashcall_channel(live.sim, live.receiver.url, account_sid="AC" + "0" * 32)
+    try:
+        assert await wrong.send(outbound("+380501234569")) == Misconfigured("AUTH_FAILED")
+        assert await other.send(outbound("+380501234569")) == Misconfigured("AUTH_FAILED")
+    finally:
+        await wrong.aclose()
+        await other.aclose()
+    assert (await live.admin.get("/_sim/received")).json() == []
+
+
+async def test_invalid_number_is_unreachable(live: Live) -> None:
+    assert await live.channel.send(outbound("0501234569")) == Unreachable("INVALID_NUMBER")
+
+
+async def test_create_call_errors_look_like_twilios(live: Live) -> None:
+    auth = (ACCOUNT, TOKEN)
+    path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json"
+    base = {"To": "+380501234569", "From": PREFIX + "0042", "Twiml": "<Response/>"}
+    cases: list[tuple[dict[str, str], int]] = [
+        ({"From": base["From"], "Twiml": base["Twiml"]}, 21201),
+        ({"To": base["To"], "Twiml": base["Twiml"]}, 21213),
+        ({"To": base["To"], "From": base["From"]}, 21205),
+        ({**base, "Timeout": "0"}, 21208),
+        ({**base, "Timeout": "601"}, 21208),
+        ({**base, "Timeout": "ten"}, 21208),
+        ({**base, "StatusCallbackEvent": "hangup"}, 21626),
+        ({**base, "StatusCallback": "ftp://x"}, 21205),
+        ({**base, "From": "4420"}, 21210),
+    ]
+    for form, code in cases:
+        response = await live.admin.post(path, data=form, auth=auth)
+        assert response.status_code == 400, form
+        body = response.json()
+        assert body["code"] == code
+        assert body["status"] == 400
+        assert body["more_info"] == f"https://www.twilio.com/docs/errors/{code}"
+        assert body["message"]
+    unauthenticated = await live.admin.post(path, data=base)
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["code"] == 20003
+    created = await live.admin.post(path, data=base, auth=auth)
+    assert created.status_code == 201
+    assert created.json()["status"] == "queued"
+    assert created.json()["from"] == base["From"]
+
+
+async def test_every_requested_event_is_reported_and_signed(live: Live) -> None:
+    form = [
+        ("To", "+380501234569"),
+        ("From", PREFIX + "0042"),
+        ("Twiml", "<Response><Hangup/></Response>"),
+        ("StatusCallback", f"{live.receiver.url}/webhooks/flashcall/flashcall?attempt=a1"),
+        ("StatusCallbackEvent", "initiated"),
+        ("StatusCallbackEvent", "ringing answered"),  # both forms Twilio's libraries send
+        ("StatusCallbackEvent", "completed"),
+    ]
+    path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json"
+    response = await live.admin.post(
+        path,
+        content=urlencode(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        auth=(ACCOUNT, TOKEN),
+    )
+    assert response.status_code == 201
+    sid = response.json()["sid"]
+    await wait_for(lambda: bool(reports(live.receiver, sid)))
+    seen = live.receiver.callbacks()
+    assert [(c.call_status, c.status) for c in seen] == [
+        ("initiated", 200),
+        ("ringing", 200),
+        ("no-answer", 200),
+    ]
+    assert [len(c.events) for c in seen] == [0, 0, 1]
+    posted = (await live.admin.get("/_sim/callbacks")).json()
+    assert [(c["call_status"], c["sequence"], c["http_status"]) for c in posted] == [
+        ("initiated", 0, 200),
+        ("ringing", 1, 200),
+        ("no-answer", 2, 200),
+    ]
+
+
+async def test_receiver_checking_another_token_refuses_every_callback(live: Live) -> None:
+    outcome = await live.channel.send(outbound("+380501234569", sender=IMPOSTOR))
+    assert isinstance(outcome, Sent)
+    await wait_for(lambda: bool(live.receiver.callbacks()))
+    assert [(c.call_status, c.status) for c in live.receiver.callbacks()] == [("no-answer", 403)]
+    assert live.receiver.events() == []
+    (posted,) = (await live.admin.get("/_sim/callbacks")).json()
+    assert posted["http_status"] == 403
+
+
+async def test_forged_callback_is_rejected(live: Live) -> None:
+    url = f"{live.receiver.url}/webhooks/flashcall/flashcall"
+    params = [("CallSid", "CA" + "1" * 32), ("CallStatus", "completed")]
+    async with httpx.AsyncClient(timeout=5) as client:
+        unsigned = await client.post(url, data=dict(params))
+        forged = await client.post(
+            url,
+            data=dict(params),
+            headers={"X-Twilio-Signature": signature(url, params, "guessed-token")},
+        )
+        genuine = await client.post(
+            url, data=dict(params), headers={"X-Twilio-Signature": signature(url, params, TOKEN)}
+        )
+    assert (unsigned.status_code, forged.status_code, genuine.status_code) == (403, 403, 200)
+    assert len(live.receiver.events()) == 1
+
+
+async def test_admin_controls(live: Live) -> None:
+    assert (await live.admin.put("/_sim/script/12345", json={})).status_code == 400
+    await live.channel.send(outbound("+380501234569"))
+    await wait_for(lambda: bool(live.receiver.events()))
+    assert len((await live.admin.get("/_sim/received")).json()) == 1
+    assert (await live.admin.get("/_sim/received", params={"phone": "+1"})).json() == []
+    assert (await live.admin.delete("/_sim/received")).status_code == 204
+    assert (await live.admin.get("/_sim/received")).json() == []
+    assert (await live.admin.get("/_sim/callbacks")).json() == []
