@@ -1,0 +1,19 @@
+"""The Vonage Messages API (Viber Business) simulator (see `app` for endpoints and controls)."""
+
+from cascade.simulators.viber_business.app import (
+    CallbackSent,
+    Received,
+    VonageSimulator,
+    create_app,
+    rejection_code,
+    signed_token,
+)
+
+__all__ = [
+    "CallbackSent",
+    "Received",
+    "VonageSimulator",
+    "create_app",
+    "rejection_code",
+    "signed_token",
+]

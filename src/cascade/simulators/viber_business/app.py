@@ -1,0 +1,559 @@
+"""A stand-in for the Vonage Messages API's Viber Business channel, on a real socket.
+
+It answers `POST /v1/messages` as Vonage does: Basic authentication with
+`api_key:api_secret` (401 otherwise), the request checked field by field (422 with an
+RFC 7807 body naming the invalid parameters), 429 when the phone's script throttles,
+else 202 with a `message_uuid`. Then it POSTs status webhooks to the account's status URL
+the way Vonage does: `submitted`, then `delivered` (and `read`), or `rejected` with the
+error code Vonage uses (1300 not a Viber user, 1240 blocked, 1310 no suitable device,
+1360 expired), each signed with a JWT in `Authorization: Bearer …` (HS256 with the
+account's signature secret; claims `iat`, `jti`, `iss`, `api_key`, `payload_hash`).
+
+What a phone does comes from `Scripts("viber_business")` (the sandbox personas unless a
+test scripts it). Test and demo controls live under `/_sim/` (never on the real service);
+`/_sim/webhook` stands for the status URL and signature secret set in Vonage's dashboard
+(add `"api_key"` when the simulator serves several accounts):
+
+| Method | Path | What |
+|---|---|---|
+| POST | `/_sim/webhook` | status URL and signing secret: `{"url", "signature_secret"}` |
+| PUT | `/_sim/script/{phone}` | set the phone's `Behaviour` (JSON) |
+| DELETE | `/_sim/script` | forget every script |
+| GET, DELETE | `/_sim/received` | accepted messages (`?phone=`) / forget them and webhooks |
+| GET | `/_sim/callbacks` | every status webhook posted, with the receiver's HTTP answer |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import httpx
+import msgspec
+from litestar import Litestar, Request, Response, delete, get, post, put
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from cascade.domain.phone import is_e164
+from cascade.simulators.script import Behaviour, Scripts
+
+log = logging.getLogger(__name__)
+
+PROVIDER_CHANNEL: Final = "viber_service"
+MAX_TEXT: Final = 1000
+MIN_TTL_S: Final = 30
+MAX_TTL_S: Final = 259_200
+DEFAULT_TTL_S: Final = 86_400
+MAX_BUTTON_TEXT: Final = 30
+MAX_FROM: Final = 50
+MAX_CLIENT_REF: Final = 100
+PROBLEM_JSON: Final = "application/problem+json"
+ERRORS_BASE: Final = "https://developer.vonage.com/api-errors"
+
+# The Messages API error codes this simulator reports, with Vonage's wording.
+NOT_VIBER_USER: Final = 1300
+NO_SUITABLE_DEVICE: Final = 1310
+USER_BLOCKED: Final = 1240
+EXPIRED: Final = 1360
+UNKNOWN: Final = 1330
+ERROR_DETAILS: Final[dict[int, str]] = {
+    1130: "Invalid TTL - The value of ttl in your request was invalid.",
+    1150: "Invalid params - The value of one or more parameters is invalid.",
+    1240: (
+        "Illegal Number - You tried to send a message to a blacklisted phone number. That is, "
+        "the user has already sent a STOP opt-out message and no longer wishes to receive "
+        "messages from you."
+    ),
+    1300: "Not part of the provider network - The number or ID is not a user in the provider "
+    "network.",
+    1310: "Not suitable device - The user's device can't receive the message.",
+    1330: "Unknown - An unknown error was received from the carrier who tried to send this "
+    "message.",
+    1360: "TTL was activated, or message expired before delivered.",
+    1420: "Invalid sender - The from parameter is invalid for the given channel.",
+}
+
+_TO = re.compile(r"[1-9][0-9]{6,14}")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _timestamp() -> str:
+    """Vonage's webhook timestamp: ISO 8601, UTC, milliseconds, `Z`."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def signed_token(
+    body: bytes, signature_secret: str, api_key: str, *, iat: int | None = None
+) -> str:
+    """The JWT Vonage puts in a webhook's `Authorization: Bearer` header for `body`."""
+    header = {"alg": "HS256", "typ": "JWT"}
+    claims = {
+        "iat": int(time.time()) if iat is None else iat,
+        "jti": str(uuid.uuid4()),
+        "iss": "Vonage",
+        "payload_hash": hashlib.sha256(body).hexdigest(),
+        "api_key": api_key,
+    }
+    signing_input = f"{_b64url(msgspec.json.encode(header))}.{_b64url(msgspec.json.encode(claims))}"
+    mac = hmac.new(signature_secret.encode(), signing_input.encode("ascii"), hashlib.sha256)
+    return f"{signing_input}.{_b64url(mac.digest())}"
+
+
+# --- state --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusTarget:
+    """An account's status URL and the secret its webhooks are signed with."""
+
+    url: str
+    signature_secret: str = field(repr=False)
+
+
+class Received(msgspec.Struct, kw_only=True):
+    """One accepted `POST /v1/messages` (the account's secret is not recorded)."""
+
+    message_uuid: str
+    api_key: str
+    to: str
+    phone: str
+    sender: str  # `from`: the Viber service id
+    message_type: str
+    text: str | None
+    category: str | None
+    ttl: int
+    image: str | None
+    button: dict[str, str] | None
+    client_ref: str | None
+    at_ms: int
+
+
+class CallbackSent(msgspec.Struct, kw_only=True):
+    """One status webhook posted, and what the receiver answered (None: no answer)."""
+
+    message_uuid: str
+    status: str
+    error_code: int | None
+    http_status: int | None
+    attempts: int
+    at_ms: int
+
+
+class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True):
+    url: str
+    signature_secret: str
+    api_key: str | None = None
+
+
+@dataclass
+class VonageSimulator:
+    """Everything the simulator knows; one instance serves one app."""
+
+    accounts: dict[str, str] = field(default_factory=dict, repr=False)  # api_key -> secret
+    service_ids: frozenset[str] = frozenset()  # accepted `from` values; empty: any
+    scripts: Scripts = field(default_factory=lambda: Scripts("viber_business"))
+    received: list[Received] = field(default_factory=list)
+    callbacks: list[CallbackSent] = field(default_factory=list)
+    targets: dict[str, StatusTarget] = field(default_factory=dict, repr=False)
+    callback_attempts: int = 3
+    callback_backoff_s: float = 0.2
+    callback_client: httpx.AsyncClient | None = None
+    _owns_client: bool = field(default=False, init=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+
+    def add_account(self, api_key: str, api_secret: str) -> None:
+        self.accounts[api_key] = api_secret
+
+    def set_target(self, api_key: str, url: str, signature_secret: str) -> None:
+        self.targets[api_key] = StatusTarget(url, signature_secret)
+
+    # --- lifecycle (the app's startup and shutdown) -----------------------------------
+
+    async def start(self) -> None:
+        if self.callback_client is None:
+            self.callback_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+            self._owns_client = True
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._owns_client and self.callback_client is not None:
+            await self.callback_client.aclose()
+            self.callback_client = None
+
+    # --- authentication ---------------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> str | None:
+        """The api_key of a valid Basic `Authorization` header, else None."""
+        scheme, _, encoded = (authorization or "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        key, _, secret = decoded.partition(":")
+        expected = self.accounts.get(key)
+        if expected is None or not hmac.compare_digest(expected.encode(), secret.encode()):
+            return None
+        return key
+
+    # --- status webhooks ----------------------------------------------------------------
+
+    async def post_status(self, api_key: str, payload: dict[str, Any]) -> int | None:
+        """POST one signed status webhook, retrying until it answers 2xx."""
+        target = self.targets.get(api_key)
+        if target is None:
+            return None
+        client = self.callback_client
+        if client is None:
+            raise RuntimeError("the simulator is not started")
+        body = msgspec.json.encode(payload)
+        status: int | None = None
+        tries = 0
+        for attempt in range(self.callback_attempts):
+            tries = attempt + 1
+            # Each attempt carries a freshly issued token (a stale one would be refused).
+            headers = {
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {signed_token(body, target.signature_secret, api_key)}",
+            }
+            try:
+                response = await client.post(target.url, content=body, headers=headers)
+                status = response.status_code
+            except httpx.HTTPError as exc:
+                log.info("vonage simulator: status webhook failed: %s", type(exc).__name__)
+                status = None
+            if (status is not None and 200 <= status < 300) or tries == self.callback_attempts:
+                break
+            await asyncio.sleep(self.callback_backoff_s * 2**attempt)
+        error = payload.get("error")
+        self.callbacks.append(
+            CallbackSent(
+                message_uuid=str(payload["message_uuid"]),
+                status=str(payload["status"]),
+                error_code=int(error["title"]) if isinstance(error, dict) else None,
+                http_status=status,
+                attempts=tries,
+                at_ms=_now_ms(),
+            )
+        )
+        return status
+
+    def schedule_statuses(self, message: Received, behaviour: Behaviour) -> None:
+        task = asyncio.create_task(self._statuses(message, behaviour))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _statuses(self, message: Received, behaviour: Behaviour) -> None:
+        def status(name: str, error_code: int | None = None) -> dict[str, Any]:
+            payload: dict[str, Any] = {
+                "message_uuid": message.message_uuid,
+                "to": message.to,
+                "from": message.sender,
+                "timestamp": _timestamp(),
+                "status": name,
+                "channel": PROVIDER_CHANNEL,
+            }
+            if message.client_ref is not None:
+                payload["client_ref"] = message.client_ref
+            if error_code is not None:
+                payload["error"] = {
+                    "type": f"{ERRORS_BASE}/messages#{error_code}",
+                    "title": str(error_code),
+                    "detail": ERROR_DETAILS.get(error_code, "Unknown error"),
+                    "instance": uuid.uuid4().hex,
+                }
+            if name == "delivered":
+                payload["usage"] = {"currency": "EUR", "price": "0.0085"}
+            return payload
+
+        key = message.api_key
+        await self.post_status(key, status("submitted"))
+        rejection = rejection_code(behaviour)
+        delay_ms = behaviour.deliver_after_ms
+        if rejection is not None:
+            await asyncio.sleep((delay_ms or 0) / 1000)
+            await self.post_status(key, status("rejected", rejection))
+            return
+        if delay_ms is None:
+            return  # the phone never confirms
+        if delay_ms > message.ttl * 1000:
+            await asyncio.sleep(message.ttl)
+            await self.post_status(key, status("rejected", EXPIRED))
+            return
+        await asyncio.sleep(delay_ms / 1000)
+        await self.post_status(key, status("delivered"))
+        if behaviour.read_after_ms is not None:
+            await asyncio.sleep(max(behaviour.read_after_ms - delay_ms, 0) / 1000)
+            await self.post_status(key, status("read"))
+
+
+def rejection_code(behaviour: Behaviour) -> int | None:
+    """The Vonage error code a phone's behaviour ends its messages with, if any."""
+    if not (behaviour.registered and behaviour.reachable):
+        return NOT_VIBER_USER
+    if behaviour.blocked:
+        return USER_BLOCKED
+    if behaviour.no_device:
+        return NO_SUITABLE_DEVICE
+    if behaviour.fail:
+        reason = behaviour.fail_reason.strip()
+        return int(reason) if reason.isdigit() else UNKNOWN
+    return None
+
+
+# --- the Messages API ---------------------------------------------------------------------------
+
+
+class Problem(Exception):
+    """An RFC 7807 answer."""
+
+    def __init__(
+        self,
+        status: int,
+        type_: str,
+        title: str,
+        detail: str,
+        invalid: list[dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(title)
+        self.status = status
+        self.body: dict[str, Any] = {
+            "type": type_,
+            "title": title,
+            "detail": detail,
+            "instance": uuid.uuid4().hex,
+        }
+        if invalid:
+            self.body["invalid_parameters"] = invalid
+
+
+def _invalid(name: str, reason: str, code: int = 1150) -> Problem:
+    title = "Invalid params" if code == 1150 else ERROR_DETAILS[code].split(" - ")[0]
+    return Problem(
+        422,
+        f"{ERRORS_BASE}/messages#{code}",
+        title,
+        ERROR_DETAILS.get(code, "The value of one or more parameters is invalid."),
+        [{"name": name, "reason": reason}],
+    )
+
+
+def _unauthorized() -> Problem:
+    return Problem(
+        401,
+        f"{ERRORS_BASE}#unauthorized",
+        "Unauthorized",
+        "You did not provide correct credentials.",
+    )
+
+
+def _throttled() -> Problem:
+    return Problem(
+        429, f"{ERRORS_BASE}#throttled", "Rate Limit Hit", "Please wait, then retry your request"
+    )
+
+
+def _optional(body: Mapping[str, Any], name: str, max_len: int) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise _invalid(name, f"must be a string of 1 to {max_len} characters")
+    return value
+
+
+def _required(body: Mapping[str, Any], name: str, max_len: int) -> str:
+    value = _optional(body, name, max_len)
+    if value is None:
+        raise _invalid(name, "is required")
+    return value
+
+
+def _object(body: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise _invalid(name, "must be an object")
+    return value
+
+
+def accept(sim: VonageSimulator, api_key: str, body: object) -> Received:
+    """Check a `POST /v1/messages` body as Vonage does; the accepted message, or `Problem`."""
+    if not isinstance(body, dict):
+        raise _invalid("body", "must be a JSON object")
+    if body.get("channel") != PROVIDER_CHANNEL:
+        raise _invalid("channel", "this simulator speaks viber_service only")
+    kind = body.get("message_type")
+    if kind not in ("text", "image"):
+        raise _invalid("message_type", "must be text or image")
+    to = body.get("to")
+    if not isinstance(to, str) or not _TO.fullmatch(to):
+        raise _invalid("to", "must be an E.164 number without a leading + or 00")
+    sender = _required(body, "from", MAX_FROM)
+    if sim.service_ids and sender not in sim.service_ids:
+        raise _invalid("from", "unknown Viber service id", code=1420)
+    client_ref = _optional(body, "client_ref", MAX_CLIENT_REF)
+    text: str | None
+    image_url: str | None = None
+    if kind == "text":
+        text = _required(body, "text", MAX_TEXT)
+    else:
+        image = _object(body, "image")
+        if image is None:
+            raise _invalid("image", "is required")
+        image_url = _required(image, "url", 2000)
+        if not image_url.startswith(("http://", "https://")):
+            raise _invalid("image.url", "must be an http(s) URL")
+        text = _optional(image, "caption", MAX_TEXT)
+    options = _object(body, "viber_service") or {}
+    category = options.get("category")
+    if category is not None and category not in ("transaction", "promotion"):
+        raise _invalid("viber_service.category", "must be transaction or promotion")
+    ttl = options.get("ttl", DEFAULT_TTL_S)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not MIN_TTL_S <= ttl <= MAX_TTL_S:
+        raise _invalid("viber_service.ttl", f"must be {MIN_TTL_S} to {MAX_TTL_S}", code=1130)
+    button: dict[str, str] | None = None
+    action = _object(options, "action")
+    if action is not None:
+        button = {
+            "text": _required(action, "text", MAX_BUTTON_TEXT),
+            "url": _required(action, "url", 2000),
+        }
+    return Received(
+        message_uuid=str(uuid.uuid4()),
+        api_key=api_key,
+        to=to,
+        phone="+" + to,
+        sender=sender,
+        message_type=str(kind),
+        text=text,
+        category=category,
+        ttl=ttl,
+        image=image_url,
+        button=button,
+        client_ref=client_ref,
+        at_ms=_now_ms(),
+    )
+
+
+def _problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        msgspec.json.encode(problem.body),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+# --- the app -----------------------------------------------------------------------------------
+
+
+def create_app(
+    simulator: VonageSimulator | None = None, *, accounts: Mapping[str, str] | None = None
+) -> Litestar:
+    """The simulator as an ASGI app; `accounts` maps api keys to api secrets."""
+    sim = simulator if simulator is not None else VonageSimulator()
+    for key, secret in (accounts or {}).items():
+        sim.add_account(key, secret)
+
+    @post("/v1/messages", status_code=202)
+    async def send_message(request: Request[Any, Any, Any]) -> Response[bytes]:
+        api_key = sim.authenticate(request.headers.get("authorization"))
+        if api_key is None:
+            return _problem_response(_unauthorized())
+        try:
+            body = msgspec.json.decode(await request.body())
+        except msgspec.DecodeError:
+            return _problem_response(_invalid("body", "is not valid JSON"))
+        try:
+            message = accept(sim, api_key, body)
+        except Problem as problem:
+            return _problem_response(problem)
+        behaviour = sim.scripts.get(message.phone)
+        if behaviour.throttle:
+            retry_after = max(1, round(behaviour.retry_after_s))
+            return _problem_response(_throttled(), {"Retry-After": str(retry_after)})
+        sim.received.append(message)
+        sim.schedule_statuses(message, behaviour)
+        return Response(
+            msgspec.json.encode({"message_uuid": message.message_uuid}),
+            status_code=202,
+            media_type="application/json",
+        )
+
+    @post("/_sim/webhook", status_code=200)
+    async def set_webhook(data: JSONBody[WebhookSettings]) -> dict[str, str]:
+        api_key = data.api_key
+        if api_key is None:
+            if len(sim.accounts) != 1:
+                raise HTTPException(status_code=400, detail="name the account with api_key")
+            api_key = next(iter(sim.accounts))
+        if api_key not in sim.accounts:
+            raise HTTPException(status_code=404, detail="no such account")
+        if not data.url.startswith(("http://", "https://")) or not data.signature_secret:
+            raise HTTPException(status_code=400, detail="url and signature_secret are required")
+        sim.set_target(api_key, data.url, data.signature_secret)
+        return {"api_key": api_key, "url": data.url}
+
+    @put("/_sim/script/{phone:str}")
+    async def put_script(phone: FromPath[str], data: JSONBody[Behaviour]) -> Behaviour:
+        sim.scripts.set(_phone(phone), data)
+        return data
+
+    @delete("/_sim/script")
+    async def delete_scripts() -> None:
+        sim.scripts.clear()
+
+    @get("/_sim/received")
+    async def get_received(phone: FromQuery[str | None] = None) -> list[Received]:
+        return [r for r in sim.received if phone is None or r.phone == phone]
+
+    @delete("/_sim/received")
+    async def delete_received() -> None:
+        sim.received.clear()
+        sim.callbacks.clear()
+
+    @get("/_sim/callbacks")
+    async def get_callbacks() -> list[CallbackSent]:
+        return list(sim.callbacks)
+
+    return Litestar(
+        route_handlers=[
+            send_message,
+            set_webhook,
+            put_script,
+            delete_scripts,
+            get_received,
+            delete_received,
+            get_callbacks,
+        ],
+        on_startup=[sim.start],
+        on_shutdown=[sim.stop],
+        openapi_config=None,
+    )
+
+
+def _phone(raw: str) -> str:
+    if not is_e164(raw):
+        raise HTTPException(status_code=400, detail="not an E.164 phone number")
+    return raw

@@ -1,0 +1,470 @@
+"""The Vonage (Viber Business) simulator on a real loopback port, driven by the real
+`ViberBusinessChannel`.
+
+Two servers run in background threads: the simulator, and a small receiving app that
+serves the channel's own webhook handler (so every status webhook the simulator sends must
+carry a valid JWT to produce events). The tests talk to both over loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import uvicorn
+from litestar import Litestar, Request, Response, post
+from litestar.params import FromPath
+
+from cascade.channels.base import (
+    DeliveryReport,
+    Event,
+    Failed,
+    Inbound,
+    Misconfigured,
+    Outbound,
+    Sender,
+    Sent,
+    Throttled,
+    Unreachable,
+)
+from cascade.channels.viber_business import ViberBusinessChannel, handle_webhook
+from cascade.simulators.script import Behaviour
+from cascade.simulators.viber_business import VonageSimulator, create_app, rejection_code
+
+API_KEY = "a1b2c3d4"
+API_SECRET = "Z9y8X7w6V5u4T3s2"
+SIGNATURE_SECRET = "sig-secret-0123456789abcdef0123456789abcdef"
+SERVICE_ID = "16273"
+SENDER = Sender(id="acct-1", token=f"{API_KEY}:{API_SECRET}", webhook_secret=SIGNATURE_SECRET)
+# Cascade believes acct-2's webhooks only when signed with another secret: the simulator's
+# webhooks for it are refused.
+IMPOSTOR = Sender(id="acct-2", token=f"{API_KEY}:{API_SECRET}", webhook_secret="other-secret")
+
+pytestmark = pytest.mark.live
+
+
+# --- servers in threads ------------------------------------------------------------------------
+
+
+class ThreadedServer:
+    """uvicorn on 127.0.0.1, on a port the OS picks, in a thread of its own."""
+
+    def __init__(self, app: Litestar) -> None:
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            http="h11",
+            ws="none",
+            loop="asyncio",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise AssertionError("server did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
+@dataclass
+class Callback:
+    status: str
+    http_status: int
+    events: tuple[Event, ...]
+
+
+@dataclass
+class Receiver:
+    """What Cascade's webhook endpoint saw: every status webhook, and the events it made."""
+
+    url: str = ""
+    seen: list[Callback] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def webhook(self, sender: Sender) -> str:
+        return f"{self.url}/webhooks/viber_business/{sender.id}"
+
+    def events(self) -> list[Event]:
+        with self.lock:
+            return [e for c in self.seen for e in c.events]
+
+    def callbacks(self) -> list[Callback]:
+        with self.lock:
+            return list(self.seen)
+
+
+def receiving_app(receiver: Receiver) -> Litestar:
+    senders = {s.id: s for s in (SENDER, IMPOSTOR)}
+
+    @post("/webhooks/viber_business/{sender_id:str}", status_code=200)
+    async def webhook(sender_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        reply = await handle_webhook(Inbound(senders[sender_id], headers, body))
+        try:
+            status = str(msgspec.json.decode(body).get("status"))
+        except (msgspec.DecodeError, AttributeError):
+            status = "?"
+        with receiver.lock:
+            receiver.seen.append(Callback(status, reply.status, reply.events))
+        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+    return Litestar([webhook], openapi_config=None)
+
+
+@dataclass
+class Live:
+    sim: str
+    simulator: VonageSimulator
+    receiver: Receiver
+    admin: httpx.AsyncClient
+    channel: ViberBusinessChannel
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[str, VonageSimulator, Receiver]]:
+    receiver = Receiver()
+    simulator = VonageSimulator(service_ids=frozenset({SERVICE_ID}), callback_backoff_s=0.05)
+    with (
+        ThreadedServer(create_app(simulator, accounts={API_KEY: API_SECRET})) as sim_url,
+        ThreadedServer(receiving_app(receiver)) as receiver_url,
+    ):
+        receiver.url = receiver_url
+        yield sim_url, simulator, receiver
+
+
+@pytest.fixture
+async def live(servers: tuple[str, VonageSimulator, Receiver]) -> AsyncIterator[Live]:
+    sim_url, simulator, receiver = servers
+    async with httpx.AsyncClient(base_url=sim_url, timeout=5) as admin:
+        channel = ViberBusinessChannel(base_url=sim_url, service_id=SERVICE_ID)
+        yield Live(sim_url, simulator, receiver, admin, channel)
+        await channel.aclose()
+
+
+@pytest.fixture
+async def ready(live: Live) -> Live:
+    """The account's status URL points at the receiver, as set in Vonage's dashboard."""
+    answer = await live.admin.post(
+        "/_sim/webhook",
+        json={"url": live.receiver.webhook(SENDER), "signature_secret": SIGNATURE_SECRET},
+    )
+    assert answer.status_code == 200
+    return live
+
+
+async def wait_for(predicate: Callable[[], bool]) -> None:
+    """Poll until `predicate` holds; fail after five seconds."""
+    async with asyncio.timeout(5):
+        while not predicate():  # noqa: ASYNC110 - the events arrive on another thread
+            await asyncio.sleep(0.02)
+
+
+def outbound(phone: str, *, sender: Sender = SENDER, **overrides: Any) -> Outbound:
+    values: dict[str, Any] = {
+        "attempt_id": "att-" + phone,
+        "message_id": "msg-" + phone,
+        "phone": phone,
+        "address": phone,
+        "text": "Your order #12345 has been confirmed",
+        "from_name": "YourStore",
+        "message_type": "transaction",
+        "survey_options": (),
+        "ttl_remaining_s": 3600,
+        "sender": sender,
+    }
+    values.update(overrides)
+    return Outbound(**values)
+
+
+def reports(receiver: Receiver, provider_id: str) -> list[DeliveryReport]:
+    return [
+        e
+        for e in receiver.events()
+        if isinstance(e, DeliveryReport) and e.provider_id == provider_id
+    ]
+
+
+async def script(live: Live, phone: str, **behaviour: Any) -> None:
+    response = await live.admin.put(f"/_sim/script/{phone}", json=behaviour)
+    assert response.status_code == 200
+
+
+# --- personas ----------------------------------------------------------------------------------
+
+
+async def test_persona_3_is_sent_then_signed_delivered(ready: Live) -> None:
+    phone = "+380501234563"
+    outcome = await ready.channel.send(outbound(phone))
+    assert isinstance(outcome, Sent)
+    await wait_for(lambda: bool(reports(ready.receiver, outcome.provider_id)))
+    (report,) = reports(ready.receiver, outcome.provider_id)
+    assert report.state == "delivered"
+    assert report.channel == "viber_business"
+    assert abs(report.at_ms - time.time() * 1000) < 5000
+    # "submitted" came first, was believed (200) and made no event
+    first = ready.receiver.callbacks()[0]
+    assert (first.status, first.http_status, first.events) == ("submitted", 200, ())
+
+    (received,) = (await ready.admin.get("/_sim/received", params={"phone": phone})).json()
+    assert received["message_uuid"] == outcome.provider_id
+    assert received["to"] == "380501234563"
+    assert received["sender"] == SERVICE_ID
+    assert received["message_type"] == "text"
+    assert received["text"] == "Your order #12345 has been confirmed"
+    assert received["category"] == "transaction"
+    assert received["ttl"] == 3600
+    assert (received["image"], received["button"]) == (None, None)
+    assert received["client_ref"] == "att-" + phone
+    assert API_SECRET not in str(received)
+
+
+async def test_persona_9_is_delivered_then_read(ready: Live) -> None:
+    outcome = await ready.channel.send(outbound("+380501234569"))
+    assert isinstance(outcome, Sent)
+    await wait_for(lambda: len(reports(ready.receiver, outcome.provider_id)) == 2)
+    delivered, read = reports(ready.receiver, outcome.provider_id)
+    assert (delivered.state, read.state) == ("delivered", "read")
+    assert delivered.at_ms <= read.at_ms
+
+
+async def test_persona_5_never_confirms(ready: Live) -> None:
+    outcome = await ready.channel.send(outbound("+380501234565"))
+    assert isinstance(outcome, Sent)
+    await asyncio.sleep(0.4)
+    assert reports(ready.receiver, outcome.provider_id) == []
+    callbacks = (await ready.admin.get("/_sim/callbacks")).json()
+    assert [c["status"] for c in callbacks] == ["submitted"]
+
+
+@pytest.mark.parametrize("phone", ["+380501234566", "+380501234561", "+380501234564"])
+async def test_not_a_viber_user_is_a_failed_report(ready: Live, phone: str) -> None:
+    outcome = await ready.channel.send(outbound(phone))
+    assert isinstance(outcome, Sent)  # Vonage takes it; Viber turns it down afterwards
+    await wait_for(lambda: bool(reports(ready.receiver, outcome.provider_id)))
+    (report,) = reports(ready.receiver, outcome.provider_id)
+    assert (report.state, report.reason) == ("failed", "NOT_VIBER_USER")
+    # the simulator records a webhook once the receiver has answered it
+    await wait_for(lambda: len(ready.simulator.callbacks) == 2)
+    callbacks = (await ready.admin.get("/_sim/callbacks")).json()
+    assert [(c["status"], c["error_code"], c["http_status"]) for c in callbacks] == [
+        ("submitted", None, 200),
+        ("rejected", 1300, 200),
+    ]
+
+
+# --- scripts ------------------------------------------------------------------------------------
+
+
+async def test_scripted_throttle(ready: Live) -> None:
+    await script(ready, "+380501234563", reachable=True, throttle=True, retry_after_s=4)
+    outcome = await ready.channel.send(outbound("+380501234563"))
+    assert outcome == Throttled(retry_after_s=4.0, reason="THROTTLED")
+    assert (await ready.admin.get("/_sim/received")).json() == []
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "reason"),
+    [
+        ({"reachable": True, "blocked": True}, "BLOCKED"),
+        ({"reachable": True, "no_device": True}, "NO_SUITABLE_DEVICE"),
+        ({"reachable": True, "registered": False}, "NOT_VIBER_USER"),
+        ({"reachable": True, "fail": True, "fail_reason": "1380"}, "INVALID_RESOURCE"),
+        ({"reachable": True, "fail": True}, "UNKNOWN"),
+    ],
+)
+async def test_scripted_rejections(ready: Live, behaviour: dict[str, Any], reason: str) -> None:
+    await script(ready, "+380501234563", **behaviour)
+    outcome = await ready.channel.send(outbound("+380501234563"))
+    assert isinstance(outcome, Sent)
+    await wait_for(lambda: bool(reports(ready.receiver, outcome.provider_id)))
+    assert [(r.state, r.reason) for r in reports(ready.receiver, outcome.provider_id)] == [
+        ("failed", reason)
+    ]
+
+
+async def test_delivery_later_than_the_ttl_expires(ready: Live) -> None:
+    await script(ready, "+380501234563", reachable=True, deliver_after_ms=60_000)
+    outcome = await ready.channel.send(outbound("+380501234563", ttl_remaining_s=30))
+    assert isinstance(outcome, Sent)
+    # the simulator holds the "expired" report for the TTL; do not wait 30 s for it
+    received = (await ready.admin.get("/_sim/received")).json()
+    assert received[0]["ttl"] == 30
+
+
+async def test_scripted_delay_holds_the_report(ready: Live) -> None:
+    await script(ready, "+380501234560", reachable=True, deliver_after_ms=400)
+    outcome = await ready.channel.send(outbound("+380501234560"))
+    assert isinstance(outcome, Sent)  # the 202 does not wait for delivery
+    await asyncio.sleep(0.15)
+    assert reports(ready.receiver, outcome.provider_id) == []
+    await wait_for(lambda: bool(reports(ready.receiver, outcome.provider_id)))
+    assert (await ready.admin.delete("/_sim/script")).status_code == 204
+
+
+# --- the request, as Vonage checks it ------------------------------------------------------------
+
+
+async def test_promo_with_image_and_button(ready: Live) -> None:
+    phone = "+380501234563"
+    out = outbound(
+        phone,
+        message_type="promo",
+        text="Spring sale: -30%",
+        ttl_remaining_s=500_000,
+        image_url="https://shop.test/sale.jpg",
+        button_text="Shop now",
+        button_url="https://shop.test/sale",
+    )
+    assert isinstance(await ready.channel.send(out), Sent)
+    (received,) = (await ready.admin.get("/_sim/received", params={"phone": phone})).json()
+    assert received["message_type"] == "image"
+    assert received["text"] == "Spring sale: -30%"
+    assert received["category"] == "promotion"
+    assert received["ttl"] == 259_200
+    assert received["image"] == "https://shop.test/sale.jpg"
+    assert received["button"] == {"text": "Shop now", "url": "https://shop.test/sale"}
+
+
+async def test_bad_credentials_are_misconfigured(ready: Live) -> None:
+    wrong = Sender("acct-1", f"{API_KEY}:not-the-secret", SIGNATURE_SECRET)
+    assert await ready.channel.send(outbound("+380501234563", sender=wrong)) == Misconfigured(
+        "UNAUTHORIZED"
+    )
+    answer = await ready.admin.post("/v1/messages", json={})
+    assert answer.status_code == 401
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["title"] == "Unauthorized"
+
+
+async def test_unknown_service_id_is_misconfigured(live: Live) -> None:
+    other = ViberBusinessChannel(base_url=live.sim, service_id="99999")
+    assert await other.send(outbound("+380501234563")) == Misconfigured("INVALID_SENDER")
+    await other.aclose()
+
+
+async def test_invalid_params_are_422(live: Live) -> None:
+    basic = "Basic " + base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
+    good = {
+        "message_type": "text",
+        "text": "hi",
+        "to": "380501234563",
+        "from": SERVICE_ID,
+        "channel": "viber_service",
+        "viber_service": {"category": "transaction", "ttl": 600},
+    }
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"to": "+380501234563"}, "to", "#1150"),
+        ({"text": "x" * 1001}, "text", "#1150"),
+        ({"channel": "sms"}, "channel", "#1150"),
+        ({"message_type": "video"}, "message_type", "#1150"),
+        ({"viber_service": {"category": "spam", "ttl": 600}}, "viber_service.category", "#1150"),
+        ({"viber_service": {"ttl": 29}}, "viber_service.ttl", "#1130"),
+        ({"viber_service": {"ttl": 259_201}}, "viber_service.ttl", "#1130"),
+        ({"viber_service": {"action": {"url": "https://x", "text": "y" * 31}}}, "text", "#1150"),
+        ({"message_type": "image"}, "image", "#1150"),
+    ]
+    for change, name, code in cases:
+        answer = await live.admin.post(
+            "/v1/messages", json={**good, **change}, headers={"Authorization": basic}
+        )
+        assert answer.status_code == 422, change
+        problem = answer.json()
+        assert problem["type"].endswith(code), change
+        assert problem["invalid_parameters"][0]["name"] == name, change
+    assert (
+        await live.admin.post("/v1/messages", json=good, headers={"Authorization": basic})
+    ).status_code == 202
+
+
+async def test_webhook_not_believed_is_refused_and_retried(live: Live) -> None:
+    answer = await live.admin.post(
+        "/_sim/webhook",
+        json={"url": live.receiver.webhook(IMPOSTOR), "signature_secret": SIGNATURE_SECRET},
+    )
+    assert answer.status_code == 200
+    outcome = await live.channel.send(outbound("+380501234563"))
+    assert isinstance(outcome, Sent)
+    await wait_for(lambda: len(live.receiver.callbacks()) >= 6)  # 2 statuses x 3 attempts
+    assert {c.http_status for c in live.receiver.callbacks()} == {401}
+    assert live.receiver.events() == []
+    await wait_for(lambda: len(live.simulator.callbacks) == 2)
+    assert [(c.status, c.http_status, c.attempts) for c in live.simulator.callbacks] == [
+        ("submitted", 401, 3),
+        ("delivered", 401, 3),
+    ]
+
+
+async def test_forged_webhook_is_refused(ready: Live) -> None:
+    body = msgspec.json.encode(
+        {
+            "message_uuid": "forged",
+            "status": "delivered",
+            "timestamp": "2020-01-01T14:00:00.000Z",
+            "channel": "viber_service",
+        }
+    )
+    async with httpx.AsyncClient(timeout=5) as client:
+        unsigned = await client.post(ready.receiver.webhook(SENDER), content=body)
+        forged = await client.post(
+            ready.receiver.webhook(SENDER), content=body, headers={"Authorization": "Bearer a.b.c"}
+        )
+    assert (unsigned.status_code, forged.status_code) == (401, 401)
+    assert reports(ready.receiver, "forged") == []
+
+
+async def test_admin_controls(live: Live) -> None:
+    assert (await live.admin.put("/_sim/script/12345", json={})).status_code == 400
+    bad = await live.admin.post("/_sim/webhook", json={"url": "ftp://x", "signature_secret": "s"})
+    assert bad.status_code == 400
+    unknown = await live.admin.post(
+        "/_sim/webhook", json={"url": "http://x", "signature_secret": "s", "api_key": "nope"}
+    )
+    assert unknown.status_code == 404
+    # no status URL yet: the message is taken, nothing is posted
+    assert isinstance(await live.channel.send(outbound("+380501234563")), Sent)
+    assert len((await live.admin.get("/_sim/received")).json()) == 1
+    assert (await live.admin.delete("/_sim/received")).status_code == 204
+    assert (await live.admin.get("/_sim/received")).json() == []
+
+
+def test_rejection_codes() -> None:
+    assert rejection_code(Behaviour()) == 1300  # not reachable: not a Viber user
+    assert rejection_code(Behaviour(reachable=True)) is None
+    assert rejection_code(Behaviour(reachable=True, registered=False)) == 1300
+    assert rejection_code(Behaviour(reachable=True, blocked=True)) == 1240
+    assert rejection_code(Behaviour(reachable=True, no_device=True)) == 1310
+    assert rejection_code(Behaviour(reachable=True, fail=True, fail_reason="1999")) == 1999
+
+
+async def test_short_ttl_is_not_sent(ready: Live) -> None:
+    outcome = await ready.channel.send(outbound("+380501234563", ttl_remaining_s=10))
+    assert outcome == Failed("TTL_TOO_SHORT")
+    assert (await ready.admin.get("/_sim/received")).json() == []
+
+
+async def test_unreachable_is_never_a_send_answer(ready: Live) -> None:
+    # Vonage reports Viber's verdicts by webhook: the send itself is Sent, not Unreachable
+    outcome = await ready.channel.send(outbound("+380501234567"))
+    assert not isinstance(outcome, Unreachable)
