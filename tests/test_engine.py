@@ -28,6 +28,7 @@ from cascade.domain.message import Context, Form, Route, validate
 from cascade.engine.worker import Worker, WorkerConfig
 from cascade.security import hash_secret
 from cascade.store import CredentialKind, NewMessage
+from cascade.store.base import NewAttempt
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount
 
@@ -355,6 +356,8 @@ async def test_a_send_whose_result_was_never_committed_is_not_repeated(
     )
     assert intent.send is not None
     await store.apply([intent.transition])
+    assert isinstance(intent.send.intent, NewAttempt)
+    await store.record_intents([intent.send.intent], [])
     worker = make_worker(store, clock, telegram)
     await drain(worker)
     assert telegram.sent == []  # the lease has not run out

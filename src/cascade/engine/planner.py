@@ -68,6 +68,8 @@ class SendJob:
     channel: str
     attempt_id: str
     outbound: Outbound
+    # the intent, committed just before the request leaves (see Worker._send)
+    intent: NewAttempt | AttemptChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,9 @@ def plan(
 
     `senders` (bots) is keyed by (account, channel); `static_senders` are the
     installation's provider accounts for channels without bots. A send keeps the task
-    until `hold_until` (the lease), in case this worker dies.
+    until `hold_until` (the lease), in case this worker dies; its intent (the `sending`
+    attempt) is not part of the plan's transition but of the job, to be committed only
+    when the request is about to leave.
     """
     new: list[NewAttempt] = []
     changes: list[AttemptChange] = []
@@ -223,9 +227,10 @@ def plan(
             skip("skipped", "TEXT_TOO_LONG" if text else "NO_TEXT")
             continue
 
+        intent: NewAttempt | AttemptChange
         if resend is not None:
             attempt_id, address = resend.id, resend.address or c.phone
-            changes.append(AttemptChange(resend.id, "sending", resend.reason))
+            intent = AttemptChange(resend.id, "sending", resend.reason)
         else:
             address = c.phone
             if sender_row is not None:
@@ -238,19 +243,17 @@ def plan(
                     continue
                 address = contact.address
             attempt_id = str(uuid.uuid4())
-            new.append(
-                NewAttempt(
-                    attempt_id,
-                    c.message_id,
-                    step,
-                    channel,
-                    "sending",
-                    None,
-                    sender_row.id if sender_row else None,
-                    address,
-                    now,
-                    None,
-                )
+            intent = NewAttempt(
+                attempt_id,
+                c.message_id,
+                step,
+                channel,
+                "sending",
+                None,
+                sender_row.id if sender_row else None,
+                address,
+                now,
+                None,
             )
         sender = (
             Sender(sender_row.id, sender_row.token, sender_row.webhook_secret)
@@ -284,7 +287,7 @@ def plan(
         )
         return Plan(
             Transition(message, tuple(new), tuple(changes)),
-            SendJob(replace(c, expires_at_ms=expires), step, channel, attempt_id, outbound),
+            SendJob(replace(c, expires_at_ms=expires), step, channel, attempt_id, outbound, intent),
             revoke,
         )
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from cascade.channels.base import (
     Channel,
     EventSink,
+    InDoubt,
     Outcome,
     Retry,
     Revocable,
@@ -30,7 +31,7 @@ from cascade.clock import Clock
 from cascade.domain.ratelimit import Rate
 from cascade.engine.pacing import Pacer
 from cascade.engine.planner import ChannelInfo, Plan, Revoke, SendJob, plan, settle
-from cascade.store.base import Contact, SenderRow, Transition
+from cascade.store.base import AttemptChange, Contact, NewAttempt, SenderRow, Transition
 from cascade.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ _FLUSH_SIZE = 128  # or as soon as this many have finished
 class WorkerConfig:
     batch: int = 256
     lease_ms: int = 30_000
-    concurrency: int = 256  # sends in flight per worker
+    concurrency: int = 64  # sends in flight per worker; keep it below the channels' HTTP
+    # connection pools, so a send whose intent is committed never queues for a connection
     idle_poll_s: float = 0.05  # longest sleep when nothing is due (SQLite has no NOTIFY)
     enforce_rates: bool = True  # pace sends to each channel's declared rates
 
@@ -150,7 +152,8 @@ class Worker:
         Committing as results arrive (rather than after the whole batch) keeps the set of
         sends whose outcome a crash could lose down to the few milliseconds in flight.
         """
-        pending = {asyncio.ensure_future(self._send(job)): job for job in jobs}
+        intents = IntentCommitter(self._store)
+        pending = {asyncio.ensure_future(self._send(job, intents)): job for job in jobs}
         ready: list[Transition] = []
         flushed_at = self._clock.monotonic()
         while pending:
@@ -182,7 +185,7 @@ class Worker:
             grouped.setdefault((row.account_id, row.channel), []).append(row)
         return grouped
 
-    async def _send(self, job: SendJob) -> Outcome:
+    async def _send(self, job: SendJob, intents: IntentCommitter) -> Outcome:
         channel = self._channels[job.channel]
         sender_key = f"{job.channel}:{job.outbound.sender.id}"
         paused = self._pacer.paused_for(sender_key)
@@ -191,11 +194,15 @@ class Worker:
         async with self._gate:
             if self._config.enforce_rates:
                 await self._pace(job, sender_key, channel)
+            # Commit the intent only now, when nothing stands between it and the request:
+            # a crash can then leave in doubt only sends that were really under way.
+            if not await intents.commit(job):
+                return Retry("INTENT_NOT_STORED")
             try:
                 outcome = await channel.send(job.outbound)
             except Exception as err:  # an adapter bug must not lose the message
                 log.exception("channel %s raised", job.channel)
-                return Retry(f"ERROR:{type(err).__name__}")
+                return InDoubt(f"ERROR:{type(err).__name__}")
         if isinstance(outcome, Throttled):
             self._pacer.pause(sender_key, outcome.retry_after_s)
         return outcome
@@ -210,6 +217,38 @@ class Worker:
                 f"{sender_key}:{job.outbound.address}",
                 Rate(limits.per_recipient_per_second, 1),
             )
+
+
+class IntentCommitter:
+    """Group commit of send intents: the sends about to leave at the same moment share one
+    transaction, and each waits for it before its request goes out."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._waiting: list[SendJob] = []
+        self._flushed: asyncio.Future[bool] | None = None
+
+    async def commit(self, job: SendJob) -> bool:
+        self._waiting.append(job)
+        if self._flushed is None:
+            self._flushed = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush()))
+        return await asyncio.shield(self._flushed)
+
+    async def _flush(self) -> None:
+        jobs, self._waiting = self._waiting, []
+        flushed, self._flushed = self._flushed, None
+        assert flushed is not None
+        try:
+            await self._store.record_intents(
+                [j.intent for j in jobs if isinstance(j.intent, NewAttempt)],
+                [j.intent for j in jobs if isinstance(j.intent, AttemptChange)],
+            )
+        except Exception:
+            log.exception("storing send intents failed; those sends wait for a retry")
+            flushed.set_result(False)
+        else:
+            flushed.set_result(True)
 
 
 async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:

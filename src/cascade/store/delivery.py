@@ -26,6 +26,7 @@ from cascade.store.base import (
     Claimed,
     Contact,
     MessageChange,
+    NewAttempt,
     SenderRow,
     Transition,
 )
@@ -290,10 +291,26 @@ class DeliveryQueries:
         async with self._write() as conn:
             await self._apply(conn, transitions, now)
 
-    async def _apply(
-        self, conn: AsyncConnection, transitions: Sequence[Transition], now: int
+    async def record_intents(
+        self, new: Sequence[NewAttempt], resent: Sequence[AttemptChange]
     ) -> None:
-        new_attempts = [a for tr in transitions for a in tr.new_attempts]
+        """Commit `sending` attempts: from here on a crash leaves these sends in doubt."""
+        if not new and not resent:
+            return
+        async with self._write() as conn:
+            await self._insert_attempts(conn, new)
+            if resent:
+                a = t.attempts.c
+                await conn.execute(
+                    t.attempts.update()
+                    .where(a.id == sa.bindparam("b_id"))
+                    .values(status="sending"),
+                    [{"b_id": c.id} for c in resent],
+                )
+
+    async def _insert_attempts(
+        self, conn: AsyncConnection, new_attempts: Sequence[NewAttempt]
+    ) -> None:
         if new_attempts:
             await conn.execute(
                 t.attempts.insert(),
@@ -313,6 +330,11 @@ class DeliveryQueries:
                     for a in new_attempts
                 ],
             )
+
+    async def _apply(
+        self, conn: AsyncConnection, transitions: Sequence[Transition], now: int
+    ) -> None:
+        await self._insert_attempts(conn, [a for tr in transitions for a in tr.new_attempts])
         changes = [c for tr in transitions for c in tr.attempt_changes]
         if changes:
             a = t.attempts.c

@@ -1,0 +1,460 @@
+"""A whole Cascade installation as real processes on loopback, for end-to-end tests.
+
+`build_stack` starts the Telegram and Viber simulators (`cascade simulate …`), migrates a
+database (`cascade migrate`), creates an account (`cascade accounts create --json`),
+registers one Telegram and one Viber bot (`cascade bots add …`), starts the API
+(`cascade api`), points both bots' webhooks at it through the platforms' own calls
+(`cascade bots webhook …`) and starts the workers (`cascade worker`). Every process
+writes its output to a log file under the test's tmp directory, and `Stack.close` stops
+every process it started, whatever happened before.
+
+The helpers talk to the system only the way its users do: the simulators' `/_sim/` admin
+API (a user starts the bot, shares the contact, blocks it), the public HTTP API (send,
+status), and the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cascade.clock import SystemClock
+from cascade.simulators.telegram import chat_id_for
+from cascade.store.sql import SqlStore
+from tests.conftest import free_port
+
+FINAL = frozenset({"delivered", "read", "undeliverable", "expired", "cancelled"})
+SEND = "/api/CascadeMessage/send_message/async"
+SEND_TG_VIBER = "/api/CascadeMessage/send_message/tg-viber/async"
+STATUS = "/api/CascadeMessage/status"
+
+TELEGRAM_TOKEN = "123456:ABC_def-e2e-telegram-bot-token"
+VIBER_TOKEN = "e2e-viber-bot-auth-token-0123456789"
+
+_BOT_ID = re.compile(r"bot id: (\S+)")
+
+
+@dataclass
+class Proc:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def output(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def base_env() -> dict[str, str]:
+    """The test process's environment without any CASCADE_* setting of its own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}
+
+
+def _run_cli(args: list[list[str]], env: Mapping[str, str], timeout: float = 60) -> list[str]:
+    """Run several `cascade …` commands at once; their stdouts, in order."""
+    running = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cascade", *a],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for a in args
+    ]
+    outputs: list[str] = []
+    failures: list[str] = []
+    for a, process in zip(args, running, strict=True):
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+            failures.append(f"cascade {' '.join(a)} timed out: {err}")
+            continue
+        if process.returncode != 0:
+            failures.append(f"cascade {' '.join(a)} failed ({process.returncode}): {err}")
+        outputs.append(out)
+    if failures:
+        raise AssertionError("\n".join(failures))
+    return outputs
+
+
+@dataclass
+class Stack:
+    """One running installation; build it with `build_stack`, always `close` it."""
+
+    tmp: Path
+    env: dict[str, str]
+    database_url: str
+    api_url: str = ""
+    tg_url: str = ""
+    vb_url: str = ""
+    account_id: str = ""
+    api_key: str = ""
+    tg_bot_id: str = ""
+    vb_bot_id: str = ""
+    tg_token: str = TELEGRAM_TOKEN
+    vb_token: str = VIBER_TOKEN
+    procs: list[Proc] = field(default_factory=list)
+    workers: list[Proc] = field(default_factory=list)
+    extra_tg_urls: list[str] = field(default_factory=list)
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=15))
+
+    # --- processes ------------------------------------------------------------------------
+
+    def spawn(self, name: str, args: list[str], env: Mapping[str, str] | None = None) -> Proc:
+        log = self.tmp / f"{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cascade", *args],
+                env=dict(env if env is not None else self.env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so its children stop with it
+            )
+        proc = Proc(name, process, log)
+        self.procs.append(proc)
+        return proc
+
+    def start_worker(self, name: str = "worker", wait: bool = True, **env: str) -> Proc:
+        """A `cascade worker` process; `env` adds CASCADE_* settings (e.g. WORKER_LEASE_S)."""
+        worker_env = dict(self.env)
+        worker_env.update({f"CASCADE_{k.upper()}": v for k, v in env.items()})
+        proc = self.spawn(name, ["worker"], worker_env)
+        self.workers.append(proc)
+        if wait:
+            wait_for_log(proc, "worker ", " started")
+        return proc
+
+    def kill(self, proc: Proc) -> None:
+        """SIGKILL: no cleanup, no flush, exactly like a crash."""
+        proc.process.send_signal(signal.SIGKILL)
+        proc.process.wait(timeout=10)
+
+    def close(self) -> None:
+        """Stop every process this stack started (newest first), then the HTTP client."""
+        for proc in reversed(self.procs):
+            _stop(proc.process)
+        self.procs.clear()
+        self.http.close()
+
+    def cli(self, *args: str) -> str:
+        return _run_cli([list(args)], self.env)[0]
+
+    def logs(self) -> str:
+        """Every process's log tail, for failure messages."""
+        parts = []
+        for proc in self.procs:
+            parts.append(f"--- {proc.name} ---\n{proc.output()[-3000:]}")
+        return "\n".join(parts)
+
+    # --- simulated users ------------------------------------------------------------------
+
+    def _sim_post(self, url: str, params: dict[str, str]) -> dict[str, Any]:
+        response = self.http.post(url, params=params)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def tg_user(self, phone: str, action: str) -> dict[str, Any]:
+        """A Telegram user acts: start | share_contact | block | unblock."""
+        result = self._sim_post(
+            f"{self.tg_url}/_sim/users/{phone}/{action}", {"bot": self.tg_token}
+        )
+        assert result.get("delivered") is True, result  # the update reached Cascade
+        assert result.get("webhook_status") == 200, result
+        return result
+
+    def vb_user(self, phone: str, action: str) -> dict[str, Any]:
+        """A Viber user acts: subscribe | share_contact | unsubscribe."""
+        result = self._sim_post(
+            f"{self.vb_url}/_sim/users/{phone}/{action}", {"token": self.vb_token}
+        )
+        assert result.get("callback_status") == 200, result
+        return result
+
+    def onboard_telegram(self, phone: str) -> None:
+        self.tg_user(phone, "start")
+        self.tg_user(phone, "share_contact")
+
+    def onboard_viber(self, phone: str) -> None:
+        self.vb_user(phone, "subscribe")
+        self.vb_user(phone, "share_contact")
+
+    def script(self, platform: str, phone: str, **behaviour: Any) -> None:
+        base = self.tg_url if platform == "telegram" else self.vb_url
+        response = self.http.put(f"{base}/_sim/script/{phone}", json=behaviour)
+        assert response.status_code in (200, 204), response.text
+
+    def import_telegram_contacts(self, phones: Iterable[str]) -> None:
+        """`cascade contacts import`: each phone's chat id is the simulator's user id."""
+        path = self.tmp / "contacts.csv"
+        lines = ["phone,channel,address"]
+        lines += [f"{p},telegram,{chat_id_for(p)}" for p in phones]
+        path.write_text("\n".join(lines) + "\n")
+        self.cli("contacts", "import", str(path), "--account", self.account_id)
+
+    # --- what the simulators received -----------------------------------------------------
+
+    def tg_received(self, base: str | None = None) -> list[dict[str, Any]]:
+        """Messages bots sent through the Bot API (not the bot's answers to webhooks)."""
+        response = self.http.get(f"{base or self.tg_url}/_sim/received")
+        assert response.status_code == 200
+        return [r for r in response.json() if r["via"] == "api"]
+
+    def vb_received(self, phone: str | None = None) -> list[dict[str, Any]]:
+        params = {"phone": phone} if phone else {}
+        response = self.http.get(f"{self.vb_url}/_sim/received", params=params)
+        assert response.status_code == 200
+        received: list[dict[str, Any]] = response.json()
+        return received
+
+    # --- the public API -------------------------------------------------------------------
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Authorization-Key": self.api_key, "Content-Type": "application/json"}
+
+    def post_send(self, messages: list[dict[str, Any]], path: str = SEND) -> httpx.Response:
+        return self.http.post(self.api_url + path, json=messages, headers=self.headers)
+
+    def send(self, messages: list[dict[str, Any]], path: str = SEND) -> list[str]:
+        """Send (array form); the messageIds, in order."""
+        response = self.post_send(messages, path)
+        assert response.status_code == 200, response.text
+        return [item["messageId"] for item in response.json()]
+
+    def send_one(self, phone: str, text: str, **fields: Any) -> str:
+        message = {
+            "id": f"e2e-{time.time_ns()}",
+            "fromName": "Cascade e2e",
+            "toPhone": phone,
+            "messageType": "transaction",
+            "text": text,
+            **fields,
+        }
+        [message_id] = self.send([message])
+        return message_id
+
+    def status(self, message_id: str) -> dict[str, Any]:
+        response = self.http.get(f"{self.api_url}{STATUS}/{message_id}", headers=self.headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def wait_status(
+        self,
+        message_id: str,
+        until: Callable[[dict[str, Any]], bool],
+        timeout: float = 20,
+        what: str = "the expected status",
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.status(message_id)
+            if until(shown):
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{message_id} did not reach {what} in {timeout}s: {shown}\n{self.logs()}"
+                )
+            time.sleep(0.05)
+
+    def wait_final(self, message_id: str, timeout: float = 20) -> dict[str, Any]:
+        return self.wait_status(
+            message_id, lambda s: s["status"] in FINAL, timeout, "a final status"
+        )
+
+    def statuses(self, message_ids: list[str], concurrency: int = 32) -> dict[str, dict[str, Any]]:
+        """Many statuses through the API, fetched concurrently."""
+
+        async def fetch_all() -> dict[str, dict[str, Any]]:
+            gate = asyncio.Semaphore(concurrency)
+            found: dict[str, dict[str, Any]] = {}
+            async with httpx.AsyncClient(timeout=30, headers=self.headers) as client:
+
+                async def one(message_id: str) -> None:
+                    async with gate:
+                        response = await client.get(f"{self.api_url}{STATUS}/{message_id}")
+                    assert response.status_code == 200, response.text
+                    found[message_id] = response.json()
+
+                await asyncio.gather(*(one(m) for m in message_ids))
+            return found
+
+        return asyncio.run(fetch_all())
+
+    # --- the database, read-only ----------------------------------------------------------
+
+    def pending_tasks(self) -> int:
+        """Messages not yet final (each has exactly one task row until it ends)."""
+
+        async def count() -> int:
+            store = SqlStore(self.database_url, SystemClock(), pool_size=1)
+            try:
+                return await store.pending_tasks()
+            finally:
+                await store.close()
+
+        return asyncio.run(count())
+
+    def wait_all_final(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while (left := self.pending_tasks()) > 0:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{left} messages still not final\n{self.logs()}")
+            time.sleep(0.2)
+
+
+def wait_for_log(proc: Proc, *parts: str, timeout: float = 30) -> None:
+    """Wait until one line of the process's output contains every part."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if any(all(p in line for p in parts) for line in proc.output().splitlines()):
+            return
+        if not proc.alive():
+            raise AssertionError(f"{proc.name} exited early:\n{proc.output()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{proc.name} did not log {parts} in {timeout}s:\n{proc.output()}")
+        time.sleep(0.05)
+
+
+def wait_http(proc: Proc, url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if not proc.alive():
+            raise AssertionError(f"{proc.name} exited early:\n{proc.output()}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{proc.name} not up at {url} in {timeout}s:\n{proc.output()}")
+        time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+    # the server's own children (granian's workers), if any outlived it
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+def build_stack(
+    tmp: Path,
+    *,
+    database_url: str | None = None,
+    settings: Mapping[str, str] | None = None,
+    workers: int = 1,
+    telegram_rate_limits: bool = True,
+    extra_telegram_sims: int = 0,
+) -> Stack:
+    """Start everything; on any failure stop what was started and re-raise.
+
+    `settings` are CASCADE_* variables without the prefix (e.g. {"VIBER_BOT_WINDOW_S": "4"}),
+    given to every Cascade process. `extra_telegram_sims` starts more Telegram simulators
+    (their URLs in `stack.extra_tg_urls`), for workers pointed at a simulator of their own.
+    """
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = base_env()
+    url = database_url or f"sqlite:///{tmp / 'cascade.db'}"
+    api_port, tg_port, vb_port = free_port(), free_port(), free_port()
+    env.update(
+        {
+            "CASCADE_DATABASE_URL": url,
+            "CASCADE_SQLITE_SYNCHRONOUS": "NORMAL",
+            "CASCADE_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
+            "CASCADE_TELEGRAM_API_URL": f"http://127.0.0.1:{tg_port}",
+            "CASCADE_VIBER_API_URL": f"http://127.0.0.1:{vb_port}",
+            "CASCADE_LOG_LEVEL": "info",
+            # the stack runs these two platforms' simulators only; other channels are off
+            "CASCADE_CHANNELS": "telegram,viber_bot",
+            # The tests read thousands of statuses; the default 50/s per account would
+            # make them wait, and rate limiting is not what they are about.
+            "CASCADE_STATUS_RATE": "100000",
+            "CASCADE_STATUS_BURST": "100000",
+        }
+    )
+    env.update({f"CASCADE_{k.upper()}": v for k, v in (settings or {}).items()})
+    stack = Stack(tmp=tmp, env=env, database_url=url)
+    stack.api_url = env["CASCADE_PUBLIC_URL"]
+    stack.tg_url = env["CASCADE_TELEGRAM_API_URL"]
+    stack.vb_url = env["CASCADE_VIBER_API_URL"]
+    try:
+        tg_args = ["simulate", "telegram", "--port", str(tg_port)]
+        if not telegram_rate_limits:
+            tg_args.append("--no-rate-limits")
+        sims = [
+            (stack.spawn("telegram-sim", tg_args), stack.tg_url),
+            (
+                stack.spawn(
+                    "viber-sim",
+                    ["simulate", "viber", "--port", str(vb_port), "--bot", VIBER_TOKEN],
+                ),
+                stack.vb_url,
+            ),
+        ]
+        for n in range(extra_telegram_sims):
+            port = free_port()
+            args = ["simulate", "telegram", "--port", str(port)]
+            if not telegram_rate_limits:
+                args.append("--no-rate-limits")
+            extra_url = f"http://127.0.0.1:{port}"
+            sims.append((stack.spawn(f"telegram-sim-{n + 2}", args), extra_url))
+            stack.extra_tg_urls.append(extra_url)
+
+        stack.cli("migrate")
+        api = stack.spawn("api", ["api", "--host", "127.0.0.1", "--port", str(api_port)])
+        created = json.loads(stack.cli("accounts", "create", "e2e", "--json"))
+        stack.account_id, stack.api_key = created["accountId"], created["apiKey"]
+        tg_out, vb_out = _run_cli(
+            [
+                ["bots", "add", "telegram", TELEGRAM_TOKEN, "--account", stack.account_id],
+                ["bots", "add", "viber", VIBER_TOKEN, "--account", stack.account_id],
+            ],
+            env,
+        )
+        stack.tg_bot_id = _bot_id(tg_out)
+        stack.vb_bot_id = _bot_id(vb_out)
+
+        for proc, sim_url in sims:
+            wait_http(proc, f"{sim_url}/_sim/received")
+        wait_http(api, f"{stack.api_url}/readyz")
+        # Viber checks the URL with a signed callback before accepting it: the API is up.
+        _run_cli([["bots", "webhook", stack.tg_bot_id], ["bots", "webhook", stack.vb_bot_id]], env)
+        for n in range(workers):
+            stack.start_worker(f"worker-{n + 1}")
+    except BaseException:
+        stack.close()
+        raise
+    return stack
+
+
+def _bot_id(output: str) -> str:
+    found = _BOT_ID.search(output)
+    assert found, output
+    return found.group(1)
