@@ -1,0 +1,561 @@
+"""The ESME: one SMPP 3.4 transceiver session to an SMSC, kept up for the channel's life.
+
+- **Bind.** `bind_transceiver` with the configured system_id, password and system_type.
+  A rejected bind is remembered (`last_bind_status`), so a send can tell a wrong
+  password (the operator must act) from an SMSC that is merely down.
+- **Window.** At most `window` `submit_sm` wait for their `submit_sm_resp` at once;
+  responses are matched to requests by sequence number, in any order.
+- **Keep-alive.** `enquire_link` every `enquire_interval_s`; one left unanswered for
+  `response_timeout_s` means the link is dead, and it is dropped.
+- **Reconnect.** Whenever the link ends (dropped, reset, `unbind` from the SMSC, a dead
+  keep-alive) the session connects and binds again, after an exponential backoff with
+  jitter that a successful bind resets.
+- **Nothing is ever resubmitted.** A submit written to a link that then ended without
+  its response is `Lost`: the SMSC may have taken it, so the caller reports it in doubt
+  rather than risk a second delivery. Only a submit that never left is `NotSent`.
+- **Receipts.** Every `deliver_sm` is answered with a `deliver_sm_resp`: `ESME_ROK` once
+  its receipt has been handed on, `ESME_RX_T_APPN` when handing on failed (so the SMSC
+  delivers it again later), or the decoding error's status. Receipts are matched to their
+  message later, by id, so one for a message sent on an earlier link (or by another
+  process) is reported like any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from cascade.channels.sms import encoding
+from cascade.channels.sms.pdu import (
+    ALERT_NOTIFICATION,
+    BIND_TRANSCEIVER,
+    DELIVER_SM,
+    ENQUIRE_LINK,
+    ESM_INTERMEDIATE,
+    ESM_SMSC_RECEIPT,
+    ESM_TYPE_MASK,
+    ESME_RBINDFAIL,
+    ESME_RINVCMDID,
+    ESME_RINVCMDLEN,
+    ESME_RINVPASWD,
+    ESME_RINVSYSID,
+    ESME_RINVSYSTYP,
+    ESME_ROK,
+    ESME_RX_T_APPN,
+    GENERIC_NACK,
+    MESSAGE_STATES,
+    RESPONSE,
+    TLV_MESSAGE_STATE,
+    TLV_RECEIPTED_MESSAGE_ID,
+    UNBIND,
+    Bind,
+    DecodeError,
+    Deliver,
+    FramingError,
+    Header,
+    Submit,
+    body_of,
+    decode_deliver,
+    encode,
+    generic_nack,
+    header,
+    message_id_resp,
+    read_c_string,
+    read_pdu,
+    status_name,
+)
+
+log = logging.getLogger(__name__)
+
+# Bind statuses that no amount of reconnecting fixes: the credentials are wrong.
+CREDENTIAL_ERRORS = frozenset({ESME_RINVPASWD, ESME_RINVSYSID, ESME_RINVSYSTYP})
+_MAX_SEQUENCE = 0x7FFFFFFF
+
+# --- what a submit can come to ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """submit_sm_resp ESME_ROK: the SMSC took the message under this id."""
+
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """The SMSC answered with an error status (submit_sm_resp or generic_nack)."""
+
+    status: int
+
+    @property
+    def name(self) -> str:
+        return status_name(self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class NotSent:
+    """The submit never left this process (no bound link): repeating it is safe."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """The submit was written but no answer came (link lost, response timeout)."""
+
+    reason: str
+
+
+SubmitResult = Accepted | Rejected | NotSent | Lost
+
+# --- receipts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a delivery receipt (`deliver_sm` with esm_class 0x04) says about one message."""
+
+    message_id: str  # the id the SMSC gave the submit (receipted_message_id, or "id:")
+    stat: str  # DELIVRD, UNDELIV, EXPIRED, ... (from message_state, or "stat:")
+    final: bool  # a final state, not ENROUTE/ACCEPTD or an intermediate notification
+    error: str | None  # the receipt's "err:" code, when not zero
+    recipient: str  # the receipt's source_addr: the number the message went to
+    text: str  # the receipt's "text:" field: the message's first characters
+
+    @property
+    def delivered(self) -> bool:
+        return self.stat == "DELIVRD"
+
+
+_RECEIPT_FIELD = re.compile(r"(?i)\b(id|stat|err):(\S*)")
+_RECEIPT_TEXT = re.compile(r"(?is)\btext:(.*)\Z")
+_TEXT_MARK = re.compile(r"(?i)\btext:")
+_STAT_SYNONYMS = {
+    "DELIVERED": "DELIVRD",
+    "UNDELIVERABLE": "UNDELIV",
+    "REJECTED": "REJECTD",
+    "ACCEPTED": "ACCEPTD",
+}
+_NOT_FINAL = frozenset({"ENROUTE", "ACCEPTD"})
+
+
+def parse_receipt(deliver: Deliver) -> Receipt | None:
+    """The receipt a deliver_sm carries, or None (a mobile-originated message, or a receipt
+    naming no message). TLVs win over the text, which not every SMSC fills in."""
+    kind = deliver.esm_class & ESM_TYPE_MASK
+    if kind not in (ESM_SMSC_RECEIPT, ESM_INTERMEDIATE):
+        return None
+    payload = deliver.short_message
+    if deliver.esm_class & encoding.UDHI:
+        try:
+            _, payload = encoding.parse_udh(payload)
+        except ValueError:
+            payload = b""
+    text = encoding.decode(payload, deliver.data_coding)
+    head = _TEXT_MARK.split(text, maxsplit=1)[0]  # fields never come from the message text
+    fields: dict[str, str] = {}
+    for key, value in _RECEIPT_FIELD.findall(head):
+        fields.setdefault(key.lower(), value)
+
+    raw_id = deliver.tlvs.get(TLV_RECEIPTED_MESSAGE_ID)
+    message_id = read_c_string(raw_id)[0] if raw_id else fields.get("id", "")
+    if not message_id:
+        return None
+    raw_state = deliver.tlvs.get(TLV_MESSAGE_STATE)
+    if raw_state:
+        stat = MESSAGE_STATES.get(int.from_bytes(raw_state, "big"), "UNKNOWN")
+    else:
+        word = fields.get("stat", "").upper()
+        stat = _STAT_SYNONYMS.get(word, word) or "UNKNOWN"
+    err = fields.get("err")
+    found = _RECEIPT_TEXT.search(text)
+    return Receipt(
+        message_id=message_id,
+        stat=stat,
+        final=kind == ESM_SMSC_RECEIPT and stat not in _NOT_FINAL,
+        error=err if err and err.strip("0") else None,
+        recipient=deliver.source_addr,
+        text=found.group(1) if found else "",
+    )
+
+
+ReceiptHandler = Callable[[Receipt], Awaitable[None]]
+
+# --- the session -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    host: str
+    port: int
+    system_id: str
+    password: str  # never logged
+    system_type: str = ""
+    window: int = 10
+    enquire_interval_s: float = 30.0
+    response_timeout_s: float = 10.0
+    connect_timeout_s: float = 5.0
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError("the window holds at least one submit")
+        Bind(self.system_id, self.password, self.system_type).encode(1)  # fits the fields?
+
+    def __repr__(self) -> str:  # keep the password out of logs and tracebacks
+        return f"SessionConfig({self.system_id}@{self.host}:{self.port})"
+
+
+class _BindRejected(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status_name(status))
+        self.status = status
+
+
+class _LinkLost(Exception):
+    pass
+
+
+class _Link:
+    """One TCP connection: its writer and the requests waiting for their responses."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.pending: dict[int, asyncio.Future[bytes]] = {}
+        self.closed = asyncio.Event()
+
+    def expect(self, sequence: int) -> asyncio.Future[bytes]:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.pending[sequence] = future
+        return future
+
+    def answer(self, sequence: int, pdu: bytes) -> bool:
+        future = self.pending.pop(sequence, None)
+        if future is None or future.done():
+            return False
+        future.set_result(pdu)
+        return True
+
+    def write(self, data: bytes) -> bool:
+        """Queue `data` on the socket; False when the link is already known to be gone."""
+        if self.closed.is_set() or self.writer.is_closing():
+            return False
+        self.writer.write(data)
+        return True
+
+    def end(self, *, abort: bool = False) -> None:
+        """Mark the link gone and fail every request still waiting on it."""
+        if not self.closed.is_set():
+            self.closed.set()
+            if abort:
+                self.writer.transport.abort()
+            else:
+                self.writer.close()
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(_LinkLost())
+                future.exception()  # retrieved here, so an abandoned one logs nothing
+        self.pending.clear()
+
+
+class SmppSession:
+    """A transceiver session that rebinds by itself; `submit` reports what became of a PDU."""
+
+    def __init__(self, config: SessionConfig, on_receipt: ReceiptHandler | None = None) -> None:
+        self.config = config
+        self.on_receipt = on_receipt
+        self.last_bind_status: int | None = None  # None: no bind answered yet
+        self.binds = 0  # successful binds so far
+        self._window = asyncio.Semaphore(config.window)
+        self._bound = asyncio.Event()
+        self._changed = asyncio.Event()  # set (and replaced) after every connection attempt
+        self._link: _Link | None = None
+        self._sequence = 0
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def bound(self) -> bool:
+        return self._bound.is_set()
+
+    @property
+    def credentials_rejected(self) -> bool:
+        return self.last_bind_status in CREDENTIAL_ERRORS
+
+    async def start(self) -> None:
+        if self._task is None and not self._closing:
+            self._task = asyncio.create_task(self._run(), name="smpp-session")
+
+    async def wait_bound(self, within_s: float) -> bool:
+        """Whether the session is bound, waiting up to `within_s` (not when the SMSC has
+        already refused these credentials: that will not change by waiting)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while not self._bound.is_set():
+            remaining = deadline - loop.time()
+            if self._closing or self.credentials_rejected or remaining <= 0:
+                return False
+            changed = self._changed
+            waiters = [
+                asyncio.ensure_future(self._bound.wait()),
+                asyncio.ensure_future(changed.wait()),
+            ]
+            try:
+                await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        return True
+
+    async def aclose(self) -> None:
+        """Unbind politely (briefly), close the socket and stop reconnecting."""
+        self._closing = True
+        link = self._link
+        if link is not None and not link.closed.is_set():
+            sequence = self._next_sequence()
+            answer = link.expect(sequence)
+            if link.write(encode(UNBIND, sequence)):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(answer, min(1.0, self.config.response_timeout_s))
+            link.end()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- sending -----------------------------------------------------------------------------
+
+    async def submit(self, submit: Submit, *, bind_wait_s: float = 0.0) -> SubmitResult:
+        """One submit_sm; waits for a window slot, and up to `bind_wait_s` for a bind."""
+        if not await self.wait_bound(bind_wait_s):
+            return NotSent("NOT_BOUND")
+        async with self._window:
+            link = self._link
+            if link is None or link.closed.is_set():
+                return NotSent("NOT_BOUND")
+            sequence = self._next_sequence()
+            data = submit.encode(sequence)
+            answer = link.expect(sequence)
+            if not link.write(data):
+                link.pending.pop(sequence, None)
+                return NotSent("CONNECTION_CLOSED")
+            try:
+                await link.writer.drain()
+                pdu = await asyncio.wait_for(answer, self.config.response_timeout_s)
+            except (_LinkLost, ConnectionError):
+                return Lost("CONNECTION_LOST")
+            except TimeoutError:
+                link.pending.pop(sequence, None)
+                return Lost("NO_RESPONSE")
+        reply = header(pdu)
+        if reply.command_id == GENERIC_NACK or reply.status != ESME_ROK:
+            return Rejected(reply.status or ESME_RINVCMDID)
+        return Accepted(read_c_string(body_of(pdu))[0])
+
+    def _next_sequence(self) -> int:
+        self._sequence = self._sequence % _MAX_SEQUENCE + 1
+        return self._sequence
+
+    # --- the connection loop -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        delay = self.config.reconnect_initial_s
+        while not self._closing:
+            try:
+                link = await self._connect()
+            except _BindRejected as rejected:
+                self.last_bind_status = rejected.status
+                log.warning(
+                    "SMSC %s:%s refused the bind of %r: %s",
+                    self.config.host,
+                    self.config.port,
+                    self.config.system_id,
+                    rejected,
+                )
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, FramingError) as error:
+                log.warning(
+                    "SMSC %s:%s unreachable: %s",
+                    self.config.host,
+                    self.config.port,
+                    type(error).__name__,
+                )
+            except Exception:  # a bug must not end reconnecting for the process's life
+                log.exception("SMPP connection attempt failed")
+            else:
+                self.last_bind_status = ESME_ROK
+                delay = self.config.reconnect_initial_s
+                self._attempted()
+                await self._serve(link)
+                log.info("SMPP link to %s:%s ended", self.config.host, self.config.port)
+            self._attempted()
+            if self._closing:
+                break
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.config.reconnect_max_s)
+
+    def _attempted(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def _connect(self) -> _Link:
+        config = self.config
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(config.host, config.port), config.connect_timeout_s
+        )
+        link = _Link(reader, writer)
+        try:
+            sequence = self._next_sequence()
+            bind = Bind(config.system_id, config.password, config.system_type)
+            writer.write(bind.encode(sequence, BIND_TRANSCEIVER))
+            await writer.drain()
+            reply = await asyncio.wait_for(
+                self._bind_reply(link, sequence), config.response_timeout_s
+            )
+        except BaseException:
+            link.end(abort=True)
+            raise
+        if reply.command_id == GENERIC_NACK or reply.status != ESME_ROK:
+            link.end()
+            raise _BindRejected(reply.status or ESME_RBINDFAIL)
+        return link
+
+    async def _bind_reply(self, link: _Link, sequence: int) -> Header:
+        while True:
+            pdu = await read_pdu(link.reader)
+            got = header(pdu)
+            if got.sequence == sequence and got.is_response:
+                return got
+            if got.command_id == ENQUIRE_LINK:
+                link.write(encode(ENQUIRE_LINK | RESPONSE, got.sequence))
+            elif not got.is_response:
+                link.write(generic_nack(got.sequence, ESME_RINVCMDID))
+
+    async def _serve(self, link: _Link) -> None:
+        self._link = link
+        self.binds += 1
+        self._bound.set()
+        log.info(
+            "SMPP transceiver bound to %s:%s as %r",
+            self.config.host,
+            self.config.port,
+            self.config.system_id,
+        )
+        reader = asyncio.create_task(self._read_loop(link), name="smpp-reader")
+        keeper = asyncio.create_task(self._keep_alive(link), name="smpp-enquire-link")
+        try:
+            await link.closed.wait()
+        finally:
+            self._bound.clear()
+            self._link = None
+            link.end()
+            for task in (reader, keeper):
+                task.cancel()
+            await asyncio.gather(reader, keeper, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await link.writer.wait_closed()
+
+    async def _read_loop(self, link: _Link) -> None:
+        try:
+            while True:
+                self._dispatch(link, await read_pdu(link.reader))
+        except FramingError as error:
+            log.warning("SMSC sent a malformed PDU (%s); dropping the link", error)
+            link.write(generic_nack(0, ESME_RINVCMDLEN))
+            link.end()
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            link.end(abort=True)
+        finally:
+            link.end()
+
+    def _dispatch(self, link: _Link, pdu: bytes) -> None:
+        got = header(pdu)
+        if got.is_response:  # submit_sm_resp, enquire_link_resp, unbind_resp, generic_nack
+            if not link.answer(got.sequence, pdu):
+                log.info(
+                    "SMSC answered sequence %s, which nothing waits for (status %s)",
+                    got.sequence,
+                    status_name(got.status),
+                )
+        elif got.command_id == DELIVER_SM:
+            task = asyncio.create_task(self._deliver(link, got.sequence, pdu))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif got.command_id == ENQUIRE_LINK:
+            link.write(encode(ENQUIRE_LINK | RESPONSE, got.sequence))
+        elif got.command_id == UNBIND:
+            log.info("SMSC unbinds the session; reconnecting")
+            link.write(encode(UNBIND | RESPONSE, got.sequence))
+            link.end()
+        elif got.command_id == ALERT_NOTIFICATION:
+            pass  # has no response, and tells a transceiver nothing it needs
+        else:
+            link.write(generic_nack(got.sequence, ESME_RINVCMDID))
+
+    async def _deliver(self, link: _Link, sequence: int, pdu: bytes) -> None:
+        status = ESME_ROK
+        try:
+            deliver = decode_deliver(pdu)
+        except DecodeError as error:
+            log.warning("undecodable deliver_sm: %s", error)
+            status = error.status
+        else:
+            receipt = parse_receipt(deliver)
+            if receipt is not None and receipt.final:
+                status = await self._hand_on(receipt)
+        link.write(message_id_resp(DELIVER_SM, sequence, status))
+
+    async def _hand_on(self, receipt: Receipt) -> int:
+        if self.on_receipt is None:
+            return ESME_RX_T_APPN  # nobody to take it yet: the SMSC will offer it again
+        try:
+            await self.on_receipt(receipt)
+        except Exception:
+            log.exception("recording the receipt for %s failed", receipt.message_id)
+            return ESME_RX_T_APPN
+        return ESME_ROK
+
+    async def _keep_alive(self, link: _Link) -> None:
+        while not link.closed.is_set():
+            await asyncio.sleep(self.config.enquire_interval_s)
+            sequence = self._next_sequence()
+            answer = link.expect(sequence)
+            if not link.write(encode(ENQUIRE_LINK, sequence)):
+                return
+            try:
+                await asyncio.wait_for(answer, self.config.response_timeout_s)
+            except TimeoutError:
+                log.warning("SMSC did not answer enquire_link; dropping the link")
+                link.end(abort=True)
+                return
+            except _LinkLost:
+                return
+
+
+__all__ = [
+    "CREDENTIAL_ERRORS",
+    "Accepted",
+    "Lost",
+    "NotSent",
+    "Receipt",
+    "ReceiptHandler",
+    "Rejected",
+    "SessionConfig",
+    "SmppSession",
+    "SubmitResult",
+    "parse_receipt",
+]

@@ -1,0 +1,871 @@
+"""The SMS channel against the real SMSC simulator on a loopback port, in-process.
+
+Every test binds a real SMPP transceiver session over TCP to `127.0.0.1`; the simulator
+is scripted per phone (receipt state and delay, throttling, dropping the connection) and
+counts what it took, so "exactly once" is checked where the messages arrive. A few
+session edge cases no well-behaved SMSC produces (generic_nack, a vendor status, silence,
+TLV-only receipts) are played by a small hand-driven SMPP peer at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import httpx
+import pytest
+
+from cascade.channels.base import (
+    DeliveryReport,
+    Event,
+    Failed,
+    InDoubt,
+    Misconfigured,
+    Outbound,
+    Retry,
+    Sender,
+    Sent,
+    SessionChannel,
+    Throttled,
+    Unreachable,
+)
+from cascade.channels.sms import SmsChannel, parse_receipt, pdu, validity_period
+from cascade.channels.sms.pdu import Deliver
+from cascade.simulators.script import Behaviour
+from cascade.simulators.smsc import SmscSimulator, create_admin_app, create_server
+
+pytestmark = pytest.mark.live
+
+SYSTEM_ID = "cascade"
+PASSWORD = "s3cret"
+NUMERIC = "15550001111"
+CYRILLIC_200 = ("Ваше замовлення №12345 підтверджено, дякуємо! " * 5)[:200]
+QUICK = Behaviour(reachable=True, deliver_after_ms=20)
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+class Reports:
+    """The engine's side of `start(sink)`: collects events, can be told to fail."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.failures = 0  # fail this many calls before taking events
+
+    async def sink(self, events: Sequence[Event]) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("database unavailable")
+        self.events.extend(events)
+
+    def of(self, provider_id: str) -> list[DeliveryReport]:
+        return [
+            event
+            for event in self.events
+            if isinstance(event, DeliveryReport) and event.provider_id == provider_id
+        ]
+
+    async def wait_for(self, provider_id: str, within_s: float = 5.0) -> DeliveryReport:
+        await eventually(lambda: bool(self.of(provider_id)), within_s)
+        return self.of(provider_id)[0]
+
+
+async def eventually(condition: Callable[[], bool], within_s: float = 5.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[SmscSimulator]:
+    simulator = await create_server("127.0.0.1", 0, system_id=SYSTEM_ID, password=PASSWORD)
+    simulator.receipt_retry_s = 0.05
+    yield simulator
+    await simulator.aclose()
+
+
+@pytest.fixture
+def reports() -> Reports:
+    return Reports()
+
+
+def make_channel(port: int, **overrides: Any) -> SmsChannel:
+    settings: dict[str, Any] = {
+        "window": 10,
+        "numeric_sender": NUMERIC,
+        "enquire_interval_s": 30.0,
+        "throttle_pause_s": 0.2,
+        "bind_wait_s": 2.0,
+        "response_timeout_s": 2.0,
+        "reconnect_initial_s": 0.02,
+        "reconnect_max_s": 0.2,
+    }
+    settings.update(overrides)
+    system_id = settings.pop("system_id", SYSTEM_ID)
+    password = settings.pop("password", PASSWORD)
+    return SmsChannel("127.0.0.1", port, system_id, password, **settings)
+
+
+@pytest.fixture
+async def channel(smsc: SmscSimulator, reports: Reports) -> AsyncIterator[SmsChannel]:
+    sms = make_channel(smsc.port)
+    await sms.start(reports.sink)
+    yield sms
+    await sms.aclose()
+
+
+def outbound(
+    phone: str,
+    text: str = "Your order #12345 has been confirmed",
+    *,
+    from_name: str = "Cascade",
+    ttl: int = 3600,
+) -> Outbound:
+    return Outbound(
+        attempt_id="att-1",
+        message_id="3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        phone=phone,
+        address=phone,
+        text=text,
+        from_name=from_name,
+        message_type="transaction",
+        survey_options=(),
+        ttl_remaining_s=ttl,
+        sender=Sender(id="smpp", token=""),
+    )
+
+
+async def sent(channel: SmsChannel, out: Outbound) -> Sent:
+    outcome = await channel.send(out)
+    assert isinstance(outcome, Sent), outcome
+    return outcome
+
+
+# --- sending and receipts -------------------------------------------------------------------
+
+
+def test_it_is_a_session_channel_with_limits_as_data() -> None:
+    sms = make_channel(2775, per_sender_per_second=50.0, delivery_window_s=1800)
+    assert isinstance(sms, SessionChannel)
+    assert sms.name == "sms"
+    assert sms.limits.max_text == 1530
+    assert sms.limits.per_sender_per_second == 50.0
+    assert sms.limits.confirms_delivery is True
+    assert sms.limits.delivery_window_s == 1800
+    assert sms.limits.carries_survey is False
+
+
+async def test_a_delivered_receipt_becomes_a_delivery_report(
+    smsc: SmscSimulator, channel: SmsChannel, reports: Reports
+) -> None:
+    smsc.script("+380501234566", QUICK)
+    result = await sent(channel, outbound("+380501234566"))
+    assert result.parts == 1
+    assert result.part_ids == (result.provider_id,)
+    assert result.detail == "GSM-7, 1 part"
+
+    report = await reports.wait_for(result.provider_id)
+    assert report.channel == "sms"
+    assert report.state == "delivered"
+    assert report.reason is None
+    assert smsc.count("+380501234566", "Your order #12345 has been confirmed") == 1
+    await eventually(lambda: len(smsc.receipts) == 1)  # the deliver_sm was acknowledged
+    assert smsc.receipts[0].message_id == result.provider_id
+    assert smsc.receipts[0].attempts == 1
+
+
+async def test_cyrillic_200_chars_go_as_ucs2_in_3_parts_and_receipts_mark_them_delivered(
+    smsc: SmscSimulator, channel: SmsChannel, reports: Reports
+) -> None:
+    smsc.script("+380501234566", QUICK)
+    result = await sent(channel, outbound("+380501234566", CYRILLIC_200))
+    assert result.parts == 3
+    assert len(set(result.part_ids)) == 3
+    assert result.provider_id == result.part_ids[0]
+    assert result.detail == "UCS-2, 3 parts"
+
+    parts = smsc.parts
+    assert [part.sequence for part in parts] == [1, 2, 3]
+    assert {part.total for part in parts} == {3}
+    assert len({part.reference for part in parts}) == 1
+    assert {part.data_coding for part in parts} == {0x08}
+    assert {part.esm_class for part in parts} == {0x40}
+    assert [part.message_id for part in parts] == list(result.part_ids)
+
+    [message] = smsc.received
+    assert message.text == CYRILLIC_200
+    assert message.parts == 3
+    assert message.message_ids == list(result.part_ids)
+
+    await eventually(lambda: all(reports.of(part_id) for part_id in result.part_ids))
+    for part_id in result.part_ids:
+        assert [report.state for report in reports.of(part_id)] == ["delivered"]
+
+
+async def test_a_short_text_is_one_gsm7_part_without_udh(
+    smsc: SmscSimulator, channel: SmsChannel
+) -> None:
+    smsc.script("+380501234566", QUICK)
+    await sent(channel, outbound("+380501234566", "Total: €5 {paid}"))
+    [part] = smsc.parts
+    assert (part.data_coding, part.esm_class, part.reference) == (0x00, 0x00, None)
+    assert smsc.received[0].text == "Total: €5 {paid}"
+
+
+async def test_consecutive_long_messages_get_different_references(
+    smsc: SmscSimulator, channel: SmsChannel
+) -> None:
+    smsc.script("+380501234566", QUICK)
+    await sent(channel, outbound("+380501234566", "a" * 200))
+    await sent(channel, outbound("+380501234566", "b" * 200))
+    assert len({part.reference for part in smsc.parts}) == 2
+    assert [message.text for message in smsc.received] == ["a" * 200, "b" * 200]
+
+
+@pytest.mark.parametrize(
+    ("stat", "reason"),
+    [
+        ("UNDELIV", "UNDELIV err:001"),
+        ("EXPIRED", "EXPIRED err:001"),
+        ("REJECTD", "REJECTD err:001"),
+    ],
+)
+async def test_a_failure_receipt_is_reported_failed(
+    smsc: SmscSimulator, channel: SmsChannel, reports: Reports, stat: str, reason: str
+) -> None:
+    smsc.script("+380501234566", Behaviour(reachable=True, deliver_after_ms=20, receipt=stat))
+    result = await sent(channel, outbound("+380501234566"))
+    report = await reports.wait_for(result.provider_id)
+    assert (report.state, report.reason) == ("failed", reason)
+
+
+async def test_the_sandbox_personas_drive_the_simulator_without_a_script(
+    channel: SmsChannel, reports: Reports
+) -> None:
+    delivered = await sent(channel, outbound("+380501234566"))
+    undelivered = await sent(channel, outbound("+380501234567"))
+    assert (await reports.wait_for(delivered.provider_id)).state == "delivered"
+    assert (await reports.wait_for(undelivered.provider_id)).reason == "UNDELIV err:001"
+
+
+async def test_a_phone_that_never_confirms_gets_no_receipt(
+    smsc: SmscSimulator, channel: SmsChannel, reports: Reports
+) -> None:
+    smsc.script("+380501234566", Behaviour(reachable=True, deliver_after_ms=None))
+    await sent(channel, outbound("+380501234566"))
+    await asyncio.sleep(0.3)
+    assert reports.events == []
+    assert smsc.count("+380501234566") == 1
+
+
+# --- addresses, validity ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("from_name", "source"),
+    [
+        ("Cascade", ("Cascade", 5, 0)),
+        ("YourStore11", ("YourStore11", 5, 0)),  # 11 characters: the most an originator shows
+        ("Your Shop", ("Your Shop", 5, 0)),
+        ("TwelveChars1", (NUMERIC, 1, 1)),
+        ("Магазин", (NUMERIC, 1, 1)),
+        ("Shop{1}", (NUMERIC, 1, 1)),  # extension characters cost two septets
+        ("Café", (NUMERIC, 1, 1)),  # GSM, but not ASCII: no C-octet string carries it
+        ("", (NUMERIC, 1, 1)),
+    ],
+)
+async def test_alphanumeric_or_numeric_source_and_international_destination(
+    smsc: SmscSimulator, channel: SmsChannel, from_name: str, source: tuple[str, int, int]
+) -> None:
+    smsc.script("+380501234566", QUICK)
+    await sent(channel, outbound("+380501234566", from_name=from_name))
+    [part] = smsc.parts
+    assert (part.source_addr, part.source_ton, part.source_npi) == source
+    assert (part.destination_addr, part.dest_ton, part.dest_npi) == ("380501234566", 1, 1)
+
+
+async def test_without_a_numeric_sender_a_long_name_is_misconfigured(
+    smsc: SmscSimulator, reports: Reports
+) -> None:
+    sms = make_channel(smsc.port, numeric_sender="")
+    await sms.start(reports.sink)
+    try:
+        outcome = await sms.send(outbound("+380501234566", from_name="A very long shop name"))
+        assert outcome == Misconfigured("NO_SMS_SENDER")
+    finally:
+        await sms.aclose()
+    assert smsc.parts == []
+
+
+@pytest.mark.parametrize(
+    ("ttl", "period"),
+    [
+        (3600, "000000010000000R"),
+        (90_061, "000001010101000R"),
+        (86_400, "000001000000000R"),
+        (2_592_000, "000030000000000R"),  # the longest TTL the API takes: 30 days
+        (59, "000000000059000R"),
+    ],
+)
+async def test_validity_period_is_the_remaining_ttl_and_a_receipt_is_requested(
+    smsc: SmscSimulator, channel: SmsChannel, ttl: int, period: str
+) -> None:
+    smsc.script("+380501234566", QUICK)
+    await sent(channel, outbound("+380501234566", ttl=ttl))
+    [part] = smsc.parts
+    assert part.validity_period == period
+    assert part.registered_delivery == 1
+
+
+@pytest.mark.parametrize(
+    ("seconds", "period"),
+    [(31 * 86_400, "000031000000000R"), (40 * 86_400, "000110000000000R"), (1, "000000000001000R")],
+)
+def test_validity_period_beyond_31_days_spills_into_months(seconds: int, period: str) -> None:
+    assert validity_period(seconds) == period
+
+
+def test_validity_period_needs_a_second() -> None:
+    with pytest.raises(ValueError, match="second"):
+        validity_period(0)
+
+
+# --- what the channel refuses before the SMSC sees anything ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("out", "outcome"),
+    [
+        (outbound("+380501234566", "a" * 1531), Failed("TEXT_TOO_LONG")),  # 11 GSM-7 parts
+        (outbound("+380501234566", "ж" * 671), Failed("TEXT_TOO_LONG")),  # 11 UCS-2 parts
+        (outbound("+380501234566", ttl=0), Failed("TTL_EXPIRED")),
+        (outbound("+380501234566", ""), Failed("EMPTY_TEXT")),
+        (outbound("not-a-number"), Unreachable("INVALID_DESTINATION")),
+    ],
+)
+async def test_refused_before_submitting(
+    smsc: SmscSimulator, channel: SmsChannel, out: Outbound, outcome: object
+) -> None:
+    assert await channel.send(out) == outcome
+    assert smsc.parts == []
+
+
+async def test_ten_parts_still_go(smsc: SmscSimulator, channel: SmsChannel) -> None:
+    result = await sent(channel, outbound("+380501234566", "a" * 1530))
+    assert result.parts == 10
+    assert smsc.received[0].text == "a" * 1530
+
+
+# --- SMSC answers ------------------------------------------------------------------------------
+
+
+async def test_throttling_pauses_sending_and_it_resumes_with_nothing_lost(
+    smsc: SmscSimulator, channel: SmsChannel, reports: Reports
+) -> None:
+    phone = "+380501234566"
+    smsc.script(phone, Behaviour(reachable=True, throttle=True))
+    first = await channel.send(outbound(phone))
+    assert first == Throttled(0.2, "ESME_RTHROTTLED")
+
+    during = await channel.send(outbound(phone))  # the pause holds: the SMSC sees nothing
+    assert isinstance(during, Throttled)
+    assert during.reason == "PAUSED"
+    assert 0 < during.retry_after_s <= 0.2
+    assert smsc.parts == []
+
+    smsc.script(phone, QUICK)
+    await asyncio.sleep(0.25)
+    result = await sent(channel, outbound(phone))
+    assert (await reports.wait_for(result.provider_id)).state == "delivered"
+    assert smsc.count(phone) == 1
+
+
+async def test_consecutive_throttling_doubles_the_pause(
+    smsc: SmscSimulator, channel: SmsChannel
+) -> None:
+    smsc.script("+380501234566", Behaviour(reachable=True, throttle=True))
+    assert await channel.send(outbound("+380501234566")) == Throttled(0.2, "ESME_RTHROTTLED")
+    await asyncio.sleep(0.25)
+    assert await channel.send(outbound("+380501234566")) == Throttled(0.4, "ESME_RTHROTTLED")
+
+
+@pytest.mark.parametrize(
+    ("fail_reason", "outcome"),
+    [
+        ("ESME_RMSGQFUL", Throttled(0.2, "ESME_RMSGQFUL")),
+        ("ESME_RINVDSTADR", Unreachable("INVALID_DESTINATION")),
+        ("ESME_RINVDSTNPI", Unreachable("INVALID_DESTINATION")),
+        ("ESME_RSYSERR", Retry("ESME_RSYSERR")),
+        ("ESME_RX_T_APPN", Retry("ESME_RX_T_APPN")),
+        ("ESME_RINVSRCADR", Failed("INVALID_SOURCE_ADDRESS")),
+        ("ESME_RSUBMITFAIL", Failed("ESME_RSUBMITFAIL")),
+        ("ESME_RINVEXPIRY", Failed("ESME_RINVEXPIRY")),
+        ("anything else", Failed("ESME_RSUBMITFAIL")),
+    ],
+)
+async def test_submit_errors_map_to_outcomes(
+    smsc: SmscSimulator, channel: SmsChannel, fail_reason: str, outcome: object
+) -> None:
+    smsc.script("+380501234566", Behaviour(reachable=True, fail=True, fail_reason=fail_reason))
+    assert await channel.send(outbound("+380501234566")) == outcome
+    assert smsc.parts == []
+
+
+async def test_the_window_bounds_submits_in_flight(smsc: SmscSimulator, reports: Reports) -> None:
+    smsc.submit_delay_ms = 100
+    sms = make_channel(smsc.port, window=2)
+    await sms.start(reports.sink)
+    try:
+        texts = [f"message {n}" for n in range(6)]
+        results = await asyncio.gather(*(sms.send(outbound("+380501234566", t)) for t in texts))
+    finally:
+        await sms.aclose()
+    assert all(isinstance(result, Sent) for result in results)
+    assert smsc.max_in_flight == 2
+    assert sorted(message.text for message in smsc.received) == texts
+
+
+# --- the connection ------------------------------------------------------------------------------
+
+
+async def test_a_dropped_connection_with_submits_in_flight_is_in_doubt_never_resent(
+    smsc: SmscSimulator, channel: SmsChannel, reports: Reports
+) -> None:
+    phones = ["+380501234561", "+380501234562", "+380501234563"]
+    smsc.script(phones[0], Behaviour(reachable=True, deliver_after_ms=50, drop_connection=True))
+    for phone in phones[1:]:
+        smsc.script(phone, Behaviour(reachable=True, deliver_after_ms=50))
+
+    results = await asyncio.gather(
+        *(channel.send(outbound(phone, f"in flight to {phone}")) for phone in phones)
+    )
+    for result in results:
+        assert isinstance(result, InDoubt), result
+        assert result.reason.startswith("NO_SUBMIT_RESP")
+
+    # The SMSC took every one of them, once, and answered none.
+    for phone in phones:
+        assert smsc.count(phone, f"in flight to {phone}") == 1
+    assert not any(message.answered for message in smsc.received)
+
+    # The session comes back by itself; later sends work, the dropping phone's too (once).
+    await eventually(lambda: smsc.binds == 2)
+    later = [await sent(channel, outbound(phone, f"later to {phone}")) for phone in phones]
+    for phone in phones:
+        assert smsc.count(phone, f"later to {phone}") == 1
+        assert smsc.count(phone) == 2
+    assert smsc.binds == 2
+
+    # Receipts for the in-doubt messages still arrive, on the new link, and are reported.
+    in_doubt_ids = [message.message_ids[0] for message in smsc.received if not message.answered]
+    for message_id in [*in_doubt_ids, *(result.provider_id for result in later)]:
+        assert (await reports.wait_for(message_id)).state == "delivered"
+
+
+async def test_a_receipt_for_an_old_message_reaches_a_later_session(
+    smsc: SmscSimulator, reports: Reports
+) -> None:
+    smsc.script("+380501234566", Behaviour(reachable=True, deliver_after_ms=150))
+    first = make_channel(smsc.port)
+    await first.start(Reports().sink)
+    result = await sent(first, outbound("+380501234566"))
+    await first.aclose()  # gone before the receipt: the SMSC holds it
+
+    await asyncio.sleep(0.3)
+    assert smsc.receipts == []
+    second = make_channel(smsc.port)  # another process, after a restart: nothing in memory
+    await second.start(reports.sink)
+    try:
+        assert (await reports.wait_for(result.provider_id)).state == "delivered"
+    finally:
+        await second.aclose()
+
+
+async def test_a_receipt_after_a_network_cut_is_reported_on_the_new_link(
+    smsc: SmscSimulator, channel: SmsChannel, reports: Reports
+) -> None:
+    smsc.script("+380501234566", Behaviour(reachable=True, deliver_after_ms=200))
+    result = await sent(channel, outbound("+380501234566"))
+    smsc.disconnect_all()
+    await eventually(lambda: smsc.binds == 2)
+    assert (await reports.wait_for(result.provider_id)).state == "delivered"
+
+
+async def test_a_receipt_the_engine_could_not_take_is_offered_again(
+    smsc: SmscSimulator, channel: SmsChannel, reports: Reports
+) -> None:
+    reports.failures = 1
+    smsc.script("+380501234566", QUICK)
+    result = await sent(channel, outbound("+380501234566"))
+    assert (await reports.wait_for(result.provider_id)).state == "delivered"
+    await eventually(lambda: len(smsc.receipts) == 1)
+    assert smsc.receipts[0].attempts == 2  # ESME_RX_T_APPN the first time, then ESME_ROK
+    assert len(reports.of(result.provider_id)) == 1
+
+
+async def test_enquire_link_keeps_the_session(smsc: SmscSimulator, reports: Reports) -> None:
+    sms = make_channel(smsc.port, enquire_interval_s=0.05)
+    await sms.start(reports.sink)
+    try:
+        await eventually(lambda: smsc.enquire_links >= 4)
+        assert (smsc.connections, smsc.binds) == (1, 1)
+        await sent(sms, outbound("+380501234566"))
+    finally:
+        await sms.aclose()
+
+
+async def test_an_unanswered_enquire_link_drops_the_link_and_rebinds(
+    smsc: SmscSimulator, reports: Reports
+) -> None:
+    smsc.answer_enquire_link = False
+    sms = make_channel(smsc.port, enquire_interval_s=0.05, response_timeout_s=0.1)
+    await sms.start(reports.sink)
+    try:
+        await eventually(lambda: smsc.binds >= 2)
+        smsc.answer_enquire_link = True
+        await sent(sms, outbound("+380501234566"))
+    finally:
+        await sms.aclose()
+
+
+async def test_an_unbind_from_the_smsc_is_answered_and_the_session_rebinds(
+    smsc: SmscSimulator, channel: SmsChannel
+) -> None:
+    await eventually(lambda: smsc.bound_sessions == 1)
+    await smsc.unbind_all()
+    await eventually(lambda: smsc.binds == 2 and smsc.bound_sessions == 1)
+    await sent(channel, outbound("+380501234566"))
+
+
+@pytest.mark.parametrize(
+    ("credentials", "status"),
+    [
+        ({"password": "wrong"}, "ESME_RINVPASWD"),
+        ({"system_id": "nobody"}, "ESME_RINVSYSID"),
+    ],
+)
+async def test_refused_credentials_are_misconfigured_at_once(
+    smsc: SmscSimulator, reports: Reports, credentials: dict[str, str], status: str
+) -> None:
+    sms = make_channel(smsc.port, bind_wait_s=5.0, **credentials)
+    await sms.start(reports.sink)
+    try:
+        started = time.monotonic()
+        outcome = await sms.send(outbound("+380501234566"))
+        assert outcome == Misconfigured(f"SMPP_BIND_REJECTED: {status}")
+        assert time.monotonic() - started < 2.0  # no waiting out bind_wait_s
+    finally:
+        await sms.aclose()
+    assert smsc.bind_failures >= 1
+    assert smsc.parts == []
+
+
+async def test_an_smsc_that_is_down_means_retry_and_the_session_comes_back(
+    smsc: SmscSimulator, reports: Reports
+) -> None:
+    port = smsc.port
+    await smsc.aclose()
+    sms = make_channel(port, bind_wait_s=0.2)
+    await sms.start(reports.sink)
+    replacement: SmscSimulator | None = None
+    try:
+        outcome = await sms.send(outbound("+380501234566"))
+        assert isinstance(outcome, Retry)
+        assert outcome.reason.startswith("SMSC_NOT_BOUND")
+
+        replacement = await create_server("127.0.0.1", port, system_id=SYSTEM_ID, password=PASSWORD)
+        await eventually(lambda: sms.session.bound)
+        await sent(sms, outbound("+380501234566"))
+        assert replacement.count("+380501234566") == 1
+    finally:
+        await sms.aclose()
+        if replacement is not None:
+            await replacement.aclose()
+
+
+async def test_send_before_start_binds_and_receipts_wait_for_the_sink(
+    smsc: SmscSimulator, reports: Reports
+) -> None:
+    smsc.script("+380501234566", QUICK)
+    sms = make_channel(smsc.port)
+    try:
+        result = await sent(sms, outbound("+380501234566"))
+        await asyncio.sleep(0.1)
+        assert smsc.receipts == []  # refused with ESME_RX_T_APPN: no sink yet
+        await sms.start(reports.sink)
+        assert (await reports.wait_for(result.provider_id)).state == "delivered"
+    finally:
+        await sms.aclose()
+
+
+# --- the admin API of the simulator, for out-of-process tests -------------------------------------
+
+
+async def test_the_admin_api_scripts_and_reports(smsc: SmscSimulator, channel: SmsChannel) -> None:
+    transport = httpx.ASGITransport(app=create_admin_app(smsc))
+    async with httpx.AsyncClient(transport=transport, base_url="http://smsc.test") as admin:
+        response = await admin.put(
+            "/_sim/script/380501234566", json={"reachable": True, "throttle": True}
+        )
+        assert response.status_code == 204
+        assert isinstance(await channel.send(outbound("+380501234566")), Throttled)
+
+        assert (await admin.delete("/_sim/script")).status_code == 204
+        await asyncio.sleep(0.25)
+        result = await sent(channel, outbound("+380501234566", "via admin"))
+        await eventually(lambda: len(smsc.receipts) == 1)
+
+        received = (await admin.get("/_sim/received")).json()
+        assert [(m["phone"], m["text"], m["parts"]) for m in received] == [
+            ("+380501234566", "via admin", 1)
+        ]
+        parts = (await admin.get("/_sim/parts")).json()
+        assert [part["message_id"] for part in parts] == [result.provider_id]
+        receipts = (await admin.get("/_sim/receipts")).json()
+        assert [(r["message_id"], r["stat"]) for r in receipts] == [(result.provider_id, "DELIVRD")]
+
+        assert (await admin.delete("/_sim/received")).status_code == 204
+        assert (await admin.get("/_sim/received")).json() == []
+
+        assert (await admin.post("/_sim/disconnect")).status_code == 204
+        await eventually(lambda: smsc.binds == 2)
+
+
+# --- receipts as the session reads them ----------------------------------------------------------
+
+
+def deliver(
+    text: str = "",
+    *,
+    esm_class: int = 0x04,
+    tlvs: dict[int, bytes] | None = None,
+    data_coding: int = 0,
+) -> Deliver:
+    return Deliver(
+        source_addr="380501234566",
+        source_ton=1,
+        source_npi=1,
+        destination_addr="Cascade",
+        dest_ton=5,
+        dest_npi=0,
+        esm_class=esm_class,
+        data_coding=data_coding,
+        short_message=text.encode("latin-1") if data_coding != 8 else text.encode("utf-16-be"),
+        tlvs=tlvs or {},
+    )
+
+
+RECEIPT_TEXT = (
+    "id:0A1B2C sub:001 dlvrd:001 submit date:2611230455 done date:2611230456 "
+    "stat:DELIVRD err:000 text:Your order #12345"
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (deliver(RECEIPT_TEXT), ("0A1B2C", "DELIVRD", True, None, "Your order #12345")),
+        (
+            deliver(RECEIPT_TEXT.replace("DELIVRD err:000", "UNDELIV err:034")),
+            ("0A1B2C", "UNDELIV", True, "034", "Your order #12345"),
+        ),
+        (  # TLVs only, no text at all (allowed, and some SMSCs do it)
+            deliver(tlvs={pdu.TLV_RECEIPTED_MESSAGE_ID: b"77\x00", pdu.TLV_MESSAGE_STATE: b"\x05"}),
+            ("77", "UNDELIV", True, None, ""),
+        ),
+        (  # the TLVs win over the text
+            deliver(
+                RECEIPT_TEXT,
+                tlvs={pdu.TLV_RECEIPTED_MESSAGE_ID: b"FF01\x00", pdu.TLV_MESSAGE_STATE: b"\x03"},
+            ),
+            ("FF01", "EXPIRED", True, None, "Your order #12345"),
+        ),
+        (
+            deliver("id:9 stat:DELIVERED err:0"),  # a long-form state word, a one-digit err
+            ("9", "DELIVRD", True, None, ""),
+        ),
+        (  # the message text cannot fake the fields
+            deliver("id:5 stat:UNDELIV err:001 text:stat:DELIVRD id:6"),
+            ("5", "UNDELIV", True, "001", "stat:DELIVRD id:6"),
+        ),
+        (deliver("id:5 stat:ENROUTE err:000"), ("5", "ENROUTE", False, None, "")),
+        (
+            deliver(RECEIPT_TEXT, esm_class=0x20),
+            ("0A1B2C", "DELIVRD", False, None, "Your order #12345"),
+        ),
+        (
+            deliver(RECEIPT_TEXT, data_coding=8),
+            ("0A1B2C", "DELIVRD", True, None, "Your order #12345"),
+        ),
+    ],
+)
+def test_parse_receipt(message: Deliver, expected: tuple[str, str, bool, str | None, str]) -> None:
+    receipt = parse_receipt(message)
+    assert receipt is not None
+    assert (
+        receipt.message_id,
+        receipt.stat,
+        receipt.final,
+        receipt.error,
+        receipt.text,
+    ) == expected
+    assert receipt.recipient == "380501234566"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        deliver("hello from a phone", esm_class=0x00),  # a mobile-originated message
+        deliver("stat:DELIVRD err:000"),  # names no message
+    ],
+)
+def test_parse_receipt_ignores_what_is_no_receipt(message: Deliver) -> None:
+    assert parse_receipt(message) is None
+
+
+# --- a hand-driven SMPP peer, for what the simulator never does ------------------------------
+
+
+class FakeSmsc:
+    """Accepts any bind, answers each submit_sm with `answer(sequence)` (None: silence) and
+    records every response the ESME sends."""
+
+    def __init__(self, answer: Callable[[int], bytes | None]) -> None:
+        self.answer = answer
+        self.responses: list[pdu.Header] = []
+        self.writer: asyncio.StreamWriter | None = None
+        self.server: asyncio.Server | None = None
+        self.handlers: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.add(task)
+        self.writer = writer
+        try:
+            while True:
+                message = await pdu.read_pdu(reader)
+                got = pdu.header(message)
+                if got.command_id == pdu.BIND_TRANSCEIVER:
+                    writer.write(pdu.bind_resp(got.command_id, got.sequence, 0, "FAKE"))
+                elif got.command_id == pdu.SUBMIT_SM:
+                    reply = self.answer(got.sequence)
+                    if reply is not None:
+                        writer.write(reply)
+                elif got.command_id == pdu.UNBIND:
+                    writer.write(pdu.encode(pdu.UNBIND | pdu.RESPONSE, got.sequence))
+                elif got.is_response:
+                    self.responses.append(got)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            self.handlers.discard(task)
+
+    def push(self, data: bytes) -> None:
+        assert self.writer is not None
+        self.writer.write(data)
+
+    async def aclose(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for task in list(self.handlers):
+            task.cancel()
+        await asyncio.gather(*self.handlers, return_exceptions=True)
+        await self.server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def fake_smsc(
+    answer: Callable[[int], bytes | None], reports: Reports, **overrides: Any
+) -> AsyncIterator[tuple[FakeSmsc, SmsChannel]]:
+    fake = FakeSmsc(answer)
+    sms = make_channel(await fake.start(), **overrides)
+    await sms.start(reports.sink)
+    try:
+        await eventually(lambda: sms.session.bound)
+        yield fake, sms
+    finally:
+        await sms.aclose()
+        await fake.aclose()
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        (lambda seq: pdu.generic_nack(seq, pdu.ESME_RINVCMDLEN), Failed("ESME_RINVCMDLEN")),
+        (lambda seq: pdu.message_id_resp(pdu.SUBMIT_SM, seq, 0x400), Failed("0x00000400")),
+        (lambda seq: None, InDoubt("NO_SUBMIT_RESP: NO_RESPONSE")),
+    ],
+)
+async def test_unusual_answers_to_a_submit(
+    reports: Reports, answer: Callable[[int], bytes | None], outcome: object
+) -> None:
+    async with fake_smsc(answer, reports, response_timeout_s=0.2) as (_, sms):
+        assert await sms.send(outbound("+380501234566")) == outcome
+
+
+async def test_a_later_part_that_fails_leaves_the_message_in_doubt(reports: Reports) -> None:
+    def answer(sequence: int) -> bytes:
+        status = pdu.ESME_ROK if sequence % 2 == 0 else pdu.ESME_RSYSERR
+        return pdu.message_id_resp(pdu.SUBMIT_SM, sequence, status, f"id{sequence}")
+
+    async with fake_smsc(answer, reports) as (_, sms):  # bind took sequence 1: parts 2, 3
+        outcome = await sms.send(outbound("+380501234566", "a" * 200))
+    assert outcome == InDoubt("PARTIAL_SUBMIT: 1/2 parts taken, then ESME_RSYSERR")
+
+
+async def test_every_deliver_sm_is_answered(reports: Reports) -> None:
+    def accept(sequence: int) -> bytes:
+        return pdu.message_id_resp(pdu.SUBMIT_SM, sequence, pdu.ESME_ROK, "abc")
+
+    tlv_only = deliver(
+        tlvs={pdu.TLV_RECEIPTED_MESSAGE_ID: b"abc\x00", pdu.TLV_MESSAGE_STATE: b"\x02"}
+    )
+    async with fake_smsc(accept, reports) as (fake, sms):
+        fake.push(tlv_only.encode(101))
+        fake.push(deliver("hi there", esm_class=0x00).encode(102))  # an MO message
+        fake.push(deliver("id:abc stat:ACCEPTD err:000").encode(103))  # not final
+        fake.push(pdu.encode(pdu.DELIVER_SM, 104, body=b"\x00\x01"))  # undecodable
+        fake.push(pdu.encode(pdu.ENQUIRE_LINK, 105))
+        fake.push(pdu.encode(0x00000103, 106))  # data_sm: not spoken here
+        await eventually(lambda: len(fake.responses) == 6)
+        answers = {got.sequence: (got.command_id, got.status) for got in fake.responses}
+        assert answers[101] == (pdu.DELIVER_SM | pdu.RESPONSE, pdu.ESME_ROK)
+        assert answers[102] == (pdu.DELIVER_SM | pdu.RESPONSE, pdu.ESME_ROK)
+        assert answers[103] == (pdu.DELIVER_SM | pdu.RESPONSE, pdu.ESME_ROK)
+        assert answers[104][0] == pdu.DELIVER_SM | pdu.RESPONSE
+        assert answers[104][1] != pdu.ESME_ROK
+        assert answers[105] == (pdu.ENQUIRE_LINK | pdu.RESPONSE, pdu.ESME_ROK)
+        assert answers[106] == (pdu.GENERIC_NACK, pdu.ESME_RINVCMDID)
+        assert sms.session.bound
+    [event] = reports.events  # only the final receipt, and only once
+    assert isinstance(event, DeliveryReport)
+    assert (event.channel, event.provider_id, event.state) == ("sms", "abc", "delivered")
+
+
+def test_the_password_stays_out_of_the_session_repr() -> None:
+    sms = make_channel(2775)
+    assert PASSWORD not in repr(sms.session.config)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [{"password": "longer than 8"}, {"password": "pässwd"}, {"system_id": "a-system-id-of-16"}],
+)
+def test_credentials_beyond_the_smpp_field_sizes_fail_at_construction(
+    credentials: dict[str, str],
+) -> None:
+    with pytest.raises(ValueError, match="C-octet string") as raised:
+        make_channel(2775, **credentials)
+    assert next(iter(credentials.values())) not in str(raised.value)
