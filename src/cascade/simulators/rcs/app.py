@@ -1,0 +1,778 @@
+"""A stand-in for Google RCS Business Messaging (`rcsbusinessmessaging.googleapis.com/v1`)
+and for the OAuth token endpoint in front of it, on a real socket.
+
+The token endpoint (`POST /token`) takes the JWT bearer grant google-auth makes for a
+service account: the assertion must be a well-formed RS256 JWT with the RBM scope, not
+expired; once a service account is registered (`RcsSimulator.add_service_account`, or
+`service_accounts=` in `create_app`), its issuer must be registered and its signature must
+verify with that account's public key. It answers with an access token that the API then
+requires as `Authorization: Bearer …` (401 UNAUTHENTICATED otherwise).
+
+The API answers as RBM does, per the phone's `Behaviour` (`Scripts("rcs")`):
+
+- `GET /v1/phones/{e164}/capabilities?requestId=&agentId=`: 200 with features when the
+  phone is `reachable`, else 404.
+- `POST /v1/phones/{e164}/agentMessages?messageId=&agentId=`: 200 with the AgentMessage;
+  404 not reachable; 409 ALREADY_EXISTS for a `messageId` seen before; 429 `throttle`;
+  400 INVALID_ARGUMENT for a body RBM would refuse.
+- `DELETE /v1/phones/{e164}/agentMessages/{messageId}?agentId=`: 200 withdrawn; 404 when
+  it was delivered already (or is unknown).
+
+An accepted message is DELIVERED after `deliver_after_ms` (never when None) and READ after
+`read_after_ms`; one still undelivered at its `expireTime` is withdrawn and reported
+TTL_EXPIRATION_REVOKED. Events go to the agent webhook as Google sends them: a Pub/Sub
+push whose `message.data` is the base64 event, signed `X-Goog-Signature` (base64
+HMAC-SHA512 of the decoded data, keyed by the webhook's client token), retried until 200.
+
+Test and demo controls live under `/_sim/` (never on the real service):
+
+| Method | Path | What |
+|---|---|---|
+| POST | `/_sim/webhook` | `{"url", "clientToken"}`: the setup handshake, then events go there |
+| PUT | `/_sim/script/{phone}` | set the phone's `Behaviour` (JSON) |
+| DELETE | `/_sim/script` | forget every script |
+| GET, DELETE | `/_sim/received` | accepted messages with their state (`?phone=`) / forget them |
+| GET | `/_sim/calls` | every API call: method, path, HTTP status |
+| GET | `/_sim/events` | every event posted, with the webhook's HTTP answer |
+| POST | `/_sim/users/{phone}/reply?text=…` | the user answers the newest message (below) |
+
+A reply whose `text` is one of the newest message's suggested replies (its visible text or
+the option its postback carries) is sent as the tap on that suggestion; any other text as
+a typed message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import httpx
+import msgspec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from litestar import Litestar, Request, Response, delete, get, post, put
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from cascade.domain.phone import is_e164
+from cascade.simulators.script import Behaviour, Scripts
+
+log = logging.getLogger(__name__)
+
+SCOPE: Final = "https://www.googleapis.com/auth/rcsbusinessmessaging"
+JWT_BEARER: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# google-auth always names Google's token endpoint as the audience, whatever token_uri is
+GOOGLE_TOKEN_URI: Final = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+TOKEN_LIFETIME_S: Final = 3600
+CLOCK_SKEW_S: Final = 60
+
+MAX_TEXT: Final = 3072
+MAX_SUGGESTIONS: Final = 11
+MAX_CARD_SUGGESTIONS: Final = 4
+MAX_SUGGESTION_TEXT: Final = 25
+MAX_POSTBACK: Final = 2048
+MAX_CARD_TITLE: Final = 200
+MAX_CARD_DESCRIPTION: Final = 2000
+MEDIA_HEIGHTS: Final = ("SHORT", "MEDIUM", "TALL")
+CONTENT_KINDS: Final = ("text", "richCard", "contentInfo", "fileName", "uploadedRbmFile")
+FEATURES: Final = (
+    "RICHCARD_STANDALONE",
+    "RICHCARD_CAROUSEL",
+    "ACTION_CREATE_CALENDAR_EVENT",
+    "ACTION_DIAL",
+    "ACTION_OPEN_URL",
+    "ACTION_SHARE_LOCATION",
+    "ACTION_VIEW_LOCATION",
+)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _rfc3339(ms: int) -> str:
+    moment = dt.datetime.fromtimestamp(ms // 1000, dt.UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def _parse_rfc3339_ms(value: str) -> int | None:
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[:digits][:6].ljust(6, '0')}{rest[digits:]}"
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
+
+
+def sign(data: bytes, client_token: str) -> str:
+    """Google's `X-Goog-Signature`: base64 HMAC-SHA512 of the decoded data, by client token."""
+    return base64.b64encode(hmac.new(client_token.encode(), data, hashlib.sha512).digest()).decode()
+
+
+def new_service_account(
+    client_email: str = "cascade@rbm-sim.iam.gserviceaccount.com", token_uri: str = ""
+) -> tuple[dict[str, str], str]:
+    """A fresh service-account key as Google issues it (JSON, parsed) and its public key
+    (PEM), to register with the simulator: for the demo and tests."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    info = {
+        "type": "service_account",
+        "project_id": "rbm-sim",
+        "private_key_id": secrets.token_hex(20),
+        "private_key": private_pem,
+        "client_email": client_email,
+        "client_id": str(secrets.randbelow(10**20)),
+        "token_uri": token_uri or GOOGLE_TOKEN_URI,
+    }
+    return info, public_pem
+
+
+# --- state ------------------------------------------------------------------------------------
+
+
+class Received(msgspec.Struct, kw_only=True):
+    """An accepted agent message, as the simulator's user sees it."""
+
+    message_id: str
+    agent_id: str
+    phone: str
+    body: dict[str, Any]
+    expire_at_ms: int | None
+    at_ms: int
+    state: str = "pending"  # delivered, read, revoked, expired
+
+
+class Call(msgspec.Struct):
+    method: str
+    path: str
+    status: int
+
+
+class EventSent(msgspec.Struct, kw_only=True):
+    kind: str  # DELIVERED, READ, TTL_EXPIRATION_REVOKED, text, suggestionResponse
+    message_id: str | None
+    phone: str
+    http_status: int | None
+    attempts: int
+    at_ms: int
+
+
+@dataclass
+class Webhook:
+    url: str
+    client_token: str
+
+
+@dataclass
+class RcsSimulator:
+    """The simulator's state; the app (`create_app`) serves it."""
+
+    scripts: Scripts = field(default_factory=lambda: Scripts("rcs"))
+    agents: set[str] = field(default_factory=set)  # empty: any agent id is accepted
+    accounts: dict[str, rsa.RSAPublicKey] = field(default_factory=dict)
+    tokens: dict[str, tuple[float, str]] = field(default_factory=dict)  # token -> (until, iss)
+    token_lifetime_s: int = TOKEN_LIFETIME_S
+    webhook: Webhook | None = None
+    messages: dict[tuple[str, str], Received] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    events: list[EventSent] = field(default_factory=list)
+    callback_attempts: int = 5
+    callback_backoff_s: float = 0.2
+    callback_client: httpx.AsyncClient | None = None
+    _owns_client: bool = False
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def add_service_account(self, client_email: str, public_key_pem: str) -> None:
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise ValueError("a service account's key is RSA")
+        self.accounts[client_email] = key
+
+    def reset(self) -> None:
+        self.scripts.clear()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.callback_client is None:
+            self.callback_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+            self._owns_client = True
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._owns_client and self.callback_client is not None:
+            await self.callback_client.aclose()
+            self.callback_client = None
+
+    def _spawn(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- the token endpoint ---------------------------------------------------------------
+
+    def grant(self, form: Mapping[str, str], audience: str) -> tuple[int, dict[str, Any]]:
+        if form.get("grant_type") != JWT_BEARER:
+            return 400, {"error": "unsupported_grant_type"}
+        claims = self._check_assertion(form.get("assertion", ""), audience)
+        if isinstance(claims, str):
+            return 400, {"error": "invalid_grant", "error_description": claims}
+        now = time.monotonic()
+        for stale in [t for t, (until, _) in self.tokens.items() if until <= now]:
+            del self.tokens[stale]
+        token = "ya29.sim-" + secrets.token_urlsafe(32)
+        self.tokens[token] = (now + self.token_lifetime_s, str(claims["iss"]))
+        return 200, {
+            "access_token": token,
+            "expires_in": self.token_lifetime_s,
+            "token_type": "Bearer",
+        }
+
+    def _check_assertion(self, assertion: str, audience: str) -> dict[str, Any] | str:
+        parts = assertion.split(".")
+        if len(parts) != 3:
+            return "not a JWT"
+        try:
+            header = msgspec.json.decode(_b64url(parts[0]))
+            claims = msgspec.json.decode(_b64url(parts[1]))
+            sig = _b64url(parts[2])
+        except (msgspec.DecodeError, binascii.Error, ValueError):
+            return "not a JWT"
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            return "not a JWT"
+        if header.get("alg") != "RS256":
+            return "not signed RS256"
+        iss, scope, aud = claims.get("iss"), claims.get("scope"), claims.get("aud")
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if not isinstance(iss, str) or not iss:
+            return "no issuer"
+        if not isinstance(scope, str) or SCOPE not in scope.split():
+            return "not the RBM scope"
+        if aud not in (GOOGLE_TOKEN_URI, audience):
+            return "wrong audience"
+        if not isinstance(iat, int) or not isinstance(exp, int):
+            return "no iat/exp"
+        now = time.time()
+        if exp <= now or iat > now + CLOCK_SKEW_S or exp - iat > 3600:
+            return "expired or not yet valid"
+        if self.accounts:
+            key = self.accounts.get(iss)
+            if key is None:
+                return "unknown service account"
+            try:
+                key.verify(
+                    sig, f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256()
+                )
+            except InvalidSignature:
+                return "bad signature"
+        return claims
+
+    def authorised(self, request: Request[Any, Any, Any]) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        found = self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        return found is not None and time.monotonic() < found[0]
+
+    # --- webhook pushes -------------------------------------------------------------------
+
+    async def handshake(self, url: str, client_token: str) -> tuple[bool, int | None]:
+        """Google's webhook check: POST the client token and a secret; the webhook must
+        answer 200 with the secret as its body."""
+        client = self._client()
+        secret = secrets.token_hex(16)
+        body = msgspec.json.encode({"clientToken": client_token, "secret": secret})
+        try:
+            response = await client.post(
+                url, content=body, headers={"Content-Type": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            log.info("rcs simulator: webhook check failed: %s", type(exc).__name__)
+            return False, None
+        verified = response.status_code == 200 and response.text.strip() == secret
+        if verified:
+            self.webhook = Webhook(url, client_token)
+        return verified, response.status_code
+
+    async def push(self, event: dict[str, Any], kind: str, phone: str) -> int | None:
+        """POST one event to the webhook as a signed Pub/Sub push, retrying until 200."""
+        webhook = self.webhook
+        message_id = event.get("messageId")
+        if webhook is None:
+            self._record(kind, message_id, phone, None, 0)
+            return None
+        client = self._client()
+        data = msgspec.json.encode(event)
+        envelope = {
+            "message": {
+                "data": base64.b64encode(data).decode(),
+                "messageId": str(secrets.randbelow(10**16)),
+                "publishTime": _rfc3339(_now_ms()),
+                "attributes": {},
+            },
+            "subscription": f"projects/rbm-{event.get('agentId', 'agent')}/subscriptions/rbm",
+        }
+        headers = {
+            "Content-Type": "application/json",
+            "X-Goog-Signature": sign(data, webhook.client_token),
+        }
+        status: int | None = None
+        tries = 0
+        for attempt in range(self.callback_attempts):
+            tries = attempt + 1
+            try:
+                response = await client.post(
+                    webhook.url, content=msgspec.json.encode(envelope), headers=headers
+                )
+                status = response.status_code
+            except httpx.HTTPError as exc:
+                log.info("rcs simulator: push failed: %s", type(exc).__name__)
+                status = None
+            if status == 200 or tries == self.callback_attempts:
+                break
+            await asyncio.sleep(self.callback_backoff_s * 2**attempt)
+        self._record(kind, message_id, phone, status, tries)
+        return status
+
+    def _record(
+        self, kind: str, message_id: str | None, phone: str, status: int | None, tries: int
+    ) -> None:
+        self.events.append(
+            EventSent(
+                kind=kind,
+                message_id=message_id,
+                phone=phone,
+                http_status=status,
+                attempts=tries,
+                at_ms=_now_ms(),
+            )
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        if self.callback_client is None:
+            raise RuntimeError("the simulator is not started")
+        return self.callback_client
+
+    def _user_event(self, message: Received, event_type: str) -> dict[str, Any]:
+        return {
+            "senderPhoneNumber": message.phone,
+            "eventType": event_type,
+            "eventId": "sim-" + secrets.token_hex(8),
+            "messageId": message.message_id,
+            "sendTime": _rfc3339(_now_ms()),
+            "agentId": message.agent_id,
+        }
+
+    async def lifecycle(self, message: Received, behaviour: Behaviour) -> None:
+        """Deliver, then read, per `behaviour`; withdraw at expireTime if still pending."""
+        deliver_ms = behaviour.deliver_after_ms
+        expire_in = None if message.expire_at_ms is None else message.expire_at_ms - _now_ms()
+        if deliver_ms is None or (expire_in is not None and expire_in < deliver_ms):
+            if expire_in is None:
+                return  # the phone never comes online
+            await asyncio.sleep(max(expire_in, 0) / 1000)
+            if message.state == "pending":
+                message.state = "expired"
+                event = self._user_event(message, "TTL_EXPIRATION_REVOKED")
+                await self.push(event, "TTL_EXPIRATION_REVOKED", message.phone)
+            return
+        await asyncio.sleep(deliver_ms / 1000)
+        if message.state != "pending":
+            return  # revoked meanwhile
+        message.state = "delivered"
+        await self.push(self._user_event(message, "DELIVERED"), "DELIVERED", message.phone)
+        if behaviour.read_after_ms is not None:
+            await asyncio.sleep(max(behaviour.read_after_ms - deliver_ms, 0) / 1000)
+            message.state = "read"
+            await self.push(self._user_event(message, "READ"), "READ", message.phone)
+
+    # --- the API ----------------------------------------------------------------------------
+
+    def capabilities(self, phone: str) -> tuple[int, dict[str, Any]]:
+        behaviour = self.scripts.get(phone)
+        if behaviour.throttle:
+            return _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded")
+        if not behaviour.reachable or behaviour.blocked:
+            return _error(404, "NOT_FOUND", "Requested entity was not found.")
+        return 200, {"features": list(FEATURES)}
+
+    def create(
+        self, phone: str, message_id: str | None, agent_id: str, body: object
+    ) -> tuple[int, dict[str, Any]]:
+        if not message_id or not _is_uuid(message_id):
+            return _error(400, "INVALID_ARGUMENT", "messageId must be a UUID")
+        problem = _invalid_message(body)
+        if problem is not None:
+            return _error(400, "INVALID_ARGUMENT", problem)
+        assert isinstance(body, dict)
+        expire_at = _expiry(body)
+        if isinstance(expire_at, str):
+            return _error(400, "INVALID_ARGUMENT", expire_at)
+        behaviour = self.scripts.get(phone)
+        if behaviour.throttle:
+            return _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded")
+        if not behaviour.reachable or behaviour.blocked:
+            return _error(404, "NOT_FOUND", "Requested entity was not found.")
+        key = (agent_id, message_id)
+        if key in self.messages:
+            return _error(409, "ALREADY_EXISTS", "Requested entity already exists")
+        now = _now_ms()
+        message = Received(
+            message_id=message_id,
+            agent_id=agent_id,
+            phone=phone,
+            body=body,
+            expire_at_ms=expire_at,
+            at_ms=now,
+        )
+        self.messages[key] = message
+        self.received.append(message)
+        self._spawn(self.lifecycle(message, behaviour))
+        answer: dict[str, Any] = {
+            "name": f"phones/{phone}/agentMessages/{message_id}",
+            "sendTime": _rfc3339(now),
+            "contentMessage": body["contentMessage"],
+        }
+        if expire_at is not None:
+            answer["expireTime"] = _rfc3339(expire_at)
+        if "messageTrafficType" in body:
+            answer["messageTrafficType"] = body["messageTrafficType"]
+        return 200, answer
+
+    def revoke(self, phone: str, message_id: str, agent_id: str) -> tuple[int, dict[str, Any]]:
+        message = self.messages.get((agent_id, message_id))
+        if message is None or message.phone != phone or message.state != "pending":
+            return _error(404, "NOT_FOUND", "Requested entity was not found.")
+        message.state = "revoked"
+        return 200, {}
+
+    async def reply(self, phone: str, text: str) -> tuple[str, int | None]:
+        """The user answers the newest message they got: a suggested reply they tap, when
+        `text` is one, else typed text."""
+        last = next((m for m in reversed(self.received) if m.phone == phone), None)
+        agent_id = last.agent_id if last is not None else next(iter(self.agents), "agent")
+        event: dict[str, Any] = {
+            "senderPhoneNumber": phone,
+            "messageId": "sim-" + secrets.token_hex(8),
+            "sendTime": _rfc3339(_now_ms()),
+            "agentId": agent_id,
+        }
+        suggestion = _find_reply(last.body if last is not None else {}, text)
+        if suggestion is not None:
+            event["suggestionResponse"] = {
+                "postbackData": suggestion.get("postbackData", ""),
+                "text": suggestion.get("text", text),
+                "type": "REPLY",
+            }
+            kind = "suggestionResponse"
+        else:
+            event["text"] = text
+            kind = "text"
+        return kind, await self.push(event, kind, phone)
+
+
+# --- validation: what RBM would refuse --------------------------------------------------------
+
+
+def _b64url(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _error(code: int, status: str, message: str) -> tuple[int, dict[str, Any]]:
+    return code, {"error": {"code": code, "message": message, "status": status}}
+
+
+def _expiry(body: dict[str, Any]) -> int | str | None:
+    expire_time, ttl = body.get("expireTime"), body.get("ttl")
+    if expire_time is not None and ttl is not None:
+        return "expireTime and ttl are one of a kind"
+    if expire_time is not None:
+        at = _parse_rfc3339_ms(expire_time) if isinstance(expire_time, str) else None
+        return at if at is not None else "expireTime is not an RFC 3339 timestamp"
+    if ttl is not None:
+        if not isinstance(ttl, str) or not ttl.endswith("s"):
+            return "ttl is not a duration"
+        try:
+            return _now_ms() + round(float(ttl[:-1]) * 1000)
+        except ValueError:
+            return "ttl is not a duration"
+    return None
+
+
+def _invalid_message(body: object) -> str | None:
+    if not isinstance(body, dict):
+        return "the body is not an AgentMessage"
+    content = body.get("contentMessage")
+    if not isinstance(content, dict):
+        return "contentMessage is required"
+    kinds = [k for k in CONTENT_KINDS if k in content]
+    if len(kinds) != 1:
+        return "contentMessage holds exactly one kind of content"
+    traffic = body.get("messageTrafficType")
+    if traffic is not None and not isinstance(traffic, str):
+        return "messageTrafficType is an enum"
+    if "text" in content:
+        text = content["text"]
+        if not isinstance(text, str) or not text or len(text) > MAX_TEXT:
+            return f"text is 1 to {MAX_TEXT} characters"
+    if "richCard" in content:
+        problem = _invalid_card(content["richCard"])
+        if problem is not None:
+            return problem
+    return _invalid_suggestions(content.get("suggestions"), MAX_SUGGESTIONS)
+
+
+def _invalid_card(card: object) -> str | None:
+    standalone = card.get("standaloneCard") if isinstance(card, dict) else None
+    if not isinstance(standalone, dict):
+        return "richCard.standaloneCard is required"
+    if standalone.get("cardOrientation") not in ("VERTICAL", "HORIZONTAL"):
+        return "cardOrientation is VERTICAL or HORIZONTAL"
+    content = standalone.get("cardContent")
+    if not isinstance(content, dict):
+        return "cardContent is required"
+    title, description, media = (content.get(k) for k in ("title", "description", "media"))
+    if title is None and description is None and media is None:
+        return "a card has a title, a description or media"
+    if title is not None and (not isinstance(title, str) or len(title) > MAX_CARD_TITLE):
+        return f"a card title is at most {MAX_CARD_TITLE} characters"
+    if description is not None and (
+        not isinstance(description, str) or len(description) > MAX_CARD_DESCRIPTION
+    ):
+        return f"a card description is at most {MAX_CARD_DESCRIPTION} characters"
+    if media is not None:
+        info = media.get("contentInfo") if isinstance(media, dict) else None
+        url = info.get("fileUrl") if isinstance(info, dict) else None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return "media.contentInfo.fileUrl is a URL"
+        if isinstance(media, dict) and media.get("height", "MEDIUM") not in MEDIA_HEIGHTS:
+            return "media.height is SHORT, MEDIUM or TALL"
+    return _invalid_suggestions(content.get("suggestions"), MAX_CARD_SUGGESTIONS)
+
+
+def _invalid_suggestions(suggestions: object, limit: int) -> str | None:
+    if suggestions is None:
+        return None
+    if not isinstance(suggestions, list) or len(suggestions) > limit:
+        return f"at most {limit} suggestions"
+    for suggestion in suggestions:
+        if not isinstance(suggestion, dict) or len(suggestion) != 1:
+            return "a suggestion is a reply or an action"
+        kind, value = next(iter(suggestion.items()))
+        if kind not in ("reply", "action") or not isinstance(value, dict):
+            return "a suggestion is a reply or an action"
+        text, postback = value.get("text"), value.get("postbackData", "")
+        if not isinstance(text, str) or not 1 <= len(text) <= MAX_SUGGESTION_TEXT:
+            return f"a suggestion's text is 1 to {MAX_SUGGESTION_TEXT} characters"
+        if not isinstance(postback, str) or len(postback) > MAX_POSTBACK:
+            return f"postbackData is at most {MAX_POSTBACK} characters"
+        if kind == "action":
+            target = value.get("openUrlAction")
+            url = target.get("url") if isinstance(target, dict) else None
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                return "this simulator knows openUrlAction actions only"
+    return None
+
+
+def _find_reply(body: dict[str, Any], text: str) -> dict[str, Any] | None:
+    content = body.get("contentMessage")
+    suggestions = content.get("suggestions") if isinstance(content, dict) else None
+    for suggestion in suggestions or []:
+        reply = suggestion.get("reply") if isinstance(suggestion, dict) else None
+        if isinstance(reply, dict) and text in (
+            reply.get("text"),
+            str(reply.get("postbackData", "")).split("|", 2)[-1],
+        ):
+            return reply
+    return None
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+class WebhookSetup(msgspec.Struct, rename="camel"):
+    url: str
+    client_token: str
+
+
+def create_app(
+    simulator: RcsSimulator | None = None,
+    *,
+    agents: tuple[str, ...] = (),
+    service_accounts: Mapping[str, str] | None = None,
+) -> Litestar:
+    """The simulator as an ASGI app; `service_accounts` maps e-mails to public-key PEMs."""
+    sim = simulator if simulator is not None else RcsSimulator()
+    sim.agents.update(agents)
+    for email, pem in (service_accounts or {}).items():
+        sim.add_service_account(email, pem)
+
+    def answer(request: Request[Any, Any, Any], result: tuple[int, Any]) -> Response[Any]:
+        code, body = result
+        sim.calls.append(Call(request.method, request.url.path, code))
+        return Response(body, status_code=code)
+
+    def gate(request: Request[Any, Any, Any], agent_id: str | None) -> tuple[int, Any] | None:
+        if not sim.authorised(request):
+            return _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+        if not agent_id:
+            return _error(400, "INVALID_ARGUMENT", "agentId is required")
+        if sim.agents and agent_id not in sim.agents:
+            return _error(403, "PERMISSION_DENIED", "The caller does not have permission")
+        return None
+
+    @post("/token", status_code=200)
+    async def token(request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        code, body = sim.grant(fields, str(request.url))
+        return Response(body, status_code=code)
+
+    @get("/v1/phones/{phone:str}/capabilities")
+    async def capabilities(request: Request[Any, Any, Any], phone: FromPath[str]) -> Response[Any]:
+        agent_id = request.query_params.get("agentId")
+        refused = gate(request, agent_id) or _bad_phone(phone)
+        if refused is None and not request.query_params.get("requestId"):
+            refused = _error(400, "INVALID_ARGUMENT", "requestId is required")
+        return answer(request, refused or sim.capabilities(phone))
+
+    @post("/v1/phones/{phone:str}/agentMessages", status_code=200)
+    async def create_message(
+        request: Request[Any, Any, Any], phone: FromPath[str]
+    ) -> Response[Any]:
+        agent_id = request.query_params.get("agentId")
+        message_id = request.query_params.get("messageId")
+        refused = gate(request, agent_id) or _bad_phone(phone)
+        if refused is not None:
+            return answer(request, refused)
+        try:
+            body: object = msgspec.json.decode(await request.body())
+        except msgspec.DecodeError:
+            return answer(request, _error(400, "INVALID_ARGUMENT", "the body is not JSON"))
+        return answer(request, sim.create(phone, message_id, str(agent_id), body))
+
+    @delete("/v1/phones/{phone:str}/agentMessages/{message_id:str}", status_code=200)
+    async def revoke_message(
+        request: Request[Any, Any, Any],
+        phone: FromPath[str],
+        message_id: FromPath[str],
+    ) -> Response[Any]:
+        agent_id = request.query_params.get("agentId")
+        refused = gate(request, agent_id) or _bad_phone(phone)
+        return answer(request, refused or sim.revoke(phone, message_id, str(agent_id)))
+
+    @post("/_sim/webhook", status_code=200)
+    async def set_webhook(data: JSONBody[WebhookSetup]) -> dict[str, Any]:
+        if not data.url.startswith(("http://", "https://")):
+            raise HTTPException(status_code=400, detail="url is http(s)")
+        verified, status = await sim.handshake(data.url, data.client_token)
+        return {"verified": verified, "status": status}
+
+    @put("/_sim/script/{phone:str}")
+    async def put_script(phone: FromPath[str], data: JSONBody[Behaviour]) -> Behaviour:
+        sim.scripts.set(_phone(phone), data)
+        return data
+
+    @delete("/_sim/script")
+    async def delete_scripts() -> None:
+        sim.reset()
+
+    @get("/_sim/received")
+    async def get_received(phone: FromQuery[str | None] = None) -> list[Received]:
+        return [r for r in sim.received if phone is None or r.phone == phone]
+
+    @delete("/_sim/received")
+    async def delete_received() -> None:
+        sim.received.clear()
+        sim.calls.clear()
+        sim.events.clear()
+
+    @get("/_sim/calls")
+    async def get_calls() -> list[Call]:
+        return list(sim.calls)
+
+    @get("/_sim/events")
+    async def get_events() -> list[EventSent]:
+        return list(sim.events)
+
+    @post("/_sim/users/{phone:str}/reply", status_code=200)
+    async def user_reply(phone: FromPath[str], text: FromQuery[str] = "") -> dict[str, Any]:
+        number = _phone(phone)
+        if not text:
+            raise HTTPException(status_code=400, detail="reply needs ?text=")
+        if sim.webhook is None:
+            raise HTTPException(status_code=409, detail="no webhook is set up")
+        kind, status = await sim.reply(number, text)
+        return {"kind": kind, "webhook_status": status}
+
+    return Litestar(
+        route_handlers=[
+            token,
+            capabilities,
+            create_message,
+            revoke_message,
+            set_webhook,
+            put_script,
+            delete_scripts,
+            get_received,
+            delete_received,
+            get_calls,
+            get_events,
+            user_reply,
+        ],
+        on_startup=[sim.start],
+        on_shutdown=[sim.stop],
+        openapi_config=None,
+    )
+
+
+def _bad_phone(phone: str) -> tuple[int, Any] | None:
+    if is_e164(phone):
+        return None
+    return _error(400, "INVALID_ARGUMENT", "the phone number is not E.164")
+
+
+def _phone(raw: str) -> str:
+    if not is_e164(raw):
+        raise HTTPException(status_code=400, detail="not an E.164 phone number")
+    return raw

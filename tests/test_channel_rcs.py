@@ -1,0 +1,1113 @@
+"""The RCS (RBM) adapter against a mocked transport, its OAuth token source, and its webhook.
+
+Every test that talks to "Google" declares the exchanges it expects; the runner fails the
+test when a request arrives that was not expected, or an expected one never came. No
+request can leave the machine: the only transports are `httpx.MockTransport`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from cascade.channels.base import (
+    Channel,
+    DeliveryReport,
+    Event,
+    Failed,
+    Inbound,
+    Misconfigured,
+    Outbound,
+    Outcome,
+    Retry,
+    Revocable,
+    Sender,
+    Sent,
+    SurveyAnswer,
+    Throttled,
+    Unreachable,
+)
+from cascade.channels.rcs import (
+    LIMITS,
+    SCOPE,
+    WEBHOOK_ROUTE,
+    AuthError,
+    RcsChannel,
+    ServiceAccountTokens,
+    handle_webhook,
+    rfc3339,
+    rfc3339_ms,
+    signature,
+    survey_postback,
+    webhook_handler,
+)
+from cascade.clock import ManualClock
+
+TOKEN = "ya29.a0AfH6SMBx-test-access-token-1"
+TOKEN_2 = "ya29.a0AfH6SMBx-test-access-token-2"
+AGENT = "cascade_demo_agent"
+BASE = "https://rbm.test/v1"
+CLIENT_TOKEN = "SJENCPGJESMGUFPY"
+SENDER = Sender(id="rcs-1", token="", webhook_secret=CLIENT_TOKEN)
+PHONE = "+380501234564"
+ATTEMPT = "0b7f3a52-3c1e-4b5e-9a55-2f0d3c1b9e11"
+MESSAGE = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+NOW_MS = ManualClock().now_ms()  # 2026-01-01T00:00:00Z
+CAP_PATH = f"/v1/phones/{PHONE}/capabilities"
+SEND_PATH = f"/v1/phones/{PHONE}/agentMessages"
+
+
+# --- a token source that hands out fixed tokens ------------------------------------------------
+
+
+@dataclass
+class FakeTokens:
+    tokens: list[str] = field(default_factory=lambda: [TOKEN, TOKEN_2])
+    error: AuthError | None = None
+    asked: int = 0
+    invalidated: int = 0
+
+    async def token(self) -> str:
+        self.asked += 1
+        if self.error is not None:
+            raise self.error
+        return self.tokens[min(self.invalidated, len(self.tokens) - 1)]
+
+    def invalidate(self) -> None:
+        self.invalidated += 1
+
+
+# --- the runner --------------------------------------------------------------------------------
+
+
+@dataclass
+class Exchange:
+    """One expected request and the answer (or transport error) it gets."""
+
+    method: str
+    path: str
+    answer: httpx.Response | Exception
+
+
+@dataclass
+class MockRbm:
+    pending: list[Exchange] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def expect(self, *exchanges: Exchange) -> None:
+        self.pending.extend(exchanges)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if not self.pending:
+            raise AssertionError(f"unexpected request {request.method} {request.url.path}")
+        exchange = self.pending.pop(0)
+        assert (request.method, request.url.path) == (exchange.method, exchange.path)
+        self.requests.append(request)
+        if isinstance(exchange.answer, Exception):
+            raise exchange.answer
+        return exchange.answer
+
+    def assert_done(self) -> None:
+        assert not self.pending, f"{len(self.pending)} expected request(s) never made"
+
+    def body(self, index: int = -1) -> dict[str, Any]:
+        decoded: dict[str, Any] = json.loads(self.requests[index].content)
+        return decoded
+
+
+@pytest.fixture
+def rbm() -> Iterator[MockRbm]:
+    mock = MockRbm()
+    yield mock
+    mock.assert_done()
+
+
+@pytest.fixture
+def tokens() -> FakeTokens:
+    return FakeTokens()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def channel(
+    rbm: MockRbm, tokens: FakeTokens, clock: ManualClock
+) -> AsyncIterator[RcsChannel]:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(rbm.handle))
+    channel = RcsChannel(
+        BASE, agent_id=AGENT, tokens=tokens, client=client, capability_ttl_s=60, clock=clock
+    )
+    yield channel
+    await channel.aclose()
+    assert not client.is_closed  # a client handed in belongs to the caller
+    await client.aclose()
+
+
+def google_error(code: int, status: str, **headers: str) -> httpx.Response:
+    body = {"error": {"code": code, "message": "…", "status": status}}
+    return httpx.Response(code, json=body, headers=headers)
+
+
+def capable(phone: str = PHONE) -> Exchange:
+    features = ["RICHCARD_STANDALONE", "ACTION_OPEN_URL"]
+    return Exchange(
+        "GET", f"/v1/phones/{phone}/capabilities", httpx.Response(200, json={"features": features})
+    )
+
+
+def not_capable(phone: str = PHONE) -> Exchange:
+    return Exchange("GET", f"/v1/phones/{phone}/capabilities", google_error(404, "NOT_FOUND"))
+
+
+def created(phone: str = PHONE, answer: httpx.Response | Exception | None = None) -> Exchange:
+    reply = answer if answer is not None else httpx.Response(200, json={"name": "x"})
+    return Exchange("POST", f"/v1/phones/{phone}/agentMessages", reply)
+
+
+def outbound(
+    phone: str = PHONE,
+    *,
+    text: str = "Your order #12345 has been confirmed",
+    message_type: str = "transaction",
+    options: tuple[str, ...] = (),
+    ttl: int = 3600,
+    attempt_id: str = ATTEMPT,
+    image_url: str | None = None,
+    button_text: str | None = None,
+    button_url: str | None = None,
+) -> Outbound:
+    return Outbound(
+        attempt_id=attempt_id,
+        message_id=MESSAGE,
+        phone=phone,
+        address=phone,
+        text=text,
+        from_name="YourStore",
+        message_type=message_type,
+        survey_options=options,
+        ttl_remaining_s=ttl,
+        sender=SENDER,
+        image_url=image_url,
+        button_text=button_text,
+        button_url=button_url,
+    )
+
+
+# --- what the channel is -----------------------------------------------------------------------
+
+
+def test_channel_declares_its_limits_and_route() -> None:
+    channel: Channel = RcsChannel(agent_id=AGENT, tokens=FakeTokens())
+    assert channel.name == "rcs"
+    assert channel.limits == LIMITS
+    assert isinstance(channel, Revocable)
+    assert LIMITS.max_text == 3072
+    assert LIMITS.confirms_delivery is True
+    assert LIMITS.carries_survey is True
+    assert LIMITS.carries_media is True
+    assert LIMITS.delivery_window_s == 600
+    assert RcsChannel.routes == (WEBHOOK_ROUTE,)
+    assert WEBHOOK_ROUTE.channel == "rcs"
+
+
+async def test_owned_client_is_closed() -> None:
+    channel = RcsChannel(agent_id=AGENT, tokens=FakeTokens())
+    await channel.aclose()
+    assert channel._client.is_closed
+
+
+def test_rfc3339_is_utc_with_milliseconds() -> None:
+    assert rfc3339(NOW_MS) == "2026-01-01T00:00:00.000Z"
+    assert rfc3339(NOW_MS + 3_600_000 + 7) == "2026-01-01T01:00:00.007Z"
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+async def test_send_checks_capability_then_creates(channel: RcsChannel, rbm: MockRbm) -> None:
+    rbm.expect(capable(), created())
+    assert await channel.send(outbound()) == Sent(ATTEMPT)
+    check, create = rbm.requests
+    assert str(check.url).startswith(f"{BASE}/phones/{PHONE}/capabilities?")
+    assert check.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert check.url.params["agentId"] == AGENT
+    uuid.UUID(check.url.params["requestId"])  # a fresh id per check
+    assert create.method == "POST"
+    assert create.url.path == SEND_PATH
+    assert dict(create.url.params) == {"messageId": ATTEMPT, "agentId": AGENT}
+    assert create.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert create.headers["Content-Type"] == "application/json"
+    assert rbm.body() == {
+        "contentMessage": {"text": "Your order #12345 has been confirmed"},
+        "messageTrafficType": "TRANSACTION",
+        "expireTime": "2026-01-01T01:00:00.000Z",
+    }
+
+
+async def test_expire_time_is_the_remaining_ttl(
+    channel: RcsChannel, rbm: MockRbm, clock: ManualClock
+) -> None:
+    clock.advance(30.25)
+    rbm.expect(capable(), created())
+    await channel.send(outbound(ttl=90))
+    assert rbm.body()["expireTime"] == "2026-01-01T00:02:00.250Z"
+
+
+SEND_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
+    ("200", httpx.Response(200, json={"name": "x"}), Sent(ATTEMPT)),
+    ("200-empty", httpx.Response(200), Sent(ATTEMPT)),
+    # a repeat of an attempt whose first answer was lost: RBM has the message already
+    ("409-already-exists", google_error(409, "ALREADY_EXISTS"), Sent(ATTEMPT)),
+    ("404-no-rcs", google_error(404, "NOT_FOUND"), Unreachable("NO_RCS")),
+    ("429", google_error(429, "RESOURCE_EXHAUSTED"), Throttled(1.0, "RESOURCE_EXHAUSTED")),
+    ("429-retry-after", google_error(429, "RESOURCE_EXHAUSTED", **{"Retry-After": "7"}),
+     Throttled(7.0, "RESOURCE_EXHAUSTED")),
+    ("403", google_error(403, "PERMISSION_DENIED"), Misconfigured("PERMISSION_DENIED")),
+    ("400", google_error(400, "INVALID_ARGUMENT"), Failed("INVALID_ARGUMENT")),
+    ("400-no-body", httpx.Response(400), Failed("HTTP_400")),
+    ("400-odd-status", httpx.Response(400, json={"error": {"status": "<b>x</b>"}}),
+     Failed("HTTP_400")),
+    ("500", google_error(500, "INTERNAL"), Retry("INTERNAL")),
+    ("503-html", httpx.Response(503, text="<html>down</html>"), Retry("HTTP_503")),
+    ("301", httpx.Response(301, headers={"Location": "https://x"}), Misconfigured("HTTP_301")),
+    # a lost answer is retried: the same messageId cannot deliver twice
+    ("read-timeout", httpx.ReadTimeout("slow"), Retry("NO_ANSWER:ReadTimeout")),
+    ("reset", httpx.RemoteProtocolError("reset"), Retry("NO_ANSWER:RemoteProtocolError")),
+    ("connect-error", httpx.ConnectError("refused"), Retry("NETWORK:ConnectError")),
+    ("connect-timeout", httpx.ConnectTimeout("slow"), Retry("NETWORK:ConnectTimeout")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "reply", "expected"), SEND_CASES, ids=[c[0] for c in SEND_CASES])
+async def test_create_answers_map(
+    channel: RcsChannel,
+    rbm: MockRbm,
+    case: str,
+    reply: httpx.Response | Exception,
+    expected: Outcome,
+) -> None:
+    rbm.expect(capable(), created(answer=reply))
+    assert await channel.send(outbound()) == expected
+
+
+CAPABILITY_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
+    ("404-no-rcs", google_error(404, "NOT_FOUND"), Unreachable("NO_RCS")),
+    ("429", google_error(429, "RESOURCE_EXHAUSTED"), Throttled(1.0, "RESOURCE_EXHAUSTED")),
+    ("403", google_error(403, "PERMISSION_DENIED"), Misconfigured("PERMISSION_DENIED")),
+    ("400", google_error(400, "INVALID_ARGUMENT"), Failed("INVALID_ARGUMENT")),
+    ("500", google_error(500, "INTERNAL"), Retry("INTERNAL")),
+    ("read-timeout", httpx.ReadTimeout("slow"), Retry("NO_ANSWER:ReadTimeout")),
+    ("connect-error", httpx.ConnectError("refused"), Retry("NETWORK:ConnectError")),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "reply", "expected"), CAPABILITY_CASES, ids=[c[0] for c in CAPABILITY_CASES]
+)
+async def test_capability_answers_map_and_nothing_is_created(
+    channel: RcsChannel,
+    rbm: MockRbm,
+    case: str,
+    reply: httpx.Response | Exception,
+    expected: Outcome,
+) -> None:
+    rbm.expect(Exchange("GET", CAP_PATH, reply))
+    assert await channel.send(outbound()) == expected
+    assert [r.method for r in rbm.requests] == ["GET"]
+
+
+async def test_unsupported_base_url_is_misconfigured(tokens: FakeTokens) -> None:
+    channel = RcsChannel("ftp://rbm.test/v1", agent_id=AGENT, tokens=tokens)
+    assert await channel.send(outbound()) == Misconfigured("INVALID_BASE_URL")
+    await channel.aclose()
+
+
+async def test_401_gets_one_retry_with_a_fresh_token(
+    channel: RcsChannel, rbm: MockRbm, tokens: FakeTokens
+) -> None:
+    rbm.expect(capable(), created(answer=google_error(401, "UNAUTHENTICATED")), created())
+    assert await channel.send(outbound()) == Sent(ATTEMPT)
+    assert tokens.invalidated == 1
+    auths = [r.headers["Authorization"] for r in rbm.requests]
+    assert auths == [f"Bearer {TOKEN}", f"Bearer {TOKEN}", f"Bearer {TOKEN_2}"]
+    # the retry is the very same message: same messageId
+    assert {r.url.params["messageId"] for r in rbm.requests[1:]} == {ATTEMPT}
+
+
+async def test_401_twice_is_misconfigured(channel: RcsChannel, rbm: MockRbm) -> None:
+    denied = google_error(401, "UNAUTHENTICATED")
+    rbm.expect(Exchange("GET", CAP_PATH, denied), Exchange("GET", CAP_PATH, denied))
+    assert await channel.send(outbound()) == Misconfigured("UNAUTHENTICATED")
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (AuthError("TOKEN_INVALID_GRANT", retryable=False), Misconfigured("TOKEN_INVALID_GRANT")),
+        (AuthError("TOKEN_ENDPOINT_UNREACHABLE", retryable=True),
+         Retry("TOKEN_ENDPOINT_UNREACHABLE")),
+    ],
+)  # fmt: skip
+async def test_no_token_sends_nothing(
+    channel: RcsChannel, rbm: MockRbm, tokens: FakeTokens, error: AuthError, expected: Outcome
+) -> None:
+    tokens.error = error
+    assert await channel.send(outbound()) == expected
+    assert rbm.requests == []
+
+
+@pytest.mark.parametrize(
+    ("out", "expected"),
+    [
+        (outbound(text="x" * 3073), Failed("TEXT_TOO_LONG")),
+        (outbound(text=""), Failed("NO_TEXT")),
+        (outbound(ttl=0), Failed("TTL_EXPIRED")),
+    ],
+    ids=["too-long", "no-text", "no-ttl-left"],
+)
+async def test_content_it_cannot_carry_sends_nothing(
+    channel: RcsChannel, rbm: MockRbm, out: Outbound, expected: Outcome
+) -> None:
+    assert await channel.send(out) == expected
+    assert rbm.requests == []
+
+
+async def test_text_of_3072_is_sent(channel: RcsChannel, rbm: MockRbm) -> None:
+    rbm.expect(capable(), created())
+    assert await channel.send(outbound(text="x" * 3072)) == Sent(ATTEMPT)
+
+
+# --- the capability cache ------------------------------------------------------------------------
+
+
+async def test_capability_is_cached_until_it_expires(
+    channel: RcsChannel, rbm: MockRbm, clock: ManualClock
+) -> None:
+    other = str(uuid.uuid4())
+    rbm.expect(capable(), created(), created())
+    assert await channel.send(outbound()) == Sent(ATTEMPT)
+    assert await channel.send(outbound(attempt_id=other)) == Sent(other)  # no second check
+    clock.advance(59)
+    rbm.expect(created())
+    await channel.send(outbound())
+    clock.advance(2)  # 61 s after the check: asked again
+    rbm.expect(capable(), created())
+    await channel.send(outbound())
+    assert [r.method for r in rbm.requests] == ["GET", "POST", "POST", "POST", "GET", "POST"]
+
+
+async def test_no_rcs_is_cached_too(channel: RcsChannel, rbm: MockRbm, clock: ManualClock) -> None:
+    rbm.expect(not_capable())
+    assert await channel.send(outbound()) == Unreachable("NO_RCS")
+    assert await channel.send(outbound()) == Unreachable("NO_RCS")  # no request at all
+    clock.advance(61)
+    rbm.expect(capable(), created())
+    assert await channel.send(outbound()) == Sent(ATTEMPT)
+
+
+async def test_404_on_create_is_remembered(channel: RcsChannel, rbm: MockRbm) -> None:
+    rbm.expect(capable(), created(answer=google_error(404, "NOT_FOUND")))
+    assert await channel.send(outbound()) == Unreachable("NO_RCS")
+    assert await channel.send(outbound()) == Unreachable("NO_RCS")
+    assert len(rbm.requests) == 2
+
+
+async def test_failed_checks_are_not_cached(channel: RcsChannel, rbm: MockRbm) -> None:
+    rbm.expect(Exchange("GET", CAP_PATH, google_error(503, "UNAVAILABLE")), capable(), created())
+    assert await channel.send(outbound()) == Retry("UNAVAILABLE")
+    assert await channel.send(outbound()) == Sent(ATTEMPT)
+
+
+async def test_cache_is_bounded(rbm: MockRbm, tokens: FakeTokens, clock: ManualClock) -> None:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(rbm.handle))
+    channel = RcsChannel(
+        BASE, agent_id=AGENT, tokens=tokens, client=client, clock=clock, cache_size=2
+    )
+    phones = ["+380501234561", "+380501234562", "+380501234563"]
+    rbm.expect(*(not_capable(p) for p in phones))
+    for phone in phones:
+        assert await channel.capable(phone) is False
+    rbm.expect(not_capable(phones[0]))  # the oldest answer was dropped
+    assert await channel.capable(phones[0]) is False
+    assert await channel.capable(phones[2]) is False  # still cached
+    await client.aclose()
+
+
+# --- what the message looks like -----------------------------------------------------------------
+
+
+async def test_survey_options_are_suggested_replies(channel: RcsChannel, rbm: MockRbm) -> None:
+    rbm.expect(capable(), created())
+    long_option = "Very good, would come back soon"  # 31 characters: the chip shows 25
+    out = outbound(text="Rate us", message_type="viber_survey", options=("Good", long_option))
+    assert await channel.send(out) == Sent(ATTEMPT)
+    assert rbm.body()["contentMessage"] == {
+        "text": "Rate us",
+        "suggestions": [
+            {"reply": {"text": "Good", "postbackData": survey_postback(MESSAGE, "Good")}},
+            {
+                "reply": {
+                    "text": "Very good, would come ba…",
+                    "postbackData": survey_postback(MESSAGE, long_option),
+                }
+            },
+        ],
+    }
+    assert rbm.body()["messageTrafficType"] == "TRANSACTION"
+
+
+async def test_promo_with_media_is_a_rich_card(channel: RcsChannel, rbm: MockRbm) -> None:
+    rbm.expect(capable(), created())
+    out = outbound(
+        text="Spring sale: -20% on everything",
+        message_type="promo",
+        image_url="https://shop.test/spring.jpg",
+        button_text="Shop now",
+        button_url="https://shop.test/sale",
+    )
+    assert await channel.send(out) == Sent(ATTEMPT)
+    body = rbm.body()
+    assert body["messageTrafficType"] == "PROMOTION"
+    assert body["contentMessage"] == {
+        "richCard": {
+            "standaloneCard": {
+                "cardOrientation": "VERTICAL",
+                "cardContent": {
+                    "description": "Spring sale: -20% on everything",
+                    "media": {
+                        "height": "MEDIUM",
+                        "contentInfo": {"fileUrl": "https://shop.test/spring.jpg"},
+                    },
+                    "suggestions": [
+                        {
+                            "action": {
+                                "text": "Shop now",
+                                "postbackData": f"cascade-open|{MESSAGE}",
+                                "openUrlAction": {"url": "https://shop.test/sale"},
+                            }
+                        }
+                    ],
+                },
+            }
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("extras", "expected"),
+    [
+        (
+            {"image_url": "https://shop.test/a.png"},
+            {
+                "richCard": {
+                    "standaloneCard": {
+                        "cardOrientation": "VERTICAL",
+                        "cardContent": {
+                            "description": "Sale",
+                            "media": {
+                                "height": "MEDIUM",
+                                "contentInfo": {"fileUrl": "https://shop.test/a.png"},
+                            },
+                        },
+                    }
+                }
+            },
+        ),
+        (
+            {"button_url": "https://shop.test/s"},
+            {
+                "richCard": {
+                    "standaloneCard": {
+                        "cardOrientation": "VERTICAL",
+                        "cardContent": {
+                            "description": "Sale",
+                            "suggestions": [
+                                {
+                                    "action": {
+                                        "text": "Open",
+                                        "postbackData": f"cascade-open|{MESSAGE}",
+                                        "openUrlAction": {"url": "https://shop.test/s"},
+                                    }
+                                }
+                            ],
+                        },
+                    }
+                }
+            },
+        ),
+        ({"button_text": "Shop now"}, {"text": "Sale"}),  # a button that opens nothing
+    ],
+    ids=["image-only", "button-only", "button-without-url"],
+)
+async def test_promo_variants(
+    channel: RcsChannel, rbm: MockRbm, extras: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    rbm.expect(capable(), created())
+    await channel.send(outbound(text="Sale", message_type="promo", **extras))
+    assert rbm.body()["contentMessage"] == expected
+
+
+async def test_promo_too_long_for_a_card_is_text_with_a_chip(
+    channel: RcsChannel, rbm: MockRbm
+) -> None:
+    rbm.expect(capable(), created())
+    text = "y" * 2500  # a card's description holds 2000 characters
+    out = outbound(
+        text=text,
+        message_type="promo",
+        image_url="https://shop.test/a.png",
+        button_text="A button with a rather long label",
+        button_url="https://shop.test/s",
+    )
+    await channel.send(out)
+    assert rbm.body()["contentMessage"] == {
+        "text": text + "\nhttps://shop.test/a.png",
+        "suggestions": [
+            {
+                "action": {
+                    "text": "A button with a rather l…",
+                    "postbackData": f"cascade-open|{MESSAGE}",
+                    "openUrlAction": {"url": "https://shop.test/s"},
+                }
+            }
+        ],
+    }
+
+
+# --- revoking ------------------------------------------------------------------------------------
+
+REVOKE_PATH = f"/v1/phones/{PHONE}/agentMessages/{ATTEMPT}"
+
+REVOKE_CASES: list[tuple[str, httpx.Response | Exception, str]] = [
+    ("200-revoked", httpx.Response(200, json={}), "revoked"),
+    ("404-delivered", google_error(404, "NOT_FOUND"), "delivered"),
+    ("500", google_error(500, "INTERNAL"), "failed"),
+    ("403", google_error(403, "PERMISSION_DENIED"), "failed"),
+    ("connect-error", httpx.ConnectError("refused"), "failed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "reply", "expected"), REVOKE_CASES, ids=[c[0] for c in REVOKE_CASES]
+)
+async def test_revoke(
+    channel: RcsChannel, rbm: MockRbm, case: str, reply: httpx.Response | Exception, expected: str
+) -> None:
+    rbm.expect(Exchange("DELETE", REVOKE_PATH, reply))
+    assert await channel.revoke_message(PHONE, ATTEMPT) == expected
+    request = rbm.requests[0]
+    assert dict(request.url.params) == {"agentId": AGENT}
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert request.content == b""
+
+
+async def test_revoke_for_the_engine_never_raises(
+    channel: RcsChannel, rbm: MockRbm, tokens: FakeTokens
+) -> None:
+    rbm.expect(Exchange("DELETE", REVOKE_PATH, httpx.ReadTimeout("slow")))
+    await channel.revoke(SENDER, PHONE, ATTEMPT)
+    tokens.error = AuthError("TOKEN_INVALID_GRANT", retryable=False)
+    await channel.revoke(SENDER, PHONE, ATTEMPT)  # no token: nothing sent, nothing raised
+    assert len(rbm.requests) == 1
+
+
+# --- service-account OAuth through google-auth ----------------------------------------------------
+
+TOKEN_URI = "https://oauth.test/token"
+ACCOUNT = "cascade-rbm@rbm-test.iam.gserviceaccount.com"
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def key_info(key: rsa.RSAPrivateKey) -> dict[str, str]:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": "rbm-test",
+        "private_key_id": "0123456789abcdef0123456789abcdef01234567",
+        "private_key": pem,
+        "client_email": ACCOUNT,
+        "client_id": "123456789012345678901",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+
+
+@dataclass
+class TokenEndpoint:
+    """A mocked OAuth token endpoint: answers in order, records the grants it saw."""
+
+    answers: list[httpx.Response | Exception] = field(default_factory=list)
+    grants: list[dict[str, str]] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if not self.answers:
+            raise AssertionError("unexpected token request")
+        self.urls.append(str(request.url))
+        assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+        form = dict(urllib.parse.parse_qsl(request.content.decode()))
+        self.grants.append(form)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def issued(token: str = TOKEN, expires_in: int = 3600) -> httpx.Response:
+    return httpx.Response(
+        200, json={"access_token": token, "expires_in": expires_in, "token_type": "Bearer"}
+    )
+
+
+def _b64url(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+@pytest.fixture
+def endpoint() -> Iterator[TokenEndpoint]:
+    mock = TokenEndpoint()
+    yield mock
+    assert not mock.answers, "an expected token request never came"
+
+
+def token_source(
+    key: rsa.RSAPrivateKey, endpoint: TokenEndpoint, clock: ManualClock
+) -> ServiceAccountTokens:
+    http = httpx.Client(transport=httpx.MockTransport(endpoint.handle))
+    return ServiceAccountTokens.from_info(
+        key_info(key), token_uri=TOKEN_URI, http=http, clock=clock
+    )
+
+
+async def test_jwt_grant_is_real_and_signed(
+    key: rsa.RSAPrivateKey, endpoint: TokenEndpoint, clock: ManualClock
+) -> None:
+    endpoint.answers = [issued()]
+    source = token_source(key, endpoint, clock)
+    assert await source.token() == TOKEN
+    assert endpoint.urls == [TOKEN_URI]  # the configured endpoint, not Google's
+    (grant,) = endpoint.grants
+    assert grant["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    head, payload, sig = grant["assertion"].split(".")
+    header = json.loads(_b64url(head))
+    claims = json.loads(_b64url(payload))
+    assert header["alg"] == "RS256"
+    assert header["kid"] == "0123456789abcdef0123456789abcdef01234567"
+    assert claims["iss"] == ACCOUNT
+    assert claims["scope"] == SCOPE
+    assert claims["exp"] - claims["iat"] == 3600
+    key.public_key().verify(
+        _b64url(sig), f"{head}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    assert source.account == ACCOUNT
+
+
+async def test_token_is_cached_until_shortly_before_expiry(
+    key: rsa.RSAPrivateKey, endpoint: TokenEndpoint, clock: ManualClock
+) -> None:
+    endpoint.answers = [issued(TOKEN), issued(TOKEN_2)]
+    source = token_source(key, endpoint, clock)
+    assert await source.token() == TOKEN
+    clock.advance(3290)  # renewed 300 s before the hour is up
+    assert await source.token() == TOKEN
+    assert len(endpoint.grants) == 1
+    clock.advance(20)
+    assert await source.token() == TOKEN_2
+    assert len(endpoint.grants) == 2
+
+
+async def test_short_lived_tokens_are_still_reused(
+    key: rsa.RSAPrivateKey, endpoint: TokenEndpoint, clock: ManualClock
+) -> None:
+    endpoint.answers = [issued(TOKEN, expires_in=60), issued(TOKEN_2)]
+    source = token_source(key, endpoint, clock)
+    assert await source.token() == TOKEN
+    clock.advance(25)  # renewed at half its life, not 300 s early
+    assert await source.token() == TOKEN
+    clock.advance(10)
+    assert await source.token() == TOKEN_2
+
+
+async def test_invalidate_forces_a_new_grant(
+    key: rsa.RSAPrivateKey, endpoint: TokenEndpoint, clock: ManualClock
+) -> None:
+    endpoint.answers = [issued(TOKEN), issued(TOKEN_2)]
+    source = token_source(key, endpoint, clock)
+    assert await source.token() == TOKEN
+    source.invalidate()
+    assert await source.token() == TOKEN_2
+
+
+async def test_concurrent_callers_share_one_grant(
+    key: rsa.RSAPrivateKey, endpoint: TokenEndpoint, clock: ManualClock
+) -> None:
+    endpoint.answers = [issued()]
+    source = token_source(key, endpoint, clock)
+    assert await asyncio.gather(*(source.token() for _ in range(8))) == [TOKEN] * 8
+    assert len(endpoint.grants) == 1
+
+
+AUTH_FAILURES: list[tuple[str, list[httpx.Response | Exception], AuthError]] = [
+    ("invalid-grant",
+     [httpx.Response(400, json={"error": "invalid_grant", "error_description": "Invalid JWT"})],
+     AuthError("TOKEN_INVALID_GRANT", retryable=False)),
+    ("unauthorized-client", [httpx.Response(401, json={"error": "unauthorized_client"})],
+     AuthError("TOKEN_UNAUTHORIZED_CLIENT", retryable=False)),
+    ("not-json", [httpx.Response(403, text="<html>no</html>")],
+     AuthError("TOKEN_REFUSED", retryable=False)),
+    ("no-access-token", [httpx.Response(200, json={"expires_in": 3600})],
+     AuthError("TOKEN_REFUSED", retryable=False)),
+    ("unreachable", [httpx.ConnectError("refused")],
+     AuthError("TOKEN_ENDPOINT_UNREACHABLE", retryable=True)),
+    ("no-answer", [httpx.ReadTimeout("slow")],
+     AuthError("TOKEN_ENDPOINT_UNREACHABLE", retryable=True)),
+    # google-auth tries a 5xx three times itself before giving up
+    ("5xx", [httpx.Response(503, json={"error": "unavailable"})] * 3,
+     AuthError("TOKEN_UNAVAILABLE", retryable=True)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "answers", "expected"), AUTH_FAILURES, ids=[c[0] for c in AUTH_FAILURES]
+)
+async def test_token_failures(
+    key: rsa.RSAPrivateKey,
+    endpoint: TokenEndpoint,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    answers: list[httpx.Response | Exception],
+    expected: AuthError,
+) -> None:
+    # google-auth backs off with time.sleep between its own tries: skip the waiting
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    endpoint.answers = list(answers)
+    source = token_source(key, endpoint, clock)
+    with pytest.raises(AuthError) as caught:
+        await source.token()
+    assert (caught.value.reason, caught.value.retryable) == (expected.reason, expected.retryable)
+
+
+async def test_channel_with_a_real_token_source(
+    key: rsa.RSAPrivateKey, endpoint: TokenEndpoint, clock: ManualClock, rbm: MockRbm
+) -> None:
+    endpoint.answers = [issued(TOKEN), issued(TOKEN_2)]
+    source = token_source(key, endpoint, clock)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(rbm.handle))
+    channel = RcsChannel(BASE, agent_id=AGENT, tokens=source, client=client, clock=clock)
+    rbm.expect(capable(), created(answer=google_error(401, "UNAUTHENTICATED")), created())
+    assert await channel.send(outbound()) == Sent(ATTEMPT)
+    assert [r.headers["Authorization"] for r in rbm.requests] == [
+        f"Bearer {TOKEN}",
+        f"Bearer {TOKEN}",
+        f"Bearer {TOKEN_2}",
+    ]
+    await client.aclose()
+    source.close()
+
+
+def test_key_file(tmp_path: Any, key: rsa.RSAPrivateKey, clock: ManualClock) -> None:
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps(key_info(key)))
+    source = ServiceAccountTokens.from_file(path, token_uri=TOKEN_URI, clock=clock)
+    assert source.account == ACCOUNT
+    source.close()
+    (tmp_path / "bad.json").write_text("[]")
+    with pytest.raises(ValueError, match="JSON object"):
+        ServiceAccountTokens.from_file(tmp_path / "bad.json")
+
+
+# --- secrets stay out of the logs -----------------------------------------------------------------
+
+
+async def test_tokens_and_keys_never_logged(
+    key: rsa.RSAPrivateKey,
+    endpoint: TokenEndpoint,
+    clock: ManualClock,
+    rbm: MockRbm,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr("time.sleep", lambda _s: None)  # google-auth's backoff
+    caplog.set_level(logging.DEBUG)
+    leaked = "ya29.secret-token-that-must-not-leak"
+    endpoint.answers = [
+        httpx.Response(400, json={"error": "invalid_grant", "error_description": leaked}),
+        httpx.ConnectError(f"cannot reach https://oauth.test/token?x={leaked}"),
+        issued(leaked),
+    ]
+    source = token_source(key, endpoint, clock)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(rbm.handle))
+    channel = RcsChannel(BASE, agent_id=AGENT, tokens=source, client=client, clock=clock)
+    assert isinstance(await channel.send(outbound()), Misconfigured)
+    assert isinstance(await channel.send(outbound()), Retry)
+    faults: list[httpx.Response | Exception] = [c[1] for c in SEND_CASES]
+    phones = [f"+38050123{n:04d}" for n in range(len(faults))]
+    for phone, fault in zip(phones, faults, strict=True):
+        rbm.expect(capable(phone), created(phone, fault))
+    for phone in phones:
+        await channel.send(outbound(phone))
+    rbm.expect(Exchange("DELETE", REVOKE_PATH, google_error(500, "INTERNAL")))
+    await channel.revoke(SENDER, PHONE, ATTEMPT)
+    forged = Inbound(SENDER, {"x-goog-signature": "AAAA"}, b'{"message": {"data": "e30="}}')
+    assert (await handle_webhook(forged)).status == 401
+    wrong = Inbound(SENDER, {}, b'{"clientToken": "not-ours", "secret": "s3cret"}')
+    assert (await handle_webhook(wrong)).status == 401
+    await client.aclose()
+    source.close()
+    assert caplog.records, "the faults above should have been logged"
+    pem_body = key_info(key)["private_key"].splitlines()[1]
+    for secret in (leaked, pem_body, CLIENT_TOKEN, "s3cret"):
+        assert secret not in caplog.text
+
+
+def test_runner_rejects_surprises_and_leftovers() -> None:
+    mock = MockRbm()
+    with pytest.raises(AssertionError, match="unexpected request"):
+        mock.handle(httpx.Request("GET", f"{BASE}/phones/{PHONE}/capabilities"))
+    mock.expect(capable())
+    with pytest.raises(AssertionError, match="never made"):
+        mock.assert_done()
+
+
+# --- the webhook ---------------------------------------------------------------------------------
+
+AT = "2026-01-01T10:00:00.123456789Z"
+AT_MS = NOW_MS + 36_000_123
+PUBLISHED = "2026-01-01T10:00:01.5Z"
+LONG_OPTION = "Very good, would come back soon"
+
+
+def envelope(data: bytes, publish_time: str | None = PUBLISHED) -> bytes:
+    message: dict[str, Any] = {"data": base64.b64encode(data).decode(), "messageId": "1234"}
+    if publish_time is not None:
+        message["publishTime"] = publish_time
+    return msgspec.json.encode(
+        {"message": message, "subscription": "projects/rbm-x/subscriptions/rbm"}
+    )
+
+
+def push(event: dict[str, Any] | bytes, token: str = CLIENT_TOKEN, **extra: Any) -> Inbound:
+    data = event if isinstance(event, bytes) else msgspec.json.encode(event)
+    headers = {"x-goog-signature": signature(data, token), "content-type": "application/json"}
+    return Inbound(SENDER, headers, envelope(data, **extra))
+
+
+def user_event(event_type: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "senderPhoneNumber": PHONE,
+        "eventType": event_type,
+        "eventId": "MxEvent1",
+        "messageId": ATTEMPT,
+        "sendTime": AT,
+        "agentId": AGENT,
+        **extra,
+    }
+
+
+def user_message(**content: Any) -> dict[str, Any]:
+    return {
+        "senderPhoneNumber": PHONE,
+        "messageId": "MxUserMsg1",
+        "sendTime": AT,
+        "agentId": AGENT,
+        **content,
+    }
+
+
+def reply(postback: str, text: str = "Good", kind: str = "REPLY") -> dict[str, Any]:
+    return user_message(suggestionResponse={"postbackData": postback, "text": text, "type": kind})
+
+
+WEBHOOK_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
+    ("delivered", user_event("DELIVERED"), (DeliveryReport("rcs", ATTEMPT, "delivered", AT_MS),)),
+    ("read", user_event("READ"), (DeliveryReport("rcs", ATTEMPT, "read", AT_MS),)),
+    ("is-typing", user_event("IS_TYPING", messageId=None), ()),
+    ("ttl-revoked", user_event("TTL_EXPIRATION_REVOKED"),
+     (DeliveryReport("rcs", ATTEMPT, "failed", AT_MS, "TTL_EXPIRATION_REVOKED"),)),
+    ("ttl-revoke-failed", user_event("TTL_EXPIRATION_REVOKE_FAILED"), ()),
+    ("unknown-event", user_event("SUBSCRIBE"), ()),
+    ("survey-reply", reply(survey_postback(MESSAGE, "Good")),
+     (SurveyAnswer("rcs", "rcs-1", PHONE, "Good", MESSAGE, AT_MS),)),
+    # the chip showed 25 characters; the postback carries the whole option
+    ("survey-reply-long",
+     reply(survey_postback(MESSAGE, LONG_OPTION), "Very good, would come ba…"),
+     (SurveyAnswer("rcs", "rcs-1", PHONE, LONG_OPTION, MESSAGE, AT_MS),)),
+    ("survey-option-with-bar", reply(survey_postback(MESSAGE, "A|B")),
+     (SurveyAnswer("rcs", "rcs-1", PHONE, "A|B", MESSAGE, AT_MS),)),
+    ("open-url-tap", reply(f"cascade-open|{MESSAGE}", "Shop now", "ACTION"), ()),
+    ("foreign-postback", reply("reply:yes"), ()),
+    ("typed-text", user_message(text="Good"),
+     (SurveyAnswer("rcs", "rcs-1", PHONE, "Good", None, AT_MS),)),
+    ("file", user_message(userFile={"payload": {"mimeType": "image/gif"}}), ()),
+    ("location", user_message(location={"latitude": 1.0, "longitude": 2.0}), ()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "event", "expected"), WEBHOOK_CASES, ids=[c[0] for c in WEBHOOK_CASES]
+)
+async def test_webhook_events(
+    case: str, event: dict[str, Any], expected: tuple[Event, ...]
+) -> None:
+    reply_ = await WEBHOOK_ROUTE.handler(push(event))
+    assert (reply_.status, reply_.body) == (200, b"")
+    assert reply_.events == expected
+
+
+async def test_event_time_falls_back_to_publish_time_then_the_clock() -> None:
+    event = user_event("DELIVERED")
+    del event["sendTime"]
+    (report,) = (await handle_webhook(push(event))).events
+    assert isinstance(report, DeliveryReport)
+    assert report.at_ms == NOW_MS + 36_001_500
+    clock = ManualClock(now_ms=1_800_000_000_000)
+    (report,) = (await webhook_handler(clock)(push(event, publish_time=None))).events
+    assert isinstance(report, DeliveryReport)
+    assert report.at_ms == 1_800_000_000_000
+
+
+async def test_handshake_echoes_the_secret() -> None:
+    body = b'{"clientToken": "SJENCPGJESMGUFPY", "secret": "1234567890"}'
+    reply_ = await handle_webhook(Inbound(SENDER, {}, body))
+    assert (reply_.status, reply_.body, reply_.content_type) == (200, b"1234567890", "text/plain")
+    assert reply_.events == ()
+
+
+@pytest.mark.parametrize(
+    ("sender", "body"),
+    [
+        (SENDER, b'{"clientToken": "SOMEONEELSE", "secret": "1234567890"}'),
+        (SENDER, b'{"clientToken": "", "secret": "1234567890"}'),
+        (Sender("rcs-1", ""), b'{"clientToken": "", "secret": "1234567890"}'),
+    ],
+    ids=["wrong-token", "empty-token", "no-token-configured"],
+)
+async def test_handshake_with_a_wrong_token_is_refused(sender: Sender, body: bytes) -> None:
+    reply_ = await handle_webhook(Inbound(sender, {}, body))
+    assert reply_.status == 401
+    assert b"1234567890" not in reply_.body
+    assert reply_.events == ()
+
+
+def _raw_body_signature(data: bytes) -> dict[str, str]:
+    # signing the HTTP body instead of the decoded data is a different signature
+    return {"x-goog-signature": signature(envelope(data), CLIENT_TOKEN)}
+
+
+def _hex_signature(data: bytes) -> dict[str, str]:
+    return {"x-goog-signature": base64.b64decode(signature(data, CLIENT_TOKEN)).hex()}
+
+
+BAD_SIGNATURES: list[tuple[str, Callable[[bytes], dict[str, str]]]] = [
+    ("missing", lambda data: {}),
+    ("empty", lambda data: {"x-goog-signature": ""}),
+    ("garbage", lambda data: {"x-goog-signature": "not-base64!"}),
+    ("non-ascii", lambda data: {"x-goog-signature": "é" * 88}),
+    ("other-token", lambda data: {"x-goog-signature": signature(data, "ANOTHERTOKEN")}),
+    ("other-data", lambda data: {"x-goog-signature": signature(b"{}", CLIENT_TOKEN)}),
+    ("raw-body", _raw_body_signature),
+    ("hex", _hex_signature),
+]
+
+
+@pytest.mark.parametrize(("case", "headers"), BAD_SIGNATURES, ids=[c[0] for c in BAD_SIGNATURES])
+async def test_bad_signature_is_401_without_events(
+    case: str, headers: Callable[[bytes], dict[str, str]]
+) -> None:
+    data = msgspec.json.encode(user_event("DELIVERED"))
+    reply_ = await handle_webhook(Inbound(SENDER, headers(data), envelope(data)))
+    assert reply_.status == 401
+    assert reply_.events == ()
+
+
+async def test_sender_without_client_token_accepts_nothing() -> None:
+    data = msgspec.json.encode(user_event("DELIVERED"))
+    inbound = Inbound(
+        Sender("rcs-1", ""), {"x-goog-signature": signature(data, "")}, envelope(data)
+    )
+    assert (await handle_webhook(inbound)).status == 401
+
+
+def _signed_envelope(raw: bytes) -> Inbound:
+    return Inbound(SENDER, {"x-goog-signature": signature(b"{}", CLIENT_TOKEN)}, raw)
+
+
+MALFORMED: list[tuple[str, Inbound]] = [
+    ("not-json", _signed_envelope(b"{not json")),
+    ("empty", _signed_envelope(b"")),
+    ("array", _signed_envelope(b"[]")),
+    ("no-message", _signed_envelope(b'{"subscription": "x"}')),
+    ("no-data", _signed_envelope(b'{"message": {"messageId": "1"}}')),
+    ("data-not-base64", _signed_envelope(b'{"message": {"data": "%%%"}}')),
+    ("event-not-json", push(b"not json")),
+    ("event-array", push(b"[1, 2]")),
+    ("event-type-not-string", push(user_event("DELIVERED", eventType=5))),
+    ("delivered-no-message-id", push(user_event("DELIVERED", messageId=None))),
+    ("read-empty-message-id", push(user_event("READ", messageId=""))),
+    ("text-no-phone", push(user_message(text="hi", senderPhoneNumber=""))),
+    ("suggestion-not-object", push(user_message(suggestionResponse="Good"))),
+]
+
+
+@pytest.mark.parametrize(("case", "inbound"), MALFORMED, ids=[c[0] for c in MALFORMED])
+async def test_malformed_push_is_400(case: str, inbound: Inbound) -> None:
+    reply_ = await handle_webhook(inbound)
+    assert reply_.status == 400
+    assert reply_.events == ()
+    assert json.loads(reply_.body)["error"].startswith("malformed")
+
+
+async def test_unsigned_garbage_is_401_not_400() -> None:
+    assert (await handle_webhook(Inbound(SENDER, {}, b"{not json"))).status == 401
+
+
+def test_signature_is_base64_hmac_sha512() -> None:
+    # RFC 4231 test case 2: HMAC-SHA-512, key "Jefe"
+    expected = (
+        "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
+        "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
+    )
+    assert base64.b64decode(signature(b"what do ya want for nothing?", "Jefe")).hex() == expected
+    assert hashlib.sha512().digest_size == len(base64.b64decode(signature(b"", "k")))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-01-01T00:00:00Z", NOW_MS),
+        ("2026-01-01T00:00:00.5Z", NOW_MS + 500),
+        ("2026-01-01T00:00:00.123456789Z", NOW_MS + 123),
+        ("2026-01-01T02:00:00.250+02:00", NOW_MS + 250),
+        ("2026-01-01T00:00:00", NOW_MS),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_rfc3339_ms(text: str | None, expected: int | None) -> None:
+    assert rfc3339_ms(text) == expected

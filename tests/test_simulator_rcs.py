@@ -1,0 +1,451 @@
+"""The RBM simulator on a real loopback port, driven by the real `RcsChannel`.
+
+Two servers run in background threads: the simulator (RBM's API and the OAuth token
+endpoint), and a small receiving app that serves the channel's own webhook handler, so
+every event the simulator pushes must carry a valid signature to produce events. The
+channel gets its tokens through google-auth's real JWT bearer grant, signed with an RSA
+key generated for the test and registered with the simulator. Loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from litestar import Litestar, Request, Response, post
+from litestar.params import FromPath
+
+from cascade.channels.base import (
+    DeliveryReport,
+    Event,
+    Inbound,
+    Misconfigured,
+    Outbound,
+    Sender,
+    Sent,
+    SurveyAnswer,
+    Throttled,
+    Unreachable,
+)
+from cascade.channels.rcs import RcsChannel, ServiceAccountTokens, handle_webhook
+from cascade.simulators.rcs import RcsSimulator, create_app, new_service_account
+
+AGENT = "cascade_sim_agent"
+CLIENT_TOKEN = "SJENCPGJESMGUFPY"
+SENDER = Sender(id="rcs-1", token="", webhook_secret=CLIENT_TOKEN)
+IMPOSTOR = Sender(id="rcs-2", token="", webhook_secret="A-TOKEN-GOOGLE-DOES-NOT-USE")
+ACCOUNT = "cascade@rbm-sim.iam.gserviceaccount.com"
+CAPABLE = "+380501234564"  # persona 4: RCS-capable Android
+PLAIN = "+380501234566"  # persona 6: a plain phone
+
+pytestmark = pytest.mark.live
+
+
+# --- servers in threads ----------------------------------------------------------------------
+
+
+class ThreadedServer:
+    """uvicorn on 127.0.0.1, on a port the OS picks, in a thread of its own."""
+
+    def __init__(self, app: Litestar) -> None:
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            http="h11",
+            ws="none",
+            loop="asyncio",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise AssertionError("server did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class Receiver:
+    """What Cascade's webhook endpoint saw: every request's answer and its events."""
+
+    url: str = ""
+    seen: list[tuple[int, tuple[Event, ...]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def webhook(self, sender: Sender) -> str:
+        return f"{self.url}/webhooks/rcs/{sender.id}"
+
+    def events(self) -> list[Event]:
+        with self.lock:
+            return [e for _, events in self.seen for e in events]
+
+    def statuses(self) -> list[int]:
+        with self.lock:
+            return [status for status, _ in self.seen]
+
+
+def receiving_app(receiver: Receiver) -> Litestar:
+    senders = {s.id: s for s in (SENDER, IMPOSTOR)}
+
+    @post("/webhooks/rcs/{sender_id:str}", status_code=200)
+    async def webhook(sender_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        reply = await handle_webhook(Inbound(senders[sender_id], headers, await request.body()))
+        with receiver.lock:
+            receiver.seen.append((reply.status, reply.events))
+        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+    return Litestar([webhook], openapi_config=None)
+
+
+@dataclass
+class Live:
+    sim_url: str
+    simulator: RcsSimulator
+    receiver: Receiver
+    admin: httpx.AsyncClient
+    channel: RcsChannel
+    key: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def service_account() -> tuple[dict[str, str], str]:
+    return new_service_account(ACCOUNT)
+
+
+@pytest.fixture
+def servers(
+    service_account: tuple[dict[str, str], str],
+) -> Iterator[tuple[str, RcsSimulator, Receiver]]:
+    receiver = Receiver()
+    simulator = RcsSimulator(callback_backoff_s=0.05)
+    app = create_app(simulator, agents=(AGENT,), service_accounts={ACCOUNT: service_account[1]})
+    with ThreadedServer(app) as sim_url, ThreadedServer(receiving_app(receiver)) as receiver_url:
+        receiver.url = receiver_url
+        yield sim_url, simulator, receiver
+
+
+def make_channel(sim_url: str, key: dict[str, str]) -> tuple[RcsChannel, ServiceAccountTokens]:
+    tokens = ServiceAccountTokens.from_info(key, token_uri=f"{sim_url}/token")
+    return RcsChannel(f"{sim_url}/v1", agent_id=AGENT, tokens=tokens), tokens
+
+
+@pytest.fixture
+async def live(
+    servers: tuple[str, RcsSimulator, Receiver], service_account: tuple[dict[str, str], str]
+) -> AsyncIterator[Live]:
+    sim_url, simulator, receiver = servers
+    channel, tokens = make_channel(sim_url, service_account[0])
+    async with httpx.AsyncClient(base_url=sim_url, timeout=5) as admin:
+        yield Live(sim_url, simulator, receiver, admin, channel, service_account[0])
+    await channel.aclose()
+    tokens.close()
+
+
+@pytest.fixture
+async def ready(live: Live) -> Live:
+    """The agent webhook is set up to the receiver, with the handshake Google does."""
+    setup = {"url": live.receiver.webhook(SENDER), "clientToken": CLIENT_TOKEN}
+    answer = await live.admin.post("/_sim/webhook", json=setup)
+    assert answer.json() == {"verified": True, "status": 200}
+    return live
+
+
+async def wait_for(predicate: Callable[[], bool]) -> None:
+    """Poll until `predicate` holds; fail after five seconds."""
+    async with asyncio.timeout(5):
+        while not predicate():  # noqa: ASYNC110 - the events arrive on another thread
+            await asyncio.sleep(0.02)
+
+
+def outbound(phone: str, **overrides: Any) -> Outbound:
+    values: dict[str, Any] = {
+        "attempt_id": str(uuid.uuid4()),
+        "message_id": str(uuid.uuid4()),
+        "phone": phone,
+        "address": phone,
+        "text": "Your order #12345 has been confirmed",
+        "from_name": "YourStore",
+        "message_type": "transaction",
+        "survey_options": (),
+        "ttl_remaining_s": 3600,
+        "sender": SENDER,
+    }
+    values.update(overrides)
+    return Outbound(**values)
+
+
+def reports(receiver: Receiver, provider_id: str) -> list[DeliveryReport]:
+    return [
+        e
+        for e in receiver.events()
+        if isinstance(e, DeliveryReport) and e.provider_id == provider_id
+    ]
+
+
+async def script(live: Live, phone: str, **behaviour: Any) -> None:
+    response = await live.admin.put(f"/_sim/script/{phone}", json=behaviour)
+    assert response.status_code == 200
+
+
+async def calls(live: Live) -> list[tuple[str, str, int]]:
+    return [
+        (c["method"], c["path"], c["status"]) for c in (await live.admin.get("/_sim/calls")).json()
+    ]
+
+
+# --- the webhook handshake ----------------------------------------------------------------------
+
+
+async def test_handshake_with_the_wrong_client_token_fails(live: Live) -> None:
+    setup = {"url": live.receiver.webhook(IMPOSTOR), "clientToken": CLIENT_TOKEN}
+    answer = await live.admin.post("/_sim/webhook", json=setup)
+    assert answer.json() == {"verified": False, "status": 401}
+    assert live.simulator.webhook is None
+
+
+# --- sending --------------------------------------------------------------------------------------
+
+
+async def test_capable_phone_is_sent_then_delivered(ready: Live) -> None:
+    out = outbound(CAPABLE)
+    assert await ready.channel.send(out) == Sent(out.attempt_id)
+    await wait_for(lambda: bool(reports(ready.receiver, out.attempt_id)))
+    (report,) = reports(ready.receiver, out.attempt_id)
+    assert report.state == "delivered"
+    assert abs(report.at_ms - time.time() * 1000) < 5000
+    assert set(ready.receiver.statuses()) == {200}
+
+    (received,) = (await ready.admin.get("/_sim/received", params={"phone": CAPABLE})).json()
+    assert received["message_id"] == out.attempt_id
+    assert received["agent_id"] == AGENT
+    assert received["state"] == "delivered"
+    assert received["body"]["contentMessage"] == {"text": "Your order #12345 has been confirmed"}
+    assert received["body"]["messageTrafficType"] == "TRANSACTION"
+    expires_in = received["expire_at_ms"] - received["at_ms"]
+    assert 3_595_000 < expires_in <= 3_600_000
+    assert [(m, s) for m, _, s in await calls(ready)] == [("GET", 200), ("POST", 200)]
+
+
+async def test_incapable_phone_is_skipped_without_a_message(ready: Live) -> None:
+    assert await ready.channel.send(outbound(PLAIN)) == Unreachable("NO_RCS")
+    assert await ready.channel.send(outbound(PLAIN)) == Unreachable("NO_RCS")  # cached
+    assert await calls(ready) == [("GET", f"/v1/phones/{PLAIN}/capabilities", 404)]
+    assert (await ready.admin.get("/_sim/received")).json() == []
+
+
+async def test_repeated_message_id_is_refused_and_counts_as_sent(ready: Live) -> None:
+    out = outbound(CAPABLE)
+    assert await ready.channel.send(out) == Sent(out.attempt_id)
+    assert await ready.channel.send(out) == Sent(out.attempt_id)
+    statuses = [s for m, _, s in await calls(ready) if m == "POST"]
+    assert statuses == [200, 409]
+    assert len((await ready.admin.get("/_sim/received")).json()) == 1
+
+
+async def test_read_follows_delivered(ready: Live) -> None:
+    await script(ready, CAPABLE, reachable=True, deliver_after_ms=20, read_after_ms=60)
+    out = outbound(CAPABLE)
+    await ready.channel.send(out)
+    await wait_for(lambda: len(reports(ready.receiver, out.attempt_id)) == 2)
+    delivered, read = reports(ready.receiver, out.attempt_id)
+    assert (delivered.state, read.state) == ("delivered", "read")
+
+
+async def test_scripted_throttle(ready: Live) -> None:
+    await script(ready, CAPABLE, reachable=True, throttle=True)
+    outcome = await ready.channel.send(outbound(CAPABLE))
+    assert outcome == Throttled(1.0, "RESOURCE_EXHAUSTED")
+
+
+# --- revoking ---------------------------------------------------------------------------------
+
+
+async def test_undelivered_message_is_revoked(ready: Live) -> None:
+    await script(ready, CAPABLE, reachable=True, deliver_after_ms=None)  # never comes online
+    out = outbound(CAPABLE)
+    assert await ready.channel.send(out) == Sent(out.attempt_id)
+    assert await ready.channel.revoke_message(CAPABLE, out.attempt_id) == "revoked"
+    (received,) = (await ready.admin.get("/_sim/received")).json()
+    assert received["state"] == "revoked"
+    # already withdrawn: RBM answers 404, which the channel reads as "delivered meanwhile"
+    assert await ready.channel.revoke_message(CAPABLE, out.attempt_id) == "delivered"
+    await ready.channel.revoke(SENDER, CAPABLE, out.attempt_id)  # the engine's call: no raise
+
+
+async def test_delivered_message_cannot_be_revoked(ready: Live) -> None:
+    out = outbound(CAPABLE)
+    await ready.channel.send(out)
+    await wait_for(lambda: bool(reports(ready.receiver, out.attempt_id)))
+    assert await ready.channel.revoke_message(CAPABLE, out.attempt_id) == "delivered"
+
+
+async def test_revoked_message_is_never_delivered(ready: Live) -> None:
+    await script(ready, CAPABLE, reachable=True, deliver_after_ms=300)
+    out = outbound(CAPABLE)
+    await ready.channel.send(out)
+    assert await ready.channel.revoke_message(CAPABLE, out.attempt_id) == "revoked"
+    await asyncio.sleep(0.5)
+    assert reports(ready.receiver, out.attempt_id) == []
+
+
+async def test_message_expires_undelivered(ready: Live) -> None:
+    await script(ready, CAPABLE, reachable=True, deliver_after_ms=None)
+    out = outbound(CAPABLE, ttl_remaining_s=1)
+    await ready.channel.send(out)
+    await wait_for(lambda: bool(reports(ready.receiver, out.attempt_id)))
+    (report,) = reports(ready.receiver, out.attempt_id)
+    assert (report.state, report.reason) == ("failed", "TTL_EXPIRATION_REVOKED")
+
+
+# --- content ------------------------------------------------------------------------------------
+
+
+async def test_survey_and_its_answer(ready: Live) -> None:
+    out = outbound(
+        CAPABLE,
+        message_type="viber_survey",
+        text="How was your delivery?",
+        survey_options=("Good", "Bad", "Very good, would come back soon"),
+    )
+    assert await ready.channel.send(out) == Sent(out.attempt_id)
+    (received,) = (await ready.admin.get("/_sim/received")).json()
+    chips = [s["reply"]["text"] for s in received["body"]["contentMessage"]["suggestions"]]
+    assert chips == ["Good", "Bad", "Very good, would come ba…"]
+
+    tapped = await ready.admin.post(
+        f"/_sim/users/{CAPABLE}/reply", params={"text": "Very good, would come back soon"}
+    )
+    assert tapped.json() == {"kind": "suggestionResponse", "webhook_status": 200}
+    typed = await ready.admin.post(f"/_sim/users/{CAPABLE}/reply", params={"text": "meh"})
+    assert typed.json() == {"kind": "text", "webhook_status": 200}
+    answers = [e for e in ready.receiver.events() if isinstance(e, SurveyAnswer)]
+    assert [(a.answer, a.message_id, a.address, a.sender_id) for a in answers] == [
+        ("Very good, would come back soon", out.message_id, CAPABLE, "rcs-1"),
+        ("meh", None, CAPABLE, "rcs-1"),
+    ]
+
+
+async def test_promo_is_a_rich_card_rbm_accepts(ready: Live) -> None:
+    out = outbound(
+        CAPABLE,
+        message_type="promo",
+        text="Spring sale: -20% on everything",
+        image_url="https://shop.test/spring.jpg",
+        button_text="Shop now",
+        button_url="https://shop.test/sale",
+    )
+    assert await ready.channel.send(out) == Sent(out.attempt_id)
+    (received,) = (await ready.admin.get("/_sim/received")).json()
+    card = received["body"]["contentMessage"]["richCard"]["standaloneCard"]["cardContent"]
+    assert card["media"]["contentInfo"]["fileUrl"] == "https://shop.test/spring.jpg"
+    assert card["suggestions"][0]["action"]["openUrlAction"] == {"url": "https://shop.test/sale"}
+    assert received["body"]["messageTrafficType"] == "PROMOTION"
+
+
+# --- authentication -------------------------------------------------------------------------------
+
+
+async def test_api_requires_a_bearer_token(live: Live) -> None:
+    path = f"/v1/phones/{CAPABLE}/capabilities"
+    params = {"requestId": "r1", "agentId": AGENT}
+    bare = await live.admin.get(path, params=params)
+    forged = await live.admin.get(path, params=params, headers={"Authorization": "Bearer ya29.x"})
+    for answer in (bare, forged):
+        assert answer.status_code == 401
+        assert answer.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+async def test_an_unregistered_key_gets_no_token(live: Live) -> None:
+    stranger, _ = new_service_account("stranger@elsewhere.iam.gserviceaccount.com")
+    channel, tokens = make_channel(live.sim_url, stranger)
+    assert await channel.send(outbound(CAPABLE)) == Misconfigured("TOKEN_INVALID_GRANT")
+    await channel.aclose()
+    tokens.close()
+
+
+async def test_a_key_signed_by_someone_else_gets_no_token(live: Live) -> None:
+    forged, _ = new_service_account(ACCOUNT)  # the right name, another key
+    channel, tokens = make_channel(live.sim_url, forged)
+    assert await channel.send(outbound(CAPABLE)) == Misconfigured("TOKEN_INVALID_GRANT")
+    await channel.aclose()
+    tokens.close()
+
+
+async def test_another_agent_is_refused(live: Live) -> None:
+    tokens = ServiceAccountTokens.from_info(live.key, token_uri=f"{live.sim_url}/token")
+    channel = RcsChannel(f"{live.sim_url}/v1", agent_id="not_our_agent", tokens=tokens)
+    assert await channel.send(outbound(CAPABLE)) == Misconfigured("PERMISSION_DENIED")
+    await channel.aclose()
+    tokens.close()
+
+
+async def test_token_endpoint_checks_the_grant(live: Live) -> None:
+    wrong_grant = await live.admin.post("/token", data={"grant_type": "password"})
+    assert (wrong_grant.status_code, wrong_grant.json()["error"]) == (
+        400,
+        "unsupported_grant_type",
+    )
+    garbage = await live.admin.post(
+        "/token",
+        data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": "a.b.c"},
+    )
+    assert (garbage.status_code, garbage.json()["error"]) == (400, "invalid_grant")
+
+
+# --- the simulator's own checks ------------------------------------------------------------------
+
+
+async def test_rbm_refuses_what_it_would_refuse(ready: Live) -> None:
+    tokens = ServiceAccountTokens.from_info(ready.key, token_uri=f"{ready.sim_url}/token")
+    headers = {"Authorization": f"Bearer {await tokens.token()}"}
+    tokens.close()
+    path = f"/v1/phones/{CAPABLE}/agentMessages"
+
+    async def create(body: Any, message_id: str | None = None) -> int:
+        params = {"agentId": AGENT, "messageId": message_id or str(uuid.uuid4())}
+        answer = await ready.admin.post(path, params=params, json=body, headers=headers)
+        return answer.status_code
+
+    text = {"contentMessage": {"text": "hi"}}
+    assert await create(text) == 200
+    assert await create(text, message_id="not-a-uuid") == 400
+    assert await create({"contentMessage": {"text": "x" * 3073}}) == 400
+    assert await create({"contentMessage": {"text": "hi", "richCard": {}}}) == 400
+    assert await create({"contentMessage": {}}) == 400
+    assert await create({**text, "expireTime": "2030-01-01T00:00:00Z", "ttl": "10s"}) == 400
+    assert await create({**text, "expireTime": "tomorrow"}) == 400
+    many = [{"reply": {"text": f"o{n}", "postbackData": "p"}} for n in range(12)]
+    assert await create({"contentMessage": {"text": "hi", "suggestions": many}}) == 400
+    long_chip = [{"reply": {"text": "x" * 26, "postbackData": "p"}}]
+    assert await create({"contentMessage": {"text": "hi", "suggestions": long_chip}}) == 400
+    assert await create({**text, "ttl": "10s"}) == 200
+
+
+async def test_admin_rejects_bad_input(live: Live) -> None:
+    assert (await live.admin.post(f"/_sim/users/{CAPABLE}/reply?text=hi")).status_code == 409
+    assert (await live.admin.put("/_sim/script/12345", json={})).status_code == 400
+    bad_url = {"url": "ftp://x", "clientToken": CLIENT_TOKEN}
+    assert (await live.admin.post("/_sim/webhook", json=bad_url)).status_code == 400
+    assert (await live.admin.delete("/_sim/script")).status_code == 204
+    assert (await live.admin.delete("/_sim/received")).status_code == 204
