@@ -328,22 +328,27 @@ def test_a_bad_setting_is_a_usage_error(tmp_path: Path) -> None:
 # --- cascade up -------------------------------------------------------------------------------
 
 
-def free_port_pair() -> int:
-    """A port p with p + 1 free as well (the simulators of `up` take two)."""
-    for _ in range(50):
+def free_port_run(count: int = 7) -> int:
+    """A port p with p + 1 … p + count - 1 free as well (`up`'s simulators take seven)."""
+    for _ in range(100):
         port = free_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two adjacent free ports")
+        if all(_free(port + n) for n in range(1, count)):
+            return port
+    raise AssertionError(f"no {count} adjacent free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def start_up(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     """Start `cascade up` and wait until it has printed its banner."""
-    sim_port = free_port_pair()
+    sim_port = free_port_run()
     args = ["up", "--host", "127.0.0.1", "--port", str(port), "--sim-port", str(sim_port)]
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -6,8 +6,11 @@ call `asgi_app()` (a factory, so each server worker process builds its own).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from litestar import Litestar
 
@@ -15,7 +18,7 @@ from cascade.api.app import Services, create_app
 from cascade.api.auth import Authenticator
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
-from cascade.channels import telegram, viber_bot
+from cascade.channels import flashcall, rcs, sms, telegram, viber_bot, viber_business
 from cascade.channels.base import Channel, Event, Sender, WebhookHandler
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
@@ -27,7 +30,14 @@ from cascade.store.migrate import head_revision
 from cascade.store.sql import SqlStore
 
 WEBHOOKS: Mapping[str, WebhookHandler] = {
-    route.channel: route.handler for route in (telegram.WEBHOOK_ROUTE, viber_bot.WEBHOOK_ROUTE)
+    route.channel: route.handler
+    for route in (
+        telegram.WEBHOOK_ROUTE,
+        viber_bot.WEBHOOK_ROUTE,
+        viber_business.WEBHOOK_ROUTE,
+        rcs.WEBHOOK_ROUTE,
+        flashcall.WEBHOOK_ROUTE,
+    )
 }
 
 
@@ -46,16 +56,83 @@ def build_limiter(settings: Settings, clock: Clock) -> Limiter:
     return MemoryLimiter(clock)
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
-    """The channels this installation runs, each with its one pooled HTTP client."""
+def build_channels(
+    settings: Settings, *, rcs_key: Mapping[str, Any] | None = None
+) -> dict[str, Channel]:
+    """The channels this installation runs, each with its one pooled HTTP client (or, for
+    SMS, its SMPP session). `rcs_key` overrides the service-account key file."""
+
+    def rcs_channel() -> Channel:
+        key = rcs_key
+        if key is None:
+            if not settings.rcs_service_account_file:
+                raise ValueError("rcs needs CASCADE_RCS_SERVICE_ACCOUNT_FILE")
+            key = json.loads(Path(settings.rcs_service_account_file).read_text())
+        tokens = rcs.ServiceAccountTokens.from_info(key, token_uri=settings.rcs_token_uri or None)
+        return rcs.RcsChannel(settings.rcs_api_url, agent_id=settings.rcs_agent_id, tokens=tokens)
+
     available: dict[str, Callable[[], Channel]] = {
         "telegram": lambda: telegram.TelegramChannel(settings.telegram_api_url),
         "viber_bot": lambda: viber_bot.ViberBotChannel(settings.viber_api_url),
+        "viber_business": lambda: viber_business.ViberBusinessChannel(
+            settings.viber_business_api_url,
+            settings.viber_business_api_key,
+            settings.viber_business_api_secret,
+            settings.viber_business_service_id,
+            settings.viber_business_signature_secret,
+        ),
+        "rcs": rcs_channel,
+        "sms": lambda: sms.SmsChannel(
+            settings.smpp_host,
+            settings.smpp_port,
+            settings.smpp_system_id,
+            settings.smpp_password,
+            settings.smpp_system_type,
+            window=settings.smpp_window,
+            numeric_sender=settings.sms_sender,
+        ),
+        "flashcall": lambda: flashcall.FlashCallChannel(
+            account_sid=settings.flashcall_account_sid,
+            auth_token=settings.flashcall_auth_token,
+            caller_prefix=settings.flashcall_caller_prefix,
+            status_callback_url_base=settings.public_url,
+            code_length=settings.flashcall_code_length,
+            base_url=settings.flashcall_api_url,
+        ),
     }
     unknown = set(settings.enabled_channels) - set(available)
     if unknown:
         raise ValueError(f"CASCADE_CHANNELS names unknown channels: {', '.join(sorted(unknown))}")
     return {name: available[name]() for name in settings.enabled_channels}
+
+
+def provider_accounts(settings: Settings) -> dict[str, Sender]:
+    """The installation's provider accounts, for channels that have no per-account bots.
+
+    Each one's webhook is `{public_url}/webhooks/{channel}/{channel}`.
+    """
+    return {
+        "viber_business": Sender(
+            "viber_business",
+            f"{settings.viber_business_api_key}:{settings.viber_business_api_secret}",
+            settings.viber_business_signature_secret,
+        ),
+        "rcs": Sender("rcs", "", settings.rcs_client_token),
+        "sms": Sender("sms", ""),
+        "flashcall": Sender("flashcall", settings.flashcall_auth_token),
+    }
+
+
+def windows(settings: Settings) -> dict[str, int]:
+    """How long each channel waits for its confirmation. A flash call waits its whole TTL:
+    its fallback goes when the TTL passes unanswered."""
+    return {
+        "viber_bot": settings.viber_bot_window_s,
+        "viber_business": settings.viber_business_window_s,
+        "rcs": settings.rcs_window_s,
+        "sms": settings.sms_window_s,
+        "flashcall": 2_592_000,
+    }
 
 
 def build_worker(
@@ -69,14 +146,16 @@ def build_worker(
         store,
         clock,
         channels,
-        {"viber_bot": settings.viber_bot_window_s},
+        windows(settings),
         WorkerConfig(
             batch=settings.worker_batch,
             lease_ms=int(settings.worker_lease_s * 1000),
             concurrency=settings.worker_concurrency,
             enforce_rates=settings.channel_rates.lower() != "off",
         ),
-        static_senders=static_senders,
+        static_senders=static_senders
+        if static_senders is not None
+        else provider_accounts(settings),
     )
 
 
@@ -109,6 +188,8 @@ def build_app(
         webhooks=WEBHOOKS,
         on_events=on_events,
         wake=wake,
+        static_senders=provider_accounts(settings),
+        public_url=settings.public_url,
     )
     return create_app(services, on_shutdown=[store.close, limiter.close])
 

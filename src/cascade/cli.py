@@ -360,31 +360,85 @@ def worker() -> None:
     asyncio.run(run_until_signalled(engine))
 
 
+SIMULATED = ("telegram", "viber", "viber_business", "rcs", "sms", "flashcall")
+
+
 @main.command()
-@click.argument("channel", type=click.Choice(["telegram", "viber"]))
+@click.argument("channel", type=click.Choice(SIMULATED))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=None, help="Default: 8081 telegram, 8082 viber.")
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Default: 8081 telegram, 8082 viber, 8083 viber_business, 8084 rcs, "
+    "2775 sms (SMPP), 8087 flashcall.",
+)
+@click.option(
+    "--admin-port",
+    type=int,
+    default=8086,
+    show_default=True,
+    help="sms: the SMSC's /_sim/ admin API.",
+)
 @click.option(
     "--bot", "bots", multiple=True, help="viber: an auth token the simulator accepts (repeatable)."
 )
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    help="viber_business KEY:SECRET, "
+    "flashcall SID:TOKEN, sms SYSTEM_ID:PASSWORD (repeatable; sms takes one).",
+)
+@click.option("--agent", "agents", multiple=True, help="rcs: an agent id it serves.")
 @click.option("--no-rate-limits", is_flag=True, help="telegram: do not answer 429.")
 def simulate(
-    channel: str, host: str, port: int | None, bots: tuple[str, ...], no_rate_limits: bool
+    channel: str,
+    host: str,
+    port: int | None,
+    admin_port: int,
+    bots: tuple[str, ...],
+    accounts: tuple[str, ...],
+    agents: tuple[str, ...],
+    no_rate_limits: bool,
 ) -> None:
-    """Run one provider simulator standalone on a real port."""
+    """Run one provider simulator standalone on a real port (scripts: /_sim/ on it)."""
     import uvicorn
 
+    from cascade.simulators import flashcall as twilio_sim
+    from cascade.simulators import rcs as rcs_sim
+    from cascade.simulators import smsc as smsc_sim
     from cascade.simulators import telegram as telegram_sim
     from cascade.simulators import viber as viber_sim
+    from cascade.simulators import viber_business as vonage_sim
 
+    pairs = dict(a.split(":", 1) for a in accounts if ":" in a)
+    if channel == "sms":
+        system_id, password = next(
+            iter(pairs.items()), (smsc_sim.DEFAULT_SYSTEM_ID, smsc_sim.DEFAULT_PASSWORD)
+        )
+        smsc_sim.main(host, port or 2775, admin_port, system_id=system_id, password=password)
+        return
+    app: Any
     if channel == "telegram":
         app = telegram_sim.create_app(rate_limits=not no_rate_limits)
-        port = port or 8081
-    else:
+    elif channel == "viber":
         app = viber_sim.create_app(bots=dict.fromkeys(bots, "Cascade"))
-        port = port or 8082
+    elif channel == "viber_business":
+        app = vonage_sim.create_app(accounts=pairs)
+    elif channel == "rcs":
+        app = rcs_sim.create_app(agents=agents)
+    else:
+        app = twilio_sim.create_app(accounts=pairs)
+    default_port = {
+        "telegram": 8081,
+        "viber": 8082,
+        "viber_business": 8083,
+        "rcs": 8084,
+        "flashcall": 8087,
+    }[channel]
     # no access log: bot tokens travel in Telegram's URL paths
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    uvicorn.run(app, host=host, port=port or default_port, access_log=False, log_level="warning")
 
 
 # --- serving --------------------------------------------------------------------------
@@ -461,8 +515,13 @@ def up(host: str, port: int, sim_port: int) -> None:
     settings = _settings()
     if "CASCADE_PUBLIC_URL" not in os.environ:
         settings = replace(settings, public_url=f"http://{host}:{port}")
+    # short windows, so the demo shows a message moving on within seconds
     if "CASCADE_VIBER_BOT_WINDOW_S" not in os.environ:
-        settings = replace(settings, viber_bot_window_s=20)  # the demo shows the fallback
+        settings = replace(settings, viber_bot_window_s=15)
+    if "CASCADE_VIBER_BUSINESS_WINDOW_S" not in os.environ:
+        settings = replace(settings, viber_business_window_s=15)
+    if "CASCADE_RCS_WINDOW_S" not in os.environ:
+        settings = replace(settings, rcs_window_s=15)
     configure_logging(
         replace(settings, log_level="warning") if settings.log_level == "info" else settings
     )

@@ -30,6 +30,35 @@ class Settings:
     viber_api_url: str = "https://chatapi.viber.com"
     viber_bot_window_s: int = 600
     channels: str = "telegram,viber_bot"
+    # Viber Business Messages through Vonage's Messages API
+    viber_business_api_url: str = "https://api.nexmo.com"
+    viber_business_api_key: str = ""
+    viber_business_api_secret: str = ""
+    viber_business_service_id: str = ""
+    viber_business_signature_secret: str = ""
+    viber_business_window_s: int = 600
+    # RCS Business Messaging
+    rcs_api_url: str = "https://rcsbusinessmessaging.googleapis.com/v1"
+    rcs_agent_id: str = ""
+    rcs_service_account_file: str = ""
+    rcs_token_uri: str = ""
+    rcs_client_token: str = ""
+    rcs_window_s: int = 600
+    # SMS over SMPP 3.4
+    smpp_host: str = "127.0.0.1"
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: str = ""
+    smpp_system_type: str = ""
+    smpp_window: int = 10
+    sms_sender: str = ""
+    sms_window_s: int = 3600
+    # flash calls through Twilio Programmable Voice
+    flashcall_api_url: str = "https://api.twilio.com"
+    flashcall_account_sid: str = ""
+    flashcall_auth_token: str = ""
+    flashcall_caller_prefix: str = ""
+    flashcall_code_length: int = 4
     channel_rates: str = "on"
     worker_batch: int = 256
     worker_concurrency: int = 256
@@ -82,8 +111,33 @@ FIELDS: Mapping[str, str] = {
     "telegram_api_url": "Telegram Bot API base URL (a simulator's, for tests and the demo)",
     "viber_api_url": "Viber REST Bot API base URL",
     "viber_bot_window_s": "seconds to wait for a Viber `delivered` callback before moving on",
-    "channels": "comma-separated channels this installation runs (others are skipped as "
-    "not configured)",
+    "channels": "comma-separated channels this installation runs: telegram, viber_bot, "
+    "viber_business, rcs, sms, flashcall (others are skipped as not configured)",
+    "viber_business_api_url": "Vonage Messages API base URL (Viber Business Messages)",
+    "viber_business_api_key": "Vonage API key",
+    "viber_business_api_secret": "Vonage API secret",
+    "viber_business_service_id": "the Viber service id messages are sent from",
+    "viber_business_signature_secret": "Vonage signature secret (status webhooks are signed JWTs)",
+    "viber_business_window_s": "seconds to wait for a Viber Business delivery report",
+    "rcs_api_url": "RCS Business Messaging API base URL",
+    "rcs_agent_id": "the RBM agent id",
+    "rcs_service_account_file": "path of the agent's service-account key (JSON)",
+    "rcs_token_uri": "OAuth token endpoint (default: the key's own, Google's)",
+    "rcs_client_token": "the webhook client token set in the RBM console",
+    "rcs_window_s": "seconds to wait for an RBM DELIVERED event; then the message is revoked",
+    "smpp_host": "SMSC host",
+    "smpp_port": "SMSC port",
+    "smpp_system_id": "SMPP system_id",
+    "smpp_password": "SMPP password",
+    "smpp_system_type": "SMPP system_type",
+    "smpp_window": "submit_sm PDUs outstanding at once",
+    "sms_sender": "numeric source address when fromName cannot be an alphanumeric sender",
+    "sms_window_s": "seconds to wait for an SMS delivery receipt",
+    "flashcall_api_url": "Twilio API base URL",
+    "flashcall_account_sid": "Twilio AccountSid",
+    "flashcall_auth_token": "Twilio AuthToken (also checks status callback signatures)",
+    "flashcall_caller_prefix": "caller numbers are this prefix + the code's digits",
+    "flashcall_code_length": "digits of a flash-call code (4-6)",
     "channel_rates": "on: pace sends to each channel's declared rates; off: only obey the "
     "provider's own throttling answers",
     "worker_batch": "messages a worker claims per cycle",

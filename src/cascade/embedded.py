@@ -1,10 +1,12 @@
 """`cascade up`: the whole system in one process, against the simulators.
 
-API, delivery engine, status-webhook dispatcher and the Telegram and Viber simulators run
-on one event loop, each server on its own loopback port. The demo account gets a
-Telegram bot and a Viber bot registered with the simulators, webhooks set the real way,
-and demo recipients onboarded the real way (the simulated users start the bot and share
-their contact), so every path of the cascade can be tried with curl.
+API, delivery engine, status-webhook dispatcher and a simulator for every channel
+(Telegram, Viber bot, Viber Business, RCS, an SMSC, flash calls) run on one event loop,
+each server on its own loopback port. The demo account gets a Telegram bot and a Viber
+bot registered with the simulators, webhooks set the real way, and demo recipients
+onboarded the real way (the simulated users start the bot and share their contact); the
+other simulators follow the sandbox personas by the phone's last digit. So every path of
+the cascade can be tried with curl.
 """
 
 from __future__ import annotations
@@ -27,8 +29,12 @@ from cascade.clock import SystemClock
 from cascade.config import Settings
 from cascade.engine.runner import Engine
 from cascade.security import hash_secret, new_api_key
+from cascade.simulators import flashcall as twilio_sim
+from cascade.simulators import rcs as rcs_sim
+from cascade.simulators import smsc as smsc_sim
 from cascade.simulators import telegram as telegram_sim
 from cascade.simulators import viber as viber_sim
+from cascade.simulators import viber_business as vonage_sim
 from cascade.store import Account, CredentialKind
 from cascade.store.migrate import upgrade_async
 from cascade.store.sql import SqlStore
@@ -39,13 +45,25 @@ log = logging.getLogger(__name__)
 DEMO_TELEGRAM_TOKEN = "7000000001:DEMO-telegram-bot-token-for-the-sims"  # noqa: S105
 DEMO_VIBER_TOKEN = "demo-viber-bot-auth-token-for-the-sim"  # noqa: S105
 
+# Installation-level provider accounts the simulators accept.
+DEMO_VONAGE = ("demo-vonage-key", "demo-vonage-secret", "CascadeDemo", "demo-vonage-signature")
+DEMO_RBM_AGENT = "cascade-demo-agent"
+DEMO_RBM_CLIENT_TOKEN = "demo-rbm-client-token"  # noqa: S105
+DEMO_SMPP = ("cascade", "demo")
+DEMO_TWILIO = ("AC" + "0" * 32, "demo-twilio-auth-token")
+DEMO_CALLER_PREFIX = "+44207946"
+
 # Demo recipients (SPEC C sandbox personas, by last digit).
 DEMO_PHONES = {
     "+380501230001": "Telegram user: delivered by telegram",
     "+380501230002": "blocked the Telegram bot, Viber bot subscriber: delivered by viber_bot",
-    "+380501230005": "Viber bot subscriber whose phone never confirms: window ends, moves on",
-    "+380501230009": "Viber bot subscriber who reads at once: read via viber_bot",
-    "+380501230006": "plain phone: no messenger reaches it",
+    "+380501230003": "Viber user, not a bot subscriber: delivered by viber_business",
+    "+380501230004": "RCS-capable Android: delivered by rcs",
+    "+380501230005": "Viber subscriber whose phone never confirms: windows end, then sms",
+    "+380501230006": "plain phone: delivered by sms",
+    "+380501230007": "unreachable everywhere: undeliverable (SMS receipt UNDELIV)",
+    "+380501230008": "switched off: expired when the TTL is shorter than 10 minutes",
+    "+380501230009": "Viber subscriber who reads at once (read via viber_bot); takes flash calls",
 }
 
 
@@ -134,23 +152,64 @@ async def _onboard(store: SqlStore, demo: Demo, public: str, tg_url: str, vb_url
 
 
 async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
-    """Run everything until SIGINT/SIGTERM."""
+    """Run everything until SIGINT/SIGTERM. Simulators take `sim_port` … `sim_port + 6`."""
     await upgrade_async(settings.database_url)
     key = settings.demo_key or new_api_key()
     public = settings.public_url
-    tg_url = f"http://{host}:{sim_port}"
-    vb_url = f"http://{host}:{sim_port + 1}"
-    settings = replace(settings, telegram_api_url=tg_url, viber_api_url=vb_url)
+    url = {name: f"http://{host}:{sim_port + n}" for n, name in enumerate(SIMULATORS)}
+    rcs_key, rcs_public_pem = rcs_sim.new_service_account(token_uri=f"{url['rcs']}/token")
+    settings = replace(
+        settings,
+        channels="telegram,viber_bot,viber_business,rcs,sms,flashcall",
+        telegram_api_url=url["telegram"],
+        viber_api_url=url["viber"],
+        viber_business_api_url=url["viber_business"],
+        viber_business_api_key=DEMO_VONAGE[0],
+        viber_business_api_secret=DEMO_VONAGE[1],
+        viber_business_service_id=DEMO_VONAGE[2],
+        viber_business_signature_secret=DEMO_VONAGE[3],
+        rcs_api_url=f"{url['rcs']}/v1",
+        rcs_agent_id=DEMO_RBM_AGENT,
+        rcs_token_uri=f"{url['rcs']}/token",
+        rcs_client_token=DEMO_RBM_CLIENT_TOKEN,
+        smpp_host=host,
+        smpp_port=sim_port + SIMULATORS.index("smpp"),
+        smpp_system_id=DEMO_SMPP[0],
+        smpp_password=DEMO_SMPP[1],
+        sms_sender="380500000000",
+        flashcall_api_url=url["flashcall"],
+        flashcall_account_sid=DEMO_TWILIO[0],
+        flashcall_auth_token=DEMO_TWILIO[1],
+        flashcall_caller_prefix=DEMO_CALLER_PREFIX,
+    )
 
     clock = SystemClock()
     store = build_store(settings, clock)
     demo = await _prepare_demo(store, key)
-    engine = Engine(settings, store, build_channels(settings), clock)
+    smsc = await smsc_sim.create_server(
+        host, settings.smpp_port, system_id=DEMO_SMPP[0], password=DEMO_SMPP[1]
+    )
+    engine = Engine(settings, store, build_channels(settings, rcs_key=rcs_key), clock)
     api = build_app(settings, clock=clock, store=store, wake=engine.wake)
     servers = [
         _server(api, host, port),
         _server(telegram_sim.create_app(), host, sim_port),
         _server(viber_sim.create_app(bots={DEMO_VIBER_TOKEN: "Cascade demo"}), host, sim_port + 1),
+        _server(
+            vonage_sim.create_app(accounts={DEMO_VONAGE[0]: DEMO_VONAGE[1]}), host, sim_port + 2
+        ),
+        _server(
+            rcs_sim.create_app(
+                agents=(DEMO_RBM_AGENT,),
+                service_accounts={rcs_key["client_email"]: rcs_public_pem},
+            ),
+            host,
+            sim_port + 3,
+        ),
+        _server(smsc_sim.create_admin_app(smsc), host, sim_port + 5),
+        _server(
+            twilio_sim.create_app(accounts={DEMO_TWILIO[0]: DEMO_TWILIO[1]}), host, sim_port + 6
+        ),
     ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -164,21 +223,48 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
                 task.cancel()
             raise SystemExit("a server could not start (is the port in use?)")
         await asyncio.sleep(0.05)
-    await _onboard(store, demo, public, tg_url, vb_url)
+    await _onboard(store, demo, public, url["telegram"], url["viber"])
+    await _provider_webhooks(public, url)
     engine_task = asyncio.create_task(engine.run(stop))
-    _banner(demo, public, tg_url, vb_url)
+    _banner(demo, public, url)
     await stop.wait()
     for server in servers:
         server.should_exit = True
     await asyncio.gather(*tasks, engine_task, return_exceptions=True)
+    await smsc.aclose()
     await store.close()
 
 
-def _banner(demo: Demo, public: str, tg_url: str, vb_url: str) -> None:
+# Simulators, in port order from --sim-port (the SMSC's admin API follows its SMPP port).
+SIMULATORS = ("telegram", "viber", "viber_business", "rcs", "smpp", "smsc_admin", "flashcall")
+
+
+async def _provider_webhooks(public: str, url: dict[str, str]) -> None:
+    """What an operator does in Vonage's dashboard and the RBM console: point the
+    provider's reports at Cascade (the RBM one with its secret handshake)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        (
+            await http.post(
+                f"{url['viber_business']}/_sim/webhook",
+                json={
+                    "url": f"{public}/webhooks/viber_business/viber_business",
+                    "signature_secret": DEMO_VONAGE[3],
+                },
+            )
+        ).raise_for_status()
+        (
+            await http.post(
+                f"{url['rcs']}/_sim/webhook",
+                json={"url": f"{public}/webhooks/rcs/rcs", "clientToken": DEMO_RBM_CLIENT_TOKEN},
+            )
+        ).raise_for_status()
+
+
+def _banner(demo: Demo, public: str, url: dict[str, str]) -> None:
     send = f"{public}/api/CascadeMessage/send_message/async"
     lines = [
         f"Cascade is up on {public}  (docs: {public}/docs)",
-        f"  Telegram simulator: {tg_url}   Viber simulator: {vb_url}",
+        "  simulators: " + ", ".join(f"{name} {where}" for name, where in url.items()),
         f"  demo account: {demo.account.id}",
         f"  demo API key: {demo.key}",
         "",

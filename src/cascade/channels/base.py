@@ -72,7 +72,7 @@ class Sent:
     """The provider took the message; delivery is confirmed later by a report."""
 
     provider_id: str
-    parts: int = 1  # SMS: how many segments the text went out as
+    parts: int | None = None  # SMS: how many segments the text went out as
     part_ids: tuple[str, ...] = ()  # SMS: every segment's id (receipts may name any)
     detail: str | None = None  # shown in the status, e.g. a flash call's caller pattern
     secret: str | None = None  # what the recipient must give back (a flash call's code):
@@ -158,6 +158,13 @@ class Revocable(Protocol):
 
 
 # --- what comes back in through webhooks ----------------------------------------------------
+
+
+# Reasons a provider may report for a recipient it cannot reach: a `failed` report with
+# one of these makes the attempt `unreachable` (SPEC B2: not a user, blocked, no device).
+UNREACHABLE_REASONS = frozenset(
+    {"NOT_VIBER_USER", "BLOCKED", "NO_SUITABLE_DEVICE", "NO_RCS", "NO_CHAT", "NOT_SUBSCRIBED"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -250,7 +250,7 @@ def plan(
                 channel,
                 "sending",
                 None,
-                sender_row.id if sender_row else None,
+                sender_row.id if sender_row else _static(static_senders, channel).id or None,
                 address,
                 now,
                 None,

@@ -16,6 +16,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cascade.channels.base import UNREACHABLE_REASONS
 from cascade.clock import Clock
 from cascade.domain.delivery import is_final
 from cascade.domain.message import Status
@@ -662,11 +663,14 @@ class DeliveryQueries:
             or (state == "delivered" and attempt_status != "read")
             or (state == "failed" and attempt_status in ("sent", "sending", "timeout", "unknown"))
         ):
+            failed_as = "unreachable" if reason in UNREACHABLE_REASONS else "failed"
             await conn.execute(
                 t.attempts.update()
                 .where(a.id == attempt_id)
                 .values(
-                    status=state, reason=reason if state == "failed" else None, finished_at=at_ms
+                    status=failed_as if state == "failed" else state,
+                    reason=reason if state == "failed" else None,
+                    finished_at=at_ms,
                 )
             )
         message = (
