@@ -610,3 +610,31 @@ async def test_account_channel_order_switches_channels_off_and_reorders(
     v = await view(store, account, message_id)
     assert [(a.channel, a.status) for a in v.attempts] == [("sms", "delivered")]
     assert rcs.sent == []
+
+
+async def test_a_receipt_naming_its_recipient_settles_a_send_left_in_doubt(
+    store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    from cascade.channels.base import InDoubt
+
+    sms = plain("sms")
+    sms.script[PHONE] = lambda o: InDoubt("NO_ANSWER:ConnectionLost")
+    other = "+380501234568"
+    sms.script[other] = lambda o: InDoubt("NO_ANSWER:ConnectionLost")
+    message_id = await accept(store, clock, account, PHONE, text="Your code is 1234")
+    second = await accept(store, clock, account, other, text="Your code is 5678")
+    await drain(make_worker(store, clock, sms))
+    v = await view(store, account, message_id)
+    assert (v.status, v.reason) == ("undeliverable", "IN_DOUBT")
+    # a receipt whose text does not match settles nothing (never a guess)
+    assert not await store.record_report(
+        "sms", "smsc-9", "delivered", clock.now_ms(), recipient=PHONE, text_prefix="Other"
+    )
+    assert await store.record_report(
+        "sms", "smsc-1", "delivered", clock.now_ms(), recipient=PHONE, text_prefix="Your code"
+    )
+    v = await view(store, account, message_id)
+    assert (v.status, v.channel, v.reason) == ("delivered", "sms", None)
+    assert (v.attempts[-1].status, v.attempts[-1].provider_message_id) == ("delivered", "smsc-1")
+    # the other message's doubt stays until its own receipt
+    assert (await view(store, account, second)).status == "undeliverable"

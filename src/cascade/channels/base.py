@@ -174,6 +174,11 @@ class DeliveryReport:
     state: Literal["delivered", "read", "failed"]
     at_ms: int
     reason: str | None = None
+    # What the report says of its message besides the id (an SMS receipt carries the
+    # recipient and the text's first characters): lets a report find a send that is in
+    # doubt, whose id was never learnt, and settle it.
+    recipient: str | None = None  # E.164
+    text_prefix: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,16 @@ async def apply_events(
 ) -> None:
     for event in events:
         match event:
-            case DeliveryReport(channel, provider_id, state, at_ms, reason):
-                await store.record_report(channel, provider_id, state, at_ms, reason)
+            case DeliveryReport(channel, provider_id, state, at_ms, reason, recipient, prefix):
+                await store.record_report(
+                    channel,
+                    provider_id,
+                    state,
+                    at_ms,
+                    reason,
+                    recipient=recipient,
+                    text_prefix=prefix,
+                )
                 if state == "failed" and wake is not None:
                     wake()
             case ContactLinked(channel, sender_id, phone, address):

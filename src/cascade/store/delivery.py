@@ -566,13 +566,29 @@ class DeliveryQueries:
         state: ReportState,
         at_ms: int,
         reason: str | None = None,
+        *,
+        recipient: str | None = None,
+        text_prefix: str | None = None,
     ) -> bool:
-        """Apply a provider's delivery report; one that matches no attempt yet is kept."""
+        """Apply a provider's delivery report; one that matches no attempt yet is kept.
+
+        A report naming its recipient (and text) may settle a send left in doubt, whose
+        provider id was never learnt: the attempt adopts the id, and a message that ended
+        IN_DOUBT ends as the report says.
+        """
         now = self._clock.now_ms()
         async with self._write() as conn:
             matched = await self._apply_report(
                 conn, channel, provider_id, state, at_ms, reason, now
             )
+            if (
+                not matched
+                and recipient is not None
+                and await self._adopt_in_doubt(conn, channel, provider_id, recipient, text_prefix)
+            ):
+                matched = await self._apply_report(
+                    conn, channel, provider_id, state, at_ms, reason, now
+                )
             if not matched:
                 await conn.execute(
                     t.orphan_reports.insert().values(
@@ -584,6 +600,40 @@ class DeliveryQueries:
                     )
                 )
         return matched
+
+    async def _adopt_in_doubt(
+        self,
+        conn: AsyncConnection,
+        channel: str,
+        provider_id: str,
+        recipient: str,
+        text_prefix: str | None,
+    ) -> bool:
+        """Give `provider_id` to the one in-doubt attempt this report can only be about."""
+        a = t.attempts.c
+        m = t.messages.c
+        candidates = [
+            (attempt_id, text)
+            for attempt_id, text in await conn.execute(
+                sa.select(a.id, m.text)
+                .join(t.messages, m.id == a.message_id)
+                .where(
+                    a.channel == channel,
+                    a.status == "unknown",
+                    a.provider_message_id.is_(None),
+                    m.phone == recipient,
+                )
+            )
+            if text_prefix is None or (text or "").startswith(text_prefix)
+        ]
+        if len(candidates) != 1:
+            return False  # none, or ambiguous: never guess
+        await conn.execute(
+            t.attempts.update()
+            .where(a.id == candidates[0][0])
+            .values(provider_message_id=provider_id)
+        )
+        return True
 
     async def match_orphans(self) -> None:
         async with self._write() as conn:
@@ -674,12 +724,16 @@ class DeliveryQueries:
                 )
             )
         message = (
-            await conn.execute(sa.select(m.status, m.step, m.channel).where(m.id == message_id))
+            await conn.execute(
+                sa.select(m.status, m.step, m.channel, m.reason).where(m.id == message_id)
+            )
         ).first()
         if message is None:
             return True
-        status, step, current_channel = message
-        current_step = step == attempt_step and not is_final(status)
+        status, step, current_channel, message_reason = message
+        # the step in progress; or the send a message ended in doubt over, now settled
+        settles_doubt = attempt_status == "unknown" and message_reason == "IN_DOUBT"
+        current_step = step == attempt_step and (not is_final(status) or settles_doubt)
         if state in ("delivered", "read") and current_step:
             await self._finish(conn, message_id, Status(state), channel, None, step, now)
         elif state == "read" and status == Status.DELIVERED and current_channel == channel:

@@ -142,10 +142,14 @@ def outcome_for_status(status: int) -> Outcome:
 
 
 def report_for(receipt: Receipt, at_ms: int) -> DeliveryReport:
+    recipient = "+" + receipt.recipient.lstrip("+") if receipt.recipient else None
+    prefix = receipt.text or None
     if receipt.delivered:
-        return DeliveryReport(CHANNEL, receipt.message_id, "delivered", at_ms)
+        return DeliveryReport(
+            CHANNEL, receipt.message_id, "delivered", at_ms, None, recipient, prefix
+        )
     reason = receipt.stat if receipt.error is None else f"{receipt.stat} err:{receipt.error}"
-    return DeliveryReport(CHANNEL, receipt.message_id, "failed", at_ms, reason)
+    return DeliveryReport(CHANNEL, receipt.message_id, "failed", at_ms, reason, recipient, prefix)
 
 
 class SmsChannel:
