@@ -8,11 +8,14 @@ Reads use a separate pool and, thanks to WAL, never block on the writer.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -42,6 +45,60 @@ from cascade.store.delivery import DeliveryQueries
 _IN_CHUNK = 500  # tracking ids per IN (...) lookup
 _CONFLICT_RETRIES = 3  # a concurrent request may insert the same tracking id first
 IDEMPOTENCY_WINDOW_MS = 86_400_000  # id-less repeats of the same content within a day
+
+
+_GROUP_MESSAGES = 5000  # a group commit takes requests until it holds this many messages
+
+
+@dataclass
+class _Waiting:
+    """A request waiting for its group commit."""
+
+    account_id: str
+    items: Sequence[NewMessage]
+    done: asyncio.Future[list[str]]
+
+
+def _rows(
+    account_id: str, item: NewMessage
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """The message, task and short-link rows of one new message."""
+    d = item.draft
+    encode = msgspec.json.encode
+    now = d.created_at_ms
+    message = {
+        "id": item.id,
+        "account_id": account_id,
+        "tracking_id": d.tracking_id or item.id,
+        "fingerprint": d.fingerprint,
+        "idem_key": _idem_key(d.fingerprint, now) if d.tracking_id is None else None,
+        "route": d.route.value,
+        "message_type": d.message_type.value,
+        "from_name": d.from_name,
+        "phone": d.phone,
+        "text": d.text,
+        "survey_options": encode(d.survey_options).decode() if d.survey_options else None,
+        "fallback": encode(
+            {"messageType": d.fallback.message_type.value, "text": d.fallback.text}
+        ).decode()
+        if d.fallback
+        else None,
+        "media": encode(d.media).decode() if d.media else None,
+        "ttl": d.ttl,
+        "telegram_bot_id": item.telegram_bot_id,
+        "viber_bot_id": item.viber_bot_id,
+        "status": Status.SCHEDULED.value,
+        "created_at": now,
+        "scheduled_at": d.scheduled_at_ms,
+        "expires_at": d.expires_at_ms,
+        "updated_at": now,
+    }
+    task = {"message_id": item.id, "due_at": d.due_at_ms}
+    links = [
+        {"code": link.code, "message_id": item.id, "url": link.url, "created_at": now}
+        for link in d.short_links
+    ]
+    return message, task, links
 
 
 def _idem_key(fingerprint: bytes, at_ms: int) -> str:
@@ -96,6 +153,8 @@ class SqlStore(DeliveryQueries):
     ) -> None:
         self.url = async_url(url)
         self._clock = clock
+        self._accepts: deque[_Waiting] = deque()
+        self._accepting = False
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         if synchronous_invalid(sqlite_synchronous):
             raise ValueError(f"invalid SQLite synchronous mode: {sqlite_synchronous}")
@@ -335,85 +394,115 @@ class SqlStore(DeliveryQueries):
     # --- intake -----------------------------------------------------------------------
 
     async def accept(self, account_id: str, messages: Sequence[NewMessage]) -> list[str]:
+        """Commit new messages with their first tasks (see Store.accept).
+
+        Requests that arrive while a commit is under way wait for the next one and share
+        it (group commit): one transaction, one lookup and one multi-row insert for all of
+        them, each request still judged on its own — a conflict in one fails that one only.
+        """
+        if not messages:
+            return []
+        waiting = _Waiting(account_id, messages, asyncio.get_running_loop().create_future())
+        self._accepts.append(waiting)
+        if not self._accepting:
+            self._accepting = True
+            asyncio.get_running_loop().create_task(self._drain_accepts())
+        return await asyncio.shield(waiting.done)
+
+    async def _drain_accepts(self) -> None:
+        try:
+            while self._accepts:
+                group: list[_Waiting] = []
+                size = 0
+                while self._accepts and (not group or size < _GROUP_MESSAGES):
+                    waiting = self._accepts.popleft()
+                    group.append(waiting)
+                    size += len(waiting.items)
+                await self._commit_group(group)
+        finally:
+            self._accepting = False
+
+    async def _commit_group(self, group: list[_Waiting]) -> None:
+        outcomes: list[list[str] | BaseException]
         for attempt in range(_CONFLICT_RETRIES):
             try:
                 async with self._write() as conn:
-                    return await self._accept(conn, account_id, messages)
-            except Conflict:
-                # Another request stored one of these tracking ids between our lookup and
+                    outcomes = list(await self._accept_group(conn, group))
+            except Conflict as err:
+                # Another process stored one of these tracking ids between our lookup and
                 # our insert; the next round sees it and answers as for a repeat.
-                if attempt == _CONFLICT_RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                if attempt < _CONFLICT_RETRIES - 1:
+                    continue
+                outcomes = [err] * len(group)
+            except Exception as err:  # the store failed: every request in the group learns it
+                outcomes = [err] * len(group)
+            for waiting, outcome in zip(group, outcomes, strict=True):
+                if waiting.done.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    waiting.done.set_exception(outcome)
+                else:
+                    waiting.done.set_result(outcome)
+            return
 
-    async def _accept(
-        self, conn: AsyncConnection, account_id: str, items: Sequence[NewMessage]
-    ) -> list[str]:
-        tracking = [m.draft.tracking_id or m.id for m in items]
-        existing = await self._stored_fingerprints(
-            conn, account_id, [m.draft.tracking_id for m in items if m.draft.tracking_id]
-        )
-        keyless = [m for m in items if m.draft.tracking_id is None]
-        repeats = await self._recent_repeats(conn, account_id, keyless) if keyless else {}
-        ids: list[str] = []
+    async def _accept_group(
+        self, conn: AsyncConnection, group: Sequence[_Waiting]
+    ) -> list[list[str] | StoreError]:
+        accounts: dict[str, list[NewMessage]] = {}
+        for waiting in group:
+            accounts.setdefault(waiting.account_id, []).extend(waiting.items)
+        existing: dict[str, dict[str, tuple[str, bytes]]] = {}
+        repeats: dict[str, dict[bytes, str]] = {}
+        for account_id, items in accounts.items():
+            tracked = [m.draft.tracking_id for m in items if m.draft.tracking_id]
+            existing[account_id] = (
+                await self._stored_fingerprints(conn, account_id, tracked) if tracked else {}
+            )
+            keyless = [m for m in items if m.draft.tracking_id is None]
+            repeats[account_id] = (
+                await self._recent_repeats(conn, account_id, keyless) if keyless else {}
+            )
+
+        taken: dict[tuple[str, str], tuple[str, bytes]] = {}  # by this group, so far
+        outcomes: list[list[str] | StoreError] = []
         message_rows: list[dict[str, Any]] = []
         task_rows: list[dict[str, Any]] = []
         link_rows: list[dict[str, Any]] = []
-        encode = msgspec.json.encode
-        for index, item in enumerate(items):
-            d = item.draft
-            idem_key = None
-            if d.tracking_id is None:
-                idem_key = _idem_key(d.fingerprint, d.created_at_ms)
-                repeat = repeats.get(d.fingerprint)
-                if repeat is not None:
-                    ids.append(repeat)
-                    continue
-            else:
-                stored = existing.get(tracking[index])
+        for waiting in group:
+            account_id = waiting.account_id
+            ids: list[str] = []
+            mine: dict[tuple[str, str], tuple[str, bytes]] = {}
+            rows: list[NewMessage] = []
+            conflict: StoreError | None = None
+            for index, item in enumerate(waiting.items):
+                d = item.draft
+                if d.tracking_id is None:
+                    key = (account_id, "~" + d.fingerprint.hex())
+                    stored_id = repeats[account_id].get(d.fingerprint)
+                    stored = (stored_id, d.fingerprint) if stored_id else None
+                else:
+                    key = (account_id, d.tracking_id)
+                    stored = existing[account_id].get(d.tracking_id)
+                stored = stored or taken.get(key) or mine.get(key)
                 if stored is not None:
                     if stored[1] != d.fingerprint:
-                        raise TrackingIdConflict(index)
+                        conflict = TrackingIdConflict(index)
+                        break
                     ids.append(stored[0])
                     continue
-            ids.append(item.id)
-            now = d.created_at_ms
-            message_rows.append(
-                {
-                    "id": item.id,
-                    "account_id": account_id,
-                    "tracking_id": tracking[index],
-                    "fingerprint": d.fingerprint,
-                    "idem_key": idem_key,
-                    "route": d.route.value,
-                    "message_type": d.message_type.value,
-                    "from_name": d.from_name,
-                    "phone": d.phone,
-                    "text": d.text,
-                    "survey_options": encode(d.survey_options).decode()
-                    if d.survey_options
-                    else None,
-                    "fallback": encode(
-                        {"messageType": d.fallback.message_type.value, "text": d.fallback.text}
-                    ).decode()
-                    if d.fallback
-                    else None,
-                    "media": encode(d.media).decode() if d.media else None,
-                    "ttl": d.ttl,
-                    "telegram_bot_id": item.telegram_bot_id,
-                    "viber_bot_id": item.viber_bot_id,
-                    "status": Status.SCHEDULED.value,
-                    "created_at": now,
-                    "scheduled_at": d.scheduled_at_ms,
-                    "expires_at": d.expires_at_ms,
-                    "updated_at": now,
-                }
-            )
-            task_rows.append({"message_id": item.id, "due_at": d.due_at_ms})
-            for link in d.short_links:
-                link_rows.append(
-                    {"code": link.code, "message_id": item.id, "url": link.url, "created_at": now}
-                )
+                ids.append(item.id)
+                mine[key] = (item.id, d.fingerprint)
+                rows.append(item)
+            if conflict is not None:
+                outcomes.append(conflict)
+                continue
+            taken.update(mine)
+            outcomes.append(ids)
+            for item in rows:
+                message, task, links = _rows(account_id, item)
+                message_rows.append(message)
+                task_rows.append(task)
+                link_rows.extend(links)
         if message_rows:
             await conn.execute(t.messages.insert(), message_rows)
             await conn.execute(t.tasks.insert(), task_rows)
@@ -425,7 +514,7 @@ class SqlStore(DeliveryQueries):
             )
             if due_now:
                 await self._notify(conn)  # wake PostgreSQL workers: work is due now
-        return ids
+        return outcomes
 
     async def _recent_repeats(
         self, conn: AsyncConnection, account_id: str, items: Sequence[NewMessage]
