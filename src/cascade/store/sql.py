@@ -47,6 +47,17 @@ _CONFLICT_RETRIES = 3  # a concurrent request may insert the same tracking id fi
 IDEMPOTENCY_WINDOW_MS = 86_400_000  # id-less repeats of the same content within a day
 
 
+_PG_PROBE = sa.text(
+    "SELECT x.tid, m.id, m.fingerprint FROM unnest(CAST(:ids AS varchar[])) AS x(tid) "
+    "CROSS JOIN LATERAL (SELECT id, fingerprint FROM messages "
+    "WHERE account_id = :account AND tracking_id = x.tid LIMIT 1) AS m"
+)
+_PG_IDEM_PROBE = sa.text(
+    "SELECT m.fingerprint, m.id FROM unnest(CAST(:keys AS varchar[])) AS x(k) "
+    "CROSS JOIN LATERAL (SELECT fingerprint, id, created_at FROM messages "
+    "WHERE account_id = :account AND idem_key = x.k LIMIT 1) AS m "
+    "WHERE m.created_at >= :oldest"
+)
 _GROUP_MESSAGES = 5000  # a group commit takes requests until it holds this many messages
 
 
@@ -528,6 +539,13 @@ class SqlStore(DeliveryQueries):
             keys.append(_idem_key(d.fingerprint, d.created_at_ms - IDEMPOTENCY_WINDOW_MS))
         oldest = min(item.draft.created_at_ms for item in items) - IDEMPOTENCY_WINDOW_MS
         found: dict[bytes, str] = {}
+        if self.dialect == "postgresql":  # one index probe per key (see _stored_fingerprints)
+            rows = await conn.execute(
+                _PG_IDEM_PROBE, {"account": account_id, "keys": keys, "oldest": oldest}
+            )
+            for fingerprint, message_id in rows:
+                found[bytes(fingerprint)] = message_id
+            return found
         query = sa.select(m.fingerprint, m.id).where(
             m.account_id == account_id,
             m.idem_key.in_(sa.bindparam("keys", expanding=True)),
@@ -544,10 +562,19 @@ class SqlStore(DeliveryQueries):
         self, conn: AsyncConnection, account_id: str, tracking: Sequence[str]
     ) -> dict[str, tuple[str, bytes]]:
         m = t.messages.c
+        found: dict[str, tuple[str, bytes]] = {}
+        if self.dialect == "postgresql":
+            # One index probe per id, whatever the planner believes: with equality on both
+            # columns of the unique index it cannot do otherwise, even on a young table whose
+            # statistics say it is tiny (where a plain IN list ends up filtering every row
+            # of the account).
+            rows = await conn.execute(_PG_PROBE, {"account": account_id, "ids": list(tracking)})
+            for tracking_id, message_id, fingerprint in rows:
+                found[tracking_id] = (message_id, bytes(fingerprint))
+            return found
         query = sa.select(m.tracking_id, m.id, m.fingerprint).where(
             m.account_id == account_id, m.tracking_id.in_(sa.bindparam("ids", expanding=True))
         )
-        found: dict[str, tuple[str, bytes]] = {}
         for start in range(0, len(tracking), _IN_CHUNK):
             chunk = tracking[start : start + _IN_CHUNK]
             for tracking_id, message_id, fingerprint in await conn.execute(query, {"ids": chunk}):
