@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -458,3 +460,235 @@ def _bot_id(output: str) -> str:
     found = _BOT_ID.search(output)
     assert found, output
     return found.group(1)
+
+
+# --- every channel: Viber Business, RCS, an SMSC and flash calls as well ------------------------
+
+ALL_CHANNELS = "telegram,viber_bot,viber_business,rcs,sms,flashcall"
+
+# Provider accounts the simulators accept, worth nothing anywhere else.
+VONAGE_KEY = "e2e-vonage-key"
+VONAGE_SECRET = "e2e-vonage-secret"
+VONAGE_SERVICE_ID = "CascadeE2E"
+VONAGE_SIGNATURE_SECRET = "e2e-vonage-signature-secret"
+RBM_AGENT = "cascade-e2e-agent"
+RBM_ACCOUNT = "cascade-e2e@rbm-sim.iam.gserviceaccount.com"
+RBM_CLIENT_TOKEN = "E2ERBMCLIENTTOKEN"
+SMPP_SYSTEM_ID = "cascade"
+SMPP_PASSWORD = "e2e-smpp"
+SMS_SENDER = "380500000000"
+TWILIO_SID = "AC" + "e2e0" * 8
+TWILIO_TOKEN = "e2e-twilio-auth-token"
+CALLER_PREFIX = "+44207946"
+
+
+class ThreadedServer:
+    """An ASGI app under uvicorn on 127.0.0.1 (a port the OS picks), in a thread of its own.
+
+    The RBM simulator runs so because a service account must be registered with it, which
+    `cascade simulate rcs` cannot do; it is the only simulator in the test process.
+    """
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            http="h11",
+            ws="none",
+            loop="asyncio",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="rbm-sim", daemon=True)
+        self.url = ""
+
+    def start(self, timeout: float = 15) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError("the in-process server did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+
+
+@dataclass
+class ChannelStack(Stack):
+    """A `Stack` running all six channels, each against its simulator (`build_channel_stack`)."""
+
+    vbiz_url: str = ""  # Vonage Messages API (Viber Business)
+    rcs_url: str = ""  # RBM API and its token endpoint (in this process)
+    smsc_url: str = ""  # the SMSC's /_sim/ admin API (SMPP is on smpp_port)
+    smpp_port: int = 0
+    twilio_url: str = ""  # Twilio Programmable Voice (flash calls)
+    rcs_server: ThreadedServer | None = None
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.rcs_server is not None:
+                self.rcs_server.stop()
+                self.rcs_server = None
+
+    def _sim_url(self, platform: str) -> str:
+        return {
+            "telegram": self.tg_url,
+            "viber": self.vb_url,
+            "viber_business": self.vbiz_url,
+            "rcs": self.rcs_url,
+            "sms": self.smsc_url,
+            "flashcall": self.twilio_url,
+        }[platform]
+
+    def script_on(self, platform: str, phone: str, **behaviour: Any) -> None:
+        """Script a phone on any simulator: telegram, viber, viber_business, rcs, sms,
+        flashcall (a `Behaviour` as keyword arguments)."""
+        url = f"{self._sim_url(platform)}/_sim/script/{phone}"
+        response = self.http.put(url, json=behaviour)
+        assert response.status_code in (200, 204), response.text
+
+    def sim_get(self, platform: str, what: str, **params: str) -> list[dict[str, Any]]:
+        """GET a simulator's `/_sim/{what}` (received, parts, receipts, callbacks, events…)."""
+        response = self.http.get(f"{self._sim_url(platform)}/_sim/{what}", params=params)
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()
+        return found
+
+    def sms_received(self, phone: str | None = None) -> list[dict[str, Any]]:
+        """Whole messages the SMSC took (parts put back together), oldest first."""
+        return [r for r in self.sim_get("sms", "received") if phone in (None, r["phone"])]
+
+    def verify(self, message_id: str, code: str) -> httpx.Response:
+        return self.http.post(
+            f"{self.api_url}/api/CascadeMessage/verify",
+            json={"messageId": message_id, "code": code},
+            headers=self.headers,
+        )
+
+
+def build_channel_stack(
+    tmp: Path,
+    *,
+    window_s: int = 3,
+    settings: Mapping[str, str] | None = None,
+    workers: int = 1,
+) -> ChannelStack:
+    """`build_stack` with every channel on: the Viber Business, SMSC and flash-call
+    simulators as `cascade simulate …` processes, the RBM simulator in this process (with
+    a service account registered, its key in a file for CASCADE_RCS_SERVICE_ACCOUNT_FILE),
+    the provider webhooks pointed at the API the way an operator does in the providers'
+    consoles, and `window_s` as every channel's delivery window. Recipients follow the
+    sandbox personas by their last digit unless a test scripts them."""
+    from cascade.simulators import rcs as rcs_sim
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    key, public_pem = rcs_sim.new_service_account(RBM_ACCOUNT)
+    rcs_server = ThreadedServer(
+        rcs_sim.create_app(agents=(RBM_AGENT,), service_accounts={RBM_ACCOUNT: public_pem})
+    )
+    rcs_url = rcs_server.start()
+    key["token_uri"] = f"{rcs_url}/token"
+    key_file = tmp / "rbm-service-account.json"
+    key_file.write_text(json.dumps(key))
+    vbiz_port, smpp_port, smsc_port, twilio_port = (free_port() for _ in range(4))
+    merged = {
+        "CHANNELS": ALL_CHANNELS,
+        "VIBER_BOT_WINDOW_S": str(window_s),
+        "VIBER_BUSINESS_WINDOW_S": str(window_s),
+        "RCS_WINDOW_S": str(window_s),
+        "SMS_WINDOW_S": str(window_s),
+        "VIBER_BUSINESS_API_URL": f"http://127.0.0.1:{vbiz_port}",
+        "VIBER_BUSINESS_API_KEY": VONAGE_KEY,
+        "VIBER_BUSINESS_API_SECRET": VONAGE_SECRET,
+        "VIBER_BUSINESS_SERVICE_ID": VONAGE_SERVICE_ID,
+        "VIBER_BUSINESS_SIGNATURE_SECRET": VONAGE_SIGNATURE_SECRET,
+        "RCS_API_URL": f"{rcs_url}/v1",
+        "RCS_AGENT_ID": RBM_AGENT,
+        "RCS_SERVICE_ACCOUNT_FILE": str(key_file),
+        "RCS_TOKEN_URI": f"{rcs_url}/token",
+        "RCS_CLIENT_TOKEN": RBM_CLIENT_TOKEN,
+        "SMPP_HOST": "127.0.0.1",
+        "SMPP_PORT": str(smpp_port),
+        "SMPP_SYSTEM_ID": SMPP_SYSTEM_ID,
+        "SMPP_PASSWORD": SMPP_PASSWORD,
+        "SMS_SENDER": SMS_SENDER,
+        "FLASHCALL_API_URL": f"http://127.0.0.1:{twilio_port}",
+        "FLASHCALL_ACCOUNT_SID": TWILIO_SID,
+        "FLASHCALL_AUTH_TOKEN": TWILIO_TOKEN,
+        "FLASHCALL_CALLER_PREFIX": CALLER_PREFIX,
+        **(settings or {}),
+    }
+    try:
+        base = build_stack(tmp, settings=merged, workers=0)
+    except BaseException:
+        rcs_server.stop()
+        raise
+    stack = ChannelStack(
+        **{f.name: getattr(base, f.name) for f in dataclasses.fields(Stack)},
+        vbiz_url=f"http://127.0.0.1:{vbiz_port}",
+        rcs_url=rcs_url,
+        smsc_url=f"http://127.0.0.1:{smsc_port}",
+        smpp_port=smpp_port,
+        twilio_url=f"http://127.0.0.1:{twilio_port}",
+        rcs_server=rcs_server,
+    )
+    try:
+        simulators = {
+            "viber-business-sim": (
+                ["viber_business", "--port", str(vbiz_port)],
+                f"{VONAGE_KEY}:{VONAGE_SECRET}",
+                stack.vbiz_url,
+            ),
+            "smsc-sim": (
+                ["sms", "--port", str(smpp_port), "--admin-port", str(smsc_port)],
+                f"{SMPP_SYSTEM_ID}:{SMPP_PASSWORD}",
+                stack.smsc_url,
+            ),
+            "twilio-sim": (
+                ["flashcall", "--port", str(twilio_port)],
+                f"{TWILIO_SID}:{TWILIO_TOKEN}",
+                stack.twilio_url,
+            ),
+        }
+        started = [
+            (stack.spawn(name, ["simulate", *args, "--account", account]), url)
+            for name, (args, account, url) in simulators.items()
+        ]
+        for proc, url in started:
+            wait_http(proc, f"{url}/_sim/received")
+        # What an operator does in Vonage's dashboard and the RBM console.
+        answer = stack.http.post(
+            f"{stack.vbiz_url}/_sim/webhook",
+            json={
+                "url": f"{stack.api_url}/webhooks/viber_business/viber_business",
+                "signature_secret": VONAGE_SIGNATURE_SECRET,
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        answer = stack.http.post(
+            f"{rcs_url}/_sim/webhook",
+            json={"url": f"{stack.api_url}/webhooks/rcs/rcs", "clientToken": RBM_CLIENT_TOKEN},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["verified"] is True, answer.text
+        for n in range(workers):
+            worker = stack.start_worker(f"worker-{n + 1}")
+            wait_for_log(worker, "SMPP transceiver bound")
+    except BaseException:
+        stack.close()
+        raise
+    return stack

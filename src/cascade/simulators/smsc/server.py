@@ -552,6 +552,12 @@ class SmscSimulator:
 
     async def _send_receipt(self, esme: _Esme, receipt: _Receipt) -> None:
         async with esme.window:
+            if esme.writer.is_closing():
+                # the link went while this receipt waited for a window slot: offer it on
+                # the next bind at once rather than wait out an answer that cannot come
+                self._outbox.append(receipt)
+                self._outbox_ready.set()
+                return
             sequence = next(esme.sequences)
             answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             esme.pending[sequence] = answer
