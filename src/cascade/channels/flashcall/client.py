@@ -38,6 +38,7 @@ from cascade.channels.base import (
 from cascade.channels.flashcall import codes
 from cascade.channels.flashcall.webhook import WEBHOOK_ROUTE
 from cascade.channels.http import transport_outcome
+from cascade.channels.transport import provider_client
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -125,13 +126,6 @@ def _pause(retry_after: str | None) -> float:
         return THROTTLE_PAUSE_S
 
 
-def _default_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(10.0, connect=5.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-    )
-
-
 class FlashCallChannel:
     """The `flashcall` channel: one Twilio account, one block of caller numbers.
 
@@ -171,7 +165,7 @@ class FlashCallChannel:
         self._base_url = base_url.rstrip("/")
         self._ring_timeout_s = ring_timeout_s
         self._owns_client = client is None
-        self._client = client if client is not None else _default_client()
+        self._client = client if client is not None else provider_client()
 
     @property
     def code_length(self) -> int:

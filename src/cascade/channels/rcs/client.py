@@ -43,6 +43,7 @@ from cascade.channels.base import (
 from cascade.channels.http import transport_outcome
 from cascade.channels.rcs.auth import AuthError, TokenSource
 from cascade.channels.rcs.webhook import OPEN_URL_POSTBACK, WEBHOOK_ROUTE, survey_postback
+from cascade.channels.transport import provider_client
 from cascade.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -201,13 +202,6 @@ def rfc3339(ms: int) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
-def _default_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(10.0, connect=5.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-    )
-
-
 class RcsChannel:
     """The `rcs` channel for one RBM agent: one pooled HTTP client, one token source."""
 
@@ -230,7 +224,7 @@ class RcsChannel:
         self._agent_id = agent_id
         self._tokens = tokens
         self._owns_client = client is None
-        self._client = client if client is not None else _default_client()
+        self._client = client if client is not None else provider_client()
         self._capability_ttl_s = capability_ttl_s
         self._clock = clock if clock is not None else SystemClock()
         self._cache_size = cache_size

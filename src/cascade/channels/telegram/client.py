@@ -33,6 +33,7 @@ from cascade.channels.base import (
 )
 from cascade.channels.http import transport_outcome
 from cascade.channels.telegram.webhook import ALLOWED_UPDATES, CHANNEL, survey_markup
+from cascade.channels.transport import provider_client
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 
@@ -45,8 +46,6 @@ LIMITS = Limits(
     carries_survey=True,  # options as an inline keyboard
 )
 
-_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-_POOL = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 _log = logging.getLogger(__name__)
 
@@ -168,7 +167,7 @@ class TelegramChannel:
     ) -> None:
         self._base = base_url.rstrip("/")
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=_TIMEOUT, limits=_POOL)
+        self._client = client or provider_client()
 
     def _url(self, sender: Sender, method: str) -> str:
         return f"{self._base}/bot{sender.token}/{method}"

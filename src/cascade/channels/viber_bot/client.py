@@ -28,6 +28,7 @@ from cascade.channels.base import (
     WebhookRoute,
 )
 from cascade.channels.http import transport_outcome
+from cascade.channels.transport import provider_client
 from cascade.channels.viber_bot.webhook import WEBHOOK_ROUTE
 
 log = logging.getLogger(__name__)
@@ -157,13 +158,6 @@ def survey_keyboard(options: tuple[str, ...]) -> _Keyboard:
     return _Keyboard(buttons=[_Button(action_type="reply", action_body=o, text=o) for o in options])
 
 
-def _default_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(10.0, connect=5.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-    )
-
-
 class ViberBotChannel:
     """The `viber_bot` channel: one pooled HTTP client for every bot it sends for."""
 
@@ -176,7 +170,7 @@ class ViberBotChannel:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._owns_client = client is None
-        self._client = client if client is not None else _default_client()
+        self._client = client if client is not None else provider_client()
 
     async def aclose(self) -> None:
         if self._owns_client:

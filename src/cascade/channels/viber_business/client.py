@@ -38,6 +38,7 @@ from cascade.channels.base import (
     WebhookRoute,
 )
 from cascade.channels.http import transport_outcome
+from cascade.channels.transport import provider_client
 from cascade.channels.viber_business.codes import THROTTLE_PAUSE_S, code_from, outcome_for_code
 from cascade.channels.viber_business.webhook import CHANNEL, PROVIDER_CHANNEL, handle_webhook
 
@@ -145,13 +146,6 @@ def build_message(out: Outbound, service_id: str, ttl: int) -> _Message:
 # --- the channel ---------------------------------------------------------------------------------
 
 
-def _default_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(10.0, connect=5.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-    )
-
-
 class ViberBusinessChannel:
     """The `viber_business` channel over Vonage: one pooled HTTP client for every account.
 
@@ -179,7 +173,7 @@ class ViberBusinessChannel:
         self._service_id = service_id
         self._signature_secret = signature_secret
         self._owns_client = client is None
-        self._client = client if client is not None else _default_client()
+        self._client = client if client is not None else provider_client()
         self.routes: tuple[WebhookRoute, ...] = (WebhookRoute(CHANNEL, self._handle_webhook),)
 
     def __repr__(self) -> str:  # never the credentials
