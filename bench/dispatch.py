@@ -48,11 +48,15 @@ from cascade.store.migrate import upgrade
 from cascade.store.sql import SqlStore
 
 BOT_TOKEN = "7000000009:BENCH-telegram-bot-token-for-the-sim"  # noqa: S105
-# valid UA mobile numbers ending in 1: Telegram users in the simulator's default script
+# valid UA mobile numbers ending in 1: Telegram users in the simulator's default script;
+# ending in 6: plain phones, whose SMS receipt says DELIVRD after 50 ms
 PHONES = [f"+38050{n:06d}1" for n in range(1000)]
+SMS_PHONES = [f"+38050{n:06d}6" for n in range(1000)]
 
 
-async def prepare(url: str, messages: int, schedule: tuple[float, float] | None) -> str:
+async def prepare(
+    url: str, messages: int, schedule: tuple[float, float] | None, phones: list[str] = PHONES
+) -> str:
     """Account, bot, 1,000 onboarded phones, and `messages` queued; returns the account."""
     store = SqlStore(url, SystemClock(), sqlite_synchronous="NORMAL", pool_size=2)
     try:
@@ -167,6 +171,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="memory: how long to run")
     parser.add_argument("--batch", type=int, default=256, help="CASCADE_WORKER_BATCH")
     parser.add_argument("--concurrency", type=int, default=64, help="CASCADE_WORKER_CONCURRENCY")
+    parser.add_argument(
+        "--channel",
+        choices=["telegram", "sms"],
+        default="telegram",
+        help="sms: through the SMPP simulator, done when every receipt is in",
+    )
+    parser.add_argument("--smpp-window", type=int, default=64, help="CASCADE_SMPP_WINDOW")
     args = parser.parse_args()
 
     with scratch_database(args.db) as url, tempfile.TemporaryDirectory() as tmp:
@@ -175,7 +186,8 @@ def main() -> None:
         if args.mode == "scheduled":
             schedule = (time.time() + 10 + args.messages / 20_000, args.rate)
         t0 = time.monotonic()
-        asyncio.run(prepare(url, args.messages, schedule))
+        phones = SMS_PHONES if args.channel == "sms" else PHONES
+        asyncio.run(prepare(url, args.messages, schedule, phones))
         queued_s = time.monotonic() - t0
         sim_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}
@@ -188,9 +200,40 @@ def main() -> None:
             CASCADE_WORKER_CONCURRENCY=str(args.concurrency),
             CASCADE_LOG_LEVEL="warning",
         )
-        sim_args = [*CASCADE, "simulate", "telegram", "--port", str(sim_port), "--no-rate-limits"]
+        if args.channel == "sms":
+            admin = free_port()
+            env.update(
+                CASCADE_CHANNELS="sms",
+                CASCADE_SMPP_HOST="127.0.0.1",
+                CASCADE_SMPP_PORT=str(sim_port),
+                CASCADE_SMPP_SYSTEM_ID="bench",
+                CASCADE_SMPP_PASSWORD="bench",
+                CASCADE_SMPP_WINDOW=str(args.smpp_window),
+            )
+            sim_args = [
+                *CASCADE,
+                "simulate",
+                "sms",
+                "--port",
+                str(sim_port),
+                "--admin-port",
+                str(admin),
+                "--account",
+                "bench:bench",
+            ]
+            ready = f"http://127.0.0.1:{admin}/_sim/received"
+        else:
+            sim_args = [
+                *CASCADE,
+                "simulate",
+                "telegram",
+                "--port",
+                str(sim_port),
+                "--no-rate-limits",
+            ]
+            ready = f"http://127.0.0.1:{sim_port}/_sim/received?phone=none"
         with process(sim_args, env, Path(tmp) / "sim.log"):
-            wait_http(f"http://127.0.0.1:{sim_port}/_sim/received?phone=none")
+            wait_http(ready)
             with process([*CASCADE, "worker"], env, Path(tmp) / "worker.log") as worker:
                 ps = psutil.Process(worker.pid)
                 peak_rss = 0
@@ -207,7 +250,7 @@ def main() -> None:
                 left, first, last = asyncio.run(progress(url))
         done = args.messages - left
         rows = [
-            ("database", args.db),
+            ("database / channel", f"{args.db} / {args.channel}"),
             ("messages queued", f"{args.messages:,} (in {queued_s:.1f} s)"),
             ("worker batch / sends in flight", f"{args.batch} / {args.concurrency}"),
             ("messages delivered", f"{done:,}"),

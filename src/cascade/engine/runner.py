@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-from cascade.channels.base import Channel, Event, Sender
+from cascade.channels.base import Channel, Sender
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
 from cascade.engine.callbacks import CallbackDispatcher
-from cascade.engine.inbound import apply_events
+from cascade.engine.inbound import ReportBatcher
 from cascade.engine.wakeup import PgListener
 from cascade.engine.worker import Worker
 from cascade.store.sql import SqlStore
@@ -50,10 +50,7 @@ class Engine:
         if self._listener is not None:
             await self._listener.start()
 
-        async def sink(events: Sequence[Event]) -> None:
-            await apply_events(self.store, events, self.worker.wake)
-
-        await self.worker.start_sessions(sink)
+        await self.worker.start_sessions(ReportBatcher(self.store, self.worker.wake))
         try:
             await asyncio.gather(self.worker.run(stop), self.dispatcher.run(stop))
         finally:

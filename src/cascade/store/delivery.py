@@ -16,7 +16,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cascade.channels.base import UNREACHABLE_REASONS
+from cascade.channels.base import UNREACHABLE_REASONS, DeliveryReport
 from cascade.clock import Clock
 from cascade.domain.delivery import is_final
 from cascade.domain.message import Status
@@ -599,6 +599,40 @@ class DeliveryQueries:
                         at=at_ms,
                     )
                 )
+        return matched
+
+    async def record_reports(self, reports: Sequence[DeliveryReport]) -> list[bool]:
+        """Apply many delivery reports in one transaction (see record_report)."""
+        if not reports:
+            return []
+        now = self._clock.now_ms()
+        matched: list[bool] = []
+        async with self._write() as conn:
+            for r in reports:
+                found = await self._apply_report(
+                    conn, r.channel, r.provider_id, r.state, r.at_ms, r.reason, now
+                )
+                if (
+                    not found
+                    and r.recipient is not None
+                    and await self._adopt_in_doubt(
+                        conn, r.channel, r.provider_id, r.recipient, r.text_prefix
+                    )
+                ):
+                    found = await self._apply_report(
+                        conn, r.channel, r.provider_id, r.state, r.at_ms, r.reason, now
+                    )
+                if not found:
+                    await conn.execute(
+                        t.orphan_reports.insert().values(
+                            channel=r.channel,
+                            provider_message_id=r.provider_id,
+                            state=r.state,
+                            reason=r.reason,
+                            at=r.at_ms,
+                        )
+                    )
+                matched.append(found)
         return matched
 
     async def _adopt_in_doubt(
