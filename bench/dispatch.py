@@ -207,7 +207,7 @@ def main() -> None:
                 CASCADE_SMPP_HOST="127.0.0.1",
                 CASCADE_SMPP_PORT=str(sim_port),
                 CASCADE_SMPP_SYSTEM_ID="bench",
-                CASCADE_SMPP_PASSWORD="bench",
+                CASCADE_SMPP_PASSWORD="bench",  # noqa: S106 - the simulator's account
                 CASCADE_SMPP_WINDOW=str(args.smpp_window),
             )
             sim_args = [
