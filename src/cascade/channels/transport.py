@@ -61,7 +61,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(type(err).__name__, request=request) from err
         except TimeoutError as err:
             raise httpx.ReadTimeout(type(err).__name__, request=request) from err
-        except aiohttp.InvalidURL as err:
+        except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as err:
             raise httpx.UnsupportedProtocol(type(err).__name__, request=request) from err
         except (aiohttp.ClientError, OSError) as err:
             # connected, so the request may have been written: never a connect error
