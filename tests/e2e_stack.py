@@ -24,7 +24,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from cascade.clock import SystemClock
 from cascade.simulators.telegram import chat_id_for
 from cascade.store.sql import SqlStore
 from tests.conftest import free_port
+from tests.threaded_server import ThreadedServer
 
 FINAL = frozenset({"delivered", "read", "undeliverable", "expired", "cancelled"})
 SEND = "/api/CascadeMessage/send_message/async"
@@ -480,49 +480,6 @@ SMS_SENDER = "380500000000"
 TWILIO_SID = "AC" + "e2e0" * 8
 TWILIO_TOKEN = "e2e-twilio-auth-token"
 CALLER_PREFIX = "+44207946"
-
-
-class ThreadedServer:
-    """An ASGI app under uvicorn on 127.0.0.1 (a port the OS picks), in a thread of its own.
-
-    The RBM simulator runs so because a service account must be registered with it, which
-    `cascade simulate rcs` cannot do; it is the only simulator in the test process.
-    """
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            http="h11",
-            ws="none",
-            loop="asyncio",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="rbm-sim", daemon=True)
-        self.url = ""
-
-    def start(self, timeout: float = 15) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError("the in-process server did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        if self.thread.is_alive():
-            self.thread.join(timeout=10)
 
 
 @dataclass

@@ -18,7 +18,6 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
-import uvicorn
 from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 
@@ -35,6 +34,7 @@ from cascade.channels.base import (
 )
 from cascade.channels.flashcall import FlashCallChannel, handle_webhook, signature
 from cascade.simulators.flashcall import FlashCallSimulator, create_app
+from tests.threaded_server import ThreadedServer
 
 ACCOUNT = "AC3f2a0c5d9e8b7a6f5e4d3c2b1a0f9e8d"
 TOKEN = "9c1e4f7a2b5d8e0f3a6c9b2e5d8f1a4c"
@@ -46,39 +46,6 @@ pytestmark = pytest.mark.live
 
 
 # --- servers in threads ------------------------------------------------------------------------
-
-
-class ThreadedServer:
-    """uvicorn on 127.0.0.1, on a port the OS picks, in a thread of its own."""
-
-    def __init__(self, app: Litestar) -> None:
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="on",
-            http="h11",
-            ws="none",
-            loop="asyncio",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise AssertionError("server did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive()
 
 
 @dataclass

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 
@@ -37,6 +36,7 @@ from cascade.channels.base import (
 )
 from cascade.channels.rcs import RcsChannel, ServiceAccountTokens, handle_webhook
 from cascade.simulators.rcs import RcsSimulator, create_app, new_service_account
+from tests.threaded_server import ThreadedServer
 
 AGENT = "cascade_sim_agent"
 CLIENT_TOKEN = "SJENCPGJESMGUFPY"
@@ -50,38 +50,6 @@ pytestmark = pytest.mark.live
 
 
 # --- servers in threads ----------------------------------------------------------------------
-
-
-class ThreadedServer:
-    """uvicorn on 127.0.0.1, on a port the OS picks, in a thread of its own."""
-
-    def __init__(self, app: Litestar) -> None:
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="on",
-            http="h11",
-            ws="none",
-            loop="asyncio",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise AssertionError("server did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @dataclass

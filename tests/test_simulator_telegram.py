@@ -7,16 +7,12 @@ uvicorn in a thread, on sockets bound to 127.0.0.1 port 0, so the round trip
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from litestar import Litestar, Request, Response, post
 from litestar.datastructures import State
 from litestar.params import FromPath
@@ -38,6 +34,7 @@ from cascade.channels.base import (
 from cascade.channels.telegram import TelegramChannel, handle_webhook
 from cascade.clock import ManualClock
 from cascade.simulators.telegram import TelegramSimulator, chat_id_for, create_app
+from tests.threaded_server import ThreadedServer
 
 pytestmark = pytest.mark.live
 
@@ -48,39 +45,6 @@ SENDER = Sender(id="tg-bot-1", token=TOKEN, webhook_secret=SECRET)
 
 
 # --- servers on loopback --------------------------------------------------------------------
-
-
-class ThreadedServer:
-    """uvicorn serving `app` in a thread, on a socket bound before it starts (no port race)."""
-
-    def __init__(self, app: Litestar) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        port = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, ws="none", lifespan="on"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-
-    def __enter__(self) -> ThreadedServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise AssertionError("server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
-        assert not self._thread.is_alive(), "server did not stop"
 
 
 @pytest.fixture
@@ -95,8 +59,8 @@ def simulator(clock: ManualClock) -> TelegramSimulator:
 
 @pytest.fixture
 def sim_url(simulator: TelegramSimulator) -> Iterator[str]:
-    with ThreadedServer(create_app(simulator=simulator)) as server:
-        yield server.url
+    with ThreadedServer(create_app(simulator=simulator)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -298,8 +262,8 @@ def receiver() -> Receiver:
 @pytest.fixture
 def hook_url(receiver: Receiver) -> Iterator[str]:
     app = Litestar([telegram_webhook], state=State({"receiver": receiver}), openapi_config=None)
-    with ThreadedServer(app) as server:
-        yield f"{server.url}/webhooks/telegram/{SENDER.id}"
+    with ThreadedServer(app) as url:
+        yield f"{url}/webhooks/telegram/{SENDER.id}"
 
 
 async def act(admin: httpx.AsyncClient, phone: str, action: str, **params: Any) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-import uvicorn
 from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 
@@ -38,6 +37,7 @@ from cascade.channels.base import (
 from cascade.channels.viber_business import ViberBusinessChannel, handle_webhook
 from cascade.simulators.script import Behaviour
 from cascade.simulators.viber_business import VonageSimulator, create_app, rejection_code
+from tests.threaded_server import ThreadedServer
 
 API_KEY = "a1b2c3d4"
 API_SECRET = "Z9y8X7w6V5u4T3s2"
@@ -52,39 +52,6 @@ pytestmark = pytest.mark.live
 
 
 # --- servers in threads ------------------------------------------------------------------------
-
-
-class ThreadedServer:
-    """uvicorn on 127.0.0.1, on a port the OS picks, in a thread of its own."""
-
-    def __init__(self, app: Litestar) -> None:
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="on",
-            http="h11",
-            ws="none",
-            loop="asyncio",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise AssertionError("server did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive()
 
 
 @dataclass
