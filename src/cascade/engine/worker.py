@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _FLUSH_S = 0.005  # commit finished sends at least this often
 _FLUSH_SIZE = 128  # or as soon as this many have finished
+_ORPHAN_SWEEP_S = 5.0  # how often early delivery reports are matched again
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +96,14 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker %s started", self.owner)
+        swept = self._clock.monotonic()
         while not stop.is_set():
             try:
+                if self._clock.monotonic() - swept >= _ORPHAN_SWEEP_S:
+                    # A report can lose the race with the commit of its attempt's provider id
+                    # (two concurrent transactions on PostgreSQL): match what was kept.
+                    swept = self._clock.monotonic()
+                    await self._store.match_orphans()
                 done = await self.run_once()
             except Exception:  # keep the loop alive through a database outage
                 log.exception("worker cycle failed; retrying")
