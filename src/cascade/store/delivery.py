@@ -576,30 +576,8 @@ class DeliveryQueries:
         provider id was never learnt: the attempt adopts the id, and a message that ended
         IN_DOUBT ends as the report says.
         """
-        now = self._clock.now_ms()
-        async with self._write() as conn:
-            matched = await self._apply_report(
-                conn, channel, provider_id, state, at_ms, reason, now
-            )
-            if (
-                not matched
-                and recipient is not None
-                and await self._adopt_in_doubt(conn, channel, provider_id, recipient, text_prefix)
-            ):
-                matched = await self._apply_report(
-                    conn, channel, provider_id, state, at_ms, reason, now
-                )
-            if not matched:
-                await conn.execute(
-                    t.orphan_reports.insert().values(
-                        channel=channel,
-                        provider_message_id=provider_id,
-                        state=state,
-                        reason=reason,
-                        at=at_ms,
-                    )
-                )
-        return matched
+        report = DeliveryReport(channel, provider_id, state, at_ms, reason, recipient, text_prefix)
+        return (await self.record_reports([report]))[0]
 
     async def record_reports(self, reports: Sequence[DeliveryReport]) -> list[bool]:
         """Apply many delivery reports in one transaction (see record_report)."""
