@@ -1,9 +1,7 @@
 """The flash-call channel: its pure code helpers, Twilio's Calls API against a mocked
 transport, and the status-callback webhook, all table-driven.
 
-Every test that talks to "Twilio" declares the exchanges it expects; the runner fails the
-test when a request arrives that was not expected, or an expected one never came. No
-request can leave the machine: the only transport is `httpx.MockTransport`.
+Every test that talks to "Twilio" declares the exchanges it expects (tests/mock_transport.py).
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ import base64
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -51,6 +49,8 @@ from cascade.channels.flashcall import (
     verify,
 )
 from cascade.channels.flashcall.codes import check_prefix
+from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
+from tests.outbound import outbound_to
 
 ACCOUNT = "AC3f2a0c5d9e8b7a6f5e4d3c2b1a0f9e8d"
 TOKEN = "9c1e4f7a2b5d8e0f3a6c9b2e5d8f1a4c"
@@ -174,46 +174,10 @@ def test_attempts_run_out() -> None:
 # --- the runner ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Exchange:
-    """One expected request and the answer (or transport error) it gets."""
-
-    answer: httpx.Response | Exception
-    path: str = CALLS_PATH
-
-
-@dataclass
-class MockTwilio:
-    pending: list[Exchange] = field(default_factory=list)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def expect(self, *exchanges: Exchange) -> None:
-        self.pending.extend(exchanges)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if not self.pending:
-            raise AssertionError(f"unexpected request {request.method} {request.url}")
-        exchange = self.pending.pop(0)
-        assert request.url.path == exchange.path
-        self.requests.append(request)
-        if isinstance(exchange.answer, Exception):
-            raise exchange.answer
-        return exchange.answer
-
-    def assert_done(self) -> None:
-        assert not self.pending, f"{len(self.pending)} expected request(s) never made"
-
-    @property
-    def only_form(self) -> list[tuple[str, str]]:
-        assert len(self.requests) == 1
-        return parse_qsl(self.requests[0].content.decode(), keep_blank_values=True)
-
-
 @pytest.fixture
-def twilio() -> Iterator[MockTwilio]:
-    mock = MockTwilio()
-    yield mock
-    mock.assert_done()
+def twilio() -> Iterator[MockApi]:
+    with scripted(CALLS_PATH) as api:
+        yield api
 
 
 def make_channel(client: httpx.AsyncClient | None = None, **overrides: Any) -> FlashCallChannel:
@@ -230,13 +194,9 @@ def make_channel(client: httpx.AsyncClient | None = None, **overrides: Any) -> F
 
 
 @pytest.fixture
-async def channel(twilio: MockTwilio) -> AsyncIterator[FlashCallChannel]:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(twilio.handle))
-    channel = make_channel(client)
-    yield channel
-    await channel.aclose()
-    assert not client.is_closed  # a client handed in belongs to the caller
-    await client.aclose()
+async def channel(twilio: MockApi) -> AsyncIterator[FlashCallChannel]:
+    async with channel_on(twilio, make_channel) as channel:
+        yield channel
 
 
 def created(sid: str = CALL_SID, **extra: Any) -> httpx.Response:
@@ -263,17 +223,13 @@ def error(http_status: int, code: int, message: str = "error") -> httpx.Response
 
 
 def outbound(phone: str = "+380501234569", *, ttl: int = 300, address: str = "") -> Outbound:
-    return Outbound(
-        attempt_id="att-1",
-        message_id="3fa85f64-5717-4562-b3fc-2c963f66afa6",
-        phone=phone,
+    return outbound_to(
+        phone,
+        SENDER,
         address=address or phone,
         text="",
-        from_name="YourStore",
         message_type="flashcall",
-        survey_options=(),
         ttl_remaining_s=ttl,
-        sender=SENDER,
     )
 
 
@@ -319,7 +275,7 @@ def test_bad_configuration_is_refused(overrides: dict[str, Any]) -> None:
 # --- placing the call -------------------------------------------------------------------------
 
 
-async def test_call_request_is_exact(channel: FlashCallChannel, twilio: MockTwilio) -> None:
+async def test_call_request_is_exact(channel: FlashCallChannel, twilio: MockApi) -> None:
     twilio.expect(Exchange(created()))
     outcome = await channel.send(outbound())
     assert isinstance(outcome, Sent)
@@ -348,9 +304,9 @@ async def test_call_request_is_exact(channel: FlashCallChannel, twilio: MockTwil
     assert TWIML == "<Response><Hangup/></Response>"
 
 
-async def test_each_call_carries_a_fresh_code(twilio: MockTwilio) -> None:
+async def test_each_call_carries_a_fresh_code(twilio: MockApi) -> None:
     twilio.expect(*(Exchange(created()) for _ in range(20)))
-    async with httpx.AsyncClient(transport=httpx.MockTransport(twilio.handle)) as client:
+    async with twilio.client() as client:
         channel = make_channel(client, code_length=6)
         outcomes = [await channel.send(outbound()) for _ in range(20)]
     secrets_ = [o.secret for o in outcomes if isinstance(o, Sent)]
@@ -362,7 +318,7 @@ async def test_each_call_carries_a_fresh_code(twilio: MockTwilio) -> None:
 
 
 async def test_ring_timeout_never_outlasts_the_ttl(
-    channel: FlashCallChannel, twilio: MockTwilio
+    channel: FlashCallChannel, twilio: MockApi
 ) -> None:
     twilio.expect(Exchange(created()), Exchange(created()))
     await channel.send(outbound(ttl=4))
@@ -372,10 +328,10 @@ async def test_ring_timeout_never_outlasts_the_ttl(
 
 
 async def test_address_wins_over_phone_and_sender_id_is_in_the_callback(
-    twilio: MockTwilio,
+    twilio: MockApi,
 ) -> None:
     twilio.expect(Exchange(created()))
-    async with httpx.AsyncClient(transport=httpx.MockTransport(twilio.handle)) as client:
+    async with twilio.client() as client:
         channel = make_channel(client, ring_timeout_s=15)
         out = outbound(address="+380501234560")
         other = Sender(id="twilio main/1", token=TOKEN)
@@ -420,7 +376,7 @@ ERROR_CASES: list[tuple[str, httpx.Response, Outcome]] = [
 )
 async def test_every_error_maps(
     channel: FlashCallChannel,
-    twilio: MockTwilio,
+    twilio: MockApi,
     case: str,
     reply: httpx.Response,
     expected: Outcome,
@@ -430,10 +386,7 @@ async def test_every_error_maps(
 
 
 FAULT_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
-    ("read-timeout", httpx.ReadTimeout("slow"), InDoubt("NO_ANSWER:ReadTimeout")),
-    ("connect-timeout", httpx.ConnectTimeout("slow"), Retry("NETWORK:ConnectTimeout")),
-    ("connect-error", httpx.ConnectError("refused"), Retry("NETWORK:ConnectError")),
-    ("reset", httpx.RemoteProtocolError("reset"), InDoubt("NO_ANSWER:RemoteProtocolError")),
+    *TRANSPORT_FAULTS,
     # a 2xx we cannot read may be a placed call behind a proxy: never repeated
     ("html-201", httpx.Response(201, text="<html>proxy</html>"), InDoubt("BAD_RESPONSE")),
     ("no-sid", httpx.Response(201, json={"status": "queued"}), InDoubt("BAD_RESPONSE")),
@@ -446,7 +399,7 @@ FAULT_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
 )
 async def test_transport_faults_and_unreadable_answers(
     channel: FlashCallChannel,
-    twilio: MockTwilio,
+    twilio: MockApi,
     case: str,
     reply: httpx.Response | Exception,
     expected: Outcome,
@@ -464,7 +417,7 @@ async def test_unsupported_base_url_is_misconfigured() -> None:
 
 
 async def test_secrets_never_logged(
-    channel: FlashCallChannel, twilio: MockTwilio, caplog: pytest.LogCaptureFixture
+    channel: FlashCallChannel, twilio: MockApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     replies: list[httpx.Response | Exception] = [created()]
@@ -511,7 +464,7 @@ async def test_error_messages_quoting_the_caller_are_not_logged(
 # --- cancelling a call whose window ended ----------------------------------------------------
 
 
-async def test_revoke_cancels_the_call(channel: FlashCallChannel, twilio: MockTwilio) -> None:
+async def test_revoke_cancels_the_call(channel: FlashCallChannel, twilio: MockApi) -> None:
     path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{CALL_SID}.json"
     twilio.expect(Exchange(httpx.Response(200, json={"sid": CALL_SID}), path=path))
     await channel.revoke(SENDER, "+380501234569", CALL_SID)
@@ -523,7 +476,7 @@ async def test_revoke_cancels_the_call(channel: FlashCallChannel, twilio: MockTw
     "reply", [error(400, 21220), httpx.Response(500), httpx.ConnectError("refused")]
 )
 async def test_revoke_swallows_failures(
-    channel: FlashCallChannel, twilio: MockTwilio, reply: httpx.Response | Exception
+    channel: FlashCallChannel, twilio: MockApi, reply: httpx.Response | Exception
 ) -> None:
     path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{CALL_SID}.json"
     twilio.expect(Exchange(reply, path=path))
@@ -531,7 +484,7 @@ async def test_revoke_swallows_failures(
 
 
 def test_runner_rejects_surprises_and_leftovers() -> None:
-    mock = MockTwilio()
+    mock = MockApi(CALLS_PATH)
     with pytest.raises(AssertionError, match="unexpected request"):
         mock.handle(httpx.Request("POST", f"{BASE}{CALLS_PATH}"))
     mock.expect(Exchange(created()))

@@ -1,8 +1,7 @@
 """The RCS (RBM) adapter against a mocked transport, its OAuth token source, and its webhook.
 
-Every test that talks to "Google" declares the exchanges it expects; the runner fails the
-test when a request arrives that was not expected, or an expected one never came. No
-request can leave the machine: the only transports are `httpx.MockTransport`s.
+Every test that talks to "Google" declares the exchanges it expects (tests/mock_transport.py);
+the OAuth token endpoint is an `httpx.MockTransport` of its own. No request can leave the machine.
 """
 
 from __future__ import annotations
@@ -56,6 +55,8 @@ from cascade.channels.rcs import (
     webhook_handler,
 )
 from cascade.clock import ManualClock
+from tests.mock_transport import Exchange, MockApi, channel_on, scripted
+from tests.outbound import outbound_to
 
 TOKEN = "ya29.a0AfH6SMBx-test-access-token-1"
 TOKEN_2 = "ya29.a0AfH6SMBx-test-access-token-2"
@@ -94,46 +95,10 @@ class FakeTokens:
 # --- the runner --------------------------------------------------------------------------------
 
 
-@dataclass
-class Exchange:
-    """One expected request and the answer (or transport error) it gets."""
-
-    method: str
-    path: str
-    answer: httpx.Response | Exception
-
-
-@dataclass
-class MockRbm:
-    pending: list[Exchange] = field(default_factory=list)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def expect(self, *exchanges: Exchange) -> None:
-        self.pending.extend(exchanges)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if not self.pending:
-            raise AssertionError(f"unexpected request {request.method} {request.url.path}")
-        exchange = self.pending.pop(0)
-        assert (request.method, request.url.path) == (exchange.method, exchange.path)
-        self.requests.append(request)
-        if isinstance(exchange.answer, Exception):
-            raise exchange.answer
-        return exchange.answer
-
-    def assert_done(self) -> None:
-        assert not self.pending, f"{len(self.pending)} expected request(s) never made"
-
-    def body(self, index: int = -1) -> dict[str, Any]:
-        decoded: dict[str, Any] = json.loads(self.requests[index].content)
-        return decoded
-
-
 @pytest.fixture
-def rbm() -> Iterator[MockRbm]:
-    mock = MockRbm()
-    yield mock
-    mock.assert_done()
+def rbm() -> Iterator[MockApi]:
+    with scripted(SEND_PATH) as api:
+        yield api
 
 
 @pytest.fixture
@@ -148,16 +113,15 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def channel(
-    rbm: MockRbm, tokens: FakeTokens, clock: ManualClock
+    rbm: MockApi, tokens: FakeTokens, clock: ManualClock
 ) -> AsyncIterator[RcsChannel]:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(rbm.handle))
-    channel = RcsChannel(
-        BASE, agent_id=AGENT, tokens=tokens, client=client, capability_ttl_s=60, clock=clock
-    )
-    yield channel
-    await channel.aclose()
-    assert not client.is_closed  # a client handed in belongs to the caller
-    await client.aclose()
+    def make(client: httpx.AsyncClient) -> RcsChannel:
+        return RcsChannel(
+            BASE, agent_id=AGENT, tokens=tokens, client=client, capability_ttl_s=60, clock=clock
+        )
+
+    async with channel_on(rbm, make) as channel:
+        yield channel
 
 
 def google_error(code: int, status: str, **headers: str) -> httpx.Response:
@@ -168,17 +132,17 @@ def google_error(code: int, status: str, **headers: str) -> httpx.Response:
 def capable(phone: str = PHONE) -> Exchange:
     features = ["RICHCARD_STANDALONE", "ACTION_OPEN_URL"]
     return Exchange(
-        "GET", f"/v1/phones/{phone}/capabilities", httpx.Response(200, json={"features": features})
+        httpx.Response(200, json={"features": features}), f"/v1/phones/{phone}/capabilities", "GET"
     )
 
 
 def not_capable(phone: str = PHONE) -> Exchange:
-    return Exchange("GET", f"/v1/phones/{phone}/capabilities", google_error(404, "NOT_FOUND"))
+    return Exchange(google_error(404, "NOT_FOUND"), f"/v1/phones/{phone}/capabilities", "GET")
 
 
 def created(phone: str = PHONE, answer: httpx.Response | Exception | None = None) -> Exchange:
     reply = answer if answer is not None else httpx.Response(200, json={"name": "x"})
-    return Exchange("POST", f"/v1/phones/{phone}/agentMessages", reply)
+    return Exchange(reply, f"/v1/phones/{phone}/agentMessages", "POST")
 
 
 def outbound(
@@ -193,17 +157,15 @@ def outbound(
     button_text: str | None = None,
     button_url: str | None = None,
 ) -> Outbound:
-    return Outbound(
+    return outbound_to(
+        phone,
+        SENDER,
         attempt_id=attempt_id,
         message_id=MESSAGE,
-        phone=phone,
-        address=phone,
         text=text,
-        from_name="YourStore",
         message_type=message_type,
         survey_options=options,
         ttl_remaining_s=ttl,
-        sender=SENDER,
         image_url=image_url,
         button_text=button_text,
         button_url=button_url,
@@ -241,7 +203,7 @@ def test_rfc3339_is_utc_with_milliseconds() -> None:
 # --- sending -----------------------------------------------------------------------------------
 
 
-async def test_send_checks_capability_then_creates(channel: RcsChannel, rbm: MockRbm) -> None:
+async def test_send_checks_capability_then_creates(channel: RcsChannel, rbm: MockApi) -> None:
     rbm.expect(capable(), created())
     assert await channel.send(outbound()) == Sent(ATTEMPT)
     check, create = rbm.requests
@@ -262,7 +224,7 @@ async def test_send_checks_capability_then_creates(channel: RcsChannel, rbm: Moc
 
 
 async def test_expire_time_is_the_remaining_ttl(
-    channel: RcsChannel, rbm: MockRbm, clock: ManualClock
+    channel: RcsChannel, rbm: MockApi, clock: ManualClock
 ) -> None:
     clock.advance(30.25)
     rbm.expect(capable(), created())
@@ -298,7 +260,7 @@ SEND_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
 @pytest.mark.parametrize(("case", "reply", "expected"), SEND_CASES, ids=[c[0] for c in SEND_CASES])
 async def test_create_answers_map(
     channel: RcsChannel,
-    rbm: MockRbm,
+    rbm: MockApi,
     case: str,
     reply: httpx.Response | Exception,
     expected: Outcome,
@@ -323,12 +285,12 @@ CAPABILITY_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
 )
 async def test_capability_answers_map_and_nothing_is_created(
     channel: RcsChannel,
-    rbm: MockRbm,
+    rbm: MockApi,
     case: str,
     reply: httpx.Response | Exception,
     expected: Outcome,
 ) -> None:
-    rbm.expect(Exchange("GET", CAP_PATH, reply))
+    rbm.expect(Exchange(reply, CAP_PATH, "GET"))
     assert await channel.send(outbound()) == expected
     assert [r.method for r in rbm.requests] == ["GET"]
 
@@ -340,7 +302,7 @@ async def test_unsupported_base_url_is_misconfigured(tokens: FakeTokens) -> None
 
 
 async def test_401_gets_one_retry_with_a_fresh_token(
-    channel: RcsChannel, rbm: MockRbm, tokens: FakeTokens
+    channel: RcsChannel, rbm: MockApi, tokens: FakeTokens
 ) -> None:
     rbm.expect(capable(), created(answer=google_error(401, "UNAUTHENTICATED")), created())
     assert await channel.send(outbound()) == Sent(ATTEMPT)
@@ -351,9 +313,9 @@ async def test_401_gets_one_retry_with_a_fresh_token(
     assert {r.url.params["messageId"] for r in rbm.requests[1:]} == {ATTEMPT}
 
 
-async def test_401_twice_is_misconfigured(channel: RcsChannel, rbm: MockRbm) -> None:
+async def test_401_twice_is_misconfigured(channel: RcsChannel, rbm: MockApi) -> None:
     denied = google_error(401, "UNAUTHENTICATED")
-    rbm.expect(Exchange("GET", CAP_PATH, denied), Exchange("GET", CAP_PATH, denied))
+    rbm.expect(Exchange(denied, CAP_PATH, "GET"), Exchange(denied, CAP_PATH, "GET"))
     assert await channel.send(outbound()) == Misconfigured("UNAUTHENTICATED")
 
 
@@ -366,7 +328,7 @@ async def test_401_twice_is_misconfigured(channel: RcsChannel, rbm: MockRbm) -> 
     ],
 )  # fmt: skip
 async def test_no_token_sends_nothing(
-    channel: RcsChannel, rbm: MockRbm, tokens: FakeTokens, error: AuthError, expected: Outcome
+    channel: RcsChannel, rbm: MockApi, tokens: FakeTokens, error: AuthError, expected: Outcome
 ) -> None:
     tokens.error = error
     assert await channel.send(outbound()) == expected
@@ -383,13 +345,13 @@ async def test_no_token_sends_nothing(
     ids=["too-long", "no-text", "no-ttl-left"],
 )
 async def test_content_it_cannot_carry_sends_nothing(
-    channel: RcsChannel, rbm: MockRbm, out: Outbound, expected: Outcome
+    channel: RcsChannel, rbm: MockApi, out: Outbound, expected: Outcome
 ) -> None:
     assert await channel.send(out) == expected
     assert rbm.requests == []
 
 
-async def test_text_of_3072_is_sent(channel: RcsChannel, rbm: MockRbm) -> None:
+async def test_text_of_3072_is_sent(channel: RcsChannel, rbm: MockApi) -> None:
     rbm.expect(capable(), created())
     assert await channel.send(outbound(text="x" * 3072)) == Sent(ATTEMPT)
 
@@ -398,7 +360,7 @@ async def test_text_of_3072_is_sent(channel: RcsChannel, rbm: MockRbm) -> None:
 
 
 async def test_capability_is_cached_until_it_expires(
-    channel: RcsChannel, rbm: MockRbm, clock: ManualClock
+    channel: RcsChannel, rbm: MockApi, clock: ManualClock
 ) -> None:
     other = str(uuid.uuid4())
     rbm.expect(capable(), created(), created())
@@ -413,7 +375,7 @@ async def test_capability_is_cached_until_it_expires(
     assert [r.method for r in rbm.requests] == ["GET", "POST", "POST", "POST", "GET", "POST"]
 
 
-async def test_no_rcs_is_cached_too(channel: RcsChannel, rbm: MockRbm, clock: ManualClock) -> None:
+async def test_no_rcs_is_cached_too(channel: RcsChannel, rbm: MockApi, clock: ManualClock) -> None:
     rbm.expect(not_capable())
     assert await channel.send(outbound()) == Unreachable("NO_RCS")
     assert await channel.send(outbound()) == Unreachable("NO_RCS")  # no request at all
@@ -422,21 +384,21 @@ async def test_no_rcs_is_cached_too(channel: RcsChannel, rbm: MockRbm, clock: Ma
     assert await channel.send(outbound()) == Sent(ATTEMPT)
 
 
-async def test_404_on_create_is_remembered(channel: RcsChannel, rbm: MockRbm) -> None:
+async def test_404_on_create_is_remembered(channel: RcsChannel, rbm: MockApi) -> None:
     rbm.expect(capable(), created(answer=google_error(404, "NOT_FOUND")))
     assert await channel.send(outbound()) == Unreachable("NO_RCS")
     assert await channel.send(outbound()) == Unreachable("NO_RCS")
     assert len(rbm.requests) == 2
 
 
-async def test_failed_checks_are_not_cached(channel: RcsChannel, rbm: MockRbm) -> None:
-    rbm.expect(Exchange("GET", CAP_PATH, google_error(503, "UNAVAILABLE")), capable(), created())
+async def test_failed_checks_are_not_cached(channel: RcsChannel, rbm: MockApi) -> None:
+    rbm.expect(Exchange(google_error(503, "UNAVAILABLE"), CAP_PATH, "GET"), capable(), created())
     assert await channel.send(outbound()) == Retry("UNAVAILABLE")
     assert await channel.send(outbound()) == Sent(ATTEMPT)
 
 
-async def test_cache_is_bounded(rbm: MockRbm, tokens: FakeTokens, clock: ManualClock) -> None:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(rbm.handle))
+async def test_cache_is_bounded(rbm: MockApi, tokens: FakeTokens, clock: ManualClock) -> None:
+    client = rbm.client()
     channel = RcsChannel(
         BASE, agent_id=AGENT, tokens=tokens, client=client, clock=clock, cache_size=2
     )
@@ -453,7 +415,7 @@ async def test_cache_is_bounded(rbm: MockRbm, tokens: FakeTokens, clock: ManualC
 # --- what the message looks like -----------------------------------------------------------------
 
 
-async def test_survey_options_are_suggested_replies(channel: RcsChannel, rbm: MockRbm) -> None:
+async def test_survey_options_are_suggested_replies(channel: RcsChannel, rbm: MockApi) -> None:
     rbm.expect(capable(), created())
     long_option = "Very good, would come back soon"  # 31 characters: the chip shows 25
     out = outbound(text="Rate us", message_type="viber_survey", options=("Good", long_option))
@@ -473,7 +435,7 @@ async def test_survey_options_are_suggested_replies(channel: RcsChannel, rbm: Mo
     assert rbm.body()["messageTrafficType"] == "TRANSACTION"
 
 
-async def test_promo_with_media_is_a_rich_card(channel: RcsChannel, rbm: MockRbm) -> None:
+async def test_promo_with_media_is_a_rich_card(channel: RcsChannel, rbm: MockApi) -> None:
     rbm.expect(capable(), created())
     out = outbound(
         text="Spring sale: -20% on everything",
@@ -557,7 +519,7 @@ async def test_promo_with_media_is_a_rich_card(channel: RcsChannel, rbm: MockRbm
     ids=["image-only", "button-only", "button-without-url"],
 )
 async def test_promo_variants(
-    channel: RcsChannel, rbm: MockRbm, extras: dict[str, Any], expected: dict[str, Any]
+    channel: RcsChannel, rbm: MockApi, extras: dict[str, Any], expected: dict[str, Any]
 ) -> None:
     rbm.expect(capable(), created())
     await channel.send(outbound(text="Sale", message_type="promo", **extras))
@@ -565,7 +527,7 @@ async def test_promo_variants(
 
 
 async def test_promo_too_long_for_a_card_is_text_with_a_chip(
-    channel: RcsChannel, rbm: MockRbm
+    channel: RcsChannel, rbm: MockApi
 ) -> None:
     rbm.expect(capable(), created())
     text = "y" * 2500  # a card's description holds 2000 characters
@@ -608,9 +570,9 @@ REVOKE_CASES: list[tuple[str, httpx.Response | Exception, str]] = [
     ("case", "reply", "expected"), REVOKE_CASES, ids=[c[0] for c in REVOKE_CASES]
 )
 async def test_revoke(
-    channel: RcsChannel, rbm: MockRbm, case: str, reply: httpx.Response | Exception, expected: str
+    channel: RcsChannel, rbm: MockApi, case: str, reply: httpx.Response | Exception, expected: str
 ) -> None:
-    rbm.expect(Exchange("DELETE", REVOKE_PATH, reply))
+    rbm.expect(Exchange(reply, REVOKE_PATH, "DELETE"))
     assert await channel.revoke_message(PHONE, ATTEMPT) == expected
     request = rbm.requests[0]
     assert dict(request.url.params) == {"agentId": AGENT}
@@ -619,9 +581,9 @@ async def test_revoke(
 
 
 async def test_revoke_for_the_engine_never_raises(
-    channel: RcsChannel, rbm: MockRbm, tokens: FakeTokens
+    channel: RcsChannel, rbm: MockApi, tokens: FakeTokens
 ) -> None:
-    rbm.expect(Exchange("DELETE", REVOKE_PATH, httpx.ReadTimeout("slow")))
+    rbm.expect(Exchange(httpx.ReadTimeout("slow"), REVOKE_PATH, "DELETE"))
     await channel.revoke(SENDER, PHONE, ATTEMPT)
     tokens.error = AuthError("TOKEN_INVALID_GRANT", retryable=False)
     await channel.revoke(SENDER, PHONE, ATTEMPT)  # no token: nothing sent, nothing raised
@@ -813,11 +775,11 @@ async def test_token_failures(
 
 
 async def test_channel_with_a_real_token_source(
-    key: rsa.RSAPrivateKey, endpoint: TokenEndpoint, clock: ManualClock, rbm: MockRbm
+    key: rsa.RSAPrivateKey, endpoint: TokenEndpoint, clock: ManualClock, rbm: MockApi
 ) -> None:
     endpoint.answers = [issued(TOKEN), issued(TOKEN_2)]
     source = token_source(key, endpoint, clock)
-    client = httpx.AsyncClient(transport=httpx.MockTransport(rbm.handle))
+    client = rbm.client()
     channel = RcsChannel(BASE, agent_id=AGENT, tokens=source, client=client, clock=clock)
     rbm.expect(capable(), created(answer=google_error(401, "UNAUTHENTICATED")), created())
     assert await channel.send(outbound()) == Sent(ATTEMPT)
@@ -848,7 +810,7 @@ async def test_tokens_and_keys_never_logged(
     key: rsa.RSAPrivateKey,
     endpoint: TokenEndpoint,
     clock: ManualClock,
-    rbm: MockRbm,
+    rbm: MockApi,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -861,7 +823,7 @@ async def test_tokens_and_keys_never_logged(
         issued(leaked),
     ]
     source = token_source(key, endpoint, clock)
-    client = httpx.AsyncClient(transport=httpx.MockTransport(rbm.handle))
+    client = rbm.client()
     channel = RcsChannel(BASE, agent_id=AGENT, tokens=source, client=client, clock=clock)
     assert isinstance(await channel.send(outbound()), Misconfigured)
     assert isinstance(await channel.send(outbound()), Retry)
@@ -871,7 +833,7 @@ async def test_tokens_and_keys_never_logged(
         rbm.expect(capable(phone), created(phone, fault))
     for phone in phones:
         await channel.send(outbound(phone))
-    rbm.expect(Exchange("DELETE", REVOKE_PATH, google_error(500, "INTERNAL")))
+    rbm.expect(Exchange(google_error(500, "INTERNAL"), REVOKE_PATH, "DELETE"))
     await channel.revoke(SENDER, PHONE, ATTEMPT)
     forged = Inbound(SENDER, {"x-goog-signature": "AAAA"}, b'{"message": {"data": "e30="}}')
     assert (await handle_webhook(forged)).status == 401
@@ -886,7 +848,7 @@ async def test_tokens_and_keys_never_logged(
 
 
 def test_runner_rejects_surprises_and_leftovers() -> None:
-    mock = MockRbm()
+    mock = MockApi(SEND_PATH)
     with pytest.raises(AssertionError, match="unexpected request"):
         mock.handle(httpx.Request("GET", f"{BASE}/phones/{PHONE}/capabilities"))
     mock.expect(capable())

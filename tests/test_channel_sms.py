@@ -36,6 +36,7 @@ from cascade.channels.sms import SmsChannel, parse_receipt, pdu, validity_period
 from cascade.channels.sms.pdu import Deliver
 from cascade.simulators.script import Behaviour
 from cascade.simulators.smsc import SmscSimulator, create_admin_app, create_server
+from tests.outbound import outbound_to
 
 pytestmark = pytest.mark.live
 
@@ -127,18 +128,8 @@ def outbound(
     from_name: str = "Cascade",
     ttl: int = 3600,
 ) -> Outbound:
-    return Outbound(
-        attempt_id="att-1",
-        message_id="3fa85f64-5717-4562-b3fc-2c963f66afa6",
-        phone=phone,
-        address=phone,
-        text=text,
-        from_name=from_name,
-        message_type="transaction",
-        survey_options=(),
-        ttl_remaining_s=ttl,
-        sender=Sender(id="smpp", token=""),
-    )
+    sender = Sender(id="smpp", token="")
+    return outbound_to(phone, sender, text=text, from_name=from_name, ttl_remaining_s=ttl)
 
 
 async def sent(channel: SmsChannel, out: Outbound) -> Sent:

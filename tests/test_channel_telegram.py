@@ -46,6 +46,8 @@ from cascade.channels.telegram import (
     survey_markup,
 )
 from cascade.clock import ManualClock
+from tests.mock_transport import Exchange, MockApi, channel_on, scripted
+from tests.outbound import outbound_to
 
 TOKEN = "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SECRET = "wh-Secret_0123456789"
@@ -53,19 +55,10 @@ SENDER = Sender(id="bot-1", token=TOKEN, webhook_secret=SECRET)
 BASE = "https://api.telegram.test"
 CHAT = 1000380501234561
 SEND_URL = f"{BASE}/bot{TOKEN}/sendMessage"
+SET_WEBHOOK_PATH = f"/bot{TOKEN}/setWebhook"
+GET_ME_PATH = f"/bot{TOKEN}/getMe"
 
-OUT = Outbound(
-    attempt_id="att-1",
-    message_id="3fa85f64-5717-4562-b3fc-2c963f66afa6",
-    phone="+380501234561",
-    address=str(CHAT),
-    text="Your order #12345 has been confirmed",
-    from_name="YourStore",
-    message_type="transaction",
-    survey_options=(),
-    ttl_remaining_s=3600,
-    sender=SENDER,
-)
+OUT = outbound_to("+380501234561", SENDER, address=str(CHAT))
 
 
 def ok_message(message_id: int) -> dict[str, Any]:
@@ -93,36 +86,11 @@ def error(code: int, description: str, **parameters: Any) -> dict[str, Any]:
 Answer = httpx.Response | Exception
 
 
-@dataclass
-class MockedBotApi:
-    """Answers queued in order; every request is kept for the test to inspect."""
-
-    answers: list[Answer] = field(default_factory=list)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if not self.answers:
-            raise AssertionError(f"unexpected request: {request.method} (no answer mocked)")
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    def assert_all_used(self) -> None:
-        assert self.answers == [], f"{len(self.answers)} mocked answer(s) never requested"
-
-
 @pytest.fixture
-async def api() -> AsyncIterator[tuple[MockedBotApi, TelegramChannel]]:
-    mocked = MockedBotApi()
-    client = httpx.AsyncClient(transport=httpx.MockTransport(mocked.handler))
-    channel = TelegramChannel(base_url=BASE, client=client)
-    yield mocked, channel
-    await channel.aclose()
-    assert not client.is_closed  # a client passed in belongs to the caller
-    await client.aclose()
-    mocked.assert_all_used()
+async def api() -> AsyncIterator[tuple[MockApi, TelegramChannel]]:
+    with scripted(f"/bot{TOKEN}/sendMessage") as mocked:
+        async with channel_on(mocked, lambda c: TelegramChannel(base_url=BASE, client=c)) as chan:
+            yield mocked, chan
 
 
 @dataclass(frozen=True)
@@ -227,13 +195,13 @@ SEND_CASES = [
 @pytest.mark.parametrize("case", SEND_CASES, ids=lambda c: c.label)
 async def test_send(
     case: SendCase,
-    api: tuple[MockedBotApi, TelegramChannel],
+    api: tuple[MockApi, TelegramChannel],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     mocked, channel = api
     caplog.set_level(logging.DEBUG)
     if case.answer is not None:
-        mocked.answers.append(case.answer)
+        mocked.expect(Exchange(case.answer))
 
     outcome = await channel.send(case.out)
 
@@ -253,11 +221,11 @@ async def test_send(
 
 
 async def test_httpx_request_log_is_redacted(
-    api: tuple[MockedBotApi, TelegramChannel], caplog: pytest.LogCaptureFixture
+    api: tuple[MockApi, TelegramChannel], caplog: pytest.LogCaptureFixture
 ) -> None:
     mocked, channel = api
     caplog.set_level(logging.DEBUG)
-    mocked.answers.append(respond(200, ok_message(1)))
+    mocked.expect(Exchange(respond(200, ok_message(1))))
     await channel.send(OUT)
     httpx_lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert any("/bot<redacted>/sendMessage" in line for line in httpx_lines)
@@ -283,11 +251,10 @@ async def test_own_client_is_closed() -> None:
     assert client.is_closed
 
 
-async def test_set_webhook(api: tuple[MockedBotApi, TelegramChannel]) -> None:
+async def test_set_webhook(api: tuple[MockApi, TelegramChannel]) -> None:
     mocked, channel = api
-    mocked.answers.append(
-        respond(200, {"ok": True, "result": True, "description": "Webhook was set"})
-    )
+    answer = respond(200, {"ok": True, "result": True, "description": "Webhook was set"})
+    mocked.expect(Exchange(answer, path=SET_WEBHOOK_PATH))
 
     await channel.set_webhook(SENDER, "https://cascade.test/webhooks/telegram/bot-1")
 
@@ -302,12 +269,11 @@ async def test_set_webhook(api: tuple[MockedBotApi, TelegramChannel]) -> None:
 
 
 async def test_set_webhook_failure_raises_without_token(
-    api: tuple[MockedBotApi, TelegramChannel],
+    api: tuple[MockApi, TelegramChannel],
 ) -> None:
     mocked, channel = api
-    mocked.answers.append(
-        respond(400, error(400, "Bad Request: bad webhook: An HTTPS URL must be provided"))
-    )
+    answer = respond(400, error(400, "Bad Request: bad webhook: An HTTPS URL must be provided"))
+    mocked.expect(Exchange(answer, path=SET_WEBHOOK_PATH))
     with pytest.raises(TelegramApiError) as caught:
         await channel.set_webhook(SENDER, "http://insecure.test/hook")
     assert caught.value.status == 400
@@ -315,20 +281,22 @@ async def test_set_webhook_failure_raises_without_token(
     assert TOKEN not in str(caught.value)
 
 
-async def test_set_webhook_network_error(api: tuple[MockedBotApi, TelegramChannel]) -> None:
+async def test_set_webhook_network_error(api: tuple[MockApi, TelegramChannel]) -> None:
     mocked, channel = api
-    mocked.answers.append(httpx.ConnectError(f"cannot reach {SEND_URL}"))
+    mocked.expect(Exchange(httpx.ConnectError(f"cannot reach {SEND_URL}"), SET_WEBHOOK_PATH))
     with pytest.raises(TelegramApiError) as caught:
         await channel.set_webhook(SENDER, "https://cascade.test/hook")
     assert caught.value.status == 0
     assert TOKEN not in str(caught.value)
 
 
-async def test_get_me(api: tuple[MockedBotApi, TelegramChannel]) -> None:
+async def test_get_me(api: tuple[MockApi, TelegramChannel]) -> None:
     mocked, channel = api
     me = {"id": 110201543, "is_bot": True, "first_name": "Shop", "username": "shop_bot"}
-    mocked.answers.append(respond(200, {"ok": True, "result": me}))
-    mocked.answers.append(respond(401, error(401, "Unauthorized")))
+    mocked.expect(
+        Exchange(respond(200, {"ok": True, "result": me}), path=GET_ME_PATH),
+        Exchange(respond(401, error(401, "Unauthorized")), path=GET_ME_PATH),
+    )
 
     assert await channel.get_me(SENDER) == me
     with pytest.raises(TelegramApiError) as caught:

@@ -1,8 +1,6 @@
 """The Viber bot adapter against a mocked transport, and its webhook, table-driven.
 
-Every test that talks to "Viber" declares the exchanges it expects; the runner fails the
-test when a request arrives that was not expected, or an expected one never came. No
-request can leave the machine: the only transport is `httpx.MockTransport`.
+Every test that talks to "Viber" declares the exchanges it expects (tests/mock_transport.py).
 """
 
 from __future__ import annotations
@@ -10,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -45,6 +42,8 @@ from cascade.channels.viber_bot import (
     handle_webhook,
     signature,
 )
+from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
+from tests.outbound import outbound_to
 
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
 BASE = "https://viber.test"
@@ -55,57 +54,16 @@ MESSAGE_TOKEN = 5741311803571721087
 # --- the runner ----------------------------------------------------------------------------
 
 
-@dataclass
-class Exchange:
-    """One expected request and the answer (or transport error) it gets."""
-
-    answer: httpx.Response | Exception
-    path: str = "/pa/send_message"
-
-
-@dataclass
-class MockViber:
-    pending: list[Exchange] = field(default_factory=list)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def expect(self, *exchanges: Exchange) -> None:
-        self.pending.extend(exchanges)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if not self.pending:
-            raise AssertionError(f"unexpected request {request.method} {request.url}")
-        exchange = self.pending.pop(0)
-        assert request.url.path == exchange.path
-        self.requests.append(request)
-        if isinstance(exchange.answer, Exception):
-            raise exchange.answer
-        return exchange.answer
-
-    def assert_done(self) -> None:
-        assert not self.pending, f"{len(self.pending)} expected request(s) never made"
-
-    @property
-    def only_body(self) -> dict[str, Any]:
-        assert len(self.requests) == 1
-        body: dict[str, Any] = json.loads(self.requests[0].content)
-        return body
+@pytest.fixture
+def viber() -> Iterator[MockApi]:
+    with scripted("/pa/send_message") as api:
+        yield api
 
 
 @pytest.fixture
-def viber() -> Iterator[MockViber]:
-    mock = MockViber()
-    yield mock
-    mock.assert_done()
-
-
-@pytest.fixture
-async def channel(viber: MockViber) -> AsyncIterator[ViberBotChannel]:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(viber.handle))
-    channel = ViberBotChannel(base_url=BASE, client=client)
-    yield channel
-    await channel.aclose()
-    assert not client.is_closed  # a client handed in belongs to the caller
-    await client.aclose()
+async def channel(viber: MockApi) -> AsyncIterator[ViberBotChannel]:
+    async with channel_on(viber, lambda c: ViberBotChannel(base_url=BASE, client=c)) as channel:
+        yield channel
 
 
 def answer(status: int, **extra: Any) -> httpx.Response:
@@ -124,17 +82,14 @@ def outbound(
     options: tuple[str, ...] = (),
     from_name: str = "YourStore",
 ) -> Outbound:
-    return Outbound(
-        attempt_id="att-1",
-        message_id="3fa85f64-5717-4562-b3fc-2c963f66afa6",
-        phone="+380501234562",
+    return outbound_to(
+        "+380501234562",
+        SENDER,
         address=address,
         text=text,
         from_name=from_name,
         message_type=message_type,
         survey_options=options,
-        ttl_remaining_s=3600,
-        sender=SENDER,
     )
 
 
@@ -168,7 +123,7 @@ async def test_owned_client_is_closed() -> None:
 # --- sending ---------------------------------------------------------------------------------
 
 
-async def test_text_message_request_is_exact(channel: ViberBotChannel, viber: MockViber) -> None:
+async def test_text_message_request_is_exact(channel: ViberBotChannel, viber: MockApi) -> None:
     viber.expect(Exchange(answer(0)))
     assert await channel.send(outbound()) == Sent(str(MESSAGE_TOKEN))
     request = viber.requests[0]
@@ -186,7 +141,7 @@ async def test_text_message_request_is_exact(channel: ViberBotChannel, viber: Mo
     }
 
 
-async def test_survey_carries_a_reply_keyboard(channel: ViberBotChannel, viber: MockViber) -> None:
+async def test_survey_carries_a_reply_keyboard(channel: ViberBotChannel, viber: MockApi) -> None:
     viber.expect(Exchange(answer(0)))
     out = outbound(text="Rate us", message_type="viber_survey", options=("Good", "Bad", "Ugly"))
     assert await channel.send(out) == Sent(str(MESSAGE_TOKEN))
@@ -201,23 +156,23 @@ async def test_survey_carries_a_reply_keyboard(channel: ViberBotChannel, viber: 
     ]
 
 
-async def test_sender_name_is_cut_to_28(channel: ViberBotChannel, viber: MockViber) -> None:
+async def test_sender_name_is_cut_to_28(channel: ViberBotChannel, viber: MockApi) -> None:
     viber.expect(Exchange(answer(0)))
     await channel.send(outbound(from_name="A" * 40))
     assert viber.only_body["sender"] == {"name": "A" * 28}
 
 
-async def test_string_message_token_is_kept(channel: ViberBotChannel, viber: MockViber) -> None:
+async def test_string_message_token_is_kept(channel: ViberBotChannel, viber: MockApi) -> None:
     viber.expect(Exchange(answer(0, message_token="abc123")))
     assert await channel.send(outbound()) == Sent("abc123")
 
 
-async def test_no_user_id_sends_nothing(channel: ViberBotChannel, viber: MockViber) -> None:
+async def test_no_user_id_sends_nothing(channel: ViberBotChannel, viber: MockApi) -> None:
     assert await channel.send(outbound(address="")) == Unreachable("NO_USER_ID")
     assert viber.requests == []
 
 
-async def test_text_over_7000_sends_nothing(channel: ViberBotChannel, viber: MockViber) -> None:
+async def test_text_over_7000_sends_nothing(channel: ViberBotChannel, viber: MockApi) -> None:
     assert await channel.send(outbound(text="x" * 7001)) == Failed("TEXT_TOO_LONG")
     assert viber.requests == []
 
@@ -256,7 +211,7 @@ STATUS_CASES: list[tuple[int, Outcome]] = [
 
 @pytest.mark.parametrize(("status", "expected"), STATUS_CASES, ids=lambda v: repr(v))
 async def test_every_status_code_maps(
-    channel: ViberBotChannel, viber: MockViber, status: int, expected: Outcome
+    channel: ViberBotChannel, viber: MockApi, status: int, expected: Outcome
 ) -> None:
     viber.expect(Exchange(answer(status)))
     assert await channel.send(outbound()) == expected
@@ -272,10 +227,7 @@ HTTP_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
     ("404", httpx.Response(404), Misconfigured("HTTP_404")),
     ("301", httpx.Response(301, headers={"Location": "https://x"}), Misconfigured("HTTP_301")),
     ("400", httpx.Response(400), Failed("HTTP_400")),
-    ("read-timeout", httpx.ReadTimeout("slow"), InDoubt("NO_ANSWER:ReadTimeout")),
-    ("connect-timeout", httpx.ConnectTimeout("slow"), Retry("NETWORK:ConnectTimeout")),
-    ("connect-error", httpx.ConnectError("refused"), Retry("NETWORK:ConnectError")),
-    ("reset", httpx.RemoteProtocolError("reset"), InDoubt("NO_ANSWER:RemoteProtocolError")),
+    *TRANSPORT_FAULTS,
     # a 200 we cannot read may be an accepted message behind a proxy: never repeated
     ("html-200", httpx.Response(200, text="<html>proxy</html>"), InDoubt("BAD_RESPONSE")),
     ("no-status", httpx.Response(200, json={"status_message": "ok"}), InDoubt("BAD_RESPONSE")),
@@ -286,7 +238,7 @@ HTTP_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
 @pytest.mark.parametrize(("case", "reply", "expected"), HTTP_CASES, ids=[c[0] for c in HTTP_CASES])
 async def test_transport_and_http_faults(
     channel: ViberBotChannel,
-    viber: MockViber,
+    viber: MockApi,
     case: str,
     reply: httpx.Response | Exception,
     expected: Outcome,
@@ -296,7 +248,7 @@ async def test_transport_and_http_faults(
 
 
 async def test_token_never_logged(
-    channel: ViberBotChannel, viber: MockViber, caplog: pytest.LogCaptureFixture
+    channel: ViberBotChannel, viber: MockApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     replies: list[httpx.Response | Exception] = [answer(code) for code in range(26)]
@@ -317,7 +269,7 @@ async def test_token_never_logged(
 # --- set_webhook and get_account_info ----------------------------------------------------------
 
 
-async def test_set_webhook_request_and_answer(channel: ViberBotChannel, viber: MockViber) -> None:
+async def test_set_webhook_request_and_answer(channel: ViberBotChannel, viber: MockApi) -> None:
     events = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
     viber.expect(Exchange(answer(0, event_types=events), path="/pa/set_webhook"))
     url = "https://cascade.test/webhooks/viber_bot/bot-1"
@@ -326,7 +278,7 @@ async def test_set_webhook_request_and_answer(channel: ViberBotChannel, viber: M
     assert viber.only_body == {"url": url, "send_name": False, "send_photo": False}
 
 
-async def test_set_webhook_with_event_filter(channel: ViberBotChannel, viber: MockViber) -> None:
+async def test_set_webhook_with_event_filter(channel: ViberBotChannel, viber: MockApi) -> None:
     viber.expect(Exchange(answer(0, event_types=["delivered"]), path="/pa/set_webhook"))
     assert await channel.set_webhook(SENDER, "https://h/w", ["delivered"]) == ["delivered"]
     assert viber.only_body["event_types"] == ["delivered"]
@@ -342,7 +294,7 @@ async def test_set_webhook_with_event_filter(channel: ViberBotChannel, viber: Mo
     ],
 )
 async def test_set_webhook_failure_raises(
-    channel: ViberBotChannel, viber: MockViber, reply: httpx.Response, status: int
+    channel: ViberBotChannel, viber: MockApi, reply: httpx.Response, status: int
 ) -> None:
     viber.expect(Exchange(reply, path="/pa/set_webhook"))
     with pytest.raises(ViberApiError) as caught:
@@ -351,7 +303,7 @@ async def test_set_webhook_failure_raises(
     assert TOKEN not in str(caught.value)
 
 
-async def test_get_account_info(channel: ViberBotChannel, viber: MockViber) -> None:
+async def test_get_account_info(channel: ViberBotChannel, viber: MockApi) -> None:
     viber.expect(
         Exchange(answer(0, name="Shop", webhook="https://h/w"), path="/pa/get_account_info"),
         Exchange(answer(2), path="/pa/get_account_info"),
@@ -365,7 +317,7 @@ async def test_get_account_info(channel: ViberBotChannel, viber: MockViber) -> N
 
 
 def test_runner_rejects_surprises_and_leftovers() -> None:
-    mock = MockViber()
+    mock = MockApi("/pa/send_message")
     with pytest.raises(AssertionError, match="unexpected request"):
         mock.handle(httpx.Request("POST", f"{BASE}/pa/send_message"))
     mock.expect(Exchange(answer(0)))

@@ -1,10 +1,8 @@
 """The Viber Business adapter (Vonage Messages API) against a mocked transport, and its
 status webhook, table-driven.
 
-Every test that talks to "Vonage" declares the exchanges it expects; the runner fails the
-test when a request arrives that was not expected, or an expected one never came. No
-request can leave the machine: the only transport is `httpx.MockTransport`. Webhook tokens
-are made here with a few lines of `hmac`, independently of the code under test.
+Every test that talks to "Vonage" declares the exchanges it expects (tests/mock_transport.py).
+Webhook tokens are made here with a few lines of `hmac`, independently of the code under test.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -46,6 +43,8 @@ from cascade.channels.viber_business import (
     ViberBusinessChannel,
     handle_webhook,
 )
+from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
+from tests.outbound import outbound_to
 
 API_KEY = "a1b2c3d4"
 API_SECRET = "Z9y8X7w6V5u4T3s2"
@@ -59,57 +58,19 @@ BASIC = "Basic " + base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
 # --- the runner ----------------------------------------------------------------------------
 
 
-@dataclass
-class Exchange:
-    """One expected request and the answer (or transport error) it gets."""
-
-    answer: httpx.Response | Exception
-    path: str = "/v1/messages"
-
-
-@dataclass
-class MockVonage:
-    pending: list[Exchange] = field(default_factory=list)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def expect(self, *exchanges: Exchange) -> None:
-        self.pending.extend(exchanges)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if not self.pending:
-            raise AssertionError(f"unexpected request {request.method} {request.url}")
-        exchange = self.pending.pop(0)
-        assert request.url.path == exchange.path
-        self.requests.append(request)
-        if isinstance(exchange.answer, Exception):
-            raise exchange.answer
-        return exchange.answer
-
-    def assert_done(self) -> None:
-        assert not self.pending, f"{len(self.pending)} expected request(s) never made"
-
-    @property
-    def only_body(self) -> dict[str, Any]:
-        assert len(self.requests) == 1
-        body: dict[str, Any] = json.loads(self.requests[0].content)
-        return body
+@pytest.fixture
+def vonage() -> Iterator[MockApi]:
+    with scripted("/v1/messages") as api:
+        yield api
 
 
 @pytest.fixture
-def vonage() -> Iterator[MockVonage]:
-    mock = MockVonage()
-    yield mock
-    mock.assert_done()
+async def channel(vonage: MockApi) -> AsyncIterator[ViberBusinessChannel]:
+    def make(client: httpx.AsyncClient) -> ViberBusinessChannel:
+        return ViberBusinessChannel(base_url=BASE, service_id=SERVICE_ID, client=client)
 
-
-@pytest.fixture
-async def channel(vonage: MockVonage) -> AsyncIterator[ViberBusinessChannel]:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(vonage.handle))
-    channel = ViberBusinessChannel(base_url=BASE, service_id=SERVICE_ID, client=client)
-    yield channel
-    await channel.aclose()
-    assert not client.is_closed  # a client handed in belongs to the caller
-    await client.aclose()
+    async with channel_on(vonage, make) as channel:
+        yield channel
 
 
 def accepted(uuid: str = MESSAGE_UUID) -> httpx.Response:
@@ -137,18 +98,8 @@ def outbound(
     phone: str = "+380501234563",
     **extras: Any,
 ) -> Outbound:
-    return Outbound(
-        attempt_id="att-1",
-        message_id="3fa85f64-5717-4562-b3fc-2c963f66afa6",
-        phone=phone,
-        address=phone,
-        text=text,
-        from_name="YourStore",
-        message_type=message_type,
-        survey_options=(),
-        ttl_remaining_s=ttl,
-        sender=sender,
-        **extras,
+    return outbound_to(
+        phone, sender, text=text, message_type=message_type, ttl_remaining_s=ttl, **extras
     )
 
 
@@ -306,7 +257,7 @@ BODY_CASES: list[tuple[str, Outbound, dict[str, Any]]] = [
 @pytest.mark.parametrize(("case", "out", "body"), BODY_CASES, ids=[c[0] for c in BODY_CASES])
 async def test_request_is_exact(
     channel: ViberBusinessChannel,
-    vonage: MockVonage,
+    vonage: MockApi,
     case: str,
     out: Outbound,
     body: dict[str, Any],
@@ -321,8 +272,8 @@ async def test_request_is_exact(
     assert vonage.only_body == body
 
 
-async def test_installation_credentials_when_the_sender_has_none(vonage: MockVonage) -> None:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(vonage.handle))
+async def test_installation_credentials_when_the_sender_has_none(vonage: MockApi) -> None:
+    client = vonage.client()
     channel = ViberBusinessChannel(
         base_url=BASE, api_key="k2", api_secret="s2", service_id="999", client=client
     )
@@ -362,7 +313,7 @@ LOCAL_CASES: list[tuple[str, dict[str, str], Outbound, Outcome]] = [
 )
 async def test_refused_before_sending(
     channel: ViberBusinessChannel,
-    vonage: MockVonage,
+    vonage: MockApi,
     case: str,
     config: dict[str, str],
     out: Outbound,
@@ -411,10 +362,7 @@ ANSWER_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
     ("400-html", httpx.Response(400, text="<html>bad</html>"), Failed("HTTP_400")),
     ("500", problem(500, "internal", "Internal Error"), Retry("HTTP_500")),
     ("503", httpx.Response(503), Retry("HTTP_503")),
-    ("read-timeout", httpx.ReadTimeout("slow"), InDoubt("NO_ANSWER:ReadTimeout")),
-    ("connect-timeout", httpx.ConnectTimeout("slow"), Retry("NETWORK:ConnectTimeout")),
-    ("connect-error", httpx.ConnectError("refused"), Retry("NETWORK:ConnectError")),
-    ("reset", httpx.RemoteProtocolError("reset"), InDoubt("NO_ANSWER:RemoteProtocolError")),
+    *TRANSPORT_FAULTS,
     # a 2xx we cannot read may be an accepted message behind a proxy: never repeated
     ("html-202", httpx.Response(202, text="<html>proxy</html>"), InDoubt("BAD_RESPONSE")),
     ("202-no-uuid", httpx.Response(202, json={"uuid": "x"}), InDoubt("BAD_RESPONSE")),
@@ -427,7 +375,7 @@ ANSWER_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
 )
 async def test_every_answer_maps(
     channel: ViberBusinessChannel,
-    vonage: MockVonage,
+    vonage: MockApi,
     case: str,
     reply: httpx.Response | Exception,
     expected: Outcome,
@@ -437,7 +385,7 @@ async def test_every_answer_maps(
 
 
 async def test_credentials_never_logged(
-    channel: ViberBusinessChannel, vonage: MockVonage, caplog: pytest.LogCaptureFixture
+    channel: ViberBusinessChannel, vonage: MockApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     replies = [c[1] for c in ANSWER_CASES]
@@ -456,7 +404,7 @@ async def test_credentials_never_logged(
 
 
 def test_runner_rejects_surprises_and_leftovers() -> None:
-    mock = MockVonage()
+    mock = MockApi("/v1/messages")
     with pytest.raises(AssertionError, match="unexpected request"):
         mock.handle(httpx.Request("POST", f"{BASE}/v1/messages"))
     mock.expect(Exchange(accepted()))

@@ -9,22 +9,15 @@ must carry a valid signature to produce events. The tests talk to both over loop
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 import pytest
-from litestar import Litestar, Request, Response, post
-from litestar.params import FromPath
 
 from cascade.channels.base import (
-    DeliveryReport,
-    Event,
-    Inbound,
     Misconfigured,
     Outbound,
     Sender,
@@ -34,7 +27,10 @@ from cascade.channels.base import (
 )
 from cascade.channels.flashcall import FlashCallChannel, handle_webhook, signature
 from cascade.simulators.flashcall import FlashCallSimulator, create_app
-from tests.threaded_server import ThreadedServer
+from tests import live_simulator
+from tests.live_simulator import live_on, script, wait_for
+from tests.outbound import numbered_outbound_to
+from tests.receiver import Receiver, form_field, reports
 
 ACCOUNT = "AC3f2a0c5d9e8b7a6f5e4d3c2b1a0f9e8d"
 TOKEN = "9c1e4f7a2b5d8e0f3a6c9b2e5d8f1a4c"
@@ -47,67 +43,7 @@ pytestmark = pytest.mark.live
 
 # --- servers in threads ------------------------------------------------------------------------
 
-
-@dataclass
-class Callback:
-    call_status: str
-    status: int
-    events: tuple[Event, ...]
-
-
-@dataclass
-class Receiver:
-    """What Cascade's webhook endpoint saw: every callback, and the events it produced."""
-
-    url: str = ""
-    seen: list[Callback] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def events(self) -> list[Event]:
-        with self.lock:
-            return [e for c in self.seen for e in c.events]
-
-    def callbacks(self) -> list[Callback]:
-        with self.lock:
-            return list(self.seen)
-
-
-def receiving_app(receiver: Receiver) -> Litestar:
-    senders = {s.id: s for s in (SENDER, IMPOSTOR)}
-
-    @post("/webhooks/flashcall/{sender_id:str}", status_code=200)
-    async def webhook(sender_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        headers["x-cascade-webhook-url"] = str(request.url)  # what the API layer must pass
-        reply = await handle_webhook(Inbound(senders[sender_id], headers, body))
-        status = dict(parse_qsl(body.decode(errors="replace"))).get("CallStatus", "?")
-        with receiver.lock:
-            receiver.seen.append(Callback(status, reply.status, reply.events))
-        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
-
-    return Litestar([webhook], openapi_config=None)
-
-
-@dataclass
-class Live:
-    sim: str
-    simulator: FlashCallSimulator
-    receiver: Receiver
-    admin: httpx.AsyncClient
-    channel: FlashCallChannel
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[str, FlashCallSimulator, Receiver]]:
-    receiver = Receiver()
-    simulator = FlashCallSimulator(ring_ms=50)
-    with (
-        ThreadedServer(create_app(simulator, accounts={ACCOUNT: TOKEN})) as sim_url,
-        ThreadedServer(receiving_app(receiver)) as receiver_url,
-    ):
-        receiver.url = receiver_url
-        yield sim_url, simulator, receiver
+Live = live_simulator.Live[FlashCallSimulator, FlashCallChannel]
 
 
 def flashcall_channel(sim_url: str, receiver_url: str, **overrides: Any) -> FlashCallChannel:
@@ -123,47 +59,20 @@ def flashcall_channel(sim_url: str, receiver_url: str, **overrides: Any) -> Flas
 
 
 @pytest.fixture
-async def live(servers: tuple[str, FlashCallSimulator, Receiver]) -> AsyncIterator[Live]:
-    sim_url, simulator, receiver = servers
-    async with httpx.AsyncClient(base_url=sim_url, timeout=5) as admin:
-        channel = flashcall_channel(sim_url, receiver.url)
-        yield Live(sim_url, simulator, receiver, admin, channel)
-        await channel.aclose()
-
-
-async def wait_for(predicate: Callable[[], bool]) -> None:
-    """Poll until `predicate` holds; fail after five seconds."""
-    async with asyncio.timeout(5):
-        while not predicate():  # noqa: ASYNC110 - the events arrive on another thread
-            await asyncio.sleep(0.02)
+async def live() -> AsyncIterator[Live]:
+    receiver = Receiver("flashcall", handle_webhook, (SENDER, IMPOSTOR), form_field("CallStatus"))
+    simulator = FlashCallSimulator(ring_ms=50)
+    app = create_app(simulator, accounts={ACCOUNT: TOKEN})
+    async with live_on(
+        app, simulator, receiver, lambda url: flashcall_channel(url, receiver.url)
+    ) as live:
+        yield live
 
 
 def outbound(phone: str, *, sender: Sender = SENDER) -> Outbound:
-    return Outbound(
-        attempt_id="att-" + phone,
-        message_id="msg-" + phone,
-        phone=phone,
-        address=phone,
-        text="",
-        from_name="YourStore",
-        message_type="flashcall",
-        survey_options=(),
-        ttl_remaining_s=300,
-        sender=sender,
+    return numbered_outbound_to(
+        phone, sender, text="", message_type="flashcall", ttl_remaining_s=300
     )
-
-
-def reports(receiver: Receiver, provider_id: str) -> list[DeliveryReport]:
-    return [
-        e
-        for e in receiver.events()
-        if isinstance(e, DeliveryReport) and e.provider_id == provider_id
-    ]
-
-
-async def script(live: Live, phone: str, **behaviour: Any) -> None:
-    response = await live.admin.put(f"/_sim/script/{phone}", json=behaviour)
-    assert response.status_code == 200
 
 
 # --- personas ---------------------------------------------------------------------------------
@@ -185,7 +94,7 @@ async def test_persona_9_takes_the_call_then_it_is_delivered(live: Live) -> None
     (report,) = reports(live.receiver, outcome.provider_id)
     assert (report.state, report.reason) == ("delivered", None)
     assert before_ms - 1000 <= report.at_ms <= time.time() * 1000 + 1000
-    assert [(c.call_status, c.status) for c in live.receiver.callbacks()] == [("no-answer", 200)]
+    assert [(c.kind, c.status) for c in live.receiver.callbacks()] == [("no-answer", 200)]
 
     (call,) = (await live.admin.get("/_sim/received", params={"phone": phone})).json()
     assert call["sid"] == outcome.provider_id
@@ -222,7 +131,7 @@ async def test_scripted_pick_up_completes_and_is_delivered(live: Live) -> None:
     outcome = await live.channel.send(outbound("+380501234560"))
     assert isinstance(outcome, Sent)
     await wait_for(lambda: bool(reports(live.receiver, outcome.provider_id)))
-    assert [c.call_status for c in live.receiver.callbacks()] == ["completed"]
+    assert [c.kind for c in live.receiver.callbacks()] == ["completed"]
     assert reports(live.receiver, outcome.provider_id)[0].state == "delivered"
 
 
@@ -333,7 +242,7 @@ async def test_every_requested_event_is_reported_and_signed(live: Live) -> None:
     sid = response.json()["sid"]
     await wait_for(lambda: bool(reports(live.receiver, sid)))
     seen = live.receiver.callbacks()
-    assert [(c.call_status, c.status) for c in seen] == [
+    assert [(c.kind, c.status) for c in seen] == [
         ("initiated", 200),
         ("ringing", 200),
         ("no-answer", 200),
@@ -351,7 +260,7 @@ async def test_receiver_checking_another_token_refuses_every_callback(live: Live
     outcome = await live.channel.send(outbound("+380501234569", sender=IMPOSTOR))
     assert isinstance(outcome, Sent)
     await wait_for(lambda: bool(live.receiver.callbacks()))
-    assert [(c.call_status, c.status) for c in live.receiver.callbacks()] == [("no-answer", 403)]
+    assert [(c.kind, c.status) for c in live.receiver.callbacks()] == [("no-answer", 403)]
     assert live.receiver.events() == []
     (posted,) = (await live.admin.get("/_sim/callbacks")).json()
     assert posted["http_status"] == 403

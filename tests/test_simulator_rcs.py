@@ -10,22 +10,16 @@ key generated for the test and registered with the simulator. Loopback only.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar, Request, Response, post
-from litestar.params import FromPath
 
 from cascade.channels.base import (
-    DeliveryReport,
-    Event,
-    Inbound,
     Misconfigured,
     Outbound,
     Sender,
@@ -36,7 +30,10 @@ from cascade.channels.base import (
 )
 from cascade.channels.rcs import RcsChannel, ServiceAccountTokens, handle_webhook
 from cascade.simulators.rcs import RcsSimulator, create_app, new_service_account
-from tests.threaded_server import ThreadedServer
+from tests import live_simulator
+from tests.live_simulator import script, serving, wait_for
+from tests.outbound import outbound_to
+from tests.receiver import Receiver, reports
 
 AGENT = "cascade_sim_agent"
 CLIENT_TOKEN = "SJENCPGJESMGUFPY"
@@ -53,64 +50,13 @@ pytestmark = pytest.mark.live
 
 
 @dataclass
-class Receiver:
-    """What Cascade's webhook endpoint saw: every request's answer and its events."""
-
-    url: str = ""
-    seen: list[tuple[int, tuple[Event, ...]]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def webhook(self, sender: Sender) -> str:
-        return f"{self.url}/webhooks/rcs/{sender.id}"
-
-    def events(self) -> list[Event]:
-        with self.lock:
-            return [e for _, events in self.seen for e in events]
-
-    def statuses(self) -> list[int]:
-        with self.lock:
-            return [status for status, _ in self.seen]
-
-
-def receiving_app(receiver: Receiver) -> Litestar:
-    senders = {s.id: s for s in (SENDER, IMPOSTOR)}
-
-    @post("/webhooks/rcs/{sender_id:str}", status_code=200)
-    async def webhook(sender_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        reply = await handle_webhook(Inbound(senders[sender_id], headers, await request.body()))
-        with receiver.lock:
-            receiver.seen.append((reply.status, reply.events))
-        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
-
-    return Litestar([webhook], openapi_config=None)
-
-
-@dataclass
-class Live:
-    sim_url: str
-    simulator: RcsSimulator
-    receiver: Receiver
-    admin: httpx.AsyncClient
-    channel: RcsChannel
-    key: dict[str, str]
+class Live(live_simulator.Live[RcsSimulator, RcsChannel]):
+    key: dict[str, str]  # the service account's key, as the channel's token source has it
 
 
 @pytest.fixture(scope="module")
 def service_account() -> tuple[dict[str, str], str]:
     return new_service_account(ACCOUNT)
-
-
-@pytest.fixture
-def servers(
-    service_account: tuple[dict[str, str], str],
-) -> Iterator[tuple[str, RcsSimulator, Receiver]]:
-    receiver = Receiver()
-    simulator = RcsSimulator(callback_backoff_s=0.05)
-    app = create_app(simulator, agents=(AGENT,), service_accounts={ACCOUNT: service_account[1]})
-    with ThreadedServer(app) as sim_url, ThreadedServer(receiving_app(receiver)) as receiver_url:
-        receiver.url = receiver_url
-        yield sim_url, simulator, receiver
 
 
 def make_channel(sim_url: str, key: dict[str, str]) -> tuple[RcsChannel, ServiceAccountTokens]:
@@ -119,15 +65,17 @@ def make_channel(sim_url: str, key: dict[str, str]) -> tuple[RcsChannel, Service
 
 
 @pytest.fixture
-async def live(
-    servers: tuple[str, RcsSimulator, Receiver], service_account: tuple[dict[str, str], str]
-) -> AsyncIterator[Live]:
-    sim_url, simulator, receiver = servers
-    channel, tokens = make_channel(sim_url, service_account[0])
-    async with httpx.AsyncClient(base_url=sim_url, timeout=5) as admin:
-        yield Live(sim_url, simulator, receiver, admin, channel, service_account[0])
-    await channel.aclose()
-    tokens.close()
+async def live(service_account: tuple[dict[str, str], str]) -> AsyncIterator[Live]:
+    key, public_key = service_account
+    receiver = Receiver("rcs", handle_webhook, (SENDER, IMPOSTOR))
+    simulator = RcsSimulator(callback_backoff_s=0.05)
+    app = create_app(simulator, agents=(AGENT,), service_accounts={ACCOUNT: public_key})
+    with serving(app, receiver) as sim_url:
+        channel, tokens = make_channel(sim_url, key)
+        async with httpx.AsyncClient(base_url=sim_url, timeout=5) as admin:
+            yield Live(sim_url, simulator, receiver, admin, channel, key)
+        await channel.aclose()
+        tokens.close()
 
 
 @pytest.fixture
@@ -139,41 +87,9 @@ async def ready(live: Live) -> Live:
     return live
 
 
-async def wait_for(predicate: Callable[[], bool]) -> None:
-    """Poll until `predicate` holds; fail after five seconds."""
-    async with asyncio.timeout(5):
-        while not predicate():  # noqa: ASYNC110 - the events arrive on another thread
-            await asyncio.sleep(0.02)
-
-
 def outbound(phone: str, **overrides: Any) -> Outbound:
-    values: dict[str, Any] = {
-        "attempt_id": str(uuid.uuid4()),
-        "message_id": str(uuid.uuid4()),
-        "phone": phone,
-        "address": phone,
-        "text": "Your order #12345 has been confirmed",
-        "from_name": "YourStore",
-        "message_type": "transaction",
-        "survey_options": (),
-        "ttl_remaining_s": 3600,
-        "sender": SENDER,
-    }
-    values.update(overrides)
-    return Outbound(**values)
-
-
-def reports(receiver: Receiver, provider_id: str) -> list[DeliveryReport]:
-    return [
-        e
-        for e in receiver.events()
-        if isinstance(e, DeliveryReport) and e.provider_id == provider_id
-    ]
-
-
-async def script(live: Live, phone: str, **behaviour: Any) -> None:
-    response = await live.admin.put(f"/_sim/script/{phone}", json=behaviour)
-    assert response.status_code == 200
+    ids = {"attempt_id": str(uuid.uuid4()), "message_id": str(uuid.uuid4())}
+    return outbound_to(phone, SENDER, **{**ids, **overrides})
 
 
 async def calls(live: Live) -> list[tuple[str, str, int]]:
@@ -346,7 +262,7 @@ async def test_api_requires_a_bearer_token(live: Live) -> None:
 
 async def test_an_unregistered_key_gets_no_token(live: Live) -> None:
     stranger, _ = new_service_account("stranger@elsewhere.iam.gserviceaccount.com")
-    channel, tokens = make_channel(live.sim_url, stranger)
+    channel, tokens = make_channel(live.sim, stranger)
     assert await channel.send(outbound(CAPABLE)) == Misconfigured("TOKEN_INVALID_GRANT")
     await channel.aclose()
     tokens.close()
@@ -354,15 +270,15 @@ async def test_an_unregistered_key_gets_no_token(live: Live) -> None:
 
 async def test_a_key_signed_by_someone_else_gets_no_token(live: Live) -> None:
     forged, _ = new_service_account(ACCOUNT)  # the right name, another key
-    channel, tokens = make_channel(live.sim_url, forged)
+    channel, tokens = make_channel(live.sim, forged)
     assert await channel.send(outbound(CAPABLE)) == Misconfigured("TOKEN_INVALID_GRANT")
     await channel.aclose()
     tokens.close()
 
 
 async def test_another_agent_is_refused(live: Live) -> None:
-    tokens = ServiceAccountTokens.from_info(live.key, token_uri=f"{live.sim_url}/token")
-    channel = RcsChannel(f"{live.sim_url}/v1", agent_id="not_our_agent", tokens=tokens)
+    tokens = ServiceAccountTokens.from_info(live.key, token_uri=f"{live.sim}/token")
+    channel = RcsChannel(f"{live.sim}/v1", agent_id="not_our_agent", tokens=tokens)
     assert await channel.send(outbound(CAPABLE)) == Misconfigured("PERMISSION_DENIED")
     await channel.aclose()
     tokens.close()
@@ -385,7 +301,7 @@ async def test_token_endpoint_checks_the_grant(live: Live) -> None:
 
 
 async def test_rbm_refuses_what_it_would_refuse(ready: Live) -> None:
-    tokens = ServiceAccountTokens.from_info(ready.key, token_uri=f"{ready.sim_url}/token")
+    tokens = ServiceAccountTokens.from_info(ready.key, token_uri=f"{ready.sim}/token")
     headers = {"Authorization": f"Bearer {await tokens.token()}"}
     tokens.close()
     path = f"/v1/phones/{CAPABLE}/agentMessages"

@@ -8,22 +8,17 @@ uvicorn in a thread, on sockets bound to 127.0.0.1 port 0, so the round trip
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar, Request, Response, post
-from litestar.datastructures import State
-from litestar.params import FromPath
 
 from cascade.channels.base import (
     ContactLinked,
     ContactState,
     Delivered,
-    Event,
     Failed,
-    Inbound,
     Misconfigured,
     Outbound,
     Sender,
@@ -34,6 +29,8 @@ from cascade.channels.base import (
 from cascade.channels.telegram import TelegramChannel, handle_webhook
 from cascade.clock import ManualClock
 from cascade.simulators.telegram import TelegramSimulator, chat_id_for, create_app
+from tests.outbound import outbound_to
+from tests.receiver import Receiver
 from tests.threaded_server import ThreadedServer
 
 pytestmark = pytest.mark.live
@@ -77,19 +74,8 @@ async def channel(sim_url: str) -> AsyncIterator[TelegramChannel]:
 
 
 def outbound(phone: str, *, address: str | None = None, **changes: Any) -> Outbound:
-    out = Outbound(
-        attempt_id="att-1",
-        message_id="3fa85f64-5717-4562-b3fc-2c963f66afa6",
-        phone=phone,
-        address=str(chat_id_for(phone)) if address is None else address,
-        text="Your order #12345 has been confirmed",
-        from_name="YourStore",
-        message_type="transaction",
-        survey_options=(),
-        ttl_remaining_s=3600,
-        sender=SENDER,
-    )
-    return replace(out, **changes)
+    to = str(chat_id_for(phone)) if address is None else address
+    return outbound_to(phone, SENDER, address=to, **changes)
 
 
 async def received(admin: httpx.AsyncClient) -> list[dict[str, Any]]:
@@ -232,38 +218,16 @@ async def test_bot_api_shapes(admin: httpx.AsyncClient) -> None:
 # --- the webhook round trip ----------------------------------------------------------------------
 
 
-@dataclass
-class Receiver:
-    senders: dict[str, Sender]
-    events: list[Event] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-
-
-@post("/webhooks/telegram/{sender_id:str}")
-async def telegram_webhook(
-    request: Request[Any, Any, Any], state: State, sender_id: FromPath[str]
-) -> Response[bytes]:
-    receiver: Receiver = state.receiver
-    sender = receiver.senders.get(sender_id)
-    if sender is None:
-        return Response(content=b"", status_code=404)
-    headers = {name.lower(): value for name, value in request.headers.items()}
-    reply = await handle_webhook(Inbound(sender=sender, headers=headers, body=await request.body()))
-    receiver.events.extend(reply.events)
-    receiver.statuses.append(reply.status)
-    return Response(content=reply.body, status_code=reply.status, media_type=reply.content_type)
-
-
 @pytest.fixture
 def receiver() -> Receiver:
-    return Receiver(senders={SENDER.id: SENDER})
+    return Receiver("telegram", handle_webhook, (SENDER,))
 
 
 @pytest.fixture
 def hook_url(receiver: Receiver) -> Iterator[str]:
-    app = Litestar([telegram_webhook], state=State({"receiver": receiver}), openapi_config=None)
-    with ThreadedServer(app) as url:
-        yield f"{url}/webhooks/telegram/{SENDER.id}"
+    with ThreadedServer(receiver.app()) as url:
+        receiver.url = url
+        yield receiver.webhook(SENDER)
 
 
 async def act(admin: httpx.AsyncClient, phone: str, action: str, **params: Any) -> dict[str, Any]:
@@ -297,16 +261,16 @@ async def test_webhook_round_trip(
     assert keyboard["via"] == "webhook_reply"
     button = keyboard["reply_markup"]["keyboard"][0][0]
     assert button == {"text": "Share my phone number", "request_contact": True}
-    assert receiver.events == []
+    assert receiver.events() == []
 
     # The user shares their own number: phone → chat is linked.
     shared = await act(admin, phone, "share_contact")
     assert shared["delivered"] is True
-    assert receiver.events == [ContactLinked("telegram", SENDER.id, phone, chat)]
+    assert receiver.events() == [ContactLinked("telegram", SENDER.id, phone, chat)]
 
     # Someone else's contact links nothing.
     await act(admin, phone, "share_contact", of="+380509876541")
-    assert len(receiver.events) == 1
+    assert len(receiver.events()) == 1
 
     # The learnt address now reaches the user.
     sent = await channel.send(outbound(phone, address=chat))
@@ -320,13 +284,13 @@ async def test_webhook_round_trip(
 
     # Blocking the bot: an update says so, and sends answer 403.
     await act(admin, phone, "block")
-    assert receiver.events[-1] == ContactState("telegram", SENDER.id, chat, reachable=False)
+    assert receiver.events()[-1] == ContactState("telegram", SENDER.id, chat, reachable=False)
     clock.advance(1.0)
     assert await channel.send(outbound(phone, address=chat)) == Unreachable("BLOCKED", blocked=True)
 
     # Starting it again unblocks.
     await act(admin, phone, "start")
-    assert receiver.events[-1] == ContactState("telegram", SENDER.id, chat, reachable=True)
+    assert receiver.events()[-1] == ContactState("telegram", SENDER.id, chat, reachable=True)
 
     # A survey as buttons; pressing one answers, and the callback query is acknowledged.
     survey = outbound(phone, address=chat, survey_options=("Yes", "No"), text="Happy?")
@@ -334,7 +298,7 @@ async def test_webhook_round_trip(
     pressed = await act(admin, phone, "press", text="No")
     assert pressed["reply"]["method"] == "answerCallbackQuery"
     assert pressed["reply"]["status"] == 200
-    answer = receiver.events[-1]
+    answer = receiver.events()[-1]
     assert isinstance(answer, SurveyAnswer)
     assert (answer.answer, answer.message_id, answer.address) == ("No", survey.message_id, chat)
 
@@ -342,7 +306,7 @@ async def test_webhook_round_trip(
     survey_item = (await received(admin))[-1]
     assert survey_item["reply_markup"]["inline_keyboard"][0][0]["text"] == "Yes"
     await act(admin, phone, "say", text="yes", reply_to=survey_item["message_id"])
-    answer = receiver.events[-1]
+    answer = receiver.events()[-1]
     assert isinstance(answer, SurveyAnswer)
     assert (answer.answer, answer.message_id) == ("Yes", survey.message_id)
 
@@ -363,8 +327,8 @@ async def test_webhook_with_wrong_secret_is_rejected(
 
     assert result["delivered"] is False
     assert result["webhook_status"] == 401
-    assert receiver.events == []
-    assert receiver.statuses == [401]
+    assert receiver.events() == []
+    assert receiver.statuses() == [401]
     info = (await admin.get(f"/bot{TOKEN}/getWebhookInfo")).json()["result"]
     assert info["last_error_message"] == "Wrong response from the webhook: 401 Unauthorized"
     assert [item["via"] for item in await received(admin)] == []  # nothing was run

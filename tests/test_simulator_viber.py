@@ -8,24 +8,17 @@ carry a valid signature to produce events). The tests talk to both over loopback
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
-from litestar import Litestar, Request, Response, post
-from litestar.params import FromPath
 
 from cascade.channels.base import (
     ContactLinked,
     ContactState,
-    DeliveryReport,
-    Event,
-    Inbound,
     Misconfigured,
     Outbound,
     Sender,
@@ -36,7 +29,10 @@ from cascade.channels.base import (
 )
 from cascade.channels.viber_bot import ViberApiError, ViberBotChannel, handle_webhook
 from cascade.simulators.viber import ViberSimulator, create_app, phone_for, user_id
-from tests.threaded_server import ThreadedServer
+from tests import live_simulator
+from tests.live_simulator import live_on, script, wait_for
+from tests.outbound import numbered_outbound_to
+from tests.receiver import Receiver, json_field, reports
 
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
 SENDER = Sender(id="bot-1", token=TOKEN)
@@ -47,80 +43,16 @@ pytestmark = pytest.mark.live
 
 # --- servers in threads ------------------------------------------------------------------------
 
-
-@dataclass
-class Callback:
-    event: str
-    status: int
-    events: tuple[Event, ...]
-
-
-@dataclass
-class Receiver:
-    """What Cascade's webhook endpoint saw: every callback, and the events it produced."""
-
-    url: str = ""
-    seen: list[Callback] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def webhook(self, sender: Sender) -> str:
-        return f"{self.url}/webhooks/viber_bot/{sender.id}"
-
-    def events(self) -> list[Event]:
-        with self.lock:
-            return [e for c in self.seen for e in c.events]
-
-    def callbacks(self) -> list[Callback]:
-        with self.lock:
-            return list(self.seen)
-
-
-def receiving_app(receiver: Receiver) -> Litestar:
-    senders = {s.id: s for s in (SENDER, IMPOSTOR)}
-
-    @post("/webhooks/viber_bot/{sender_id:str}", status_code=200)
-    async def webhook(sender_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        reply = await handle_webhook(Inbound(senders[sender_id], headers, body))
-        try:
-            event = str(msgspec.json.decode(body).get("event"))
-        except (msgspec.DecodeError, AttributeError):
-            event = "?"
-        with receiver.lock:
-            receiver.seen.append(Callback(event, reply.status, reply.events))
-        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
-
-    return Litestar([webhook], openapi_config=None)
-
-
-@dataclass
-class Live:
-    sim: str
-    receiver: Receiver
-    admin: httpx.AsyncClient
-    channel: ViberBotChannel
+Live = live_simulator.Live[ViberSimulator, ViberBotChannel]
 
 
 @pytest.fixture
-def servers() -> Iterator[tuple[str, Receiver]]:
-    receiver = Receiver()
+async def live() -> AsyncIterator[Live]:
+    receiver = Receiver("viber_bot", handle_webhook, (SENDER, IMPOSTOR), json_field("event"))
     simulator = ViberSimulator(callback_backoff_s=0.05)
-    with (
-        ThreadedServer(create_app(simulator, bots={TOKEN: "Cascade Bot"})) as sim_url,
-        ThreadedServer(receiving_app(receiver)) as receiver_url,
-    ):
-        receiver.url = receiver_url
-        yield sim_url, receiver
-
-
-@pytest.fixture
-async def live(servers: tuple[str, Receiver]) -> AsyncIterator[Live]:
-    sim_url, receiver = servers
-    async with httpx.AsyncClient(base_url=sim_url, timeout=5) as admin:
-        channel = ViberBotChannel(base_url=sim_url)
-        yield Live(sim_url, receiver, admin, channel)
-        await channel.aclose()
+    app = create_app(simulator, bots={TOKEN: "Cascade Bot"})
+    async with live_on(app, simulator, receiver, lambda url: ViberBotChannel(base_url=url)) as live:
+        yield live
 
 
 @pytest.fixture
@@ -130,36 +62,8 @@ async def ready(live: Live) -> Live:
     return live
 
 
-async def wait_for(predicate: Callable[[], bool]) -> None:
-    """Poll until `predicate` holds; fail after five seconds."""
-    async with asyncio.timeout(5):
-        while not predicate():  # noqa: ASYNC110 - the events arrive on another thread
-            await asyncio.sleep(0.02)
-
-
 def outbound(phone: str, *, sender: Sender = SENDER, **overrides: Any) -> Outbound:
-    values: dict[str, Any] = {
-        "attempt_id": "att-" + phone,
-        "message_id": "msg-" + phone,
-        "phone": phone,
-        "address": user_id(phone),
-        "text": "Your order #12345 has been confirmed",
-        "from_name": "YourStore",
-        "message_type": "transaction",
-        "survey_options": (),
-        "ttl_remaining_s": 3600,
-        "sender": sender,
-    }
-    values.update(overrides)
-    return Outbound(**values)
-
-
-def reports(receiver: Receiver, provider_id: str) -> list[DeliveryReport]:
-    return [
-        e
-        for e in receiver.events()
-        if isinstance(e, DeliveryReport) and e.provider_id == provider_id
-    ]
+    return numbered_outbound_to(phone, sender, **{"address": user_id(phone), **overrides})
 
 
 # --- user ids ------------------------------------------------------------------------------------
@@ -184,7 +88,7 @@ async def test_set_webhook_sends_a_signed_webhook_event(live: Live) -> None:
     types = await live.channel.set_webhook(SENDER, live.receiver.webhook(SENDER))
     assert "delivered" in types
     assert "seen" in types
-    assert [(c.event, c.status) for c in live.receiver.callbacks()] == [("webhook", 200)]
+    assert [(c.kind, c.status) for c in live.receiver.callbacks()] == [("webhook", 200)]
     info = await live.channel.get_account_info(SENDER)
     assert info["webhook"] == live.receiver.webhook(SENDER)
     assert info["name"] == "Cascade Bot"
@@ -195,7 +99,7 @@ async def test_webhook_that_rejects_the_signature_is_refused(live: Live) -> None
     with pytest.raises(ViberApiError) as caught:
         await live.channel.set_webhook(SENDER, live.receiver.webhook(IMPOSTOR))
     assert caught.value.status == 1
-    assert [(c.event, c.status) for c in live.receiver.callbacks()] == [("webhook", 401)]
+    assert [(c.kind, c.status) for c in live.receiver.callbacks()] == [("webhook", 401)]
     assert live.receiver.events() == []
 
 
@@ -278,11 +182,6 @@ async def test_unknown_user_id_is_not_registered(ready: Live) -> None:
 # --- scripts ------------------------------------------------------------------------------------
 
 
-async def script(live: Live, phone: str, **behaviour: Any) -> None:
-    response = await live.admin.put(f"/_sim/script/{phone}", json=behaviour)
-    assert response.status_code == 200
-
-
 async def test_scripted_throttle(ready: Live) -> None:
     await script(ready, "+380501234562", reachable=True, throttle=True)
     outcome = await ready.channel.send(outbound("+380501234562"))
@@ -340,7 +239,7 @@ async def test_subscribe_then_unsubscribe(ready: Live) -> None:
 async def test_conversation_started(ready: Live) -> None:
     await ready.admin.post("/_sim/users/+380501234563/conversation_started")
     await ready.admin.post("/_sim/users/+380501234569/conversation_started")
-    assert [(c.event, c.status) for c in ready.receiver.callbacks()][1:] == [
+    assert [(c.kind, c.status) for c in ready.receiver.callbacks()][1:] == [
         ("conversation_started", 200),
         ("conversation_started", 200),
     ]

@@ -10,23 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
-from litestar import Litestar, Request, Response, post
-from litestar.params import FromPath
 
 from cascade.channels.base import (
-    DeliveryReport,
-    Event,
     Failed,
-    Inbound,
     Misconfigured,
     Outbound,
     Sender,
@@ -37,7 +30,10 @@ from cascade.channels.base import (
 from cascade.channels.viber_business import ViberBusinessChannel, handle_webhook
 from cascade.simulators.script import Behaviour
 from cascade.simulators.viber_business import VonageSimulator, create_app, rejection_code
-from tests.threaded_server import ThreadedServer
+from tests import live_simulator
+from tests.live_simulator import live_on, script, wait_for
+from tests.outbound import numbered_outbound_to
+from tests.receiver import Receiver, json_field, reports
 
 API_KEY = "a1b2c3d4"
 API_SECRET = "Z9y8X7w6V5u4T3s2"
@@ -53,81 +49,20 @@ pytestmark = pytest.mark.live
 
 # --- servers in threads ------------------------------------------------------------------------
 
-
-@dataclass
-class Callback:
-    status: str
-    http_status: int
-    events: tuple[Event, ...]
-
-
-@dataclass
-class Receiver:
-    """What Cascade's webhook endpoint saw: every status webhook, and the events it made."""
-
-    url: str = ""
-    seen: list[Callback] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def webhook(self, sender: Sender) -> str:
-        return f"{self.url}/webhooks/viber_business/{sender.id}"
-
-    def events(self) -> list[Event]:
-        with self.lock:
-            return [e for c in self.seen for e in c.events]
-
-    def callbacks(self) -> list[Callback]:
-        with self.lock:
-            return list(self.seen)
-
-
-def receiving_app(receiver: Receiver) -> Litestar:
-    senders = {s.id: s for s in (SENDER, IMPOSTOR)}
-
-    @post("/webhooks/viber_business/{sender_id:str}", status_code=200)
-    async def webhook(sender_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        reply = await handle_webhook(Inbound(senders[sender_id], headers, body))
-        try:
-            status = str(msgspec.json.decode(body).get("status"))
-        except (msgspec.DecodeError, AttributeError):
-            status = "?"
-        with receiver.lock:
-            receiver.seen.append(Callback(status, reply.status, reply.events))
-        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
-
-    return Litestar([webhook], openapi_config=None)
-
-
-@dataclass
-class Live:
-    sim: str
-    simulator: VonageSimulator
-    receiver: Receiver
-    admin: httpx.AsyncClient
-    channel: ViberBusinessChannel
+Live = live_simulator.Live[VonageSimulator, ViberBusinessChannel]
 
 
 @pytest.fixture
-def servers() -> Iterator[tuple[str, VonageSimulator, Receiver]]:
-    receiver = Receiver()
+async def live() -> AsyncIterator[Live]:
+    receiver = Receiver("viber_business", handle_webhook, (SENDER, IMPOSTOR), json_field("status"))
     simulator = VonageSimulator(service_ids=frozenset({SERVICE_ID}), callback_backoff_s=0.05)
-    with (
-        ThreadedServer(create_app(simulator, accounts={API_KEY: API_SECRET})) as sim_url,
-        ThreadedServer(receiving_app(receiver)) as receiver_url,
-    ):
-        receiver.url = receiver_url
-        yield sim_url, simulator, receiver
+    app = create_app(simulator, accounts={API_KEY: API_SECRET})
 
+    def channel_for(url: str) -> ViberBusinessChannel:
+        return ViberBusinessChannel(base_url=url, service_id=SERVICE_ID)
 
-@pytest.fixture
-async def live(servers: tuple[str, VonageSimulator, Receiver]) -> AsyncIterator[Live]:
-    sim_url, simulator, receiver = servers
-    async with httpx.AsyncClient(base_url=sim_url, timeout=5) as admin:
-        channel = ViberBusinessChannel(base_url=sim_url, service_id=SERVICE_ID)
-        yield Live(sim_url, simulator, receiver, admin, channel)
-        await channel.aclose()
+    async with live_on(app, simulator, receiver, channel_for) as live:
+        yield live
 
 
 @pytest.fixture
@@ -141,41 +76,8 @@ async def ready(live: Live) -> Live:
     return live
 
 
-async def wait_for(predicate: Callable[[], bool]) -> None:
-    """Poll until `predicate` holds; fail after five seconds."""
-    async with asyncio.timeout(5):
-        while not predicate():  # noqa: ASYNC110 - the events arrive on another thread
-            await asyncio.sleep(0.02)
-
-
 def outbound(phone: str, *, sender: Sender = SENDER, **overrides: Any) -> Outbound:
-    values: dict[str, Any] = {
-        "attempt_id": "att-" + phone,
-        "message_id": "msg-" + phone,
-        "phone": phone,
-        "address": phone,
-        "text": "Your order #12345 has been confirmed",
-        "from_name": "YourStore",
-        "message_type": "transaction",
-        "survey_options": (),
-        "ttl_remaining_s": 3600,
-        "sender": sender,
-    }
-    values.update(overrides)
-    return Outbound(**values)
-
-
-def reports(receiver: Receiver, provider_id: str) -> list[DeliveryReport]:
-    return [
-        e
-        for e in receiver.events()
-        if isinstance(e, DeliveryReport) and e.provider_id == provider_id
-    ]
-
-
-async def script(live: Live, phone: str, **behaviour: Any) -> None:
-    response = await live.admin.put(f"/_sim/script/{phone}", json=behaviour)
-    assert response.status_code == 200
+    return numbered_outbound_to(phone, sender, **overrides)
 
 
 # --- personas ----------------------------------------------------------------------------------
@@ -192,7 +94,7 @@ async def test_persona_3_is_sent_then_signed_delivered(ready: Live) -> None:
     assert abs(report.at_ms - time.time() * 1000) < 5000
     # "submitted" came first, was believed (200) and made no event
     first = ready.receiver.callbacks()[0]
-    assert (first.status, first.http_status, first.events) == ("submitted", 200, ())
+    assert (first.kind, first.status, first.events) == ("submitted", 200, ())
 
     (received,) = (await ready.admin.get("/_sim/received", params={"phone": phone})).json()
     assert received["message_uuid"] == outcome.provider_id
@@ -374,7 +276,7 @@ async def test_webhook_not_believed_is_refused_and_retried(live: Live) -> None:
     outcome = await live.channel.send(outbound("+380501234563"))
     assert isinstance(outcome, Sent)
     await wait_for(lambda: len(live.receiver.callbacks()) >= 6)  # 2 statuses x 3 attempts
-    assert {c.http_status for c in live.receiver.callbacks()} == {401}
+    assert {c.status for c in live.receiver.callbacks()} == {401}
     assert live.receiver.events() == []
     await wait_for(lambda: len(live.simulator.callbacks) == 2)
     assert [(c.status, c.http_status, c.attempts) for c in live.simulator.callbacks] == [

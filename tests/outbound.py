@@ -1,0 +1,33 @@
+"""The message the channel and simulator tests send: an `Outbound`, every field at a usual
+value unless a test says otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cascade.channels.base import Outbound, Sender
+
+
+def outbound_to(phone: str, sender: Sender, /, **fields: Any) -> Outbound:
+    """A transactional text to `phone` (its address too), from `sender`; `fields` set the rest."""
+    values: dict[str, Any] = {
+        "attempt_id": "att-1",
+        "message_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        "phone": phone,
+        "address": phone,
+        "text": "Your order #12345 has been confirmed",
+        "from_name": "YourStore",
+        "message_type": "transaction",
+        "survey_options": (),
+        "ttl_remaining_s": 3600,
+        "sender": sender,
+    }
+    values.update(fields)
+    return Outbound(**values)
+
+
+def numbered_outbound_to(phone: str, sender: Sender, /, **fields: Any) -> Outbound:
+    """`outbound_to`, its attempt and message ids made from the number."""
+    return outbound_to(
+        phone, sender, **{"attempt_id": "att-" + phone, "message_id": "msg-" + phone, **fields}
+    )
