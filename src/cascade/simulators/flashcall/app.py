@@ -45,16 +45,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from operator import attrgetter
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import msgspec
-from litestar import Litestar, Request, Response, delete, get, post, put
-from litestar.exceptions import HTTPException
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar import Litestar, Request, Response, post
+from litestar.params import FromPath
 
 from cascade.domain.phone import is_e164
+from cascade.simulators.control import control_routes
 from cascade.simulators.script import Behaviour, Scripts
 
 log = logging.getLogger(__name__)
@@ -420,45 +421,19 @@ def create_app(
             return _error(400, 21220, "Call is not in a state that can be canceled")
         return Response(msgspec.json.encode(_resource(call)), status_code=200, media_type=_JSON)
 
-    @put("/_sim/script/{phone:str}")
-    async def put_script(phone: FromPath[str], data: JSONBody[Behaviour]) -> Behaviour:
-        sim.scripts.set(_phone(phone), data)
-        return data
-
-    @delete("/_sim/script")
-    async def delete_scripts() -> None:
-        sim.scripts.clear()
-
-    @get("/_sim/received")
-    async def get_received(phone: FromQuery[str | None] = None) -> list[Call]:
-        return [c for c in sim.calls if phone is None or c.to == phone]
-
-    @delete("/_sim/received")
-    async def delete_received() -> None:
-        sim.calls.clear()
-        sim.callbacks.clear()
-
-    @get("/_sim/callbacks")
-    async def get_callbacks() -> list[CallbackSent]:
-        return list(sim.callbacks)
-
     return Litestar(
         route_handlers=[
             create_call,
             update_call,
-            put_script,
-            delete_scripts,
-            get_received,
-            delete_received,
-            get_callbacks,
+            *control_routes(
+                set_script=sim.scripts.set,
+                reset=sim.scripts.clear,
+                received=sim.calls,
+                phone_of=attrgetter("to"),
+                logs={"callbacks": sim.callbacks},
+            ),
         ],
         on_startup=[sim.start],
         on_shutdown=[sim.stop],
         openapi_config=None,
     )
-
-
-def _phone(raw: str) -> str:
-    if not is_e164(raw):
-        raise HTTPException(status_code=400, detail="not an E.164 phone number")
-    return raw

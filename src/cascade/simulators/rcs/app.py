@@ -62,11 +62,12 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from litestar import Litestar, Request, Response, delete, get, post, put
+from litestar import Litestar, Request, Response, delete, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from cascade.domain.phone import is_e164
+from cascade.simulators.control import control_routes, e164
 from cascade.simulators.script import Behaviour, Scripts
 
 log = logging.getLogger(__name__)
@@ -708,36 +709,9 @@ def create_app(
         verified, status = await sim.handshake(data.url, data.client_token)
         return {"verified": verified, "status": status}
 
-    @put("/_sim/script/{phone:str}")
-    async def put_script(phone: FromPath[str], data: JSONBody[Behaviour]) -> Behaviour:
-        sim.scripts.set(_phone(phone), data)
-        return data
-
-    @delete("/_sim/script")
-    async def delete_scripts() -> None:
-        sim.reset()
-
-    @get("/_sim/received")
-    async def get_received(phone: FromQuery[str | None] = None) -> list[Received]:
-        return [r for r in sim.received if phone is None or r.phone == phone]
-
-    @delete("/_sim/received")
-    async def delete_received() -> None:
-        sim.received.clear()
-        sim.calls.clear()
-        sim.events.clear()
-
-    @get("/_sim/calls")
-    async def get_calls() -> list[Call]:
-        return list(sim.calls)
-
-    @get("/_sim/events")
-    async def get_events() -> list[EventSent]:
-        return list(sim.events)
-
     @post("/_sim/users/{phone:str}/reply", status_code=200)
     async def user_reply(phone: FromPath[str], text: FromQuery[str] = "") -> dict[str, Any]:
-        number = _phone(phone)
+        number = e164(phone)
         if not text:
             raise HTTPException(status_code=400, detail="reply needs ?text=")
         if sim.webhook is None:
@@ -752,12 +726,12 @@ def create_app(
             create_message,
             revoke_message,
             set_webhook,
-            put_script,
-            delete_scripts,
-            get_received,
-            delete_received,
-            get_calls,
-            get_events,
+            *control_routes(
+                set_script=sim.scripts.set,
+                reset=sim.reset,
+                received=sim.received,
+                logs={"calls": sim.calls, "events": sim.events},
+            ),
             user_reply,
         ],
         on_startup=[sim.start],
@@ -770,9 +744,3 @@ def _bad_phone(phone: str) -> tuple[int, Any] | None:
     if is_e164(phone):
         return None
     return _error(400, "INVALID_ARGUMENT", "the phone number is not E.164")
-
-
-def _phone(raw: str) -> str:
-    if not is_e164(raw):
-        raise HTTPException(status_code=400, detail="not an E.164 phone number")
-    return raw

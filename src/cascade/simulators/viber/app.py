@@ -44,11 +44,11 @@ from typing import Any, Final
 
 import httpx
 import msgspec
-from litestar import Litestar, Request, delete, get, post, put
+from litestar import Litestar, Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery
 
-from cascade.domain.phone import is_e164
+from cascade.simulators.control import control_routes, e164
 from cascade.simulators.script import Behaviour, Scripts
 
 log = logging.getLogger(__name__)
@@ -517,31 +517,9 @@ def create_app(
             return bot
         return _account_info(sim, bot)
 
-    @put("/_sim/script/{phone:str}")
-    async def put_script(phone: FromPath[str], data: JSONBody[Behaviour]) -> Behaviour:
-        sim.set_script(_phone(phone), data)
-        return data
-
-    @delete("/_sim/script")
-    async def delete_scripts() -> None:
-        sim.reset()
-
-    @get("/_sim/received")
-    async def get_received(phone: FromQuery[str | None] = None) -> list[Received]:
-        return [r for r in sim.received if phone is None or r.phone == phone]
-
-    @delete("/_sim/received")
-    async def delete_received() -> None:
-        sim.received.clear()
-        sim.callbacks.clear()
-
-    @get("/_sim/callbacks")
-    async def get_callbacks() -> list[CallbackSent]:
-        return list(sim.callbacks)
-
     @get("/_sim/users/{phone:str}")
     async def get_user(phone: FromPath[str]) -> dict[str, Any]:
-        number = _phone(phone)
+        number = e164(phone)
         return {"phone": number, "id": user_id(number), "subscribed": sim.is_subscribed(number)}
 
     @post("/_sim/users/{phone:str}/{action:str}", status_code=200)
@@ -551,7 +529,7 @@ def create_app(
         token: FromQuery[str | None] = None,
         text: FromQuery[str] = "",
     ) -> dict[str, Any]:
-        number = _phone(phone)
+        number = e164(phone)
         if action not in (
             "subscribe",
             "unsubscribe",
@@ -574,11 +552,12 @@ def create_app(
             send_message,
             set_webhook,
             get_account_info,
-            put_script,
-            delete_scripts,
-            get_received,
-            delete_received,
-            get_callbacks,
+            *control_routes(
+                set_script=sim.set_script,
+                reset=sim.reset,
+                received=sim.received,
+                logs={"callbacks": sim.callbacks},
+            ),
             get_user,
             user_action,
         ],
@@ -586,12 +565,6 @@ def create_app(
         on_shutdown=[sim.stop],
         openapi_config=None,
     )
-
-
-def _phone(raw: str) -> str:
-    if not is_e164(raw):
-        raise HTTPException(status_code=400, detail="not an E.164 phone number")
-    return raw
 
 
 def _pick_bot(sim: ViberSimulator, token: str | None) -> Bot:

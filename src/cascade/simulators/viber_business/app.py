@@ -40,11 +40,11 @@ from typing import Any, Final
 
 import httpx
 import msgspec
-from litestar import Litestar, Request, Response, delete, get, post, put
+from litestar import Litestar, Request, Response, post
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody
 
-from cascade.domain.phone import is_e164
+from cascade.simulators.control import control_routes
 from cascade.simulators.script import Behaviour, Scripts
 
 log = logging.getLogger(__name__)
@@ -515,45 +515,18 @@ def create_app(
         sim.set_target(api_key, data.url, data.signature_secret)
         return {"api_key": api_key, "url": data.url}
 
-    @put("/_sim/script/{phone:str}")
-    async def put_script(phone: FromPath[str], data: JSONBody[Behaviour]) -> Behaviour:
-        sim.scripts.set(_phone(phone), data)
-        return data
-
-    @delete("/_sim/script")
-    async def delete_scripts() -> None:
-        sim.scripts.clear()
-
-    @get("/_sim/received")
-    async def get_received(phone: FromQuery[str | None] = None) -> list[Received]:
-        return [r for r in sim.received if phone is None or r.phone == phone]
-
-    @delete("/_sim/received")
-    async def delete_received() -> None:
-        sim.received.clear()
-        sim.callbacks.clear()
-
-    @get("/_sim/callbacks")
-    async def get_callbacks() -> list[CallbackSent]:
-        return list(sim.callbacks)
-
     return Litestar(
         route_handlers=[
             send_message,
             set_webhook,
-            put_script,
-            delete_scripts,
-            get_received,
-            delete_received,
-            get_callbacks,
+            *control_routes(
+                set_script=sim.scripts.set,
+                reset=sim.scripts.clear,
+                received=sim.received,
+                logs={"callbacks": sim.callbacks},
+            ),
         ],
         on_startup=[sim.start],
         on_shutdown=[sim.stop],
         openapi_config=None,
     )
-
-
-def _phone(raw: str) -> str:
-    if not is_e164(raw):
-        raise HTTPException(status_code=400, detail="not an E.164 phone number")
-    return raw
