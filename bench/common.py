@@ -7,6 +7,7 @@ PostgreSQL database that is dropped afterwards), migrates it, creates one accoun
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -272,6 +273,75 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         tail = process.stderr.read().decode(errors="replace").strip()
         if tail:
             print("--- server stderr (tail) ---\n" + tail[-2000:], file=sys.stderr)
+
+
+# --- a benchmark's server, from its command line --------------------------------------------
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """--db, --server, --workers: the server under test (see `server_from_args`)."""
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+
+
+def add_quiet_wait_argument(parser: argparse.ArgumentParser) -> None:
+    """--quiet-wait: how long to wait for an idle machine (see `Conditions.settle`)."""
+    parser.add_argument(
+        "--quiet-wait", type=float, default=120, help="wait up to this many s for an idle machine"
+    )
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """--prefill, --sqlite-synchronous: the database the server starts on."""
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        help="insert this many messages with SQL (and ANALYZE) before starting the server",
+    )
+    parser.add_argument(
+        "--sqlite-synchronous",
+        default="FULL",
+        choices=["OFF", "NORMAL", "FULL", "EXTRA"],
+        help="server's PRAGMA synchronous (FULL is the product default)",
+    )
+
+
+def server_from_args(args: argparse.Namespace) -> contextlib.AbstractContextManager[Server]:
+    """`live_server` as `add_server_arguments` and `add_database_arguments` set it up."""
+    return live_server(
+        args.db,
+        args.server,
+        workers=args.workers,
+        sqlite_synchronous=args.sqlite_synchronous,
+        prefill_messages=args.prefill,
+    )
+
+
+@dataclass
+class Conditions:
+    """How busy the machine was around a measurement, for the report."""
+
+    quiet: str
+    load_before: str
+    load_after: str = "?"
+
+    @classmethod
+    def settle(cls, quiet_wait: float) -> Conditions:
+        """Wait up to `quiet_wait` s (0: not at all) for an idle machine; note the load."""
+        quiet = wait_for_quiet(quiet_wait) if quiet_wait > 0 else "not waited"
+        return cls(quiet, load_now())
+
+    def measured(self) -> None:
+        """Note the load once the measurement is over."""
+        self.load_after = load_now()
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            ("machine before the run", self.quiet),
+            ("load average before / after", f"{self.load_before} / {self.load_after}"),
+        ]
 
 
 # --- request bodies -----------------------------------------------------------------------

@@ -20,18 +20,20 @@ import aiohttp
 import msgspec
 from common import (
     SEND_PATH,
+    Conditions,
     CpuAccount,
     Server,
+    add_database_arguments,
+    add_quiet_wait_argument,
+    add_server_arguments,
     batch_body,
     count_messages,
     fresh_or_prefilled,
     install_uvloop,
     latency_summary,
-    live_server,
-    load_now,
     machine_rows,
+    server_from_args,
     table,
-    wait_for_quiet,
 )
 
 TARGET_PER_S = 20_000
@@ -78,22 +80,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"building {requests + args.warmup} bodies of {args.batch} messages ...", flush=True)
     warm = [batch_body("warm", i * args.batch, args.batch) for i in range(args.warmup)]
     bodies = [batch_body("bulk", i * args.batch, args.batch) for i in range(requests)]
-    with live_server(
-        args.db,
-        args.server,
-        workers=args.workers,
-        sqlite_synchronous=args.sqlite_synchronous,
-        prefill_messages=args.prefill,
-    ) as server:
+    with server_from_args(args) as server:
         if warm:
             asyncio.run(drive(server, warm, args.batch, min(args.concurrency, len(warm))))
-        quiet = wait_for_quiet(args.quiet_wait) if args.quiet_wait > 0 else "not waited"
-        load_before = load_now()
+        machine = Conditions.settle(args.quiet_wait)
         with CpuAccount(server) as cpu:
             wall, latencies, accepted = asyncio.run(
                 asyncio.wait_for(drive(server, bodies, args.batch, args.concurrency), args.timeout)
             )
-        load_after = load_now()
+        machine.measured()
         stored = count_messages(server.database_url) - args.prefill
     rate = accepted / wall
     lat = latency_summary(latencies)
@@ -114,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
         ("request latency p50 / p90 / p99 / max",
          f"{lat['p50']:.1f} / {lat['p90']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f} ms"),
         *cpu.rows(per=accepted),
-        ("machine before the run", quiet),
-        ("load average before / after", f"{load_before} / {load_after}"),
+        *machine.rows(),
     ]  # fmt: skip
     print(table(rows, "Bulk intake"))
     if stored != expected:
@@ -126,29 +120,14 @@ def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
-    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    add_server_arguments(parser)
     parser.add_argument("--messages", type=int, default=300_000, help="messages in the timed run")
     parser.add_argument("--batch", type=int, default=1000, help="messages per request")
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent senders")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up requests (not timed)")
-    parser.add_argument(
-        "--prefill",
-        type=int,
-        default=0,
-        help="insert this many messages with SQL (and ANALYZE) before starting the server",
-    )
-    parser.add_argument(
-        "--sqlite-synchronous",
-        default="FULL",
-        choices=["OFF", "NORMAL", "FULL", "EXTRA"],
-        help="server's PRAGMA synchronous (FULL is the product default)",
-    )
+    add_database_arguments(parser)
     parser.add_argument("--timeout", type=float, default=600, help="give up after this many s")
-    parser.add_argument(
-        "--quiet-wait", type=float, default=120, help="wait up to this many s for an idle machine"
-    )
+    add_quiet_wait_argument(parser)
     return run(parser.parse_args())
 
 

@@ -22,18 +22,20 @@ import time
 import aiohttp
 from common import (
     SEND_PATH,
+    Conditions,
     CpuAccount,
     Server,
+    add_database_arguments,
+    add_quiet_wait_argument,
+    add_server_arguments,
     batch_body,
     count_messages,
     fresh_or_prefilled,
     install_uvloop,
     latency_summary,
-    live_server,
-    load_now,
     machine_rows,
+    server_from_args,
     table,
-    wait_for_quiet,
 )
 
 TARGET_P50_MS = 5.0
@@ -108,15 +110,8 @@ def run(args: argparse.Namespace) -> int:
     total = round(args.rate * (args.warmup + args.duration))
     skip = round(args.rate * args.warmup)
     print(table(machine_rows(), "Machine"))
-    with live_server(
-        args.db,
-        args.server,
-        workers=args.workers,
-        sqlite_synchronous=args.sqlite_synchronous,
-        prefill_messages=args.prefill,
-    ) as server:
-        quiet = wait_for_quiet(args.quiet_wait) if args.quiet_wait > 0 else "not waited"
-        load_before = load_now()
+    with server_from_args(args) as server:
+        machine = Conditions.settle(args.quiet_wait)
         with CpuAccount(server) as cpu:
             outcome = asyncio.run(
                 asyncio.wait_for(
@@ -124,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                     args.duration + args.warmup + args.request_timeout + 30,
                 )
             )
-        load_after = load_now()
+        machine.measured()
         stored = count_messages(server.database_url) - args.prefill
 
     # A failed request (timeout, error) counts as infinitely slow: leaving it out would
@@ -161,8 +156,7 @@ def run(args: argparse.Namespace) -> int:
         ("target", f"p50 <= {TARGET_P50_MS:g} ms, p99 <= {TARGET_P99_MS:g} ms "
                    f"({'MET' if ok else 'MISSED'})"),
         *cpu.rows(),
-        ("machine before the run", quiet),
-        ("load average before / after", f"{load_before} / {load_after}"),
+        *machine.rows(),
     ]  # fmt: skip
     print(table(rows, "Single-message sends, open loop"))
     return 0 if not failed else 1
@@ -170,29 +164,14 @@ def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
-    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    add_server_arguments(parser)
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=5.0, help="leading seconds not counted")
     parser.add_argument("--connections", type=int, default=256, help="client pool size")
     parser.add_argument("--request-timeout", type=float, default=10.0, help="per request, s")
-    parser.add_argument(
-        "--quiet-wait", type=float, default=120, help="wait up to this many s for an idle machine"
-    )
-    parser.add_argument(
-        "--prefill",
-        type=int,
-        default=0,
-        help="insert this many messages with SQL (and ANALYZE) before starting the server",
-    )
-    parser.add_argument(
-        "--sqlite-synchronous",
-        default="FULL",
-        choices=["OFF", "NORMAL", "FULL", "EXTRA"],
-        help="server's PRAGMA synchronous (FULL is the product default)",
-    )
+    add_quiet_wait_argument(parser)
+    add_database_arguments(parser)
     return run(parser.parse_args())
 
 

@@ -22,18 +22,20 @@ import aiohttp
 import msgspec
 from common import (
     SEND_PATH,
+    Conditions,
     CpuAccount,
     RssSampler,
     Server,
+    add_database_arguments,
+    add_quiet_wait_argument,
+    add_server_arguments,
     batch_body,
     count_messages,
     install_uvloop,
-    live_server,
-    load_now,
     machine_rows,
     mib,
+    server_from_args,
     table,
-    wait_for_quiet,
 )
 
 TARGET_BYTES = 150 * 2**20
@@ -85,15 +87,8 @@ async def drive(
 def run(args: argparse.Namespace) -> int:
     install_uvloop()
     print(table(machine_rows(), "Machine"))
-    with live_server(
-        args.db,
-        args.server,
-        workers=args.workers,
-        sqlite_synchronous=args.sqlite_synchronous,
-        prefill_messages=args.prefill,
-    ) as server:
-        quiet = wait_for_quiet(args.quiet_wait) if args.quiet_wait > 0 else "not waited"
-        load_before = load_now()
+    with server_from_args(args) as server:
+        machine = Conditions.settle(args.quiet_wait)
         with RssSampler(server, args.interval) as sampler, CpuAccount(server) as cpu:
             time.sleep(0.5)
             idle_total = sampler.sample()
@@ -110,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(1.0)
             sampler.sample()
             after_largest, after_pss = sampler.largest_now, sampler.pss_now
-        load_after = load_now()
+        machine.measured()
         nprocs = len(server.processes())
         stored = count_messages(server.database_url) - args.prefill
 
@@ -148,8 +143,7 @@ def run(args: argparse.Namespace) -> int:
         ("1 s after the run: largest RSS / tree PSS", f"{mib(after_largest)} / {mib(after_pss)}"),
         ("target < 150 MiB: API process / tree PSS", f"{verdict} / {verdict_tree}"),
         *cpu.rows(per=accepted),
-        ("machine before the run", quiet),
-        ("load average before / after", f"{load_before} / {load_after}"),
+        *machine.rows(),
     ]
     print(table(rows, "Server memory through the run"))
     return 0 if stored >= accepted else 1
@@ -157,29 +151,14 @@ def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
-    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    add_server_arguments(parser)
     parser.add_argument("--messages", type=int, default=1_000_000, help="messages to send")
     parser.add_argument("--batch", type=int, default=1000, help="messages per request")
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent senders")
     parser.add_argument("--interval", type=float, default=0.2, help="RSS sample interval, s")
     parser.add_argument("--timeout", type=float, default=1800, help="give up after this many s")
-    parser.add_argument(
-        "--quiet-wait", type=float, default=120, help="wait up to this many s for an idle machine"
-    )
-    parser.add_argument(
-        "--prefill",
-        type=int,
-        default=0,
-        help="insert this many messages with SQL (and ANALYZE) before starting the server",
-    )
-    parser.add_argument(
-        "--sqlite-synchronous",
-        default="FULL",
-        choices=["OFF", "NORMAL", "FULL", "EXTRA"],
-        help="server's PRAGMA synchronous (FULL is the product default)",
-    )
+    add_quiet_wait_argument(parser)
+    add_database_arguments(parser)
     return run(parser.parse_args())
 
 
