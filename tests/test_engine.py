@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import msgspec
 import pytest
 
 from cascade.api.wire import MessageIn
 from cascade.channels.base import (
     Delivered,
+    DeliveryReport,
     Failed,
     Limits,
     Outbound,
@@ -559,6 +561,41 @@ async def test_sms_in_segments_is_delivered_when_every_segment_is(
     assert (await scene.view(message_id)).status == "processing"
     assert await store.record_report("sms", "p3", "delivered", clock.now_ms())
     assert (await scene.view(message_id)).status == "delivered"
+
+
+async def test_receipts_in_one_group_apply_in_order(
+    scene: Scene, store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    """A group commit of receipts sees each earlier receipt of the group, as if one by one."""
+    parts = iter([("a1", "a2"), ("b1",)])
+    sms = plain("sms", lambda o: Sent((ids := next(parts))[0], parts=len(ids), part_ids=ids))
+    in_parts = await scene.accept(PHONE, text="x" * 400)
+    await scene.run(sms)
+    clock.advance(1)  # another tracking id
+    whole = await scene.accept(PHONE, text="one part")
+    await scene.run(sms)
+    await store.add_callback(account.id, "http://127.0.0.1:9/hook", "hook-secret")
+    now = clock.now_ms()
+    found = await store.record_reports(
+        [
+            DeliveryReport("sms", "a1", "delivered", now),
+            DeliveryReport("sms", "a1", "delivered", now),  # repeated: counts once
+            DeliveryReport("sms", "b1", "delivered", now),
+            DeliveryReport("sms", "nobody", "delivered", now),  # kept for later
+            DeliveryReport("sms", "b1", "read", now + 1),
+            DeliveryReport("sms", "a2", "delivered", now + 2),
+        ]
+    )
+    assert found == [True, True, True, False, True, True]
+    first, second = await scene.view(in_parts), await scene.view(whole)
+    assert (first.status, first.attempts[-1].status) == ("delivered", "delivered")
+    assert (second.status, second.attempts[-1].status) == ("read", "read")
+    events = await store.claim_callback_events(clock.now_ms(), 1000, 100)
+    told: dict[str, list[tuple[str, int]]] = {}
+    for event in events:
+        payload = msgspec.json.decode(event[3])
+        told.setdefault(payload["messageId"], []).append((payload["status"], payload["seq"]))
+    assert told == {in_parts: [("delivered", 1)], whole: [("delivered", 1), ("read", 2)]}
 
 
 @dataclass

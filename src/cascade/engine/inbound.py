@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 
 from cascade.channels.base import (
@@ -12,6 +11,7 @@ from cascade.channels.base import (
     Event,
     SurveyAnswer,
 )
+from cascade.engine.group_commit import GroupCommit
 from cascade.store.sql import SqlStore
 
 
@@ -33,32 +33,15 @@ async def apply_events(
                 await store.record_survey_answer(channel, sender_id, address, answer, message_id)
 
 
-class ReportBatcher:
+_REPORT_LINGER_S = 0.005  # receipts are acknowledged at most this much later, in groups
+
+
+def report_committer(store: SqlStore, wake: Callable[[], None] | None = None) -> GroupCommit[Event]:
     """Group commit for events from sessions (SMPP receipts arrive one by one): those that
-    arrive together share one transaction, and each caller waits for it, so a receipt is
-    acknowledged to the provider only once it is stored."""
+    arrive while a commit is under way share the next transaction, and each caller waits
+    for it, so a receipt is acknowledged to the provider only once it is stored."""
 
-    def __init__(self, store: SqlStore, wake: Callable[[], None] | None = None) -> None:
-        self._store = store
-        self._wake = wake
-        self._waiting: list[Event] = []
-        self._flushed: asyncio.Future[None] | None = None
+    async def commit(events: list[Event]) -> None:
+        await apply_events(store, events, wake)
 
-    async def __call__(self, events: Sequence[Event]) -> None:
-        self._waiting.extend(events)
-        if self._flushed is None:
-            loop = asyncio.get_running_loop()
-            self._flushed = loop.create_future()
-            loop.call_soon(lambda: asyncio.ensure_future(self._flush()))
-        await asyncio.shield(self._flushed)
-
-    async def _flush(self) -> None:
-        events, self._waiting = self._waiting, []
-        flushed, self._flushed = self._flushed, None
-        assert flushed is not None
-        try:
-            await apply_events(self._store, events, self._wake)
-        except Exception as err:  # every caller learns it; the provider offers them again
-            flushed.set_exception(err)
-        else:
-            flushed.set_result(None)
+    return GroupCommit(commit, linger_s=_REPORT_LINGER_S)

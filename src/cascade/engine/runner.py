@@ -11,7 +11,7 @@ from cascade.channels.base import Channel, Sender
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
 from cascade.engine.callbacks import CallbackDispatcher
-from cascade.engine.inbound import ReportBatcher
+from cascade.engine.inbound import report_committer
 from cascade.engine.wakeup import PgListener
 from cascade.engine.worker import Worker
 from cascade.store.sql import SqlStore
@@ -50,7 +50,7 @@ class Engine:
         if self._listener is not None:
             await self._listener.start()
 
-        await self.worker.start_sessions(ReportBatcher(self.store, self.worker.wake))
+        await self.worker.start_sessions(report_committer(self.store, self.worker.wake))
         try:
             await asyncio.gather(self.worker.run(stop), self.dispatcher.run(stop))
         finally:

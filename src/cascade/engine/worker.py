@@ -29,6 +29,7 @@ from cascade.channels.base import (
 )
 from cascade.clock import Clock
 from cascade.domain.ratelimit import Rate
+from cascade.engine.group_commit import GroupCommit
 from cascade.engine.pacing import Pacer
 from cascade.engine.planner import ChannelInfo, Plan, Revoke, SendJob, plan, settle
 from cascade.store.base import AttemptChange, Contact, NewAttempt, SenderRow, Transition
@@ -232,20 +233,16 @@ class IntentCommitter:
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
-        self._waiting: list[SendJob] = []
-        self._flushed: asyncio.Future[bool] | None = None
+        self._group: GroupCommit[SendJob] = GroupCommit(self._record)
 
     async def commit(self, job: SendJob) -> bool:
-        self._waiting.append(job)
-        if self._flushed is None:
-            self._flushed = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush()))
-        return await asyncio.shield(self._flushed)
+        try:
+            await self._group([job])
+        except Exception:  # logged once for the group; those sends wait for a retry
+            return False
+        return True
 
-    async def _flush(self) -> None:
-        jobs, self._waiting = self._waiting, []
-        flushed, self._flushed = self._flushed, None
-        assert flushed is not None
+    async def _record(self, jobs: list[SendJob]) -> None:
         try:
             await self._store.record_intents(
                 [j.intent for j in jobs if isinstance(j.intent, NewAttempt)],
@@ -253,9 +250,7 @@ class IntentCommitter:
             )
         except Exception:
             log.exception("storing send intents failed; those sends wait for a retry")
-            flushed.set_result(False)
-        else:
-            flushed.set_result(True)
+            raise
 
 
 async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:

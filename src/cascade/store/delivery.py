@@ -8,8 +8,9 @@ makes every claim exclusive anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
@@ -580,70 +581,71 @@ class DeliveryQueries:
         return (await self.record_reports([report]))[0]
 
     async def record_reports(self, reports: Sequence[DeliveryReport]) -> list[bool]:
-        """Apply many delivery reports in one transaction (see record_report)."""
+        """Apply many delivery reports in one transaction (see record_report).
+
+        The group is applied set-wise: one lookup for every attempt the reports name, the
+        reports then walked in order over those rows in memory, and one statement per kind
+        of change to write the result back.
+        """
         if not reports:
             return []
         now = self._clock.now_ms()
-        matched: list[bool] = []
         async with self._write() as conn:
-            for r in reports:
-                found = await self._apply_report(
-                    conn, r.channel, r.provider_id, r.state, r.at_ms, r.reason, now
+            matched = await self._apply_reports(conn, reports, now)
+            adoptable = [
+                r
+                for r, found in zip(reports, matched, strict=True)
+                if not found and r.recipient is not None
+            ]
+            adopted = [r for r in adoptable if await self._adopt_in_doubt(conn, r)]
+            if adopted:
+                again = iter(await self._apply_reports(conn, adopted, now))
+                adopted_ids = {id(r) for r in adopted}
+                matched = [
+                    next(again) if id(r) in adopted_ids else found
+                    for r, found in zip(reports, matched, strict=True)
+                ]
+            orphans = [r for r, found in zip(reports, matched, strict=True) if not found]
+            if orphans:
+                await conn.execute(
+                    t.orphan_reports.insert(),
+                    [
+                        {
+                            "channel": r.channel,
+                            "provider_message_id": r.provider_id,
+                            "state": r.state,
+                            "reason": r.reason,
+                            "at": r.at_ms,
+                        }
+                        for r in orphans
+                    ],
                 )
-                if (
-                    not found
-                    and r.recipient is not None
-                    and await self._adopt_in_doubt(
-                        conn, r.channel, r.provider_id, r.recipient, r.text_prefix
-                    )
-                ):
-                    found = await self._apply_report(
-                        conn, r.channel, r.provider_id, r.state, r.at_ms, r.reason, now
-                    )
-                if not found:
-                    await conn.execute(
-                        t.orphan_reports.insert().values(
-                            channel=r.channel,
-                            provider_message_id=r.provider_id,
-                            state=r.state,
-                            reason=r.reason,
-                            at=r.at_ms,
-                        )
-                    )
-                matched.append(found)
         return matched
 
-    async def _adopt_in_doubt(
-        self,
-        conn: AsyncConnection,
-        channel: str,
-        provider_id: str,
-        recipient: str,
-        text_prefix: str | None,
-    ) -> bool:
-        """Give `provider_id` to the one in-doubt attempt this report can only be about."""
+    async def _adopt_in_doubt(self, conn: AsyncConnection, report: DeliveryReport) -> bool:
+        """Give the report's id to the one in-doubt attempt it can only be about."""
         a = t.attempts.c
         m = t.messages.c
         candidates = [
-            (attempt_id, text)
+            attempt_id
             for attempt_id, text in await conn.execute(
                 sa.select(a.id, m.text)
                 .join(t.messages, m.id == a.message_id)
                 .where(
-                    a.channel == channel,
+                    a.channel == report.channel,
                     a.status == "unknown",
                     a.provider_message_id.is_(None),
-                    m.phone == recipient,
+                    m.phone == report.recipient,
                 )
             )
-            if text_prefix is None or (text or "").startswith(text_prefix)
+            if report.text_prefix is None or (text or "").startswith(report.text_prefix)
         ]
         if len(candidates) != 1:
             return False  # none, or ambiguous: never guess
         await conn.execute(
             t.attempts.update()
-            .where(a.id == candidates[0][0])
-            .values(provider_message_id=provider_id)
+            .where(a.id == candidates[0])
+            .values(provider_message_id=report.provider_id)
         )
         return True
 
@@ -664,113 +666,57 @@ class DeliveryQueries:
                 .order_by(o.id)
             )
         )
-        for orphan_id, channel, provider_id, state, at, reason in rows:
-            await self._apply_report(conn, channel, provider_id, state, at, reason, now)
-            await conn.execute(t.orphan_reports.delete().where(o.id == orphan_id))
+        if not rows:
+            return
+        reports = [DeliveryReport(r[1], r[2], r[3], r[4], r[5]) for r in rows]
+        await self._apply_reports(conn, reports, now)
+        await conn.execute(t.orphan_reports.delete().where(o.id.in_([r[0] for r in rows])))
 
-    async def _apply_report(
-        self,
-        conn: AsyncConnection,
-        channel: str,
-        provider_id: str,
-        state: str,
-        at_ms: int,
-        reason: str | None,
-        now: int,
-    ) -> bool:
-        a = t.attempts.c
-        m = t.messages.c
-        r = t.provider_refs.c
-        by_part = (
-            await conn.execute(
-                sa.select(r.attempt_id, r.delivered).where(
-                    r.channel == channel, r.provider_message_id == provider_id
+    async def _apply_reports(
+        self, conn: AsyncConnection, reports: Sequence[DeliveryReport], now: int
+    ) -> list[bool]:
+        """Apply reports in order; returns, for each, whether it matched an attempt."""
+        found = await _ReportRows.load(conn, reports, lock=self.dialect == "postgresql")
+        finished: list[MessageChange] = []
+        woken: set[str] = set()
+        matched: list[bool] = []
+        for report in reports:
+            key = (report.channel, report.provider_id)
+            ref = found.refs.get(key)
+            attempt = (
+                found.attempts.get(ref.attempt_id)
+                if ref is not None
+                else found.by_provider_id.get(key)
+            )
+            matched.append(attempt is not None)
+            if attempt is None:
+                continue
+            change = _report_effect(report, ref, attempt, found.messages.get(attempt.message_id))
+            if change == "finish":
+                message = found.messages[attempt.message_id]
+                finished.append(
+                    MessageChange(
+                        attempt.message_id,
+                        message.status,
+                        message.step,
+                        message.channel,
+                        None,
+                        None,
+                    )
                 )
-            )
-        ).first()
-        where = (
-            a.id == by_part[0]
-            if by_part is not None
-            else sa.and_(a.channel == channel, a.provider_message_id == provider_id)
-        )
-        row = (
-            await conn.execute(
-                sa.select(a.id, a.message_id, a.status, a.step, a.parts).where(where)
-            )
-        ).first()
-        if row is None:
-            return False
-        attempt_id, message_id, attempt_status, attempt_step, parts = row
-        if by_part is not None and state == "delivered" and (parts or 1) > 1:
-            # a message in segments is delivered when every segment is
-            if by_part[1]:
-                return True  # a repeated receipt for a segment already counted
-            await conn.execute(
-                t.provider_refs.update()
-                .where(r.channel == channel, r.provider_message_id == provider_id)
-                .values(delivered=True)
-            )
-            done = (
-                await conn.execute(
-                    t.attempts.update()
-                    .where(a.id == attempt_id)
-                    .values(parts_delivered=a.parts_delivered + 1)
-                    .returning(a.parts_delivered)
-                )
-            ).scalar_one()
-            if done < parts:
-                return True
-        if (
-            state == "read"
-            or (state == "delivered" and attempt_status != "read")
-            or (state == "failed" and attempt_status in ("sent", "sending", "timeout", "unknown"))
-        ):
-            failed_as = "unreachable" if reason in UNREACHABLE_REASONS else "failed"
-            await conn.execute(
-                t.attempts.update()
-                .where(a.id == attempt_id)
-                .values(
-                    status=failed_as if state == "failed" else state,
-                    reason=reason if state == "failed" else None,
-                    finished_at=at_ms,
-                )
-            )
-        message = (
-            await conn.execute(
-                sa.select(m.status, m.step, m.channel, m.reason).where(m.id == message_id)
-            )
-        ).first()
-        if message is None:
-            return True
-        status, step, current_channel, message_reason = message
-        # the step in progress; or the send a message ended in doubt over, now settled
-        settles_doubt = attempt_status == "unknown" and message_reason == "IN_DOUBT"
-        current_step = step == attempt_step and (not is_final(status) or settles_doubt)
-        if state in ("delivered", "read") and current_step:
-            await self._finish(conn, message_id, Status(state), channel, None, step, now)
-        elif state == "read" and status == Status.DELIVERED and current_channel == channel:
-            await self._finish(conn, message_id, Status.READ, channel, None, step, now)
-        elif state == "failed" and current_step:
+            elif change == "wake":
+                woken.add(attempt.message_id)
+        await found.write_back(conn)
+        if finished:
+            await self._change_messages(conn, finished, now)
+        if woken:
             # wake the engine now: it sees the failed attempt and takes the next step
+            k = t.tasks.c
             await conn.execute(
-                t.tasks.update().where(t.tasks.c.message_id == message_id).values(due_at=now)
+                t.tasks.update().where(k.message_id.in_(list(woken))).values(due_at=now)
             )
             await self._notify(conn)
-        return True
-
-    async def _finish(
-        self,
-        conn: AsyncConnection,
-        message_id: str,
-        status: Status,
-        channel: str,
-        reason: str | None,
-        step: int,
-        now: int,
-    ) -> None:
-        await self._change_messages(
-            conn, [MessageChange(message_id, status.value, step, channel, reason, None)], now
-        )
+        return matched
 
     # --- status webhook delivery ----------------------------------------------------------
 
@@ -864,3 +810,207 @@ class DeliveryQueries:
                 .values(revoked_at=self._clock.now_ms())
             )
         return bool(result.rowcount)
+
+
+# --- delivery reports, applied set-wise -------------------------------------------------
+
+_FAILABLE = frozenset({"sent", "sending", "timeout", "unknown"})  # a failure report ends these
+_CHUNK = 500  # ids per IN list
+
+_SET_REF_DELIVERED = (
+    t.provider_refs.update()
+    .where(
+        t.provider_refs.c.channel == sa.bindparam("b_channel"),
+        t.provider_refs.c.provider_message_id == sa.bindparam("b_pid"),
+    )
+    .values(delivered=True)
+)
+_SET_ATTEMPT_REPORTED = (
+    t.attempts.update()
+    .where(t.attempts.c.id == sa.bindparam("b_id"))
+    .values(
+        status=sa.bindparam("b_status"),
+        reason=sa.bindparam("b_reason"),
+        finished_at=sa.bindparam("b_finished", type_=sa.BigInteger),
+        parts_delivered=sa.bindparam("b_parts_delivered", type_=sa.Integer),
+    )
+)
+_REF_COLUMNS = (
+    t.provider_refs.c.channel,
+    t.provider_refs.c.provider_message_id,
+    t.provider_refs.c.attempt_id,
+    t.provider_refs.c.delivered,
+)
+_ATTEMPT_COLUMNS = (
+    t.attempts.c.id,
+    t.attempts.c.message_id,
+    t.attempts.c.channel,
+    t.attempts.c.provider_message_id,
+    t.attempts.c.status,
+    t.attempts.c.step,
+    t.attempts.c.parts,
+    t.attempts.c.parts_delivered,
+    t.attempts.c.reason,
+    t.attempts.c.finished_at,
+)
+_MESSAGE_COLUMNS = (
+    t.messages.c.id,
+    t.messages.c.status,
+    t.messages.c.step,
+    t.messages.c.channel,
+    t.messages.c.reason,
+)
+
+
+@dataclass(slots=True)
+class _Ref:
+    attempt_id: str
+    delivered: bool
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class _Attempt:
+    id: str
+    message_id: str
+    channel: str
+    provider_id: str | None
+    status: str
+    step: int
+    parts: int | None
+    parts_delivered: int
+    reason: str | None
+    finished_at: int | None
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class _Message:
+    status: str
+    step: int
+    channel: str | None
+    reason: str | None
+
+
+@dataclass(slots=True)
+class _ReportRows:
+    """The rows a group of reports touches, read once and changed in memory."""
+
+    refs: dict[tuple[str, str], _Ref]
+    attempts: dict[str, _Attempt]
+    by_provider_id: dict[tuple[str, str], _Attempt]
+    messages: dict[str, _Message]
+
+    @classmethod
+    async def load(
+        cls, conn: AsyncConnection, reports: Sequence[DeliveryReport], lock: bool
+    ) -> _ReportRows:
+        by_channel: dict[str, set[str]] = {}
+        for r in reports:
+            by_channel.setdefault(r.channel, set()).add(r.provider_id)
+        refs: dict[tuple[str, str], _Ref] = {}
+        rc = t.provider_refs.c
+        for channel, pids in by_channel.items():
+            for chunk in _chunks(pids):
+                for ref in await conn.execute(
+                    sa.select(*_REF_COLUMNS).where(
+                        rc.channel == channel, rc.provider_message_id.in_(chunk)
+                    )
+                ):
+                    refs[(ref[0], ref[1])] = _Ref(ref[2], bool(ref[3]))
+        a = t.attempts.c
+        wheres: list[sa.ColumnElement[bool]] = [
+            a.id.in_(chunk) for chunk in _chunks({r.attempt_id for r in refs.values()})
+        ]
+        for channel, pids in by_channel.items():
+            unknown = {p for p in pids if (channel, p) not in refs}
+            wheres.extend(
+                sa.and_(a.channel == channel, a.provider_message_id.in_(chunk))
+                for chunk in _chunks(unknown)
+            )
+        attempts: dict[str, _Attempt] = {}
+        for where in wheres:
+            query = sa.select(*_ATTEMPT_COLUMNS).where(where)
+            for found in await conn.execute(query.with_for_update() if lock else query):
+                attempts[found[0]] = _Attempt(*found)
+        m = t.messages.c
+        messages: dict[str, _Message] = {}
+        for chunk in _chunks({x.message_id for x in attempts.values()}):
+            query = sa.select(*_MESSAGE_COLUMNS).where(m.id.in_(chunk))
+            for message in await conn.execute(query.with_for_update() if lock else query):
+                messages[message[0]] = _Message(*message[1:])
+        by_provider_id = {
+            (x.channel, x.provider_id): x for x in attempts.values() if x.provider_id is not None
+        }
+        return cls(refs, attempts, by_provider_id, messages)
+
+    async def write_back(self, conn: AsyncConnection) -> None:
+        refs = [key for key, ref in self.refs.items() if ref.dirty]
+        if refs:
+            await conn.execute(
+                _SET_REF_DELIVERED, [{"b_channel": ch, "b_pid": pid} for ch, pid in refs]
+            )
+        changed = [x for x in self.attempts.values() if x.dirty]
+        if changed:
+            await conn.execute(
+                _SET_ATTEMPT_REPORTED,
+                [
+                    {
+                        "b_id": x.id,
+                        "b_status": x.status,
+                        "b_reason": x.reason,
+                        "b_finished": x.finished_at,
+                        "b_parts_delivered": x.parts_delivered,
+                    }
+                    for x in changed
+                ],
+            )
+
+
+def _report_effect(
+    report: DeliveryReport, ref: _Ref | None, attempt: _Attempt, message: _Message | None
+) -> Literal["finish", "wake"] | None:
+    """Apply one report to the rows in memory; what it asks of its message, if anything."""
+    before = attempt.status
+    state = report.state
+    if ref is not None and state == "delivered" and (attempt.parts or 1) > 1:
+        # a message in segments is delivered when every segment is
+        if ref.delivered:
+            return None  # a repeated receipt for a segment already counted
+        ref.delivered = ref.dirty = True
+        attempt.parts_delivered += 1
+        attempt.dirty = True
+        if attempt.parts_delivered < attempt.parts:  # type: ignore[operator]
+            return None
+    if (
+        state == "read"
+        or (state == "delivered" and before != "read")
+        or (state == "failed" and before in _FAILABLE)
+    ):
+        if state == "failed":
+            attempt.status = "unreachable" if report.reason in UNREACHABLE_REASONS else "failed"
+            attempt.reason = report.reason
+        else:
+            attempt.status, attempt.reason = state, None
+        attempt.finished_at = report.at_ms
+        attempt.dirty = True
+    if message is None:
+        return None
+    # the step in progress; or the send a message ended in doubt over, now settled
+    settles_doubt = before == "unknown" and message.reason == "IN_DOUBT"
+    current_step = message.step == attempt.step and (not is_final(message.status) or settles_doubt)
+    if state in ("delivered", "read") and current_step:
+        message.status, message.channel, message.reason = state, report.channel, None
+        return "finish"
+    if state == "read" and message.status == Status.DELIVERED and message.channel == report.channel:
+        message.status, message.reason = Status.READ, None
+        return "finish"
+    if state == "failed" and current_step:
+        return "wake"
+    return None
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    items = list(values)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
