@@ -392,6 +392,13 @@ SIMULATED = ("telegram", "viber", "viber_business", "rcs", "sms", "flashcall")
 )
 @click.option("--agent", "agents", multiple=True, help="rcs: an agent id it serves.")
 @click.option("--no-rate-limits", is_flag=True, help="telegram: do not answer 429.")
+@click.option(
+    "--receipt-window",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="sms: deliver_sm receipts sent before their deliver_sm_resp is awaited.",
+)
 def simulate(
     channel: str,
     host: str,
@@ -401,6 +408,7 @@ def simulate(
     accounts: tuple[str, ...],
     agents: tuple[str, ...],
     no_rate_limits: bool,
+    receipt_window: int,
 ) -> None:
     """Run one provider simulator standalone on a real port (scripts: /_sim/ on it)."""
     import uvicorn
@@ -417,7 +425,14 @@ def simulate(
         system_id, password = next(
             iter(pairs.items()), (smsc_sim.DEFAULT_SYSTEM_ID, smsc_sim.DEFAULT_PASSWORD)
         )
-        smsc_sim.main(host, port or 2775, admin_port, system_id=system_id, password=password)
+        smsc_sim.main(
+            host,
+            port or 2775,
+            admin_port,
+            system_id=system_id,
+            password=password,
+            receipt_window=receipt_window,
+        )
         return
     app: Any
     if channel == "telegram":

@@ -99,7 +99,7 @@ log = logging.getLogger(__name__)
 DEFAULT_SYSTEM_ID = "cascade"
 DEFAULT_PASSWORD = "secret"  # noqa: S105 - the simulator's demo credential, worth nothing
 SMSC_ID = "CASCADESIM"
-RECEIPT_WINDOW = 10  # deliver_sm awaiting their deliver_sm_resp, per connection
+RECEIPT_WINDOW = 10  # deliver_sm awaiting their deliver_sm_resp, per connection (default)
 RECEIPT_TIMEOUT_S = 10.0
 
 
@@ -172,9 +172,9 @@ class _Esme:
 
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    window: asyncio.Semaphore  # receipts awaiting their deliver_sm_resp
     system_id: str | None = None  # set once bound
     pending: dict[int, asyncio.Future[int]] = field(default_factory=dict)
-    window: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(RECEIPT_WINDOW))
     sequences: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     enquire_links: int = 0
 
@@ -210,6 +210,7 @@ class SmscSimulator:
         clock: Clock | None = None,
         drain_quiet_s: float = 0.05,
         receipt_retry_s: float = 1.0,
+        receipt_window: int = RECEIPT_WINDOW,
     ) -> None:
         self.system_id = system_id
         self.password = password
@@ -217,6 +218,7 @@ class SmscSimulator:
         self.clock = clock or SystemClock()
         self.drain_quiet_s = drain_quiet_s
         self.receipt_retry_s = receipt_retry_s
+        self.receipt_window = receipt_window
         self.submit_delay_ms = 0  # answer each submit after this long (to fill a window)
         self.answer_enquire_link = True  # False: play a dead link
         self.received: list[ReceivedSms] = []
@@ -311,7 +313,7 @@ class SmscSimulator:
         if task is not None:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        esme = _Esme(reader, writer)
+        esme = _Esme(reader, writer, asyncio.Semaphore(self.receipt_window))
         self._esmes.add(esme)
         self.connections += 1
         try:
@@ -624,9 +626,16 @@ async def create_server(
     password: str = DEFAULT_PASSWORD,
     scripts: Scripts | None = None,
     clock: Clock | None = None,
+    receipt_window: int = RECEIPT_WINDOW,
 ) -> SmscSimulator:
     """A started simulator listening on `host:port` (0: any free port, see `.port`)."""
-    simulator = SmscSimulator(system_id=system_id, password=password, scripts=scripts, clock=clock)
+    simulator = SmscSimulator(
+        system_id=system_id,
+        password=password,
+        scripts=scripts,
+        clock=clock,
+        receipt_window=receipt_window,
+    )
     await simulator.start(host, port)
     return simulator
 
@@ -704,11 +713,14 @@ async def serve(
     *,
     system_id: str = DEFAULT_SYSTEM_ID,
     password: str = DEFAULT_PASSWORD,
+    receipt_window: int = RECEIPT_WINDOW,
 ) -> None:
     """The SMPP server on `port` and its admin API on `admin_port`, until interrupted."""
     import uvicorn
 
-    simulator = await create_server(host, port, system_id=system_id, password=password)
+    simulator = await create_server(
+        host, port, system_id=system_id, password=password, receipt_window=receipt_window
+    )
     config = uvicorn.Config(
         create_admin_app(simulator),
         host=host,
@@ -730,9 +742,19 @@ def main(
     *,
     system_id: str = DEFAULT_SYSTEM_ID,
     password: str = DEFAULT_PASSWORD,
+    receipt_window: int = RECEIPT_WINDOW,
 ) -> None:
     """Run the simulator standalone (`python -m cascade.simulators.smsc`)."""
-    asyncio.run(serve(host, port, admin_port, system_id=system_id, password=password))
+    asyncio.run(
+        serve(
+            host,
+            port,
+            admin_port,
+            system_id=system_id,
+            password=password,
+            receipt_window=receipt_window,
+        )
+    )
 
 
 __all__ = [
