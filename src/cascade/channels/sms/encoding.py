@@ -47,6 +47,15 @@ GSM7_EXTENSION = {
 
 _BASIC_CODE = {char: code for code, char in enumerate(GSM7_BASIC) if code != ESC}
 _EXTENSION_CHAR = {code: char for char, code in GSM7_EXTENSION.items()}
+# The same tables in the shapes str.translate and set operations take, so that whole
+# texts are checked, counted and converted in C rather than character by character.
+_GSM7_CHARS = frozenset(_BASIC_CODE) | frozenset(GSM7_EXTENSION)
+_EXTENSION_CHARS = frozenset(GSM7_EXTENSION)
+_TO_GSM7 = str.maketrans(
+    {char: chr(code) for char, code in _BASIC_CODE.items()}
+    | {char: chr(ESC) + chr(code) for char, code in GSM7_EXTENSION.items()}
+)
+_FROM_GSM7 = {code: (GSM7_BASIC[code] if code < len(GSM7_BASIC) else "?") for code in range(256)}
 
 DATA_CODING = {"gsm7": 0x00, "ucs2": 0x08}  # SMPP data_coding: SMSC default alphabet, UCS-2
 UDHI = 0x40  # esm_class bit: short_message starts with a user data header
@@ -58,7 +67,7 @@ MAX_SEGMENTS = 255  # the UDH counts segments in one octet
 
 def is_gsm7(text: str) -> bool:
     """Whether every character of `text` is in the GSM-7 basic or extension table."""
-    return all(char in _BASIC_CODE or char in GSM7_EXTENSION for char in text)
+    return _GSM7_CHARS.issuperset(text)
 
 
 def alphabet(text: str) -> Alphabet:
@@ -75,9 +84,13 @@ def _char_units(char: str, alpha: Alphabet) -> int:
 def units(text: str, alpha: Alphabet | None = None) -> int:
     """Septets (GSM-7, extension characters count two) or UTF-16 code units (UCS-2)."""
     chosen = alpha or alphabet(text)
-    if chosen == "gsm7" and not is_gsm7(text):
+    if chosen == "ucs2":
+        return len(text.encode("utf-16-le")) // 2
+    if not is_gsm7(text):
         raise ValueError("text has characters outside the GSM-7 tables")
-    return sum(_char_units(char, chosen) for char in text)
+    if _EXTENSION_CHARS.isdisjoint(text):
+        return len(text)
+    return len(text) + sum(1 for char in text if char in _EXTENSION_CHARS)
 
 
 def split(text: str, alpha: Alphabet | None = None) -> list[str]:
@@ -109,21 +122,16 @@ def count(text: str) -> int:
 
 def encode_gsm7(text: str) -> bytes:
     """Unpacked GSM-7: one septet per octet, extension characters as ESC + code."""
-    out = bytearray()
-    for char in text:
-        code = _BASIC_CODE.get(char)
-        if code is not None:
-            out.append(code)
-            continue
-        extension = GSM7_EXTENSION.get(char)
-        if extension is None:
-            raise ValueError(f"{char!r} is not in the GSM-7 tables")
-        out += bytes((ESC, extension))
-    return bytes(out)
+    if not is_gsm7(text):
+        stray = next(char for char in text if char not in _GSM7_CHARS)
+        raise ValueError(f"{stray!r} is not in the GSM-7 tables")
+    return text.translate(_TO_GSM7).encode("latin-1")
 
 
 def decode_gsm7(data: bytes) -> str:
     """Unpacked GSM-7 back to text; an unknown code or a dangling ESC becomes '?'."""
+    if ESC not in data:
+        return data.decode("latin-1").translate(_FROM_GSM7)
     out: list[str] = []
     escaped = False
     for byte in data:
