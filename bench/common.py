@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import psutil
@@ -68,23 +69,28 @@ def scratch_database(kind: str) -> Iterator[str]:
         _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def count_messages(url: str) -> int:
-    """Rows in `messages`: what the server committed."""
+def query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of one plain SQL query (no parameters) against either database."""
     if url.startswith("sqlite"):
         import sqlite3
 
         with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
-            return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+            return [tuple(row) for row in db.execute(sql).fetchall()]
     import asyncpg
 
-    async def run() -> int:
+    async def run() -> list[tuple[Any, ...]]:
         conn = await asyncpg.connect(url.replace("postgresql://", "postgres://", 1))
         try:
-            return int(await conn.fetchval("SELECT count(*) FROM messages"))
+            return [tuple(row) for row in await conn.fetch(sql)]
         finally:
             await conn.close()
 
     return asyncio.run(run())
+
+
+def count_messages(url: str) -> int:
+    """Rows in `messages`: what the server committed."""
+    return int(query(url, "SELECT count(*) FROM messages")[0][0])
 
 
 _PREFILL_SQLITE = (
@@ -254,6 +260,41 @@ def live_server(
             yield Server(base, account["apiKey"], url, server, workers, process, env)
         finally:
             stop(process)
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def worker_command(profile: str | None = None) -> list[str]:
+    """`cascade worker`, under cProfile into `profile` if given (it exits cleanly on
+    SIGTERM, so the profile is written)."""
+    if profile:
+        return [sys.executable, "-m", "cProfile", "-o", profile, "-m", "cascade", "worker"]
+    return [*CASCADE, "worker"]
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 - loopback
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -23,12 +23,10 @@ import argparse
 import asyncio
 import contextlib
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,7 +34,16 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import CASCADE, free_port, machine_rows, scratch_database, table
+from bench.common import (
+    CASCADE,
+    free_port,
+    machine_rows,
+    process,
+    scratch_database,
+    table,
+    wait_http,
+    worker_command,
+)
 
 from cascade.api.wire import MessageIn
 from cascade.clock import SystemClock
@@ -131,33 +138,6 @@ async def lateness(url: str) -> list[int]:
         await store.close()
 
 
-@contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 - loopback
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
 def pct(values: list[int], q: float) -> float:
     return float(values[min(len(values) - 1, int(q * len(values)))]) if values else float("nan")
 
@@ -178,6 +158,12 @@ def main() -> None:
         help="sms: through the SMPP simulator, done when every receipt is in",
     )
     parser.add_argument("--smpp-window", type=int, default=64, help="CASCADE_SMPP_WINDOW")
+    parser.add_argument(
+        "--receipt-window", type=int, default=10, help="the SMSC's deliver_sm window"
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="profile the worker with cProfile into FILE"
+    )
     args = parser.parse_args()
 
     with scratch_database(args.db) as url, tempfile.TemporaryDirectory() as tmp:
@@ -220,6 +206,8 @@ def main() -> None:
                 str(admin),
                 "--account",
                 "bench:bench",
+                "--receipt-window",
+                str(args.receipt_window),
             ]
             ready = f"http://127.0.0.1:{admin}/_sim/received"
         else:
@@ -234,7 +222,7 @@ def main() -> None:
             ready = f"http://127.0.0.1:{sim_port}/_sim/received?phone=none"
         with process(sim_args, env, Path(tmp) / "sim.log"):
             wait_http(ready)
-            with process([*CASCADE, "worker"], env, Path(tmp) / "worker.log") as worker:
+            with process(worker_command(args.profile), env, Path(tmp) / "worker.log") as worker:
                 ps = psutil.Process(worker.pid)
                 peak_rss = 0
                 started = time.monotonic()
