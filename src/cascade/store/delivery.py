@@ -32,8 +32,33 @@ from cascade.store.base import (
     SenderRow,
     Transition,
 )
+from cascade.store.bulk import Bulk
 
 _BOT_CHANNEL = {"telegram": "telegram", "viber": "viber_bot"}
+
+# the rows the engine writes by the thousand (see store/bulk.py)
+_INSERT_ATTEMPT = Bulk(
+    "INSERT INTO attempts (id, message_id, step, channel, status, reason, sender_id, "
+    "address, started_at, finished_at, parts_delivered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+)
+_RESEND = Bulk("UPDATE attempts SET status = ? WHERE id = ?")
+_CHANGE_ATTEMPT = Bulk(
+    "UPDATE attempts SET status = ?, reason = ?, "
+    "provider_message_id = COALESCE(?, provider_message_id), finished_at = ?, "
+    "window_ends_at = ?, parts = COALESCE(?, parts), detail = COALESCE(?, detail) WHERE id = ?"
+)
+_INSERT_REF = Bulk(
+    "INSERT INTO provider_refs (channel, provider_message_id, attempt_id, delivered) "
+    "VALUES (?, ?, ?, ?)"
+)
+_CHANGE_MESSAGE = Bulk(
+    "UPDATE messages SET status = ?, step = ?, channel = ?, reason = ?, "
+    "expires_at = COALESCE(?, expires_at), updated_at = ? WHERE id = ?"
+)
+_RESCHEDULE_TASK = Bulk(
+    "UPDATE tasks SET due_at = ?, tries = ?, lease_owner = NULL, lease_until = NULL "
+    "WHERE message_id = ?"
+)
 ReportState = Literal["delivered", "read", "failed"]
 
 
@@ -301,37 +326,29 @@ class DeliveryQueries:
             return
         async with self._write() as conn:
             await self._insert_attempts(conn, new)
-            if resent:
-                a = t.attempts.c
-                await conn.execute(
-                    t.attempts.update()
-                    .where(a.id == sa.bindparam("b_id"))
-                    .values(status="sending"),
-                    [{"b_id": c.id} for c in resent],
-                )
+            await _RESEND.run(conn, [("sending", c.id) for c in resent])
 
     async def _insert_attempts(
         self, conn: AsyncConnection, new_attempts: Sequence[NewAttempt]
     ) -> None:
-        if new_attempts:
-            await conn.execute(
-                t.attempts.insert(),
-                [
-                    {
-                        "id": a.id,
-                        "message_id": a.message_id,
-                        "step": a.step,
-                        "channel": a.channel,
-                        "status": a.status,
-                        "reason": a.reason,
-                        "sender_id": a.sender_id,
-                        "address": a.address,
-                        "started_at": a.started_at_ms,
-                        "finished_at": a.finished_at_ms,
-                    }
-                    for a in new_attempts
-                ],
-            )
+        await _INSERT_ATTEMPT.run(
+            conn,
+            [
+                (
+                    a.id,
+                    a.message_id,
+                    a.step,
+                    a.channel,
+                    a.status,
+                    a.reason,
+                    a.sender_id,
+                    a.address,
+                    a.started_at_ms,
+                    a.finished_at_ms,
+                )
+                for a in new_attempts
+            ],
+        )
 
     async def _apply(
         self, conn: AsyncConnection, transitions: Sequence[Transition], now: int
@@ -339,32 +356,19 @@ class DeliveryQueries:
         await self._insert_attempts(conn, [a for tr in transitions for a in tr.new_attempts])
         changes = [c for tr in transitions for c in tr.attempt_changes]
         if changes:
-            a = t.attempts.c
-            await conn.execute(
-                t.attempts.update()
-                .where(a.id == sa.bindparam("b_id"))
-                .values(
-                    status=sa.bindparam("b_status"),
-                    reason=sa.bindparam("b_reason"),
-                    provider_message_id=sa.func.coalesce(
-                        sa.bindparam("b_pid", type_=sa.String), a.provider_message_id
-                    ),
-                    finished_at=sa.bindparam("b_finished", type_=sa.BigInteger),
-                    window_ends_at=sa.bindparam("b_window", type_=sa.BigInteger),
-                    parts=sa.func.coalesce(sa.bindparam("b_parts", type_=sa.Integer), a.parts),
-                    detail=sa.func.coalesce(sa.bindparam("b_detail", type_=sa.String), a.detail),
-                ),
+            await _CHANGE_ATTEMPT.run(
+                conn,
                 [
-                    {
-                        "b_id": c.id,
-                        "b_status": c.status,
-                        "b_reason": c.reason,
-                        "b_pid": c.provider_message_id,
-                        "b_finished": c.finished_at_ms,
-                        "b_window": c.window_ends_at_ms,
-                        "b_parts": c.parts,
-                        "b_detail": c.detail,
-                    }
+                    (
+                        c.status,
+                        c.reason,
+                        c.provider_message_id,
+                        c.finished_at_ms,
+                        c.window_ends_at_ms,
+                        c.parts,
+                        c.detail,
+                        c.id,
+                    )
                     for c in changes
                 ],
             )
@@ -402,13 +406,9 @@ class DeliveryQueries:
                 sa.select(a.id, a.channel).where(a.id.in_([c.id for c in changes]))
             )
         }
-        await conn.execute(
-            t.provider_refs.insert(),
-            [
-                {"channel": channel_of[c.id], "provider_message_id": pid, "attempt_id": c.id}
-                for c in changes
-                for pid in c.part_ids
-            ],
+        await _INSERT_REF.run(
+            conn,
+            [(channel_of[c.id], pid, c.id, False) for c in changes for pid in c.part_ids],
         )
 
     async def _set_verification(
@@ -438,45 +438,18 @@ class DeliveryQueries:
                 sa.select(m.id, m.status, m.account_id, m.tracking_id).where(m.id.in_(ids))
             )
         }
-        await conn.execute(
-            t.messages.update()
-            .where(m.id == sa.bindparam("b_id"))
-            .values(
-                status=sa.bindparam("b_status"),
-                step=sa.bindparam("b_step"),
-                channel=sa.bindparam("b_channel"),
-                reason=sa.bindparam("b_reason"),
-                expires_at=sa.func.coalesce(
-                    sa.bindparam("b_expires", type_=sa.BigInteger), m.expires_at
-                ),
-                updated_at=now,
-            ),
+        await _CHANGE_MESSAGE.run(
+            conn,
             [
-                {
-                    "b_id": c.message_id,
-                    "b_status": c.status,
-                    "b_step": c.step,
-                    "b_channel": c.channel,
-                    "b_reason": c.reason,
-                    "b_expires": c.expires_at_ms,
-                }
+                (c.status, c.step, c.channel, c.reason, c.expires_at_ms, now, c.message_id)
                 for c in changes
             ],
         )
-        keep = [c for c in changes if c.due_at_ms is not None]
         done = [c.message_id for c in changes if c.due_at_ms is None]
-        if keep:
-            await conn.execute(
-                t.tasks.update()
-                .where(k.message_id == sa.bindparam("b_id"))
-                .values(
-                    due_at=sa.bindparam("b_due"),
-                    tries=sa.bindparam("b_tries"),
-                    lease_owner=None,
-                    lease_until=None,
-                ),
-                [{"b_id": c.message_id, "b_due": c.due_at_ms, "b_tries": c.tries} for c in keep],
-            )
+        await _RESCHEDULE_TASK.run(
+            conn,
+            [(c.due_at_ms, c.tries, c.message_id) for c in changes if c.due_at_ms is not None],
+        )
         if done:
             await conn.execute(t.tasks.delete().where(k.message_id.in_(done)))
         events = [
@@ -817,23 +790,11 @@ class DeliveryQueries:
 _FAILABLE = frozenset({"sent", "sending", "timeout", "unknown"})  # a failure report ends these
 _CHUNK = 500  # ids per IN list
 
-_SET_REF_DELIVERED = (
-    t.provider_refs.update()
-    .where(
-        t.provider_refs.c.channel == sa.bindparam("b_channel"),
-        t.provider_refs.c.provider_message_id == sa.bindparam("b_pid"),
-    )
-    .values(delivered=True)
+_SET_REF_DELIVERED = Bulk(
+    "UPDATE provider_refs SET delivered = ? WHERE channel = ? AND provider_message_id = ?"
 )
-_SET_ATTEMPT_REPORTED = (
-    t.attempts.update()
-    .where(t.attempts.c.id == sa.bindparam("b_id"))
-    .values(
-        status=sa.bindparam("b_status"),
-        reason=sa.bindparam("b_reason"),
-        finished_at=sa.bindparam("b_finished", type_=sa.BigInteger),
-        parts_delivered=sa.bindparam("b_parts_delivered", type_=sa.Integer),
-    )
+_SET_ATTEMPT_REPORTED = Bulk(
+    "UPDATE attempts SET status = ?, reason = ?, finished_at = ?, parts_delivered = ? WHERE id = ?"
 )
 _REF_COLUMNS = (
     t.provider_refs.c.channel,
@@ -945,26 +906,17 @@ class _ReportRows:
         return cls(refs, attempts, by_provider_id, messages)
 
     async def write_back(self, conn: AsyncConnection) -> None:
-        refs = [key for key, ref in self.refs.items() if ref.dirty]
-        if refs:
-            await conn.execute(
-                _SET_REF_DELIVERED, [{"b_channel": ch, "b_pid": pid} for ch, pid in refs]
-            )
-        changed = [x for x in self.attempts.values() if x.dirty]
-        if changed:
-            await conn.execute(
-                _SET_ATTEMPT_REPORTED,
-                [
-                    {
-                        "b_id": x.id,
-                        "b_status": x.status,
-                        "b_reason": x.reason,
-                        "b_finished": x.finished_at,
-                        "b_parts_delivered": x.parts_delivered,
-                    }
-                    for x in changed
-                ],
-            )
+        await _SET_REF_DELIVERED.run(
+            conn, [(True, ch, pid) for (ch, pid), ref in self.refs.items() if ref.dirty]
+        )
+        await _SET_ATTEMPT_REPORTED.run(
+            conn,
+            [
+                (x.status, x.reason, x.finished_at, x.parts_delivered, x.id)
+                for x in self.attempts.values()
+                if x.dirty
+            ],
+        )
 
 
 def _report_effect(
