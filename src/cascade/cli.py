@@ -357,7 +357,9 @@ def worker() -> None:
     configure_logging(settings)
     clock = SystemClock()
     engine = Engine(settings, build_store(settings, clock), build_channels(settings), clock)
-    asyncio.run(run_until_signalled(engine))
+    from cascade import loop
+
+    loop.run(run_until_signalled(engine))
 
 
 SIMULATED = ("telegram", "viber", "viber_business", "rcs", "sms", "flashcall")
@@ -540,4 +542,6 @@ def up(host: str, port: int, sim_port: int) -> None:
     configure_logging(
         replace(settings, log_level="warning") if settings.log_level == "info" else settings
     )
-    asyncio.run(run(settings, host, port, sim_port))
+    from cascade import loop
+
+    loop.run(run(settings, host, port, sim_port))

@@ -745,7 +745,9 @@ def main(
     receipt_window: int = RECEIPT_WINDOW,
 ) -> None:
     """Run the simulator standalone (`python -m cascade.simulators.smsc`)."""
-    asyncio.run(
+    from cascade import loop
+
+    loop.run(
         serve(
             host,
             port,
