@@ -114,6 +114,7 @@ def main() -> int:
     parser.add_argument("--smpp-window", type=int, default=64, help="CASCADE_SMPP_WINDOW")
     parser.add_argument("--receipt-window", type=int, default=64, help="the SMSC's window")
     parser.add_argument("--worker-batch", type=int, default=512, help="CASCADE_WORKER_BATCH")
+    parser.add_argument("--concurrency", type=int, default=64, help="CASCADE_WORKER_CONCURRENCY")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--profile", metavar="FILE", help="profile the worker with cProfile")
     args = parser.parse_args()
@@ -130,6 +131,7 @@ def main() -> int:
         "CASCADE_SMPP_PASSWORD": "bench",
         "CASCADE_SMPP_WINDOW": str(args.smpp_window),
         "CASCADE_WORKER_BATCH": str(args.worker_batch),
+        "CASCADE_WORKER_CONCURRENCY": str(args.concurrency),
     }
     sim_args = [
         *CASCADE, "simulate", "sms", "--port", str(sim_port), "--admin-port", str(admin),
