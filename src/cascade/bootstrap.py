@@ -151,6 +151,7 @@ def build_worker(
             batch=settings.worker_batch,
             lease_ms=int(settings.worker_lease_s * 1000),
             concurrency=settings.worker_concurrency,
+            batches_in_flight=max(1, settings.worker_batches_in_flight),
             enforce_rates=settings.channel_rates.lower() != "off",
         ),
         static_senders=static_senders

@@ -539,6 +539,10 @@ def up(host: str, port: int, sim_port: int) -> None:
         settings = replace(settings, viber_business_window_s=15)
     if "CASCADE_RCS_WINDOW_S" not in os.environ:
         settings = replace(settings, rcs_window_s=15)
+    # API, engine and simulators share one event loop here: a worker that claims ahead
+    # starves the simulators' webhooks under a burst (measured: BENCHMARKS.md, SMS)
+    if "CASCADE_WORKER_BATCHES_IN_FLIGHT" not in os.environ:
+        settings = replace(settings, worker_batches_in_flight=1)
     configure_logging(
         replace(settings, log_level="warning") if settings.log_level == "info" else settings
     )

@@ -62,6 +62,7 @@ class Settings:
     channel_rates: str = "on"
     worker_batch: int = 256
     worker_concurrency: int = 256
+    worker_batches_in_flight: int = 2
     worker_lease_s: float = 30.0
 
     @property
@@ -142,5 +143,7 @@ FIELDS: Mapping[str, str] = {
     "provider's own throttling answers",
     "worker_batch": "messages a worker claims per cycle",
     "worker_concurrency": "sends in flight per worker process",
+    "worker_batches_in_flight": "claimed batches a worker sends at once (1: claim the next "
+    "only when a batch is done)",
     "worker_lease_s": "how long a claimed message is held before another worker may take it",
 }

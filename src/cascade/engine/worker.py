@@ -50,6 +50,7 @@ class WorkerConfig:
     # connection pools, so a send whose intent is committed never queues for a connection
     idle_poll_s: float = 0.05  # longest sleep when nothing is due (SQLite has no NOTIFY)
     enforce_rates: bool = True  # pace sends to each channel's declared rates
+    batches_in_flight: int = 2  # batches sending while the next is claimed and planned
 
 
 class Worker:
@@ -96,22 +97,37 @@ class Worker:
                 await channel.start(sink)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Claim and send until stopped. The next batch is claimed and planned while the
+        previous one is still sending, so the channel never waits for the database."""
         log.info("worker %s started", self.owner)
         swept = self._clock.monotonic()
-        while not stop.is_set():
-            try:
-                if self._clock.monotonic() - swept >= _ORPHAN_SWEEP_S:
-                    # A report can lose the race with the commit of its attempt's provider id
-                    # (two concurrent transactions on PostgreSQL): match what was kept.
-                    swept = self._clock.monotonic()
-                    await self._store.match_orphans()
-                done = await self.run_once()
-            except Exception:  # keep the loop alive through a database outage
-                log.exception("worker cycle failed; retrying")
-                done = 0
-                await _sleep_or(stop, 1.0)
-            if done == 0:
-                await self._idle(stop)
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                if len(sending) >= self._config.batches_in_flight:
+                    await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    if self._clock.monotonic() - swept >= _ORPHAN_SWEEP_S:
+                        # A report can lose the race with the commit of its attempt's
+                        # provider id (two concurrent transactions on PostgreSQL): match
+                        # what was kept.
+                        swept = self._clock.monotonic()
+                        await self._store.match_orphans()
+                    done, batch = await self._start_batch()
+                except Exception:  # keep the loop alive through a database outage
+                    log.exception("worker cycle failed; retrying")
+                    done, batch = 0, None
+                    await _sleep_or(stop, 1.0)
+                if batch is not None:
+                    sending.add(batch)
+                    batch.add_done_callback(sending.discard)
+                    batch.add_done_callback(_log_failure)
+                if done == 0:
+                    await self._idle(stop)
+        finally:
+            if sending:  # let the sends under way finish and their results be committed
+                await asyncio.wait(sending)
         log.info("worker %s stopped", self.owner)
 
     async def _idle(self, stop: asyncio.Event) -> None:
@@ -130,13 +146,22 @@ class Worker:
                 waiter.cancel()
 
     async def run_once(self) -> int:
-        """One cycle over up to `batch` due messages; returns how many were handled."""
+        """One cycle over up to `batch` due messages, its sends included; returns how many
+        messages were handled."""
+        done, batch = await self._start_batch()
+        if batch is not None:
+            await batch
+        return done
+
+    async def _start_batch(self) -> tuple[int, asyncio.Task[None] | None]:
+        """Claim, plan and commit the plans of up to `batch` due messages; their sends run
+        on in the returned task."""
         now = self._clock.now_ms()
         claimed = await self._store.claim(
             self.owner, now, self._config.lease_ms, self._config.batch
         )
         if not claimed:
-            return 0
+            return 0, None
         senders = await self._senders({c.account_id for c in claimed})
         contacts: dict[tuple[str, str, str], Contact] = {}
         if senders:
@@ -150,9 +175,9 @@ class Worker:
         if revokes:
             await asyncio.gather(*(self._revoke(r) for r in revokes))
         jobs = [p.send for p in plans if p.send is not None]
-        if jobs:
-            await self._send_all(jobs)
-        return len(claimed)
+        if not jobs:
+            return len(claimed), None
+        return len(claimed), asyncio.create_task(self._send_all(jobs))
 
     async def _send_all(self, jobs: list[SendJob]) -> None:
         """Send concurrently; commit results in small groups as they complete.
@@ -251,6 +276,12 @@ class IntentCommitter:
         except Exception:
             log.exception("storing send intents failed; those sends wait for a retry")
             raise
+
+
+def _log_failure(batch: asyncio.Task[None]) -> None:
+    if not batch.cancelled() and batch.exception() is not None:
+        # its sends whose results were not committed stay `sending`: in doubt, not resent
+        log.error("committing a batch's results failed", exc_info=batch.exception())
 
 
 async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:
