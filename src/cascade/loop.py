@@ -1,4 +1,4 @@
-"""The event loop the long-running processes (worker, `up`, simulators) run on.
+"""The event loop the worker and the SMSC simulator run on.
 
 uvloop where it is installed (it comes with uvicorn's standard extras, and the API
 servers already run on it): the engine's throughput is bounded by how quickly the loop

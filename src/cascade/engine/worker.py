@@ -97,8 +97,9 @@ class Worker:
                 await channel.start(sink)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Claim and send until stopped. The next batch is claimed and planned while the
-        previous one is still sending, so the channel never waits for the database."""
+        """Claim and send until stopped. With more than one batch in flight
+        (`batches_in_flight`), the next batch is claimed and planned while one still sends,
+        so the channel does not wait for the database between batches."""
         log.info("worker %s started", self.owner)
         swept = self._clock.monotonic()
         sending: set[asyncio.Task[None]] = set()
