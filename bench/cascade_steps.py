@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import CASCADE, free_port, machine_rows, table
+from bench.common import CASCADE, free_port, machine_rows, process, table
 
 KEY = "bench-cascade-steps-key"
 
@@ -66,15 +65,9 @@ def main() -> None:
             CASCADE_CHANNEL_RATES="off",
             CASCADE_SMPP_WINDOW="64",
         )
-        log = (Path(tmp) / "up.log").open("wb")
-        up = subprocess.Popen(
-            [*CASCADE, "up", "--port", str(port), "--sim-port", str(sim)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
         base = f"http://127.0.0.1:{port}"
-        try:
+        up_command = [*CASCADE, "up", "--port", str(port), "--sim-port", str(sim)]
+        with process(up_command, env, Path(tmp) / "up.log") as up:
             deadline = time.monotonic() + 60
             while True:
                 with contextlib.suppress(httpx.HTTPError):
@@ -120,13 +113,6 @@ def main() -> None:
                     "FROM attempts WHERE finished_at IS NOT NULL "
                     "GROUP BY channel, status ORDER BY min(step)"
                 ).fetchall()
-        finally:
-            up.terminate()
-            try:
-                up.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                up.kill()
-            log.close()
     rows = [
         ("messages", f"{args.messages:,} in requests of {args.batch}"),
         ("accepted through the API in", f"{accepted:.1f} s"),
