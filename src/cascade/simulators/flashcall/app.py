@@ -57,6 +57,7 @@ from litestar.params import FromPath
 from cascade.domain.phone import is_e164
 from cascade.simulators.control import control_routes
 from cascade.simulators.script import Behaviour, Scripts
+from cascade.simulators.webhook_caller import WebhookCaller
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class CallbackSent(msgspec.Struct, kw_only=True):
 
 
 @dataclass
-class FlashCallSimulator:
+class FlashCallSimulator(WebhookCaller):
     """Everything the simulator knows; one instance serves one app."""
 
     accounts: dict[str, str] = field(default_factory=dict, repr=False)  # sid -> auth token
@@ -122,9 +123,6 @@ class FlashCallSimulator:
     calls: list[Call] = field(default_factory=list)
     callbacks: list[CallbackSent] = field(default_factory=list)
     ring_ms: int = 100  # how long a reachable phone rings before the call ends unanswered
-    callback_client: httpx.AsyncClient | None = None
-    _owns_client: bool = field(default=False, init=False)
-    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False)
     _sequence: dict[str, int] = field(default_factory=dict, init=False)
 
     def add_account(self, account_sid: str, auth_token: str) -> None:
@@ -132,22 +130,6 @@ class FlashCallSimulator:
 
     def call(self, sid: str) -> Call | None:
         return next((c for c in self.calls if c.sid == sid), None)
-
-    # --- lifecycle (the app's startup and shutdown) -----------------------------------
-
-    async def start(self) -> None:
-        if self.callback_client is None:
-            self.callback_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
-            self._owns_client = True
-
-    async def stop(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._owns_client and self.callback_client is not None:
-            await self.callback_client.aclose()
-            self.callback_client = None
 
     # --- status callbacks --------------------------------------------------------------
 
@@ -207,15 +189,13 @@ class FlashCallSimulator:
         return http_status
 
     def place(self, call: Call, behaviour: Behaviour) -> None:
-        task = asyncio.create_task(self._progress(call, behaviour))
-        self._tasks[call.sid] = task
-        task.add_done_callback(lambda _: self._tasks.pop(call.sid, None))
+        self.spawn(self._progress(call, behaviour), key=call.sid)
 
     async def cancel(self, call: Call) -> bool:
         """Cancel a call that has not ended; False when it has."""
         if call.ended_at_ms is not None or call.status == "in-progress":
             return False
-        task = self._tasks.pop(call.sid, None)
+        task = self.withdraw(call.sid)
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

@@ -69,6 +69,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from cascade.domain.phone import is_e164
 from cascade.simulators.control import control_routes, e164
 from cascade.simulators.script import Behaviour, Scripts
+from cascade.simulators.webhook_caller import WebhookCaller
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class Webhook:
 
 
 @dataclass
-class RcsSimulator:
+class RcsSimulator(WebhookCaller):
     """The simulator's state; the app (`create_app`) serves it."""
 
     scripts: Scripts = field(default_factory=lambda: Scripts("rcs"))
@@ -210,9 +211,6 @@ class RcsSimulator:
     events: list[EventSent] = field(default_factory=list)
     callback_attempts: int = 5
     callback_backoff_s: float = 0.2
-    callback_client: httpx.AsyncClient | None = None
-    _owns_client: bool = False
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def add_service_account(self, client_email: str, public_key_pem: str) -> None:
         key = serialization.load_pem_public_key(public_key_pem.encode())
@@ -222,27 +220,6 @@ class RcsSimulator:
 
     def reset(self) -> None:
         self.scripts.clear()
-
-    # --- lifecycle ------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self.callback_client is None:
-            self.callback_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
-            self._owns_client = True
-
-    async def stop(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._owns_client and self.callback_client is not None:
-            await self.callback_client.aclose()
-            self.callback_client = None
-
-    def _spawn(self, work: Any) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # --- the token endpoint ---------------------------------------------------------------
 
@@ -460,7 +437,7 @@ class RcsSimulator:
         )
         self.messages[key] = message
         self.received.append(message)
-        self._spawn(self.lifecycle(message, behaviour))
+        self.spawn(self.lifecycle(message, behaviour))
         answer: dict[str, Any] = {
             "name": f"phones/{phone}/agentMessages/{message_id}",
             "sendTime": _rfc3339(now),

@@ -50,6 +50,7 @@ from litestar.params import FromPath, FromQuery
 
 from cascade.simulators.control import control_routes, e164
 from cascade.simulators.script import Behaviour, Scripts
+from cascade.simulators.webhook_caller import WebhookCaller
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class CallbackSent(msgspec.Struct, kw_only=True):
 
 
 @dataclass
-class ViberSimulator:
+class ViberSimulator(WebhookCaller):
     """Everything the simulator knows; one instance serves one app."""
 
     bots: dict[str, Bot] = field(default_factory=dict, repr=False)  # keyed by auth token
@@ -174,9 +175,6 @@ class ViberSimulator:
     last_tracking: dict[tuple[str, str], str] = field(default_factory=dict)
     callback_attempts: int = 3
     callback_backoff_s: float = 0.2
-    callback_client: httpx.AsyncClient | None = None
-    _owns_client: bool = field(default=False, init=False)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     def add_bot(self, token: str, name: str) -> Bot:
         bot_id = "pa:" + str(int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "big"))
@@ -198,22 +196,6 @@ class ViberSimulator:
     def reset(self) -> None:
         self.scripts.clear()
         self.subscriptions.clear()
-
-    # --- lifecycle (the app's startup and shutdown) -----------------------------------
-
-    async def start(self) -> None:
-        if self.callback_client is None:
-            self.callback_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
-            self._owns_client = True
-
-    async def stop(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._owns_client and self.callback_client is not None:
-            await self.callback_client.aclose()
-            self.callback_client = None
 
     # --- callbacks ---------------------------------------------------------------------
 
@@ -262,9 +244,7 @@ class ViberSimulator:
         return status
 
     def schedule_receipts(self, bot: Bot, token: int, viber_id: str, behaviour: Behaviour) -> None:
-        task = asyncio.create_task(self._receipts(bot, token, viber_id, behaviour))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.spawn(self._receipts(bot, token, viber_id, behaviour))
 
     async def _receipts(self, bot: Bot, token: int, viber_id: str, behaviour: Behaviour) -> None:
         def receipt(event: str, **extra: Any) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from litestar.params import JSONBody
 
 from cascade.simulators.control import control_routes
 from cascade.simulators.script import Behaviour, Scripts
+from cascade.simulators.webhook_caller import WebhookCaller
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @dataclass
-class VonageSimulator:
+class VonageSimulator(WebhookCaller):
     """Everything the simulator knows; one instance serves one app."""
 
     accounts: dict[str, str] = field(default_factory=dict, repr=False)  # api_key -> secret
@@ -174,31 +175,12 @@ class VonageSimulator:
     targets: dict[str, StatusTarget] = field(default_factory=dict, repr=False)
     callback_attempts: int = 3
     callback_backoff_s: float = 0.2
-    callback_client: httpx.AsyncClient | None = None
-    _owns_client: bool = field(default=False, init=False)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     def add_account(self, api_key: str, api_secret: str) -> None:
         self.accounts[api_key] = api_secret
 
     def set_target(self, api_key: str, url: str, signature_secret: str) -> None:
         self.targets[api_key] = StatusTarget(url, signature_secret)
-
-    # --- lifecycle (the app's startup and shutdown) -----------------------------------
-
-    async def start(self) -> None:
-        if self.callback_client is None:
-            self.callback_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
-            self._owns_client = True
-
-    async def stop(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._owns_client and self.callback_client is not None:
-            await self.callback_client.aclose()
-            self.callback_client = None
 
     # --- authentication ---------------------------------------------------------------
 
@@ -260,9 +242,7 @@ class VonageSimulator:
         return status
 
     def schedule_statuses(self, message: Received, behaviour: Behaviour) -> None:
-        task = asyncio.create_task(self._statuses(message, behaviour))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.spawn(self._statuses(message, behaviour))
 
     async def _statuses(self, message: Received, behaviour: Behaviour) -> None:
         def status(name: str, error_code: int | None = None) -> dict[str, Any]:
