@@ -565,19 +565,17 @@ class DeliveryQueries:
         now = self._clock.now_ms()
         async with self._write() as conn:
             matched = await self._apply_reports(conn, reports, now)
-            adoptable = [
-                r
-                for r, found in zip(reports, matched, strict=True)
-                if not found and r.recipient is not None
+            adopted = [
+                i
+                for i, r in enumerate(reports)
+                if not matched[i]
+                and r.recipient is not None
+                and await self._adopt_in_doubt(conn, r)
             ]
-            adopted = [r for r in adoptable if await self._adopt_in_doubt(conn, r)]
             if adopted:
-                again = iter(await self._apply_reports(conn, adopted, now))
-                adopted_ids = {id(r) for r in adopted}
-                matched = [
-                    next(again) if id(r) in adopted_ids else found
-                    for r, found in zip(reports, matched, strict=True)
-                ]
+                again = await self._apply_reports(conn, [reports[i] for i in adopted], now)
+                for i, found in zip(adopted, again, strict=True):
+                    matched[i] = found
             orphans = [r for r, found in zip(reports, matched, strict=True) if not found]
             if orphans:
                 await conn.execute(
@@ -932,7 +930,7 @@ def _report_effect(
         ref.delivered = ref.dirty = True
         attempt.parts_delivered += 1
         attempt.dirty = True
-        if attempt.parts_delivered < attempt.parts:  # type: ignore[operator]
+        if attempt.parts_delivered < (attempt.parts or 1):
             return None
     if (
         state == "read"
