@@ -34,6 +34,9 @@ import psutil
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SEND_PATH = "/api/CascadeMessage/send_message/async"
 CASCADE = [sys.executable, "-m", "cascade"]
+# valid UA mobile numbers ending in 6: plain phones, whose SMSC script says DELIVRD 50 ms
+# after the submit (and that have no chat, subscription or RCS anywhere else)
+SMS_PHONES = [f"+38050{n:06d}6" for n in range(1000)]
 
 
 # --- the database -------------------------------------------------------------------------

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
     CASCADE,
+    SMS_PHONES,
     free_port,
     machine_rows,
     process,
@@ -55,10 +56,8 @@ from cascade.store.migrate import upgrade
 from cascade.store.sql import SqlStore
 
 BOT_TOKEN = "7000000009:BENCH-telegram-bot-token-for-the-sim"  # noqa: S105
-# valid UA mobile numbers ending in 1: Telegram users in the simulator's default script;
-# ending in 6: plain phones, whose SMS receipt says DELIVRD after 50 ms
+# valid UA mobile numbers ending in 1: Telegram users in the simulator's default script
 PHONES = [f"+38050{n:06d}1" for n in range(1000)]
-SMS_PHONES = [f"+38050{n:06d}6" for n in range(1000)]
 
 
 async def prepare(
@@ -88,7 +87,7 @@ async def prepare(
                 raw = MessageIn(
                     id=f"m-{n}",
                     from_name="Bench",
-                    to_phone=PHONES[n % len(PHONES)],
+                    to_phone=phones[n % len(phones)],
                     message_type="transaction",
                     text=f"Dispatch {n}",
                     scheduled_sent=at,

@@ -28,6 +28,7 @@ import psutil
 from common import (
     CASCADE,
     SEND_PATH,
+    SMS_PHONES,
     Item,
     cpu_seconds,
     free_port,
@@ -41,8 +42,6 @@ from common import (
     worker_command,
 )
 
-PHONES = [f"+38050{n:06d}6" for n in range(1000)]  # the SMSC's script: DELIVRD after 50 ms
-
 
 def body(start: int, size: int) -> bytes:
     return msgspec.json.encode(
@@ -50,7 +49,7 @@ def body(start: int, size: int) -> bytes:
             Item(
                 id=f"sms-{n}",
                 fromName="Bench",
-                toPhone=PHONES[n % len(PHONES)],
+                toPhone=SMS_PHONES[n % len(SMS_PHONES)],
                 messageType="transaction",
                 text=f"Your code is {n % 1_000_000:06d}.",
             )
