@@ -7,7 +7,6 @@ tasks are committed in one transaction before the answer is sent (SPEC A3, A4, A
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Mapping
 
 import msgspec
@@ -18,6 +17,7 @@ from cascade.clock import Clock
 from cascade.domain.errors import RequestRejected
 from cascade.domain.message import MAX_BATCH, MAX_TEXT, Context, Form, Route, validate
 from cascade.domain.variables import VariableKey, inline_variables, is_absolute_http_url
+from cascade.ids import new_id
 from cascade.store import NewMessage, Store, TrackingIdConflict
 
 _encode = msgspec.json.encode
@@ -81,9 +81,7 @@ class Intake:
             seen[key] = (len(new), fingerprint)
             order.append(len(new))
             new.append(
-                NewMessage(
-                    str(uuid.uuid4()), draft, principal.telegram_bot_id, principal.viber_bot_id
-                )
+                NewMessage(new_id(), draft, principal.telegram_bot_id, principal.viber_bot_id)
             )
 
         try:

@@ -1,0 +1,40 @@
+"""`cascade.ids.new_id`: canonical random version-4 UUIDs, distinct across a fork."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from cascade.ids import new_id
+
+
+def test_ids_are_canonical_version_4_uuids() -> None:
+    for _ in range(2_000):  # several refills of the pool
+        value = new_id()
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+
+
+def test_ids_do_not_repeat() -> None:
+    ids = [new_id() for _ in range(50_000)]
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_forked_child_does_not_repeat_the_parents_ids() -> None:
+    new_id()  # the pool is filled in the parent before the fork
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read)
+        os.write(write, "".join(new_id() for _ in range(10)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        from_child = pipe.read().decode()
+    os.waitpid(child, 0)
+    in_child = {from_child[i : i + 36] for i in range(0, len(from_child), 36)}
+    in_parent = {new_id() for _ in range(10)}
+    assert len(in_child) == 10
+    assert not in_child & in_parent
