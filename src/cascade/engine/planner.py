@@ -9,7 +9,6 @@ into the transition to commit.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -39,6 +38,7 @@ from cascade.domain.delivery import (
 )
 from cascade.domain.message import DEFAULT_TTL, MessageType, Route, Status
 from cascade.domain.phone import numbering_plan_allows
+from cascade.ids import new_id
 from cascade.store.base import (
     AttemptChange,
     AttemptRow,
@@ -198,7 +198,7 @@ def plan(
             nonlocal step
             new.append(
                 NewAttempt(
-                    str(uuid.uuid4()),
+                    new_id(),
                     c.message_id,
                     step,
                     channel,
@@ -242,7 +242,7 @@ def plan(
                     skip("unreachable", "BLOCKED", sender_row.id)
                     continue
                 address = contact.address
-            attempt_id = str(uuid.uuid4())
+            attempt_id = new_id()
             intent = NewAttempt(
                 attempt_id,
                 c.message_id,
@@ -287,7 +287,14 @@ def plan(
         )
         return Plan(
             Transition(message, tuple(new), tuple(changes)),
-            SendJob(replace(c, expires_at_ms=expires), step, channel, attempt_id, outbound, intent),
+            SendJob(
+                c if c.expires_at_ms == expires else replace(c, expires_at_ms=expires),
+                step,
+                channel,
+                attempt_id,
+                outbound,
+                intent,
+            ),
             revoke,
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -32,7 +33,7 @@ from cascade.domain.ratelimit import Rate
 from cascade.engine.group_commit import GroupCommit
 from cascade.engine.pacing import Pacer
 from cascade.engine.planner import ChannelInfo, Plan, Revoke, SendJob, plan, settle
-from cascade.store.base import AttemptChange, Contact, NewAttempt, SenderRow, Transition
+from cascade.store.base import AttemptChange, Contact, NewAttempt, SenderRow
 from cascade.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -185,24 +186,39 @@ class Worker:
 
         Committing as results arrive (rather than after the whole batch) keeps the set of
         sends whose outcome a crash could lose down to the few milliseconds in flight.
+        Each send reports its end through a callback, so collecting results costs the
+        same whatever the number of sends still under way.
         """
         intents = IntentCommitter(self._store)
-        pending = {asyncio.ensure_future(self._send(job, intents)): job for job in jobs}
-        ready: list[Transition] = []
+        finished: list[tuple[SendJob, asyncio.Future[Outcome]]] = []
+        arrived = asyncio.Event()
+
+        def collect(job: SendJob, future: asyncio.Future[Outcome]) -> None:
+            finished.append((job, future))
+            arrived.set()
+
+        for job in jobs:
+            task = asyncio.ensure_future(self._send(job, intents))
+            task.add_done_callback(functools.partial(collect, job))
+        remaining = len(jobs)
         flushed_at = self._clock.monotonic()
-        while pending:
-            done, _ = await asyncio.wait(
-                pending, timeout=_FLUSH_S, return_when=asyncio.FIRST_COMPLETED
-            )
+        while remaining:
+            await arrived.wait()
+            # gather what finishes within the flush interval, unless a group is complete
+            linger = flushed_at + _FLUSH_S - self._clock.monotonic()
+            if linger > 0 and len(finished) < min(_FLUSH_SIZE, remaining):
+                await asyncio.sleep(linger)
+            arrived.clear()
+            group, finished[:] = finished[:], []
+            remaining -= len(group)
             now = self._clock.now_ms()
-            for future in done:
-                job = pending.pop(future)
-                ready.append(settle(job, future.result(), now, self._info[job.channel].window_s))
-            waited = self._clock.monotonic() - flushed_at
-            if ready and (not pending or len(ready) >= _FLUSH_SIZE or waited >= _FLUSH_S):
-                await self._store.apply(ready)
-                ready = []
-                flushed_at = self._clock.monotonic()
+            await self._store.apply(
+                [
+                    settle(job, future.result(), now, self._info[job.channel].window_s)
+                    for job, future in group
+                ]
+            )
+            flushed_at = self._clock.monotonic()
 
     async def _revoke(self, revoke: Revoke) -> None:
         channel = self._channels.get(revoke.channel)
