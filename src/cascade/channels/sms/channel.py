@@ -222,11 +222,12 @@ class SmsChannel:
     async def start(self, sink: EventSink) -> None:
         clock = self._clock
 
-        async def hand_on(receipt: Receipt) -> None:
-            events: Sequence[Event] = (report_for(receipt, clock.now_ms()),)
+        async def hand_on(receipts: Sequence[Receipt]) -> None:
+            now = clock.now_ms()
+            events: Sequence[Event] = [report_for(receipt, now) for receipt in receipts]
             await sink(events)
 
-        self.session.on_receipt = hand_on
+        self.session.on_receipts = hand_on
         await self.session.start()
 
     async def aclose(self) -> None:

@@ -15,7 +15,8 @@
   rather than risk a second delivery. Only a submit that never left is `NotSent`.
 - **Receipts.** Every `deliver_sm` is answered with a `deliver_sm_resp`: `ESME_ROK` once
   its receipt has been handed on, `ESME_RX_T_APPN` when handing on failed (so the SMSC
-  delivers it again later), or the decoding error's status. Receipts are matched to their
+  delivers it again later), or the decoding error's status. The receipts that arrive
+  together are handed on together, and answered in one write. Receipts are matched to their
   message later, by id, so one for a message sent on an earlier link (or by another
   process) is reported like any other.
 """
@@ -27,7 +28,7 @@ import contextlib
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from cascade.channels.sms import encoding
@@ -184,7 +185,7 @@ def parse_receipt(deliver: Deliver) -> Receipt | None:
     )
 
 
-ReceiptHandler = Callable[[Receipt], Awaitable[None]]
+ReceiptHandler = Callable[[Sequence[Receipt]], Awaitable[None]]
 
 # --- the session -------------------------------------------------------------------------------
 
@@ -230,6 +231,7 @@ class _Link:
         self.writer = writer
         self.pending: dict[int, asyncio.Future[bytes]] = {}
         self.closed = asyncio.Event()
+        self.receipts: list[tuple[int, Receipt]] = []  # read, to be handed on together
 
     def expect(self, sequence: int) -> asyncio.Future[bytes]:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -265,12 +267,17 @@ class _Link:
         self.pending.clear()
 
 
+def _time_out(answer: asyncio.Future[bytes]) -> None:
+    if not answer.done():
+        answer.set_exception(TimeoutError())
+
+
 class SmppSession:
     """A transceiver session that rebinds by itself; `submit` reports what became of a PDU."""
 
-    def __init__(self, config: SessionConfig, on_receipt: ReceiptHandler | None = None) -> None:
+    def __init__(self, config: SessionConfig, on_receipts: ReceiptHandler | None = None) -> None:
         self.config = config
-        self.on_receipt = on_receipt
+        self.on_receipts = on_receipts
         self.last_bind_status: int | None = None  # None: no bind answered yet
         self.binds = 0  # successful binds so far
         self._window = asyncio.Semaphore(config.window)
@@ -354,14 +361,20 @@ class SmppSession:
             if not link.write(data):
                 link.pending.pop(sequence, None)
                 return NotSent("CONNECTION_CLOSED")
+            # one timer per submit, not asyncio.wait_for's task and callbacks
+            timer = asyncio.get_running_loop().call_later(
+                self.config.response_timeout_s, _time_out, answer
+            )
             try:
                 await link.writer.drain()
-                pdu = await asyncio.wait_for(answer, self.config.response_timeout_s)
+                pdu = await answer
             except (_LinkLost, ConnectionError):
                 return Lost("CONNECTION_LOST")
             except TimeoutError:
                 link.pending.pop(sequence, None)
                 return Lost("NO_RESPONSE")
+            finally:
+                timer.cancel()
         reply = header(pdu)
         if reply.command_id == GENERIC_NACK or reply.status != ESME_ROK:
             return Rejected(reply.status or ESME_RINVCMDID)
@@ -492,9 +505,7 @@ class SmppSession:
                     status_name(got.status),
                 )
         elif got.command_id == DELIVER_SM:
-            task = asyncio.create_task(self._deliver(link, got.sequence, pdu))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._deliver(link, got.sequence, pdu)
         elif got.command_id == ENQUIRE_LINK:
             link.write(encode(ENQUIRE_LINK | RESPONSE, got.sequence))
         elif got.command_id == UNBIND:
@@ -506,28 +517,42 @@ class SmppSession:
         else:
             link.write(generic_nack(got.sequence, ESME_RINVCMDID))
 
-    async def _deliver(self, link: _Link, sequence: int, pdu: bytes) -> None:
-        status = ESME_ROK
+    def _deliver(self, link: _Link, sequence: int, pdu: bytes) -> None:
+        """Answer a deliver_sm at once, or, for a final receipt, once it is handed on.
+
+        The receipts read in one go (everything the socket had) are handed on together
+        when the read loop has caught up, and their responses leave in one write."""
         try:
             deliver = decode_deliver(pdu)
         except DecodeError as error:
             log.warning("undecodable deliver_sm: %s", error)
-            status = error.status
-        else:
-            receipt = parse_receipt(deliver)
-            if receipt is not None and receipt.final:
-                status = await self._hand_on(receipt)
-        link.write(message_id_resp(DELIVER_SM, sequence, status))
+            link.write(message_id_resp(DELIVER_SM, sequence, error.status))
+            return
+        receipt = parse_receipt(deliver)
+        if receipt is None or not receipt.final:
+            link.write(message_id_resp(DELIVER_SM, sequence, ESME_ROK))
+            return
+        if not link.receipts:
+            asyncio.get_running_loop().call_soon(self._hand_on_read, link)
+        link.receipts.append((sequence, receipt))
 
-    async def _hand_on(self, receipt: Receipt) -> int:
-        if self.on_receipt is None:
-            return ESME_RX_T_APPN  # nobody to take it yet: the SMSC will offer it again
-        try:
-            await self.on_receipt(receipt)
-        except Exception:
-            log.exception("recording the receipt for %s failed", receipt.message_id)
-            return ESME_RX_T_APPN
-        return ESME_ROK
+    def _hand_on_read(self, link: _Link) -> None:
+        batch, link.receipts = link.receipts, []
+        task = asyncio.create_task(self._hand_on(link, batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _hand_on(self, link: _Link, batch: list[tuple[int, Receipt]]) -> None:
+        status = ESME_ROK
+        if self.on_receipts is None:
+            status = ESME_RX_T_APPN  # nobody to take them yet: the SMSC will offer them again
+        else:
+            try:
+                await self.on_receipts([receipt for _, receipt in batch])
+            except Exception:
+                log.exception("recording %d receipts failed", len(batch))
+                status = ESME_RX_T_APPN
+        link.write(b"".join(message_id_resp(DELIVER_SM, seq, status) for seq, _ in batch))
 
     async def _keep_alive(self, link: _Link) -> None:
         while not link.closed.is_set():
