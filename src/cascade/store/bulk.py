@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 _PLACEHOLDER = re.compile(r"\?")
 
@@ -24,10 +24,10 @@ class Bulk:
         numbers = iter(range(1, sql.count("?") + 1))
         self.postgresql = _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
 
-    async def run(self, conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+    def run(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
         dialect = conn.dialect.name
-        await conn.exec_driver_sql(
+        conn.exec_driver_sql(
             self.postgresql if dialect == "postgresql" else self.sqlite, list(rows)
         )

@@ -8,13 +8,14 @@ makes every claim exclusive anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cascade.channels.base import UNREACHABLE_REASONS, DeliveryReport
@@ -60,6 +61,7 @@ _RESCHEDULE_TASK = Bulk(
     "WHERE message_id = ?"
 )
 ReportState = Literal["delivered", "read", "failed"]
+T = TypeVar("T")
 
 
 class DeliveryQueries:
@@ -69,6 +71,9 @@ class DeliveryQueries:
     _clock: Clock
 
     def _write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        raise NotImplementedError
+
+    async def _transact(self, work: Callable[[Connection], T]) -> T:
         raise NotImplementedError
 
     def _read(self) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -87,17 +92,18 @@ class DeliveryQueries:
             .values(due_at=now_ms + lease_ms, lease_owner=owner, lease_until=now_ms + lease_ms)
             .returning(k.message_id, k.tries)
         )
-        async with self._write() as conn:
-            tries = {row[0]: row[1] for row in await conn.execute(claim)}
-            if not tries:
-                return []
-            return await self._claimed(conn, tries)
 
-    async def _claimed(self, conn: AsyncConnection, tries: dict[str, int]) -> list[Claimed]:
+        def work(conn: Connection) -> list[Claimed]:
+            tries = {row[0]: row[1] for row in conn.execute(claim)}
+            return self._claimed(conn, tries) if tries else []
+
+        return await self._transact(work)
+
+    def _claimed(self, conn: Connection, tries: dict[str, int]) -> list[Claimed]:
         m = t.messages.c
         a = t.attempts.c
         ids = list(tries)
-        rows = await conn.execute(
+        rows = conn.execute(
             sa.select(
                 m.id,
                 m.account_id,
@@ -124,7 +130,7 @@ class DeliveryQueries:
         messages = list(rows)
         # the newest attempt of each message: the row with the greatest start, then id
         newest: dict[str, AttemptRow] = {}
-        attempt_rows = await conn.execute(
+        attempt_rows = conn.execute(
             sa.select(
                 a.message_id,
                 a.id,
@@ -315,8 +321,7 @@ class DeliveryQueries:
         if not transitions:
             return
         now = self._clock.now_ms()
-        async with self._write() as conn:
-            await self._apply(conn, transitions, now)
+        await self._transact(lambda conn: self._apply(conn, transitions, now))
 
     async def record_intents(
         self, new: Sequence[NewAttempt], resent: Sequence[AttemptChange]
@@ -324,14 +329,15 @@ class DeliveryQueries:
         """Commit `sending` attempts: from here on a crash leaves these sends in doubt."""
         if not new and not resent:
             return
-        async with self._write() as conn:
-            await self._insert_attempts(conn, new)
-            await _RESEND.run(conn, [("sending", c.id) for c in resent])
 
-    async def _insert_attempts(
-        self, conn: AsyncConnection, new_attempts: Sequence[NewAttempt]
-    ) -> None:
-        await _INSERT_ATTEMPT.run(
+        def work(conn: Connection) -> None:
+            self._insert_attempts(conn, new)
+            _RESEND.run(conn, [("sending", c.id) for c in resent])
+
+        await self._transact(work)
+
+    def _insert_attempts(self, conn: Connection, new_attempts: Sequence[NewAttempt]) -> None:
+        _INSERT_ATTEMPT.run(
             conn,
             [
                 (
@@ -350,13 +356,11 @@ class DeliveryQueries:
             ],
         )
 
-    async def _apply(
-        self, conn: AsyncConnection, transitions: Sequence[Transition], now: int
-    ) -> None:
-        await self._insert_attempts(conn, [a for tr in transitions for a in tr.new_attempts])
+    def _apply(self, conn: Connection, transitions: Sequence[Transition], now: int) -> None:
+        self._insert_attempts(conn, [a for tr in transitions for a in tr.new_attempts])
         changes = [c for tr in transitions for c in tr.attempt_changes]
         if changes:
-            await _CHANGE_ATTEMPT.run(
+            _CHANGE_ATTEMPT.run(
                 conn,
                 [
                     (
@@ -372,15 +376,15 @@ class DeliveryQueries:
                     for c in changes
                 ],
             )
-            await self._add_provider_refs(conn, [c for c in changes if c.part_ids])
+            self._add_provider_refs(conn, [c for c in changes if c.part_ids])
         for tr in transitions:
             if tr.verification is not None:
-                await self._set_verification(conn, tr.message.message_id, *tr.verification)
-        await self._change_messages(conn, [tr.message for tr in transitions], now)
+                self._set_verification(conn, tr.message.message_id, *tr.verification)
+        self._change_messages(conn, [tr.message for tr in transitions], now)
         blocked = [tr.contact_blocked for tr in transitions if tr.contact_blocked]
         if blocked:
             c = t.contacts.c
-            await conn.execute(
+            conn.execute(
                 t.contacts.update()
                 .where(
                     c.channel == sa.bindparam("b_channel"),
@@ -391,32 +395,30 @@ class DeliveryQueries:
                 [{"b_channel": ch, "b_sender": s, "b_address": ad} for ch, s, ad in blocked],
             )
         if any(c.provider_message_id for c in changes):
-            await self._match_orphans(conn, now)
+            self._match_orphans(conn, now)
 
-    async def _add_provider_refs(
-        self, conn: AsyncConnection, changes: Sequence[AttemptChange]
-    ) -> None:
+    def _add_provider_refs(self, conn: Connection, changes: Sequence[AttemptChange]) -> None:
         """Remember every id an attempt's segments got, so any segment's receipt finds it."""
         if not changes:
             return
         a = t.attempts.c
         channel_of = {
             r[0]: r[1]
-            for r in await conn.execute(
+            for r in conn.execute(
                 sa.select(a.id, a.channel).where(a.id.in_([c.id for c in changes]))
             )
         }
-        await _INSERT_REF.run(
+        _INSERT_REF.run(
             conn,
             [(channel_of[c.id], pid, c.id, False) for c in changes for pid in c.part_ids],
         )
 
-    async def _set_verification(
-        self, conn: AsyncConnection, message_id: str, hashed: str, attempts: int, expires: int
+    def _set_verification(
+        self, conn: Connection, message_id: str, hashed: str, attempts: int, expires: int
     ) -> None:
         v = t.verifications.c
-        await conn.execute(t.verifications.delete().where(v.message_id == message_id))
-        await conn.execute(
+        conn.execute(t.verifications.delete().where(v.message_id == message_id))
+        conn.execute(
             t.verifications.insert().values(
                 message_id=message_id,
                 code_hash=hashed,
@@ -425,8 +427,8 @@ class DeliveryQueries:
             )
         )
 
-    async def _change_messages(
-        self, conn: AsyncConnection, changes: Sequence[MessageChange], now: int
+    def _change_messages(
+        self, conn: Connection, changes: Sequence[MessageChange], now: int
     ) -> None:
         m = t.messages.c
         k = t.tasks.c
@@ -434,11 +436,11 @@ class DeliveryQueries:
         # status changes owed to status webhooks: compare with what is stored
         current = {
             r[0]: (r[1], r[2], r[3])
-            for r in await conn.execute(
+            for r in conn.execute(
                 sa.select(m.id, m.status, m.account_id, m.tracking_id).where(m.id.in_(ids))
             )
         }
-        await _CHANGE_MESSAGE.run(
+        _CHANGE_MESSAGE.run(
             conn,
             [
                 (c.status, c.step, c.channel, c.reason, c.expires_at_ms, now, c.message_id)
@@ -446,12 +448,12 @@ class DeliveryQueries:
             ],
         )
         done = [c.message_id for c in changes if c.due_at_ms is None]
-        await _RESCHEDULE_TASK.run(
+        _RESCHEDULE_TASK.run(
             conn,
             [(c.due_at_ms, c.tries, c.message_id) for c in changes if c.due_at_ms is not None],
         )
         if done:
-            await conn.execute(t.tasks.delete().where(k.message_id.in_(done)))
+            conn.execute(t.tasks.delete().where(k.message_id.in_(done)))
         events = [
             (
                 c.message_id,
@@ -465,19 +467,19 @@ class DeliveryQueries:
             if c.message_id in current and current[c.message_id][0] != c.status
         ]
         if events:
-            await self._emit(conn, events, now)
+            self._emit(conn, events, now)
         if any(c.due_at_ms is not None and c.due_at_ms <= now for c in changes):
-            await self._notify(conn)
+            self._notify(conn)
 
-    async def _notify(self, conn: AsyncConnection) -> None:
+    def _notify(self, conn: Connection) -> None:
         if self.dialect == "postgresql":
-            await conn.execute(sa.text("NOTIFY cascade_tasks"))
+            conn.execute(sa.text("NOTIFY cascade_tasks"))
 
     # --- status webhooks ----------------------------------------------------------------
 
-    async def _emit(
+    def _emit(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         events: Sequence[tuple[str, str, str, str, str | None, str | None]],
         now: int,
     ) -> None:
@@ -485,7 +487,7 @@ class DeliveryQueries:
         cb = t.callbacks.c
         accounts = {e[1] for e in events}
         hooks: dict[str, list[str]] = {}
-        for callback_id, account_id in await conn.execute(
+        for callback_id, account_id in conn.execute(
             sa.select(cb.id, cb.account_id).where(
                 cb.account_id.in_(accounts), cb.revoked_at.is_(None)
             )
@@ -500,7 +502,7 @@ class DeliveryQueries:
                 continue
             # the increment runs under the row's write lock, so numbers never repeat
             seq = (
-                await conn.execute(
+                conn.execute(
                     t.messages.update()
                     .where(m.id == message_id)
                     .values(event_seq=m.event_seq + 1)
@@ -529,7 +531,7 @@ class DeliveryQueries:
                 for h in hooks[account_id]
             )
         if rows:
-            await conn.execute(t.callback_events.insert(), rows)
+            conn.execute(t.callback_events.insert(), rows)
 
     # --- delivery reports ---------------------------------------------------------------
 
@@ -563,43 +565,45 @@ class DeliveryQueries:
         if not reports:
             return []
         now = self._clock.now_ms()
-        async with self._write() as conn:
-            matched = await self._apply_reports(conn, reports, now)
-            adopted = [
-                i
-                for i, r in enumerate(reports)
-                if not matched[i]
-                and r.recipient is not None
-                and await self._adopt_in_doubt(conn, r)
-            ]
-            if adopted:
-                again = await self._apply_reports(conn, [reports[i] for i in adopted], now)
-                for i, found in zip(adopted, again, strict=True):
-                    matched[i] = found
-            orphans = [r for r, found in zip(reports, matched, strict=True) if not found]
-            if orphans:
-                await conn.execute(
-                    t.orphan_reports.insert(),
-                    [
-                        {
-                            "channel": r.channel,
-                            "provider_message_id": r.provider_id,
-                            "state": r.state,
-                            "reason": r.reason,
-                            "at": r.at_ms,
-                        }
-                        for r in orphans
-                    ],
-                )
+        return await self._transact(lambda conn: self._record_reports(conn, reports, now))
+
+    def _record_reports(
+        self, conn: Connection, reports: Sequence[DeliveryReport], now: int
+    ) -> list[bool]:
+        matched = self._apply_reports(conn, reports, now)
+        adopted = [
+            i
+            for i, r in enumerate(reports)
+            if not matched[i] and r.recipient is not None and self._adopt_in_doubt(conn, r)
+        ]
+        if adopted:
+            again = self._apply_reports(conn, [reports[i] for i in adopted], now)
+            for i, found in zip(adopted, again, strict=True):
+                matched[i] = found
+        orphans = [r for r, found in zip(reports, matched, strict=True) if not found]
+        if orphans:
+            conn.execute(
+                t.orphan_reports.insert(),
+                [
+                    {
+                        "channel": r.channel,
+                        "provider_message_id": r.provider_id,
+                        "state": r.state,
+                        "reason": r.reason,
+                        "at": r.at_ms,
+                    }
+                    for r in orphans
+                ],
+            )
         return matched
 
-    async def _adopt_in_doubt(self, conn: AsyncConnection, report: DeliveryReport) -> bool:
+    def _adopt_in_doubt(self, conn: Connection, report: DeliveryReport) -> bool:
         """Give the report's id to the one in-doubt attempt it can only be about."""
         a = t.attempts.c
         m = t.messages.c
         candidates = [
             attempt_id
-            for attempt_id, text in await conn.execute(
+            for attempt_id, text in conn.execute(
                 sa.select(a.id, m.text)
                 .join(t.messages, m.id == a.message_id)
                 .where(
@@ -613,7 +617,7 @@ class DeliveryQueries:
         ]
         if len(candidates) != 1:
             return False  # none, or ambiguous: never guess
-        await conn.execute(
+        conn.execute(
             t.attempts.update()
             .where(a.id == candidates[0])
             .values(provider_message_id=report.provider_id)
@@ -621,14 +625,14 @@ class DeliveryQueries:
         return True
 
     async def match_orphans(self) -> None:
-        async with self._write() as conn:
-            await self._match_orphans(conn, self._clock.now_ms())
+        now = self._clock.now_ms()
+        await self._transact(lambda conn: self._match_orphans(conn, now))
 
-    async def _match_orphans(self, conn: AsyncConnection, now: int) -> None:
+    def _match_orphans(self, conn: Connection, now: int) -> None:
         o = t.orphan_reports.c
         a = t.attempts.c
         rows = list(
-            await conn.execute(
+            conn.execute(
                 sa.select(o.id, o.channel, o.provider_message_id, o.state, o.at, o.reason)
                 .join(
                     t.attempts,
@@ -640,14 +644,14 @@ class DeliveryQueries:
         if not rows:
             return
         reports = [DeliveryReport(r[1], r[2], r[3], r[4], r[5]) for r in rows]
-        await self._apply_reports(conn, reports, now)
-        await conn.execute(t.orphan_reports.delete().where(o.id.in_([r[0] for r in rows])))
+        self._apply_reports(conn, reports, now)
+        conn.execute(t.orphan_reports.delete().where(o.id.in_([r[0] for r in rows])))
 
-    async def _apply_reports(
-        self, conn: AsyncConnection, reports: Sequence[DeliveryReport], now: int
+    def _apply_reports(
+        self, conn: Connection, reports: Sequence[DeliveryReport], now: int
     ) -> list[bool]:
         """Apply reports in order; returns, for each, whether it matched an attempt."""
-        found = await _ReportRows.load(conn, reports, lock=self.dialect == "postgresql")
+        found = _ReportRows.load(conn, reports, lock=self.dialect == "postgresql")
         finished: list[MessageChange] = []
         woken: set[str] = set()
         matched: list[bool] = []
@@ -677,16 +681,14 @@ class DeliveryQueries:
                 )
             elif change == "wake":
                 woken.add(attempt.message_id)
-        await found.write_back(conn)
+        found.write_back(conn)
         if finished:
-            await self._change_messages(conn, finished, now)
+            self._change_messages(conn, finished, now)
         if woken:
             # wake the engine now: it sees the failed attempt and takes the next step
             k = t.tasks.c
-            await conn.execute(
-                t.tasks.update().where(k.message_id.in_(list(woken))).values(due_at=now)
-            )
-            await self._notify(conn)
+            conn.execute(t.tasks.update().where(k.message_id.in_(list(woken))).values(due_at=now))
+            self._notify(conn)
         return matched
 
     # --- status webhook delivery ----------------------------------------------------------
@@ -861,9 +863,7 @@ class _ReportRows:
     messages: dict[str, _Message]
 
     @classmethod
-    async def load(
-        cls, conn: AsyncConnection, reports: Sequence[DeliveryReport], lock: bool
-    ) -> _ReportRows:
+    def load(cls, conn: Connection, reports: Sequence[DeliveryReport], lock: bool) -> _ReportRows:
         by_channel: dict[str, set[str]] = {}
         for r in reports:
             by_channel.setdefault(r.channel, set()).add(r.provider_id)
@@ -871,7 +871,7 @@ class _ReportRows:
         rc = t.provider_refs.c
         for channel, pids in by_channel.items():
             for chunk in _chunks(pids):
-                for ref in await conn.execute(
+                for ref in conn.execute(
                     sa.select(*_REF_COLUMNS).where(
                         rc.channel == channel, rc.provider_message_id.in_(chunk)
                     )
@@ -890,24 +890,24 @@ class _ReportRows:
         attempts: dict[str, _Attempt] = {}
         for where in wheres:
             query = sa.select(*_ATTEMPT_COLUMNS).where(where)
-            for found in await conn.execute(query.with_for_update() if lock else query):
+            for found in conn.execute(query.with_for_update() if lock else query):
                 attempts[found[0]] = _Attempt(*found)
         m = t.messages.c
         messages: dict[str, _Message] = {}
         for chunk in _chunks({x.message_id for x in attempts.values()}):
             query = sa.select(*_MESSAGE_COLUMNS).where(m.id.in_(chunk))
-            for message in await conn.execute(query.with_for_update() if lock else query):
+            for message in conn.execute(query.with_for_update() if lock else query):
                 messages[message[0]] = _Message(*message[1:])
         by_provider_id = {
             (x.channel, x.provider_id): x for x in attempts.values() if x.provider_id is not None
         }
         return cls(refs, attempts, by_provider_id, messages)
 
-    async def write_back(self, conn: AsyncConnection) -> None:
-        await _SET_REF_DELIVERED.run(
+    def write_back(self, conn: Connection) -> None:
+        _SET_REF_DELIVERED.run(
             conn, [(True, ch, pid) for (ch, pid), ref in self.refs.items() if ref.dirty]
         )
-        await _SET_ATTEMPT_REPORTED.run(
+        _SET_ATTEMPT_REPORTED.run(
             conn,
             [
                 (x.status, x.reason, x.finished_at, x.parts_delivered, x.id)

@@ -4,25 +4,34 @@ SQLite allows one writer at a time, so writes go through their own engine holdin
 single connection whose transactions start with BEGIN IMMEDIATE: writers queue in the
 pool instead of failing on a lock upgrade, and other processes wait on busy_timeout.
 Reads use a separate pool and, thanks to WAL, never block on the writer.
+
+The engine's own transactions (claims, plans, send intents and results, delivery reports)
+are plain functions over a synchronous `Connection`, run whole by `_transact`: on SQLite
+in one thread that owns a connection of its own, so a transaction is one hand-off from
+the event loop however many statements it runs, and holds the database lock only while
+it works, never across turns of a busy loop; on PostgreSQL through `run_sync` on the
+async connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hmac
 import secrets
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from cascade.clock import Clock
@@ -130,10 +139,11 @@ def async_url(url: str) -> str:
     raise ValueError(f"unsupported database: {scheme} (use sqlite or postgresql)")
 
 
-def _sqlite_engine(url: str, *, synchronous: str, writer: bool, pool_size: int) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+T = TypeVar("T")
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _sqlite_setup(engine: Engine, *, synchronous: str, writer: bool) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (the driver's implicit BEGIN is DEFERRED).
         dbapi_connection.isolation_level = None
@@ -146,11 +156,53 @@ def _sqlite_engine(url: str, *, synchronous: str, writer: bool, pool_size: int) 
 
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql(begin)
 
+
+def _sqlite_engine(url: str, *, synchronous: str, writer: bool, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    _sqlite_setup(engine.sync_engine, synchronous=synchronous, writer=writer)
     return engine
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """The database's errors as the store's own."""
+    try:
+        yield
+    except sa.exc.IntegrityError as err:
+        raise Conflict(str(err)) from err
+    except sa.exc.SQLAlchemyError as err:
+        raise StoreError(str(err)) from err
+    except OSError as err:
+        raise StoreError(str(err)) from err
+
+
+class _SqliteTransactor:
+    """Runs whole write transactions in one thread, on a connection of its own."""
+
+    def __init__(self, url: str, synchronous: str) -> None:
+        self._engine = sa.create_engine(
+            url.replace("sqlite+aiosqlite://", "sqlite://", 1),
+            pool_size=1,
+            max_overflow=0,
+            connect_args={"check_same_thread": False},
+        )
+        _sqlite_setup(self._engine, synchronous=synchronous, writer=True)
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work)
+
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        with self._engine.begin() as conn:
+            return work(conn)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._engine.dispose()
 
 
 class SqlStore(DeliveryQueries):
@@ -176,36 +228,40 @@ class SqlStore(DeliveryQueries):
             self._writer = _sqlite_engine(
                 self.url, synchronous=sqlite_synchronous, writer=True, pool_size=1
             )
+            self._transactor: _SqliteTransactor | None = _SqliteTransactor(
+                self.url, sqlite_synchronous
+            )
         else:
             self._reader = self._writer = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
             )
+            self._transactor = None
 
     # --- plumbing ---------------------------------------------------------------------
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        try:
+        with _store_errors():
             async with self._writer.begin() as conn:
                 yield conn
-        except sa.exc.IntegrityError as err:
-            raise Conflict(str(err)) from err
-        except sa.exc.SQLAlchemyError as err:
-            raise StoreError(str(err)) from err
-        except OSError as err:
-            raise StoreError(str(err)) from err
+
+    async def _transact(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` as one write transaction (see the module's docstring)."""
+        if self._transactor is None:
+            async with self._write() as conn:
+                return await conn.run_sync(work)
+        with _store_errors():
+            return await self._transactor.run(work)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
-        try:
+        with _store_errors():
             async with self._reader.connect() as conn:
                 yield conn
-        except sa.exc.SQLAlchemyError as err:
-            raise StoreError(str(err)) from err
-        except OSError as err:
-            raise StoreError(str(err)) from err
 
     async def close(self) -> None:
+        if self._transactor is not None:
+            await asyncio.to_thread(self._transactor.close)
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
@@ -524,7 +580,7 @@ class SqlStore(DeliveryQueries):
                 for task, row in zip(task_rows, message_rows, strict=True)
             )
             if due_now:
-                await self._notify(conn)  # wake PostgreSQL workers: work is due now
+                await conn.run_sync(self._notify)  # wake PostgreSQL workers: work is due now
         return outcomes
 
     async def _recent_repeats(
