@@ -5,6 +5,10 @@ parameter machinery, which costs more than the database's own work for the short
 engine writes by the thousand (attempts, message and task updates). A `Bulk` statement is
 written once in SQL with `?` placeholders, rendered for the driver's parameter style, and
 its rows go to the driver as tuples.
+
+A `ByIds` query reads the rows of a set of ids the same way: the ids go to the driver as
+one parameter (a JSON array unpacked by `json_each` on SQLite, an array on PostgreSQL), so
+neither SQLAlchemy nor the database compiles a statement per size of the set.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from sqlalchemy.engine import Connection
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -31,3 +36,18 @@ class Bulk:
         conn.exec_driver_sql(
             self.postgresql if dialect == "postgresql" else self.sqlite, list(rows)
         )
+
+
+class ByIds:
+    """A SELECT whose `{ids}` stands for "is one of these ids"."""
+
+    def __init__(self, sql: str) -> None:
+        self.sqlite = sql.replace("{ids}", "IN (SELECT value FROM json_each(?))")
+        self.postgresql = sql.replace("{ids}", "= ANY($1::varchar[])")
+
+    def rows(self, conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        if conn.dialect.name == "postgresql":
+            result = conn.exec_driver_sql(self.postgresql, (list(ids),))
+        else:
+            result = conn.exec_driver_sql(self.sqlite, (msgspec.json.encode(list(ids)).decode(),))
+        return [tuple(row) for row in result]

@@ -33,7 +33,7 @@ from cascade.store.base import (
     SenderRow,
     Transition,
 )
-from cascade.store.bulk import Bulk
+from cascade.store.bulk import Bulk, ByIds
 
 _BOT_CHANNEL = {"telegram": "telegram", "viber": "viber_bot"}
 
@@ -60,6 +60,20 @@ _RESCHEDULE_TASK = Bulk(
     "UPDATE tasks SET due_at = ?, tries = ?, lease_owner = NULL, lease_until = NULL "
     "WHERE message_id = ?"
 )
+_CLAIMED_MESSAGES = ByIds(
+    "SELECT m.id, m.account_id, m.tracking_id, m.route, m.message_type, m.phone, m.text, "
+    "m.from_name, m.survey_options, m.status, m.step, m.expires_at, m.telegram_bot_id, "
+    "m.viber_bot_id, m.event_seq, m.fallback, m.media, a.channel_order "
+    "FROM messages AS m JOIN accounts AS a ON a.id = m.account_id WHERE m.id {ids}"
+)
+_CLAIMED_ATTEMPTS = ByIds(
+    "SELECT message_id, id, step, channel, status, reason, sender_id, address, "
+    "provider_message_id, started_at, window_ends_at FROM attempts WHERE message_id {ids} "
+    "ORDER BY message_id, step, started_at"
+)
+_CURRENT_MESSAGES = ByIds("SELECT id, status, account_id, tracking_id FROM messages WHERE id {ids}")
+_END_TASK = Bulk("DELETE FROM tasks WHERE message_id = ?")
+_NONE: dict[str, str] = {}
 ReportState = Literal["delivered", "read", "failed"]
 T = TypeVar("T")
 
@@ -100,85 +114,60 @@ class DeliveryQueries:
         return await self._transact(work)
 
     def _claimed(self, conn: Connection, tries: dict[str, int]) -> list[Claimed]:
-        m = t.messages.c
-        a = t.attempts.c
         ids = list(tries)
-        rows = conn.execute(
-            sa.select(
-                m.id,
-                m.account_id,
-                m.tracking_id,
-                m.route,
-                m.message_type,
-                m.phone,
-                m.text,
-                m.from_name,
-                m.survey_options,
-                m.status,
-                m.step,
-                m.expires_at,
-                m.telegram_bot_id,
-                m.viber_bot_id,
-                m.event_seq,
-                m.fallback,
-                m.media,
-                t.accounts.c.channel_order,
-            )
-            .join(t.accounts, t.accounts.c.id == m.account_id)
-            .where(m.id.in_(ids))
-        )
-        messages = list(rows)
         # the newest attempt of each message: the row with the greatest start, then id
         newest: dict[str, AttemptRow] = {}
-        attempt_rows = conn.execute(
-            sa.select(
-                a.message_id,
-                a.id,
-                a.step,
-                a.channel,
-                a.status,
-                a.reason,
-                a.sender_id,
-                a.address,
-                a.provider_message_id,
-                a.started_at,
-                a.window_ends_at,
-            )
-            .where(a.message_id.in_(ids))
-            .order_by(a.message_id, a.step, a.started_at)
-        )
-        for r in attempt_rows:
+        for r in _CLAIMED_ATTEMPTS.rows(conn, ids):
             newest[r[0]] = AttemptRow(*r[1:])
         decode = msgspec.json.decode
         claimed: list[Claimed] = []
-        for r in messages:
-            fallback = decode(r.fallback) if r.fallback else {}
-            media = decode(r.media) if r.media else {}
+        for (
+            message_id,
+            account_id,
+            tracking_id,
+            route,
+            message_type,
+            phone,
+            text,
+            from_name,
+            survey_options,
+            status,
+            step,
+            expires_at,
+            telegram_bot_id,
+            viber_bot_id,
+            event_seq,
+            fallback_json,
+            media_json,
+            channel_order,
+        ) in _CLAIMED_MESSAGES.rows(conn, ids):
+            fallback = decode(fallback_json) if fallback_json else _NONE
+            media = decode(media_json) if media_json else _NONE
             claimed.append(
                 Claimed(
-                    message_id=r.id,
-                    account_id=r.account_id,
-                    tracking_id=r.tracking_id,
-                    route=r.route,
-                    message_type=r.message_type,
-                    phone=r.phone,
-                    text=r.text,
-                    from_name=r.from_name,
-                    survey_options=tuple(decode(r.survey_options)) if r.survey_options else (),
-                    status=r.status,
-                    step=r.step,
-                    expires_at_ms=r.expires_at,
-                    telegram_bot_id=r.telegram_bot_id,
-                    viber_bot_id=r.viber_bot_id,
-                    tries=tries[r.id],
-                    event_seq=r.event_seq,
-                    last_attempt=newest.get(r.id),
+                    message_id=message_id,
+                    account_id=account_id,
+                    tracking_id=tracking_id,
+                    route=route,
+                    message_type=message_type,
+                    phone=phone,
+                    text=text,
+                    from_name=from_name,
+                    survey_options=tuple(decode(survey_options)) if survey_options else (),
+                    status=status,
+                    step=step,
+                    expires_at_ms=expires_at,
+                    telegram_bot_id=telegram_bot_id,
+                    viber_bot_id=viber_bot_id,
+                    tries=tries[message_id],
+                    event_seq=event_seq,
+                    last_attempt=newest.get(message_id),
                     fallback_type=fallback.get("messageType"),
                     fallback_text=fallback.get("text"),
                     image_url=media.get("imageUrl"),
                     button_text=media.get("buttonText"),
                     button_url=media.get("buttonUrl"),
-                    channel_order=tuple(r.channel_order.split(",")) if r.channel_order else None,
+                    channel_order=tuple(channel_order.split(",")) if channel_order else None,
                 )
             )
         return claimed
@@ -430,16 +419,13 @@ class DeliveryQueries:
     def _change_messages(
         self, conn: Connection, changes: Sequence[MessageChange], now: int
     ) -> None:
-        m = t.messages.c
-        k = t.tasks.c
-        ids = [c.message_id for c in changes]
+        hooks = self._hooks(conn)
         # status changes owed to status webhooks: compare with what is stored
-        current = {
-            r[0]: (r[1], r[2], r[3])
-            for r in conn.execute(
-                sa.select(m.id, m.status, m.account_id, m.tracking_id).where(m.id.in_(ids))
-            )
-        }
+        current = (
+            {r[0]: r[1:] for r in _CURRENT_MESSAGES.rows(conn, [c.message_id for c in changes])}
+            if hooks
+            else {}
+        )
         _CHANGE_MESSAGE.run(
             conn,
             [
@@ -447,13 +433,11 @@ class DeliveryQueries:
                 for c in changes
             ],
         )
-        done = [c.message_id for c in changes if c.due_at_ms is None]
+        _END_TASK.run(conn, [(c.message_id,) for c in changes if c.due_at_ms is None])
         _RESCHEDULE_TASK.run(
             conn,
             [(c.due_at_ms, c.tries, c.message_id) for c in changes if c.due_at_ms is not None],
         )
-        if done:
-            conn.execute(t.tasks.delete().where(k.message_id.in_(done)))
         events = [
             (
                 c.message_id,
@@ -467,7 +451,7 @@ class DeliveryQueries:
             if c.message_id in current and current[c.message_id][0] != c.status
         ]
         if events:
-            self._emit(conn, events, now)
+            self._emit(conn, events, hooks, now)
         if any(c.due_at_ms is not None and c.due_at_ms <= now for c in changes):
             self._notify(conn)
 
@@ -477,24 +461,24 @@ class DeliveryQueries:
 
     # --- status webhooks ----------------------------------------------------------------
 
+    def _hooks(self, conn: Connection) -> dict[str, list[str]]:
+        """The active status-webhook callbacks, by account."""
+        cb = t.callbacks.c
+        hooks: dict[str, list[str]] = {}
+        for callback_id, account_id in conn.execute(
+            sa.select(cb.id, cb.account_id).where(cb.revoked_at.is_(None))
+        ):
+            hooks.setdefault(account_id, []).append(callback_id)
+        return hooks
+
     def _emit(
         self,
         conn: Connection,
         events: Sequence[tuple[str, str, str, str, str | None, str | None]],
+        hooks: dict[str, list[str]],
         now: int,
     ) -> None:
         """Owe each active callback of the message's account one event per status change."""
-        cb = t.callbacks.c
-        accounts = {e[1] for e in events}
-        hooks: dict[str, list[str]] = {}
-        for callback_id, account_id in conn.execute(
-            sa.select(cb.id, cb.account_id).where(
-                cb.account_id.in_(accounts), cb.revoked_at.is_(None)
-            )
-        ):
-            hooks.setdefault(account_id, []).append(callback_id)
-        if not hooks:
-            return
         m = t.messages.c
         rows: list[dict[str, object]] = []
         for message_id, account_id, tracking_id, status, channel, reason in events:
