@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
@@ -104,6 +105,20 @@ def outcome(url: str) -> tuple[dict[str, int], list[int], int, int]:
     return statuses, sorted(r[1] - r[0] for r in rows), first, last
 
 
+def database_processes() -> list[psutil.Process]:
+    """The PostgreSQL server's processes (its backends do the database's share of work)."""
+    names = ("postgres", "postmaster")
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] in names]
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent on anything but idling."""
+    times = psutil.cpu_times()._asdict()
+    # guest time is already counted in user time
+    idle = ("idle", "iowait", "guest", "guest_nice")
+    return sum(v for k, v in times.items() if k not in idle)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
@@ -114,6 +129,7 @@ def main() -> int:
     parser.add_argument("--receipt-window", type=int, default=64, help="the SMSC's window")
     parser.add_argument("--worker-batch", type=int, default=512, help="CASCADE_WORKER_BATCH")
     parser.add_argument("--concurrency", type=int, default=64, help="CASCADE_WORKER_CONCURRENCY")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--profile", metavar="FILE", help="profile the worker with cProfile")
     args = parser.parse_args()
@@ -140,15 +156,24 @@ def main() -> int:
         live_server(args.db, "granian", extra_env=sms_env) as server,
         tempfile.TemporaryDirectory() as logs,
         process(sim_args, server.env, Path(logs) / "smsc.log") as sim,
-        process(worker_command(args.profile), server.env, Path(logs) / "worker.log") as worker,
+        contextlib.ExitStack() as stack,
     ):
+        workers = [
+            stack.enter_context(
+                process(worker_command(args.profile), server.env, Path(logs) / f"worker{n}.log")
+            )
+            for n in range(args.workers)
+        ]
         wait_http(f"http://127.0.0.1:{admin}/_sim/parts")
         procs = {
             "api": server.processes(),
-            "worker": [psutil.Process(worker.pid)],
+            "workers": [psutil.Process(w.pid) for w in workers],
             "smsc simulator": [psutil.Process(sim.pid)],
         }
+        if args.db == "postgresql":
+            procs["postgresql backends"] = database_processes()
         cpu_before = {k: cpu_seconds(v) for k, v in procs.items()}
+        busy_before = busy_seconds()
         posting_s, lag = asyncio.run(
             post_at_rate(server.base_url, server.headers, bodies, args.batch, args.rate)
         )
@@ -156,6 +181,7 @@ def main() -> int:
         while unfinished(server.database_url) and time.monotonic() < deadline:
             time.sleep(0.25)
         cpu = {k: cpu_seconds(v) - cpu_before[k] for k, v in procs.items()}
+        busy = busy_seconds() - busy_before
         with urllib.request.urlopen(f"http://127.0.0.1:{admin}/_sim/received") as got:
             submits = len(json.loads(got.read()))
         statuses, latency, first, last = outcome(server.database_url)
@@ -167,6 +193,7 @@ def main() -> int:
         ("offered rate", f"{args.rate:,.0f} messages/s"),
         ("posting took (worst lag behind schedule)", f"{posting_s:.2f} s ({lag * 1000:.0f} ms)"),
         ("SMPP window / SMSC receipt window", f"{args.smpp_window} / {args.receipt_window}"),
+        ("worker processes / concurrency", f"{args.workers} / {args.concurrency}"),
         ("final statuses", ", ".join(f"{k} {v:,}" for k, v in sorted(statuses.items()))),
         ("messages the SMSC took", f"{submits:,}"),
         ("first accept to last receipt", f"{span:.2f} s"),
@@ -176,6 +203,7 @@ def main() -> int:
             f"{percentile(latency, 50):.0f} / {percentile(latency, 99):.0f} / {latency[-1]} ms",
         ),
         *((f"CPU {name}", f"{seconds:.1f} s") for name, seconds in cpu.items()),
+        ("CPU whole machine, busy", f"{busy:.1f} s"),
     ]
     print(table(machine_rows(), "Machine"))
     print(table(rows, "SMS end to end"))
