@@ -10,12 +10,12 @@ import base64
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
+from msgspec.structs import replace
 
 from cascade.channels.base import (
     Channel,

@@ -8,11 +8,11 @@ uvicorn in a thread, on sockets bound to 127.0.0.1 port 0, so the round trip
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
+from msgspec.structs import replace
 
 from cascade.channels.base import (
     ContactLinked,

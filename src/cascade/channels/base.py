@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+import msgspec
+
 # --- what a channel is --------------------------------------------------------------------
 
 
@@ -30,8 +32,7 @@ class Limits:
     carries_media: bool = False  # can show a promo image and button; else text + link
 
 
-@dataclass(frozen=True, slots=True)
-class Sender:
+class Sender(msgspec.Struct, frozen=True):
     """The bot (or provider account) that carries a step; the token never leaves here."""
 
     id: str
@@ -39,8 +40,7 @@ class Sender:
     webhook_secret: str = ""  # Telegram's secret_token for the updates webhook
 
 
-@dataclass(frozen=True, slots=True)
-class Outbound:
+class Outbound(msgspec.Struct, frozen=True):
     attempt_id: str  # unique per attempt: safe as a provider-side idempotency key
     message_id: str
     phone: str
@@ -60,15 +60,13 @@ class Outbound:
 # --- what a send can come to ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
+class Delivered(msgspec.Struct, frozen=True):
     """The provider took the message, and for this channel that is delivery."""
 
     provider_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Sent:
+class Sent(msgspec.Struct, frozen=True):
     """The provider took the message; delivery is confirmed later by a report."""
 
     provider_id: str
@@ -79,46 +77,40 @@ class Sent:
     # stored only as a hash, for POST /api/CascadeMessage/verify
 
 
-@dataclass(frozen=True, slots=True)
-class Unreachable:
+class Unreachable(msgspec.Struct, frozen=True):
     """This recipient cannot be reached on this channel (not a user, blocked, no device)."""
 
     reason: str
     blocked: bool = False  # the recipient blocked the sender: remember it on the contact
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
+class Failed(msgspec.Struct, frozen=True):
     """The provider refused the message for good (content, account)."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Retry:
+class Retry(msgspec.Struct, frozen=True):
     """A transient fault (timeout, 5xx): the same send may succeed later."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class InDoubt:
+class InDoubt(msgspec.Struct, frozen=True):
     """The request may have reached the provider, but no answer came back (a read timeout,
     a connection cut mid-answer). Repeating it could deliver twice, so it is not repeated."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Throttled:
+class Throttled(msgspec.Struct, frozen=True):
     """The provider asked us to slow down: pause the sender, fail nothing."""
 
     retry_after_s: float
     reason: str = "THROTTLED"
 
 
-@dataclass(frozen=True, slots=True)
-class Misconfigured:
+class Misconfigured(msgspec.Struct, frozen=True):
     """The sender's configuration is wrong (e.g. an invalid token): the operator must act."""
 
     reason: str
@@ -167,8 +159,7 @@ UNREACHABLE_REASONS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryReport:
+class DeliveryReport(msgspec.Struct, frozen=True):
     channel: str
     provider_id: str
     state: Literal["delivered", "read", "failed"]

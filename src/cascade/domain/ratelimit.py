@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 _EPSILON = 1e-6  # float sums of many intervals (on a long-running clock) must not
 # cost the last request of a burst; a microsecond is far below any rate we enforce
 
@@ -28,8 +30,7 @@ class Rate:
         return self.interval * (self.burst - 1)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True):
     allowed: bool
     tat: float  # the key's new theoretical arrival time
     retry_after: float  # seconds until a request would be allowed (0 when allowed)

@@ -10,7 +10,9 @@ into the transition to commit.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+import msgspec
 
 from cascade.channels.base import (
     Delivered,
@@ -61,8 +63,7 @@ class ChannelInfo:
     revocable: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class SendJob:
+class SendJob(msgspec.Struct, frozen=True):
     claimed: Claimed
     step: int
     channel: str
@@ -72,8 +73,7 @@ class SendJob:
     intent: NewAttempt | AttemptChange
 
 
-@dataclass(frozen=True, slots=True)
-class Revoke:
+class Revoke(msgspec.Struct, frozen=True):
     """Withdraw a message whose window ended undelivered (after the step is committed)."""
 
     channel: str
@@ -82,8 +82,7 @@ class Revoke:
     provider_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(msgspec.Struct, frozen=True):
     transition: Transition  # commit this first (intent, skips, or the end)
     send: SendJob | None  # then send this, if anything
     revoke: Revoke | None = None
@@ -288,7 +287,9 @@ def plan(
         return Plan(
             Transition(message, tuple(new), tuple(changes)),
             SendJob(
-                c if c.expires_at_ms == expires else replace(c, expires_at_ms=expires),
+                c
+                if c.expires_at_ms == expires
+                else msgspec.structs.replace(c, expires_at_ms=expires),
                 step,
                 channel,
                 attempt_id,

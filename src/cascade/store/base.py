@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+import msgspec
+
 from cascade.domain.message import Draft
 from cascade.domain.variables import VariableKey
 
@@ -166,8 +168,7 @@ class Store(Protocol):
 # --- the delivery engine's side -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SenderRow:
+class SenderRow(msgspec.Struct, frozen=True):
     id: str
     account_id: str
     channel: str  # "telegram" or "viber_bot"
@@ -175,8 +176,7 @@ class SenderRow:
     webhook_secret: str
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRow:
+class AttemptRow(msgspec.Struct, frozen=True):
     id: str
     step: int
     channel: str
@@ -189,8 +189,7 @@ class AttemptRow:
     window_ends_at_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
+class Claimed(msgspec.Struct, frozen=True):
     """A message whose task a worker now holds, with what it needs to take the next step."""
 
     message_id: str
@@ -218,8 +217,7 @@ class Claimed:
     channel_order: tuple[str, ...] | None = None  # the account's own order, if it set one
 
 
-@dataclass(frozen=True, slots=True)
-class NewAttempt:
+class NewAttempt(msgspec.Struct, frozen=True):
     id: str
     message_id: str
     step: int
@@ -232,8 +230,7 @@ class NewAttempt:
     finished_at_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptChange:
+class AttemptChange(msgspec.Struct, frozen=True):
     id: str
     status: str
     reason: str | None
@@ -245,8 +242,7 @@ class AttemptChange:
     detail: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MessageChange:
+class MessageChange(msgspec.Struct, frozen=True):
     """The message's new state; `due_at_ms` None means no more work (the task goes)."""
 
     message_id: str
@@ -259,8 +255,7 @@ class MessageChange:
     expires_at_ms: int | None = None  # a new expiry (a flash call's fallback starts afresh)
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(msgspec.Struct, frozen=True):
     """Everything one engine decision changes, committed together."""
 
     message: MessageChange
@@ -270,7 +265,6 @@ class Transition:
     verification: tuple[str, int, int] | None = None  # (code hash, attempts, expires at)
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
+class Contact(msgspec.Struct, frozen=True):
     address: str
     reachable: bool

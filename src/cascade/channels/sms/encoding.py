@@ -14,8 +14,9 @@ the UDHI bit (0x40) in `esm_class`. GSM-7 goes unpacked, one septet per octet, a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+import msgspec
 
 Alphabet = Literal["gsm7", "ucs2"]
 
@@ -169,8 +170,7 @@ def udh(reference: int, total: int, sequence: int) -> bytes:
     return bytes((0x05, 0x00, 0x03, reference, total, sequence))
 
 
-@dataclass(frozen=True, slots=True)
-class Concatenation:
+class Concatenation(msgspec.Struct, frozen=True):
     """What a concatenation UDH says: which message (by reference) and which piece."""
 
     reference: int
@@ -200,8 +200,7 @@ def parse_udh(payload: bytes) -> tuple[Concatenation | None, bytes]:
     return found, rest
 
 
-@dataclass(frozen=True, slots=True)
-class Segments:
+class Segments(msgspec.Struct, frozen=True):
     """A text ready to submit: its alphabet and the `short_message` octets of each part."""
 
     alphabet: Alphabet

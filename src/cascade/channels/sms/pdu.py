@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import msgspec
 import smpp34
 
 # --- command ids (SMPP 3.4 §5.1.2) ----------------------------------------------------------
@@ -159,8 +160,7 @@ class FramingError(Exception):
     """The stream does not hold a well-formed PDU: it cannot be resynchronised."""
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(msgspec.Struct, frozen=True):
     length: int
     command_id: int
     status: int
@@ -280,8 +280,7 @@ def generic_nack(sequence: int, status: int) -> bytes:
 # --- submit_sm and deliver_sm, through smpp34 --------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Submit:
+class Submit(msgspec.Struct, frozen=True):
     """What one submit_sm carries (everything but its sequence number)."""
 
     source_addr: str
@@ -322,8 +321,7 @@ class Submit:
         ).encode()
 
 
-@dataclass(frozen=True, slots=True)
-class Deliver:
+class Deliver(msgspec.Struct, frozen=True):
     """A deliver_sm as the SMSC sends it (a receipt or a mobile-originated message)."""
 
     source_addr: str
@@ -335,7 +333,7 @@ class Deliver:
     esm_class: int
     data_coding: int
     short_message: bytes
-    tlvs: dict[int, bytes] = field(default_factory=dict)
+    tlvs: dict[int, bytes] = msgspec.field(default_factory=dict)
 
     def encode(self, sequence: int) -> bytes:
         return smpp34.DeliverSm(

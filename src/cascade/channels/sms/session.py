@@ -31,6 +31,8 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from cascade.channels.sms import encoding
 from cascade.channels.sms.pdu import (
     ALERT_NOTIFICATION,
@@ -80,15 +82,13 @@ _MAX_SEQUENCE = 0x7FFFFFFF
 # --- what a submit can come to ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(msgspec.Struct, frozen=True):
     """submit_sm_resp ESME_ROK: the SMSC took the message under this id."""
 
     message_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(msgspec.Struct, frozen=True):
     """The SMSC answered with an error status (submit_sm_resp or generic_nack)."""
 
     status: int
@@ -98,15 +98,13 @@ class Rejected:
         return status_name(self.status)
 
 
-@dataclass(frozen=True, slots=True)
-class NotSent:
+class NotSent(msgspec.Struct, frozen=True):
     """The submit never left this process (no bound link): repeating it is safe."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Lost:
+class Lost(msgspec.Struct, frozen=True):
     """The submit was written but no answer came (link lost, response timeout)."""
 
     reason: str
@@ -117,8 +115,7 @@ SubmitResult = Accepted | Rejected | NotSent | Lost
 # --- receipts ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(msgspec.Struct, frozen=True):
     """What a delivery receipt (`deliver_sm` with esm_class 0x04) says about one message."""
 
     message_id: str  # the id the SMSC gave the submit (receipted_message_id, or "id:")
