@@ -133,6 +133,12 @@ class Receipt(msgspec.Struct, frozen=True):
 _RECEIPT_FIELD = re.compile(r"(?i)\b(id|stat|err):(\S*)")
 _RECEIPT_TEXT = re.compile(r"(?is)\btext:(.*)\Z")
 _TEXT_MARK = re.compile(r"(?i)\btext:")
+# `id:… sub:… dlvrd:… submit date:… done date:… stat:… err:… text:…` with no ":" in a
+# value: what the general reading above finds, in one match
+_CANONICAL_RECEIPT = re.compile(
+    r"(?is)id:([^\s:]*) sub:[^\s:]* dlvrd:[^\s:]* submit date:[^\s:]* done date:[^\s:]* "
+    r"stat:([^\s:]*) err:([^\s:]*) text:(.*)\Z"
+)
 _STAT_SYNONYMS = {
     "DELIVERED": "DELIVRD",
     "UNDELIVERABLE": "UNDELIV",
@@ -155,30 +161,48 @@ def parse_receipt(deliver: Deliver) -> Receipt | None:
         except ValueError:
             payload = b""
     text = encoding.decode(payload, deliver.data_coding)
-    head = _TEXT_MARK.split(text, maxsplit=1)[0]  # fields never come from the message text
-    fields: dict[str, str] = {}
-    for key, value in _RECEIPT_FIELD.findall(head):
-        fields.setdefault(key.lower(), value)
-
+    text_id, word, err, receipt_text = receipt_fields(text)
     raw_id = deliver.tlvs.get(TLV_RECEIPTED_MESSAGE_ID)
-    message_id = read_c_string(raw_id)[0] if raw_id else fields.get("id", "")
+    message_id = read_c_string(raw_id)[0] if raw_id else text_id
     if not message_id:
         return None
     raw_state = deliver.tlvs.get(TLV_MESSAGE_STATE)
     if raw_state:
         stat = MESSAGE_STATES.get(int.from_bytes(raw_state, "big"), "UNKNOWN")
     else:
-        word = fields.get("stat", "").upper()
+        word = word.upper()
         stat = _STAT_SYNONYMS.get(word, word) or "UNKNOWN"
-    err = fields.get("err")
-    found = _RECEIPT_TEXT.search(text)
     return Receipt(
         message_id=message_id,
         stat=stat,
         final=kind == ESM_SMSC_RECEIPT and stat not in _NOT_FINAL,
         error=err if err and err.strip("0") else None,
         recipient=deliver.source_addr,
-        text=found.group(1) if found else "",
+        text=receipt_text,
+    )
+
+
+def receipt_fields(text: str) -> tuple[str, str, str | None, str]:
+    """A receipt text's `id:`, `stat:`, `err:` (None when absent) and `text:` fields."""
+    canonical = _CANONICAL_RECEIPT.match(text)
+    if canonical is not None:  # the customary layout, read in one match
+        text_id, word, err, receipt_text = canonical.groups()
+        return text_id, word, err, receipt_text
+    return general_receipt_fields(text)
+
+
+def general_receipt_fields(text: str) -> tuple[str, str, str | None, str]:
+    """The fields in any order and case; the first of each kind before `text:` counts."""
+    head = _TEXT_MARK.split(text, maxsplit=1)[0]  # fields never come from the message text
+    fields: dict[str, str] = {}
+    for key, value in _RECEIPT_FIELD.findall(head):
+        fields.setdefault(key.lower(), value)
+    found = _RECEIPT_TEXT.search(text)
+    return (
+        fields.get("id", ""),
+        fields.get("stat", ""),
+        fields.get("err"),
+        found.group(1) if found else "",
     )
 
 
