@@ -40,12 +40,14 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
+import random
 import re
-import secrets
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar import Litestar, Response, delete, get, post, put
@@ -70,6 +72,9 @@ from cascade.channels.sms.pdu import (
     ESME_ROK,
     ESME_RSUBMITFAIL,
     ESME_RTHROTTLED,
+    HEADER,
+    HEADER_SIZE,
+    MAX_PDU,
     RESPONSE,
     STATE_BY_STAT,
     SUBMIT_SM,
@@ -79,7 +84,6 @@ from cascade.channels.sms.pdu import (
     Bind,
     DecodeError,
     Deliver,
-    FramingError,
     Submit,
     bind_resp,
     body_of,
@@ -88,7 +92,6 @@ from cascade.channels.sms.pdu import (
     generic_nack,
     header,
     message_id_resp,
-    read_pdu,
     status_by_name,
 )
 from cascade.clock import Clock, SystemClock
@@ -101,6 +104,7 @@ DEFAULT_PASSWORD = "secret"  # noqa: S105 - the simulator's demo credential, wor
 SMSC_ID = "CASCADESIM"
 RECEIPT_WINDOW = 10  # deliver_sm awaiting their deliver_sm_resp, per connection (default)
 RECEIPT_TIMEOUT_S = 10.0
+EARLY_S = 0.001  # a receipt may go this much before its time, with others due then
 
 
 class SubmittedPart(msgspec.Struct, frozen=True, kw_only=True):
@@ -155,7 +159,7 @@ class ReceiptSent(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int  # how many deliver_sm it took
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class _Receipt:
     part: SubmittedPart
     stat: str
@@ -166,40 +170,284 @@ class _Dropped(Exception):
     """The script says: drop this connection before answering."""
 
 
-@dataclass(eq=False)
-class _Esme:
-    """One TCP connection from an ESME."""
+class _Esme(asyncio.Protocol):
+    """One TCP connection from an ESME.
 
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    window: asyncio.Semaphore  # receipts awaiting their deliver_sm_resp
-    system_id: str | None = None  # set once bound
-    pending: dict[int, asyncio.Future[int]] = field(default_factory=dict)
-    sequences: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    enquire_links: int = 0
+    Every whole PDU a read brings is handled at once, and what they call for (responses,
+    and the receipts a freed window slot lets go) leaves in one write at the end. Receipts
+    given to this connection wait in `queue` for a window slot, then in `pending` (by
+    deliver_sm sequence, oldest first) for their deliver_sm_resp.
+    """
+
+    __slots__ = (
+        "buffer",
+        "closed",
+        "draining",
+        "enquire_links",
+        "expiry",
+        "out",
+        "pending",
+        "queue",
+        "quiet",
+        "sequences",
+        "simulator",
+        "system_id",
+        "transport",
+        "window",
+    )
+
+    def __init__(self, simulator: SmscSimulator) -> None:
+        self.simulator = simulator
+        self.window = simulator.receipt_window  # receipts awaiting their deliver_sm_resp
+        self.transport: asyncio.Transport | None = None
+        self.system_id: str | None = None  # set once bound
+        self.buffer = bytearray()  # the start of a PDU not read whole yet
+        self.out: list[bytes] = []  # what this read (or timer) calls for, written once
+        self.queue: deque[_Receipt] = deque()  # given to this link, waiting for a slot
+        self.pending: dict[int, tuple[_Receipt, float]] = {}  # sequence -> (receipt, deadline)
+        self.sequences = itertools.count(1)
+        self.enquire_links = 0
+        self.closed = False  # ended (or ending): reads nothing more, takes no receipts
+        self.draining = False  # dropping: takes, unanswered, the submits already sent
+        self.quiet: asyncio.TimerHandle | None = None  # ends the drain
+        self.expiry: asyncio.TimerHandle | None = None  # times out the oldest pending
+
+    # --- asyncio.Protocol ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.simulator._esmes.add(self)
+        self.simulator.connections += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.simulator._offer_all(self.detach())
+
+    def eof_received(self) -> bool:
+        self.simulator._offer_all(self.detach())
+        return False  # the transport closes itself
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self.buffer:
+            self.buffer += data
+            data = bytes(self.buffer)
+            self.buffer.clear()
+        at, end = 0, len(data)
+        took = False
+        while end - at >= HEADER_SIZE:
+            length = int.from_bytes(data[at : at + 4], "big")
+            if not HEADER_SIZE <= length <= MAX_PDU:
+                self.framing_error()
+                return
+            stop = at + length
+            if stop > end:
+                break
+            pdu = data if length == end else data[at:stop]
+            at = stop
+            took = True
+            if self.draining:
+                self.drained(pdu)
+                continue
+            try:
+                if not self.handle(pdu):
+                    self.end()
+                    return
+            except _Dropped:
+                self.flush()  # what was answered before the dropping submit still goes
+                self.draining = True
+        if at < end:
+            self.buffer += data[at:]
+        if self.draining:
+            if took:  # wait for more submits until the socket is quiet, then drop
+                if self.quiet is not None:
+                    self.quiet.cancel()
+                self.quiet = self.simulator._loop.call_later(
+                    self.simulator.drain_quiet_s, self.abort
+                )
+            return
+        if self.queue:
+            self.pump()
+        self.flush()
+
+    # --- one PDU -------------------------------------------------------------------------------
+
+    def handle(self, pdu: bytes) -> bool:
+        """One PDU from the ESME; False when the connection is to end."""
+        _, command_id, status, sequence = HEADER.unpack_from(pdu)
+        simulator = self.simulator
+        if command_id == SUBMIT_SM:
+            if self.system_id is None:
+                self.out.append(message_id_resp(SUBMIT_SM, sequence, ESME_RINVBNDSTS))
+            else:
+                simulator._submit(self, pdu, answer=True)
+        elif command_id & RESPONSE:
+            entry = self.pending.pop(sequence, None)
+            if entry is not None:
+                simulator._answered(entry[0], status)
+            if command_id == UNBIND | RESPONSE:
+                return False
+        elif command_id == BIND_TRANSCEIVER:
+            simulator._bind(self, sequence, pdu)
+        elif command_id in (BIND_TRANSMITTER, BIND_RECEIVER):
+            # This SMSC offers transceiver sessions only (receipts and submits on one link).
+            self.out.append(bind_resp(command_id, sequence, ESME_RBINDFAIL, SMSC_ID))
+        elif command_id == ENQUIRE_LINK:
+            self.enquire_links += 1
+            simulator.enquire_links += 1
+            if simulator.answer_enquire_link:
+                self.out.append(encode(ENQUIRE_LINK | RESPONSE, sequence))
+        elif command_id == UNBIND:
+            self.out.append(encode(UNBIND | RESPONSE, sequence))
+            return False
+        else:
+            self.out.append(generic_nack(sequence, ESME_RINVCMDID))
+        return True
+
+    def drained(self, pdu: bytes) -> None:
+        """Before dropping: take, unanswered, the submits that already reached us."""
+        if HEADER.unpack_from(pdu)[1] == SUBMIT_SM and self.system_id is not None:
+            self.simulator._submit(self, pdu, answer=False)
+
+    def framing_error(self) -> None:
+        if self.draining:
+            self.abort()
+            return
+        self.out.append(generic_nack(0, ESME_RINVCMDLEN))
+        self.end()
+
+    # --- receipts ------------------------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Send the queued receipts the window has room for (into `out`)."""
+        queue, pending, simulator = self.queue, self.pending, self.simulator
+        deadline = simulator._loop.time() + RECEIPT_TIMEOUT_S
+        while queue and len(pending) < self.window:
+            receipt = queue.popleft()
+            sequence = next(self.sequences)
+            receipt.attempts += 1
+            try:
+                pdu = simulator._receipt_pdu(receipt, sequence)
+            except Exception:
+                log.exception(
+                    "receipt for %s could not be encoded; dropped", receipt.part.message_id
+                )
+                continue
+            pending[sequence] = (receipt, deadline)
+            self.out.append(pdu)
+        if pending and self.expiry is None:
+            self.expiry = simulator._loop.call_at(deadline, self.expire)
+
+    def expire(self) -> None:
+        """deliver_sm unanswered for RECEIPT_TIMEOUT_S are offered again."""
+        self.expiry = None
+        loop = self.simulator._loop
+        now = loop.time()
+        expired = []
+        for sequence, (_, deadline) in self.pending.items():
+            if deadline > now:
+                self.expiry = loop.call_at(deadline, self.expire)
+                break
+            expired.append(sequence)
+        self.simulator._offer_all([self.pending.pop(sequence)[0] for sequence in expired])
+        if not self.closed:
+            self.pump()
+            self.flush()
+
+    # --- writing and ending --------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(data)
+        self.out.append(data)
+        self.flush()
 
-    def lost(self) -> None:
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(ConnectionError("connection lost"))
-                future.exception()
+    def flush(self) -> None:
+        out = self.out
+        if not out:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def end(self) -> None:
+        """Close after writing what is due (an unbind, a broken stream)."""
+        self.flush()
+        receipts = self.detach()
+        if self.transport is not None:
+            self.transport.close()
+        self.simulator._offer_all(receipts)
+
+    def abort(self) -> None:
+        """Drop the connection at once, as a network cut would."""
+        receipts = self.detach()
+        if self.transport is not None:
+            self.transport.abort()
+        self.simulator._offer_all(receipts)
+
+    def detach(self) -> list[_Receipt]:
+        """Leave the simulator's links; the receipts this link held, to be offered again."""
+        if self.closed:
+            return []
+        self.closed = True
+        simulator = self.simulator
+        simulator._esmes.discard(self)
+        if self.system_id is not None:
+            bound = simulator._bound.get(self.system_id)
+            if bound is not None and self in bound:
+                bound.remove(self)
+        for timer in (self.quiet, self.expiry):
+            if timer is not None:
+                timer.cancel()
+        self.quiet = self.expiry = None
+        receipts = [receipt for receipt, _ in self.pending.values()]
+        receipts.extend(self.queue)
         self.pending.clear()
+        self.queue.clear()
+        self.out.clear()
+        return receipts
 
 
 def _normal_phone(raw: str) -> str:
-    return f"+{re.sub(r'[^0-9]', '', raw)}"
+    return f"+{_NOT_DIGITS.sub('', raw)}"
+
+
+_NOT_DIGITS = re.compile(r"[^0-9]")
+
+
+class _SmppDates:
+    """`YYMMDDhhmm` of a time in ms (UTC), remembered per minute (the finest it shows)."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, str] = {}
+
+    def __call__(self, ms: int) -> str:
+        minute = ms // 60_000
+        text = self._known.get(minute)
+        if text is None:
+            if len(self._known) >= 64:
+                self._known.clear()
+            text = self._known[minute] = _smpp_date(ms)
+        return text
 
 
 def _smpp_date(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%y%m%d%H%M")
 
 
+_ID_BLOCK = 4096  # message ids drawn from the OS's randomness at a time
+
+
 class SmscSimulator:
-    """All the SMSC's state, and the SMPP server in front of it."""
+    """All the SMSC's state, and the SMPP server in front of it.
+
+    Per message it stays cheap: PDUs are read and answered in batches (`_Esme`), message
+    ids come from one block of OS randomness at a time, receipts wait for their time in
+    one FIFO per delay with one loop timer each (no task per submit or per receipt), and
+    the receipt's dates are formatted once per minute.
+    """
+
+    _loop: asyncio.AbstractEventLoop  # the loop `start` runs the server on
 
     def __init__(
         self,
@@ -233,9 +481,15 @@ class SmscSimulator:
         self._dropped: dict[str, Behaviour] = {}  # phone -> the script that dropped once
         self._assembling: dict[tuple[str, str, str, int, int], dict[int, SubmittedPart]] = {}
         self._esmes: set[_Esme] = set()
-        self._outbox: deque[_Receipt] = deque()
-        self._outbox_ready = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._bound: dict[str, list[_Esme]] = {}  # system_id -> its bound links
+        self._held: deque[_Receipt] = deque()  # due, for an account with no bound link
+        # Receipts waiting for their time: one FIFO (and one loop timer) per delay, so due
+        # times in each are in order.
+        self._due: dict[float, deque[tuple[float, _Receipt]]] = {}
+        self._timers: dict[float, asyncio.TimerHandle] = {}
+        self._late: set[asyncio.TimerHandle] = set()  # submit_sm_resp held (submit_delay_ms)
+        self._ids: list[str] = []
+        self._dates = _SmppDates()
         self._server: asyncio.Server | None = None
         self.host = ""
         self.port = 0
@@ -267,8 +521,12 @@ class SmscSimulator:
 
     def disconnect_all(self) -> None:
         """Drop every connection, as a network cut would."""
+        receipts: list[_Receipt] = []
         for esme in list(self._esmes):
-            esme.writer.transport.abort()
+            receipts.extend(esme.detach())  # every link gone before any receipt is offered
+            if esme.transport is not None:
+                esme.transport.abort()
+        self._offer_all(receipts)
 
     async def unbind_all(self) -> None:
         """Ask every bound ESME to unbind (as an SMSC going down for maintenance does)."""
@@ -284,9 +542,9 @@ class SmscSimulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on `host:port` (0: any free port); returns the port."""
-        self._server = await asyncio.start_server(self._connection, host, port)
+        self._loop = asyncio.get_running_loop()
+        self._server = await self._loop.create_server(lambda: _Esme(self), host, port)
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
-        self._spawn(self._dispatch_receipts())
         log.info("SMSC simulator listening on %s:%s", self.host, self.port)
         return self.port
 
@@ -294,79 +552,18 @@ class SmscSimulator:
         if self._server is not None:
             self._server.close()
         self.disconnect_all()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._due.clear()
+        for timer in self._late:
+            timer.cancel()
+            self.in_flight -= 1
+        self._late.clear()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
-
-    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        esme = _Esme(reader, writer, asyncio.Semaphore(self.receipt_window))
-        self._esmes.add(esme)
-        self.connections += 1
-        try:
-            while True:
-                pdu = await read_pdu(reader)
-                try:
-                    if not self._handle(esme, pdu):
-                        break
-                except _Dropped:
-                    await self._drain(esme)
-                    writer.transport.abort()
-                    break
-        except FramingError:
-            esme.write(generic_nack(0, ESME_RINVCMDLEN))
-        except (asyncio.IncompleteReadError, ConnectionError, OSError):
-            pass
-        finally:
-            self._esmes.discard(esme)
-            esme.lost()
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    def _handle(self, esme: _Esme, pdu: bytes) -> bool:
-        """One PDU from the ESME; False when the connection is to end."""
-        got = header(pdu)
-        if got.command_id == BIND_TRANSCEIVER:
-            self._bind(esme, got.sequence, pdu)
-        elif got.command_id in (BIND_TRANSMITTER, BIND_RECEIVER):
-            # This SMSC offers transceiver sessions only (receipts and submits on one link).
-            esme.write(bind_resp(got.command_id, got.sequence, ESME_RBINDFAIL, SMSC_ID))
-        elif got.command_id == SUBMIT_SM:
-            if esme.system_id is None:
-                esme.write(message_id_resp(SUBMIT_SM, got.sequence, ESME_RINVBNDSTS))
-            else:
-                self._submit(esme, pdu, answer=True)
-        elif got.command_id == ENQUIRE_LINK:
-            esme.enquire_links += 1
-            self.enquire_links += 1
-            if self.answer_enquire_link:
-                esme.write(encode(ENQUIRE_LINK | RESPONSE, got.sequence))
-        elif got.command_id == UNBIND:
-            esme.write(encode(UNBIND | RESPONSE, got.sequence))
-            return False
-        elif got.is_response:
-            future = esme.pending.pop(got.sequence, None)
-            if future is not None and not future.done():
-                future.set_result(got.status)
-            if got.command_id == UNBIND | RESPONSE:
-                return False
-        else:
-            esme.write(generic_nack(got.sequence, ESME_RINVCMDID))
-        return True
+        await asyncio.sleep(0)  # the aborted links' connection_lost
 
     def _bind(self, esme: _Esme, sequence: int, pdu: bytes) -> None:
         try:
@@ -382,11 +579,12 @@ class SmscSimulator:
                 status = ESME_RINVPASWD
             else:
                 status = ESME_ROK
-        esme.write(bind_resp(BIND_TRANSCEIVER, sequence, status, SMSC_ID))
+        esme.out.append(bind_resp(BIND_TRANSCEIVER, sequence, status, SMSC_ID))
         if status == ESME_ROK:
             esme.system_id = bind.system_id
+            self._bound.setdefault(bind.system_id, []).append(esme)
             self.binds += 1
-            self._outbox_ready.set()  # stored receipts can go now
+            self._release(bind.system_id)  # stored receipts can go now
         elif status != ESME_RALYBND:
             self.bind_failures += 1
 
@@ -398,23 +596,28 @@ class SmscSimulator:
             sequence, submit = decode_submit(pdu)
         except DecodeError as error:
             if answer:
-                esme.write(message_id_resp(SUBMIT_SM, header(pdu).sequence, error.status))
+                esme.out.append(message_id_resp(SUBMIT_SM, header(pdu).sequence, error.status))
             return
-        phone = _normal_phone(submit.destination_addr)
-        behaviour = self.scripts.get(phone)
-        status = ESME_ROK
-        if not submit.destination_addr.isdigit():
-            status = ESME_RINVDSTADR
-        elif behaviour.throttle:
-            status = ESME_RTHROTTLED
-        elif behaviour.fail:
-            status = status_by_name(behaviour.fail_reason) or ESME_RSUBMITFAIL
-        if status != ESME_ROK:
+        address = submit.destination_addr
+        if not address.isdigit():
             if answer:
-                esme.write(message_id_resp(SUBMIT_SM, sequence, status))
+                esme.out.append(message_id_resp(SUBMIT_SM, sequence, ESME_RINVDSTADR))
+            return
+        phone = "+" + address
+        behaviour = self.scripts.get(phone)
+        if behaviour.throttle or behaviour.fail:
+            if answer:
+                status = ESME_RTHROTTLED
+                if not behaviour.throttle:
+                    status = status_by_name(behaviour.fail_reason) or ESME_RSUBMITFAIL
+                esme.out.append(message_id_resp(SUBMIT_SM, sequence, status))
             return
         drop = answer and behaviour.drop_connection and self._dropped.get(phone) is not behaviour
-        message_id = secrets.token_hex(8)
+        ids = self._ids
+        if not ids:
+            block = os.urandom(8 * _ID_BLOCK).hex()
+            ids.extend(block[at : at + 16] for at in range(0, len(block), 16))
+        message_id = ids.pop()
         self._take(esme, phone, message_id, submit, behaviour, answered=answer and not drop)
         if drop:
             self._dropped[phone] = behaviour
@@ -423,29 +626,22 @@ class SmscSimulator:
             return
         response = message_id_resp(SUBMIT_SM, sequence, ESME_ROK, message_id)
         self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if self.in_flight > self.max_in_flight:
+            self.max_in_flight = self.in_flight
         if self.submit_delay_ms > 0:
-            self._spawn(self._answer_later(esme, response, self.submit_delay_ms / 1000))
+            self._answer_later(esme, response, self.submit_delay_ms / 1000)
         else:
-            esme.write(response)
+            esme.out.append(response)
             self.in_flight -= 1
 
-    async def _answer_later(self, esme: _Esme, response: bytes, delay_s: float) -> None:
-        try:
-            await asyncio.sleep(delay_s)
-            esme.write(response)
-        finally:
+    def _answer_later(self, esme: _Esme, response: bytes, delay_s: float) -> None:
+        def answer() -> None:
+            self._late.discard(timer)
             self.in_flight -= 1
+            esme.write(response)
 
-    async def _drain(self, esme: _Esme) -> None:
-        """Before dropping: take, unanswered, the submits that already reached us."""
-        while True:
-            try:
-                pdu = await asyncio.wait_for(read_pdu(esme.reader), self.drain_quiet_s)
-            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, FramingError):
-                return
-            if header(pdu).command_id == SUBMIT_SM and esme.system_id is not None:
-                self._submit(esme, pdu, answer=False)
+        timer = self._loop.call_later(delay_s, answer)
+        self._late.add(timer)
 
     def _take(
         self,
@@ -527,72 +723,82 @@ class SmscSimulator:
         wanted = part.registered_delivery & 0x03
         if wanted == 0 or (wanted == 2 and stat == "DELIVRD"):
             return  # no receipt asked for (2: failures only)
-        self._spawn(self._receipt_later(_Receipt(part, stat), behaviour.deliver_after_ms / 1000))
+        self._after(behaviour.deliver_after_ms / 1000, _Receipt(part, stat))
 
-    async def _receipt_later(self, receipt: _Receipt, delay_s: float) -> None:
-        await asyncio.sleep(delay_s)
-        self._outbox.append(receipt)
-        self._outbox_ready.set()
+    def _after(self, delay_s: float, receipt: _Receipt) -> None:
+        """Offer `receipt` in `delay_s` (up to EARLY_S sooner, with others due then)."""
+        due = self._loop.time() + delay_s
+        queue = self._due.get(delay_s)
+        if queue is None:
+            queue = self._due[delay_s] = deque()
+        if not queue:
+            self._timers[delay_s] = self._loop.call_at(due, self._fire, delay_s)
+        queue.append((due, receipt))
 
-    def _receiver(self, system_id: str) -> _Esme | None:
-        bound = [esme for esme in self._esmes if esme.system_id == system_id]
-        return secrets.choice(bound) if bound else None
+    def _fire(self, delay_s: float) -> None:
+        queue = self._due[delay_s]
+        horizon = self._loop.time() + EARLY_S
+        ready: list[_Receipt] = []
+        while queue and queue[0][0] <= horizon:
+            ready.append(queue.popleft()[1])
+        if queue:
+            self._timers[delay_s] = self._loop.call_at(queue[0][0], self._fire, delay_s)
+        else:
+            del self._timers[delay_s], self._due[delay_s]
+        self._offer_all(ready)
 
-    async def _dispatch_receipts(self) -> None:
-        while True:
-            await self._outbox_ready.wait()
-            self._outbox_ready.clear()
-            waiting: deque[_Receipt] = deque()
-            while self._outbox:
-                receipt = self._outbox.popleft()
-                esme = self._receiver(receipt.part.system_id)
-                if esme is None:
-                    waiting.append(receipt)  # held until that account binds again
-                    continue
-                self._spawn(self._send_receipt(esme, receipt))
-            self._outbox.extend(waiting)
+    def _offer_all(self, receipts: Iterable[_Receipt]) -> None:
+        """Give each receipt to a bound link of its account (or hold it until one binds),
+        and send what their windows let go."""
+        links: dict[_Esme, None] = {}
+        bound = self._bound
+        for receipt in receipts:
+            candidates = bound.get(receipt.part.system_id)
+            if not candidates:
+                self._held.append(receipt)  # held until that account binds again
+                continue
+            esme = candidates[0] if len(candidates) == 1 else random.choice(candidates)
+            esme.queue.append(receipt)
+            links[esme] = None
+        for esme in links:
+            esme.pump()
+            esme.flush()
 
-    async def _send_receipt(self, esme: _Esme, receipt: _Receipt) -> None:
-        async with esme.window:
-            if esme.writer.is_closing():
-                # the link went while this receipt waited for a window slot: offer it on
-                # the next bind at once rather than wait out an answer that cannot come
-                self._outbox.append(receipt)
-                self._outbox_ready.set()
-                return
-            sequence = next(esme.sequences)
-            answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            esme.pending[sequence] = answer
-            receipt.attempts += 1
-            esme.write(self._receipt_pdu(receipt, sequence))
-            try:
-                status = await asyncio.wait_for(answer, RECEIPT_TIMEOUT_S)
-            except (TimeoutError, ConnectionError):
-                esme.pending.pop(sequence, None)
-                status = None
-        if status == ESME_ROK:
-            part = receipt.part
-            self.receipts.append(
-                ReceiptSent(
-                    message_id=part.message_id,
-                    phone=part.phone,
-                    stat=receipt.stat,
-                    at_ms=self.clock.now_ms(),
-                    attempts=receipt.attempts,
-                )
-            )
+    def _release(self, system_id: str) -> None:
+        """The held receipts of an account that just bound (sent after the bind_resp)."""
+        held = self._held
+        if not held:
             return
-        if status is not None:  # refused for now (e.g. ESME_RX_T_APPN): offer it again later
-            await asyncio.sleep(self.receipt_retry_s)
-        self._outbox.append(receipt)
-        self._outbox_ready.set()
+        mine = [receipt for receipt in held if receipt.part.system_id == system_id]
+        if not mine:
+            return
+        kept = [receipt for receipt in held if receipt.part.system_id != system_id]
+        held.clear()
+        held.extend(kept)
+        self._offer_all(mine)
+
+    def _answered(self, receipt: _Receipt, status: int) -> None:
+        """The ESME's deliver_sm_resp (or generic_nack) to a receipt."""
+        if status != ESME_ROK:  # refused for now (e.g. ESME_RX_T_APPN): offer it again later
+            self._after(self.receipt_retry_s, receipt)
+            return
+        part = receipt.part
+        self.receipts.append(
+            ReceiptSent(
+                message_id=part.message_id,
+                phone=part.phone,
+                stat=receipt.stat,
+                at_ms=self.clock.now_ms(),
+                attempts=receipt.attempts,
+            )
+        )
 
     def _receipt_pdu(self, receipt: _Receipt, sequence: int) -> bytes:
         part, stat = receipt.part, receipt.stat
         delivered = stat == "DELIVRD"
         prefix = (
             f"id:{part.message_id} sub:001 dlvrd:{'001' if delivered else '000'} "
-            f"submit date:{_smpp_date(part.at_ms)} done date:{_smpp_date(self.clock.now_ms())} "
+            f"submit date:{self._dates(part.at_ms)} done date:{self._dates(self.clock.now_ms())} "
             f"stat:{stat} err:{'000' if delivered else '001'} text:"
         )
         text = prefix + part.text[:20]
