@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 import pytest
+import sqlalchemy as sa
 
 from cascade.api.wire import MessageIn
 from cascade.channels.base import (
@@ -30,7 +31,7 @@ from cascade.clock import ManualClock
 from cascade.domain.message import Context, Form, Route, validate
 from cascade.engine.worker import Worker, WorkerConfig
 from cascade.security import hash_secret
-from cascade.store import CredentialKind, NewMessage
+from cascade.store import CredentialKind, NewMessage, schema
 from cascade.store.base import NewAttempt
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount
@@ -333,6 +334,47 @@ async def test_report_before_the_send_result_is_committed_is_not_lost(
     await scene.run(viber)
     v = await scene.view(message_id)
     assert (v.status, v.channel) == ("delivered", "viber_bot")
+
+
+async def test_early_reports_for_any_segment_are_applied_once_its_ids_are_stored(
+    scene: Scene, store: SqlStore, clock: ManualClock
+) -> None:
+    viber = await scene.linked_channel(
+        "viber_bot", lambda o: Sent("seg-1", parts=2, part_ids=("seg-1", "seg-2"))
+    )
+    # the second segment's report comes before the engine has stored either id
+    assert not await store.record_report("viber_bot", "seg-2", "delivered", clock.now_ms())
+    message_id = await scene.accept(PHONE)
+    await scene.run(viber)
+    assert (await scene.view(message_id)).status == "processing"  # one segment of two
+    assert await store.record_report("viber_bot", "seg-1", "delivered", clock.now_ms())
+    v = await scene.view(message_id)
+    assert (v.status, v.channel) == ("delivered", "viber_bot")
+
+
+async def test_the_sweep_applies_reports_that_lost_the_race_with_their_ids(
+    scene: Scene, store: SqlStore, clock: ManualClock
+) -> None:
+    viber = await scene.linked_channel(
+        "viber_bot", lambda o: Sent("seg-1", parts=2, part_ids=("seg-1", "seg-2"))
+    )
+    message_id = await scene.accept(PHONE)
+    await scene.run(viber)
+    # kept as orphans by transactions that began before the ids were committed
+    rows = [
+        {"channel": "viber_bot", "provider_message_id": pid, "state": "delivered", "at": 1}
+        for pid in ("seg-2", "seg-1", "unknown")
+    ]
+    await store._transact(lambda conn: conn.execute(schema.orphan_reports.insert(), rows))
+    await store.match_orphans()
+    v = await scene.view(message_id)
+    assert (v.status, v.channel) == ("delivered", "viber_bot")
+    left = await store._transact(
+        lambda conn: [
+            r[0] for r in conn.execute(sa.select(schema.orphan_reports.c.provider_message_id))
+        ]
+    )
+    assert left == ["unknown"]
 
 
 async def test_invalid_number_touches_no_channel(scene: Scene) -> None:

@@ -14,7 +14,7 @@ neither SQLAlchemy nor the database compiles a statement per size of the set.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -26,8 +26,7 @@ _PLACEHOLDER = re.compile(r"\?")
 class Bulk:
     def __init__(self, sql: str) -> None:
         self.sqlite = sql
-        numbers = iter(range(1, sql.count("?") + 1))
-        self.postgresql = _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
+        self.postgresql = _numbered(sql)
 
     def run(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
@@ -39,15 +38,26 @@ class Bulk:
 
 
 class ByIds:
-    """A SELECT whose `{ids}` stands for "is one of these ids"."""
+    """A statement whose `{ids}` stands for "is one of these ids"; `?` marks other
+    parameters, given before the ids in the order they appear."""
 
     def __init__(self, sql: str) -> None:
+        if sql.count("{ids}") != 1 or "?" in sql.partition("{ids}")[2]:
+            raise ValueError("one {ids}, after every other parameter")
         self.sqlite = sql.replace("{ids}", "IN (SELECT value FROM json_each(?))")
-        self.postgresql = sql.replace("{ids}", "= ANY($1::varchar[])")
+        self.postgresql = _numbered(sql.replace("{ids}", "= ANY(?::varchar[])"))
 
-    def rows(self, conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    def rows(self, conn: Connection, ids: Iterable[str], *params: Any) -> list[tuple[Any, ...]]:
         if conn.dialect.name == "postgresql":
-            result = conn.exec_driver_sql(self.postgresql, (list(ids),))
+            result = conn.exec_driver_sql(self.postgresql, (*params, list(ids)))
         else:
-            result = conn.exec_driver_sql(self.sqlite, (msgspec.json.encode(list(ids)).decode(),))
+            result = conn.exec_driver_sql(
+                self.sqlite, (*params, msgspec.json.encode(list(ids)).decode())
+            )
         return [tuple(row) for row in result]
+
+
+def _numbered(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's `$1`, `$2`, ..."""
+    numbers = iter(range(1, sql.count("?") + 1))
+    return _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)

@@ -8,10 +8,10 @@ makes every claim exclusive anyway.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -73,6 +73,13 @@ _CLAIMED_ATTEMPTS = ByIds(
 )
 _CURRENT_MESSAGES = ByIds("SELECT id, status, account_id, tracking_id FROM messages WHERE id {ids}")
 _END_TASK = Bulk("DELETE FROM tasks WHERE message_id = ?")
+_WAKE_TASK = Bulk("UPDATE tasks SET due_at = ? WHERE message_id = ?")
+_ORPHANS = ByIds(
+    "SELECT id, channel, provider_message_id, state, at, reason FROM orphan_reports "
+    "WHERE provider_message_id {ids} ORDER BY id"
+)
+_DELETE_ORPHAN = Bulk("DELETE FROM orphan_reports WHERE id = ?")
+_ATTEMPT_CHANNELS = ByIds("SELECT id, channel FROM attempts WHERE id {ids}")
 _NONE: dict[str, str] = {}
 ReportState = Literal["delivered", "read", "failed"]
 T = TypeVar("T")
@@ -383,20 +390,17 @@ class DeliveryQueries:
                 .values(reachable=False, updated_at=now),
                 [{"b_channel": ch, "b_sender": s, "b_address": ad} for ch, s, ad in blocked],
             )
-        if any(c.provider_message_id for c in changes):
-            self._match_orphans(conn, now)
+        learnt = {
+            pid for c in changes for pid in (c.provider_message_id, *c.part_ids) if pid is not None
+        }
+        if learnt:
+            self._match_orphans_of(conn, learnt, now)
 
     def _add_provider_refs(self, conn: Connection, changes: Sequence[AttemptChange]) -> None:
         """Remember every id an attempt's segments got, so any segment's receipt finds it."""
         if not changes:
             return
-        a = t.attempts.c
-        channel_of = {
-            r[0]: r[1]
-            for r in conn.execute(
-                sa.select(a.id, a.channel).where(a.id.in_([c.id for c in changes]))
-            )
-        }
+        channel_of = dict(_ATTEMPT_CHANNELS.rows(conn, [c.id for c in changes]))
         _INSERT_REF.run(
             conn,
             [(channel_of[c.id], pid, c.id, False) for c in changes for pid in c.part_ids],
@@ -613,23 +617,40 @@ class DeliveryQueries:
         await self._transact(lambda conn: self._match_orphans(conn, now))
 
     def _match_orphans(self, conn: Connection, now: int) -> None:
+        """Apply every kept report whose id an attempt or a segment now has."""
         o = t.orphan_reports.c
         a = t.attempts.c
-        rows = list(
-            conn.execute(
+        r = t.provider_refs.c
+        known = sa.or_(
+            sa.exists().where(
+                a.provider_message_id == o.provider_message_id, a.channel == o.channel
+            ),
+            sa.exists().where(
+                r.provider_message_id == o.provider_message_id, r.channel == o.channel
+            ),
+        )
+        rows = [
+            tuple(row)
+            for row in conn.execute(
                 sa.select(o.id, o.channel, o.provider_message_id, o.state, o.at, o.reason)
-                .join(
-                    t.attempts,
-                    sa.and_(a.channel == o.channel, a.provider_message_id == o.provider_message_id),
-                )
+                .where(known)
                 .order_by(o.id)
             )
-        )
+        ]
+        self._apply_orphans(conn, rows, now)
+
+    def _match_orphans_of(self, conn: Connection, provider_ids: set[str], now: int) -> None:
+        """Apply the kept reports that name these ids, just learnt (an index lookup)."""
+        self._apply_orphans(conn, _ORPHANS.rows(conn, provider_ids), now)
+
+    def _apply_orphans(self, conn: Connection, rows: Sequence[tuple[Any, ...]], now: int) -> None:
+        """Apply kept reports (id, channel, provider id, state, at, reason), oldest first;
+        those that found their attempt are kept no longer."""
         if not rows:
             return
         reports = [DeliveryReport(r[1], r[2], r[3], r[4], r[5]) for r in rows]
-        self._apply_reports(conn, reports, now)
-        conn.execute(t.orphan_reports.delete().where(o.id.in_([r[0] for r in rows])))
+        matched = self._apply_reports(conn, reports, now)
+        _DELETE_ORPHAN.run(conn, [(r[0],) for r, found in zip(rows, matched, strict=True) if found])
 
     def _apply_reports(
         self, conn: Connection, reports: Sequence[DeliveryReport], now: int
@@ -670,8 +691,7 @@ class DeliveryQueries:
             self._change_messages(conn, finished, now)
         if woken:
             # wake the engine now: it sees the failed attempt and takes the next step
-            k = t.tasks.c
-            conn.execute(t.tasks.update().where(k.message_id.in_(list(woken))).values(due_at=now))
+            _WAKE_TASK.run(conn, [(now, message_id) for message_id in woken])
             self._notify(conn)
         return matched
 
@@ -772,7 +792,6 @@ class DeliveryQueries:
 # --- delivery reports, applied set-wise -------------------------------------------------
 
 _FAILABLE = frozenset({"sent", "sending", "timeout", "unknown"})  # a failure report ends these
-_CHUNK = 500  # ids per IN list
 
 _SET_REF_DELIVERED = Bulk(
     "UPDATE provider_refs SET delivered = ? WHERE channel = ? AND provider_message_id = ?"
@@ -780,31 +799,23 @@ _SET_REF_DELIVERED = Bulk(
 _SET_ATTEMPT_REPORTED = Bulk(
     "UPDATE attempts SET status = ?, reason = ?, finished_at = ?, parts_delivered = ? WHERE id = ?"
 )
-_REF_COLUMNS = (
-    t.provider_refs.c.channel,
-    t.provider_refs.c.provider_message_id,
-    t.provider_refs.c.attempt_id,
-    t.provider_refs.c.delivered,
+_REFS = ByIds(
+    "SELECT channel, provider_message_id, attempt_id, delivered FROM provider_refs "
+    "WHERE channel = ? AND provider_message_id {ids}"
 )
 _ATTEMPT_COLUMNS = (
-    t.attempts.c.id,
-    t.attempts.c.message_id,
-    t.attempts.c.channel,
-    t.attempts.c.provider_message_id,
-    t.attempts.c.status,
-    t.attempts.c.step,
-    t.attempts.c.parts,
-    t.attempts.c.parts_delivered,
-    t.attempts.c.reason,
-    t.attempts.c.finished_at,
+    "SELECT id, message_id, channel, provider_message_id, status, step, parts, "
+    "parts_delivered, reason, finished_at FROM attempts WHERE "
 )
-_MESSAGE_COLUMNS = (
-    t.messages.c.id,
-    t.messages.c.status,
-    t.messages.c.step,
-    t.messages.c.channel,
-    t.messages.c.reason,
+_ATTEMPTS = ByIds(_ATTEMPT_COLUMNS + "id {ids}")
+_ATTEMPTS_LOCKED = ByIds(_ATTEMPT_COLUMNS + "id {ids} FOR UPDATE")  # PostgreSQL only
+_ATTEMPTS_BY_PROVIDER = ByIds(_ATTEMPT_COLUMNS + "channel = ? AND provider_message_id {ids}")
+_ATTEMPTS_BY_PROVIDER_LOCKED = ByIds(
+    _ATTEMPT_COLUMNS + "channel = ? AND provider_message_id {ids} FOR UPDATE"
 )
+_MESSAGE_COLUMNS = "SELECT id, status, step, channel, reason FROM messages WHERE id {ids}"
+_MESSAGES = ByIds(_MESSAGE_COLUMNS)
+_MESSAGES_LOCKED = ByIds(_MESSAGE_COLUMNS + " FOR UPDATE")  # PostgreSQL only
 
 
 @dataclass(slots=True)
@@ -852,35 +863,26 @@ class _ReportRows:
         for r in reports:
             by_channel.setdefault(r.channel, set()).add(r.provider_id)
         refs: dict[tuple[str, str], _Ref] = {}
-        rc = t.provider_refs.c
         for channel, pids in by_channel.items():
-            for chunk in _chunks(pids):
-                for ref in conn.execute(
-                    sa.select(*_REF_COLUMNS).where(
-                        rc.channel == channel, rc.provider_message_id.in_(chunk)
-                    )
-                ):
-                    refs[(ref[0], ref[1])] = _Ref(ref[2], bool(ref[3]))
-        a = t.attempts.c
-        wheres: list[sa.ColumnElement[bool]] = [
-            a.id.in_(chunk) for chunk in _chunks({r.attempt_id for r in refs.values()})
-        ]
+            for ref in _REFS.rows(conn, pids, channel):
+                refs[(ref[0], ref[1])] = _Ref(ref[2], bool(ref[3]))
+        attempts: dict[str, _Attempt] = {}
+        if refs:
+            for found in (_ATTEMPTS_LOCKED if lock else _ATTEMPTS).rows(
+                conn, {r.attempt_id for r in refs.values()}
+            ):
+                attempts[found[0]] = _Attempt(*found)
         for channel, pids in by_channel.items():
             unknown = {p for p in pids if (channel, p) not in refs}
-            wheres.extend(
-                sa.and_(a.channel == channel, a.provider_message_id.in_(chunk))
-                for chunk in _chunks(unknown)
-            )
-        attempts: dict[str, _Attempt] = {}
-        for where in wheres:
-            query = sa.select(*_ATTEMPT_COLUMNS).where(where)
-            for found in conn.execute(query.with_for_update() if lock else query):
-                attempts[found[0]] = _Attempt(*found)
-        m = t.messages.c
+            if unknown:
+                query = _ATTEMPTS_BY_PROVIDER_LOCKED if lock else _ATTEMPTS_BY_PROVIDER
+                for found in query.rows(conn, unknown, channel):
+                    attempts[found[0]] = _Attempt(*found)
         messages: dict[str, _Message] = {}
-        for chunk in _chunks({x.message_id for x in attempts.values()}):
-            query = sa.select(*_MESSAGE_COLUMNS).where(m.id.in_(chunk))
-            for message in conn.execute(query.with_for_update() if lock else query):
+        if attempts:
+            for message in (_MESSAGES_LOCKED if lock else _MESSAGES).rows(
+                conn, {x.message_id for x in attempts.values()}
+            ):
                 messages[message[0]] = _Message(*message[1:])
         by_provider_id = {
             (x.channel, x.provider_id): x for x in attempts.values() if x.provider_id is not None
@@ -942,9 +944,3 @@ def _report_effect(
     if state == "failed" and current_step:
         return "wake"
     return None
-
-
-def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
-    items = list(values)
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
