@@ -50,6 +50,19 @@ def pg_session_url() -> Iterator[str]:
     services.drop_database(url)
 
 
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database (no tables), dropped afterwards."""
+    error = services.ensure_postgres()
+    if error:
+        services.unavailable("PostgreSQL", error)
+    url = services.create_database()
+    try:
+        yield url
+    finally:
+        services.drop_database(url)
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database of each backend."""

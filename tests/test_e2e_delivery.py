@@ -30,7 +30,6 @@ import pytest
 
 from cascade.simulators.telegram import chat_id_for
 from cascade.simulators.viber import sign as viber_sign
-from tests import services
 from tests.e2e_stack import FINAL, VIBER_TOKEN, Stack, build_stack
 
 pytestmark = pytest.mark.live
@@ -562,18 +561,6 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     assert len(doubtful) <= in_flight + 128
     delivered = sum(1 for s in shown.values() if s["status"] == "delivered")
     assert delivered + len(doubtful) == count
-
-
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    error = services.ensure_postgres()
-    if error:
-        services.unavailable("PostgreSQL", error)
-    url = services.create_database()
-    try:
-        yield url
-    finally:
-        services.drop_database(url)
 
 
 @pytest.mark.postgres

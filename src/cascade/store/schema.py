@@ -115,7 +115,7 @@ attempts = sa.Table(
     sa.Column("finished_at", sa.BigInteger),
     sa.Column("window_ends_at", sa.BigInteger),
     sa.Index("ix_attempts_message_id", "message_id"),
-    sa.Index("ix_attempts_provider", "channel", "provider_message_id"),
+    sa.Index("ix_attempts_provider", "provider_message_id", "channel"),
 )
 
 # Delivery reports that arrived before the attempt they belong to was committed with its
@@ -129,17 +129,19 @@ orphan_reports = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("reason", sa.String(64)),
     sa.Column("at", sa.BigInteger, nullable=False),
-    sa.Index("ix_orphan_reports_provider", "channel", "provider_message_id"),
+    sa.Index("ix_orphan_reports_provider", "provider_message_id", "channel"),
 )
 
 # Every provider id an attempt is known by, when there are several (SMS segments).
+# Provider ids lead the keys: lookups name many ids of one channel (see migration 0002).
 provider_refs = sa.Table(
     "provider_refs",
     metadata,
-    sa.Column("channel", sa.String(32), primary_key=True),
-    sa.Column("provider_message_id", sa.String(128), primary_key=True),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("provider_message_id", sa.String(128), nullable=False),
     sa.Column("attempt_id", sa.String(36), sa.ForeignKey("attempts.id"), nullable=False),
     sa.Column("delivered", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.PrimaryKeyConstraint("provider_message_id", "channel"),
     sa.Index("ix_provider_refs_attempt", "attempt_id"),
 )
 
