@@ -142,6 +142,10 @@ def async_url(url: str) -> str:
 T = TypeVar("T")
 
 
+_SQLITE_MMAP_BYTES = 1 << 30
+_SQLITE_WRITER_CACHE_KIB = 128 * 1024
+
+
 def _sqlite_setup(engine: Engine, *, synchronous: str, writer: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -152,6 +156,11 @@ def _sqlite_setup(engine: Engine, *, synchronous: str, writer: bool) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Reads through a shared memory map, not a read() per page; the writer keeps the
+        # pages it changes most (index pages of random ids) in a cache of its own.
+        cursor.execute(f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES}")
+        if writer:
+            cursor.execute(f"PRAGMA cache_size=-{_SQLITE_WRITER_CACHE_KIB}")
         cursor.close()
 
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
