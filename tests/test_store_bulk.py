@@ -39,6 +39,9 @@ def test_bulk_and_by_ids_on_sqlite() -> None:
             conn, [("a", "x", 1), ("b", "x", 2), ("c", "y", 3), ("é'\"", "x", 4)]
         )
         Bulk("INSERT INTO t (id, kind, n) VALUES (?, ?, ?)").run(conn, [])  # nothing to do
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 4
         query = ByIds("SELECT id, n FROM t WHERE kind = ? AND id {ids} ORDER BY n")
         assert query.rows(conn, ["a", "c", "é'\"", "zz"], "x") == [("a", 1), ("é'\"", 4)]
         assert query.rows(conn, [], "x") == []
+        # SQLite has no FOR UPDATE: its single writer already holds every row
+        assert query.rows(conn, ["b"], "x", lock=True) == [("b", 2)]

@@ -47,9 +47,14 @@ class ByIds:
         self.sqlite = sql.replace("{ids}", "IN (SELECT value FROM json_each(?))")
         self.postgresql = _numbered(sql.replace("{ids}", "= ANY(?::varchar[])"))
 
-    def rows(self, conn: Connection, ids: Iterable[str], *params: Any) -> list[tuple[Any, ...]]:
+    def rows(
+        self, conn: Connection, ids: Iterable[str], *params: Any, lock: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """The rows; `lock` takes them FOR UPDATE on PostgreSQL (SQLite's single writer
+        already holds them)."""
         if conn.dialect.name == "postgresql":
-            result = conn.exec_driver_sql(self.postgresql, (*params, list(ids)))
+            sql = self.postgresql + " FOR UPDATE" if lock else self.postgresql
+            result = conn.exec_driver_sql(sql, (*params, list(ids)))
         else:
             result = conn.exec_driver_sql(
                 self.sqlite, (*params, msgspec.json.encode(list(ids)).decode())

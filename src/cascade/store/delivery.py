@@ -656,7 +656,7 @@ class DeliveryQueries:
         self, conn: Connection, reports: Sequence[DeliveryReport], now: int
     ) -> list[bool]:
         """Apply reports in order; returns, for each, whether it matched an attempt."""
-        found = _ReportRows.load(conn, reports, lock=self.dialect == "postgresql")
+        found = _ReportRows.load(conn, reports)
         finished: list[MessageChange] = []
         woken: set[str] = set()
         matched: list[bool] = []
@@ -803,19 +803,13 @@ _REFS = ByIds(
     "SELECT channel, provider_message_id, attempt_id, delivered FROM provider_refs "
     "WHERE channel = ? AND provider_message_id {ids}"
 )
-_ATTEMPT_COLUMNS = (
+_ATTEMPT_SELECT = (
     "SELECT id, message_id, channel, provider_message_id, status, step, parts, "
     "parts_delivered, reason, finished_at FROM attempts WHERE "
 )
-_ATTEMPTS = ByIds(_ATTEMPT_COLUMNS + "id {ids}")
-_ATTEMPTS_LOCKED = ByIds(_ATTEMPT_COLUMNS + "id {ids} FOR UPDATE")  # PostgreSQL only
-_ATTEMPTS_BY_PROVIDER = ByIds(_ATTEMPT_COLUMNS + "channel = ? AND provider_message_id {ids}")
-_ATTEMPTS_BY_PROVIDER_LOCKED = ByIds(
-    _ATTEMPT_COLUMNS + "channel = ? AND provider_message_id {ids} FOR UPDATE"
-)
-_MESSAGE_COLUMNS = "SELECT id, status, step, channel, reason FROM messages WHERE id {ids}"
-_MESSAGES = ByIds(_MESSAGE_COLUMNS)
-_MESSAGES_LOCKED = ByIds(_MESSAGE_COLUMNS + " FOR UPDATE")  # PostgreSQL only
+_ATTEMPTS = ByIds(_ATTEMPT_SELECT + "id {ids}")
+_ATTEMPTS_BY_PROVIDER = ByIds(_ATTEMPT_SELECT + "channel = ? AND provider_message_id {ids}")
+_MESSAGES = ByIds("SELECT id, status, step, channel, reason FROM messages WHERE id {ids}")
 
 
 @dataclass(slots=True)
@@ -858,7 +852,7 @@ class _ReportRows:
     messages: dict[str, _Message]
 
     @classmethod
-    def load(cls, conn: Connection, reports: Sequence[DeliveryReport], lock: bool) -> _ReportRows:
+    def load(cls, conn: Connection, reports: Sequence[DeliveryReport]) -> _ReportRows:
         by_channel: dict[str, set[str]] = {}
         for r in reports:
             by_channel.setdefault(r.channel, set()).add(r.provider_id)
@@ -868,20 +862,17 @@ class _ReportRows:
                 refs[(ref[0], ref[1])] = _Ref(ref[2], bool(ref[3]))
         attempts: dict[str, _Attempt] = {}
         if refs:
-            for found in (_ATTEMPTS_LOCKED if lock else _ATTEMPTS).rows(
-                conn, {r.attempt_id for r in refs.values()}
-            ):
+            for found in _ATTEMPTS.rows(conn, {r.attempt_id for r in refs.values()}, lock=True):
                 attempts[found[0]] = _Attempt(*found)
         for channel, pids in by_channel.items():
             unknown = {p for p in pids if (channel, p) not in refs}
             if unknown:
-                query = _ATTEMPTS_BY_PROVIDER_LOCKED if lock else _ATTEMPTS_BY_PROVIDER
-                for found in query.rows(conn, unknown, channel):
+                for found in _ATTEMPTS_BY_PROVIDER.rows(conn, unknown, channel, lock=True):
                     attempts[found[0]] = _Attempt(*found)
         messages: dict[str, _Message] = {}
         if attempts:
-            for message in (_MESSAGES_LOCKED if lock else _MESSAGES).rows(
-                conn, {x.message_id for x in attempts.values()}
+            for message in _MESSAGES.rows(
+                conn, {x.message_id for x in attempts.values()}, lock=True
             ):
                 messages[message[0]] = _Message(*message[1:])
         by_provider_id = {
