@@ -336,12 +336,13 @@ async def test_report_before_the_send_result_is_committed_is_not_lost(
     assert (v.status, v.channel) == ("delivered", "viber_bot")
 
 
+TWO_SEGMENTS = Sent("seg-1", parts=2, part_ids=("seg-1", "seg-2"))
+
+
 async def test_early_reports_for_any_segment_are_applied_once_its_ids_are_stored(
     scene: Scene, store: SqlStore, clock: ManualClock
 ) -> None:
-    viber = await scene.linked_channel(
-        "viber_bot", lambda o: Sent("seg-1", parts=2, part_ids=("seg-1", "seg-2"))
-    )
+    viber = await scene.linked_channel("viber_bot", lambda o: TWO_SEGMENTS)
     # the second segment's report comes before the engine has stored either id
     assert not await store.record_report("viber_bot", "seg-2", "delivered", clock.now_ms())
     message_id = await scene.accept(PHONE)
@@ -355,9 +356,7 @@ async def test_early_reports_for_any_segment_are_applied_once_its_ids_are_stored
 async def test_the_sweep_applies_reports_that_lost_the_race_with_their_ids(
     scene: Scene, store: SqlStore, clock: ManualClock
 ) -> None:
-    viber = await scene.linked_channel(
-        "viber_bot", lambda o: Sent("seg-1", parts=2, part_ids=("seg-1", "seg-2"))
-    )
+    viber = await scene.linked_channel("viber_bot", lambda o: TWO_SEGMENTS)
     message_id = await scene.accept(PHONE)
     await scene.run(viber)
     # kept as orphans by transactions that began before the ids were committed
