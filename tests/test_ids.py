@@ -1,20 +1,46 @@
-"""`cascade.ids.new_id`: canonical random version-4 UUIDs, distinct across a fork."""
+"""`cascade.ids.new_id`: canonical time-ordered version-7 UUIDs, distinct across a fork."""
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 from cascade.ids import new_id
 
 
-def test_ids_are_canonical_version_4_uuids() -> None:
+def test_ids_are_canonical_version_7_uuids() -> None:
     for _ in range(2_000):  # several refills of the pool
         value = new_id()
         parsed = uuid.UUID(value)
         assert str(parsed) == value
-        assert parsed.version == 4
+        assert parsed.version == 7
         assert parsed.variant == uuid.RFC_4122
+
+
+def test_ids_carry_the_time_they_were_made() -> None:
+    before = time.time_ns() // 1_000_000
+    value = new_id()
+    after = time.time_ns() // 1_000_000
+    assert before <= uuid.UUID(value).int >> 80 <= after
+
+
+def test_ids_made_later_sort_later() -> None:
+    first = new_id()
+    time.sleep(0.002)
+    assert new_id() > first
+
+
+def test_ids_keep_74_random_bits() -> None:
+    # every bit outside the time, version and variant fields takes both values
+    random_mask = (1 << 74) - 1
+    seen_one = seen_zero = 0
+    for _ in range(2_000):
+        n = uuid.UUID(new_id()).int
+        bits = ((n >> 64) & 0xFFF) << 62 | (n & ((1 << 62) - 1))
+        seen_one |= bits
+        seen_zero |= ~bits & random_mask
+    assert seen_one == seen_zero == random_mask
 
 
 def test_ids_do_not_repeat() -> None:

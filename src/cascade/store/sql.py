@@ -5,20 +5,25 @@ single connection whose transactions start with BEGIN IMMEDIATE: writers queue i
 pool instead of failing on a lock upgrade, and other processes wait on busy_timeout.
 Reads use a separate pool and, thanks to WAL, never block on the writer.
 
-The engine's own transactions (claims, plans, send intents and results, delivery reports)
+The hot transactions (intake, claims, plans, send intents and results, delivery reports)
 are plain functions over a synchronous `Connection`, run whole by `_transact`: on SQLite
-in one thread that owns a connection of its own, so a transaction is one hand-off from
-the event loop however many statements it runs, and holds the database lock only while
-it works, never across turns of a busy loop; on PostgreSQL through `run_sync` on the
-async connection.
+in one thread that owns a connection of its own (`_SqliteTransactor`), so a transaction
+is one hand-off from the event loop however many statements it runs and holds the
+database lock only while it works, never across turns of a busy loop; work handed in
+while the writer is busy shares its next transaction; and the writers of all processes
+queue on a lock file (`_WriterQueue`) rather than sleep on SQLite's lock. On PostgreSQL
+they run through `run_sync` on the async connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hmac
+import os
 import secrets
+import threading
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -33,6 +38,11 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows: writers then queue on busy_timeout
+    fcntl = None  # type: ignore[assignment]
 
 from cascade.clock import Clock
 from cascade.domain.message import Status
@@ -189,29 +199,127 @@ def _store_errors() -> Iterator[None]:
         raise StoreError(str(err)) from err
 
 
+class _WriterQueue:
+    """An exclusive lock on a file beside the database, taken before BEGIN IMMEDIATE.
+
+    SQLite's own lock has no queue: a writer that finds it taken sleeps (1, 2, 5, 10 ms…)
+    and tries again, so with an API and a worker process writing at once much of each
+    one's time went to sleeping after the other had already finished. Writers of every
+    process that wait on this `flock` instead are woken by the kernel the moment it is
+    released. It only orders Cascade's own writers; SQLite's lock still guards the file
+    against anything else (the busy timeout applies as before).
+    """
+
+    def __init__(self, database: str | None) -> None:
+        # a file of its own (not an in-memory database, not a URI naming a shared one)
+        on_disk = database not in (None, "", ":memory:") and not str(database).startswith("file:")
+        self._path = f"{database}-writer.lock" if fcntl is not None and on_disk else None
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self._path is None or fcntl is None:
+            return
+        if self._fd is None:  # opened on first use: a missing directory fails like SQLite
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None and fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class _SqliteTransactor:
-    """Runs whole write transactions in one thread, on a connection of its own."""
+    """Runs write transactions in one thread, on a connection of its own.
+
+    Work handed in while a transaction is under way waits and shares the next one: each
+    piece in a savepoint of its own (a failure undoes that piece only and is raised to its
+    caller), one BEGIN, one COMMIT and one fsync for them all. With one writer the
+    database's speed, not the number of callers, sets the number of transactions.
+    """
 
     def __init__(self, url: str, synchronous: str) -> None:
+        sync_url = url.replace("sqlite+aiosqlite://", "sqlite://", 1)
         self._engine = sa.create_engine(
-            url.replace("sqlite+aiosqlite://", "sqlite://", 1),
-            pool_size=1,
-            max_overflow=0,
-            connect_args={"check_same_thread": False},
+            sync_url, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False}
         )
         _sqlite_setup(self._engine, synchronous=synchronous, writer=True)
+        self._queue = _WriterQueue(sa.engine.make_url(sync_url).database)
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._guard = threading.Lock()
+        self._pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
+        self._draining = False
 
     async def run(self, work: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        with self._guard:
+            self._pending.append((work, future))
+            if not self._draining:
+                self._draining = True
+                self._thread.submit(self._drain)
+        return await future
 
-    def _run(self, work: Callable[[Connection], T]) -> T:
-        with self._engine.begin() as conn:
-            return work(conn)
+    def _drain(self) -> None:
+        while True:
+            with self._guard:
+                group, self._pending = self._pending, []
+                if not group:
+                    self._draining = False
+                    return
+            _resolve(self._run_group(group))
+
+    def _run_group(
+        self, group: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]]
+    ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        try:
+            with self._queue, self._engine.begin() as conn:
+                if len(group) == 1:  # alone: its failure rolls the transaction back
+                    work, future = group[0]
+                    outcomes.append((future, True, work(conn)))
+                    return outcomes
+                for work, future in group:
+                    savepoint = conn.begin_nested()
+                    try:
+                        value = work(conn)
+                    except Exception as err:
+                        savepoint.rollback()
+                        outcomes.append((future, False, err))
+                    else:
+                        savepoint.commit()
+                        outcomes.append((future, True, value))
+        except Exception as err:  # BEGIN or COMMIT failed: nothing of the group was stored
+            return [(future, False, err) for _, future in group]
+        return outcomes
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
         self._engine.dispose()
+        self._queue.close()
+
+
+def _resolve(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """Hand results back to the loops that wait for them, one wake-up per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
+    for loop, mine in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_set_outcomes, mine)
+
+
+def _set_outcomes(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in outcomes:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 class SqlStore(DeliveryQueries):
@@ -502,8 +610,7 @@ class SqlStore(DeliveryQueries):
         outcomes: list[list[str] | BaseException]
         for attempt in range(_CONFLICT_RETRIES):
             try:
-                async with self._write() as conn:
-                    outcomes = list(await self._accept_group(conn, group))
+                outcomes = list(await self._transact(lambda conn: self._accept_group(conn, group)))
             except Conflict as err:
                 # Another process stored one of these tracking ids between our lookup and
                 # our insert; the next round sees it and answers as for a repeat.
@@ -521,8 +628,8 @@ class SqlStore(DeliveryQueries):
                     waiting.done.set_result(outcome)
             return
 
-    async def _accept_group(
-        self, conn: AsyncConnection, group: Sequence[_Waiting]
+    def _accept_group(
+        self, conn: Connection, group: Sequence[_Waiting]
     ) -> list[list[str] | StoreError]:
         accounts: dict[str, list[NewMessage]] = {}
         for waiting in group:
@@ -532,12 +639,10 @@ class SqlStore(DeliveryQueries):
         for account_id, items in accounts.items():
             tracked = [m.draft.tracking_id for m in items if m.draft.tracking_id]
             existing[account_id] = (
-                await self._stored_fingerprints(conn, account_id, tracked) if tracked else {}
+                self._stored_fingerprints(conn, account_id, tracked) if tracked else {}
             )
             keyless = [m for m in items if m.draft.tracking_id is None]
-            repeats[account_id] = (
-                await self._recent_repeats(conn, account_id, keyless) if keyless else {}
-            )
+            repeats[account_id] = self._recent_repeats(conn, account_id, keyless) if keyless else {}
 
         taken: dict[tuple[str, str], tuple[str, bytes]] = {}  # by this group, so far
         outcomes: list[list[str] | StoreError] = []
@@ -580,20 +685,20 @@ class SqlStore(DeliveryQueries):
                 task_rows.append(task)
                 link_rows.extend(links)
         if message_rows:
-            await conn.execute(t.messages.insert(), message_rows)
-            await conn.execute(t.tasks.insert(), task_rows)
+            conn.execute(t.messages.insert(), message_rows)
+            conn.execute(t.tasks.insert(), task_rows)
             if link_rows:
-                await conn.execute(t.short_links.insert(), link_rows)
+                conn.execute(t.short_links.insert(), link_rows)
             due_now = any(
                 task["due_at"] <= row["created_at"]
                 for task, row in zip(task_rows, message_rows, strict=True)
             )
             if due_now:
-                await conn.run_sync(self._notify)  # wake PostgreSQL workers: work is due now
+                self._notify(conn)  # wake PostgreSQL workers: work is due now
         return outcomes
 
-    async def _recent_repeats(
-        self, conn: AsyncConnection, account_id: str, items: Sequence[NewMessage]
+    def _recent_repeats(
+        self, conn: Connection, account_id: str, items: Sequence[NewMessage]
     ) -> dict[bytes, str]:
         """Id-less messages stored with the same content within the idempotency window."""
         m = t.messages.c
@@ -605,7 +710,7 @@ class SqlStore(DeliveryQueries):
         oldest = min(item.draft.created_at_ms for item in items) - IDEMPOTENCY_WINDOW_MS
         found: dict[bytes, str] = {}
         if self.dialect == "postgresql":  # one index probe per key (see _stored_fingerprints)
-            rows = await conn.execute(
+            rows = conn.execute(
                 _PG_IDEM_PROBE, {"account": account_id, "keys": keys, "oldest": oldest}
             )
             for fingerprint, message_id in rows:
@@ -617,14 +722,14 @@ class SqlStore(DeliveryQueries):
             m.created_at >= oldest,
         )
         for start in range(0, len(keys), _IN_CHUNK):
-            for fingerprint, message_id in await conn.execute(
+            for fingerprint, message_id in conn.execute(
                 query, {"keys": keys[start : start + _IN_CHUNK]}
             ):
                 found[bytes(fingerprint)] = message_id
         return found
 
-    async def _stored_fingerprints(
-        self, conn: AsyncConnection, account_id: str, tracking: Sequence[str]
+    def _stored_fingerprints(
+        self, conn: Connection, account_id: str, tracking: Sequence[str]
     ) -> dict[str, tuple[str, bytes]]:
         m = t.messages.c
         found: dict[str, tuple[str, bytes]] = {}
@@ -633,7 +738,7 @@ class SqlStore(DeliveryQueries):
             # columns of the unique index it cannot do otherwise, even on a young table whose
             # statistics say it is tiny (where a plain IN list ends up filtering every row
             # of the account).
-            rows = await conn.execute(_PG_PROBE, {"account": account_id, "ids": list(tracking)})
+            rows = conn.execute(_PG_PROBE, {"account": account_id, "ids": list(tracking)})
             for tracking_id, message_id, fingerprint in rows:
                 found[tracking_id] = (message_id, bytes(fingerprint))
             return found
@@ -642,7 +747,7 @@ class SqlStore(DeliveryQueries):
         )
         for start in range(0, len(tracking), _IN_CHUNK):
             chunk = tracking[start : start + _IN_CHUNK]
-            for tracking_id, message_id, fingerprint in await conn.execute(query, {"ids": chunk}):
+            for tracking_id, message_id, fingerprint in conn.execute(query, {"ids": chunk}):
                 found[tracking_id] = (message_id, bytes(fingerprint))
         return found
 

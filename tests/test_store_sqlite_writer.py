@@ -1,0 +1,139 @@
+"""SQLite's writer: work handed in together shares one transaction, each piece in its own
+savepoint; writers of every process queue on a lock file beside the database."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cascade.clock import ManualClock
+from cascade.store.base import StoreError
+from cascade.store.sql import SqlStore
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    path = tmp_path / "w.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+    store = SqlStore(f"sqlite:///{path}", ManualClock())
+    yield store
+    await store.close()
+
+
+def insert(n: int) -> Callable[[Connection], int]:
+    def work(conn: Connection) -> int:
+        conn.exec_driver_sql("INSERT INTO t (n) VALUES (?)", (n,))
+        return n
+
+    return work
+
+
+def committed(store: SqlStore) -> list[int]:
+    path = sa.engine.make_url(store.url).database
+    with sqlite3.connect(str(path)) as db:
+        return [n for (n,) in db.execute("SELECT n FROM t ORDER BY n")]
+
+
+async def test_work_waiting_together_shares_one_transaction_and_a_failure_stays_its_own(
+    store: SqlStore,
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(conn: Connection) -> None:
+        entered.set()
+        release.wait(10)
+
+    first = asyncio.create_task(store._transact(hold))
+    await asyncio.to_thread(entered.wait, 10)
+    # these wait behind `hold`, so the writer takes them as one group
+    seen_by_others: list[list[int]] = []
+
+    def look(conn: Connection) -> None:
+        seen_by_others.append(committed(store))  # another connection: nothing committed yet
+
+    pieces = [
+        asyncio.create_task(store._transact(insert(1))),
+        asyncio.create_task(store._transact(insert(1))),  # the same key: fails
+        asyncio.create_task(store._transact(insert(2))),
+        asyncio.create_task(store._transact(look)),
+    ]
+    await asyncio.sleep(0.05)
+    release.set()
+    await first
+    results = await asyncio.gather(*pieces, return_exceptions=True)
+    assert results[0] == 1
+    assert results[2] == 2
+    assert results[3] is None
+    assert isinstance(results[1], StoreError)  # raised to its own caller only
+    assert seen_by_others == [[]]  # 1 and 2 were not committed before the group ended
+    assert committed(store) == [1, 2]
+
+
+async def test_work_alone_that_fails_stores_nothing(store: SqlStore) -> None:
+    def fail(conn: Connection) -> None:
+        conn.exec_driver_sql("INSERT INTO t (n) VALUES (?)", (7,))
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await store._transact(fail)
+    assert await store._transact(insert(8)) == 8
+    assert committed(store) == [8]
+
+
+async def test_a_writer_holds_the_lock_file_while_it_works(store: SqlStore) -> None:
+    lock_path = f"{sa.engine.make_url(store.url).database}-writer.lock"
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(conn: Connection) -> None:
+        entered.set()
+        release.wait(10)
+
+    held = asyncio.create_task(store._transact(hold))
+    await asyncio.to_thread(entered.wait, 10)
+    with Path(lock_path).open("rb") as other:  # noqa: ASYNC230 - another writer's own handle
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        release.set()
+        await held
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the work is done
+        fcntl.flock(other, fcntl.LOCK_UN)
+
+
+async def test_a_second_store_waits_for_the_first_writer(tmp_path: Path) -> None:
+    path = tmp_path / "two.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+    one = SqlStore(f"sqlite:///{path}", ManualClock())
+    two = SqlStore(f"sqlite:///{path}", ManualClock())
+    order: list[str] = []
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(conn: Connection) -> None:
+        entered.set()
+        release.wait(10)
+        order.append("first done")
+
+    def after(conn: Connection) -> None:
+        order.append("second ran")
+
+    try:
+        first = asyncio.create_task(one._transact(hold))
+        await asyncio.to_thread(entered.wait, 10)
+        second = asyncio.create_task(two._transact(after))
+        await asyncio.sleep(0.05)
+        assert order == []  # queued behind the first, not failing on SQLite's lock
+        release.set()
+        await asyncio.gather(first, second)
+        assert order == ["first done", "second ran"]
+    finally:
+        await one.close()
+        await two.close()
