@@ -37,6 +37,24 @@ def insert(n: int) -> Callable[[Connection], int]:
     return work
 
 
+class Hold:
+    """Work that keeps the writer busy until released."""
+
+    def __init__(self, then: Callable[[], None] = lambda: None) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self._then = then
+
+    def __call__(self, conn: Connection) -> None:
+        self.entered.set()
+        self.release.wait(10)
+        self._then()
+
+    async def started(self, store: SqlStore) -> asyncio.Task[None]:
+        task = asyncio.create_task(store._transact(self))
+        await asyncio.to_thread(self.entered.wait, 10)
+        return task
+
+
 def committed(store: SqlStore) -> list[int]:
     path = sa.engine.make_url(store.url).database
     with sqlite3.connect(str(path)) as db:
@@ -46,14 +64,8 @@ def committed(store: SqlStore) -> list[int]:
 async def test_work_waiting_together_shares_one_transaction_and_a_failure_stays_its_own(
     store: SqlStore,
 ) -> None:
-    entered, release = threading.Event(), threading.Event()
-
-    def hold(conn: Connection) -> None:
-        entered.set()
-        release.wait(10)
-
-    first = asyncio.create_task(store._transact(hold))
-    await asyncio.to_thread(entered.wait, 10)
+    hold = Hold()
+    first = await hold.started(store)
     # these wait behind `hold`, so the writer takes them as one group
     seen_by_others: list[list[int]] = []
 
@@ -67,7 +79,7 @@ async def test_work_waiting_together_shares_one_transaction_and_a_failure_stays_
         asyncio.create_task(store._transact(look)),
     ]
     await asyncio.sleep(0.05)
-    release.set()
+    hold.release.set()
     await first
     results = await asyncio.gather(*pieces, return_exceptions=True)
     assert results[0] == 1
@@ -91,18 +103,12 @@ async def test_work_alone_that_fails_stores_nothing(store: SqlStore) -> None:
 
 async def test_a_writer_holds_the_lock_file_while_it_works(store: SqlStore) -> None:
     lock_path = f"{sa.engine.make_url(store.url).database}-writer.lock"
-    entered, release = threading.Event(), threading.Event()
-
-    def hold(conn: Connection) -> None:
-        entered.set()
-        release.wait(10)
-
-    held = asyncio.create_task(store._transact(hold))
-    await asyncio.to_thread(entered.wait, 10)
+    hold = Hold()
+    held = await hold.started(store)
     with Path(lock_path).open("rb") as other:  # noqa: ASYNC230 - another writer's own handle
         with pytest.raises(BlockingIOError):
             fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        release.set()
+        hold.release.set()
         await held
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the work is done
         fcntl.flock(other, fcntl.LOCK_UN)
@@ -115,23 +121,17 @@ async def test_a_second_store_waits_for_the_first_writer(tmp_path: Path) -> None
     one = SqlStore(f"sqlite:///{path}", ManualClock())
     two = SqlStore(f"sqlite:///{path}", ManualClock())
     order: list[str] = []
-    entered, release = threading.Event(), threading.Event()
-
-    def hold(conn: Connection) -> None:
-        entered.set()
-        release.wait(10)
-        order.append("first done")
+    hold = Hold(then=lambda: order.append("first done"))
 
     def after(conn: Connection) -> None:
         order.append("second ran")
 
     try:
-        first = asyncio.create_task(one._transact(hold))
-        await asyncio.to_thread(entered.wait, 10)
+        first = await hold.started(one)
         second = asyncio.create_task(two._transact(after))
         await asyncio.sleep(0.05)
         assert order == []  # queued behind the first, not failing on SQLite's lock
-        release.set()
+        hold.release.set()
         await asyncio.gather(first, second)
         assert order == ["first done", "second ran"]
     finally:
