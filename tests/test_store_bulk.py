@@ -45,3 +45,84 @@ def test_bulk_and_by_ids_on_sqlite() -> None:
         assert query.rows(conn, [], "x") == []
         # SQLite has no FOR UPDATE: its single writer already holds every row
         assert query.rows(conn, ["b"], "x", lock=True) == [("b", 2)]
+
+
+def sqlite_table() -> sa.Engine:
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as conn:
+        # `id` and `key` are also columns of json_each: the statements must not mix them up
+        conn.exec_driver_sql(
+            "CREATE TABLE t (id TEXT PRIMARY KEY, key TEXT, n INTEGER, flag BOOLEAN, blob BLOB)"
+        )
+    return engine
+
+
+def table_rows(conn: sa.Connection) -> list[tuple[object, ...]]:
+    return [tuple(r) for r in conn.exec_driver_sql("SELECT id, key, n, flag FROM t ORDER BY id")]
+
+
+def test_bulk_on_sqlite_sends_many_rows_as_one_json_statement() -> None:
+    insert = Bulk("INSERT INTO t (id, key, n, flag) VALUES (?, ?, ?, ?)")
+    assert insert.sqlite_json == (
+        "INSERT INTO t (id, key, n, flag) SELECT r_.row_->>0, r_.row_->>1, r_.row_->>2, "
+        "r_.row_->>3 FROM (SELECT value AS row_ FROM json_each(?)) AS r_"
+    )
+    statements: list[str] = []
+    engine = sqlite_table()
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with engine.begin() as conn:
+        insert.run(conn, [("a", "k1", 1, True), ("b", None, 2, False), ("é'\"[", "k3", None, None)])
+        assert table_rows(conn) == [
+            ("a", "k1", 1, 1),
+            ("b", None, 2, 0),
+            ("é'\"[", "k3", None, None),
+        ]
+    assert statements.count(insert.sqlite_json) == 1  # one statement for three rows
+
+
+def test_bulk_updates_on_sqlite_apply_a_repeated_key_in_order() -> None:
+    engine = sqlite_table()
+    with engine.begin() as conn:
+        Bulk("INSERT INTO t (id, key, n) VALUES (?, ?, ?)").run(
+            conn, [("a", "old", 0), ("b", "old", 0), ("c", "old", 0)]
+        )
+        # `a` twice: the second row keeps the first's key (COALESCE) and sets n after it
+        Bulk("UPDATE t SET key = COALESCE(?, key), n = ? WHERE id = ?").run(
+            conn, [("new", 1, "a"), ("x", 5, "b"), (None, 2, "a"), (None, 9, "zz")]
+        )
+        assert table_rows(conn) == [
+            ("a", "new", 2, None),
+            ("b", "x", 5, None),
+            ("c", "old", 0, None),
+        ]
+        Bulk("UPDATE t SET n = n + ? WHERE key = ? AND id = ?").run(
+            conn, [(10, "new", "a"), (10, "new", "a"), (10, "old", "b")]
+        )
+        assert [r[2] for r in table_rows(conn)] == [22, 5, 0]
+
+
+def test_bulk_deletes_on_sqlite_only_the_rows_named() -> None:
+    engine = sqlite_table()
+    with engine.begin() as conn:
+        Bulk("INSERT INTO t (id, key, n) VALUES (?, ?, ?)").run(
+            conn, [("a", "k", 1), ("b", "k", 2), ("c", "j", 3)]
+        )
+        Bulk("DELETE FROM t WHERE key = ? AND id = ?").run(
+            conn, [("k", "a"), ("k", "a"), ("j", "b"), ("j", "c")]
+        )
+        assert [r[0] for r in table_rows(conn)] == ["b"]
+
+
+def test_bulk_rows_with_bytes_go_to_sqlite_one_by_one() -> None:
+    engine = sqlite_table()
+    with engine.begin() as conn:
+        Bulk("INSERT INTO t (id, blob) VALUES (?, ?)").run(conn, [("a", b"\x00\xff"), ("b", b"")])
+        assert list(conn.exec_driver_sql("SELECT blob FROM t ORDER BY id")) == [
+            (b"\x00\xff",),
+            (b"",),
+        ]
+
+
+def test_bulk_refuses_a_statement_it_cannot_send_over_json() -> None:
+    with pytest.raises(ValueError, match="not an INSERT"):
+        Bulk("INSERT INTO t SELECT * FROM u WHERE a = ?")

@@ -1,10 +1,10 @@
-"""Executemany statements that hand their rows straight to the database driver.
+"""Many-row statements that hand their rows straight to the database driver.
 
 SQLAlchemy processes every row of an executemany through its compiled statement's
 parameter machinery, which costs more than the database's own work for the short rows the
 engine writes by the thousand (attempts, message and task updates). A `Bulk` statement is
 written once in SQL with `?` placeholders, rendered for the driver's parameter style, and
-its rows go to the driver as tuples.
+its rows go to the driver as tuples (on SQLite, as one JSON array: see `Bulk`).
 
 A `ByIds` query reads the rows of a set of ids the same way: the ids go to the driver as
 one parameter (a JSON array unpacked by `json_each` on SQLite, an array on PostgreSQL), so
@@ -24,17 +24,82 @@ _PLACEHOLDER = re.compile(r"\?")
 
 
 class Bulk:
+    """One statement over many rows.
+
+    On SQLite the rows go as one JSON array, unpacked by `json_each` inside a single
+    statement, instead of an executemany. Python's sqlite3 lets go of the GIL around every
+    step of a statement, and an executemany steps once per row: a writer thread holding
+    the database lock had to win the GIL back from the event loop after every row. Over
+    JSON the whole batch is one step. An UPDATE or DELETE that names the same key twice is
+    run in rounds, first occurrences first, so each key sees its rows in order, as with an
+    executemany. Rows with bytes (JSON cannot carry them) use the executemany.
+    """
+
     def __init__(self, sql: str) -> None:
         self.sqlite = sql
         self.postgresql = _numbered(sql)
+        self.sqlite_json, self._key_width = _over_json(sql)
 
     def run(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        dialect = conn.dialect.name
-        conn.exec_driver_sql(
-            self.postgresql if dialect == "postgresql" else self.sqlite, list(rows)
-        )
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(self.postgresql, list(rows))
+            return
+        if len(rows) == 1 or any(isinstance(v, bytes) for v in rows[0]):
+            conn.exec_driver_sql(self.sqlite, list(rows))
+            return
+        encode = msgspec.json.encode
+        for batch in _rounds(rows, self._key_width):
+            conn.exec_driver_sql(self.sqlite_json, (encode(batch).decode(),))
+
+
+_ROWS = "(SELECT value AS row_ FROM json_each(?)) AS r_"
+_INSERT = re.compile(r"(INSERT INTO \w+ \([^)]*\)) VALUES \((.*)\)", re.S)
+_UPDATE = re.compile(r"UPDATE (\w+) SET (.*) WHERE (.*)", re.S)
+_DELETE = re.compile(r"DELETE FROM (\w+) WHERE (.*)", re.S)
+
+
+def _over_json(sql: str) -> tuple[str, int]:
+    """The SQLite statement taking its rows as a JSON array, and how many of a row's
+    values (its last) name the row it changes; `?` becomes that row's value at its place.
+    The rows come through a subquery whose one column is `row_`, so the statement's own
+    column names cannot collide with `json_each`'s (`id`, `key`, `value`, ...)."""
+    numbers = iter(range(sql.count("?")))
+
+    def values(part: str) -> str:
+        return _PLACEHOLDER.sub(lambda _: f"r_.row_->>{next(numbers)}", part)
+
+    # the SQL is the module's own constant text, never input (hence the noqa)
+    if found := _INSERT.fullmatch(sql):
+        return f"{found[1]} SELECT {values(found[2])} FROM {_ROWS}", 0  # noqa: S608
+    if found := _UPDATE.fullmatch(sql):
+        table, changes, where = found.groups()
+        changed, named = values(changes), values(where)
+        return f"UPDATE {table} SET {changed} FROM {_ROWS} WHERE {named}", where.count("?")  # noqa: S608
+    if found := _DELETE.fullmatch(sql):
+        table, where = found.groups()
+        rows = f"SELECT {table}.rowid FROM {_ROWS} JOIN {table} ON {values(where)}"  # noqa: S608
+        return f"DELETE FROM {table} WHERE rowid IN ({rows})", where.count("?")  # noqa: S608
+    raise ValueError(f"not an INSERT ... VALUES, UPDATE ... WHERE or DELETE ... WHERE: {sql}")
+
+
+def _rounds(rows: Sequence[tuple[Any, ...]], key_width: int) -> list[Sequence[tuple[Any, ...]]]:
+    """The rows in rounds where no key repeats: a key's n-th row goes in round n."""
+    if key_width == 0:
+        return [rows]
+    keys = [row[-key_width:] for row in rows]
+    if len(set(keys)) == len(keys):
+        return [rows]
+    seen: dict[tuple[Any, ...], int] = {}
+    rounds: list[list[tuple[Any, ...]]] = []
+    for key, row in zip(keys, rows, strict=True):
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(row)
+    return list(rounds)
 
 
 class ByIds:

@@ -372,7 +372,8 @@ class DeliveryQueries:
                     for c in changes
                 ],
             )
-            self._add_provider_refs(conn, [c for c in changes if c.part_ids])
+            # a message in one segment is found by its attempt's provider id alone
+            self._add_provider_refs(conn, [c for c in changes if len(c.part_ids) > 1])
         for tr in transitions:
             if tr.verification is not None:
                 self._set_verification(conn, tr.message.message_id, *tr.verification)
