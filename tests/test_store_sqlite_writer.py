@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import sqlite3
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -137,3 +138,13 @@ async def test_a_second_store_waits_for_the_first_writer(tmp_path: Path) -> None
     finally:
         await one.close()
         await two.close()
+
+
+async def test_threads_take_short_gil_turns_only_while_the_lock_is_held(
+    store: SqlStore,
+) -> None:
+    before = sys.getswitchinterval()
+    inside: list[float] = []
+    await store._transact(lambda conn: inside.append(sys.getswitchinterval()))
+    assert inside == [pytest.approx(0.0001)]
+    assert sys.getswitchinterval() == before
