@@ -698,3 +698,32 @@ async def test_a_receipt_naming_its_recipient_settles_a_send_left_in_doubt(
     assert (v.attempts[-1].status, v.attempts[-1].provider_message_id) == ("delivered", "smsc-1")
     # the other message's doubt stays until its own receipt
     assert (await scene.view(second)).status == "undeliverable"
+
+
+async def test_a_send_held_back_by_a_paused_sender_keeps_the_steps_it_skipped(
+    scene: Scene, clock: ManualClock
+) -> None:
+    # the plan (telegram skipped, viber_bot next) is committed with the send's intent;
+    # a send that never leaves still commits it, once, with its result
+    answers = iter([Throttled(5.0), Delivered("vb-1"), Delivered("vb-2")])
+    viber = await scene.linked_channel("viber_bot", lambda o: next(answers))
+    worker = scene.worker(viber)
+    first = await scene.accept(PHONE, id="first")
+    await drain(worker)  # throttled: the sender pauses for 5 s
+    second = await scene.accept(PHONE, id="second")
+    await drain(worker)
+    assert len(viber.sent) == 1  # the second waits for the pause, not sent
+    v = await scene.view(second)
+    assert (v.status, v.reason) == ("processing", "SENDER_PAUSED")
+    assert [(a.channel, a.status, a.reason) for a in v.attempts] == [
+        ("telegram", "skipped", "NOT_CONFIGURED")
+    ]
+    clock.advance(5)
+    await drain(worker)
+    for message_id in (first, second):
+        v = await scene.view(message_id)
+        assert v.status == "delivered"
+        assert [(a.channel, a.status) for a in v.attempts] == [
+            ("telegram", "skipped"),
+            ("viber_bot", "delivered"),
+        ]

@@ -71,6 +71,8 @@ class SendJob(msgspec.Struct, frozen=True):
     outbound: Outbound
     # the intent, committed just before the request leaves (see Worker._send)
     intent: NewAttempt | AttemptChange
+    # the plan's transition, to be committed with the intent (None: committed before)
+    plan: Transition | None = None
 
 
 class Revoke(msgspec.Struct, frozen=True):
@@ -83,7 +85,7 @@ class Revoke(msgspec.Struct, frozen=True):
 
 
 class Plan(msgspec.Struct, frozen=True):
-    transition: Transition  # commit this first (intent, skips, or the end)
+    transition: Transition  # commit this first (skips, or the end), unless the send carries it
     send: SendJob | None  # then send this, if anything
     revoke: Revoke | None = None
 
@@ -130,9 +132,10 @@ def plan(
 
     `senders` (bots) is keyed by (account, channel); `static_senders` are the
     installation's provider accounts for channels without bots. A send keeps the task
-    until `hold_until` (the lease), in case this worker dies; its intent (the `sending`
-    attempt) is not part of the plan's transition but of the job, to be committed only
-    when the request is about to leave.
+    until `hold_until`, the lease its claim took, in case this worker dies; its intent
+    (the `sending` attempt) is not part of the plan's transition but of the job, to be
+    committed only when the request is about to leave (the worker may commit the plan's
+    transition with it).
     """
     new: list[NewAttempt] = []
     changes: list[AttemptChange] = []
@@ -283,9 +286,11 @@ def plan(
             hold_until,
             c.tries,
             expires_at_ms=new_expiry,
+            store_task=False,  # the claim's lease already holds the task until `hold_until`
         )
+        transition = Transition(message, tuple(new), tuple(changes))
         return Plan(
-            Transition(message, tuple(new), tuple(changes)),
+            transition,
             SendJob(
                 c
                 if c.expires_at_ms == expires
@@ -295,6 +300,8 @@ def plan(
                 attempt_id,
                 outbound,
                 intent,
+                # a revoke follows the committed end of the step before: commit that first
+                plan=transition if revoke is None else None,
             ),
             revoke,
         )
@@ -348,8 +355,18 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
             verification = None
             if secret is not None:
                 verification = (code_hash(c.message_id, secret), VERIFY_ATTEMPTS, c.expires_at_ms)
+            # the message row already says so (the plan stored it): only the task moves
+            message = MessageChange(
+                c.message_id,
+                Status.PROCESSING.value,
+                job.step,
+                None,
+                None,
+                until,
+                store_message=False,
+            )
             return Transition(
-                MessageChange(c.message_id, Status.PROCESSING.value, job.step, None, None, until),
+                message,
                 attempt_changes=(
                     AttemptChange(
                         aid,

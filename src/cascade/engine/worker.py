@@ -33,7 +33,7 @@ from cascade.domain.ratelimit import Rate
 from cascade.engine.group_commit import GroupCommit
 from cascade.engine.pacing import Pacer
 from cascade.engine.planner import ChannelInfo, Plan, Revoke, SendJob, plan, settle
-from cascade.store.base import AttemptChange, Contact, NewAttempt, SenderRow
+from cascade.store.base import AttemptChange, Contact, NewAttempt, SenderRow, Transition
 from cascade.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,10 @@ class Worker:
         plans: list[Plan] = [
             plan(c, now, self._info, senders, contacts, hold, self._static) for c in claimed
         ]
-        await self._store.apply([p.transition for p in plans])
+        # a send's plan is committed with its intent, just before it leaves
+        await self._store.apply(
+            [p.transition for p in plans if p.send is None or p.send.plan is None]
+        )
         revokes = [p.revoke for p in plans if p.revoke is not None]
         if revokes:
             await asyncio.gather(*(self._revoke(r) for r in revokes))
@@ -212,12 +215,14 @@ class Worker:
             group, finished[:] = finished[:], []
             remaining -= len(group)
             now = self._clock.now_ms()
-            await self._store.apply(
-                [
+            transitions: list[Transition] = []
+            for job, future in group:
+                if job.plan is not None and not intents.stored(job):
+                    transitions.append(job.plan)  # it never left: its plan still stands
+                transitions.append(
                     settle(job, future.result(), now, self._info[job.channel].window_s)
-                    for job, future in group
-                ]
-            )
+                )
+            await self._store.apply(transitions)
             flushed_at = self._clock.monotonic()
 
     async def _revoke(self, revoke: Revoke) -> None:
@@ -276,19 +281,29 @@ class IntentCommitter:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
         self._group: GroupCommit[SendJob] = GroupCommit(self._record)
+        self._stored: set[str] = set()
 
     async def commit(self, job: SendJob) -> bool:
         try:
             await self._group([job])
         except Exception:  # logged once for the group; those sends wait for a retry
             return False
+        self._stored.add(job.attempt_id)
         return True
+
+    def stored(self, job: SendJob) -> bool:
+        """Whether this job's intent (and plan) was committed; asked once, at its end."""
+        if job.attempt_id in self._stored:
+            self._stored.discard(job.attempt_id)
+            return True
+        return False
 
     async def _record(self, jobs: list[SendJob]) -> None:
         try:
             await self._store.record_intents(
                 [j.intent for j in jobs if isinstance(j.intent, NewAttempt)],
                 [j.intent for j in jobs if isinstance(j.intent, AttemptChange)],
+                [j.plan for j in jobs if j.plan is not None],
             )
         except Exception:
             log.exception("storing send intents failed; those sends wait for a retry")

@@ -243,7 +243,12 @@ class AttemptChange(msgspec.Struct, frozen=True):
 
 
 class MessageChange(msgspec.Struct, frozen=True):
-    """The message's new state; `due_at_ms` None means no more work (the task goes)."""
+    """The message's new state; `due_at_ms` None means no more work (the task goes).
+
+    `store_message` False leaves the message row as it is (a result that changes only
+    when to look next); `store_task` False leaves the task as it is (a send, whose task the
+    claim's lease already holds until `due_at_ms`).
+    """
 
     message_id: str
     status: str
@@ -253,6 +258,8 @@ class MessageChange(msgspec.Struct, frozen=True):
     due_at_ms: int | None
     tries: int = 0
     expires_at_ms: int | None = None  # a new expiry (a flash call's fallback starts afresh)
+    store_message: bool = True
+    store_task: bool = True
 
 
 class Transition(msgspec.Struct, frozen=True):

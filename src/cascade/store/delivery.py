@@ -320,13 +320,21 @@ class DeliveryQueries:
         await self._transact(lambda conn: self._apply(conn, transitions, now))
 
     async def record_intents(
-        self, new: Sequence[NewAttempt], resent: Sequence[AttemptChange]
+        self,
+        new: Sequence[NewAttempt],
+        resent: Sequence[AttemptChange],
+        plans: Sequence[Transition] = (),
     ) -> None:
-        """Commit `sending` attempts: from here on a crash leaves these sends in doubt."""
-        if not new and not resent:
+        """Commit `sending` attempts, after the `plans` that led to them (the steps
+        skipped on the way, the message's new step): from here on a crash leaves these
+        sends in doubt."""
+        if not new and not resent and not plans:
             return
+        now = self._clock.now_ms()
 
         def work(conn: Connection) -> None:
+            if plans:
+                self._apply(conn, plans, now)
             self._insert_attempts(conn, new)
             _RESEND.run(conn, [("sending", c.id) for c in resent])
 
@@ -424,10 +432,12 @@ class DeliveryQueries:
     def _change_messages(
         self, conn: Connection, changes: Sequence[MessageChange], now: int
     ) -> None:
-        hooks = self._hooks(conn)
+        rows = [c for c in changes if c.store_message]
+        tasks = [c for c in changes if c.store_task]
+        hooks = self._hooks(conn) if rows else {}
         # status changes owed to status webhooks: compare with what is stored
         current = (
-            {r[0]: r[1:] for r in _CURRENT_MESSAGES.rows(conn, [c.message_id for c in changes])}
+            {r[0]: r[1:] for r in _CURRENT_MESSAGES.rows(conn, [c.message_id for c in rows])}
             if hooks
             else {}
         )
@@ -435,13 +445,13 @@ class DeliveryQueries:
             conn,
             [
                 (c.status, c.step, c.channel, c.reason, c.expires_at_ms, now, c.message_id)
-                for c in changes
+                for c in rows
             ],
         )
-        _END_TASK.run(conn, [(c.message_id,) for c in changes if c.due_at_ms is None])
+        _END_TASK.run(conn, [(c.message_id,) for c in tasks if c.due_at_ms is None])
         _RESCHEDULE_TASK.run(
             conn,
-            [(c.due_at_ms, c.tries, c.message_id) for c in changes if c.due_at_ms is not None],
+            [(c.due_at_ms, c.tries, c.message_id) for c in tasks if c.due_at_ms is not None],
         )
         events = [
             (
@@ -452,12 +462,12 @@ class DeliveryQueries:
                 c.channel,
                 c.reason,
             )
-            for c in changes
+            for c in rows
             if c.message_id in current and current[c.message_id][0] != c.status
         ]
         if events:
             self._emit(conn, events, hooks, now)
-        if any(c.due_at_ms is not None and c.due_at_ms <= now for c in changes):
+        if any(c.due_at_ms is not None and c.due_at_ms <= now for c in tasks):
             self._notify(conn)
 
     def _notify(self, conn: Connection) -> None:
