@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,39 @@ def test_provider_refs_keep_their_rows_across_rekeying(empty_url: str) -> None:
     assert _inspect(empty_url, _primary_key) == ["channel", "provider_message_id"]
     command.upgrade(config, "head")
     assert _inspect(empty_url, _refs) == expected
+
+
+def _add_skipped(conn: sa.Connection) -> None:
+    _add_refs(conn)
+    conn.exec_driver_sql(
+        "UPDATE messages SET skipped = "
+        """'[[0,"telegram","skipped","NOT_CONFIGURED",null,5],"""
+        """[1,"viber_bot","unreachable","NO_CHAT","bot-1",6]]' WHERE id = 'm1'"""
+    )
+
+
+def _attempts(conn: sa.Connection) -> list[tuple[Any, ...]]:
+    return [
+        tuple(r)
+        for r in conn.exec_driver_sql(
+            "SELECT message_id, step, channel, status, reason, sender_id, started_at, "
+            "finished_at, id FROM attempts ORDER BY step"
+        )
+    ]
+
+
+def test_skipped_steps_become_attempt_rows_again_going_down(empty_url: str) -> None:
+    config = alembic_config(empty_url)
+    upgrade(empty_url)
+    _inspect(empty_url, _add_skipped)
+    command.downgrade(config, "0002")
+    rows = _inspect(empty_url, _attempts)
+    assert [r[:-1] for r in rows] == [
+        ("m1", 0, "telegram", "skipped", "NOT_CONFIGURED", None, 5, 5),
+        ("m1", 1, "viber_bot", "unreachable", "NO_CHAT", "bot-1", 6, 6),
+        ("m1", 3, "rcs", "sent", None, None, 0, None),
+        ("m1", 4, "sms", "sent", None, None, 0, None),
+    ]
+    assert [str(uuid.UUID(r[-1])) for r in rows[:2]] == [r[-1] for r in rows[:2]]
+    command.upgrade(config, "head")
+    assert _inspect(empty_url, _differences) == []

@@ -56,6 +56,10 @@ from cascade.store.base import (
 BOT_CHANNELS = {routes.TELEGRAM: "NO_CHAT", routes.VIBER_BOT: "NOT_SUBSCRIBED"}
 
 
+# a step passed over at once: (step, channel, status, reason, sender id, at)
+Skip = tuple[int, str, str, str, str | None, int]
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelInfo:
     limits: Limits
@@ -137,7 +141,7 @@ def plan(
     committed only when the request is about to leave (the worker may commit the plan's
     transition with it).
     """
-    new: list[NewAttempt] = []
+    skips: list[Skip] = []
     changes: list[AttemptChange] = []
     step = c.step
     expires = c.expires_at_ms
@@ -147,9 +151,16 @@ def plan(
 
     def end(status: Status, channel: str | None, reason: str | None) -> Plan:
         message = MessageChange(
-            c.message_id, status.value, step, channel, reason, None, expires_at_ms=new_expiry
+            c.message_id,
+            status.value,
+            step,
+            channel,
+            reason,
+            None,
+            expires_at_ms=new_expiry,
+            skipped=with_skips(c.skipped, skips),
         )
-        return Plan(Transition(message, tuple(new), tuple(changes)), None, revoke)
+        return Plan(Transition(message, tuple(changes)), None, revoke)
 
     if is_final(c.status):
         return end(Status(c.status), None, None)
@@ -198,20 +209,7 @@ def plan(
             status: str, reason: str, sender_id: str | None = None, channel: str = channel
         ) -> None:
             nonlocal step
-            new.append(
-                NewAttempt(
-                    new_id(),
-                    c.message_id,
-                    step,
-                    channel,
-                    status,
-                    reason,
-                    sender_id,
-                    None,
-                    now,
-                    now,
-                )
-            )
+            skips.append((step, channel, status, reason, sender_id, now))
             step += 1
 
         info = channels.get(channel)
@@ -287,8 +285,9 @@ def plan(
             c.tries,
             expires_at_ms=new_expiry,
             store_task=False,  # the claim's lease already holds the task until `hold_until`
+            skipped=with_skips(c.skipped, skips),
         )
-        transition = Transition(message, tuple(new), tuple(changes))
+        transition = Transition(message, tuple(changes))
         return Plan(
             transition,
             SendJob(
@@ -305,6 +304,17 @@ def plan(
             ),
             revoke,
         )
+
+
+def with_skips(stored: str | None, skips: list[Skip]) -> str | None:
+    """The message's skipped steps (see schema.messages.skipped) with `skips` added; None
+    when there are none to add."""
+    if not skips:
+        return None
+    added = msgspec.json.encode(skips).decode()
+    if not stored or stored == "[]":
+        return added
+    return f"{stored[:-1]},{added[1:]}"
 
 
 def _static(static_senders: Mapping[str, Sender] | None, channel: str) -> Sender:

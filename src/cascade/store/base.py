@@ -215,6 +215,7 @@ class Claimed(msgspec.Struct, frozen=True):
     button_text: str | None = None
     button_url: str | None = None
     channel_order: tuple[str, ...] | None = None  # the account's own order, if it set one
+    skipped: str | None = None  # steps skipped so far (JSON, see schema.messages.skipped)
 
 
 class NewAttempt(msgspec.Struct, frozen=True):
@@ -260,13 +261,13 @@ class MessageChange(msgspec.Struct, frozen=True):
     expires_at_ms: int | None = None  # a new expiry (a flash call's fallback starts afresh)
     store_message: bool = True
     store_task: bool = True
+    skipped: str | None = None  # the message's skipped steps, now (JSON); None: as they are
 
 
 class Transition(msgspec.Struct, frozen=True):
     """Everything one engine decision changes, committed together."""
 
     message: MessageChange
-    new_attempts: tuple[NewAttempt, ...] = ()
     attempt_changes: tuple[AttemptChange, ...] = ()
     contact_blocked: tuple[str, str, str] | None = None  # (channel, sender_id, address)
     verification: tuple[str, int, int] | None = None  # (code hash, attempts, expires at)

@@ -54,7 +54,8 @@ _INSERT_REF = Bulk(
 )
 _CHANGE_MESSAGE = Bulk(
     "UPDATE messages SET status = ?, step = ?, channel = ?, reason = ?, "
-    "expires_at = COALESCE(?, expires_at), updated_at = ? WHERE id = ?"
+    "expires_at = COALESCE(?, expires_at), skipped = COALESCE(?, skipped), updated_at = ? "
+    "WHERE id = ?"
 )
 _RESCHEDULE_TASK = Bulk(
     "UPDATE tasks SET due_at = ?, tries = ?, lease_owner = NULL, lease_until = NULL "
@@ -63,7 +64,7 @@ _RESCHEDULE_TASK = Bulk(
 _CLAIMED_MESSAGES = ByIds(
     "SELECT m.id, m.account_id, m.tracking_id, m.route, m.message_type, m.phone, m.text, "
     "m.from_name, m.survey_options, m.status, m.step, m.expires_at, m.telegram_bot_id, "
-    "m.viber_bot_id, m.event_seq, m.fallback, m.media, a.channel_order "
+    "m.viber_bot_id, m.event_seq, m.fallback, m.media, a.channel_order, m.skipped "
     "FROM messages AS m JOIN accounts AS a ON a.id = m.account_id WHERE m.id {ids}"
 )
 _CLAIMED_ATTEMPTS = ByIds(
@@ -147,6 +148,7 @@ class DeliveryQueries:
             fallback_json,
             media_json,
             channel_order,
+            skipped,
         ) in _CLAIMED_MESSAGES.rows(conn, ids):
             fallback = decode(fallback_json) if fallback_json else _NONE
             media = decode(media_json) if media_json else _NONE
@@ -175,6 +177,7 @@ class DeliveryQueries:
                     button_text=media.get("buttonText"),
                     button_url=media.get("buttonUrl"),
                     channel_order=tuple(channel_order.split(",")) if channel_order else None,
+                    skipped=skipped,
                 )
             )
         return claimed
@@ -361,7 +364,6 @@ class DeliveryQueries:
         )
 
     def _apply(self, conn: Connection, transitions: Sequence[Transition], now: int) -> None:
-        self._insert_attempts(conn, [a for tr in transitions for a in tr.new_attempts])
         changes = [c for tr in transitions for c in tr.attempt_changes]
         if changes:
             _CHANGE_ATTEMPT.run(
@@ -444,7 +446,16 @@ class DeliveryQueries:
         _CHANGE_MESSAGE.run(
             conn,
             [
-                (c.status, c.step, c.channel, c.reason, c.expires_at_ms, now, c.message_id)
+                (
+                    c.status,
+                    c.step,
+                    c.channel,
+                    c.reason,
+                    c.expires_at_ms,
+                    c.skipped,
+                    now,
+                    c.message_id,
+                )
                 for c in rows
             ],
         )

@@ -72,6 +72,9 @@ messages = sa.Table(
     sa.Column("channel", sa.String(32)),
     sa.Column("reason", sa.String(64)),
     sa.Column("survey_answer", sa.Text),
+    # steps passed over at once, as a JSON array of [step, channel, status, reason,
+    # sender id, at]: shown among the attempts, without an attempt row each
+    sa.Column("skipped", sa.Text),
     sa.Column("event_seq", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("scheduled_at", sa.BigInteger),

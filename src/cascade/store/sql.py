@@ -843,16 +843,18 @@ class SqlStore(DeliveryQueries):
                         m.expires_at,
                         m.updated_at,
                         m.survey_answer,
+                        m.skipped,
                     ).where(where, m.account_id == account_id)
                 )
             ).first()
             if row is None:
                 return None
             a = t.attempts.c
-            attempts = tuple(
-                AttemptView(*r)
+            steps = [
+                (r[0], r[5], AttemptView(*r[1:]))
                 for r in await conn.execute(
                     sa.select(
+                        a.step,
                         a.channel,
                         a.status,
                         a.reason,
@@ -865,7 +867,7 @@ class SqlStore(DeliveryQueries):
                     .where(a.message_id == row.id)
                     .order_by(a.step, a.started_at)
                 )
-            )
+            ]
             clicks = (
                 await conn.execute(
                     sa.select(sa.func.count())
@@ -873,6 +875,10 @@ class SqlStore(DeliveryQueries):
                     .where(t.short_links.c.message_id == row.id)
                 )
             ).scalar_one()
+        # the steps skipped at once are kept on the message; they show among the attempts
+        for step, channel, status, reason, _sender, at in msgspec.json.decode(row.skipped or "[]"):
+            steps.append((step, at, AttemptView(channel, status, reason, None, at, at)))
+        steps.sort(key=lambda s: (s[0], s[1]))
         return MessageView(
             id=row.id,
             tracking_id=row.tracking_id,
@@ -887,7 +893,7 @@ class SqlStore(DeliveryQueries):
             scheduled_at_ms=row.scheduled_at,
             expires_at_ms=row.expires_at,
             updated_at_ms=row.updated_at,
-            attempts=attempts,
+            attempts=tuple(view for _, _, view in steps),
             clicks=int(clicks),
             survey_answer=row.survey_answer,
         )
