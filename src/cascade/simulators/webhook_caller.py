@@ -1,6 +1,12 @@
 """The part of an HTTP simulator that calls webhooks back: its HTTP client and the
 background tasks that will call later (delivery reports, call progress). Both are
-stopped together with the app."""
+stopped together with the app.
+
+At most `POSTS_IN_FLIGHT` webhook requests are under way at once; the others wait their
+turn here. Left to queue inside httpx's connection pool, thousands of them made every
+request cost time in proportion to the queue (the pool re-examines all waiting
+requests at each change), and a burst of reports stalled the simulator's event loop.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,17 @@ from typing import Any
 
 import httpx
 
+POSTS_IN_FLIGHT = 32
+
 
 @dataclass
 class WebhookCaller:
     callback_client: httpx.AsyncClient | None = None  # given: used as is, never closed here
     _owns_client: bool = field(default=False, init=False)
     _tasks: dict[object, asyncio.Task[None]] = field(default_factory=dict, init=False)
+    _in_flight: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(POSTS_IN_FLIGHT), init=False
+    )
 
     async def start(self) -> None:
         if self.callback_client is None:
@@ -31,6 +42,13 @@ class WebhookCaller:
         if self._owns_client and self.callback_client is not None:
             await self.callback_client.aclose()
             self.callback_client = None
+
+    async def post(self, url: str, content: bytes | str, headers: dict[str, str]) -> httpx.Response:
+        """POST to a webhook, waiting for a turn among the requests in flight."""
+        if self.callback_client is None:
+            raise RuntimeError("the simulator is not started")
+        async with self._in_flight:
+            return await self.callback_client.post(url, content=content, headers=headers)
 
     def spawn(self, work: Coroutine[Any, Any, None], key: object = None) -> None:
         """Run `work` in the background; `key` names it for `withdraw`."""

@@ -141,9 +141,6 @@ class FlashCallSimulator(WebhookCaller):
             call.ended_at_ms = _now_ms()
         if not call.status_callback:
             return None
-        client = self.callback_client
-        if client is None:
-            raise RuntimeError("the simulator is not started")
         sequence = self._sequence.get(call.sid, 0)
         self._sequence[call.sid] = sequence + 1
         at = _now_ms()
@@ -170,9 +167,7 @@ class FlashCallSimulator(WebhookCaller):
         }
         http_status: int | None
         try:
-            response = await client.post(
-                call.status_callback, content=urlencode(params), headers=headers
-            )
+            response = await self.post(call.status_callback, urlencode(params), headers)
             http_status = response.status_code
         except httpx.HTTPError as exc:
             log.info("flashcall simulator: %s callback failed: %s", status, type(exc).__name__)

@@ -289,13 +289,10 @@ class RcsSimulator(WebhookCaller):
     async def handshake(self, url: str, client_token: str) -> tuple[bool, int | None]:
         """Google's webhook check: POST the client token and a secret; the webhook must
         answer 200 with the secret as its body."""
-        client = self._client()
         secret = secrets.token_hex(16)
         body = msgspec.json.encode({"clientToken": client_token, "secret": secret})
         try:
-            response = await client.post(
-                url, content=body, headers={"Content-Type": "application/json"}
-            )
+            response = await self.post(url, body, {"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
             log.info("rcs simulator: webhook check failed: %s", type(exc).__name__)
             return False, None
@@ -311,7 +308,6 @@ class RcsSimulator(WebhookCaller):
         if webhook is None:
             self._record(kind, message_id, phone, None, 0)
             return None
-        client = self._client()
         data = msgspec.json.encode(event)
         envelope = {
             "message": {
@@ -331,9 +327,7 @@ class RcsSimulator(WebhookCaller):
         for attempt in range(self.callback_attempts):
             tries = attempt + 1
             try:
-                response = await client.post(
-                    webhook.url, content=msgspec.json.encode(envelope), headers=headers
-                )
+                response = await self.post(webhook.url, msgspec.json.encode(envelope), headers)
                 status = response.status_code
             except httpx.HTTPError as exc:
                 log.info("rcs simulator: push failed: %s", type(exc).__name__)
@@ -357,11 +351,6 @@ class RcsSimulator(WebhookCaller):
                 at_ms=_now_ms(),
             )
         )
-
-    def _client(self) -> httpx.AsyncClient:
-        if self.callback_client is None:
-            raise RuntimeError("the simulator is not started")
-        return self.callback_client
 
     def _user_event(self, message: Received, event_type: str) -> dict[str, Any]:
         return {

@@ -209,9 +209,6 @@ class ViberSimulator(WebhookCaller):
         event = str(payload["event"])
         if not bot.webhook or (event in FILTERABLE_EVENTS and event not in bot.event_types):
             return None
-        client = self.callback_client
-        if client is None:
-            raise RuntimeError("the simulator is not started")
         body = msgspec.json.encode(payload)
         headers = {
             "Content-Type": "application/json",
@@ -223,7 +220,7 @@ class ViberSimulator(WebhookCaller):
         for attempt in range(limit):
             tries = attempt + 1
             try:
-                response = await client.post(bot.webhook, content=body, headers=headers)
+                response = await self.post(bot.webhook, body, headers)
                 status = response.status_code
             except httpx.HTTPError as exc:
                 log.info("viber simulator: %s callback failed: %s", event, type(exc).__name__)

@@ -206,9 +206,6 @@ class VonageSimulator(WebhookCaller):
         target = self.targets.get(api_key)
         if target is None:
             return None
-        client = self.callback_client
-        if client is None:
-            raise RuntimeError("the simulator is not started")
         body = msgspec.json.encode(payload)
         status: int | None = None
         tries = 0
@@ -220,7 +217,7 @@ class VonageSimulator(WebhookCaller):
                 "Authorization": f"Bearer {signed_token(body, target.signature_secret, api_key)}",
             }
             try:
-                response = await client.post(target.url, content=body, headers=headers)
+                response = await self.post(target.url, body, headers)
                 status = response.status_code
             except httpx.HTTPError as exc:
                 log.info("vonage simulator: status webhook failed: %s", type(exc).__name__)

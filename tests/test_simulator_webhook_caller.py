@@ -1,0 +1,43 @@
+"""A simulator's webhook calls: a burst waits its turn outside httpx's connection pool."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from cascade.simulators.webhook_caller import POSTS_IN_FLIGHT, WebhookCaller
+
+
+async def test_a_burst_of_webhook_posts_keeps_a_bounded_number_in_flight() -> None:
+    in_flight = most = 0
+    bodies: list[bytes] = []
+
+    async def receiver(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.001)
+        bodies.append(request.content)
+        in_flight -= 1
+        return httpx.Response(200)
+
+    caller = WebhookCaller(httpx.AsyncClient(transport=httpx.MockTransport(receiver)))
+    await caller.start()
+    try:
+        answers = await asyncio.gather(
+            *(caller.post("http://hook/", f"{n}", {"X-N": str(n)}) for n in range(500))
+        )
+    finally:
+        await caller.stop()
+        assert caller.callback_client is not None
+        await caller.callback_client.aclose()
+    assert [a.status_code for a in answers] == [200] * 500
+    assert sorted(int(b) for b in bodies) == list(range(500))  # every one arrived
+    assert most == POSTS_IN_FLIGHT
+
+
+async def test_posting_before_start_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="not started"):
+        await WebhookCaller().post("http://hook/", "x", {})
