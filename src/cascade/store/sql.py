@@ -60,6 +60,7 @@ from cascade.store.base import (
     StoreError,
     TrackingIdConflict,
 )
+from cascade.store.bulk import Bulk
 from cascade.store.delivery import DeliveryQueries
 
 _IN_CHUNK = 500  # tracking ids per IN (...) lookup
@@ -90,41 +91,50 @@ class _Waiting:
     done: asyncio.Future[list[str]]
 
 
+_MESSAGE_COLUMNS = (
+    "id, account_id, tracking_id, fingerprint, idem_key, route, message_type, from_name, "
+    "phone, text, survey_options, fallback, media, ttl, telegram_bot_id, viber_bot_id, "
+    "status, created_at, scheduled_at, expires_at, updated_at"
+)
+_INSERT_MESSAGE = Bulk(
+    f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 21)})"  # noqa: S608
+)
+_INSERT_TASK = Bulk("INSERT INTO tasks (message_id, due_at) VALUES (?, ?)")
+
+
 def _rows(
     account_id: str, item: NewMessage
-) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[tuple[Any, ...], tuple[str, int], list[dict[str, Any]]]:
     """The message, task and short-link rows of one new message."""
     d = item.draft
     encode = msgspec.json.encode
     now = d.created_at_ms
-    message = {
-        "id": item.id,
-        "account_id": account_id,
-        "tracking_id": d.tracking_id or item.id,
-        "fingerprint": d.fingerprint,
-        "idem_key": _idem_key(d.fingerprint, now) if d.tracking_id is None else None,
-        "route": d.route.value,
-        "message_type": d.message_type.value,
-        "from_name": d.from_name,
-        "phone": d.phone,
-        "text": d.text,
-        "survey_options": encode(d.survey_options).decode() if d.survey_options else None,
-        "fallback": encode(
-            {"messageType": d.fallback.message_type.value, "text": d.fallback.text}
-        ).decode()
+    message = (
+        item.id,
+        account_id,
+        d.tracking_id or item.id,
+        d.fingerprint,
+        _idem_key(d.fingerprint, now) if d.tracking_id is None else None,
+        d.route.value,
+        d.message_type.value,
+        d.from_name,
+        d.phone,
+        d.text,
+        encode(d.survey_options).decode() if d.survey_options else None,
+        encode({"messageType": d.fallback.message_type.value, "text": d.fallback.text}).decode()
         if d.fallback
         else None,
-        "media": encode(d.media).decode() if d.media else None,
-        "ttl": d.ttl,
-        "telegram_bot_id": item.telegram_bot_id,
-        "viber_bot_id": item.viber_bot_id,
-        "status": Status.SCHEDULED.value,
-        "created_at": now,
-        "scheduled_at": d.scheduled_at_ms,
-        "expires_at": d.expires_at_ms,
-        "updated_at": now,
-    }
-    task = {"message_id": item.id, "due_at": d.due_at_ms}
+        encode(d.media).decode() if d.media else None,
+        d.ttl,
+        item.telegram_bot_id,
+        item.viber_bot_id,
+        Status.SCHEDULED.value,
+        now,
+        d.scheduled_at_ms,
+        d.expires_at_ms,
+        now,
+    )
+    task = (item.id, d.due_at_ms)
     links = [
         {"code": link.code, "message_id": item.id, "url": link.url, "created_at": now}
         for link in d.short_links
@@ -678,8 +688,9 @@ class SqlStore(DeliveryQueries):
 
         taken: dict[tuple[str, str], tuple[str, bytes]] = {}  # by this group, so far
         outcomes: list[list[str] | StoreError] = []
-        message_rows: list[dict[str, Any]] = []
-        task_rows: list[dict[str, Any]] = []
+        message_rows: list[tuple[Any, ...]] = []
+        task_rows: list[tuple[str, int]] = []
+        due_now = False  # some message is due at once (not scheduled for later)
         link_rows: list[dict[str, Any]] = []
         for waiting in group:
             account_id = waiting.account_id
@@ -712,19 +723,16 @@ class SqlStore(DeliveryQueries):
             taken.update(mine)
             outcomes.append(ids)
             for item in rows:
+                due_now = due_now or item.draft.due_at_ms <= item.draft.created_at_ms
                 message, task, links = _rows(account_id, item)
                 message_rows.append(message)
                 task_rows.append(task)
                 link_rows.extend(links)
         if message_rows:
-            conn.execute(t.messages.insert(), message_rows)
-            conn.execute(t.tasks.insert(), task_rows)
+            _INSERT_MESSAGE.run(conn, message_rows)
+            _INSERT_TASK.run(conn, task_rows)
             if link_rows:
                 conn.execute(t.short_links.insert(), link_rows)
-            due_now = any(
-                task["due_at"] <= row["created_at"]
-                for task, row in zip(task_rows, message_rows, strict=True)
-            )
             if due_now:
                 self._notify(conn)  # wake PostgreSQL workers: work is due now
         return outcomes
