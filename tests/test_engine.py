@@ -727,3 +727,29 @@ async def test_a_send_held_back_by_a_paused_sender_keeps_the_steps_it_skipped(
             ("telegram", "skipped"),
             ("viber_bot", "delivered"),
         ]
+
+
+async def test_status_webhooks_follow_callbacks_added_and_removed_between_transactions(
+    scene: Scene, store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    # the active callbacks are read once per transaction, never carried over to the next
+    sms = plain("sms", lambda o: Sent(f"p-{o.message_id}"))
+
+    async def deliver(text: str) -> str:
+        clock.advance(1)  # another tracking id
+        message_id = await scene.accept(PHONE, text=text)
+        await scene.run(sms)
+        await store.record_report("sms", f"p-{message_id}", "delivered", clock.now_ms())
+        return message_id
+
+    async def told() -> set[str]:
+        events = await store.claim_callback_events(clock.now_ms(), 1000, 100)
+        return {msgspec.json.decode(e[3])["messageId"] for e in events}
+
+    before = await deliver("before")
+    callback = await store.add_callback(account.id, "http://127.0.0.1:9/hook", "secret")
+    during = await deliver("during")
+    assert await store.remove_callback(account.id, callback)
+    after = await deliver("after")
+    assert await told() == {during}
+    assert before != after

@@ -126,3 +126,29 @@ def test_bulk_rows_with_bytes_go_to_sqlite_one_by_one() -> None:
 def test_bulk_refuses_a_statement_it_cannot_send_over_json() -> None:
     with pytest.raises(ValueError, match="not an INSERT"):
         Bulk("INSERT INTO t SELECT * FROM u WHERE a = ?")
+
+
+def test_by_ids_on_sqlite_reads_a_set_as_one_json_array_unless_order_matters() -> None:
+    plain = ByIds("SELECT id, key, n, flag FROM t WHERE id {ids}")
+    assert plain.sqlite_json == (
+        "SELECT json_group_array(json_array(id, key, n, flag)) FROM t "
+        "WHERE id IN (SELECT value FROM json_each(?))"
+    )
+    ordered = ByIds("SELECT id, n FROM t WHERE id {ids} ORDER BY n")
+    assert ordered.sqlite_json is None  # an aggregate need not keep a subquery's order
+    engine = sqlite_table()
+    with engine.begin() as conn:
+        Bulk("INSERT INTO t (id, key, n, flag) VALUES (?, ?, ?, ?)").run(
+            conn,
+            [("a", '{"x": [1]}', 3, True), ("b", None, None, False), ("c", "ü'\"", -1, None)],
+        )
+        got = sorted(plain.rows(conn, ["a", "b", "c", "zz"]))
+        # text that looks like JSON stays text; booleans read back as SQLite stores them
+        assert got == [("a", '{"x": [1]}', 3, 1), ("b", None, None, 0), ("c", "ü'\"", -1, None)]
+        assert plain.rows(conn, []) == []
+        assert ordered.rows(conn, ["a", "b", "c"]) == [("b", None), ("c", -1), ("a", 3)]
+
+
+def test_by_ids_refuses_a_select_list_it_cannot_read_as_json() -> None:
+    with pytest.raises(ValueError, match="plain columns"):
+        ByIds("SELECT id, count(*) FROM t WHERE id {ids} GROUP BY id")

@@ -8,7 +8,8 @@ its rows go to the driver as tuples (on SQLite, as one JSON array: see `Bulk`).
 
 A `ByIds` query reads the rows of a set of ids the same way: the ids go to the driver as
 one parameter (a JSON array unpacked by `json_each` on SQLite, an array on PostgreSQL), so
-neither SQLAlchemy nor the database compiles a statement per size of the set.
+neither SQLAlchemy nor the database compiles a statement per size of the set. On SQLite
+the rows come back the same way, as one JSON array, unless the query's order matters.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class ByIds:
             raise ValueError("one {ids}, after every other parameter")
         self.sqlite = sql.replace("{ids}", "IN (SELECT value FROM json_each(?))")
         self.postgresql = _numbered(sql.replace("{ids}", "= ANY(?::varchar[])"))
+        self.sqlite_json = _as_json_array(self.sqlite)
 
     def rows(
         self, conn: Connection, ids: Iterable[str], *params: Any, lock: bool = False
@@ -120,11 +122,28 @@ class ByIds:
         if conn.dialect.name == "postgresql":
             sql = self.postgresql + " FOR UPDATE" if lock else self.postgresql
             result = conn.exec_driver_sql(sql, (*params, list(ids)))
-        else:
-            result = conn.exec_driver_sql(
-                self.sqlite, (*params, msgspec.json.encode(list(ids)).decode())
-            )
-        return [tuple(row) for row in result]
+            return [tuple(row) for row in result]
+        args = (*params, msgspec.json.encode(list(ids)).decode())
+        if self.sqlite_json is None:
+            return [tuple(row) for row in conn.exec_driver_sql(self.sqlite, args)]
+        found = conn.exec_driver_sql(self.sqlite_json, args).scalar()
+        return [tuple(row) for row in msgspec.json.decode(found or "[]")]
+
+
+_SELECT = re.compile(r"SELECT (.*?) FROM (.*)", re.S)
+
+
+def _as_json_array(sql: str) -> str | None:
+    """The SQLite query returning its rows as one JSON array of arrays, in one statement
+    step rather than one per row (each a GIL hand-back). None for a query whose order
+    matters: an aggregate over an ordered subquery need not keep that order."""
+    found = _SELECT.fullmatch(sql)
+    if found is None or "ORDER BY" in sql:
+        return None
+    columns, rest = found.groups()
+    if "(" in columns:
+        raise ValueError(f"plain columns only: {columns}")
+    return f"SELECT json_group_array(json_array({columns})) FROM {rest}"  # noqa: S608
 
 
 def _numbered(sql: str) -> str:

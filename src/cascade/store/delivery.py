@@ -488,13 +488,19 @@ class DeliveryQueries:
     # --- status webhooks ----------------------------------------------------------------
 
     def _hooks(self, conn: Connection) -> dict[str, list[str]]:
-        """The active status-webhook callbacks, by account."""
+        """The active status-webhook callbacks, by account: read once per transaction
+        (SQLite's writer runs many pieces of work in one)."""
+        transaction = conn.get_transaction()
+        cached = conn.info.get("cascade_hooks")
+        if cached is not None and cached[0] is transaction:
+            return cached[1]  # type: ignore[no-any-return]
         cb = t.callbacks.c
         hooks: dict[str, list[str]] = {}
         for callback_id, account_id in conn.execute(
             sa.select(cb.id, cb.account_id).where(cb.revoked_at.is_(None))
         ):
             hooks.setdefault(account_id, []).append(callback_id)
+        conn.info["cascade_hooks"] = (transaction, hooks)
         return hooks
 
     def _emit(
