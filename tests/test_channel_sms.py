@@ -887,3 +887,36 @@ def test_credentials_beyond_the_smpp_field_sizes_fail_at_construction(
     with pytest.raises(ValueError, match="C-octet string") as raised:
         make_channel(2775, **credentials)
     assert next(iter(credentials.values())) not in str(raised.value)
+
+
+class _RecordingWriter:
+    """A StreamWriter's surface as the session's link uses it, recording each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_pdus_written_in_one_turn_of_the_loop_reach_the_socket_as_one_write() -> None:
+    from cascade.channels.sms.session import _Link
+
+    writer = _RecordingWriter()
+    link = _Link(asyncio.StreamReader(), writer)  # type: ignore[arg-type]
+    assert [link.write(data) for data in (b"one", b"two", b"three")] == [True] * 3
+    assert writer.writes == []  # not before the turn ends
+    await asyncio.sleep(0)
+    assert writer.writes == [b"onetwothree"]  # in order, one write
+    link.write(b"last")
+    link.end()  # closing sends what was written first
+    assert writer.writes == [b"onetwothree", b"last"]
+    assert writer.closed
+    assert not link.write(b"after")

@@ -253,6 +253,7 @@ class _Link:
         self.pending: dict[int, asyncio.Future[bytes]] = {}
         self.closed = asyncio.Event()
         self.receipts: list[tuple[int, Receipt]] = []  # read, to be handed on together
+        self._outgoing: list[bytes] = []  # written in this turn of the loop, sent at its end
 
     def expect(self, sequence: int) -> asyncio.Future[bytes]:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -267,19 +268,32 @@ class _Link:
         return True
 
     def write(self, data: bytes) -> bool:
-        """Queue `data` on the socket; False when the link is already known to be gone."""
+        """Queue `data` on the socket; False when the link is already known to be gone.
+
+        PDUs written in the same turn of the event loop (the submits a group commit of
+        intents lets go at once) reach the socket as one write, one system call, in
+        order, when the turn ends."""
         if self.closed.is_set() or self.writer.is_closing():
             return False
-        self.writer.write(data)
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing.append(data)
         return True
+
+    def _flush(self) -> None:
+        data, self._outgoing = b"".join(self._outgoing), []
+        if data and not self.writer.is_closing():
+            self.writer.write(data)
 
     def end(self, *, abort: bool = False) -> None:
         """Mark the link gone and fail every request still waiting on it."""
         if not self.closed.is_set():
             self.closed.set()
             if abort:
+                self._outgoing.clear()
                 self.writer.transport.abort()
             else:
+                self._flush()
                 self.writer.close()
         for future in self.pending.values():
             if not future.done():
