@@ -114,10 +114,14 @@ def test_bulk_deletes_on_sqlite_only_the_rows_named() -> None:
 
 
 def test_bulk_rows_with_bytes_go_to_sqlite_one_by_one() -> None:
+    insert = Bulk("INSERT INTO t (id, blob) VALUES (?, ?)", json_rows=False)
+    assert insert.sqlite_json is None
     engine = sqlite_table()
     with engine.begin() as conn:
-        Bulk("INSERT INTO t (id, blob) VALUES (?, ?)").run(conn, [("a", b"\x00\xff"), ("b", b"")])
+        # a first row without bytes must not send the others over JSON (as base64 text)
+        insert.run(conn, [("0", None), ("a", b"\x00\xff"), ("b", b"")])
         assert list(conn.exec_driver_sql("SELECT blob FROM t ORDER BY id")) == [
+            (None,),
             (b"\x00\xff",),
             (b"",),
         ]

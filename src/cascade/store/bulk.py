@@ -33,13 +33,17 @@ class Bulk:
     the database lock had to win the GIL back from the event loop after every row. Over
     JSON the whole batch is one step. An UPDATE or DELETE that names the same key twice is
     run in rounds, first occurrences first, so each key sees its rows in order, as with an
-    executemany. Rows with bytes (JSON cannot carry them) use the executemany.
+    executemany. A statement whose rows carry bytes (a BLOB: JSON would turn it into
+    base64 text) is made with `json_rows=False` and keeps the executemany.
     """
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, *, json_rows: bool = True) -> None:
         self.sqlite = sql
         self.postgresql = _numbered(sql)
-        self.sqlite_json, self._key_width = _over_json(sql)
+        self.sqlite_json: str | None = None
+        self._key_width = 0
+        if json_rows:
+            self.sqlite_json, self._key_width = _over_json(sql)
 
     def run(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
@@ -47,7 +51,7 @@ class Bulk:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(self.postgresql, list(rows))
             return
-        if len(rows) == 1 or any(isinstance(v, bytes) for v in rows[0]):
+        if len(rows) == 1 or self.sqlite_json is None:
             conn.exec_driver_sql(self.sqlite, list(rows))
             return
         encode = msgspec.json.encode
@@ -85,7 +89,7 @@ def _over_json(sql: str) -> tuple[str, int]:
     raise ValueError(f"not an INSERT ... VALUES, UPDATE ... WHERE or DELETE ... WHERE: {sql}")
 
 
-def _rounds(rows: Sequence[tuple[Any, ...]], key_width: int) -> list[Sequence[tuple[Any, ...]]]:
+def _rounds(rows: Sequence[tuple[Any, ...]], key_width: int) -> Sequence[Sequence[tuple[Any, ...]]]:
     """The rows in rounds where no key repeats: a key's n-th row goes in round n."""
     if key_width == 0:
         return [rows]
@@ -100,7 +104,7 @@ def _rounds(rows: Sequence[tuple[Any, ...]], key_width: int) -> list[Sequence[tu
         if n == len(rounds):
             rounds.append([])
         rounds[n].append(row)
-    return list(rounds)
+    return rounds
 
 
 class ByIds:

@@ -91,13 +91,16 @@ class _Waiting:
     done: asyncio.Future[list[str]]
 
 
+# the columns `_rows` fills, in its order
 _MESSAGE_COLUMNS = (
     "id, account_id, tracking_id, fingerprint, idem_key, route, message_type, from_name, "
     "phone, text, survey_options, fallback, media, ttl, telegram_bot_id, viber_bot_id, "
     "status, created_at, scheduled_at, expires_at, updated_at"
 )
 _INSERT_MESSAGE = Bulk(
-    f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 21)})"  # noqa: S608
+    f"INSERT INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608 - constant text
+    f"VALUES ({', '.join('?' * (_MESSAGE_COLUMNS.count(',') + 1))})",
+    json_rows=False,  # the fingerprint is a BLOB
 )
 _INSERT_TASK = Bulk("INSERT INTO tasks (message_id, due_at) VALUES (?, ?)")
 
