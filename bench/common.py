@@ -596,8 +596,10 @@ def database_processes(server: Server) -> list[psutil.Process]:
 
 def busy_seconds() -> float:
     """CPU seconds the whole machine has spent busy (all processes, all cores)."""
-    times = psutil.cpu_times()
-    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+    times = psutil.cpu_times()._asdict()
+    # guest time is already counted in user time
+    idle = ("idle", "iowait", "guest", "guest_nice")
+    return sum(v for k, v in times.items() if k not in idle)
 
 
 class CpuAccount:

@@ -31,6 +31,7 @@ from common import (
     SEND_PATH,
     SMS_PHONES,
     Item,
+    busy_seconds,
     cpu_seconds,
     free_port,
     live_server,
@@ -107,21 +108,15 @@ def outcome(url: str) -> tuple[dict[str, int], list[int], int, int]:
 
 
 def database_cpu() -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL server process (its backends do the
-    database's share of work), by pid: backends started during the run count whole."""
+    """CPU seconds so far of each PostgreSQL server process on the machine (its backends
+    do the database's share of work), by pid: backends started during the run count
+    whole. Every database's processes count, so another session's load on the same
+    server would too (`common.CpuAccount` counts one database's backends only)."""
     found: dict[int, float] = {}
     for proc in psutil.process_iter(["name"]):
         if proc.info["name"] in ("postgres", "postmaster"):
             found[proc.pid] = cpu_seconds([proc])
     return found
-
-
-def busy_seconds() -> float:
-    """CPU seconds the whole machine has spent on anything but idling."""
-    times = psutil.cpu_times()._asdict()
-    # guest time is already counted in user time
-    idle = ("idle", "iowait", "guest", "guest_nice")
-    return sum(v for k, v in times.items() if k not in idle)
 
 
 def main() -> int:

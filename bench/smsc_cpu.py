@@ -29,6 +29,7 @@ from typing import cast
 
 import psutil
 from common import (
+    SMS_PHONES,
     Conditions,
     add_quiet_wait_argument,
     cpu_seconds,
@@ -75,7 +76,7 @@ def submits(count: int) -> list[bytes]:
             source_addr="Bench",
             source_ton=5,
             source_npi=0,
-            destination_addr=f"38050{n % 1_000_000:06d}6",
+            destination_addr=SMS_PHONES[n % len(SMS_PHONES)][1:],
             dest_ton=1,
             dest_npi=1,
             short_message=encoding.encode_gsm7(f"Your code is {n % 1_000_000:06d}."),
@@ -100,13 +101,11 @@ class Esme(asyncio.Protocol):
         self.deliver_sm = 0
         self.slot: asyncio.Future[None] | None = None
         self.all_receipts = asyncio.Event()
-        self.lost = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost.set()
         for future in self.answers.values():
             if not future.done():
                 future.set_exception(ConnectionError("connection lost"))

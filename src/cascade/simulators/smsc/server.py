@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -415,24 +416,14 @@ def _normal_phone(raw: str) -> str:
 _NOT_DIGITS = re.compile(r"[^0-9]")
 
 
-class _SmppDates:
-    """`YYMMDDhhmm` of a time in ms (UTC), remembered per minute (the finest it shows)."""
-
-    def __init__(self) -> None:
-        self._known: dict[int, str] = {}
-
-    def __call__(self, ms: int) -> str:
-        minute = ms // 60_000
-        text = self._known.get(minute)
-        if text is None:
-            if len(self._known) >= 64:
-                self._known.clear()
-            text = self._known[minute] = _smpp_date(ms)
-        return text
-
-
 def _smpp_date(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%y%m%d%H%M")
+    """`YYMMDDhhmm` of a time in ms (UTC)."""
+    return _smpp_minute(ms // 60_000)
+
+
+@functools.lru_cache(maxsize=64)
+def _smpp_minute(minute: int) -> str:  # the finest the format shows: remembered per minute
+    return datetime.fromtimestamp(minute * 60, UTC).strftime("%y%m%d%H%M")
 
 
 _ID_BLOCK = 4096  # message ids drawn from the OS's randomness at a time
@@ -489,7 +480,6 @@ class SmscSimulator:
         self._timers: dict[float, asyncio.TimerHandle] = {}
         self._late: set[asyncio.TimerHandle] = set()  # submit_sm_resp held (submit_delay_ms)
         self._ids: list[str] = []
-        self._dates = _SmppDates()
         self._server: asyncio.Server | None = None
         self.host = ""
         self.port = 0
@@ -798,7 +788,7 @@ class SmscSimulator:
         delivered = stat == "DELIVRD"
         prefix = (
             f"id:{part.message_id} sub:001 dlvrd:{'001' if delivered else '000'} "
-            f"submit date:{self._dates(part.at_ms)} done date:{self._dates(self.clock.now_ms())} "
+            f"submit date:{_smpp_date(part.at_ms)} done date:{_smpp_date(self.clock.now_ms())} "
             f"stat:{stat} err:{'000' if delivered else '001'} text:"
         )
         text = prefix + part.text[:20]
