@@ -7,6 +7,7 @@ numbers are accepted and later end `undeliverable` with reason INVALID_NUMBER.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -46,35 +47,23 @@ def numbering_plan_allows(phone: str) -> bool:
 class _NationalPrefix(NamedTuple):
     """What `parse` may strip from the national part of a number for one country code."""
 
-    usable: bool  # False: no metadata, leave every number of this code to `parse`
     pattern: re.Pattern[str] | None  # the metadata's national_prefix_for_parsing
     transforms: bool  # the metadata has a national_prefix_transform_rule
 
 
-# Per country calling code (a few hundred at most), filled on first use: the metadata
-# loads lazily, region by region, and most codes are never seen.
-_NATIONAL_PREFIXES: dict[int, _NationalPrefix] = {}
-
-
+# Per country calling code (a few hundred at most), on first use: the metadata loads
+# lazily, region by region, and most codes are never seen.
+@functools.cache
 def _national_prefix(country_code: int) -> _NationalPrefix:
-    found = _NATIONAL_PREFIXES.get(country_code)
-    if found is not None:
-        return found
     # The metadata `parse` itself picks once it has the country code.
     region = phonenumbers.region_code_for_country_code(country_code)
     metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
-    if metadata is None:
-        found = _NationalPrefix(usable=False, pattern=None, transforms=False)
-    else:
-        for_parsing = metadata.national_prefix_for_parsing
-        transform = metadata.national_prefix_transform_rule
-        found = _NationalPrefix(
-            usable=True,
-            pattern=re.compile(for_parsing) if for_parsing else None,
-            transforms=bool(transform),
-        )
-    _NATIONAL_PREFIXES[country_code] = found
-    return found
+    assert metadata is not None, country_code  # every known code has some: parse asserts it
+    for_parsing = metadata.national_prefix_for_parsing
+    return _NationalPrefix(
+        pattern=re.compile(for_parsing) if for_parsing else None,
+        transforms=bool(metadata.national_prefix_transform_rule),
+    )
 
 
 def _parse_may_rewrite(prefix: _NationalPrefix, national: str) -> bool:
@@ -107,7 +96,7 @@ def _from_e164(phone: str) -> phonenumbers.PhoneNumber | None:
     no-ops, so the result is the country code found as libphonenumber finds it (the
     shortest leading 1-3 digits that are a known code) and the rest as national number.
     """
-    if _E164.fullmatch(phone) is None:
+    if not is_e164(phone):
         return None
     digits = phone[1:]  # at least 8 digits, the first not 0
     for size in range(1, _MAX_COUNTRY_CODE_DIGITS + 1):
@@ -118,7 +107,7 @@ def _from_e164(phone: str) -> phonenumbers.PhoneNumber | None:
         return None
     national = digits[size:]  # at least 5 digits
     prefix = _national_prefix(country_code)
-    if not prefix.usable or _parse_may_rewrite(prefix, national):
+    if _parse_may_rewrite(prefix, national):
         return None
     if national[0] != "0":
         return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
