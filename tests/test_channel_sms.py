@@ -34,7 +34,11 @@ from cascade.channels.base import (
 )
 from cascade.channels.sms import SmsChannel, parse_receipt, pdu, validity_period
 from cascade.channels.sms.pdu import Deliver
-from cascade.channels.sms.session import general_receipt_fields, receipt_fields
+from cascade.channels.sms.session import (
+    _CANONICAL_RECEIPT,
+    general_receipt_fields,
+    receipt_fields,
+)
 from cascade.simulators.script import Behaviour
 from cascade.simulators.smsc import SmscSimulator, create_admin_app, create_server
 from tests.outbound import outbound_to
@@ -711,27 +715,39 @@ def test_parse_receipt(message: Deliver, expected: tuple[str, str, bool, str | N
 
 
 @pytest.mark.parametrize(
-    ("text", "fields"),
+    ("text", "fields", "customary"),
     [
-        (RECEIPT_TEXT, ("0A1B2C", "DELIVRD", "000", "Your order #12345")),
-        (RECEIPT_TEXT.replace("text:Your order #12345", "text:"), ("0A1B2C", "DELIVRD", "000", "")),
-        (RECEIPT_TEXT.upper(), ("0A1B2C", "DELIVRD", "000", "YOUR ORDER #12345")),
+        (RECEIPT_TEXT, ("0A1B2C", "DELIVRD", "000", "Your order #12345"), True),
+        (
+            RECEIPT_TEXT.replace("text:Your order #12345", "text:"),
+            ("0A1B2C", "DELIVRD", "000", ""),
+            True,
+        ),
+        (RECEIPT_TEXT.upper(), ("0A1B2C", "DELIVRD", "000", "YOUR ORDER #12345"), True),
         (
             RECEIPT_TEXT + " text:stat:UNDELIV",
             ("0A1B2C", "DELIVRD", "000", "Your order #12345 text:stat:UNDELIV"),
+            True,
         ),
-        (RECEIPT_TEXT + "\nline two", ("0A1B2C", "DELIVRD", "000", "Your order #12345\nline two")),
+        (
+            RECEIPT_TEXT + "\nline two",
+            ("0A1B2C", "DELIVRD", "000", "Your order #12345\nline two"),
+            True,
+        ),
         # not the customary layout: read by the general rule, first field of each kind
-        ("stat:UNDELIV id:7 err:002 stat:DELIVRD", ("7", "UNDELIV", "002", "")),
+        ("stat:UNDELIV id:7 err:002 stat:DELIVRD", ("7", "UNDELIV", "002", ""), False),
         (
             "id:a:b sub:001 dlvrd:001 submit date:1 done date:2 stat:DELIVRD err:000 text:x",
             ("a:b", "DELIVRD", "000", "x"),
+            False,
         ),
     ],
 )
 def test_receipt_fields_read_in_one_match_as_the_general_rule_reads_them(
-    text: str, fields: tuple[str, str, str | None, str]
+    text: str, fields: tuple[str, str, str | None, str], customary: bool
 ) -> None:
+    # the customary layout really takes the one-match path (else this proves nothing)
+    assert (_CANONICAL_RECEIPT.match(text) is not None) is customary
     assert receipt_fields(text) == fields
     assert general_receipt_fields(text) == fields
 

@@ -271,8 +271,9 @@ class _Link:
         """Queue `data` on the socket; False when the link is already known to be gone.
 
         PDUs written in the same turn of the event loop (the submits a group commit of
-        intents lets go at once) reach the socket as one write, one system call, in
-        order, when the turn ends."""
+        intents lets go at once) go to the transport as one write, in order, when the
+        turn ends. A `drain()` right after `write` therefore holds back only later
+        writes, not this one."""
         if self.closed.is_set() or self.writer.is_closing():
             return False
         if not self._outgoing:
@@ -587,7 +588,8 @@ class SmppSession:
             except Exception:
                 log.exception("recording %d receipts failed", len(batch))
                 status = ESME_RX_T_APPN
-        link.write(b"".join(message_id_resp(DELIVER_SM, seq, status) for seq, _ in batch))
+        for sequence, _ in batch:  # the link sends them together
+            link.write(message_id_resp(DELIVER_SM, sequence, status))
 
     async def _keep_alive(self, link: _Link) -> None:
         while not link.closed.is_set():
