@@ -7,7 +7,8 @@ message i is due at start + i / rate; at most `--window` await their submit_sm_r
 answers every deliver_sm with ESME_ROK and waits until each message has its receipt. The
 recipients are plain sandbox phones (last digit 6), whose receipt says DELIVRD 50 ms
 after the submit. The figure is the simulator process's CPU time (user + system) from
-the bind to the answer of the unbind that follows the last receipt, per message.
+the answered bind (the bind itself not counted) to the answer of the unbind that follows
+the last receipt, per message.
 
     .venv/bin/python bench/smsc_cpu.py --messages 20000 --rate 5000
 """
