@@ -25,26 +25,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import CASCADE, free_port, machine_rows, process, table
+from tests.ports import free_ports
 
 KEY = "bench-cascade-steps-key"
-
-
-def free_run(count: int) -> int:
-    import socket
-
-    for _ in range(200):
-        base = free_port()
-        ok = True
-        for n in range(1, count):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", base + n))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no run of free ports")
 
 
 def main() -> None:
@@ -55,7 +38,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "cascade.db"
-        port, sim = free_port(), free_run(7)
+        port, sim = free_port(), free_ports(7)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}
         env.update(
             CASCADE_DATABASE_URL=f"sqlite:///{db}",

@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,10 @@ from typing import Any
 
 import msgspec
 import psutil
+
+# the repository's root, for the loopback port picker the tests use as well
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.ports import free_port
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SEND_PATH = "/api/CascadeMessage/send_message/async"
@@ -145,12 +148,6 @@ def prefill(url: str, account_id: str, count: int) -> None:
 
 
 # --- the server ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from cascade.store.migrate import upgrade
 from cascade.store.schema import metadata
 from cascade.store.sql import SqlStore
 from tests import services
+from tests.ports import free_port
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -156,12 +156,6 @@ async def client(
 
 
 # --- live servers on loopback -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cascade_cli(*args: str, env: dict[str, str], timeout: float = 60) -> str:

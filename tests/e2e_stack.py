@@ -35,7 +35,7 @@ import httpx
 from cascade.clock import SystemClock
 from cascade.simulators.telegram import chat_id_for
 from cascade.store.sql import SqlStore
-from tests.conftest import free_port
+from tests.ports import free_port
 from tests.threaded_server import ThreadedServer
 
 FINAL = frozenset({"delivered", "read", "undeliverable", "expired", "cancelled"})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +22,8 @@ import pytest
 from click.testing import CliRunner
 
 from cascade.cli import main as cli_main
-from tests.conftest import cascade_cli, free_port, start_server, stop_server, wait_until_up
+from tests.conftest import cascade_cli, start_server, stop_server, wait_until_up
+from tests.ports import free_port, free_ports
 
 SEND = "/api/CascadeMessage/send_message/async"
 
@@ -328,27 +328,9 @@ def test_a_bad_setting_is_a_usage_error(tmp_path: Path) -> None:
 # --- cascade up -------------------------------------------------------------------------------
 
 
-def free_port_run(count: int = 7) -> int:
-    """A port p with p + 1 … p + count - 1 free as well (`up`'s simulators take seven)."""
-    for _ in range(100):
-        port = free_port()
-        if all(_free(port + n) for n in range(1, count)):
-            return port
-    raise AssertionError(f"no {count} adjacent free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def start_up(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     """Start `cascade up` and wait until it has printed its banner."""
-    sim_port = free_port_run()
+    sim_port = free_ports(7)  # `up`'s simulators take seven
     args = ["up", "--host", "127.0.0.1", "--port", str(port), "--sim-port", str(sim_port)]
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -31,11 +31,11 @@ from cascade.store.sql import SqlStore
 from tests.conftest import (
     TestAccount,
     cascade_cli,
-    free_port,
     make_account,
     start_server,
     stop_server,
 )
+from tests.ports import free_port
 from tests.seed_client import CascadeMessenger
 
 pytestmark = pytest.mark.live

@@ -28,11 +28,11 @@ from tests.conftest import (
     LiveServer,
     TestAccount,
     cascade_cli,
-    free_port,
     make_account,
     stop_server,
     wait_until_up,
 )
+from tests.ports import free_port
 
 SEND = "/api/CascadeMessage/send_message/async"
 STATUS = "/api/CascadeMessage/status"
