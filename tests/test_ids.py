@@ -6,7 +6,7 @@ import os
 import time
 import uuid
 
-from cascade.ids import new_id
+from cascade.ids import new_id, random_hex
 
 
 def test_ids_are_canonical_version_7_uuids() -> None:
@@ -64,3 +64,13 @@ def test_a_forked_child_does_not_repeat_the_parents_ids() -> None:
     in_parent = {new_id() for _ in range(10)}
     assert len(in_child) == 10
     assert not in_child & in_parent
+
+
+def test_random_hex_shares_the_pool_without_reusing_digits() -> None:
+    # sizes that do not divide the pool make draws straddle its refill
+    drawn = [random_hex(size) for _ in range(3_000) for size in (16, 7, 32)]
+    assert [len(d) for d in drawn[:3]] == [16, 7, 32]
+    assert all(len(d) == size for d, size in zip(drawn, [16, 7, 32] * 3_000, strict=True))
+    int("".join(drawn), 16)  # hexadecimal throughout
+    wide = [d for d in drawn if len(d) >= 16]
+    assert len(set(wide)) == len(wide)

@@ -10,8 +10,8 @@ guessable; the time it shows is the message's `createdAt`, which its status show
 
 `str(uuid.uuid4())` would make one `os.urandom(16)` system call and one `UUID` object per
 id. `new_id` takes its randomness from a pool filled by one `os.urandom` call per 256 ids
-and formats the string directly. The pool is emptied in a forked child, so two processes
-never hand out the same ids.
+and formats the string directly (`random_hex` draws from the same pool). The pool is
+emptied in a forked child, so two processes never hand out the same ids.
 """
 
 from __future__ import annotations
@@ -38,13 +38,18 @@ def _empty() -> None:
 os.register_at_fork(after_in_child=_empty)
 
 
+def random_hex(digits: int) -> str:
+    """`digits` random hexadecimal digits (at most 32 * 256) from the pool."""
+    at = _pool.at
+    if at + digits > len(_pool.hex):
+        _pool.hex, at = os.urandom(16 * _IDS_PER_FILL).hex(), 0
+    _pool.at = at + digits
+    return _pool.hex[at : at + digits]
+
+
 def new_id() -> str:
     """A version-7 UUID in its canonical 36-character form: 48 bits of Unix milliseconds,
     then 74 random bits."""
-    at = _pool.at
-    if at >= len(_pool.hex):
-        _pool.hex, at = os.urandom(16 * _IDS_PER_FILL).hex(), 0
-    h = _pool.hex[at : at + 32]
-    _pool.at = at + 32
+    h = random_hex(32)
     ms = f"{time.time_ns() // 1_000_000:012x}"
     return f"{ms[:8]}-{ms[8:]}-7{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:]}"
