@@ -50,12 +50,12 @@ from cascade.channels.sms.pdu import (
     ENQUIRE_LINK,
     ESME_ROK,
     HEADER,
-    HEADER_SIZE,
     RESPONSE,
     SUBMIT_SM,
     TLV_RECEIPTED_MESSAGE_ID,
     UNBIND,
     Bind,
+    PduSplitter,
     Submit,
     body_of,
     decode_deliver,
@@ -92,7 +92,7 @@ class Esme(asyncio.Protocol):
 
     def __init__(self, window: int, expected: int) -> None:
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
+        self.splitter = PduSplitter()
         self.free = window  # submits that may still go before a submit_sm_resp
         self.expected = expected
         self.answers: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
@@ -127,16 +127,9 @@ class Esme(asyncio.Protocol):
         await self.slot
 
     def data_received(self, data: bytes) -> None:
-        buffer = self.buffer
-        buffer += data
         out: list[bytes] = []
-        at = 0
-        while len(buffer) - at >= HEADER_SIZE:
-            length, command_id, status, sequence = HEADER.unpack_from(buffer, at)
-            if len(buffer) - at < length:
-                break
-            pdu = bytes(buffer[at : at + length])
-            at += length
+        for pdu in self.splitter.feed(data):
+            _, command_id, status, sequence = HEADER.unpack_from(pdu)
             if command_id == SUBMIT_SM | RESPONSE:
                 self.free += 1
                 if status == ESME_ROK:
@@ -157,7 +150,6 @@ class Esme(asyncio.Protocol):
                 future = self.answers.pop(sequence, None)
                 if future is not None and not future.done():
                     future.set_result((status, pdu))
-        del buffer[:at]
         if out:
             self.write(b"".join(out))
         if self.slot is not None and self.free > 0 and not self.slot.done():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import msgspec
@@ -175,13 +176,44 @@ def header(pdu: bytes) -> Header:
     return Header(*HEADER.unpack_from(pdu))
 
 
+def command_length(data: bytes, at: int = 0) -> int:
+    """The `command_length` of the PDU that starts at `at`; FramingError when no PDU can
+    be that long."""
+    length = int.from_bytes(data[at : at + 4], "big")
+    if not HEADER_SIZE <= length <= MAX_PDU:
+        raise FramingError(f"command_length {length}")
+    return length
+
+
 async def read_pdu(reader: asyncio.StreamReader) -> bytes:
     """One whole PDU; `asyncio.IncompleteReadError` at end of stream."""
     head = await reader.readexactly(HEADER_SIZE)
-    length = int.from_bytes(head[:4], "big")
-    if not HEADER_SIZE <= length <= MAX_PDU:
-        raise FramingError(f"command_length {length}")
-    return head + await reader.readexactly(length - HEADER_SIZE)
+    return head + await reader.readexactly(command_length(head) - HEADER_SIZE)
+
+
+class PduSplitter:
+    """Cuts a byte stream that arrives in pieces (`asyncio.Protocol.data_received`) into
+    whole PDUs. A peer reading from a `StreamReader` uses `read_pdu` instead."""
+
+    __slots__ = ("_rest",)
+
+    def __init__(self) -> None:
+        self._rest = b""  # the start of a PDU not received whole yet
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """The PDUs `data` completes, in order; the rest waits for the next piece. Raises
+        FramingError where a length is impossible, after the PDUs before it. Iterate to the
+        end (or drop the splitter with its stream): what is left is kept only then."""
+        if self._rest:
+            data, self._rest = self._rest + data, b""
+        at, end = 0, len(data)
+        while end - at >= HEADER_SIZE:
+            stop = at + command_length(data, at)
+            if stop > end:
+                break
+            yield data if at == 0 and stop == end else data[at:stop]
+            at = stop
+        self._rest = data[at:]
 
 
 def encode(command_id: int, sequence: int, status: int = ESME_ROK, body: bytes = b"") -> bytes:

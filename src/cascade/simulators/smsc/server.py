@@ -41,7 +41,6 @@ import contextlib
 import functools
 import itertools
 import logging
-import os
 import random
 import re
 from collections import deque
@@ -74,8 +73,6 @@ from cascade.channels.sms.pdu import (
     ESME_RSUBMITFAIL,
     ESME_RTHROTTLED,
     HEADER,
-    HEADER_SIZE,
-    MAX_PDU,
     RESPONSE,
     STATE_BY_STAT,
     SUBMIT_SM,
@@ -85,6 +82,8 @@ from cascade.channels.sms.pdu import (
     Bind,
     DecodeError,
     Deliver,
+    FramingError,
+    PduSplitter,
     Submit,
     bind_resp,
     body_of,
@@ -96,6 +95,7 @@ from cascade.channels.sms.pdu import (
     status_by_name,
 )
 from cascade.clock import Clock, SystemClock
+from cascade.ids import random_hex
 from cascade.simulators.script import Behaviour, Scripts
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,6 @@ class _Esme(asyncio.Protocol):
     """
 
     __slots__ = (
-        "buffer",
         "closed",
         "draining",
         "enquire_links",
@@ -192,6 +191,7 @@ class _Esme(asyncio.Protocol):
         "quiet",
         "sequences",
         "simulator",
+        "splitter",
         "system_id",
         "transport",
         "window",
@@ -202,7 +202,7 @@ class _Esme(asyncio.Protocol):
         self.window = simulator.receipt_window  # receipts awaiting their deliver_sm_resp
         self.transport: asyncio.Transport | None = None
         self.system_id: str | None = None  # set once bound
-        self.buffer = bytearray()  # the start of a PDU not read whole yet
+        self.splitter = PduSplitter()
         self.out: list[bytes] = []  # what this read (or timer) calls for, written once
         self.queue: deque[_Receipt] = deque()  # given to this link, waiting for a slot
         self.pending: dict[int, tuple[_Receipt, float]] = {}  # sequence -> (receipt, deadline)
@@ -230,35 +230,23 @@ class _Esme(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
-        if self.buffer:
-            self.buffer += data
-            data = bytes(self.buffer)
-            self.buffer.clear()
-        at, end = 0, len(data)
         took = False
-        while end - at >= HEADER_SIZE:
-            length = int.from_bytes(data[at : at + 4], "big")
-            if not HEADER_SIZE <= length <= MAX_PDU:
-                self.framing_error()
-                return
-            stop = at + length
-            if stop > end:
-                break
-            pdu = data if length == end else data[at:stop]
-            at = stop
-            took = True
-            if self.draining:
-                self.drained(pdu)
-                continue
-            try:
-                if not self.handle(pdu):
-                    self.end()
-                    return
-            except _Dropped:
-                self.flush()  # what was answered before the dropping submit still goes
-                self.draining = True
-        if at < end:
-            self.buffer += data[at:]
+        try:
+            for pdu in self.splitter.feed(data):  # only the splitter raises FramingError
+                took = True
+                if self.draining:
+                    self.drained(pdu)
+                    continue
+                try:
+                    if not self.handle(pdu):
+                        self.end()
+                        return
+                except _Dropped:
+                    self.flush()  # what was answered before the dropping submit still goes
+                    self.draining = True
+        except FramingError:
+            self.framing_error()
+            return
         if self.draining:
             if took:  # wait for more submits until the socket is quiet, then drop
                 if self.quiet is not None:
@@ -327,15 +315,8 @@ class _Esme(asyncio.Protocol):
             receipt = queue.popleft()
             sequence = next(self.sequences)
             receipt.attempts += 1
-            try:
-                pdu = simulator._receipt_pdu(receipt, sequence)
-            except Exception:
-                log.exception(
-                    "receipt for %s could not be encoded; dropped", receipt.part.message_id
-                )
-                continue
             pending[sequence] = (receipt, deadline)
-            self.out.append(pdu)
+            self.out.append(simulator._receipt_pdu(receipt, sequence))
         if pending and self.expiry is None:
             self.expiry = simulator._loop.call_at(deadline, self.expire)
 
@@ -374,17 +355,21 @@ class _Esme(asyncio.Protocol):
     def end(self) -> None:
         """Close after writing what is due (an unbind, a broken stream)."""
         self.flush()
-        receipts = self.detach()
-        if self.transport is not None:
-            self.transport.close()
-        self.simulator._offer_all(receipts)
+        self.simulator._offer_all(self.leave(abort=False))
 
     def abort(self) -> None:
         """Drop the connection at once, as a network cut would."""
+        self.simulator._offer_all(self.leave(abort=True))
+
+    def leave(self, *, abort: bool) -> list[_Receipt]:
+        """Detach and close (at once when `abort`); the receipts to offer again."""
         receipts = self.detach()
         if self.transport is not None:
-            self.transport.abort()
-        self.simulator._offer_all(receipts)
+            if abort:
+                self.transport.abort()
+            else:
+                self.transport.close()
+        return receipts
 
     def detach(self) -> list[_Receipt]:
         """Leave the simulator's links; the receipts this link held, to be offered again."""
@@ -426,14 +411,11 @@ def _smpp_minute(minute: int) -> str:  # the finest the format shows: remembered
     return datetime.fromtimestamp(minute * 60, UTC).strftime("%y%m%d%H%M")
 
 
-_ID_BLOCK = 4096  # message ids drawn from the OS's randomness at a time
-
-
 class SmscSimulator:
     """All the SMSC's state, and the SMPP server in front of it.
 
     Per message it stays cheap: PDUs are read and answered in batches (`_Esme`), message
-    ids come from one block of OS randomness at a time, receipts wait for their time in
+    ids come from `ids.random_hex`'s pool of OS randomness, receipts wait for their time in
     one FIFO per delay with one loop timer each (no task per submit or per receipt), and
     the receipt's dates are formatted once per minute.
     """
@@ -479,7 +461,6 @@ class SmscSimulator:
         self._due: dict[float, deque[tuple[float, _Receipt]]] = {}
         self._timers: dict[float, asyncio.TimerHandle] = {}
         self._late: set[asyncio.TimerHandle] = set()  # submit_sm_resp held (submit_delay_ms)
-        self._ids: list[str] = []
         self._server: asyncio.Server | None = None
         self.host = ""
         self.port = 0
@@ -511,12 +492,8 @@ class SmscSimulator:
 
     def disconnect_all(self) -> None:
         """Drop every connection, as a network cut would."""
-        receipts: list[_Receipt] = []
-        for esme in list(self._esmes):
-            receipts.extend(esme.detach())  # every link gone before any receipt is offered
-            if esme.transport is not None:
-                esme.transport.abort()
-        self._offer_all(receipts)
+        # every link gone before any receipt is offered
+        self._offer_all([r for esme in list(self._esmes) for r in esme.leave(abort=True)])
 
     async def unbind_all(self) -> None:
         """Ask every bound ESME to unbind (as an SMSC going down for maintenance does)."""
@@ -603,11 +580,7 @@ class SmscSimulator:
                 esme.out.append(message_id_resp(SUBMIT_SM, sequence, status))
             return
         drop = answer and behaviour.drop_connection and self._dropped.get(phone) is not behaviour
-        ids = self._ids
-        if not ids:
-            block = os.urandom(8 * _ID_BLOCK).hex()
-            ids.extend(block[at : at + 16] for at in range(0, len(block), 16))
-        message_id = ids.pop()
+        message_id = random_hex(16)
         self._take(esme, phone, message_id, submit, behaviour, answered=answer and not drop)
         if drop:
             self._dropped[phone] = behaviour
