@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import pytest
@@ -617,17 +618,29 @@ async def test_receipts_in_one_group_apply_in_order(
     await scene.run(sms)
     await store.add_callback(account.id, "http://127.0.0.1:9/hook", "hook-secret")
     now = clock.now_ms()
-    found = await store.record_reports(
-        [
-            DeliveryReport("sms", "a1", "delivered", now),
-            DeliveryReport("sms", "a1", "delivered", now),  # repeated: counts once
-            DeliveryReport("sms", "b1", "delivered", now),
-            DeliveryReport("sms", "nobody", "delivered", now),  # kept for later
-            DeliveryReport("sms", "b1", "read", now + 1),
-            DeliveryReport("sms", "a2", "delivered", now + 2),
-        ]
-    )
+    reads: list[str] = []
+
+    def note_reads(*args: Any) -> None:
+        statement = args[2]
+        if statement.startswith("SELECT") and "FROM messages" in statement:
+            reads.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", note_reads)
+    try:
+        found = await store.record_reports(
+            [
+                DeliveryReport("sms", "a1", "delivered", now),
+                DeliveryReport("sms", "a1", "delivered", now),  # repeated: counts once
+                DeliveryReport("sms", "b1", "delivered", now),
+                DeliveryReport("sms", "nobody", "delivered", now),  # kept for later
+                DeliveryReport("sms", "b1", "read", now + 1),
+                DeliveryReport("sms", "a2", "delivered", now + 2),
+            ]
+        )
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", note_reads)
     assert found == [True, True, True, False, True, True]
+    assert len(reads) == 1  # the messages are read once, for the reports and the webhooks
     first, second = await scene.view(in_parts), await scene.view(whole)
     assert (first.status, first.attempts[-1].status) == ("delivered", "delivered")
     assert (second.status, second.attempts[-1].status) == ("read", "read")

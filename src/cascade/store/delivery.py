@@ -8,7 +8,7 @@ makes every claim exclusive anyway.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -73,6 +73,7 @@ _CLAIMED_ATTEMPTS = ByIds(
     "ORDER BY message_id, step, started_at"
 )
 _CURRENT_MESSAGES = ByIds("SELECT id, status, account_id, tracking_id FROM messages WHERE id {ids}")
+_Stored = tuple[str, str, str]  # a message's status, account id, tracking id
 _END_TASK = Bulk("DELETE FROM tasks WHERE message_id = ?")
 _WAKE_TASK = Bulk("UPDATE tasks SET due_at = ? WHERE message_id = ?")
 _ORPHANS = ByIds(
@@ -432,17 +433,24 @@ class DeliveryQueries:
         )
 
     def _change_messages(
-        self, conn: Connection, changes: Sequence[MessageChange], now: int
+        self,
+        conn: Connection,
+        changes: Sequence[MessageChange],
+        now: int,
+        stored: Mapping[str, _Stored] | None = None,
     ) -> None:
+        """`stored`: the messages' (status, account id, tracking id) as stored, when the
+        caller has read them in this transaction already."""
         rows = [c for c in changes if c.store_message]
         tasks = [c for c in changes if c.store_task]
         hooks = self._hooks(conn) if rows else {}
         # status changes owed to status webhooks: compare with what is stored
-        current = (
-            {r[0]: r[1:] for r in _CURRENT_MESSAGES.rows(conn, [c.message_id for c in rows])}
-            if hooks
-            else {}
-        )
+        current: Mapping[str, _Stored] = {}
+        if hooks and stored is not None:
+            current = stored
+        elif hooks:
+            ids = [c.message_id for c in rows]
+            current = {r[0]: r[1:] for r in _CURRENT_MESSAGES.rows(conn, ids)}
         _CHANGE_MESSAGE.run(
             conn,
             [
@@ -716,7 +724,7 @@ class DeliveryQueries:
                 woken.add(attempt.message_id)
         found.write_back(conn)
         if finished:
-            self._change_messages(conn, finished, now)
+            self._change_messages(conn, finished, now, found.stored)
         if woken:
             # wake the engine now: it sees the failed attempt and takes the next step
             _WAKE_TASK.run(conn, [(now, message_id) for message_id in woken])
@@ -837,7 +845,9 @@ _ATTEMPT_SELECT = (
 )
 _ATTEMPTS = ByIds(_ATTEMPT_SELECT + "id {ids}")
 _ATTEMPTS_BY_PROVIDER = ByIds(_ATTEMPT_SELECT + "channel = ? AND provider_message_id {ids}")
-_MESSAGES = ByIds("SELECT id, status, step, channel, reason FROM messages WHERE id {ids}")
+_MESSAGES = ByIds(
+    "SELECT id, status, step, channel, reason, account_id, tracking_id FROM messages WHERE id {ids}"
+)
 
 
 @dataclass(slots=True)
@@ -877,7 +887,8 @@ class _ReportRows:
     refs: dict[tuple[str, str], _Ref]
     attempts: dict[str, _Attempt]
     by_provider_id: dict[tuple[str, str], _Attempt]
-    messages: dict[str, _Message]
+    messages: dict[str, _Message]  # changed in memory as reports apply
+    stored: dict[str, _Stored]  # as read, for the status webhooks' comparison
 
     @classmethod
     def load(cls, conn: Connection, reports: Sequence[DeliveryReport]) -> _ReportRows:
@@ -898,15 +909,23 @@ class _ReportRows:
                 for found in _ATTEMPTS_BY_PROVIDER.rows(conn, unknown, channel, lock=True):
                     attempts[found[0]] = _Attempt(*found)
         messages: dict[str, _Message] = {}
+        stored: dict[str, _Stored] = {}
         if attempts:
-            for message in _MESSAGES.rows(
-                conn, {x.message_id for x in attempts.values()}, lock=True
-            ):
-                messages[message[0]] = _Message(*message[1:])
+            for (
+                message_id,
+                status,
+                step,
+                channel,
+                reason,
+                account_id,
+                tracking_id,
+            ) in _MESSAGES.rows(conn, {x.message_id for x in attempts.values()}, lock=True):
+                messages[message_id] = _Message(status, step, channel, reason)
+                stored[message_id] = (status, account_id, tracking_id)
         by_provider_id = {
             (x.channel, x.provider_id): x for x in attempts.values() if x.provider_id is not None
         }
-        return cls(refs, attempts, by_provider_id, messages)
+        return cls(refs, attempts, by_provider_id, messages, stored)
 
     def write_back(self, conn: Connection) -> None:
         _SET_REF_DELIVERED.run(
