@@ -401,7 +401,6 @@ async def test_a_send_whose_result_was_never_committed_is_not_repeated(
         {"telegram": _info()},
         senders,
         await store.contacts([PHONE]),
-        clock.now_ms() + 30_000,
     )
     assert intent.send is not None
     await store.apply([intent.transition])

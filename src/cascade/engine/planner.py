@@ -129,14 +129,13 @@ def plan(
     channels: Mapping[str, ChannelInfo],
     senders: Mapping[tuple[str, str], list[SenderRow]],
     contacts: Mapping[tuple[str, str, str], Contact],
-    hold_until: int,
     static_senders: Mapping[str, Sender] | None = None,
 ) -> Plan:
     """The next move for a claimed message.
 
     `senders` (bots) is keyed by (account, channel); `static_senders` are the
-    installation's provider accounts for channels without bots. A send keeps the task
-    until `hold_until`, the lease its claim took, in case this worker dies; its intent
+    installation's provider accounts for channels without bots. A send leaves the task
+    to the lease its claim took, in case this worker dies; its intent
     (the `sending` attempt) is not part of the plan's transition but of the job, to be
     committed only when the request is about to leave (the worker may commit the plan's
     transition with it).
@@ -281,10 +280,10 @@ def plan(
             step,
             None,
             None,
-            hold_until,
+            None,
             c.tries,
             expires_at_ms=new_expiry,
-            store_task=False,  # the claim's lease already holds the task until `hold_until`
+            store_task=False,  # the claim's lease holds the task
             skipped=with_skips(c.skipped, skips),
         )
         transition = Transition(message, tuple(changes))

@@ -168,9 +168,8 @@ class Worker:
         contacts: dict[tuple[str, str, str], Contact] = {}
         if senders:
             contacts = await self._store.contacts(c.phone for c in claimed)
-        hold = now + self._config.lease_ms
         plans: list[Plan] = [
-            plan(c, now, self._info, senders, contacts, hold, self._static) for c in claimed
+            plan(c, now, self._info, senders, contacts, self._static) for c in claimed
         ]
         # a send's plan is committed with its intent, just before it leaves
         await self._store.apply(

@@ -247,8 +247,8 @@ class MessageChange(msgspec.Struct, frozen=True):
     """The message's new state; `due_at_ms` None means no more work (the task goes).
 
     `store_message` False leaves the message row as it is (a result that changes only
-    when to look next); `store_task` False leaves the task as it is (a send, whose task the
-    claim's lease already holds until `due_at_ms`).
+    when to look next); `store_task` False leaves the task as it is, whatever `due_at_ms`
+    says (a send, whose task the claim's lease holds).
     """
 
     message_id: str
