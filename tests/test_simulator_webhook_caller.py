@@ -41,3 +41,37 @@ async def test_a_burst_of_webhook_posts_keeps_a_bounded_number_in_flight() -> No
 async def test_posting_before_start_is_refused() -> None:
     with pytest.raises(RuntimeError, match="not started"):
         await WebhookCaller().post("http://hook/", "x", {})
+
+
+async def test_a_setup_check_does_not_wait_behind_a_burst() -> None:
+    release = asyncio.Event()
+    checked: list[str] = []
+
+    async def receiver(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/check":
+            checked.append(request.content.decode())
+            return httpx.Response(200)
+        await release.wait()  # the burst's receiver hangs
+        return httpx.Response(200)
+
+    caller = WebhookCaller(httpx.AsyncClient(transport=httpx.MockTransport(receiver)))
+    await caller.start()
+    try:
+        burst = [
+            asyncio.create_task(caller.post("http://hook/report", "r", {}))
+            for _ in range(POSTS_IN_FLIGHT * 2)
+        ]
+        await asyncio.sleep(0.05)  # every slot taken, the rest queued
+        with pytest.raises(TimeoutError):  # a queued post waits
+            await asyncio.wait_for(caller.post("http://hook/check", "queued", {}), 0.2)
+        check = await asyncio.wait_for(
+            caller.post("http://hook/check", "at once", {}, queued=False), 5
+        )
+        release.set()
+        await asyncio.gather(*burst)
+    finally:
+        await caller.stop()
+        assert caller.callback_client is not None
+        await caller.callback_client.aclose()
+    assert check.status_code == 200
+    assert checked == ["at once"]

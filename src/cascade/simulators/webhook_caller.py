@@ -2,10 +2,11 @@
 background tasks that will call later (delivery reports, call progress). Both are
 stopped together with the app.
 
-At most `POSTS_IN_FLIGHT` webhook requests are under way at once; the others wait their
-turn here. Left to queue inside httpx's connection pool, thousands of them made every
-request cost time in proportion to the queue (the pool re-examines all waiting
-requests at each change), and a burst of reports stalled the simulator's event loop.
+At most `POSTS_IN_FLIGHT` webhook requests (reports, call progress) are under way at
+once; the others wait their turn here. Left to queue inside httpx's connection pool,
+thousands of them made every request cost time in proportion to the queue (the pool
+re-examines all waiting requests at each change), and a burst of reports stalled the
+simulator's event loop. A webhook's setup handshake does not wait its turn (`post`).
 """
 
 from __future__ import annotations
@@ -43,10 +44,16 @@ class WebhookCaller:
             await self.callback_client.aclose()
             self.callback_client = None
 
-    async def post(self, url: str, content: bytes | str, headers: dict[str, str]) -> httpx.Response:
-        """POST to a webhook, waiting for a turn among the requests in flight."""
+    async def post(
+        self, url: str, content: bytes | str, headers: dict[str, str], *, queued: bool = True
+    ) -> httpx.Response:
+        """POST to a webhook, waiting for a turn among the requests in flight. A check made
+        while a request to the simulator waits for it (a webhook's setup handshake) goes at
+        once, `queued=False`: a burst of reports must not hold up the setup call."""
         if self.callback_client is None:
             raise RuntimeError("the simulator is not started")
+        if not queued:
+            return await self.callback_client.post(url, content=content, headers=headers)
         async with self._in_flight:
             return await self.callback_client.post(url, content=content, headers=headers)
 

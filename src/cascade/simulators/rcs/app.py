@@ -292,7 +292,8 @@ class RcsSimulator(WebhookCaller):
         secret = secrets.token_hex(16)
         body = msgspec.json.encode({"clientToken": client_token, "secret": secret})
         try:
-            response = await self.post(url, body, {"Content-Type": "application/json"})
+            headers = {"Content-Type": "application/json"}
+            response = await self.post(url, body, headers, queued=False)
         except httpx.HTTPError as exc:
             log.info("rcs simulator: webhook check failed: %s", type(exc).__name__)
             return False, None

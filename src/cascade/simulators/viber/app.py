@@ -200,11 +200,12 @@ class ViberSimulator(WebhookCaller):
     # --- callbacks ---------------------------------------------------------------------
 
     async def post_callback(
-        self, bot: Bot, payload: dict[str, Any], attempts: int | None = None
+        self, bot: Bot, payload: dict[str, Any], attempts: int | None = None, *, queued: bool = True
     ) -> int | None:
         """POST one signed callback to the bot's webhook, retrying until it answers 200.
 
         Returns the webhook's last HTTP status (None: no answer, or nothing to post).
+        `queued`: as for `WebhookCaller.post`.
         """
         event = str(payload["event"])
         if not bot.webhook or (event in FILTERABLE_EVENTS and event not in bot.event_types):
@@ -220,7 +221,7 @@ class ViberSimulator(WebhookCaller):
         for attempt in range(limit):
             tries = attempt + 1
             try:
-                response = await self.post(bot.webhook, body, headers)
+                response = await self.post(bot.webhook, body, headers, queued=queued)
                 status = response.status_code
             except httpx.HTTPError as exc:
                 log.info("viber simulator: %s callback failed: %s", event, type(exc).__name__)
@@ -375,7 +376,7 @@ async def _set_webhook(sim: ViberSimulator, bot: Bot, body: dict[str, Any]) -> d
         "chat_hostname": CHAT_HOSTNAME,
         "message_token": _new_token(),
     }
-    status = await sim.post_callback(check, payload, attempts=1)
+    status = await sim.post_callback(check, payload, attempts=1, queued=False)
     if status != 200:
         return _status(1, "invalidUrl")
     bot.webhook = url
