@@ -267,7 +267,7 @@ class Stack:
         self,
         message_id: str,
         until: Callable[[dict[str, Any]], bool],
-        timeout: float = 20,
+        timeout: float = 60,
         what: str = "the expected status",
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -281,7 +281,7 @@ class Stack:
                 )
             time.sleep(0.05)
 
-    def wait_final(self, message_id: str, timeout: float = 20) -> dict[str, Any]:
+    def wait_final(self, message_id: str, timeout: float = 60) -> dict[str, Any]:
         return self.wait_status(
             message_id, lambda s: s["status"] in FINAL, timeout, "a final status"
         )
