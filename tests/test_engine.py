@@ -245,6 +245,69 @@ async def test_window_ends_then_next_step_then_undeliverable(
     assert ("viber_bot", "delivered") in [(a.channel, a.status) for a in v.attempts]
 
 
+async def test_a_failure_report_during_a_claim_leaves_the_lease_standing(
+    scene: Scene, store: SqlStore, clock: ManualClock
+) -> None:
+    viber = await scene.linked_channel("viber_bot", lambda o: Sent("vb-1"))
+    message_id = await scene.accept(PHONE)
+    await scene.run(viber)
+    clock.advance(61)  # the window has ended: a worker claims the message to move on
+    [claimed] = await store.claim("first", clock.now_ms(), 30_000, 10)
+    assert claimed.message_id == message_id
+    # the report would wake the task; the first worker still acts on what it read
+    assert await store.record_report("viber_bot", "vb-1", "failed", clock.now_ms(), "GONE")
+    assert await store.claim("second", clock.now_ms(), 30_000, 10) == []
+    v = await scene.view(message_id)
+    assert [(a.channel, a.status) for a in v.attempts][-1] == ("viber_bot", "sent")
+    # once the lease is over the report is applied, and the cascade goes on from it
+    clock.advance(31)
+    await store.match_orphans()
+    v = await scene.view(message_id)
+    assert ("viber_bot", "failed", "GONE") in [(a.channel, a.status, a.reason) for a in v.attempts]
+    await scene.run(viber)
+    assert (await scene.view(message_id)).status == "undeliverable"
+    assert await store.pending_tasks() == 0
+
+
+async def test_a_report_between_a_claim_and_its_commit_waits_for_the_commit(
+    scene: Scene, store: SqlStore, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    viber = await scene.linked_channel("viber_bot", lambda o: Sent("vb-1"))
+    sms = plain("sms", lambda o: Sent("sms-1"))
+    message_id = await scene.accept(PHONE)
+    worker = scene.worker(viber, sms)
+    await drain(worker)
+    clock.advance(61)  # the window ends: the worker claims, plans the next step, sends it
+    record_intents = store.record_intents
+
+    async def report_first(*args: Any, **kwargs: Any) -> None:
+        # the Viber report arrives after the claim, before the plan and intent commit
+        assert await store.record_report("viber_bot", "vb-1", "delivered", clock.now_ms())
+        await record_intents(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record_intents", report_first)
+    await drain(worker)
+    monkeypatch.undo()
+    assert len(sms.sent) == 1
+    v = await scene.view(message_id)
+    # the worker's decision stands whole: the SMS is under way, and its task with it
+    assert (v.status, v.attempts[-1].channel, v.attempts[-1].status) == (
+        "processing",
+        "sms",
+        "sent",
+    )
+    assert await store.pending_tasks() == 1
+    # the report is kept, and applied as the late report it is
+    await store.match_orphans()
+    v = await scene.view(message_id)
+    assert ("viber_bot", "delivered") in [(a.channel, a.status) for a in v.attempts]
+    assert v.status == "processing"
+    assert await store.record_report("sms", "sms-1", "delivered", clock.now_ms())
+    v = await scene.view(message_id)
+    assert (v.status, v.channel) == ("delivered", "sms")
+    assert await store.pending_tasks() == 0
+
+
 async def test_ttl_runs_out_mid_cascade(scene: Scene, clock: ManualClock) -> None:
     viber = await scene.linked_channel("viber_bot", lambda o: Sent("vb-2"))
     message_id = await scene.accept(PHONE, ttl=30)

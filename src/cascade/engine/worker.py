@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 _FLUSH_S = 0.005  # commit finished sends at least this often
 _FLUSH_SIZE = 128  # or as soon as this many have finished
-_ORPHAN_SWEEP_S = 5.0  # how often early delivery reports are matched again
+_ORPHAN_SWEEP_S = 5.0  # how often kept delivery reports (early, or held) are matched again
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +112,8 @@ class Worker:
                 try:
                     if self._clock.monotonic() - swept >= _ORPHAN_SWEEP_S:
                         # A report can lose the race with the commit of its attempt's
-                        # provider id (two concurrent transactions on PostgreSQL): match
-                        # what was kept.
+                        # provider id (two concurrent transactions on PostgreSQL), or
+                        # wait for a worker's lease to end: match what was kept.
                         swept = self._clock.monotonic()
                         await self._store.match_orphans()
                     done, batch = await self._start_batch()

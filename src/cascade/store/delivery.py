@@ -74,6 +74,7 @@ _CLAIMED_ATTEMPTS = ByIds(
 )
 _CURRENT_MESSAGES = ByIds("SELECT id, status, account_id, tracking_id FROM messages WHERE id {ids}")
 _Stored = tuple[str, str, str]  # a message's status, account id, tracking id
+_Verdict = Literal["applied", "unknown", "held"]  # what became of a delivery report
 _END_TASK = Bulk("DELETE FROM tasks WHERE message_id = ?")
 _WAKE_TASK = Bulk("UPDATE tasks SET due_at = ? WHERE message_id = ?")
 _ORPHANS = ByIds(
@@ -594,17 +595,20 @@ class DeliveryQueries:
     def _record_reports(
         self, conn: Connection, reports: Sequence[DeliveryReport], now: int
     ) -> list[bool]:
-        matched = self._apply_reports(conn, reports, now)
+        verdicts = self._apply_reports(conn, reports, now)
         adopted = [
             i
             for i, r in enumerate(reports)
-            if not matched[i] and r.recipient is not None and self._adopt_in_doubt(conn, r)
+            if verdicts[i] == "unknown"
+            and r.recipient is not None
+            and self._adopt_in_doubt(conn, r)
         ]
         if adopted:
             again = self._apply_reports(conn, [reports[i] for i in adopted], now)
-            for i, found in zip(adopted, again, strict=True):
-                matched[i] = found
-        orphans = [r for r, found in zip(reports, matched, strict=True) if not found]
+            for i, verdict in zip(adopted, again, strict=True):
+                verdicts[i] = verdict
+        # kept: those that match nothing yet, and those waiting for a lease to end
+        orphans = [r for r, v in zip(reports, verdicts, strict=True) if v != "applied"]
         if orphans:
             conn.execute(
                 t.orphan_reports.insert(),
@@ -619,7 +623,7 @@ class DeliveryQueries:
                     for r in orphans
                 ],
             )
-        return matched
+        return [v != "unknown" for v in verdicts]
 
     def _adopt_in_doubt(self, conn: Connection, report: DeliveryReport) -> bool:
         """Give the report's id to the one in-doubt attempt it can only be about."""
@@ -685,17 +689,26 @@ class DeliveryQueries:
         if not rows:
             return
         reports = [DeliveryReport(r[1], r[2], r[3], r[4], r[5]) for r in rows]
-        matched = self._apply_reports(conn, reports, now)
-        _DELETE_ORPHAN.run(conn, [(r[0],) for r, found in zip(rows, matched, strict=True) if found])
+        verdicts = self._apply_reports(conn, reports, now)
+        _DELETE_ORPHAN.run(
+            conn, [(r[0],) for r, v in zip(rows, verdicts, strict=True) if v == "applied"]
+        )
 
     def _apply_reports(
         self, conn: Connection, reports: Sequence[DeliveryReport], now: int
-    ) -> list[bool]:
-        """Apply reports in order; returns, for each, whether it matched an attempt."""
-        found = _ReportRows.load(conn, reports)
+    ) -> list[_Verdict]:
+        """Apply reports in order; returns, for each, whether it was applied, matched no
+        attempt, or waits: its message is held by a worker under a live lease.
+
+        A worker that claimed a message decides from what it read then, and commits that
+        decision later; a report applied in between would be overwritten, or would free the
+        task to a second claim while the first still acts on it. So the report waits, kept
+        like an early one, and is applied once the lease has ended (`match_orphans`).
+        """
+        found = _ReportRows.load(conn, reports, now)
         finished: list[MessageChange] = []
         woken: set[str] = set()
-        matched: list[bool] = []
+        verdicts: list[_Verdict] = []
         for report in reports:
             key = (report.channel, report.provider_id)
             ref = found.refs.get(key)
@@ -704,9 +717,13 @@ class DeliveryQueries:
                 if ref is not None
                 else found.by_provider_id.get(key)
             )
-            matched.append(attempt is not None)
             if attempt is None:
+                verdicts.append("unknown")
                 continue
+            if attempt.message_id in found.held:
+                verdicts.append("held")
+                continue
+            verdicts.append("applied")
             change = _report_effect(report, ref, attempt, found.messages.get(attempt.message_id))
             if change == "finish":
                 message = found.messages[attempt.message_id]
@@ -729,7 +746,7 @@ class DeliveryQueries:
             # wake the engine now: it sees the failed attempt and takes the next step
             _WAKE_TASK.run(conn, [(now, message_id) for message_id in woken])
             self._notify(conn)
-        return matched
+        return verdicts
 
     # --- status webhook delivery ----------------------------------------------------------
 
@@ -848,6 +865,7 @@ _ATTEMPTS_BY_PROVIDER = ByIds(_ATTEMPT_SELECT + "channel = ? AND provider_messag
 _MESSAGES = ByIds(
     "SELECT id, status, step, channel, reason, account_id, tracking_id FROM messages WHERE id {ids}"
 )
+_LEASES = ByIds("SELECT message_id, lease_until FROM tasks WHERE message_id {ids}")
 
 
 @dataclass(slots=True)
@@ -889,9 +907,10 @@ class _ReportRows:
     by_provider_id: dict[tuple[str, str], _Attempt]
     messages: dict[str, _Message]  # changed in memory as reports apply
     stored: dict[str, _Stored]  # as read, for the status webhooks' comparison
+    held: set[str]  # messages a worker holds under a live lease: their reports wait
 
     @classmethod
-    def load(cls, conn: Connection, reports: Sequence[DeliveryReport]) -> _ReportRows:
+    def load(cls, conn: Connection, reports: Sequence[DeliveryReport], now: int) -> _ReportRows:
         by_channel: dict[str, set[str]] = {}
         for r in reports:
             by_channel.setdefault(r.channel, set()).add(r.provider_id)
@@ -910,7 +929,9 @@ class _ReportRows:
                     attempts[found[0]] = _Attempt(*found)
         messages: dict[str, _Message] = {}
         stored: dict[str, _Stored] = {}
+        held: set[str] = set()
         if attempts:
+            message_ids = {x.message_id for x in attempts.values()}
             for (
                 message_id,
                 status,
@@ -919,13 +940,20 @@ class _ReportRows:
                 reason,
                 account_id,
                 tracking_id,
-            ) in _MESSAGES.rows(conn, {x.message_id for x in attempts.values()}, lock=True):
+            ) in _MESSAGES.rows(conn, message_ids, lock=True):
                 messages[message_id] = _Message(status, step, channel, reason)
                 stored[message_id] = (status, account_id, tracking_id)
+            # Locked, so a claim either committed before (its lease is seen here) or
+            # waits for this transaction (and sees what the reports changed).
+            held = {
+                message_id
+                for message_id, lease_until in _LEASES.rows(conn, message_ids, lock=True)
+                if lease_until is not None and lease_until > now
+            }
         by_provider_id = {
             (x.channel, x.provider_id): x for x in attempts.values() if x.provider_id is not None
         }
-        return cls(refs, attempts, by_provider_id, messages, stored)
+        return cls(refs, attempts, by_provider_id, messages, stored, held)
 
     def write_back(self, conn: Connection) -> None:
         _SET_REF_DELIVERED.run(
