@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 import httpx
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -410,3 +411,45 @@ def test_up_with_a_demo_key(tmp_path: Path) -> None:
         assert post(f"http://127.0.0.1:{port}", with_key(key), "cli-up-2").status_code == 200
     finally:
         stop(process)
+
+
+def simulators_of(up: subprocess.Popen[bytes]) -> psutil.Process:
+    """The process `up` runs its simulators in."""
+    [found] = [
+        child
+        for child in psutil.Process(up.pid).children()
+        if "spawn_main" in " ".join(child.cmdline())
+    ]
+    return found
+
+
+@pytest.mark.live
+def test_up_runs_its_simulators_in_a_process_it_stops_with_itself(tmp_path: Path) -> None:
+    env = base_env(tmp_path / "demo.db")
+    process = start_up(env, free_port(), tmp_path / "up.log")
+    try:
+        simulators = simulators_of(process)
+        assert simulators.is_running()
+    finally:
+        stop(process)
+    assert process.returncode == 0
+    simulators.wait(timeout=15)  # gone with `up` (psutil.TimeoutExpired otherwise)
+
+    # `up` killed outright: the simulators notice they are orphans and end
+    process = start_up(env, free_port(), tmp_path / "up-killed.log")
+    simulators = simulators_of(process)
+    process.kill()
+    process.wait()
+    simulators.wait(timeout=15)
+
+
+@pytest.mark.live
+def test_up_ends_with_an_error_when_its_simulators_end(tmp_path: Path) -> None:
+    log = tmp_path / "up.log"
+    process = start_up(base_env(tmp_path / "demo.db"), free_port(), log)
+    try:
+        simulators_of(process).kill()
+        assert process.wait(timeout=30) != 0
+    finally:
+        stop(process)
+    assert "the simulators' process ended" in log.read_text()

@@ -2,4 +2,5 @@
 
 from cascade.cli import main
 
-main()
+if __name__ == "__main__":  # not when multiprocessing's spawn imports it
+    main()

@@ -539,13 +539,11 @@ def up(host: str, port: int, sim_port: int) -> None:
         settings = replace(settings, viber_business_window_s=15)
     if "CASCADE_RCS_WINDOW_S" not in os.environ:
         settings = replace(settings, rcs_window_s=15)
-    # API, engine and simulators share one event loop here: a worker that claims ahead
-    # starves the simulators' webhooks under a burst (measured: BENCHMARKS.md, SMS)
-    if "CASCADE_WORKER_BATCHES_IN_FLIGHT" not in os.environ:
-        settings = replace(settings, worker_batches_in_flight=1)
     configure_logging(
         replace(settings, log_level="warning") if settings.log_level == "info" else settings
     )
-    # the default loop, not uvloop: with API, engine and simulators on one loop, uvloop
-    # measured slower here (BENCHMARKS.md, SMS: 28 against 36 msg/s for 3,000 messages)
-    asyncio.run(run(settings, host, port, sim_port))
+    from cascade import loop
+
+    # uvloop, as the worker: 249-261 msg/s against 230-232 on the default loop for the
+    # five-step cascade, now that the simulators run in a process of their own
+    loop.run(run(settings, host, port, sim_port))

@@ -1,12 +1,12 @@
-"""`cascade up`: the whole system in one process, against the simulators.
+"""`cascade up`: the whole system with one command, against the simulators.
 
-API, delivery engine, status-webhook dispatcher and a simulator for every channel
-(Telegram, Viber bot, Viber Business, RCS, an SMSC, flash calls) run on one event loop,
-each server on its own loopback port. The demo account gets a Telegram bot and a Viber
-bot registered with the simulators, webhooks set the real way, and demo recipients
-onboarded the real way (the simulated users start the bot and share their contact); the
-other simulators follow the sandbox personas by the phone's last digit. So every path of
-the cascade can be tried with curl.
+API, delivery engine and status-webhook dispatcher run on one event loop; a simulator
+for every channel (Telegram, Viber bot, Viber Business, RCS, an SMSC, flash calls) runs
+in a second process that `up` starts and stops. Each server has its own loopback port.
+The demo account gets a Telegram bot and a Viber bot registered with the simulators,
+webhooks set the real way, and demo recipients onboarded the real way (the simulated
+users start the bot and share their contact); the other simulators follow the sandbox
+personas by the phone's last digit. So every path of the cascade can be tried with curl.
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
+import os
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
+from multiprocessing.process import BaseProcess
 
 import httpx
 import uvicorn
 
-from cascade.bootstrap import build_app, build_channels, build_store
+from cascade import loop
+from cascade.bootstrap import build_app, build_channels, build_store, configure_logging
 from cascade.channels.base import Sender
 from cascade.channels.telegram import TelegramChannel
 from cascade.channels.viber_bot import ViberBotChannel
@@ -182,17 +186,71 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
         flashcall_auth_token=DEMO_TWILIO[1],
         flashcall_caller_prefix=DEMO_CALLER_PREFIX,
     )
-
-    clock = SystemClock()
-    store = build_store(settings, clock)
-    demo = await _prepare_demo(store, key)
-    smsc = await smsc_sim.create_server(
-        host, settings.smpp_port, system_id=DEMO_SMPP[0], password=DEMO_SMPP[1]
+    stop = _stop_on_signals(signal.SIGINT, signal.SIGTERM)
+    # the simulators log at the level `up` logs at
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+    simulators = _SPAWN.Process(
+        target=_simulators_process,
+        args=(replace(settings, log_level=level), host, sim_port, rcs_key["client_email"]),
+        kwargs={"rcs_public_pem": rcs_public_pem},
+        name="cascade-simulators",
     )
-    engine = Engine(settings, store, build_channels(settings, rcs_key=rcs_key), clock)
-    api = build_app(settings, clock=clock, store=store, wake=engine.wake)
+    simulators.start()
+    try:
+        await _listening(simulators, host, [sim_port + n for n in range(len(SIMULATORS))])
+        clock = SystemClock()
+        store = build_store(settings, clock)
+        try:
+            demo = await _prepare_demo(store, key)
+            engine = Engine(settings, store, build_channels(settings, rcs_key=rcs_key), clock)
+            api = build_app(settings, clock=clock, store=store, wake=engine.wake)
+            async with _serving([_server(api, host, port)]):
+                await _onboard(store, demo, public, url["telegram"], url["viber"])
+                await _provider_webhooks(public, url)
+                engine_task = asyncio.create_task(engine.run(stop))
+                unwatch = _watch(simulators, stop)
+                _banner(demo, public, url)
+                await stop.wait()
+                unwatch()
+                await asyncio.gather(engine_task, return_exceptions=True)
+        finally:
+            await store.close()
+    finally:
+        ended_alone = not simulators.is_alive()
+        _end(simulators)
+    if ended_alone:
+        raise SystemExit("the simulators' process ended; up stopped with it")
+
+
+# --- the simulators' process -----------------------------------------------------------------
+
+# The simulators run in a process of their own, started fresh (no copy of this one's
+# threads and connections): with the API and the engine on the same event loop, a burst
+# made their answers and webhooks late enough to end provider windows unconfirmed
+# (BENCHMARKS.md, SMS). On two cores, each side now has one.
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+def _simulators_process(
+    settings: Settings, host: str, sim_port: int, rcs_client_email: str, *, rcs_public_pem: str
+) -> None:
+    # `up` decides when the simulators stop (SIGTERM): a Ctrl-C reaches both processes,
+    # and the simulators must outlive the engine's last requests
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging(settings)
+    loop.run(_serve_simulators(host, sim_port, rcs_client_email, rcs_public_pem))
+
+
+async def _serve_simulators(
+    host: str, sim_port: int, rcs_client_email: str, rcs_public_pem: str
+) -> None:
+    """Serve every simulator until SIGTERM or until `up` is gone."""
+    stop = _stop_on_signals(signal.SIGTERM)
+    parent = os.getppid()
+    smsc = await smsc_sim.create_server(
+        host, sim_port + SIMULATORS.index("smpp"), system_id=DEMO_SMPP[0], password=DEMO_SMPP[1]
+    )
     servers = [
-        _server(api, host, port),
         _server(telegram_sim.create_app(), host, sim_port),
         _server(viber_sim.create_app(bots={DEMO_VIBER_TOKEN: "Cascade demo"}), host, sim_port + 1),
         _server(
@@ -200,8 +258,7 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
         ),
         _server(
             rcs_sim.create_app(
-                agents=(DEMO_RBM_AGENT,),
-                service_accounts={rcs_key["client_email"]: rcs_public_pem},
+                agents=(DEMO_RBM_AGENT,), service_accounts={rcs_client_email: rcs_public_pem}
             ),
             host,
             sim_port + 3,
@@ -211,28 +268,82 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
             twilio_sim.create_app(accounts={DEMO_TWILIO[0]: DEMO_TWILIO[1]}), host, sim_port + 6
         ),
     ]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with _serving(servers):
+            while not stop.is_set() and os.getppid() == parent:  # an orphan stops
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+    finally:
+        await smsc.aclose()
 
+
+# --- running servers ---------------------------------------------------------------------------
+
+
+def _stop_on_signals(*signums: signal.Signals) -> asyncio.Event:
+    stop = asyncio.Event()
+    loop_ = asyncio.get_running_loop()
+    for signum in signums:
+        loop_.add_signal_handler(signum, stop.set)
+    return stop
+
+
+@contextlib.asynccontextmanager
+async def _serving(servers: list[_EmbeddedServer]) -> AsyncIterator[None]:
+    """The servers started (SystemExit when one cannot), then stopped on leaving."""
     tasks = [asyncio.create_task(server.serve()) for server in servers]
-    while not all(server.started for server in servers):
-        if any(task.done() for task in tasks):
-            for task in tasks:
-                task.cancel()
-            raise SystemExit("a server could not start (is the port in use?)")
-        await asyncio.sleep(0.05)
-    await _onboard(store, demo, public, url["telegram"], url["viber"])
-    await _provider_webhooks(public, url)
-    engine_task = asyncio.create_task(engine.run(stop))
-    _banner(demo, public, url)
-    await stop.wait()
-    for server in servers:
-        server.should_exit = True
-    await asyncio.gather(*tasks, engine_task, return_exceptions=True)
-    await smsc.aclose()
-    await store.close()
+    try:
+        while not all(server.started for server in servers):
+            if any(task.done() for task in tasks):
+                raise SystemExit("a server could not start (is the port in use?)")
+            await asyncio.sleep(0.05)
+        yield
+    finally:
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _listening(process: BaseProcess, host: str, ports: list[int]) -> None:
+    """Wait until every port accepts a connection; SystemExit when the process ends first."""
+    waiting = list(ports)
+    while waiting:
+        if not process.is_alive():
+            raise SystemExit("the simulators could not start (is a port in use?)")
+        try:
+            _, writer = await asyncio.open_connection(host, waiting[0])
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        waiting.pop(0)
+
+
+def _watch(process: BaseProcess, stop: asyncio.Event) -> Callable[[], None]:
+    """Stop `up` when the simulators' process ends on its own; returns the unwatch."""
+    loop_ = asyncio.get_running_loop()
+
+    def ended() -> None:
+        loop_.remove_reader(process.sentinel)
+        log.error("the simulators' process ended (exit code %s); stopping", process.exitcode)
+        stop.set()
+
+    loop_.add_reader(process.sentinel, ended)
+
+    def unwatch() -> None:
+        loop_.remove_reader(process.sentinel)
+
+    return unwatch
+
+
+def _end(process: BaseProcess) -> None:
+    if process.is_alive():
+        process.terminate()
+        process.join(10)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 # Simulators, in port order from --sim-port (the SMSC's admin API follows its SMPP port).
