@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -453,3 +454,22 @@ def test_up_ends_with_an_error_when_its_simulators_end(tmp_path: Path) -> None:
     finally:
         stop(process)
     assert "the simulators' process ended" in log.read_text()
+
+
+@pytest.mark.live
+def test_up_refuses_to_start_when_a_simulator_port_is_taken(tmp_path: Path) -> None:
+    sim_port = free_ports(7)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", sim_port + 3))  # the RCS simulator's
+        taken.listen()
+        args = ["up", "--port", str(free_port()), "--sim-port", str(sim_port)]
+        result = subprocess.run(
+            [sys.executable, "-m", "cascade", *args],
+            env=base_env(tmp_path / "demo.db"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode != 0
+    assert "the simulators could not start (is a port in use?)" in result.stderr

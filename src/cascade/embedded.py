@@ -20,6 +20,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as EventType
 
 import httpx
 import uvicorn
@@ -189,15 +190,19 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
     stop = _stop_on_signals(signal.SIGINT, signal.SIGTERM)
     # the simulators log at the level `up` logs at
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+    ready = _SPAWN.Event()
     simulators = _SPAWN.Process(
         target=_simulators_process,
         args=(replace(settings, log_level=level), host, sim_port, rcs_key["client_email"]),
-        kwargs={"rcs_public_pem": rcs_public_pem},
+        kwargs={"rcs_public_pem": rcs_public_pem, "ready": ready},
         name="cascade-simulators",
     )
     simulators.start()
     try:
-        await _listening(simulators, host, [sim_port + n for n in range(len(SIMULATORS))])
+        while not ready.is_set():
+            if not simulators.is_alive():
+                raise SystemExit("the simulators could not start (is a port in use?)")
+            await asyncio.sleep(0.05)
         clock = SystemClock()
         store = build_store(settings, clock)
         try:
@@ -232,19 +237,26 @@ _SPAWN = multiprocessing.get_context("spawn")
 
 
 def _simulators_process(
-    settings: Settings, host: str, sim_port: int, rcs_client_email: str, *, rcs_public_pem: str
+    settings: Settings,
+    host: str,
+    sim_port: int,
+    rcs_client_email: str,
+    *,
+    rcs_public_pem: str,
+    ready: EventType,
 ) -> None:
     # `up` decides when the simulators stop (SIGTERM): a Ctrl-C reaches both processes,
     # and the simulators must outlive the engine's last requests
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(settings)
-    loop.run(_serve_simulators(host, sim_port, rcs_client_email, rcs_public_pem))
+    loop.run(_serve_simulators(host, sim_port, rcs_client_email, rcs_public_pem, ready))
 
 
 async def _serve_simulators(
-    host: str, sim_port: int, rcs_client_email: str, rcs_public_pem: str
+    host: str, sim_port: int, rcs_client_email: str, rcs_public_pem: str, ready: EventType
 ) -> None:
-    """Serve every simulator until SIGTERM or until `up` is gone."""
+    """Serve every simulator, once all listen telling `ready`, until SIGTERM or until
+    `up` is gone."""
     stop = _stop_on_signals(signal.SIGTERM)
     parent = os.getppid()
     smsc = await smsc_sim.create_server(
@@ -270,6 +282,7 @@ async def _serve_simulators(
     ]
     try:
         async with _serving(servers):
+            ready.set()
             while not stop.is_set() and os.getppid() == parent:  # an orphan stops
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
@@ -302,22 +315,6 @@ async def _serving(servers: list[_EmbeddedServer]) -> AsyncIterator[None]:
         for server in servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _listening(process: BaseProcess, host: str, ports: list[int]) -> None:
-    """Wait until every port accepts a connection; SystemExit when the process ends first."""
-    waiting = list(ports)
-    while waiting:
-        if not process.is_alive():
-            raise SystemExit("the simulators could not start (is a port in use?)")
-        try:
-            _, writer = await asyncio.open_connection(host, waiting[0])
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        waiting.pop(0)
 
 
 def _watch(process: BaseProcess, stop: asyncio.Event) -> Callable[[], None]:
