@@ -96,7 +96,8 @@ def main() -> None:
                     "SELECT channel, status, count(*), avg(took) FROM ("
                     " SELECT step, channel, status, finished_at - started_at AS took"
                     " FROM attempts WHERE finished_at IS NOT NULL"
-                    " UNION ALL SELECT s.value->>0, s.value->>1, s.value->>2, 0"
+                    " UNION ALL SELECT json_extract(s.value, '$[0]'),"
+                    " json_extract(s.value, '$[1]'), json_extract(s.value, '$[2]'), 0"
                     " FROM messages AS m, json_each(m.skipped) AS s"
                     ") GROUP BY channel, status ORDER BY min(step)"
                 ).fetchall()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from cascade.store import bulk
 from cascade.store.bulk import Bulk, ByIds
 
 
@@ -64,8 +65,9 @@ def table_rows(conn: sa.Connection) -> list[tuple[object, ...]]:
 def test_bulk_on_sqlite_sends_many_rows_as_one_json_statement() -> None:
     insert = Bulk("INSERT INTO t (id, key, n, flag) VALUES (?, ?, ?, ?)")
     assert insert.sqlite_json == (
-        "INSERT INTO t (id, key, n, flag) SELECT r_.row_->>0, r_.row_->>1, r_.row_->>2, "
-        "r_.row_->>3 FROM (SELECT value AS row_ FROM json_each(?)) AS r_"
+        "INSERT INTO t (id, key, n, flag) SELECT json_extract(r_.row_, '$[0]'), "
+        "json_extract(r_.row_, '$[1]'), json_extract(r_.row_, '$[2]'), "
+        "json_extract(r_.row_, '$[3]') FROM (SELECT value AS row_ FROM json_each(?)) AS r_"
     )
     statements: list[str] = []
     engine = sqlite_table()
@@ -125,6 +127,20 @@ def test_bulk_rows_with_bytes_go_to_sqlite_one_by_one() -> None:
             (b"\x00\xff",),
             (b"",),
         ]
+
+
+def test_bulk_before_sqlite_3_33_keeps_the_executemany(monkeypatch: pytest.MonkeyPatch) -> None:
+    # UPDATE ... FROM came with SQLite 3.33: an older library gets one step per row
+    monkeypatch.setattr(bulk, "_SQLITE_HAS_UPDATE_FROM", False)
+    update = Bulk("UPDATE t SET n = ? WHERE id = ?")
+    assert update.sqlite_json is None
+    engine = sqlite_table()
+    with engine.begin() as conn:
+        Bulk("INSERT INTO t (id, key, n, flag) VALUES (?, ?, ?, ?)").run(
+            conn, [("a", None, 1, None), ("b", None, 2, None)]
+        )
+        update.run(conn, [(10, "a"), (20, "b")])
+        assert table_rows(conn) == [("a", None, 10, None), ("b", None, 20, None)]
 
 
 def test_bulk_refuses_a_statement_it_cannot_send_over_json() -> None:

@@ -15,6 +15,7 @@ the rows come back the same way, as one JSON array, unless the query's order mat
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ import msgspec
 from sqlalchemy.engine import Connection
 
 _PLACEHOLDER = re.compile(r"\?")
+# UPDATE ... FROM came with SQLite 3.33; an older library keeps the executemany
+_SQLITE_HAS_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)
 
 
 class Bulk:
@@ -42,7 +45,7 @@ class Bulk:
         self.postgresql = _numbered(sql)
         self.sqlite_json: str | None = None
         self._key_width = 0
-        if json_rows:
+        if json_rows and _SQLITE_HAS_UPDATE_FROM:
             self.sqlite_json, self._key_width = _over_json(sql)
 
     def run(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -69,23 +72,20 @@ def _over_json(sql: str) -> tuple[str, int]:
     """The SQLite statement taking its rows as a JSON array, and how many of a row's
     values (its last) name the row it changes; `?` becomes that row's value at its place.
     The rows come through a subquery whose one column is `row_`, so the statement's own
-    column names cannot collide with `json_each`'s (`id`, `key`, `value`, ...)."""
-    numbers = iter(range(sql.count("?")))
-
-    def values(part: str) -> str:
-        return _PLACEHOLDER.sub(lambda _: f"r_.row_->>{next(numbers)}", part)
-
+    column names cannot collide with `json_each`'s (`id`, `key`, `value`, ...).
+    `json_extract` rather than `->>`, which needs SQLite 3.38."""
+    keys = sql.rpartition(" WHERE ")[2].count("?")
+    numbered = _numbered(sql, "json_extract(r_.row_, '$[{}]')", start=0)
     # the SQL is the module's own constant text, never input (hence the noqa)
-    if found := _INSERT.fullmatch(sql):
-        return f"{found[1]} SELECT {values(found[2])} FROM {_ROWS}", 0  # noqa: S608
-    if found := _UPDATE.fullmatch(sql):
+    if found := _INSERT.fullmatch(numbered):
+        return f"{found[1]} SELECT {found[2]} FROM {_ROWS}", 0  # noqa: S608
+    if found := _UPDATE.fullmatch(numbered):
         table, changes, where = found.groups()
-        changed, named = values(changes), values(where)
-        return f"UPDATE {table} SET {changed} FROM {_ROWS} WHERE {named}", where.count("?")  # noqa: S608
-    if found := _DELETE.fullmatch(sql):
+        return f"UPDATE {table} SET {changes} FROM {_ROWS} WHERE {where}", keys  # noqa: S608
+    if found := _DELETE.fullmatch(numbered):
         table, where = found.groups()
-        rows = f"SELECT {table}.rowid FROM {_ROWS} JOIN {table} ON {values(where)}"  # noqa: S608
-        return f"DELETE FROM {table} WHERE rowid IN ({rows})", where.count("?")  # noqa: S608
+        rows = f"SELECT {table}.rowid FROM {_ROWS} JOIN {table} ON {where}"  # noqa: S608
+        return f"DELETE FROM {table} WHERE rowid IN ({rows})", keys  # noqa: S608
     raise ValueError(f"not an INSERT ... VALUES, UPDATE ... WHERE or DELETE ... WHERE: {sql}")
 
 
@@ -150,7 +150,7 @@ def _as_json_array(sql: str) -> str | None:
     return f"SELECT json_group_array(json_array({columns})) FROM {rest}"  # noqa: S608
 
 
-def _numbered(sql: str) -> str:
-    """`?` placeholders as PostgreSQL's `$1`, `$2`, ..."""
-    numbers = iter(range(1, sql.count("?") + 1))
-    return _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
+def _numbered(sql: str, form: str = "${}", start: int = 1) -> str:
+    """`?` placeholders numbered in `form`: PostgreSQL's `$1`, `$2`, ... by default."""
+    numbers = iter(range(start, start + sql.count("?")))
+    return _PLACEHOLDER.sub(lambda _: form.format(next(numbers)), sql)

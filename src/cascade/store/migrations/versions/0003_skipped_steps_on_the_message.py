@@ -35,8 +35,10 @@ INSERT INTO attempts (id, message_id, step, channel, status, reason, sender_id,
 SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4'
              || substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2)
              || '-' || hex(randomblob(6))),
-       m.id, s.value->>0, s.value->>1, s.value->>2, s.value->>3, s.value->>4,
-       s.value->>5, s.value->>5, 0
+       m.id, json_extract(s.value, '$[0]'), json_extract(s.value, '$[1]'),
+       json_extract(s.value, '$[2]'), json_extract(s.value, '$[3]'),
+       json_extract(s.value, '$[4]'), json_extract(s.value, '$[5]'),
+       json_extract(s.value, '$[5]'), 0
 FROM messages AS m, json_each(m.skipped) AS s
 WHERE m.skipped IS NOT NULL
 """
