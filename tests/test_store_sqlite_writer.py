@@ -102,6 +102,23 @@ async def test_work_alone_that_fails_stores_nothing(store: SqlStore) -> None:
     assert committed(store) == [8]
 
 
+async def test_work_that_raises_beyond_exception_leaves_the_writer_working(
+    store: SqlStore,
+) -> None:
+    class Stop(BaseException):
+        pass
+
+    def stop(conn: Connection) -> None:
+        conn.exec_driver_sql("INSERT INTO t (n) VALUES (?)", (7,))
+        raise Stop
+
+    with pytest.raises(Stop):
+        await asyncio.wait_for(store._transact(stop), 30)
+    # the next caller is served (it waited forever when the drain died with the error)
+    assert await asyncio.wait_for(store._transact(insert(8)), 30) == 8
+    assert committed(store) == [8]
+
+
 async def test_a_writer_holds_the_lock_file_while_it_works(store: SqlStore) -> None:
     lock_path = f"{sa.engine.make_url(store.url).database}-writer.lock"
     hold = Hold()

@@ -337,7 +337,9 @@ class _SqliteTransactor:
                     else:
                         savepoint.commit()
                         outcomes.append((future, True, value))
-        except Exception as err:  # BEGIN or COMMIT failed: nothing of the group was stored
+        except BaseException as err:  # nothing of the group was stored (BEGIN or COMMIT
+            # failed, or something no piece could catch): its callers hear so, and the
+            # drain goes on rather than die with `_draining` set and every later caller waiting
             return [(future, False, err) for _, future in group]
         return outcomes
 
