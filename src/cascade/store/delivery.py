@@ -944,7 +944,8 @@ class _ReportRows:
                 messages[message_id] = _Message(status, step, channel, reason)
                 stored[message_id] = (status, account_id, tracking_id)
             # Locked, so a claim either committed before (its lease is seen here) or
-            # waits for this transaction (and sees what the reports changed).
+            # comes after this transaction: SQLite's one writer runs them in turn, and
+            # PostgreSQL's claim skips the locked task this round (SKIP LOCKED).
             held = {
                 message_id
                 for message_id, lease_until in _LEASES.rows(conn, message_ids, lock=True)
