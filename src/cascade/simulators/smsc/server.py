@@ -315,8 +315,9 @@ class _Esme(asyncio.Protocol):
             receipt = queue.popleft()
             sequence = next(self.sequences)
             receipt.attempts += 1
+            pdu = simulator._receipt_pdu(receipt, sequence)  # encoded before it is pending
             pending[sequence] = (receipt, deadline)
-            self.out.append(simulator._receipt_pdu(receipt, sequence))
+            self.out.append(pdu)
         if pending and self.expiry is None:
             self.expiry = simulator._loop.call_at(deadline, self.expire)
 
