@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -336,7 +337,11 @@ def start_up(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[byte
     args = ["up", "--host", "127.0.0.1", "--port", str(port), "--sim-port", str(sim_port)]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cascade", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "cascade", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, as in a terminal
         )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
@@ -442,6 +447,26 @@ def test_up_runs_its_simulators_in_a_process_it_stops_with_itself(tmp_path: Path
     process.kill()
     process.wait()
     simulators.wait(timeout=15)
+
+
+@pytest.mark.live
+def test_up_stopped_with_its_whole_process_group_ends_cleanly(tmp_path: Path) -> None:
+    # a terminal's Ctrl-C, or systemd's SIGTERM, reaches the simulators' process as well
+    log = tmp_path / "up.log"
+    process = start_up(base_env(tmp_path / "demo.db"), free_port(), log)
+    simulators = simulators_of(process)
+    try:
+        # the simulators leave it to `up` when they stop: a signal of their own is ignored
+        simulators.send_signal(signal.SIGTERM)
+        with pytest.raises(psutil.TimeoutExpired):
+            simulators.wait(timeout=2)
+        assert process.poll() is None
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, log.read_text()
+    finally:
+        stop(process)
+    simulators.wait(timeout=15)
+    assert "simulators' process ended" not in log.read_text()
 
 
 @pytest.mark.live

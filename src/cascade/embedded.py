@@ -15,11 +15,10 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import os
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
-from multiprocessing.process import BaseProcess
+from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as EventType
 
 import httpx
@@ -32,7 +31,7 @@ from cascade.channels.telegram import TelegramChannel
 from cascade.channels.viber_bot import ViberBotChannel
 from cascade.clock import SystemClock
 from cascade.config import Settings
-from cascade.engine.runner import Engine
+from cascade.engine.runner import Engine, stop_on_signals
 from cascade.security import hash_secret, new_api_key
 from cascade.simulators import flashcall as twilio_sim
 from cascade.simulators import rcs as rcs_sim
@@ -187,42 +186,30 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
         flashcall_auth_token=DEMO_TWILIO[1],
         flashcall_caller_prefix=DEMO_CALLER_PREFIX,
     )
-    stop = _stop_on_signals(signal.SIGINT, signal.SIGTERM)
-    # the simulators log at the level `up` logs at
-    level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
-    ready = _SPAWN.Event()
-    simulators = _SPAWN.Process(
-        target=_simulators_process,
-        args=(replace(settings, log_level=level), host, sim_port, rcs_key["client_email"]),
-        kwargs={"rcs_public_pem": rcs_public_pem, "ready": ready},
-        name="cascade-simulators",
+    stop = stop_on_signals()
+    simulators = _SimulatorProcess(
+        settings, host, sim_port, rcs_key["client_email"], rcs_public_pem
     )
-    simulators.start()
     try:
-        while not ready.is_set():
-            if not simulators.is_alive():
-                raise SystemExit("the simulators could not start (is a port in use?)")
-            await asyncio.sleep(0.05)
         clock = SystemClock()
         store = build_store(settings, clock)
         try:
             demo = await _prepare_demo(store, key)
             engine = Engine(settings, store, build_channels(settings, rcs_key=rcs_key), clock)
             api = build_app(settings, clock=clock, store=store, wake=engine.wake)
+            await simulators.ready()
             async with _serving([_server(api, host, port)]):
                 await _onboard(store, demo, public, url["telegram"], url["viber"])
                 await _provider_webhooks(public, url)
                 engine_task = asyncio.create_task(engine.run(stop))
-                unwatch = _watch(simulators, stop)
-                _banner(demo, public, url)
-                await stop.wait()
-                unwatch()
+                with simulators.watched(stop):
+                    _banner(demo, public, url)
+                    await stop.wait()
                 await asyncio.gather(engine_task, return_exceptions=True)
         finally:
             await store.close()
     finally:
-        ended_alone = not simulators.is_alive()
-        _end(simulators)
+        ended_alone = simulators.end()
     if ended_alone:
         raise SystemExit("the simulators' process ended; up stopped with it")
 
@@ -236,6 +223,71 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
 _SPAWN = multiprocessing.get_context("spawn")
 
 
+class _SimulatorProcess:
+    """The simulators' process, from its start to its end.
+
+    `up` alone decides when it stops: a Ctrl-C, or a SIGTERM to the whole process group,
+    reaches both processes, and the simulators must outlive the engine's last requests.
+    They stop when the pipe `up` holds open is closed: by `end`, or by `up` ending in any
+    way at all (killed, it cannot leave an orphan behind).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        host: str,
+        sim_port: int,
+        rcs_client_email: str,
+        rcs_public_pem: str,
+    ) -> None:
+        self._ready = _SPAWN.Event()
+        lifeline, self._lifeline = _SPAWN.Pipe(duplex=False)
+        self._process = _SPAWN.Process(
+            target=_simulators_process,
+            args=(settings, host, sim_port, rcs_client_email),
+            kwargs={"rcs_public_pem": rcs_public_pem, "ready": self._ready, "lifeline": lifeline},
+            name="cascade-simulators",
+        )
+        self._process.start()
+        lifeline.close()  # the child has its own end
+
+    async def ready(self) -> None:
+        """Wait until every simulator listens; SystemExit if the process ends first."""
+        while not self._ready.is_set():
+            if not self._process.is_alive():
+                raise SystemExit("the simulators could not start (is a port in use?)")
+            await asyncio.sleep(0.05)
+
+    @contextlib.contextmanager
+    def watched(self, stop: asyncio.Event) -> Iterator[None]:
+        """Within: `stop` is set if the process ends on its own."""
+        loop_ = asyncio.get_running_loop()
+        sentinel = self._process.sentinel
+
+        def ended() -> None:
+            loop_.remove_reader(sentinel)
+            log.error(
+                "the simulators' process ended (exit code %s); stopping", self._process.exitcode
+            )
+            stop.set()
+
+        loop_.add_reader(sentinel, ended)
+        try:
+            yield
+        finally:
+            loop_.remove_reader(sentinel)
+
+    def end(self) -> bool:
+        """Stop the process; whether it had ended on its own before."""
+        ended_alone = not self._process.is_alive()
+        self._lifeline.close()
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        return ended_alone
+
+
 def _simulators_process(
     settings: Settings,
     host: str,
@@ -244,21 +296,25 @@ def _simulators_process(
     *,
     rcs_public_pem: str,
     ready: EventType,
+    lifeline: Connection,
 ) -> None:
-    # `up` decides when the simulators stop (SIGTERM): a Ctrl-C reaches both processes,
-    # and the simulators must outlive the engine's last requests
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # `up` decides (_SimulatorProcess)
+        signal.signal(signum, signal.SIG_IGN)
     configure_logging(settings)
-    loop.run(_serve_simulators(host, sim_port, rcs_client_email, rcs_public_pem, ready))
+    loop.run(_serve_simulators(host, sim_port, rcs_client_email, rcs_public_pem, ready, lifeline))
 
 
 async def _serve_simulators(
-    host: str, sim_port: int, rcs_client_email: str, rcs_public_pem: str, ready: EventType
+    host: str,
+    sim_port: int,
+    rcs_client_email: str,
+    rcs_public_pem: str,
+    ready: EventType,
+    lifeline: Connection,
 ) -> None:
-    """Serve every simulator, once all listen telling `ready`, until SIGTERM or until
-    `up` is gone."""
-    stop = _stop_on_signals(signal.SIGTERM)
-    parent = os.getppid()
+    """Serve every simulator, telling `ready` once all listen, until `lifeline` ends."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_reader(lifeline.fileno(), stop.set)
     smsc = await smsc_sim.create_server(
         host, sim_port + SIMULATORS.index("smpp"), system_id=DEMO_SMPP[0], password=DEMO_SMPP[1]
     )
@@ -283,22 +339,12 @@ async def _serve_simulators(
     try:
         async with _serving(servers):
             ready.set()
-            while not stop.is_set() and os.getppid() == parent:  # an orphan stops
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+            await stop.wait()
     finally:
         await smsc.aclose()
 
 
 # --- running servers ---------------------------------------------------------------------------
-
-
-def _stop_on_signals(*signums: signal.Signals) -> asyncio.Event:
-    stop = asyncio.Event()
-    loop_ = asyncio.get_running_loop()
-    for signum in signums:
-        loop_.add_signal_handler(signum, stop.set)
-    return stop
 
 
 @contextlib.asynccontextmanager
@@ -315,32 +361,6 @@ async def _serving(servers: list[_EmbeddedServer]) -> AsyncIterator[None]:
         for server in servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _watch(process: BaseProcess, stop: asyncio.Event) -> Callable[[], None]:
-    """Stop `up` when the simulators' process ends on its own; returns the unwatch."""
-    loop_ = asyncio.get_running_loop()
-
-    def ended() -> None:
-        loop_.remove_reader(process.sentinel)
-        log.error("the simulators' process ended (exit code %s); stopping", process.exitcode)
-        stop.set()
-
-    loop_.add_reader(process.sentinel, ended)
-
-    def unwatch() -> None:
-        loop_.remove_reader(process.sentinel)
-
-    return unwatch
-
-
-def _end(process: BaseProcess) -> None:
-    if process.is_alive():
-        process.terminate()
-        process.join(10)
-    if process.is_alive():
-        process.kill()
-        process.join()
 
 
 # Simulators, in port order from --sim-port (the SMSC's admin API follows its SMPP port).

@@ -61,7 +61,8 @@ class Engine:
                 await channel.aclose()
 
 
-async def run_until_signalled(engine: Engine) -> None:
+def stop_on_signals() -> asyncio.Event:
+    """An event that SIGINT or SIGTERM sets (where the loop can take signals)."""
     import signal
 
     stop = asyncio.Event()
@@ -69,6 +70,11 @@ async def run_until_signalled(engine: Engine) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def run_until_signalled(engine: Engine) -> None:
+    stop = stop_on_signals()
     try:
         await engine.run(stop)
     finally:
