@@ -75,9 +75,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 PROVIDER_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
-def provider_client(connections: int = 100) -> httpx.AsyncClient:
-    """The one pooled HTTP client a channel uses to reach its provider."""
+def provider_client(
+    connections: int = 100, timeout: httpx.Timeout = PROVIDER_TIMEOUT
+) -> httpx.AsyncClient:
+    """The one pooled HTTP client a channel uses to reach its provider (and a simulator
+    to call webhooks back)."""
     return httpx.AsyncClient(
-        timeout=PROVIDER_TIMEOUT,
-        transport=AiohttpTransport(connections=connections, timeout=PROVIDER_TIMEOUT),
+        timeout=timeout, transport=AiohttpTransport(connections=connections, timeout=timeout)
     )

@@ -21,10 +21,9 @@ from typing import Any
 
 import httpx
 
-from cascade.channels.transport import AiohttpTransport
+from cascade.channels.transport import provider_client
 
 POSTS_IN_FLIGHT = 32
-_TIMEOUT = httpx.Timeout(5.0)
 
 
 @dataclass
@@ -38,11 +37,8 @@ class WebhookCaller:
 
     async def start(self) -> None:
         if self.callback_client is None:
-            self.callback_client = httpx.AsyncClient(
-                timeout=_TIMEOUT,
-                # room beyond the queue's slots for the setup checks that skip it
-                transport=AiohttpTransport(connections=POSTS_IN_FLIGHT + 8, timeout=_TIMEOUT),
-            )
+            # room beyond the queue's slots for the setup checks that skip it
+            self.callback_client = provider_client(POSTS_IN_FLIGHT + 8, httpx.Timeout(5.0))
             self._owns_client = True
 
     async def stop(self) -> None:
