@@ -821,10 +821,9 @@ async def test_status_webhooks_follow_callbacks_added_and_removed_between_transa
         events = await store.claim_callback_events(clock.now_ms(), 1000, 100)
         return {msgspec.json.decode(e[3])["messageId"] for e in events}
 
-    before = await deliver("before")
+    await deliver("before")
     callback = await store.add_callback(account.id, "http://127.0.0.1:9/hook", "secret")
     during = await deliver("during")
     assert await store.remove_callback(account.id, callback)
-    after = await deliver("after")
+    await deliver("after")
     assert await told() == {during}
-    assert before != after
