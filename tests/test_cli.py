@@ -3,6 +3,7 @@ limits against a live server, and `cascade up` with a fixed demo key."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -446,7 +447,11 @@ def test_up_runs_its_simulators_in_a_process_it_stops_with_itself(tmp_path: Path
     simulators = simulators_of(process)
     process.kill()
     process.wait()
-    simulators.wait(timeout=15)
+    try:
+        simulators.wait(timeout=15)
+    finally:  # never leave them holding their ports
+        with contextlib.suppress(psutil.NoSuchProcess):
+            simulators.kill()
 
 
 @pytest.mark.live
@@ -488,13 +493,6 @@ def test_up_refuses_to_start_when_a_simulator_port_is_taken(tmp_path: Path) -> N
         taken.bind(("127.0.0.1", sim_port + 3))  # the RCS simulator's
         taken.listen()
         args = ["up", "--port", str(free_port()), "--sim-port", str(sim_port)]
-        result = subprocess.run(
-            [sys.executable, "-m", "cascade", *args],
-            env=base_env(tmp_path / "demo.db"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run(*args, env=base_env(tmp_path / "demo.db"))
     assert result.returncode != 0
     assert "the simulators could not start (is a port in use?)" in result.stderr
