@@ -24,8 +24,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import CASCADE, free_port, machine_rows, process, table
-from tests.ports import free_ports
+from bench.common import CASCADE, machine_rows, process, table
+from tests.ports import free_port, free_ports
 
 KEY = "bench-cascade-steps-key"
 

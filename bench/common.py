@@ -150,6 +150,13 @@ def prefill(url: str, account_id: str, count: int) -> None:
 # --- the server ---------------------------------------------------------------------------
 
 
+def admin_count(admin: int, what: str) -> int:
+    """How many entries the SMSC simulator's admin API lists under /_sim/`what`."""
+    url = f"http://127.0.0.1:{admin}/_sim/{what}"
+    with urllib.request.urlopen(url, timeout=30) as got:
+        return len(json.loads(got.read()))
+
+
 @dataclass
 class Server:
     base_url: str

@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -31,6 +29,7 @@ from common import (
     SEND_PATH,
     SMS_PHONES,
     Item,
+    admin_count,
     busy_seconds,
     cpu_seconds,
     free_port,
@@ -185,8 +184,7 @@ def main() -> int:
                 seconds - database_before.get(pid, 0.0) for pid, seconds in database_cpu().items()
             )
         busy = busy_seconds() - busy_before
-        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/_sim/received") as got:
-            submits = len(json.loads(got.read()))
+        submits = admin_count(admin, "received")
         statuses, latency, first, last = outcome(server.database_url)
     delivered = len(latency)
     span = (last - first) / 1000

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from common import (
     SMS_PHONES,
     Conditions,
     add_quiet_wait_argument,
+    admin_count,
     cpu_seconds,
     free_port,
     install_uvloop,
@@ -235,12 +234,6 @@ async def drive(args: argparse.Namespace, port: int, sim: psutil.Process) -> Run
         deliver_sm=esme.deliver_sm,
         unexpected=len(set(esme.receipts) - esme.accepted),
     )
-
-
-def admin_count(admin: int, what: str) -> int:
-    url = f"http://127.0.0.1:{admin}/_sim/{what}"
-    with urllib.request.urlopen(url, timeout=30) as got:
-        return len(json.loads(got.read()))
 
 
 def main() -> int:
