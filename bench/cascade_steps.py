@@ -1,7 +1,7 @@
 """The full five-step cascade: every earlier step failing fast, SMS delivering.
 
-Starts `cascade up` (API, engine and every simulator in one process, SQLite) on loopback
-ports, sends N messages through the HTTP API to plain phones (last digit 6: no Telegram
+Starts `cascade up` (API and engine in one process, the simulators in a second, SQLite)
+on loopback ports, sends N messages through the HTTP API to plain phones (last digit 6: no Telegram
 chat, no Viber subscription, not a Viber user, no RCS, SMS delivered after 50 ms), waits
 until every one is final, and reports messages/s and, per step, how long it took on
 average (from its attempt's start to its end; a step skipped at once takes none).
