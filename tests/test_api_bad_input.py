@@ -786,3 +786,194 @@ async def test_items_upload_needs_credentials(
         "UNSUPPORTED_MEDIA_TYPE",
         path=ITEMS,
     )
+
+
+# --- hostile input (issue 11): depth, sizes, characters, transport, the store -----------------
+
+
+def nested(depth: int) -> object:
+    """An object `depth` levels deep: {"a": {"a": … 1 …}}."""
+    value: object = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+DEEP = b'{"a":' * 1000 + b"1" + b"}" * 1000  # the body the attack used
+
+
+async def test_json_nested_1000_deep_is_a_400_everywhere(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount, subtests: pytest.Subtests
+) -> None:
+    deep_field = b'[{"id": "m-0", "fromName": "Shop", "toPhone": "+380501234567",'
+    deep_field += b' "messageType": "transaction", "text": "Hi", "extra": ' + DEEP + b"}]"
+    deep_variable = b'{"variables": [{"id": 1, "value": "x", "extra": ' + DEEP + b"}]}"
+    cases = {
+        "the whole send body": (SEND, DEEP),
+        "an unknown field of a valid message": (SEND, deep_field),
+        "an unknown field of a variable on /api/items": (ITEMS, deep_variable),
+        "arrays on tg-viber": (TG_VIBER, b"[" * 100_000 + b"]" * 100_000),
+    }
+    for name, (path, body) in cases.items():
+        with subtests.test(msg=name):
+            await reject(client, store, body, account.headers, 400, "JSON_TOO_DEEP", path=path)
+
+
+async def test_unknown_fields_nested_to_the_limit_are_ignored(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount
+) -> None:
+    """32 levels in all is allowed: the array, the message, and 30 levels of an unknown field
+    (whose strings may hold any brackets)."""
+    message = item(0, extra=nested(30), note=']]]}}}[[[{{{ \\" [')
+    response = await client.post(SEND, json=[message], headers=account.headers)
+    assert response.status_code == 200, response.text
+    message = item(1, extra=nested(31), note="]]]}}}")
+    await reject(client, store, [message], account.headers, 400, "JSON_TOO_DEEP")
+
+
+CONTROL_IN_FROM_NAME = {
+    "CR": "Shop\rX",
+    "LF": "Shop\nBcc: x",
+    "CRLF": "Shop\r\n",
+    "tab": "Sh\top",
+    "U+2028": "Shop\u2028X",
+    "U+2029": "Shop\u2029X",
+    "bidi-override": "\u202epohS",
+    "DEL": "Shop\x7f",
+    "C1-NEL": "Shop\x85",
+}
+
+
+async def test_from_name_with_control_characters(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount, subtests: pytest.Subtests
+) -> None:
+    cases: list[Case] = [
+        (name, {"fromName": value}, "INVALID_FROM_NAME", "fromName")
+        for name, value in CONTROL_IN_FROM_NAME.items()
+    ]
+    await reject_items(subtests, client, store, account, cases)
+
+
+async def test_from_name_with_letters_of_any_script_is_accepted(
+    client: httpx.AsyncClient, account: TestAccount
+) -> None:
+    body = [item(0, fromName="Магазин Café 商店 №1")]
+    response = await client.post(SEND, json=body, headers=account.headers)
+    assert response.status_code == 200, response.text
+
+
+async def test_variables_per_message_are_capped(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount
+) -> None:
+    many = [{"id": i, "value": "v"} for i in range(257)]
+    await reject(
+        client,
+        store,
+        [item(0, variables=many)],
+        account.headers,
+        400,
+        "TOO_MANY_VARIABLES",
+        "[0].variables",
+    )
+    response = await client.post(
+        SEND, json=[item(0, variables=many[:256])], headers=account.headers
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_variables_per_upload_are_capped(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount
+) -> None:
+    many = [{"id": i, "value": "v"} for i in range(5001)]
+    body = {"variables": many}
+    await reject(
+        client, store, body, account.headers, 400, "TOO_MANY_VARIABLES", "variables", path=ITEMS
+    )
+    response = await client.post(ITEMS, json={"variables": many[:5000]}, headers=account.headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"updated": 5000}
+
+
+async def test_variable_ids_are_ascii_digits(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount, subtests: pytest.Subtests
+) -> None:
+    """int() takes other scripts' digits and refuses superscripts and 5,000 digits: neither
+    may decide what a request means, nor become a 500."""
+    ids = {
+        "arabic-indic": "١٢",
+        "superscript": "¹",
+        "fullwidth": "\uff11",
+        "5000-digits": "9" * 5000,
+        "11-digits": "99999999999",
+    }
+    for name, raw_id in ids.items():
+        with subtests.test(msg=name):
+            body = {"variables": [{"id": raw_id, "value": "x"}]}
+            await reject(
+                client,
+                store,
+                body,
+                account.headers,
+                400,
+                "INVALID_VARIABLE",
+                "variables[0].id",
+                path=ITEMS,
+            )
+
+
+async def test_verify_code_is_ascii_digits(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount, subtests: pytest.Subtests
+) -> None:
+    codes = {"arabic-indic": "١٢٣٤", "superscript": "¹²³⁴", "fullwidth": "\uff11\uff12\uff13\uff14"}
+    for name, code in codes.items():
+        with subtests.test(msg=name):
+            body = {"messageId": "00000000-0000-0000-0000-000000000000", "code": code}
+            await reject(
+                client,
+                store,
+                body,
+                account.headers,
+                400,
+                "INVALID_CODE",
+                "code",
+                path="/api/CascadeMessage/verify",
+            )
+
+
+async def test_store_unavailable_is_a_503_with_retry_after(
+    client: httpx.AsyncClient,
+    store: SqlStore,
+    account: TestAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A database restart is no fault of the client's: 503, and when to come back."""
+    from cascade.store import StoreError
+
+    async def unreachable(*_: object, **__: object) -> None:
+        raise StoreError("connection refused")
+
+    monkeypatch.setattr(store, "message_view", unreachable)
+    response = await client.get(
+        "/api/CascadeMessage/status/00000000-0000-0000-0000-000000000000", headers=account.headers
+    )
+    assert_error(response, 503, "STORE_UNAVAILABLE")
+    assert response.headers["Retry-After"] == "2"
+    assert "connection refused" not in response.text
+
+
+async def test_a_real_fault_is_a_500_that_says_nothing_of_itself(
+    client: httpx.AsyncClient,
+    store: SqlStore,
+    account: TestAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("secret detail at /srv/cascade")
+
+    monkeypatch.setattr(store, "message_view", broken)
+    response = await client.get(
+        "/api/CascadeMessage/status/00000000-0000-0000-0000-000000000000", headers=account.headers
+    )
+    assert_error(response, 500, "INTERNAL_ERROR")
+    assert "secret" not in response.text
+    assert "Retry-After" not in response.headers

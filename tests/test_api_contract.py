@@ -769,12 +769,14 @@ async def broken_client(tmp_path: Path, clock: ManualClock) -> AsyncIterator[htt
     await store.close()
 
 
-async def test_a_server_fault_is_the_error_body_without_a_trace(
+async def test_an_unreachable_store_is_a_503_without_a_trace(
     broken_client: httpx.AsyncClient,
 ) -> None:
     headers = {"X-Authorization-Key": "k", "Content-Type": "application/json"}
     response = await broken_client.post(SEND, json=[item()], headers=headers)
-    assert response.status_code == 500
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert response.json()["error"]["code"] == "STORE_UNAVAILABLE"
     assert set(response.json()) == {"error"}
     assert "Traceback" not in response.text
     assert "sqlite" not in response.text.lower()

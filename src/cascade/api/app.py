@@ -34,6 +34,7 @@ from cascade.api.wire import (
     decode_callback,
     decode_verify,
 )
+from cascade.callback_url import CallbackUrlPolicy
 from cascade.channels.base import Event, Inbound, Sender, WebhookHandler
 from cascade.clock import Clock
 from cascade.domain.delivery import code_hash
@@ -97,6 +98,8 @@ class Services:
     # installation-level provider accounts (channels without bots), by channel name
     static_senders: Mapping[str, Sender] = field(default_factory=dict)
     public_url: str = ""
+    # which status-webhook URLs may be registered (cascade.callback_url)
+    callback_urls: CallbackUrlPolicy = field(default_factory=CallbackUrlPolicy)
 
 
 def error_response(
@@ -118,18 +121,40 @@ def _on_rejected(_: AnyRequest, exc: RequestRejected) -> Response[bytes]:
     return error_response(400, exc.code, exc.message, exc.field)
 
 
-def _on_http(_: AnyRequest, exc: HTTPException) -> Response[bytes]:
+def _on_http(request: AnyRequest, exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
+    if status >= 500:  # the framework's own fault: its text is not for the client
+        return _on_fault(request, exc)
     code = _STATUS_CODES.get(status, "HTTP_ERROR")
     message = "Request body is too large" if status == 413 else str(exc.detail)
     return error_response(status, code, message, headers=exc.headers or None)
 
 
+STORE_RETRY_AFTER_S = 2  # a database restart or fail-over takes seconds
+
+
 def _on_fault(request: AnyRequest, exc: Exception) -> Response[bytes]:
+    if isinstance(exc, StoreError):  # not this server's fault, nor the client's: retry
+        log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            503,
+            "STORE_UNAVAILABLE",
+            "Storage is unavailable; retry later",
+            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+        )
     log.error("server fault on %s %s", request.method, request.url.path, exc_info=exc)
-    if isinstance(exc, StoreError):
-        return error_response(500, "STORE_UNAVAILABLE", "Storage is unavailable; retry later")
     return error_response(500, "INTERNAL_ERROR", "Internal server error")
+
+
+async def read_body(request: AnyRequest) -> bytes:
+    """The whole body; one the client cut short or framed wrongly (a malformed chunk, a
+    length it did not send) is the client's mistake: 400, never a fault."""
+    try:
+        return await request.body()
+    except HTTPException as exc:
+        if exc.status_code < 500:  # 413 and the like keep their own answer
+            raise
+        raise ApiError(400, "INCOMPLETE_BODY", "The request body was cut short") from None
 
 
 def iso(ms: int | None) -> str | None:
@@ -210,7 +235,7 @@ def create_app(
         media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type != JSON:
             raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
-        return await request.body()
+        return await read_body(request)
 
     async def send(request: AnyRequest, route: Route) -> Response[bytes]:
         principal = await admit(request, "send")
@@ -288,7 +313,7 @@ def create_app(
         headers["x-cascade-webhook-url"] = f"{s.public_url.rstrip('/')}{request.url.path}" + (
             f"?{query}" if query else ""
         )
-        inbound = Inbound(sender, headers, await request.body())
+        inbound = Inbound(sender, headers, await read_body(request))
         reply = await handler(inbound)
         if reply.events and s.on_events is not None:
             await s.on_events(reply.events)
@@ -298,7 +323,7 @@ def create_app(
     async def verify(request: AnyRequest) -> Response[bytes]:
         principal = await admit(request, "send")
         wanted = decode_verify(await json_body(request))
-        if not (wanted.code.isdigit() and 4 <= len(wanted.code) <= 6):
+        if not (wanted.code.isascii() and wanted.code.isdigit() and 4 <= len(wanted.code) <= 6):
             raise ApiError(400, "INVALID_CODE", "code must be 4-6 digits", "code")
         if "\x00" in wanted.message_id:
             raise ApiError(404, "NOT_FOUND", "No such verification")
@@ -325,6 +350,7 @@ def create_app(
     async def add_callback(request: AnyRequest) -> Response[bytes]:
         principal = await admit(request, "status")
         wanted: CallbackIn = decode_callback(await json_body(request))
+        await s.callback_urls.check(wanted.url)  # its addresses: public ones only
         secret = secrets.token_hex(32)
         callback_id = await s.store.add_callback(principal.account.id, wanted.url, secret)
         return Response(

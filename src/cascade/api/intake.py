@@ -15,7 +15,15 @@ from cascade.api.auth import Principal
 from cascade.api.wire import Accepted, Envelope, MessageIn, decode_items, decode_send
 from cascade.clock import Clock
 from cascade.domain.errors import RequestRejected
-from cascade.domain.message import MAX_BATCH, MAX_TEXT, Context, Form, Route, validate
+from cascade.domain.message import (
+    MAX_BATCH,
+    MAX_TEXT,
+    MAX_UPLOAD_VARIABLES,
+    Context,
+    Form,
+    Route,
+    validate,
+)
 from cascade.domain.variables import VariableKey, inline_variables, is_absolute_http_url
 from cascade.ids import new_id
 from cascade.store import NewMessage, Store, TrackingIdConflict
@@ -94,6 +102,12 @@ class Intake:
     async def upload_variables(self, account_id: str, body: bytes) -> int:
         """POST /api/items: upsert account-level variable values."""
         items = decode_items(body)
+        if len(items.variables) > MAX_UPLOAD_VARIABLES:
+            raise RequestRejected(
+                "TOO_MANY_VARIABLES",
+                f"At most {MAX_UPLOAD_VARIABLES} variables per upload",
+                "variables",
+            )
         values = inline_variables(items.variables)
         for index, var in enumerate(items.variables):
             field = f"variables[{index}].value"

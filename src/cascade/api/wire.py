@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import msgspec
 
+from cascade.callback_url import parse_callback_url
 from cascade.domain.errors import RequestRejected
 
 
@@ -131,8 +132,7 @@ def decode_verify(body: bytes) -> VerifyIn:
 
 def decode_callback(body: bytes) -> CallbackIn:
     wanted: CallbackIn = _decode(_callback_decoder, body, 'Body must be {"url": "https://…"}')
-    if not wanted.url.startswith(("http://", "https://")):
-        raise RequestRejected("INVALID_URL", "url must be an absolute http(s) URL", "url")
+    parse_callback_url(wanted.url)  # its shape; its addresses are the handler's to check
     return wanted
 
 
@@ -140,7 +140,46 @@ def decode_items(body: bytes) -> ItemsIn:
     return _decode(_items_decoder, body, 'Body must be an object with a "variables" array')
 
 
+# No message nests deeper than 4 (envelope, messages, a message, its variables); the rest
+# is room for unknown fields, which are ignored but must not take the decoder's stack.
+MAX_JSON_DEPTH = 32
+
+_ESCAPES = (b"\\\\", b'\\"')  # an escaped backslash, then an escaped quote
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'"[]{}')))
+_NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_BRACKETED_STRING = re.compile(rb'"[^"]*"')
+
+
+def nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether the JSON text nests arrays and objects more than `limit` deep.
+
+    Brackets inside strings do not count. The text is cut down to its structure (quotes
+    and brackets, escapes dropped) and emptied one level at a time, all in C: about 10 ms
+    for a 5,000-message batch, and nothing for a body with no more than `limit` brackets.
+    Malformed text answers False and is left to the decoder to reject.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    backslash, quote = _ESCAPES
+    shape = body.replace(backslash, b"").replace(quote, b"").translate(None, _NOT_STRUCTURE)
+    shape = shape.replace(b'""', b"")  # the strings that hold no bracket
+    if b'"' in shape:
+        shape = _BRACKETED_STRING.sub(b"", shape)
+    shape = shape.translate(_AS_PARENS, _NOT_BRACKET)
+    for _ in range(limit):
+        inner = shape.replace(b"()", b"")  # the innermost level
+        if not inner or len(inner) == len(shape):
+            return False
+        shape = inner
+    return b"()" in shape
+
+
 def _decode(decoder: msgspec.json.Decoder[_T], body: bytes, shape_hint: str) -> _T:
+    if nested_deeper_than(body, MAX_JSON_DEPTH):
+        raise RequestRejected(
+            "JSON_TOO_DEEP", f"JSON may nest at most {MAX_JSON_DEPTH} levels deep", None
+        )
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as err:

@@ -63,6 +63,8 @@ MAX_TRACKING_ID = 255
 MAX_FROM_NAME = 28  # Viber's sender-name limit
 MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000
 MAX_BATCH = 5000
+MAX_VARIABLES = 256  # inline, per message: more than a 4,096-character text has places for
+MAX_UPLOAD_VARIABLES = 5000  # per POST /api/items, as many as messages per send
 
 Form = Literal["array", "envelope"]
 
@@ -187,8 +189,12 @@ def validate(raw: RawMessage, fingerprint: bytes, ctx: Context) -> Draft:
         from_name = ctx.default_from_name
     elif not 1 <= len(from_name) <= MAX_FROM_NAME:
         raise RequestRejected("INVALID_FROM_NAME", "fromName must be 1-28 characters", "fromName")
-    else:
-        _printable(from_name, "fromName")
+    elif not from_name.isprintable():  # a sender name is one line: no CR, LF, U+2028, bidi
+        raise RequestRejected(
+            "INVALID_FROM_NAME",
+            "fromName must not hold control, format or line-separator characters",
+            "fromName",
+        )
 
     phone, phone_field = raw.to_phone, "toPhone"
     if phone is None:
@@ -233,7 +239,15 @@ def validate(raw: RawMessage, fingerprint: bytes, ctx: Context) -> Draft:
             raise RequestRejected(err.code, err.message, schedule_field) from None
     due_at_ms = max(ctx.now_ms, scheduled_at_ms or 0)
 
-    inline = inline_variables(raw.variables) if raw.variables else {}
+    inline: dict[VariableKey, str] = {}
+    if raw.variables:
+        if len(raw.variables) > MAX_VARIABLES:
+            raise RequestRejected(
+                "TOO_MANY_VARIABLES",
+                f"A message carries at most {MAX_VARIABLES} variables",
+                "variables",
+            )
+        inline = inline_variables(raw.variables)
     links: dict[str, ShortLink] = {}
 
     def rendered(text: str, field: str) -> str:

@@ -44,9 +44,10 @@ MAX_VARIABLE_ID = 2**31 - 1
 def variable_key(raw_id: int | str, raw_type: str | None) -> VariableKey:
     """The (type, id) key of a variable; raises when the id or type is not one we know."""
     if isinstance(raw_id, str):
-        if not raw_id.isdigit():
+        if not (raw_id.isascii() and raw_id.isdigit()):
             raise RequestRejected("INVALID_VARIABLE", "Variable id must be an integer", "id")
-        raw_id = int(raw_id)
+        # int() of thousands of digits is refused (and slow); no id needs more than ten
+        raw_id = int(raw_id) if len(raw_id.lstrip("0")) <= 10 else MAX_VARIABLE_ID + 1
     if not 0 <= raw_id <= MAX_VARIABLE_ID:
         raise RequestRejected("INVALID_VARIABLE", f"Variable id must be 0-{MAX_VARIABLE_ID}", "id")
     if raw_type is None or raw_type == "":
