@@ -504,40 +504,55 @@ class SqlStore(DeliveryQueries):
         """Check a flash-call code's hash: OK, WRONG, EXHAUSTED, EXPIRED or UNKNOWN.
 
         A wrong code uses up one attempt; once none are left even the right code fails.
+        Every guess takes its attempt first, in one conditional UPDATE that holds the row
+        until the end of the transaction, so parallel guesses (PostgreSQL) are judged one
+        at a time and never more than the attempts allowed; the right code then gives its
+        attempt back. Only a guess that got no attempt reads why.
         """
         v = t.verifications.c
         m = t.messages.c
         now = self._clock.now_ms()
-        async with self._write() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(v.code_hash, v.attempts_left, v.expires_at, v.verified_at)
-                    .join(t.messages, m.id == v.message_id)
-                    .where(v.message_id == message_id, m.account_id == account_id)
-                )
-            ).first()
-            if row is None:
-                return "UNKNOWN"
-            stored, left, expires_at, verified_at = row
-            if verified_at is not None:
-                return "OK" if hmac.compare_digest(stored, hashed) else "WRONG"
-            if left <= 0:
-                return "EXHAUSTED"
-            if now >= expires_at:
-                return "EXPIRED"
-            if hmac.compare_digest(stored, hashed):
-                await conn.execute(
-                    t.verifications.update()
-                    .where(v.message_id == message_id)
-                    .values(verified_at=now)
-                )
-                return "OK"
-            await conn.execute(
-                t.verifications.update()
-                .where(v.message_id == message_id)
-                .values(attempts_left=v.attempts_left - 1)
+        mine = sa.exists().where(m.id == v.message_id, m.account_id == account_id)
+        take = (
+            t.verifications.update()
+            .where(
+                v.message_id == message_id,
+                mine,
+                v.verified_at.is_(None),
+                v.attempts_left > 0,
+                v.expires_at > now,
             )
-            return "WRONG" if left > 1 else "EXHAUSTED"
+            .values(attempts_left=v.attempts_left - 1)
+            .returning(v.code_hash, v.attempts_left)
+        )
+        read = sa.select(v.code_hash, v.attempts_left, v.expires_at, v.verified_at).where(
+            v.message_id == message_id, mine
+        )
+        async with self._write() as conn:
+            # a second round only when the code was replaced between the two statements
+            for _ in range(3):
+                taken = (await conn.execute(take)).first()
+                if taken is not None:
+                    stored, left = taken
+                    if hmac.compare_digest(stored, hashed):
+                        await conn.execute(
+                            t.verifications.update()
+                            .where(v.message_id == message_id)
+                            .values(verified_at=now, attempts_left=v.attempts_left + 1)
+                        )
+                        return "OK"
+                    return "WRONG" if left > 0 else "EXHAUSTED"
+                row = (await conn.execute(read)).first()
+                if row is None:
+                    return "UNKNOWN"
+                stored, left, expires_at, verified_at = row
+                if verified_at is not None:
+                    return "OK" if hmac.compare_digest(stored, hashed) else "WRONG"
+                if left <= 0:
+                    return "EXHAUSTED"
+                if now >= expires_at:
+                    return "EXPIRED"
+            return "UNKNOWN"
 
     async def set_account_limits(
         self,
