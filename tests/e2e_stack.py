@@ -399,6 +399,8 @@ def build_stack(
             # make them wait, and rate limiting is not what they are about.
             "CASCADE_STATUS_RATE": "100000",
             "CASCADE_STATUS_BURST": "100000",
+            # the tests' status-webhook receivers listen on loopback
+            "CASCADE_ALLOW_PRIVATE_CALLBACKS": "1",
         }
     )
     env.update({f"CASCADE_{k.upper()}": v for k, v in (settings or {}).items()})

@@ -496,3 +496,23 @@ def test_up_refuses_to_start_when_a_simulator_port_is_taken(tmp_path: Path) -> N
         result = run(*args, env=base_env(tmp_path / "demo.db"))
     assert result.returncode != 0
     assert "the simulators could not start (is a port in use?)" in result.stderr
+
+
+@pytest.mark.live
+def test_callbacks_add_obeys_the_callback_url_policy(installation: Installation) -> None:
+    """The CLI registers under the same rule as the API: no inside address unless allowed."""
+    account = installation.create_account("callbacks-policy")["accountId"]
+    for url in ("http://127.0.0.1:9/", "http://169.254.169.254/latest", "http://a\r\nHost: b/"):
+        refused = run("callbacks", "add", url, "--account", account, env=installation.env)
+        assert refused.returncode == 2, refused.stdout
+        assert "url" in refused.stderr
+    allowed = run(
+        "callbacks",
+        "add",
+        "http://127.0.0.1:9/",
+        "--account",
+        account,
+        env={**installation.env, "CASCADE_ALLOW_PRIVATE_CALLBACKS": "1"},
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert "secret:" in allowed.stdout

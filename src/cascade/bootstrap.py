@@ -18,6 +18,7 @@ from cascade.api.app import Services, create_app
 from cascade.api.auth import Authenticator
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
 from cascade.channels import flashcall, rcs, sms, telegram, viber_bot, viber_business
 from cascade.channels.base import Channel, Event, Sender, WebhookHandler
 from cascade.clock import Clock, SystemClock
@@ -160,6 +161,13 @@ def build_worker(
     )
 
 
+def callback_policy(settings: Settings, resolve: Resolve | None = None) -> CallbackUrlPolicy:
+    """Which status-webhook URLs are registered and called (tests bring their resolver)."""
+    return CallbackUrlPolicy(
+        allow_private=settings.allow_private_callbacks, resolve=resolve or resolve_host
+    )
+
+
 def build_app(
     settings: Settings,
     *,
@@ -167,6 +175,7 @@ def build_app(
     store: SqlStore | None = None,
     limiter: Limiter | None = None,
     wake: Callable[[], None] | None = None,
+    callback_resolve: Resolve | None = None,
 ) -> Litestar:
     clock = clock or SystemClock()
     store = store or build_store(settings, clock)
@@ -191,6 +200,7 @@ def build_app(
         wake=wake,
         static_senders=provider_accounts(settings),
         public_url=settings.public_url,
+        callback_urls=callback_policy(settings, callback_resolve),
     )
     return create_app(services, on_shutdown=[store.close, limiter.close])
 

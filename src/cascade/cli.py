@@ -319,8 +319,13 @@ def callbacks_add(url: str, account_id: str) -> None:
     """Register a callback URL; prints its id and signing secret (shown only now)."""
     import secrets
 
-    if not url.startswith(("http://", "https://")):
-        raise click.UsageError("URL must be http(s)")
+    from cascade.bootstrap import callback_policy
+    from cascade.domain.errors import RequestRejected
+
+    try:
+        asyncio.run(callback_policy(_settings()).check(url))
+    except RequestRejected as err:
+        raise click.UsageError(err.message) from None
     secret = secrets.token_hex(32)
     callback_id = _with_store(lambda s: s.add_callback(account_id, url, secret))
     click.echo(f"callback id: {callback_id}\nsecret:      {secret}")
@@ -539,6 +544,9 @@ def up(host: str, port: int, sim_port: int) -> None:
         settings = replace(settings, viber_business_window_s=15)
     if "CASCADE_RCS_WINDOW_S" not in os.environ:
         settings = replace(settings, rcs_window_s=15)
+    # the demo's webhook receivers are on this machine (loopback)
+    if "CASCADE_ALLOW_PRIVATE_CALLBACKS" not in os.environ:
+        settings = replace(settings, allow_private_callbacks=True)
     if settings.log_level == "info":  # the demo's own output, not every request's
         settings = replace(settings, log_level="warning")
     configure_logging(settings)

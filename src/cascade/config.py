@@ -64,6 +64,7 @@ class Settings:
     worker_concurrency: int = 256
     worker_batches_in_flight: int = 2
     worker_lease_s: float = 30.0
+    allow_private_callbacks: bool = False
 
     @property
     def enabled_channels(self) -> tuple[str, ...]:
@@ -83,6 +84,8 @@ class Settings:
                     values[field.name] = int(raw)
                 elif kind == "float":
                     values[field.name] = float(raw)
+                elif kind == "bool":
+                    values[field.name] = _flag(raw)
                 else:
                     values[field.name] = raw
             except ValueError:
@@ -90,6 +93,17 @@ class Settings:
                     f"CASCADE_{field.name.upper()} must be a {kind}: {raw!r}"
                 ) from None
         return cls(**values)  # type: ignore[arg-type]
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise ValueError(raw)
 
 
 # name → meaning, for the documentation and `cascade --help`.
@@ -146,4 +160,7 @@ FIELDS: Mapping[str, str] = {
     "worker_batches_in_flight": "claimed batches a worker sends at once (1: claim the next "
     "only when a batch is done)",
     "worker_lease_s": "how long a claimed message is held before another worker may take it",
+    "allow_private_callbacks": "0: status webhook URLs must resolve to public addresses only; "
+    "1: loopback and private ones too, for tests and receivers inside your network (never "
+    "link-local or cloud metadata); `cascade up` defaults to 1",
 }

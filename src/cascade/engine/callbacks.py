@@ -3,7 +3,26 @@
 Each body is the event as JSON with a per-message `seq`; `X-Cascade-Signature` is
 `sha256=` + hex HMAC-SHA256 of the body keyed by the callback's secret. Any 2xx
 acknowledges; anything else (or no answer) is retried with backoff, from the database,
-so pending events survive restarts.
+so pending events survive restarts. Redirects are not followed: a 3xx is a failed
+delivery like any other non-2xx (following one would let a receiver send us anywhere).
+
+Every delivery obeys the callback URL policy (`cascade.callback_url`) on the addresses
+it actually connects to: an IP literal is checked before the request, and a name is
+resolved by the connection's own resolver, which checks every address and hands only
+checked ones to the connection. The name stays in the Host header and the TLS SNI and
+certificate check, so a receiver behind TLS or virtual hosting sees no difference, and a
+name that resolved to a public address at registration but resolves inside now (DNS
+rebinding) is never connected to.
+
+A delivery the policy refuses (the name now resolves inside, or the URL breaks the rule:
+one stored before the rule existed, or registered with `cascade callbacks add`, which
+does not check) is logged at WARNING, with the URL's origin and the offending address but
+never its path or query (where receivers put tokens), and is retried with the same
+backoff as any failed delivery: a record pointing inside for a while (a rebinding attempt,
+a misconfiguration) may point outside again, and the events wait for it, one try per 10
+minutes at most. A production gateway would go one step further: count each callback's
+consecutive failures, disable it after a day or so of refusals and show why in
+`GET /api/callbacks`, so the customer learns why the webhooks stopped.
 """
 
 from __future__ import annotations
@@ -13,17 +32,30 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import socket
+import ssl
+from collections.abc import Sequence
+from typing import Protocol
 
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
+from cascade.callback_url import (
+    AddressRefused,
+    CallbackUrlPolicy,
+    literal_address,
+    parse_callback_url,
+)
 from cascade.clock import Clock
-from cascade.store.sql import SqlStore
+from cascade.domain.errors import RequestRejected
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE_MS = 1_000
 BACKOFF_CAP_MS = 600_000
 LEASE_MS = 30_000
+TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 5.0
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -34,20 +66,97 @@ def backoff_ms(tries: int) -> int:
     return int(min(BACKOFF_CAP_MS, BACKOFF_BASE_MS << min(tries, 20)))
 
 
+class CallbackEvents(Protocol):
+    """The part of the store the dispatcher uses."""
+
+    async def claim_callback_events(
+        self, now_ms: int, lease_ms: int, limit: int
+    ) -> list[tuple[int, str, str, str, int]]: ...
+
+    async def finish_callback_events(
+        self, delivered: Sequence[int], retry: Sequence[tuple[int, int]]
+    ) -> None: ...
+
+
+class CheckedResolver(AbstractResolver):
+    """aiohttp's resolver for callback hosts: only addresses the policy allows come out;
+    AddressRefused (an OSError, so aiohttp wraps it like a lookup failure) otherwise."""
+
+    def __init__(self, policy: CallbackUrlPolicy) -> None:
+        self._policy = policy
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(address),
+                port=port,
+                family=socket.AF_INET if address.version == 4 else socket.AF_INET6,
+                proto=0,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for address in await self._policy.addresses(host, port)
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def _refusal(err: BaseException) -> AddressRefused | None:
+    """The policy's refusal behind a connection error, if that is what it was."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, AddressRefused):
+            return seen
+        if isinstance(seen, aiohttp.ClientConnectorError) and isinstance(
+            seen.os_error, AddressRefused
+        ):
+            return seen.os_error
+        seen = seen.__cause__
+    return None
+
+
 class CallbackDispatcher:
     def __init__(
         self,
-        store: SqlStore,
+        store: CallbackEvents,
         clock: Clock,
-        client: httpx.AsyncClient | None = None,
+        *,
+        policy: CallbackUrlPolicy | None = None,
         batch: int = 100,
         idle_s: float = 0.2,
+        timeout_s: float = TIMEOUT_S,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`policy` defaults to the strict one (public addresses only); `tls` is the trust
+        store for https receivers (default: the system's)."""
         self._store = store
         self._clock = clock
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+        self._policy = policy or CallbackUrlPolicy()
         self._batch = batch
         self._idle_s = idle_s
+        self._timeout_s = timeout_s
+        self._tls = tls
+        self._http: aiohttp.ClientSession | None = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self._batch,
+                    resolver=CheckedResolver(self._policy),
+                    ttl_dns_cache=60,  # what it caches came out of the resolver: checked
+                    ssl=self._tls if self._tls is not None else True,
+                ),
+                timeout=aiohttp.ClientTimeout(
+                    total=self._timeout_s, connect=min(CONNECT_TIMEOUT_S, self._timeout_s)
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),  # no receiver's cookie goes anywhere
+                auto_decompress=False,
+            )
+        return self._http
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -66,7 +175,7 @@ class CallbackDispatcher:
         if not events:
             return 0
         results = await asyncio.gather(
-            *(self._post(url, secret, body) for _, url, secret, body, _ in events)
+            *(self._post(event_id, url, secret, body) for event_id, url, secret, body, _ in events)
         )
         done_at = self._clock.now_ms()
         delivered = [e[0] for e, ok in zip(events, results, strict=True) if ok]
@@ -78,21 +187,45 @@ class CallbackDispatcher:
         await self._store.finish_callback_events(delivered, retry)
         return len(events)
 
-    async def _post(self, url: str, secret: str, payload: str) -> bool:
+    async def _post(self, event_id: int, url: str, secret: str, payload: str) -> bool:
+        try:
+            target = parse_callback_url(url)
+        except RequestRejected as err:
+            log.warning("status webhook event %d refused: %s", event_id, err.message)
+            return False
+        origin = str(target.origin())
+        host = target.raw_host or ""
         body = payload.encode()
         try:
-            response = await self._client.post(
-                url,
-                content=body,
+            literal = literal_address(host)
+            if literal is not None:
+                self._policy.check_address(host, literal)
+            async with self._session().post(
+                target,
+                data=body,
                 headers={
                     "Content-Type": "application/json",
                     "X-Cascade-Signature": sign(secret, body),
                 },
-            )
-        except httpx.HTTPError as err:
-            log.info("status webhook %s unreachable: %s", url, type(err).__name__)
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+        except (aiohttp.ClientError, OSError, TimeoutError) as err:
+            refused = _refusal(err)
+            if refused is not None:
+                log.warning(
+                    "status webhook event %d to %s refused: %s", event_id, origin, refused.reason
+                )
+            else:
+                log.info(
+                    "status webhook event %d: %s unreachable: %s",
+                    event_id,
+                    origin,
+                    type(err).__name__,
+                )
             return False
-        return 200 <= response.status_code < 300
+        return 200 <= status < 300
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._http is not None:
+            await self._http.close()

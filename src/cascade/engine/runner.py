@@ -30,13 +30,13 @@ class Engine:
         clock: Clock | None = None,
         static_senders: Mapping[str, Sender] | None = None,
     ) -> None:
-        from cascade.bootstrap import build_worker
+        from cascade.bootstrap import build_worker, callback_policy
 
         self.clock = clock or SystemClock()
         self.store = store
         self.channels = dict(channels)
         self.worker: Worker = build_worker(settings, store, self.clock, channels, static_senders)
-        self.dispatcher = CallbackDispatcher(store, self.clock)
+        self.dispatcher = CallbackDispatcher(store, self.clock, policy=callback_policy(settings))
         self._listener = (
             PgListener(settings.database_url, self.worker.wake)
             if store.dialect == "postgresql"
