@@ -977,3 +977,40 @@ async def test_a_real_fault_is_a_500_that_says_nothing_of_itself(
     assert_error(response, 500, "INTERNAL_ERROR")
     assert "secret" not in response.text
     assert "Retry-After" not in response.headers
+
+
+async def test_whole_numbers_written_with_a_fraction_are_numbers(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount
+) -> None:
+    """JSON (and JSON Schema's `integer`) has one kind of number: 60.0 is 60."""
+    body = [item(0, ttl=60.0, text="Hi %name=7%", variables=[{"id": 7.0, "value": "Ann"}])]
+    response = await client.post(SEND, json=body, headers=account.headers)
+    assert response.status_code == 200, response.text
+    shown = await client.get(
+        f"/api/CascadeMessage/status/{response.json()[0]['messageId']}", headers=account.headers
+    )
+    assert shown.json()["text"] == "Hi Ann"
+    bad = [item(0, variables=[{"id": 7.5, "value": "Ann"}])]
+    await reject(client, store, bad, account.headers, 400, "INVALID_TYPE", "[0].variables[0].id")
+
+
+async def test_both_schedule_spellings_are_checked(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount
+) -> None:
+    """scheduledSent wins, but a scheduledTime beside it must be a date too; the message
+    names the field that is wrong."""
+    body = [item(0, scheduledSent="2026-01-25T10:00:00Z", scheduledTime="soon")]
+    error = await reject(
+        client, store, body, account.headers, 400, "INVALID_SCHEDULE", "[0].scheduledTime"
+    )
+    assert error["message"].startswith("scheduledTime")
+
+
+async def test_options_on_callbacks_lists_both_methods(
+    client: httpx.AsyncClient, account: TestAccount
+) -> None:
+    response = await client.options("/api/callbacks", headers=account.headers)
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    listed = await client.get("/api/callbacks", headers=account.headers)
+    assert listed.status_code == 200
+    assert listed.json() == []

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request, Response, delete, get, post
+from litestar import Litestar, Request, Response, delete, get, post, route
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
@@ -346,7 +346,13 @@ def create_app(
         )
         raise ApiError(400, code, messages[result], "code")
 
-    @post("/api/callbacks", status_code=200)
+    # one handler for both methods, so OPTIONS and 405 answer `Allow: GET, POST`
+    @route("/api/callbacks", http_method=["GET", "POST"], status_code=200)
+    async def callbacks(request: AnyRequest) -> Response[bytes]:
+        if request.method == "GET":
+            return await list_callbacks(request)
+        return await add_callback(request)
+
     async def add_callback(request: AnyRequest) -> Response[bytes]:
         principal = await admit(request, "status")
         wanted: CallbackIn = decode_callback(await json_body(request))
@@ -357,7 +363,6 @@ def create_app(
             _encode({"id": callback_id, "url": wanted.url, "secret": secret}), media_type=JSON
         )
 
-    @get("/api/callbacks")
     async def list_callbacks(request: AnyRequest) -> Response[bytes]:
         principal = await admit(request, "status")
         found = await s.store.list_callbacks(principal.account.id)
@@ -403,8 +408,7 @@ def create_app(
         items,
         webhook,
         verify,
-        add_callback,
-        list_callbacks,
+        callbacks,
         remove_callback,
         status_by_id,
         status_by_tracking,

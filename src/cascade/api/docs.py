@@ -1,7 +1,13 @@
 """The machine-readable contract (`/openapi.json`) and its browsable page (`/docs`).
 
-The schemas come from the wire Structs themselves, so the document cannot drift from
-what the server decodes. The page is self-contained HTML: no scripts from elsewhere.
+Answers are described by the wire Structs themselves. Request bodies are described by
+hand, since a Struct says only the types the decoder checks and the document must say
+every rule the server applies: lengths, ranges, patterns, which fields each message type
+and each body form requires. The rules that are patterns (URLs, sender names) come from
+the domain, where the server checks them; what no schema can say (a tracking id reused
+with other content, a date more than 30 days ahead, a placeholder without its variable)
+is in the descriptions. `tests/test_openapi_conformance.py` holds the document to the
+server. The page is self-contained HTML: no scripts from elsewhere.
 """
 
 from __future__ import annotations
@@ -12,18 +18,264 @@ from typing import Any
 import msgspec
 
 from cascade import __version__
-from cascade.api.wire import Accepted, Envelope, ErrorBody, ItemsIn, MessageIn, StatusOut
+from cascade.api.wire import MAX_JSON_DEPTH, Accepted, ErrorBody, StatusOut
+from cascade.callback_url import MAX_URL_LENGTH
+from cascade.domain.message import (
+    MAX_BATCH,
+    MAX_FROM_NAME,
+    MAX_SURVEY_OPTION,
+    MAX_SURVEY_TEXT,
+    MAX_TEXT,
+    MAX_TRACKING_ID,
+    MAX_TTL,
+    MAX_UPLOAD_VARIABLES,
+    MAX_VARIABLES,
+    NAME_FORBIDDEN,
+    SURVEY_OPTIONS,
+    MessageType,
+)
+from cascade.domain.variables import HTTP_URL_PATTERN, KINDS, MAX_VARIABLE_ID
 
 _REF = "#/components/schemas/"
+Schema = dict[str, Any]
+
+NO_NUL = r"^[^\x00]*$"
+E164 = r"^\+[1-9][0-9]{7,14}$"
+MAX_BUTTON_TEXT = 30
+# a digit string whose value is 0 … 2^31-1, leading zeros allowed
+_INT31 = (
+    r"^0*(?:[0-9]{1,9}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}"
+    r"|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}"
+    r"|21474836[0-3][0-9]|214748364[0-7])$"
+)
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": _REF + name}
+
+
+def _text(low: int, high: int, pattern: str = NO_NUL) -> Schema:
+    return {"type": "string", "minLength": low, "maxLength": high, "pattern": pattern}
+
+
+def _or_null(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _variable(upload: bool) -> Schema:
+    """A variable: inline in a message, or uploaded to the account (whose values are
+    checked at once; an inline value only where a placeholder uses it)."""
+    value: Schema = {"type": "string"}
+    if upload:
+        value = _text(0, MAX_TEXT)
+    schema: Schema = {
+        "type": "object",
+        "required": ["id", "value"],
+        "properties": {
+            "id": {
+                "anyOf": [
+                    {"type": "integer", "minimum": 0, "maximum": MAX_VARIABLE_ID},
+                    {"type": "string", "pattern": _INT31},
+                ]
+            },
+            "value": value,
+            "type": {"enum": [*KINDS, "", None]},
+        },
+    }
+    if upload:
+        schema["if"] = {"required": ["type"], "properties": {"type": {"const": "short_url"}}}
+        schema["then"] = {"properties": {"value": {"pattern": HTTP_URL_PATTERN}}}
+    return schema
+
+
+def _message(form: str) -> Schema:
+    """One message of the array form (`id`, `fromName`, `toPhone`, `messageType` required)
+    or of the envelope (only the recipient required), one variant per message type."""
+    array = form == "array"
+    url: Schema = {"type": "string", "pattern": HTTP_URL_PATTERN}
+    name_pattern = f"^[^{NAME_FORBIDDEN}]*$"
+    typed: Schema = {  # what every message's fields must be, whatever its type
+        "id": _text(1, MAX_TRACKING_ID),
+        "fromName": _text(1, MAX_FROM_NAME, name_pattern),
+        "toPhone": {"type": "string", "pattern": E164},
+        "recipient": {"type": "string"},
+        "ttl": {"type": "integer", "minimum": 1, "maximum": MAX_TTL},
+        "scheduledSent": {"type": "string", "format": "date-time"},
+        "scheduledTime": {"type": "string", "format": "date-time"},
+        "variables": {"type": "array", "maxItems": MAX_VARIABLES, "items": _ref("Variable")},
+        "text": {"type": "string"},
+        "surveyOptions": {"type": "array", "items": {"type": "string"}},
+        "fallback": {
+            "type": "object",
+            "properties": {
+                "messageType": {"type": ["string", "null"]},
+                "text": {"type": ["string", "null"]},
+            },
+        },
+        "imageUrl": {"type": "string"},
+        "buttonText": {"type": "string"},
+        "buttonUrl": {"type": "string"},
+    }
+    # null is as good as absent, but not for what the array form requires
+    properties = {
+        name: rule if array and name in ("id", "fromName") else _or_null(rule)
+        for name, rule in typed.items()
+    }
+    properties["messageType"] = {"enum": [t.value for t in MessageType] + ([] if array else [None])}
+    required = ["id", "fromName", "messageType"] if array else []
+    text = _text(1, MAX_TEXT)
+    variants: list[Schema] = [
+        {
+            "title": "transaction",
+            "properties": {
+                "messageType": {"const": "transaction"}
+                if array
+                else {"enum": ["transaction", None]},
+                "text": text,
+            },
+            "required": ["text"],
+        },
+        {
+            "title": "promo",
+            "properties": {
+                "messageType": {"const": "promo"},
+                "text": text,
+                "imageUrl": _or_null(url),
+                "buttonUrl": _or_null(url),
+                "buttonText": _or_null(_text(1, MAX_BUTTON_TEXT)),
+            },
+            "required": ["messageType", "text"],
+            "allOf": [
+                {  # a button is its text and its URL, both or neither
+                    "anyOf": [
+                        {
+                            "properties": {
+                                "buttonText": {"type": "string"},
+                                "buttonUrl": {"type": "string"},
+                            },
+                            "required": ["buttonText", "buttonUrl"],
+                        },
+                        {
+                            "properties": {
+                                "buttonText": {"type": "null"},
+                                "buttonUrl": {"type": "null"},
+                            }
+                        },
+                    ]
+                }
+            ],
+        },
+        {
+            "title": "viber_survey",
+            "properties": {
+                "messageType": {"const": "viber_survey"},
+                "text": _text(1, MAX_SURVEY_TEXT),
+                "surveyOptions": {
+                    "type": "array",
+                    "minItems": SURVEY_OPTIONS[0],
+                    "maxItems": SURVEY_OPTIONS[1],
+                    "items": _text(1, MAX_SURVEY_OPTION),
+                },
+            },
+            "required": ["messageType", "text", "surveyOptions"],
+        },
+        {
+            "title": "flashcall",
+            "properties": {
+                "messageType": {"const": "flashcall"},
+                "text": _or_null(_text(0, MAX_TEXT)),
+                "fallback": _or_null(
+                    {
+                        "type": "object",
+                        "required": ["text"],
+                        "properties": {
+                            "messageType": {"enum": ["transaction", "promo", "", None]},
+                            "text": _text(1, MAX_TEXT),
+                        },
+                    }
+                ),
+            },
+            "required": ["messageType"],
+        },
+    ]
+    return {
+        "type": "object",
+        "description": (
+            "A message. Unknown fields are ignored. The recipient is `toPhone`, or "
+            "`recipient` when `toPhone` is absent; E.164 syntax, and a number the numbering "
+            "plan says cannot exist is accepted and ends `undeliverable`. `scheduledSent` "
+            "(alias `scheduledTime`) is ISO 8601, UTC when it has no offset, in the past "
+            "means now, and more than 30 days ahead is `400 INVALID_SCHEDULE`. Placeholders "
+            "`%name=N%`, `%url=N%`, `%short_url=N%` in `text` need their variable (inline or "
+            "uploaded; else `400 UNKNOWN_VARIABLE`) and the text after substitution is held "
+            "to the same length. A tracking `id` reused for other content is "
+            "`400 DUPLICATE_ID`."
+        ),
+        "required": required,
+        "properties": properties,
+        "anyOf": [
+            {"required": ["toPhone"], "properties": {"toPhone": {"type": "string"}}},
+            {
+                "required": ["recipient"],
+                "properties": {
+                    "toPhone": {"type": "null"},
+                    "recipient": {"type": "string", "pattern": E164},
+                },
+            },
+        ],
+        "oneOf": variants,
+    }
+
+
+def _request_schemas() -> dict[str, Schema]:
+    batch = {"minItems": 1, "maxItems": MAX_BATCH}
+    return {
+        "Variable": _variable(upload=False),
+        "UploadedVariable": _variable(upload=True),
+        "ArrayMessage": _message("array"),
+        "EnvelopeMessage": _message("envelope"),
+        "MessageArray": {"type": "array", "items": _ref("ArrayMessage"), **batch},
+        "Envelope": {
+            "type": "object",
+            "required": ["messages"],
+            "properties": {
+                "messages": {"type": "array", "items": _ref("EnvelopeMessage"), **batch}
+            },
+        },
+        "Items": {
+            "type": "object",
+            "required": ["variables"],
+            "properties": {
+                "variables": {
+                    "type": "array",
+                    "maxItems": MAX_UPLOAD_VARIABLES,
+                    "items": _ref("UploadedVariable"),
+                }
+            },
+        },
+        "Verify": {
+            "type": "object",
+            "required": ["messageId", "code"],
+            "properties": {
+                "messageId": {"type": "string"},
+                "code": {"type": "string", "pattern": r"^[0-9]{4,6}$"},
+            },
+        },
+        "Callback": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {
+                "url": {"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": HTTP_URL_PATTERN}
+            },
+        },
+    }
 
 
 def openapi_document() -> dict[str, Any]:
-    (send_array, envelope, error, accepted, items, status), components = (
-        msgspec.json.schema_components(
-            [list[MessageIn], Envelope, ErrorBody, list[Accepted], ItemsIn, StatusOut],
-            ref_template=_REF + "{name}",
-        )
+    (error, accepted, status), components = msgspec.json.schema_components(
+        [ErrorBody, list[Accepted], StatusOut], ref_template=_REF + "{name}"
     )
+    components.update(_request_schemas())
     security: list[dict[str, list[str]]] = [{"apiKey": []}, {"viberToken": []}, {"telegramKey": []}]
 
     def errors(*codes: int) -> dict[str, Any]:
@@ -35,6 +287,7 @@ def openapi_document() -> dict[str, Any]:
             415: "body is not application/json",
             429: "rate limit exceeded; see Retry-After",
             500: "server fault",
+            503: "the database cannot be reached; see Retry-After",
         }
         return {
             str(code): {
@@ -44,24 +297,27 @@ def openapi_document() -> dict[str, Any]:
             for code in codes
         }
 
+    def body(schema: Schema) -> Schema:
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    def ok(description: str, schema: Schema) -> Schema:
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    posted = (400, 401, 413, 415, 429, 500, 503)
     send_op = {
         "security": security,
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"oneOf": [send_array, envelope]}}},
-        },
+        "description": (
+            f"The array form or the envelope. JSON nested more than {MAX_JSON_DEPTH} levels "
+            "deep is `400 JSON_TOO_DEEP`; a body cut short is `400 INCOMPLETE_BODY`."
+        ),
+        "requestBody": body({"oneOf": [_ref("MessageArray"), _ref("Envelope")]}),
         "responses": {
-            "200": {
-                "description": "accepted and committed; one item per message, in order",
-                "content": {"application/json": {"schema": accepted}},
-            },
-            **errors(400, 401, 413, 415, 429, 500),
+            "200": ok("accepted and committed; one item per message, in order", accepted),
+            **errors(*posted),
         },
     }
-    status_ok = {
-        "200": {"description": "the message", "content": {"application/json": {"schema": status}}},
-        **errors(401, 404, 429, 500),
-    }
+    status_ok = {"200": ok("the message", status), **errors(401, 404, 429, 500, 503)}
+    path_id = {"name": "messageId", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -81,13 +337,17 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Upload account-level variable values (upsert)",
                     "security": security,
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": items}},
-                    },
+                    "requestBody": body(_ref("Items")),
                     "responses": {
-                        "200": {"description": "stored"},
-                        **errors(400, 401, 413, 415, 429, 500),
+                        "200": ok(
+                            "stored; how many distinct variables",
+                            {
+                                "type": "object",
+                                "required": ["updated"],
+                                "properties": {"updated": {"type": "integer", "minimum": 0}},
+                            },
+                        ),
+                        **errors(*posted),
                     },
                 }
             },
@@ -95,30 +355,119 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Delivery status of one message",
                     "security": security,
-                    "parameters": [
-                        {
-                            "name": "messageId",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string", "format": "uuid"},
-                        }
-                    ],
+                    "parameters": [path_id],
                     "responses": status_ok,
                 }
             },
             "/api/CascadeMessage/status": {
                 "get": {
                     "summary": "Delivery status by the client's tracking id",
+                    "description": "`trackinId` (the provider's spelling) is read too.",
                     "security": security,
                     "parameters": [
                         {
                             "name": "trackingId",
                             "in": "query",
                             "required": True,
+                            "schema": {"type": "string", "minLength": 1},
+                        }
+                    ],
+                    "responses": {**status_ok, **errors(400)},
+                }
+            },
+            "/api/CascadeMessage/verify": {
+                "post": {
+                    "summary": "Check the code a flash call carried (Cascade extension)",
+                    "description": (
+                        "A wrong code uses one of the 3 attempts; once none are left, or "
+                        "once the code expired, even the right code is refused (`400` "
+                        "`WRONG_CODE`, `ATTEMPTS_EXHAUSTED`, `CODE_EXPIRED`)."
+                    ),
+                    "security": security,
+                    "requestBody": body(_ref("Verify")),
+                    "responses": {
+                        "200": ok(
+                            "the code is right",
+                            {
+                                "type": "object",
+                                "required": ["messageId", "verified"],
+                                "properties": {
+                                    "messageId": {"type": "string"},
+                                    "verified": {"const": True},
+                                },
+                            },
+                        ),
+                        **errors(*posted, 404),
+                    },
+                }
+            },
+            "/api/callbacks": {
+                "post": {
+                    "summary": "Register a status webhook (Cascade extension)",
+                    "description": CALLBACK_RULES,
+                    "security": security,
+                    "requestBody": body(_ref("Callback")),
+                    "responses": {
+                        "200": ok(
+                            "registered; the secret that signs its requests is shown only now",
+                            {
+                                "type": "object",
+                                "required": ["id", "url", "secret"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "url": {"type": "string"},
+                                    "secret": {"type": "string"},
+                                },
+                            },
+                        ),
+                        **errors(*posted),
+                    },
+                },
+                "get": {
+                    "summary": "The account's status webhooks",
+                    "security": security,
+                    "responses": {
+                        "200": ok(
+                            "each webhook's id and URL",
+                            {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["id", "url"],
+                                    "properties": {
+                                        "id": {"type": "string"},
+                                        "url": {"type": "string"},
+                                    },
+                                },
+                            },
+                        ),
+                        **errors(401, 429, 500, 503),
+                    },
+                },
+            },
+            "/api/callbacks/{callbackId}": {
+                "delete": {
+                    "summary": "Stop sending status changes to a webhook",
+                    "security": security,
+                    "parameters": [
+                        {
+                            "name": "callbackId",
+                            "in": "path",
+                            "required": True,
                             "schema": {"type": "string"},
                         }
                     ],
-                    "responses": status_ok,
+                    "responses": {
+                        "200": ok(
+                            "removed",
+                            {
+                                "type": "object",
+                                "required": ["removed"],
+                                "properties": {"removed": {"const": True}},
+                            },
+                        ),
+                        **errors(401, 404, 429, 500, 503),
+                    },
                 }
             },
             "/s/{code}": {
@@ -132,7 +481,15 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {"type": "string"},
                         }
                     ],
-                    "responses": {"302": {"description": "redirect to the target"}, **errors(404)},
+                    "responses": {
+                        "302": {
+                            "description": "redirect to the target",
+                            "headers": {
+                                "Location": {"required": True, "schema": {"type": "string"}}
+                            },
+                        },
+                        **errors(404, 500, 503),
+                    },
                 }
             },
             "/healthz": {
@@ -157,6 +514,24 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+CALLBACK_RULES = (
+    "Registers a URL that receives every status change of this account's messages, POSTed "
+    "as JSON with `X-Cascade-Signature: sha256=<hex HMAC-SHA256 of the body keyed by the "
+    "returned secret>`. The URL is absolute `http` or `https`, at most "
+    f"{MAX_URL_LENGTH} characters, without whitespace, control characters or credentials "
+    "(`user:password@`); its host is a DNS name, a dotted-quad IPv4 address or a bracketed "
+    "IPv6 address, and every address it resolves to must be on the public internet: "
+    "loopback, private, shared (100.64.0.0/10), link-local, unique-local, multicast, "
+    "reserved and cloud-metadata addresses are refused, and so are names that do not "
+    "resolve (`400 INVALID_URL`). The same rule is applied again at every delivery, to the "
+    "address connected to; a delivery it refuses counts as failed. Redirects are not "
+    "followed. Answer 2xx to acknowledge; anything else, 3xx included, or no answer, is "
+    "retried with exponential backoff (1 s … 10 min). An installation may allow loopback "
+    "and private receivers with `CASCADE_ALLOW_PRIVATE_CALLBACKS=1` (the default of "
+    "`cascade up`), never link-local or metadata addresses."
+)
 
 
 def docs_page() -> str:

@@ -17,7 +17,7 @@ from cascade.domain.errors import RequestRejected
 
 
 class VariableIn(msgspec.Struct, frozen=True):
-    id: int | str
+    id: int | float | str  # JSON has numbers: 7.0 is 7, 7.5 no id (the domain decides)
     value: str
     type: str | None = None
 
@@ -35,7 +35,7 @@ class MessageIn(msgspec.Struct, frozen=True, rename="camel"):
     message_type: str | None = None
     text: str | None = None
     survey_options: list[str] | None = None
-    ttl: int | None = None
+    ttl: int | float | None = None  # 60.0 is 60 seconds; 60.5 is refused
     scheduled_sent: str | None = None
     scheduled_time: str | None = None
     variables: list[VariableIn] | None = None

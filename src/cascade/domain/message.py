@@ -7,6 +7,7 @@ link code generator come in as arguments.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from cascade.domain.variables import (
     inline_variables,
     is_absolute_http_url,
     render,
+    whole_number,
 )
 
 
@@ -63,6 +65,13 @@ MAX_TRACKING_ID = 255
 MAX_FROM_NAME = 28  # Viber's sender-name limit
 MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000
 MAX_BATCH = 5000
+# What a sender name may not hold: C0 and C1 controls, line and paragraph separators, and
+# the invisible format characters that reorder or hide text (bidi controls, zero widths).
+# A regex character class, so the OpenAPI document carries the very same rule.
+NAME_FORBIDDEN = (
+    r"\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+)
+_NAME_FORBIDDEN = re.compile(f"[{NAME_FORBIDDEN}]")
 MAX_VARIABLES = 256  # inline, per message: more than a 4,096-character text has places for
 MAX_UPLOAD_VARIABLES = 5000  # per POST /api/items, as many as messages per send
 
@@ -94,7 +103,7 @@ class RawMessage(Protocol):
     @property
     def survey_options(self) -> Sequence[str] | None: ...
     @property
-    def ttl(self) -> int | None: ...
+    def ttl(self) -> int | float | None: ...
     @property
     def scheduled_sent(self) -> str | None: ...
     @property
@@ -152,21 +161,19 @@ class Context:
     new_code: Callable[[], str]
 
 
-def parse_schedule(value: str, now_ms: int) -> int:
+def parse_schedule(value: str, now_ms: int, field: str = "scheduledSent") -> int:
     """ISO 8601 → epoch ms. No offset means UTC; beyond 30 days ahead is refused."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise RequestRejected(
-            "INVALID_SCHEDULE", "scheduledSent must be an ISO 8601 date-time", None
+            "INVALID_SCHEDULE", f"{field} must be an ISO 8601 date-time", field
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     at_ms = int(moment.timestamp() * 1000)
     if at_ms - now_ms > MAX_SCHEDULE_AHEAD_MS:
-        raise RequestRejected(
-            "INVALID_SCHEDULE", "scheduledSent may be at most 30 days ahead", None
-        )
+        raise RequestRejected("INVALID_SCHEDULE", f"{field} may be at most 30 days ahead", field)
     return at_ms
 
 
@@ -189,12 +196,14 @@ def validate(raw: RawMessage, fingerprint: bytes, ctx: Context) -> Draft:
         from_name = ctx.default_from_name
     elif not 1 <= len(from_name) <= MAX_FROM_NAME:
         raise RequestRejected("INVALID_FROM_NAME", "fromName must be 1-28 characters", "fromName")
-    elif not from_name.isprintable():  # a sender name is one line: no CR, LF, U+2028, bidi
-        raise RequestRejected(
-            "INVALID_FROM_NAME",
-            "fromName must not hold control, format or line-separator characters",
-            "fromName",
-        )
+    else:
+        _printable(from_name, "fromName")
+        if _NAME_FORBIDDEN.search(from_name):  # a sender name is one line: no CR, LF, bidi
+            raise RequestRejected(
+                "INVALID_FROM_NAME",
+                "fromName must not hold control, format or line-separator characters",
+                "fromName",
+            )
 
     phone, phone_field = raw.to_phone, "toPhone"
     if phone is None:
@@ -222,21 +231,18 @@ def validate(raw: RawMessage, fingerprint: bytes, ctx: Context) -> Draft:
             "messageType",
         ) from None
 
-    ttl = raw.ttl
-    if ttl is None:
-        ttl = DEFAULT_TTL[message_type]
-    elif not 1 <= ttl <= MAX_TTL:
+    ttl = DEFAULT_TTL[message_type] if raw.ttl is None else whole_number(raw.ttl, "ttl")
+    if not 1 <= ttl <= MAX_TTL:
         raise RequestRejected("INVALID_TTL", "ttl must be 1-2592000 seconds", "ttl")
 
+    # scheduledTime is an alias: each one given must be a date; scheduledSent wins
     scheduled_at_ms: int | None = None
-    schedule, schedule_field = raw.scheduled_sent, "scheduledSent"
-    if schedule is None:
-        schedule, schedule_field = raw.scheduled_time, "scheduledTime"
-    if schedule is not None:
-        try:
-            scheduled_at_ms = parse_schedule(schedule, ctx.now_ms)
-        except RequestRejected as err:
-            raise RequestRejected(err.code, err.message, schedule_field) from None
+    for value, field in (
+        (raw.scheduled_time, "scheduledTime"),
+        (raw.scheduled_sent, "scheduledSent"),
+    ):
+        if value is not None:
+            scheduled_at_ms = parse_schedule(value, ctx.now_ms, field)
     due_at_ms = max(ctx.now_ms, scheduled_at_ms or 0)
 
     inline: dict[VariableKey, str] = {}

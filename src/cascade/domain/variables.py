@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from cascade.domain.errors import RequestRejected
 
@@ -25,7 +24,7 @@ VariableKey = tuple[str, int]  # (type or UNTYPED, id)
 
 class RawVariable(Protocol):
     @property
-    def id(self) -> int | str: ...
+    def id(self) -> int | float | str: ...
     @property
     def value(self) -> str: ...
     @property
@@ -41,8 +40,20 @@ class ShortLink:
 MAX_VARIABLE_ID = 2**31 - 1
 
 
-def variable_key(raw_id: int | str, raw_type: str | None) -> VariableKey:
+def whole_number(value: int | float, field: str) -> int:
+    """A JSON number that must be whole: 60 and 60.0 are 60 (JSON Schema's `integer` says
+    so too), 60.5 is refused."""
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise RequestRejected("INVALID_TYPE", "Expected `int`, got `float`", field)
+        return int(value)
+    return value
+
+
+def variable_key(raw_id: int | float | str, raw_type: str | None) -> VariableKey:
     """The (type, id) key of a variable; raises when the id or type is not one we know."""
+    if isinstance(raw_id, float):
+        raw_id = whole_number(raw_id, "id")
     if isinstance(raw_id, str):
         if not (raw_id.isascii() and raw_id.isdigit()):
             raise RequestRejected("INVALID_VARIABLE", "Variable id must be an integer", "id")
@@ -73,14 +84,22 @@ def has_placeholder(text: str) -> bool:
     return "%" in text and _PLACEHOLDER.search(text) is not None
 
 
+# An absolute http(s) URL with a host, and no whitespace or control character anywhere.
+# The rule is this pattern (the OpenAPI document carries it too), so what the document
+# says and what the server does cannot differ.
+_URL_CHAR = r"[^\s\x00-\x1f\x7f-\x9f]"
+HTTP_URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://"
+    rf"(?:(?:(?![/?#@]){_URL_CHAR})*@)?"  # user:password@
+    rf"(?:\[[0-9A-Fa-f:.]+\]|(?:(?![/?#@:\[\]]){_URL_CHAR})+)"  # the host
+    r"(?::[0-9]*)?"
+    rf"(?:[/?#]{_URL_CHAR}*)?$"
+)
+_HTTP_URL = re.compile(HTTP_URL_PATTERN)
+
+
 def is_absolute_http_url(value: str) -> bool:
-    if any(ch.isspace() for ch in value):
-        return False
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    return _HTTP_URL.fullmatch(value) is not None  # not match: "$" allows a final newline
 
 
 def render(
