@@ -467,12 +467,23 @@ def simulate(
 
 
 def serve(host: str, port: int, workers: int, server: str) -> None:
-    """Run the API under the chosen ASGI server until interrupted."""
+    """Run the API under the chosen ASGI server until SIGTERM or SIGINT.
+
+    Either way it is one service (cascade/service.py): a stop ends every worker within
+    `STOP_TIMEOUT_S`, and the workers die with the process that started them, even if it
+    is killed with SIGKILL.
+    """
+    from cascade.service import (
+        APP_FACTORY,
+        STOP_TIMEOUT_S,
+        reset_stop_signals_in_forked_workers,
+    )
+
     if server == "uvicorn":
         import uvicorn
 
         uvicorn.run(
-            "cascade.bootstrap:asgi_app",
+            APP_FACTORY,
             factory=True,
             host=host,
             port=port,
@@ -481,13 +492,15 @@ def serve(host: str, port: int, workers: int, server: str) -> None:
             http="httptools",
             log_level="warning",
             access_log=False,
+            timeout_graceful_shutdown=STOP_TIMEOUT_S,
         )
         return
     from granian.constants import Interfaces, Loops
     from granian.server import Server
 
+    reset_stop_signals_in_forked_workers()
     Server(
-        "cascade.bootstrap:asgi_app",
+        APP_FACTORY,
         factory=True,
         address=host,
         port=port,
@@ -496,6 +509,7 @@ def serve(host: str, port: int, workers: int, server: str) -> None:
         loop=Loops.uvloop,
         log_access=False,
         log_level="warning",  # type: ignore[arg-type]
+        workers_kill_timeout=STOP_TIMEOUT_S,
     ).serve()
 
 
