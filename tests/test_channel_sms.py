@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -935,3 +935,53 @@ async def test_pdus_written_in_one_turn_of_the_loop_reach_the_socket_as_one_writ
     assert writer.writes == [b"onetwothree", b"last"]
     assert writer.closed
     assert not link.write(b"after")
+
+
+# --- departure: a send behind a full window has not left --------------------------------------
+
+
+async def test_a_send_departs_only_when_its_submit_holds_a_window_slot(
+    smsc: SmscSimulator, reports: Reports
+) -> None:
+    """`send_when` calls `depart` right before the PDU is written: a send queued behind a
+    full window has not departed (a crash then leaves it unsent, not in doubt)."""
+    smsc.submit_delay_ms = 300
+    sms = make_channel(smsc.port, window=1)
+    await sms.start(reports.sink)
+    departed: list[str] = []
+    first_departed = asyncio.Event()
+
+    def departing(text: str) -> Callable[[], Awaitable[bool]]:
+        async def depart() -> bool:
+            departed.append(text)
+            first_departed.set()
+            return True
+
+        return depart
+
+    try:
+        first = asyncio.create_task(
+            sms.send_when(outbound("+380501234566", "first"), departing("first"))
+        )
+        await first_departed.wait()
+        second = asyncio.create_task(
+            sms.send_when(outbound("+380501234566", "second"), departing("second"))
+        )
+        await eventually(lambda: len(smsc.received) == 1)
+        assert departed == ["first"]  # the second waits for the slot, not departed
+        assert isinstance(await first, Sent)
+        assert isinstance(await second, Sent)
+        assert departed == ["first", "second"]
+    finally:
+        await sms.aclose()
+
+
+async def test_a_send_whose_intent_was_not_stored_is_not_written(
+    smsc: SmscSimulator, channel: SmsChannel
+) -> None:
+    async def refused() -> bool:
+        return False
+
+    outcome = await channel.send_when(outbound("+380501234566", "never"), refused)
+    assert outcome == Retry("INTENT_NOT_STORED")
+    assert smsc.received == []

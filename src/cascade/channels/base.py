@@ -141,6 +141,22 @@ class SessionChannel(Channel, Protocol):
     async def start(self, sink: EventSink) -> None: ...
 
 
+INTENT_NOT_STORED = "INTENT_NOT_STORED"  # a send's intent could not be committed: not sent
+Depart = Callable[[], Awaitable[bool]]
+"""Called by a send right before its request leaves the process: True once the intent to
+send is committed, False if it could not be (then nothing may leave)."""
+
+
+@runtime_checkable
+class DepartureGated(Protocol):
+    """A channel whose send may wait inside it before anything leaves (an SMPP window
+    slot): it calls `depart` at the last moment, so that a crash while it waits leaves no
+    send in doubt that never left. Other channels' requests leave as soon as they are
+    called, and the engine commits their intent just before."""
+
+    async def send_when(self, out: Outbound, depart: Depart) -> Outcome: ...
+
+
 @runtime_checkable
 class Revocable(Protocol):
     """A channel that can withdraw a message not yet delivered (RBM's revoke): the engine

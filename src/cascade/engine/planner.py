@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import msgspec
 
 from cascade.channels.base import (
+    INTENT_NOT_STORED,
     Delivered,
     Failed,
     InDoubt,
@@ -395,7 +396,8 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
         case Failed(reason) | Misconfigured(reason):
             return next_step("failed", reason)
         case Retry(reason):
-            tries = c.tries + 1
+            # a send whose intent could not be stored never left: it costs time, not a try
+            tries = c.tries + (reason != INTENT_NOT_STORED)
             if tries >= MAX_TRIES:
                 return next_step("failed", "RETRIES_EXHAUSTED")
             due = min(now + retry_delay_ms(tries), c.expires_at_ms)

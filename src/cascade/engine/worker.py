@@ -18,15 +18,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cascade.channels.base import (
+    INTENT_NOT_STORED,
     Channel,
+    DepartureGated,
     EventSink,
+    Failed,
     InDoubt,
+    Misconfigured,
     Outcome,
     Retry,
     Revocable,
     Sender,
     SessionChannel,
     Throttled,
+    Unreachable,
 )
 from cascade.clock import Clock
 from cascade.domain.ratelimit import Rate
@@ -41,6 +46,10 @@ log = logging.getLogger(__name__)
 _FLUSH_S = 0.005  # commit finished sends at least this often
 _FLUSH_SIZE = 128  # or as soon as this many have finished
 _ORPHAN_SWEEP_S = 5.0  # how often kept delivery reports (early, or held) are matched again
+_COMMIT_RETRY_S = 0.05  # first pause before committing a batch's results again
+_COMMIT_RETRY_MAX_S = 2.0
+_LEASE_MARGIN_S = 2.0  # results are committed at least this long before the lease ends
+_STEP_ENDS = (Failed, Unreachable, Misconfigured)  # outcomes that end a step unsent
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +168,7 @@ class Worker:
         """Claim, plan and commit the plans of up to `batch` due messages; their sends run
         on in the returned task."""
         now = self._clock.now_ms()
+        claimed_at = self._clock.monotonic()
         claimed = await self._store.claim(
             self.owner, now, self._config.lease_ms, self._config.batch
         )
@@ -181,9 +191,10 @@ class Worker:
         jobs = [p.send for p in plans if p.send is not None]
         if not jobs:
             return len(claimed), None
-        return len(claimed), asyncio.create_task(self._send_all(jobs))
+        lease_ends = claimed_at + self._config.lease_ms / 1000 - _LEASE_MARGIN_S
+        return len(claimed), asyncio.create_task(self._send_all(jobs, lease_ends))
 
-    async def _send_all(self, jobs: list[SendJob]) -> None:
+    async def _send_all(self, jobs: list[SendJob], lease_ends: float) -> None:
         """Send concurrently; commit results in small groups as they complete.
 
         Committing as results arrive (rather than after the whole batch) keeps the set of
@@ -214,15 +225,42 @@ class Worker:
             group, finished[:] = finished[:], []
             remaining -= len(group)
             now = self._clock.now_ms()
-            transitions: list[Transition] = []
+            plans: list[Transition] = []
+            unsent: list[NewAttempt] = []
+            results: list[Transition] = []
             for job, future in group:
-                if job.plan is not None and not intents.stored(job):
-                    transitions.append(job.plan)  # it never left: its plan still stands
-                transitions.append(
-                    settle(job, future.result(), now, self._info[job.channel].window_s)
-                )
-            await self._store.apply(transitions)
+                outcome = future.result()
+                if not intents.stored(job):  # it never left: its plan still stands
+                    if job.plan is not None:
+                        plans.append(job.plan)
+                    # and a step it ended is an attempt of its own (a retry is not yet)
+                    if isinstance(job.intent, NewAttempt) and isinstance(outcome, _STEP_ENDS):
+                        unsent.append(job.intent)
+                results.append(settle(job, outcome, now, self._info[job.channel].window_s))
+            await self._commit_results(unsent, plans, results, lease_ends)
             flushed_at = self._clock.monotonic()
+
+    async def _commit_results(
+        self,
+        unsent: list[NewAttempt],
+        plans: list[Transition],
+        results: list[Transition],
+        lease_ends: float,
+    ) -> None:
+        """Commit what the sends came to, trying again while the claim's lease lasts: a
+        database outage then costs time, not outcomes. Past the lease the tasks may be
+        claimed again, and the sends that left are in doubt, as after a crash."""
+        pause = _COMMIT_RETRY_S
+        while True:
+            try:
+                await self._store.record_intents(unsent, (), plans, results)
+                return
+            except Exception:
+                if self._clock.monotonic() + pause >= lease_ends:
+                    raise
+                log.warning("committing send results failed; trying again", exc_info=True)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _COMMIT_RETRY_MAX_S)
 
     async def _revoke(self, revoke: Revoke) -> None:
         channel = self._channels.get(revoke.channel)
@@ -248,15 +286,21 @@ class Worker:
         async with self._gate:
             if self._config.enforce_rates:
                 await self._pace(job, sender_key, channel)
-            # Commit the intent only now, when nothing stands between it and the request:
-            # a crash can then leave in doubt only sends that were really under way.
-            if not await intents.commit(job):
-                return Retry("INTENT_NOT_STORED")
+            # Commit the intent only now, when nothing stands between it and the request
+            # (a gated channel says when that is: an SMPP submit waits for a window slot
+            # first): a crash can then leave in doubt only sends that were really under way.
             try:
-                outcome = await channel.send(job.outbound)
+                if isinstance(channel, DepartureGated):
+                    outcome = await channel.send_when(job.outbound, lambda: intents.commit(job))
+                elif await intents.commit(job):
+                    outcome = await channel.send(job.outbound)
+                else:
+                    outcome = Retry(INTENT_NOT_STORED)
             except Exception as err:  # an adapter bug must not lose the message
                 log.exception("channel %s raised", job.channel)
-                return InDoubt(f"ERROR:{type(err).__name__}")
+                if intents.committed(job):
+                    return InDoubt(f"ERROR:{type(err).__name__}")
+                return Retry(f"ERROR:{type(err).__name__}")  # nothing left: try again
         if isinstance(outcome, Throttled):
             self._pacer.pause(sender_key, outcome.retry_after_s)
         return outcome
@@ -289,6 +333,10 @@ class IntentCommitter:
             return False
         self._stored.add(job.attempt_id)
         return True
+
+    def committed(self, job: SendJob) -> bool:
+        """Whether this job's intent is committed (its request may have left)."""
+        return job.attempt_id in self._stored
 
     def stored(self, job: SendJob) -> bool:
         """Whether this job's intent (and plan) was committed; asked once, at its end."""

@@ -78,8 +78,8 @@ _Verdict = Literal["applied", "unknown", "held"]  # what became of a delivery re
 _END_TASK = Bulk("DELETE FROM tasks WHERE message_id = ?")
 _WAKE_TASK = Bulk("UPDATE tasks SET due_at = ? WHERE message_id = ?")
 _ORPHANS = ByIds(
-    "SELECT id, channel, provider_message_id, state, at, reason FROM orphan_reports "
-    "WHERE provider_message_id {ids} ORDER BY id"
+    "SELECT id, channel, provider_message_id, state, at, reason, recipient, text_prefix "
+    "FROM orphan_reports WHERE provider_message_id {ids} ORDER BY id"
 )
 _DELETE_ORPHAN = Bulk("DELETE FROM orphan_reports WHERE id = ?")
 _ATTEMPT_CHANNELS = ByIds("SELECT id, channel FROM attempts WHERE id {ids}")
@@ -329,11 +329,13 @@ class DeliveryQueries:
         new: Sequence[NewAttempt],
         resent: Sequence[AttemptChange],
         plans: Sequence[Transition] = (),
+        results: Sequence[Transition] = (),
     ) -> None:
         """Commit `sending` attempts, after the `plans` that led to them (the steps
         skipped on the way, the message's new step): from here on a crash leaves these
-        sends in doubt."""
-        if not new and not resent and not plans:
+        sends in doubt. `results`, applied last, settle attempts in the same transaction
+        (a send that ended before it left is recorded with its outcome at once)."""
+        if not new and not resent and not plans and not results:
             return
         now = self._clock.now_ms()
 
@@ -342,6 +344,8 @@ class DeliveryQueries:
                 self._apply(conn, plans, now)
             self._insert_attempts(conn, new)
             _RESEND.run(conn, [("sending", c.id) for c in resent])
+            if results:
+                self._apply(conn, results, now)
 
         await self._transact(work)
 
@@ -595,18 +599,7 @@ class DeliveryQueries:
     def _record_reports(
         self, conn: Connection, reports: Sequence[DeliveryReport], now: int
     ) -> list[bool]:
-        verdicts = self._apply_reports(conn, reports, now)
-        adopted = [
-            i
-            for i, r in enumerate(reports)
-            if verdicts[i] == "unknown"
-            and r.recipient is not None
-            and self._adopt_in_doubt(conn, r)
-        ]
-        if adopted:
-            again = self._apply_reports(conn, [reports[i] for i in adopted], now)
-            for i, verdict in zip(adopted, again, strict=True):
-                verdicts[i] = verdict
+        verdicts = self._apply_or_adopt(conn, reports, now)
         # kept: those that match nothing yet, and those waiting for a lease to end
         orphans = [r for r, v in zip(reports, verdicts, strict=True) if v != "applied"]
         if orphans:
@@ -619,11 +612,32 @@ class DeliveryQueries:
                         "state": r.state,
                         "reason": r.reason,
                         "at": r.at_ms,
+                        "recipient": r.recipient,
+                        "text_prefix": r.text_prefix,
                     }
                     for r in orphans
                 ],
             )
         return [v != "unknown" for v in verdicts]
+
+    def _apply_or_adopt(
+        self, conn: Connection, reports: Sequence[DeliveryReport], now: int
+    ) -> list[_Verdict]:
+        """Apply reports; one whose id no attempt has, but that names its recipient, is
+        given to the send in doubt it can only be about, and applied then."""
+        verdicts = self._apply_reports(conn, reports, now)
+        adopted = [
+            i
+            for i, r in enumerate(reports)
+            if verdicts[i] == "unknown"
+            and r.recipient is not None
+            and self._adopt_in_doubt(conn, r)
+        ]
+        if adopted:
+            again = self._apply_reports(conn, [reports[i] for i in adopted], now)
+            for i, verdict in zip(adopted, again, strict=True):
+                verdicts[i] = verdict
+        return verdicts
 
     def _adopt_in_doubt(self, conn: Connection, report: DeliveryReport) -> bool:
         """Give the report's id to the one in-doubt attempt it can only be about."""
@@ -657,10 +671,12 @@ class DeliveryQueries:
         await self._transact(lambda conn: self._match_orphans(conn, now))
 
     def _match_orphans(self, conn: Connection, now: int) -> None:
-        """Apply every kept report whose id an attempt or a segment now has."""
+        """Apply every kept report whose id an attempt or a segment now has, or that
+        names the recipient of a send now found in doubt."""
         o = t.orphan_reports.c
         a = t.attempts.c
         r = t.provider_refs.c
+        m = t.messages.c
         known = sa.or_(
             sa.exists().where(
                 a.provider_message_id == o.provider_message_id, a.channel == o.channel
@@ -668,11 +684,28 @@ class DeliveryQueries:
             sa.exists().where(
                 r.provider_message_id == o.provider_message_id, r.channel == o.channel
             ),
+            sa.exists()
+            .where(
+                a.channel == o.channel,
+                a.status == "unknown",
+                a.provider_message_id.is_(None),
+                m.phone == o.recipient,
+            )
+            .select_from(t.attempts.join(t.messages, m.id == a.message_id)),
         )
         rows = [
             tuple(row)
             for row in conn.execute(
-                sa.select(o.id, o.channel, o.provider_message_id, o.state, o.at, o.reason)
+                sa.select(
+                    o.id,
+                    o.channel,
+                    o.provider_message_id,
+                    o.state,
+                    o.at,
+                    o.reason,
+                    o.recipient,
+                    o.text_prefix,
+                )
                 .where(known)
                 .order_by(o.id)
             )
@@ -684,12 +717,12 @@ class DeliveryQueries:
         self._apply_orphans(conn, _ORPHANS.rows(conn, provider_ids), now)
 
     def _apply_orphans(self, conn: Connection, rows: Sequence[tuple[Any, ...]], now: int) -> None:
-        """Apply kept reports (id, channel, provider id, state, at, reason), oldest first;
-        those that found their attempt are kept no longer."""
+        """Apply kept reports (id, channel, provider id, state, at, reason, recipient,
+        text prefix), oldest first; those that found their attempt are kept no longer."""
         if not rows:
             return
-        reports = [DeliveryReport(r[1], r[2], r[3], r[4], r[5]) for r in rows]
-        verdicts = self._apply_reports(conn, reports, now)
+        reports = [DeliveryReport(*r[1:]) for r in rows]
+        verdicts = self._apply_or_adopt(conn, reports, now)
         _DELETE_ORPHAN.run(
             conn, [(r[0],) for r, v in zip(rows, verdicts, strict=True) if v == "applied"]
         )

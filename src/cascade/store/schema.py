@@ -132,6 +132,9 @@ orphan_reports = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("reason", sa.String(64)),
     sa.Column("at", sa.BigInteger, nullable=False),
+    # what the report says of its message, to find a send in doubt (see migration 0004)
+    sa.Column("recipient", sa.String(32)),
+    sa.Column("text_prefix", sa.Text),
     sa.Index("ix_orphan_reports_provider", "provider_message_id", "channel"),
 )
 

@@ -29,7 +29,9 @@ import random
 from collections.abc import Sequence
 
 from cascade.channels.base import (
+    INTENT_NOT_STORED,
     DeliveryReport,
+    Depart,
     Event,
     EventSink,
     Failed,
@@ -234,6 +236,11 @@ class SmsChannel:
         await self.session.aclose()
 
     async def send(self, out: Outbound) -> Outcome:
+        return await self.send_when(out, _at_once)
+
+    async def send_when(self, out: Outbound, depart: Depart) -> Outcome:
+        """Send; `depart` is awaited when the first part holds a window slot, just before
+        it is written (a send queued behind a full window has not left, and says so)."""
         await self.session.start()  # a no-op once started; receipts wait for `start(sink)`
         destination = destination_address(out.address or out.phone)
         if destination is None:
@@ -277,7 +284,9 @@ class SmsChannel:
             return Failed("UNENCODABLE")
         ids: list[str] = []
         for submit in submits:
-            result = await self._submit_part(submit, first=not ids, ttl_s=out.ttl_remaining_s)
+            result = await self._submit_part(
+                submit, first=not ids, ttl_s=out.ttl_remaining_s, depart=depart
+            )
             if isinstance(result, Accepted):
                 ids.append(result.message_id)
                 continue
@@ -296,12 +305,15 @@ class SmsChannel:
         self._reference = (self._reference + 1) % 256
         return self._reference
 
-    async def _submit_part(self, submit: Submit, *, first: bool, ttl_s: int) -> SubmitResult:
-        """One part; a later part that is throttled waits and tries again (its message is
-        already partly with the SMSC), for at most `part_retry_s` and the TTL."""
-        result = await self.session.submit(submit, bind_wait_s=self._bind_wait_s)
+    async def _submit_part(
+        self, submit: Submit, *, first: bool, ttl_s: int, depart: Depart
+    ) -> SubmitResult:
+        """One part; the first departs (see send_when). A later part that is throttled
+        waits and tries again (its message is already partly with the SMSC), for at most
+        `part_retry_s` and the TTL."""
         if first:
-            return result
+            return await self.session.submit(submit, bind_wait_s=self._bind_wait_s, depart=depart)
+        result = await self.session.submit(submit, bind_wait_s=self._bind_wait_s)
         deadline = self._clock.monotonic() + min(self._part_retry_s, ttl_s)
         pause = self._throttle_pause_s
         while isinstance(result, Rejected) and result.status in THROTTLING:
@@ -314,6 +326,8 @@ class SmsChannel:
 
     def _first_part_outcome(self, result: SubmitResult) -> Outcome:
         if isinstance(result, NotSent):
+            if result.reason == INTENT_NOT_STORED:
+                return Retry(INTENT_NOT_STORED)
             if self.session.credentials_rejected:
                 status = self.session.last_bind_status or 0
                 return Misconfigured(f"SMPP_BIND_REJECTED: {status_name(status)}")
@@ -332,6 +346,10 @@ class SmsChannel:
         self._next_pause_s = min(pause * 2, self._max_throttle_pause_s)
         log.info("SMSC throttles (%s): pausing SMS for %.1f s", reason, pause)
         return Throttled(pause, reason)
+
+
+async def _at_once() -> bool:
+    return True
 
 
 def _describe(result: SubmitResult) -> str:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from cascade.channels.base import INTENT_NOT_STORED
 from cascade.channels.sms import encoding
 from cascade.channels.sms.pdu import (
     ALERT_NOTIFICATION,
@@ -383,14 +384,30 @@ class SmppSession:
 
     # --- sending -----------------------------------------------------------------------------
 
-    async def submit(self, submit: Submit, *, bind_wait_s: float = 0.0) -> SubmitResult:
-        """One submit_sm; waits for a window slot, and up to `bind_wait_s` for a bind."""
+    async def submit(
+        self,
+        submit: Submit,
+        *,
+        bind_wait_s: float = 0.0,
+        depart: Callable[[], Awaitable[bool]] | None = None,
+    ) -> SubmitResult:
+        """One submit_sm; waits for a window slot, and up to `bind_wait_s` for a bind.
+
+        `depart`, if given, is awaited once the slot is held and the link is up, right
+        before the PDU is written; if it answers False nothing is written (`NotSent`).
+        """
         if not await self.wait_bound(bind_wait_s):
             return NotSent("NOT_BOUND")
         async with self._window:
             link = self._link
             if link is None or link.closed.is_set():
                 return NotSent("NOT_BOUND")
+            if depart is not None:
+                if not await depart():
+                    return NotSent(INTENT_NOT_STORED)
+                link = self._link  # the link may have ended while the intent was stored
+                if link is None or link.closed.is_set():
+                    return NotSent("NOT_BOUND")
             sequence = self._next_sequence()
             data = submit.encode(sequence)
             answer = link.expect(sequence)

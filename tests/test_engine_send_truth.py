@@ -1,0 +1,160 @@
+"""The truth of a send through crashes and outages (issue 12, point 2), on both databases.
+
+- A send is in doubt only if its request left the process: one that waited inside its
+  channel (an SMPP window slot) when the worker died is sent again, once.
+- A receipt that arrives while its send is still `sending` is kept with what can match
+  it, and settles the send once the send is found in doubt.
+- Results the worker knows but could not commit are committed again while its lease
+  lasts, instead of being dropped (which left every one of them in doubt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from cascade.channels.base import (
+    INTENT_NOT_STORED,
+    Delivered,
+    DepartureGated,
+    Outbound,
+    Outcome,
+    Retry,
+    Sent,
+)
+from cascade.clock import ManualClock
+from cascade.engine.planner import plan
+from cascade.store.base import NewAttempt
+from cascade.store.sql import SqlStore
+from tests.conftest import TestAccount
+from tests.test_engine import LIMITS, PHONE, Scene, ScriptedChannel, drain, plain
+
+
+@pytest.fixture
+def scene(store: SqlStore, clock: ManualClock, account: TestAccount) -> Scene:
+    return Scene(store, clock, account)
+
+
+@dataclass
+class WindowedChannel:
+    """A channel whose sends wait for a slot (as SMPP submits wait for the window), then
+    depart, then are answered."""
+
+    name: str = "sms"
+    limits: Any = LIMITS
+    slot: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: asyncio.Event = field(default_factory=asyncio.Event)
+    departed: list[str] = field(default_factory=list)
+
+    async def send(self, out: Outbound) -> Outcome:
+        raise AssertionError("a gated channel is sent through send_when")
+
+    async def send_when(self, out: Outbound, depart: Callable[[], Awaitable[bool]]) -> Outcome:
+        self.waiting.set()
+        await self.slot.wait()
+        if not await depart():
+            return Retry(INTENT_NOT_STORED)
+        self.departed.append(out.text)
+        return Sent(f"smsc-{len(self.departed)}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_send_that_died_waiting_for_its_slot_is_sent_again_not_in_doubt(
+    scene: Scene, store: SqlStore, clock: ManualClock
+) -> None:
+    assert await store.set_channel_order(scene.account.id, ["sms"])
+    message_id = await scene.accept(PHONE, text="Queued behind the window")
+    windowed = WindowedChannel()
+    assert isinstance(windowed, DepartureGated)
+    dying = asyncio.create_task(scene.worker(windowed).run_once())  # type: ignore[arg-type]
+    await windowed.waiting.wait()
+    dying.cancel()  # the worker dies while its send waits for a slot
+    with pytest.raises(asyncio.CancelledError):
+        await dying
+    v = await scene.view(message_id)
+    assert [a.status for a in v.attempts if a.channel == "sms"] == []  # nothing in flight
+    clock.advance(31)  # the dead worker's lease runs out
+    sms = plain("sms", lambda o: Delivered("smsc-1"))
+    await drain(scene.worker(sms))
+    v = await scene.view(message_id)
+    assert (v.status, v.channel) == ("delivered", "sms")
+    assert [o.text for o in sms.sent] == ["Queued behind the window"]  # once
+
+
+async def test_a_receipt_before_the_crash_is_found_settles_the_send_in_doubt(
+    scene: Scene, store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    """The PDU left and the SMSC took it, the worker died before committing the id; the
+    receipt comes (to another worker's session) while the attempt is still `sending`."""
+    assert await store.set_channel_order(account.id, ["sms"])
+    message_id = await scene.accept(PHONE, text="Your code is 4321")
+    [claimed] = await store.claim("dead-worker", clock.now_ms(), 30_000, 10)
+    from cascade.engine.planner import ChannelInfo
+
+    decided = plan(claimed, clock.now_ms(), {"sms": ChannelInfo(LIMITS, 60)}, {}, {})
+    assert decided.send is not None
+    assert isinstance(decided.send.intent, NewAttempt)
+    await store.record_intents([decided.send.intent], [], [decided.transition])
+    # the receipt: its id was never recorded, its send is not in doubt yet
+    kept = await store.record_report(
+        "sms", "smsc-77", "delivered", clock.now_ms(), recipient=PHONE, text_prefix="Your code"
+    )
+    assert not kept  # nothing matched yet: kept
+    clock.advance(31)
+    await drain(scene.worker(plain("sms")))  # the send is found in doubt
+    v = await scene.view(message_id)
+    assert (v.status, v.reason) == ("undeliverable", "IN_DOUBT")
+    await store.match_orphans()  # the worker's periodic sweep
+    v = await scene.view(message_id)
+    assert (v.status, v.channel, v.reason) == ("delivered", "sms", None)
+    assert (v.attempts[-1].status, v.attempts[-1].provider_message_id) == ("delivered", "smsc-77")
+
+
+async def test_results_that_could_not_be_committed_are_committed_again(
+    scene: Scene, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    telegram: ScriptedChannel = await scene.linked_channel("telegram", lambda o: Delivered("tg-1"))
+    message_id = await scene.accept(PHONE)
+    record = store.record_intents
+    failures = {"left": 2}
+
+    async def flaky(*args: Any, **kwargs: Any) -> None:
+        results = kwargs.get("results", args[3] if len(args) > 3 else ())
+        if results and failures["left"]:
+            failures["left"] -= 1
+            raise OSError("the database restarts")
+        await record(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record_intents", flaky)
+    await drain(scene.worker(telegram))
+    assert failures["left"] == 0
+    v = await scene.view(message_id)
+    assert (v.status, v.channel) == ("delivered", "telegram")
+    assert len(telegram.sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("reason", "after_six"), [(INTENT_NOT_STORED, "processing"), ("SMSC_NOT_BOUND", "failed")]
+)
+async def test_a_send_whose_intent_was_not_stored_costs_no_try(
+    scene: Scene, store: SqlStore, clock: ManualClock, reason: str, after_six: str
+) -> None:
+    """It never left, so it is no attempt that failed: time passes, tries do not."""
+    assert await store.set_channel_order(scene.account.id, ["sms"])
+    message_id = await scene.accept(PHONE)
+    sms = plain("sms", lambda o: Retry(reason))
+    worker = scene.worker(sms)
+    for _ in range(6):
+        await drain(worker)
+        clock.advance(600)
+    v = await scene.view(message_id)
+    assert len(sms.sent) == (6 if after_six == "processing" else 5)
+    assert [a.status for a in v.attempts][-1:] == (
+        ["retrying"] if after_six == "processing" else ["failed"]
+    )
