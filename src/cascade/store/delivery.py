@@ -18,10 +18,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cascade.channels.base import UNREACHABLE_REASONS, DeliveryReport
+from cascade.channels.base import DeliveryReport
 from cascade.clock import Clock
-from cascade.domain.delivery import is_final
-from cascade.domain.message import Status
+from cascade.domain.lifecycle import (
+    AttemptState,
+    MessageState,
+    Report,
+    ReportState,
+    apply_report,
+)
 from cascade.store import schema as t
 from cascade.store.base import (
     AttemptChange,
@@ -84,7 +89,7 @@ _ORPHANS = ByIds(
 _DELETE_ORPHAN = Bulk("DELETE FROM orphan_reports WHERE id = ?")
 _ATTEMPT_CHANNELS = ByIds("SELECT id, channel FROM attempts WHERE id {ids}")
 _NONE: dict[str, str] = {}
-ReportState = Literal["delivered", "read", "failed"]
+ReportedState = Literal["delivered", "read", "failed"]
 T = TypeVar("T")
 
 
@@ -568,7 +573,7 @@ class DeliveryQueries:
         self,
         channel: str,
         provider_id: str,
-        state: ReportState,
+        state: ReportedState,
         at_ms: int,
         reason: str | None = None,
         *,
@@ -877,7 +882,6 @@ class DeliveryQueries:
 
 # --- delivery reports, applied set-wise -------------------------------------------------
 
-_FAILABLE = frozenset({"sent", "sending", "timeout", "unknown"})  # a failure report ends these
 
 _SET_REF_DELIVERED = Bulk(
     "UPDATE provider_refs SET delivered = ? WHERE channel = ? AND provider_message_id = ?"
@@ -1006,41 +1010,42 @@ class _ReportRows:
 def _report_effect(
     report: DeliveryReport, ref: _Ref | None, attempt: _Attempt, message: _Message | None
 ) -> Literal["finish", "wake"] | None:
-    """Apply one report to the rows in memory; what it asks of its message, if anything."""
-    before = attempt.status
-    state = report.state
-    if ref is not None and state == "delivered" and (attempt.parts or 1) > 1:
-        # a message in segments is delivered when every segment is
-        if ref.delivered:
-            return None  # a repeated receipt for a segment already counted
+    """Apply one report to the rows in memory (the rule is the domain's: apply_report);
+    what it asks of its message, if anything."""
+    effect = apply_report(
+        Report(
+            ReportState(report.state),
+            report.at_ms,
+            report.reason,
+            report.channel,
+            ref.delivered if ref is not None else None,
+        ),
+        AttemptState(
+            attempt.status,
+            attempt.step,
+            attempt.reason,
+            attempt.finished_at,
+            attempt.parts,
+            attempt.parts_delivered,
+        ),
+        MessageState(message.status, message.step, message.channel, message.reason)
+        if message is not None
+        else None,
+    )
+    if ref is not None and effect.segment_delivered:
         ref.delivered = ref.dirty = True
-        attempt.parts_delivered += 1
-        attempt.dirty = True
-        if attempt.parts_delivered < (attempt.parts or 1):
-            return None
-    if (
-        state == "read"
-        or (state == "delivered" and before != "read")
-        or (state == "failed" and before in _FAILABLE)
+    after = effect.attempt
+    if (after.status, after.reason, after.finished_at_ms, after.parts_delivered) != (
+        attempt.status,
+        attempt.reason,
+        attempt.finished_at,
+        attempt.parts_delivered,
     ):
-        if state == "failed":
-            attempt.status = "unreachable" if report.reason in UNREACHABLE_REASONS else "failed"
-            attempt.reason = report.reason
-        else:
-            attempt.status, attempt.reason = state, None
-        attempt.finished_at = report.at_ms
+        attempt.status, attempt.reason = after.status, after.reason
+        attempt.finished_at, attempt.parts_delivered = after.finished_at_ms, after.parts_delivered
         attempt.dirty = True
-    if message is None:
-        return None
-    # the step in progress; or the send a message ended in doubt over, now settled
-    settles_doubt = before == "unknown" and message.reason == "IN_DOUBT"
-    current_step = message.step == attempt.step and (not is_final(message.status) or settles_doubt)
-    if state in ("delivered", "read") and current_step:
-        message.status, message.channel, message.reason = state, report.channel, None
+    if effect.message is not None and message is not None:
+        message.status, message.channel = effect.message.status, effect.message.channel
+        message.reason = effect.message.reason
         return "finish"
-    if state == "read" and message.status == Status.DELIVERED and message.channel == report.channel:
-        message.status, message.reason = Status.READ, None
-        return "finish"
-    if state == "failed" and current_step:
-        return "wake"
-    return None
+    return "wake" if effect.wake else None

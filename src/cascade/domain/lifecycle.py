@@ -1,0 +1,153 @@
+"""The lifecycle of a message and its attempts: the statuses, the engine's own reasons, and
+what a provider's delivery report does to them, as a pure function.
+
+An attempt is one step of the cascade on one channel:
+
+- `sending`: its intent is committed and its request is leaving (a crash here leaves it
+  in doubt); `retrying` / `paused`: it did not leave and will be sent again;
+- `sent`: the provider took it and a report is awaited within the step's window;
+- `delivered`, `read`: confirmed; `unreachable`, `failed`: the step is over, the next
+  one follows; `skipped`: the step was passed over without a send; `timeout`: no report
+  came within the window;
+- `unknown`: the request left and no answer was recorded (IN_DOUBT): it is never sent
+  again, and the message ends `undeliverable` — until a report for it settles it.
+
+A report never lowers what is known: `read` beats `delivered`, a failure ends only an
+attempt still waiting (or in doubt), and a message that is final stays final, except that
+`read` may follow `delivered` and a report may settle a message that ended in doubt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from cascade.domain.delivery import is_final
+from cascade.domain.message import Status
+
+
+class AttemptStatus(StrEnum):
+    SENDING = "sending"
+    RETRYING = "retrying"
+    PAUSED = "paused"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    TIMEOUT = "timeout"
+    UNKNOWN = "unknown"
+
+
+class ReportState(StrEnum):
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+class Reason(StrEnum):
+    """The reasons the engine itself gives (a provider's own reasons are its codes)."""
+
+    IN_DOUBT = "IN_DOUBT"
+    INTENT_NOT_STORED = "INTENT_NOT_STORED"
+
+
+# A provider's failure reasons that mean the person cannot be reached on that channel: a
+# `failed` report with one of them makes the attempt `unreachable` (SPEC B2).
+UNREACHABLE_REASONS = frozenset(
+    {"NOT_VIBER_USER", "BLOCKED", "NO_SUITABLE_DEVICE", "NO_RCS", "NO_CHAT", "NOT_SUBSCRIBED"}
+)
+
+# Attempts a failure report still ends: waiting for a report, or not known to have left.
+FAILABLE = frozenset(
+    {AttemptStatus.SENT, AttemptStatus.SENDING, AttemptStatus.TIMEOUT, AttemptStatus.UNKNOWN}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a delivery report says: its state, when, why (a failure's reason), and for a
+    message sent in segments whether this segment was counted delivered already."""
+
+    state: ReportState
+    at_ms: int
+    reason: str | None = None
+    channel: str = ""
+    segment_seen: bool | None = None  # None: not a segment's report
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptState:
+    status: str
+    step: int
+    reason: str | None = None
+    finished_at_ms: int | None = None
+    parts: int | None = None
+    parts_delivered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MessageState:
+    status: str
+    step: int
+    channel: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEffect:
+    """What a report changes: the attempt, whether its segment now counts as delivered,
+    the message (None: unchanged), and whether the engine must look at the message now
+    (a failure of the step in progress: the next step follows)."""
+
+    attempt: AttemptState
+    segment_delivered: bool = False
+    message: MessageState | None = None
+    wake: bool = False
+
+
+def apply_report(
+    report: Report, attempt: AttemptState, message: MessageState | None
+) -> ReportEffect:
+    """The effect of one report on its attempt and message (see the module's rules)."""
+    before = attempt.status
+    counted = False
+    segmented = (attempt.parts or 1) > 1 and report.segment_seen is not None
+    if segmented and report.state == ReportState.DELIVERED:
+        # a message in segments is delivered when every segment is
+        if report.segment_seen:
+            return ReportEffect(attempt)  # a repeated receipt for a segment counted
+        counted = True
+        attempt = replace(attempt, parts_delivered=attempt.parts_delivered + 1)
+        if attempt.parts_delivered < (attempt.parts or 1):
+            return ReportEffect(attempt, segment_delivered=True)
+    state = report.state
+    if (
+        state == ReportState.READ
+        or (state == ReportState.DELIVERED and before != AttemptStatus.READ)
+        or (state == ReportState.FAILED and before in FAILABLE)
+    ):
+        if state == ReportState.FAILED:
+            unreachable = report.reason in UNREACHABLE_REASONS
+            status = AttemptStatus.UNREACHABLE if unreachable else AttemptStatus.FAILED
+            attempt = replace(
+                attempt, status=status, reason=report.reason, finished_at_ms=report.at_ms
+            )
+        else:
+            attempt = replace(attempt, status=state.value, reason=None, finished_at_ms=report.at_ms)
+    if message is None:
+        return ReportEffect(attempt, counted)
+    # the step in progress; or the send a message ended in doubt over, now settled
+    settles_doubt = before == AttemptStatus.UNKNOWN and message.reason == Reason.IN_DOUBT
+    current_step = message.step == attempt.step and (not is_final(message.status) or settles_doubt)
+    if state in (ReportState.DELIVERED, ReportState.READ) and current_step:
+        settled = MessageState(state.value, message.step, report.channel, None)
+        return ReportEffect(attempt, counted, settled)
+    if (
+        state == ReportState.READ
+        and message.status == Status.DELIVERED
+        and message.channel == report.channel
+    ):
+        return ReportEffect(attempt, counted, replace(message, status=Status.READ, reason=None))
+    return ReportEffect(attempt, counted, wake=state == ReportState.FAILED and current_step)
