@@ -26,6 +26,12 @@ RETRY_CAP_MS = 60_000
 MAX_TRIES = 5
 
 
+# Reasons a provider may report for a recipient it cannot reach: a `failed` report with
+# one of these makes the attempt `unreachable` (SPEC B2: not a user, blocked, no device).
+UNREACHABLE_REASONS = frozenset(
+    {"NOT_VIBER_USER", "BLOCKED", "NO_SUITABLE_DEVICE", "NO_RCS", "NO_CHAT", "NOT_SUBSCRIBED"}
+)
+
 VERIFY_ATTEMPTS = 3  # wrong flash-call codes allowed before the code is void
 
 

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cascade.channels.base import UNREACHABLE_REASONS, DeliveryReport
 from cascade.clock import Clock
-from cascade.domain.delivery import is_final
+from cascade.domain.delivery import UNREACHABLE_REASONS, is_final
+from cascade.domain.events import DeliveryReport
 from cascade.domain.message import Status
 from cascade.store import schema as t
 from cascade.store.base import (

@@ -30,9 +30,7 @@ from collections.abc import Sequence
 
 from cascade.channels.base import (
     INTENT_NOT_STORED,
-    DeliveryReport,
     Depart,
-    Event,
     EventSink,
     Failed,
     InDoubt,
@@ -73,6 +71,7 @@ from cascade.channels.sms.session import (
     SubmitResult,
 )
 from cascade.clock import Clock, SystemClock
+from cascade.domain.events import DeliveryReport, Event
 
 CHANNEL = "sms"
 
