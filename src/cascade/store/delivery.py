@@ -24,6 +24,7 @@ from cascade.domain.events import DeliveryReport
 from cascade.domain.message import Status
 from cascade.store import schema as t
 from cascade.store.base import (
+    WAKE_CHANNEL,
     AttemptChange,
     AttemptRow,
     Claimed,
@@ -496,7 +497,7 @@ class DeliveryQueries:
 
     def _notify(self, conn: Connection) -> None:
         if self.dialect == "postgresql":
-            conn.execute(sa.text("NOTIFY cascade_tasks"))
+            conn.execute(sa.text(f"NOTIFY {WAKE_CHANNEL}"))
 
     # --- status webhooks ----------------------------------------------------------------
 
