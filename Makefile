@@ -19,9 +19,10 @@ install-test: $(BIN)/python
 up: install
 	$(BIN)/cascade up
 
-## make test: install and run lint, types and the whole test suite
+## make test: install and run lint, types, import layers and the whole test suite
 test: install-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 	$(BIN)/pytest

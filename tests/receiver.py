@@ -18,7 +18,8 @@ import msgspec
 from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 
-from cascade.channels.base import DeliveryReport, Event, Inbound, Sender, WebhookHandler
+from cascade.channels.base import Inbound, Sender, WebhookHandler
+from cascade.domain.events import DeliveryReport, Event
 
 
 @dataclass

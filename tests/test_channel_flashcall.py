@@ -19,8 +19,6 @@ from msgspec.structs import replace
 
 from cascade.channels.base import (
     Channel,
-    DeliveryReport,
-    Event,
     Failed,
     Inbound,
     InDoubt,
@@ -49,6 +47,7 @@ from cascade.channels.flashcall import (
     verify,
 )
 from cascade.channels.flashcall.codes import check_prefix
+from cascade.domain.events import DeliveryReport, Event
 from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 

@@ -25,8 +25,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from cascade.channels.base import (
     Channel,
-    DeliveryReport,
-    Event,
     Failed,
     Inbound,
     Misconfigured,
@@ -36,7 +34,6 @@ from cascade.channels.base import (
     Revocable,
     Sender,
     Sent,
-    SurveyAnswer,
     Throttled,
     Unreachable,
 )
@@ -55,6 +52,7 @@ from cascade.channels.rcs import (
     webhook_handler,
 )
 from cascade.clock import ManualClock
+from cascade.domain.events import DeliveryReport, Event, SurveyAnswer
 from tests.mock_transport import Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 

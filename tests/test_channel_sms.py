@@ -19,8 +19,6 @@ import httpx
 import pytest
 
 from cascade.channels.base import (
-    DeliveryReport,
-    Event,
     Failed,
     InDoubt,
     Misconfigured,
@@ -39,6 +37,7 @@ from cascade.channels.sms.session import (
     general_receipt_fields,
     receipt_fields,
 )
+from cascade.domain.events import DeliveryReport, Event
 from cascade.simulators.script import Behaviour
 from cascade.simulators.smsc import SmscSimulator, create_admin_app, create_server
 from tests.outbound import outbound_to

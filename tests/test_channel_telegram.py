@@ -20,10 +20,7 @@ from msgspec.structs import replace
 
 from cascade.channels.base import (
     Channel,
-    ContactLinked,
-    ContactState,
     Delivered,
-    Event,
     Failed,
     Inbound,
     InDoubt,
@@ -32,7 +29,6 @@ from cascade.channels.base import (
     Outcome,
     Retry,
     Sender,
-    SurveyAnswer,
     Throttled,
     Unreachable,
 )
@@ -47,6 +43,7 @@ from cascade.channels.telegram import (
     survey_markup,
 )
 from cascade.clock import ManualClock
+from cascade.domain.events import ContactLinked, ContactState, Event, SurveyAnswer
 from tests.mock_transport import Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 

@@ -16,10 +16,6 @@ import pytest
 
 from cascade.channels.base import (
     Channel,
-    ContactLinked,
-    ContactState,
-    DeliveryReport,
-    Event,
     Failed,
     Inbound,
     InDoubt,
@@ -29,7 +25,6 @@ from cascade.channels.base import (
     Retry,
     Sender,
     Sent,
-    SurveyAnswer,
     Throttled,
     Unreachable,
 )
@@ -42,6 +37,7 @@ from cascade.channels.viber_bot import (
     handle_webhook,
     signature,
 )
+from cascade.domain.events import ContactLinked, ContactState, DeliveryReport, Event, SurveyAnswer
 from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 

@@ -22,8 +22,6 @@ import pytest
 
 from cascade.channels.base import (
     Channel,
-    DeliveryReport,
-    Event,
     Failed,
     Inbound,
     InDoubt,
@@ -43,6 +41,7 @@ from cascade.channels.viber_business import (
     ViberBusinessChannel,
     handle_webhook,
 )
+from cascade.domain.events import DeliveryReport, Event
 from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 

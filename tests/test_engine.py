@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from cascade.api.wire import MessageIn
 from cascade.channels.base import (
     Delivered,
-    DeliveryReport,
     Failed,
     Limits,
     Outbound,
@@ -29,6 +28,7 @@ from cascade.channels.base import (
     Unreachable,
 )
 from cascade.clock import ManualClock
+from cascade.domain.events import DeliveryReport
 from cascade.domain.message import Context, Form, Route, validate
 from cascade.engine.worker import Worker, WorkerConfig
 from cascade.security import hash_secret

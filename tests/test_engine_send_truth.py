@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from cascade.channels.base import (
-    INTENT_NOT_STORED,
     Delivered,
     DepartureGated,
     Outbound,
@@ -27,6 +26,7 @@ from cascade.channels.base import (
     Sent,
 )
 from cascade.clock import ManualClock
+from cascade.domain.lifecycle import Reason
 from cascade.engine.planner import plan
 from cascade.store.base import NewAttempt
 from cascade.store.sql import SqlStore
@@ -57,7 +57,7 @@ class WindowedChannel:
         self.waiting.set()
         await self.slot.wait()
         if not await depart():
-            return Retry(INTENT_NOT_STORED)
+            return Retry(Reason.INTENT_NOT_STORED)
         self.departed.append(out.text)
         return Sent(f"smsc-{len(self.departed)}")
 
@@ -140,7 +140,8 @@ async def test_results_that_could_not_be_committed_are_committed_again(
 
 
 @pytest.mark.parametrize(
-    ("reason", "after_six"), [(INTENT_NOT_STORED, "processing"), ("SMSC_NOT_BOUND", "failed")]
+    ("reason", "after_six"),
+    [(Reason.INTENT_NOT_STORED, "processing"), ("SMSC_NOT_BOUND", "failed")],
 )
 async def test_a_send_whose_intent_was_not_stored_costs_no_try(
     scene: Scene, store: SqlStore, clock: ManualClock, reason: str, after_six: str

@@ -15,19 +15,17 @@ import pytest
 from msgspec.structs import replace
 
 from cascade.channels.base import (
-    ContactLinked,
-    ContactState,
     Delivered,
     Failed,
     Misconfigured,
     Outbound,
     Sender,
-    SurveyAnswer,
     Throttled,
     Unreachable,
 )
 from cascade.channels.telegram import TelegramChannel, handle_webhook
 from cascade.clock import ManualClock
+from cascade.domain.events import ContactLinked, ContactState, SurveyAnswer
 from cascade.simulators.telegram import TelegramSimulator, chat_id_for, create_app
 from tests.outbound import outbound_to
 from tests.receiver import Receiver

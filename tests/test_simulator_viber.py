@@ -16,18 +16,9 @@ import httpx
 import msgspec
 import pytest
 
-from cascade.channels.base import (
-    ContactLinked,
-    ContactState,
-    Misconfigured,
-    Outbound,
-    Sender,
-    Sent,
-    SurveyAnswer,
-    Throttled,
-    Unreachable,
-)
+from cascade.channels.base import Misconfigured, Outbound, Sender, Sent, Throttled, Unreachable
 from cascade.channels.viber_bot import ViberApiError, ViberBotChannel, handle_webhook
+from cascade.domain.events import ContactLinked, ContactState, SurveyAnswer
 from cascade.simulators.viber import ViberSimulator, create_app, phone_for, user_id
 from tests import live_simulator
 from tests.live_simulator import live_on, script, wait_for

@@ -20,11 +20,15 @@ from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
 from cascade.channels import flashcall, rcs, sms, telegram, viber_bot, viber_business
-from cascade.channels.base import Channel, Event, Sender, WebhookHandler
+from cascade.channels.base import Channel, Sender, WebhookHandler
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
+from cascade.domain.events import Event
 from cascade.domain.ratelimit import Rate
+from cascade.engine.callbacks import CallbackDispatcher
 from cascade.engine.inbound import apply_events
+from cascade.engine.runner import Engine
+from cascade.engine.wakeup import PgListener
 from cascade.engine.worker import Worker, WorkerConfig
 from cascade.security import new_link_code
 from cascade.store.migrate import head_revision
@@ -165,6 +169,26 @@ def callback_policy(settings: Settings, resolve: Resolve | None = None) -> Callb
     """Which status-webhook URLs are registered and called (tests bring their resolver)."""
     return CallbackUrlPolicy(
         allow_private=settings.allow_private_callbacks, resolve=resolve or resolve_host
+    )
+
+
+def build_engine(
+    settings: Settings,
+    store: SqlStore,
+    channels: Mapping[str, Channel],
+    clock: Clock | None = None,
+    static_senders: Mapping[str, Sender] | None = None,
+) -> Engine:
+    """A worker, the status-webhook dispatcher and, on PostgreSQL, the LISTEN/NOTIFY
+    listener that wakes the worker: `cascade worker`, and the engine inside `cascade up`."""
+    clock = clock or SystemClock()
+    worker = build_worker(settings, store, clock, channels, static_senders)
+    return Engine(
+        store,
+        channels,
+        worker,
+        CallbackDispatcher(store, clock, policy=callback_policy(settings)),
+        PgListener(settings.database_url, worker.wake) if store.dialect == "postgresql" else None,
     )
 
 

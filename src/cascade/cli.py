@@ -355,13 +355,13 @@ def callbacks_remove(callback_id: str, account_id: str) -> None:
 @main.command()
 def worker() -> None:
     """Run a delivery worker (any number may run; stops cleanly on SIGTERM)."""
-    from cascade.bootstrap import build_channels, build_store, configure_logging
-    from cascade.engine.runner import Engine, run_until_signalled
+    from cascade.bootstrap import build_channels, build_engine, build_store, configure_logging
+    from cascade.engine.runner import run_until_signalled
 
     settings = _settings()
     configure_logging(settings)
     clock = SystemClock()
-    engine = Engine(settings, build_store(settings, clock), build_channels(settings), clock)
+    engine = build_engine(settings, build_store(settings, clock), build_channels(settings), clock)
     from cascade import loop
 
     loop.run(run_until_signalled(engine))

@@ -25,13 +25,19 @@ import httpx
 import uvicorn
 
 from cascade import loop
-from cascade.bootstrap import build_app, build_channels, build_store, configure_logging
+from cascade.bootstrap import (
+    build_app,
+    build_channels,
+    build_engine,
+    build_store,
+    configure_logging,
+)
 from cascade.channels.base import Sender
 from cascade.channels.telegram import TelegramChannel
 from cascade.channels.viber_bot import ViberBotChannel
 from cascade.clock import SystemClock
 from cascade.config import Settings
-from cascade.engine.runner import Engine, stop_on_signals
+from cascade.engine.runner import stop_on_signals
 from cascade.security import hash_secret, new_api_key
 from cascade.simulators import flashcall as twilio_sim
 from cascade.simulators import rcs as rcs_sim
@@ -195,7 +201,8 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
         store = build_store(settings, clock)
         try:
             demo = await _prepare_demo(store, key)
-            engine = Engine(settings, store, build_channels(settings, rcs_key=rcs_key), clock)
+            channels = build_channels(settings, rcs_key=rcs_key)
+            engine = build_engine(settings, store, channels, clock)
             api = build_app(settings, clock=clock, store=store, wake=engine.wake)
             await simulators.ready()
             async with _serving([_server(api, host, port)]):

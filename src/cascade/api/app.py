@@ -35,10 +35,11 @@ from cascade.api.wire import (
     decode_verify,
 )
 from cascade.callback_url import CallbackUrlPolicy
-from cascade.channels.base import Event, Inbound, Sender, WebhookHandler
+from cascade.channels.base import Inbound, Sender, WebhookHandler
 from cascade.clock import Clock
 from cascade.domain.delivery import code_hash
 from cascade.domain.errors import RequestRejected
+from cascade.domain.events import Event
 from cascade.domain.message import Route
 from cascade.domain.ratelimit import Rate
 from cascade.store import MessageView, Store, StoreError

@@ -22,6 +22,7 @@ from cascade.api.wire import MAX_JSON_DEPTH, Accepted, ErrorBody, StatusOut
 from cascade.callback_url import MAX_URL_LENGTH
 from cascade.domain.message import (
     MAX_BATCH,
+    MAX_BUTTON_TEXT,
     MAX_FROM_NAME,
     MAX_SURVEY_OPTION,
     MAX_SURVEY_TEXT,
@@ -34,14 +35,14 @@ from cascade.domain.message import (
     SURVEY_OPTIONS,
     MessageType,
 )
+from cascade.domain.phone import E164_PATTERN
 from cascade.domain.variables import HTTP_URL_PATTERN, KINDS, MAX_VARIABLE_ID
 
 _REF = "#/components/schemas/"
 Schema = dict[str, Any]
 
 NO_NUL = r"^[^\x00]*$"
-E164 = r"^\+[1-9][0-9]{7,14}$"
-MAX_BUTTON_TEXT = 30
+E164 = f"^{E164_PATTERN}$"
 # a digit string whose value is 0 … 2^31-1, leading zeros allowed
 _INT31 = (
     r"^0*(?:[0-9]{1,9}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}"

@@ -2,18 +2,21 @@
 
 A channel package declares its limits as data, implements `Channel.send` (one outbound
 message → one `Outcome`), and may declare webhook routes that turn a provider's inbound
-HTTP request into a reply plus domain `Event`s. Channel packages never import the web
-framework or the store: the API layer mounts their routes, and the engine applies their
-events, so a channel is testable with nothing but a mocked HTTP transport.
+HTTP request into a reply plus domain `Event`s (`cascade.domain.events`). Channel packages
+never import the web framework or the store: the API layer mounts their routes, and the
+engine applies their events, so a channel is testable with nothing but a mocked HTTP
+transport.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import msgspec
+
+from cascade.domain.events import Event
 
 # --- what a channel is --------------------------------------------------------------------
 
@@ -127,7 +130,7 @@ class Channel(Protocol):
     async def aclose(self) -> None: ...
 
 
-EventSink = Callable[[Sequence["Event"]], Awaitable[None]]
+EventSink = Callable[[Sequence[Event]], Awaitable[None]]
 
 
 @runtime_checkable
@@ -141,7 +144,6 @@ class SessionChannel(Channel, Protocol):
     async def start(self, sink: EventSink) -> None: ...
 
 
-INTENT_NOT_STORED = "INTENT_NOT_STORED"  # a send's intent could not be committed: not sent
 Depart = Callable[[], Awaitable[bool]]
 """Called by a send right before its request leaves the process: True once the intent to
 send is committed, False if it could not be (then nothing may leave)."""
@@ -166,59 +168,6 @@ class Revocable(Protocol):
 
 
 # --- what comes back in through webhooks ----------------------------------------------------
-
-
-# Reasons a provider may report for a recipient it cannot reach: a `failed` report with
-# one of these makes the attempt `unreachable` (SPEC B2: not a user, blocked, no device).
-UNREACHABLE_REASONS = frozenset(
-    {"NOT_VIBER_USER", "BLOCKED", "NO_SUITABLE_DEVICE", "NO_RCS", "NO_CHAT", "NOT_SUBSCRIBED"}
-)
-
-
-class DeliveryReport(msgspec.Struct, frozen=True):
-    channel: str
-    provider_id: str
-    state: Literal["delivered", "read", "failed"]
-    at_ms: int
-    reason: str | None = None
-    # What the report says of its message besides the id (an SMS receipt carries the
-    # recipient and the text's first characters): lets a report find a send that is in
-    # doubt, whose id was never learnt, and settle it.
-    recipient: str | None = None  # E.164
-    text_prefix: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ContactLinked:
-    """The platform told us which of its users is behind a phone number."""
-
-    channel: str
-    sender_id: str
-    phone: str
-    address: str
-
-
-@dataclass(frozen=True, slots=True)
-class ContactState:
-    """A known user blocked, unblocked, subscribed to or unsubscribed from a sender."""
-
-    channel: str
-    sender_id: str
-    address: str
-    reachable: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SurveyAnswer:
-    channel: str
-    sender_id: str
-    address: str
-    answer: str
-    message_id: str | None  # from the provider's tracking data, when it carries it
-    at_ms: int
-
-
-Event = DeliveryReport | ContactLinked | ContactState | SurveyAnswer
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,10 @@ from typing import NamedTuple
 
 import phonenumbers
 
-# "+", a country code that does not start with 0, 8-15 digits in all.
-_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+# "+", a country code that does not start with 0, 8-15 digits in all (the OpenAPI
+# document states the same pattern).
+E164_PATTERN = r"\+[1-9][0-9]{7,14}"
+_E164 = re.compile(E164_PATTERN)
 
 # libphonenumber's longest country calling code.
 _MAX_COUNTRY_CODE_DIGITS = 3

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from cascade.channels.base import (
-    ContactLinked,
-    ContactState,
-    DeliveryReport,
-    Event,
-    SurveyAnswer,
-)
+from cascade.domain.events import ContactLinked, ContactState, DeliveryReport, Event, SurveyAnswer
 from cascade.engine.group_commit import GroupCommit
 from cascade.store.sql import SqlStore
 

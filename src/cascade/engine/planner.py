@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import msgspec
 
 from cascade.channels.base import (
-    INTENT_NOT_STORED,
     Delivered,
     Failed,
     InDoubt,
@@ -39,6 +38,7 @@ from cascade.domain.delivery import (
     retry_delay_ms,
     window_end_ms,
 )
+from cascade.domain.lifecycle import Reason
 from cascade.domain.message import DEFAULT_TTL, MessageType, Route, Status
 from cascade.domain.phone import numbering_plan_allows
 from cascade.ids import new_id
@@ -397,7 +397,7 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
             return next_step("failed", reason)
         case Retry(reason):
             # a send whose intent could not be stored never left: it costs time, not a try
-            tries = c.tries + (reason != INTENT_NOT_STORED)
+            tries = c.tries + (reason != Reason.INTENT_NOT_STORED)
             if tries >= MAX_TRIES:
                 return next_step("failed", "RETRIES_EXHAUSTED")
             due = min(now + retry_delay_ms(tries), c.expires_at_ms)

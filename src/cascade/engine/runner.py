@@ -7,9 +7,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from cascade.channels.base import Channel, Sender
-from cascade.clock import Clock, SystemClock
-from cascade.config import Settings
+from cascade.channels.base import Channel
 from cascade.engine.callbacks import CallbackDispatcher
 from cascade.engine.inbound import report_committer
 from cascade.engine.wakeup import PgListener
@@ -20,28 +18,25 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    """A worker, the status-webhook dispatcher, and (on PostgreSQL) the wake-up listener."""
+    """A worker, the status-webhook dispatcher, and (on PostgreSQL) the wake-up listener.
+
+    The composition root builds the parts (`cascade.bootstrap.build_engine`); the engine
+    runs them and closes the channels when it stops.
+    """
 
     def __init__(
         self,
-        settings: Settings,
         store: SqlStore,
         channels: Mapping[str, Channel],
-        clock: Clock | None = None,
-        static_senders: Mapping[str, Sender] | None = None,
+        worker: Worker,
+        dispatcher: CallbackDispatcher,
+        listener: PgListener | None = None,
     ) -> None:
-        from cascade.bootstrap import build_worker, callback_policy
-
-        self.clock = clock or SystemClock()
         self.store = store
         self.channels = dict(channels)
-        self.worker: Worker = build_worker(settings, store, self.clock, channels, static_senders)
-        self.dispatcher = CallbackDispatcher(store, self.clock, policy=callback_policy(settings))
-        self._listener = (
-            PgListener(settings.database_url, self.worker.wake)
-            if store.dialect == "postgresql"
-            else None
-        )
+        self.worker = worker
+        self.dispatcher = dispatcher
+        self._listener = listener
 
     def wake(self) -> None:
         self.worker.wake()

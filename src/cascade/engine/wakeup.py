@@ -1,9 +1,9 @@
 """Waking workers when work arrives: PostgreSQL LISTEN/NOTIFY instead of polling.
 
-Intake and reports issue `NOTIFY cascade_tasks` in the transaction that makes work due;
-each worker holds one listening connection and wakes on it. SQLite has no such channel:
-there the worker polls its index briefly when idle (and, inside `cascade up`, the API
-wakes the engine in-process).
+Intake and reports issue `NOTIFY` on the store's `WAKE_CHANNEL` in the transaction that
+makes work due; each worker holds one listening connection and wakes on it. SQLite has no
+such channel: there the worker polls its index briefly when idle (and, inside `cascade up`,
+the API wakes the engine in-process).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger(__name__)
+from cascade.store.base import WAKE_CHANNEL
 
-CHANNEL = "cascade_tasks"
+log = logging.getLogger(__name__)
 
 
 class PgListener:
@@ -27,7 +27,7 @@ class PgListener:
         import asyncpg
 
         self._conn = await asyncpg.connect("postgresql://" + self._url)
-        await self._conn.add_listener(CHANNEL, self._notified)
+        await self._conn.add_listener(WAKE_CHANNEL, self._notified)
 
     def _notified(self, *_: object) -> None:
         self._on_notify()

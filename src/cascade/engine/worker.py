@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cascade.channels.base import (
-    INTENT_NOT_STORED,
     Channel,
     DepartureGated,
     EventSink,
@@ -34,6 +33,7 @@ from cascade.channels.base import (
     Unreachable,
 )
 from cascade.clock import Clock
+from cascade.domain.lifecycle import Reason
 from cascade.domain.ratelimit import Rate
 from cascade.engine.group_commit import GroupCommit
 from cascade.engine.pacing import Pacer
@@ -295,7 +295,7 @@ class Worker:
                 elif await intents.commit(job):
                     outcome = await channel.send(job.outbound)
                 else:
-                    outcome = Retry(INTENT_NOT_STORED)
+                    outcome = Retry(Reason.INTENT_NOT_STORED)
             except Exception as err:  # an adapter bug must not lose the message
                 log.exception("channel %s raised", job.channel)
                 if intents.committed(job):

@@ -16,6 +16,11 @@ import msgspec
 from cascade.domain.message import Draft
 from cascade.domain.variables import VariableKey
 
+# The PostgreSQL LISTEN/NOTIFY channel on which the store announces that work came due (a
+# new message, a report that moved one on), in the transaction that makes it due; workers
+# listen on it (`cascade.engine.wakeup`). SQLite has no such channel.
+WAKE_CHANNEL = "cascade_tasks"
+
 
 class StoreError(Exception):
     """Storage failed (unreachable, constraint, corruption): a server fault, never the client's."""

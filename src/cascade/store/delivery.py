@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cascade.channels.base import DeliveryReport
 from cascade.clock import Clock
+from cascade.domain.events import DeliveryReport
 from cascade.domain.lifecycle import (
     AttemptState,
     MessageState,
@@ -29,6 +29,7 @@ from cascade.domain.lifecycle import (
 )
 from cascade.store import schema as t
 from cascade.store.base import (
+    WAKE_CHANNEL,
     AttemptChange,
     AttemptRow,
     Claimed,
@@ -501,7 +502,7 @@ class DeliveryQueries:
 
     def _notify(self, conn: Connection) -> None:
         if self.dialect == "postgresql":
-            conn.execute(sa.text("NOTIFY cascade_tasks"))
+            conn.execute(sa.text(f"NOTIFY {WAKE_CHANNEL}"))
 
     # --- status webhooks ----------------------------------------------------------------
 

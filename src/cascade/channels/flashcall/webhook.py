@@ -33,7 +33,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import msgspec
 
-from cascade.channels.base import DeliveryReport, Event, Inbound, WebhookReply, WebhookRoute
+from cascade.channels.base import Inbound, WebhookReply, WebhookRoute
+from cascade.domain.events import DeliveryReport, Event
 
 log = logging.getLogger(__name__)
 

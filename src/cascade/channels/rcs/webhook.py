@@ -27,16 +27,9 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from cascade.channels.base import (
-    DeliveryReport,
-    Event,
-    Inbound,
-    SurveyAnswer,
-    WebhookHandler,
-    WebhookReply,
-    WebhookRoute,
-)
+from cascade.channels.base import Inbound, WebhookHandler, WebhookReply, WebhookRoute
 from cascade.clock import Clock, SystemClock
+from cascade.domain.events import DeliveryReport, Event, SurveyAnswer
 
 log = logging.getLogger(__name__)
 

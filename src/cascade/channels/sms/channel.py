@@ -29,10 +29,7 @@ import random
 from collections.abc import Sequence
 
 from cascade.channels.base import (
-    INTENT_NOT_STORED,
-    DeliveryReport,
     Depart,
-    Event,
     EventSink,
     Failed,
     InDoubt,
@@ -73,6 +70,8 @@ from cascade.channels.sms.session import (
     SubmitResult,
 )
 from cascade.clock import Clock, SystemClock
+from cascade.domain.events import DeliveryReport, Event
+from cascade.domain.lifecycle import Reason
 
 CHANNEL = "sms"
 
@@ -326,8 +325,8 @@ class SmsChannel:
 
     def _first_part_outcome(self, result: SubmitResult) -> Outcome:
         if isinstance(result, NotSent):
-            if result.reason == INTENT_NOT_STORED:
-                return Retry(INTENT_NOT_STORED)
+            if result.reason == Reason.INTENT_NOT_STORED:
+                return Retry(Reason.INTENT_NOT_STORED)
             if self.session.credentials_rejected:
                 status = self.session.last_bind_status or 0
                 return Misconfigured(f"SMPP_BIND_REJECTED: {status_name(status)}")

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 import msgspec
 
-from cascade.channels.base import INTENT_NOT_STORED
 from cascade.channels.sms import encoding
 from cascade.channels.sms.pdu import (
     ALERT_NOTIFICATION,
@@ -73,6 +72,7 @@ from cascade.channels.sms.pdu import (
     read_pdu,
     status_name,
 )
+from cascade.domain.lifecycle import Reason
 
 log = logging.getLogger(__name__)
 
@@ -404,7 +404,7 @@ class SmppSession:
                 return NotSent("NOT_BOUND")
             if depart is not None:
                 if not await depart():
-                    return NotSent(INTENT_NOT_STORED)
+                    return NotSent(Reason.INTENT_NOT_STORED)
                 link = self._link  # the link may have ended while the intent was stored
                 if link is None or link.closed.is_set():
                     return NotSent("NOT_BOUND")

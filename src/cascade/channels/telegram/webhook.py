@@ -23,16 +23,9 @@ from typing import Any
 
 import msgspec
 
-from cascade.channels.base import (
-    ContactLinked,
-    ContactState,
-    Event,
-    Inbound,
-    SurveyAnswer,
-    WebhookReply,
-    WebhookRoute,
-)
+from cascade.channels.base import Inbound, WebhookReply, WebhookRoute
 from cascade.clock import Clock, SystemClock
+from cascade.domain.events import ContactLinked, ContactState, Event, SurveyAnswer
 from cascade.domain.phone import is_e164
 
 CHANNEL = "telegram"

@@ -17,16 +17,8 @@ from typing import Annotated, Final, Literal
 
 import msgspec
 
-from cascade.channels.base import (
-    ContactLinked,
-    ContactState,
-    DeliveryReport,
-    Event,
-    Inbound,
-    SurveyAnswer,
-    WebhookReply,
-    WebhookRoute,
-)
+from cascade.channels.base import Inbound, WebhookReply, WebhookRoute
+from cascade.domain.events import ContactLinked, ContactState, DeliveryReport, Event, SurveyAnswer
 from cascade.domain.phone import is_e164
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,9 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from cascade.channels.base import DeliveryReport, Event, Inbound, WebhookReply, WebhookRoute
+from cascade.channels.base import Inbound, WebhookReply, WebhookRoute
 from cascade.channels.viber_business.codes import code_from, reason_for
+from cascade.domain.events import DeliveryReport, Event
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,60 @@
+"""Domain events: what the outside world told us about a message, a contact or a survey.
+
+Channels produce them (a webhook handler decodes a provider's request into events; an
+SMPP session turns a delivery receipt into one), the engine applies them, and the store
+keeps what they say. They sit in the domain so that the store and the engine can speak of
+them without importing the channel layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+
+
+class DeliveryReport(msgspec.Struct, frozen=True):
+    channel: str
+    provider_id: str
+    state: Literal["delivered", "read", "failed"]
+    at_ms: int
+    reason: str | None = None
+    # What the report says of its message besides the id (an SMS receipt carries the
+    # recipient and the text's first characters): lets a report find a send that is in
+    # doubt, whose id was never learnt, and settle it.
+    recipient: str | None = None  # E.164
+    text_prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactLinked:
+    """The platform told us which of its users is behind a phone number."""
+
+    channel: str
+    sender_id: str
+    phone: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactState:
+    """A known user blocked, unblocked, subscribed to or unsubscribed from a sender."""
+
+    channel: str
+    sender_id: str
+    address: str
+    reachable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswer:
+    channel: str
+    sender_id: str
+    address: str
+    answer: str
+    message_id: str | None  # from the provider's tracking data, when it carries it
+    at_ms: int
+
+
+Event = DeliveryReport | ContactLinked | ContactState | SurveyAnswer
