@@ -49,8 +49,18 @@ class ReportState(StrEnum):
 class Reason(StrEnum):
     """The reasons the engine itself gives (a provider's own reasons are its codes)."""
 
-    IN_DOUBT = "IN_DOUBT"
-    INTENT_NOT_STORED = "INTENT_NOT_STORED"
+    IN_DOUBT = "IN_DOUBT"  # the request left and no answer was recorded
+    INTENT_NOT_STORED = "INTENT_NOT_STORED"  # the intent could not be committed: not sent
+    NOT_CONFIGURED = "NOT_CONFIGURED"  # the channel (or a bot for it) is not set up
+    TEXT_TOO_LONG = "TEXT_TOO_LONG"  # the channel cannot carry a text this long
+    NO_TEXT = "NO_TEXT"
+    BLOCKED = "BLOCKED"  # the person blocked the bot
+    SENDER_PAUSED = "SENDER_PAUSED"  # the sender was throttled: the send waits
+    NO_CONFIRMATION = "NO_CONFIRMATION"  # no report within the step's window
+    RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
+    TTL_EXPIRED = "TTL_EXPIRED"
+    ROUTE_EXHAUSTED = "ROUTE_EXHAUSTED"  # every step was tried or passed over
+    INVALID_NUMBER = "INVALID_NUMBER"  # the numbering plan says the number cannot exist
 
 
 # A provider's failure reasons that mean the person cannot be reached on that channel: a

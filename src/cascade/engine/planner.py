@@ -38,7 +38,7 @@ from cascade.domain.delivery import (
     retry_delay_ms,
     window_end_ms,
 )
-from cascade.domain.lifecycle import Reason
+from cascade.domain.lifecycle import AttemptStatus, Reason
 from cascade.domain.message import DEFAULT_TTL, MessageType, Route, Status
 from cascade.domain.phone import numbering_plan_allows
 from cascade.ids import new_id
@@ -167,31 +167,37 @@ def plan(
 
     resend: AttemptRow | None = None
     if last is not None:
-        if last.status == "sending":
+        if last.status == AttemptStatus.SENDING:
             # A worker died between committing this send and its result. The request may
             # have reached the provider: never repeat it (a message is never sent twice).
-            changes.append(AttemptChange(last.id, "unknown", "IN_DOUBT", finished_at_ms=now))
-            return end(Status.UNDELIVERABLE, last.channel, "IN_DOUBT")
-        if last.status == "sent":
+            changes.append(
+                AttemptChange(last.id, AttemptStatus.UNKNOWN, Reason.IN_DOUBT, finished_at_ms=now)
+            )
+            return end(Status.UNDELIVERABLE, last.channel, Reason.IN_DOUBT)
+        if last.status == AttemptStatus.SENT:
             if last.window_ends_at_ms is not None and now < last.window_ends_at_ms:
                 message = MessageChange(
                     c.message_id, Status.PROCESSING.value, step, None, None, last.window_ends_at_ms
                 )
                 return Plan(Transition(message), None)
-            changes.append(AttemptChange(last.id, "timeout", "NO_CONFIRMATION", finished_at_ms=now))
+            changes.append(
+                AttemptChange(
+                    last.id, AttemptStatus.TIMEOUT, Reason.NO_CONFIRMATION, finished_at_ms=now
+                )
+            )
             info = channels.get(last.channel)
             if info is not None and info.revocable and last.provider_message_id:
                 sender = _static(static_senders, last.channel)
                 revoke = Revoke(last.channel, sender, c.phone, last.provider_message_id)
             step += 1
-        elif last.status in ("retrying", "paused"):
+        elif last.status in (AttemptStatus.RETRYING, AttemptStatus.PAUSED):
             resend = last
-        elif last.status in ("delivered", "read"):
+        elif last.status in (AttemptStatus.DELIVERED, AttemptStatus.READ):
             return end(Status(last.status), last.channel, None)
         else:
             step += 1
     elif c.status == Status.SCHEDULED and step == 0 and not numbering_plan_allows(c.phone):
-        return end(Status.UNDELIVERABLE, None, "INVALID_NUMBER")
+        return end(Status.UNDELIVERABLE, None, Reason.INVALID_NUMBER)
 
     path = route_of(c)
     called = c.last_attempt is not None and c.last_attempt.channel == routes.FLASHCALL
@@ -200,9 +206,9 @@ def plan(
         new_expiry = expires = now + DEFAULT_TTL[MessageType(c.fallback_type)] * 1000
     while True:
         if now >= expires:
-            return end(Status.EXPIRED, None, "TTL_EXPIRED")
+            return end(Status.EXPIRED, None, Reason.TTL_EXPIRED)
         if step >= len(path):
-            return end(Status.UNDELIVERABLE, None, "ROUTE_EXHAUSTED")
+            return end(Status.UNDELIVERABLE, None, Reason.ROUTE_EXHAUSTED)
         channel = path[step]
 
         def skip(
@@ -214,32 +220,32 @@ def plan(
 
         info = channels.get(channel)
         if info is None:
-            skip("skipped", "NOT_CONFIGURED")
+            skip(AttemptStatus.SKIPPED, Reason.NOT_CONFIGURED)
             continue
         sender_row: SenderRow | None = None
         if channel in BOT_CHANNELS:
             sender_row = _pick_sender(c, channel, senders)
             if sender_row is None:
-                skip("skipped", "NOT_CONFIGURED")
+                skip(AttemptStatus.SKIPPED, Reason.NOT_CONFIGURED)
                 continue
         text, message_type, options, media = content_for(c, step, info.limits)
         if channel != routes.FLASHCALL and (text is None or len(text) > info.limits.max_text):
-            skip("skipped", "TEXT_TOO_LONG" if text else "NO_TEXT")
+            skip(AttemptStatus.SKIPPED, Reason.TEXT_TOO_LONG if text else Reason.NO_TEXT)
             continue
 
         intent: NewAttempt | AttemptChange
         if resend is not None:
             attempt_id, address = resend.id, resend.address or c.phone
-            intent = AttemptChange(resend.id, "sending", resend.reason)
+            intent = AttemptChange(resend.id, AttemptStatus.SENDING, resend.reason)
         else:
             address = c.phone
             if sender_row is not None:
                 contact = contacts.get((channel, sender_row.id, c.phone))
                 if contact is None:
-                    skip("unreachable", BOT_CHANNELS[channel], sender_row.id)
+                    skip(AttemptStatus.UNREACHABLE, BOT_CHANNELS[channel], sender_row.id)
                     continue
                 if not contact.reachable:
-                    skip("unreachable", "BLOCKED", sender_row.id)
+                    skip(AttemptStatus.UNREACHABLE, Reason.BLOCKED, sender_row.id)
                     continue
                 address = contact.address
             attempt_id = new_id()
@@ -248,7 +254,7 @@ def plan(
                 c.message_id,
                 step,
                 channel,
-                "sending",
+                AttemptStatus.SENDING,
                 None,
                 sender_row.id if sender_row else _static(static_senders, channel).id or None,
                 address,
@@ -357,7 +363,9 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
                     c.message_id, Status.DELIVERED.value, job.step, job.channel, None, None
                 ),
                 attempt_changes=(
-                    AttemptChange(aid, "delivered", None, provider_id, finished_at_ms=now),
+                    AttemptChange(
+                        aid, AttemptStatus.DELIVERED, None, provider_id, finished_at_ms=now
+                    ),
                 ),
             )
         case Sent(provider_id, parts, part_ids, detail, secret):
@@ -380,7 +388,7 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
                 attempt_changes=(
                     AttemptChange(
                         aid,
-                        "sent",
+                        AttemptStatus.SENT,
                         None,
                         provider_id,
                         window_ends_at_ms=until,
@@ -392,20 +400,20 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
                 verification=verification,
             )
         case Unreachable(reason, blocked):
-            return next_step("unreachable", reason, blocked)
+            return next_step(AttemptStatus.UNREACHABLE, reason, blocked)
         case Failed(reason) | Misconfigured(reason):
-            return next_step("failed", reason)
+            return next_step(AttemptStatus.FAILED, reason)
         case Retry(reason):
             # a send whose intent could not be stored never left: it costs time, not a try
             tries = c.tries + (reason != Reason.INTENT_NOT_STORED)
             if tries >= MAX_TRIES:
-                return next_step("failed", "RETRIES_EXHAUSTED")
+                return next_step(AttemptStatus.FAILED, Reason.RETRIES_EXHAUSTED)
             due = min(now + retry_delay_ms(tries), c.expires_at_ms)
             return Transition(
                 MessageChange(
                     c.message_id, Status.PROCESSING.value, job.step, None, reason, due, tries
                 ),
-                attempt_changes=(AttemptChange(aid, "retrying", reason),),
+                attempt_changes=(AttemptChange(aid, AttemptStatus.RETRYING, reason),),
             )
         case InDoubt(reason):
             return Transition(
@@ -414,10 +422,12 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
                     Status.UNDELIVERABLE.value,
                     job.step,
                     job.channel,
-                    "IN_DOUBT",
+                    Reason.IN_DOUBT,
                     None,
                 ),
-                attempt_changes=(AttemptChange(aid, "unknown", reason, finished_at_ms=now),),
+                attempt_changes=(
+                    AttemptChange(aid, AttemptStatus.UNKNOWN, reason, finished_at_ms=now),
+                ),
             )
         case Throttled(retry_after_s, reason):
             due = min(now + max(1, round(retry_after_s * 1000)), c.expires_at_ms)
@@ -425,6 +435,6 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
                 MessageChange(
                     c.message_id, Status.PROCESSING.value, job.step, None, reason, due, c.tries
                 ),
-                attempt_changes=(AttemptChange(aid, "paused", reason),),
+                attempt_changes=(AttemptChange(aid, AttemptStatus.PAUSED, reason),),
             )
     raise AssertionError(f"unknown outcome {outcome!r}")  # pragma: no cover

@@ -282,7 +282,7 @@ class Worker:
         sender_key = f"{job.channel}:{job.outbound.sender.id}"
         paused = self._pacer.paused_for(sender_key)
         if paused > 0:
-            return Throttled(paused, "SENDER_PAUSED")
+            return Throttled(paused, Reason.SENDER_PAUSED)
         async with self._gate:
             if self._config.enforce_rates:
                 await self._pace(job, sender_key, channel)
