@@ -159,3 +159,31 @@ async def test_a_send_whose_intent_was_not_stored_costs_no_try(
     assert [a.status for a in v.attempts][-1:] == (
         ["retrying"] if after_six == "processing" else ["failed"]
     )
+
+
+async def test_a_worker_idle_through_a_database_outage_keeps_running(
+    scene: Scene, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While nothing is due the worker asks when something will be; a restarting
+    database must not end it (it used to: the idle wait was outside the loop's guard)."""
+    from cascade.store.base import StoreError
+
+    asked = 0
+    asked_again = asyncio.Event()
+    real = store.next_due_ms
+
+    async def restarting() -> int | None:
+        nonlocal asked
+        asked += 1
+        if asked == 1:
+            raise StoreError("the database system is shutting down")
+        asked_again.set()
+        return await real()
+
+    monkeypatch.setattr(store, "next_due_ms", restarting)
+    stop = asyncio.Event()
+    running = asyncio.create_task(scene.worker(plain("sms")).run(stop))
+    await asyncio.wait_for(asked_again.wait(), 30)
+    assert not running.done()
+    stop.set()
+    await asyncio.wait_for(running, 30)

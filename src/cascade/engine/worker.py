@@ -143,7 +143,11 @@ class Worker:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         delay = self._config.idle_poll_s
-        next_due = await self._store.next_due_ms()
+        try:
+            next_due = await self._store.next_due_ms()
+        except Exception:  # a database outage: poll again after the usual pause
+            log.warning("reading the next due time failed", exc_info=True)
+            next_due = None
         if next_due is not None:
             delay = min(delay, max(0.0, (next_due - self._clock.now_ms()) / 1000))
         if delay <= 0:
