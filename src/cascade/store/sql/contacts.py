@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
+from cascade.domain.message import MessageType
 from cascade.store import schema as t
 from cascade.store.base import Contact, SenderRow
 from cascade.store.sql.database import Database
@@ -118,7 +119,7 @@ class Contacts(Database):
                             a.channel == channel,
                             a.sender_id == sender_id,
                             a.address == address,
-                            m.message_type == "viber_survey",
+                            m.message_type == MessageType.VIBER_SURVEY,
                         )
                         .order_by(a.started_at.desc())
                         .limit(1)
@@ -128,7 +129,7 @@ class Contacts(Database):
                     return False
             result = await conn.execute(
                 t.messages.update()
-                .where(m.id == message_id, m.message_type == "viber_survey")
+                .where(m.id == message_id, m.message_type == MessageType.VIBER_SURVEY)
                 .values(survey_answer=answer, updated_at=self._clock.now_ms())
             )
         return bool(result.rowcount)

@@ -15,6 +15,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cascade.domain.lifecycle import AttemptStatus
 from cascade.store import schema as t
 from cascade.store.base import AttemptChange, AttemptRow, Claimed, NewAttempt, Transition
 from cascade.store.bulk import Bulk, ByIds
@@ -171,7 +172,7 @@ class Ledger(Reports, Verification):
             if plans:
                 self._apply(conn, plans, now)
             self._insert_attempts(conn, new)
-            _RESEND.run(conn, [("sending", c.id) for c in resent])
+            _RESEND.run(conn, [(AttemptStatus.SENDING, c.id) for c in resent])
             if results:
                 self._apply(conn, results, now)
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from cascade.domain.events import DeliveryReport
 from cascade.domain.lifecycle import (
     AttemptState,
+    AttemptStatus,
     MessageState,
     Report,
     ReportState,
@@ -121,7 +122,7 @@ class Reports(MessageChanges):
                 .join(t.messages, m.id == a.message_id)
                 .where(
                     a.channel == report.channel,
-                    a.status == "unknown",
+                    a.status == AttemptStatus.UNKNOWN,
                     a.provider_message_id.is_(None),
                     m.phone == report.recipient,
                 )
@@ -158,7 +159,7 @@ class Reports(MessageChanges):
             sa.exists()
             .where(
                 a.channel == o.channel,
-                a.status == "unknown",
+                a.status == AttemptStatus.UNKNOWN,
                 a.provider_message_id.is_(None),
                 m.phone == o.recipient,
             )
