@@ -16,6 +16,8 @@
 SQLite's writer runtime (thread, lock file, GIL switch) is `cascade.store.sqlite_runtime`.
 """
 
+from typing import TYPE_CHECKING
+
 from cascade.store.sql.accounts import Accounts
 from cascade.store.sql.callbacks import Callbacks
 from cascade.store.sql.contacts import Contacts
@@ -27,6 +29,22 @@ from cascade.store.sql.views import Views
 
 class SqlStore(Accounts, Intake, Views, Contacts, Callbacks, Ledger):
     """Everything the store does, over SQLite or PostgreSQL (see the modules)."""
+
+
+if TYPE_CHECKING:  # mypy checks here that SqlStore is every consumer's store; never run
+    from cascade.store.protocols import (
+        AccountStore,
+        ApiStore,
+        CallbackStore,
+        EngineStore,
+        InboundStore,
+        IntakeStore,
+    )
+
+    def _serves_every_consumer(
+        store: SqlStore,
+    ) -> tuple[AccountStore, ApiStore, IntakeStore, EngineStore, InboundStore, CallbackStore]:
+        return store, store, store, store, store, store
 
 
 __all__ = ["SqlStore", "async_url"]

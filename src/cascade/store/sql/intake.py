@@ -120,7 +120,7 @@ class Intake(Database):
         self._accepting = False
 
     async def accept(self, account_id: str, messages: Sequence[NewMessage]) -> list[str]:
-        """Commit new messages with their first tasks (see Store.accept).
+        """Commit new messages with their first tasks (see IntakeStore.accept).
 
         Requests that arrive while a commit is under way wait for the next one and share
         it (group commit): one transaction, one lookup and one multi-row insert for all of
