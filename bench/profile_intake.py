@@ -52,7 +52,7 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("intake loop: fingerprint encode+hash, objects", ("cascade/api/intake.py",)),
     ("validation (domain rules, E.164 regex)", ("cascade/domain/",)),
     ("uuid4", ("/uuid.py",)),
-    ("store: row dicts and lookup (sql.py)", ("cascade/store/",)),
+    ("store: row dicts and lookup (sql/intake.py)", ("cascade/store/",)),
     ("SQLAlchemy Core (compile, params, results)", ("sqlalchemy/",)),
     ("asyncpg driver", ("asyncpg/",)),
     ("SQLite driver (aiosqlite thread, sqlite3)", ("aiosqlite/", "sqlite3/")),

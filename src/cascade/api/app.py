@@ -42,7 +42,7 @@ from cascade.domain.errors import RequestRejected
 from cascade.domain.events import Event
 from cascade.domain.message import Route
 from cascade.domain.ratelimit import Rate
-from cascade.store import MessageView, Store, StoreError
+from cascade.store import ApiStore, MessageView, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class ApiError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    store: Store
+    store: ApiStore
     clock: Clock
     auth: Authenticator
     limiter: Limiter

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from cascade.clock import Clock
 from cascade.security import hash_secret
-from cascade.store import Account, Credential, CredentialKind, Store
+from cascade.store import Account, AccountStore, Credential, CredentialKind
 
 HEADERS: Mapping[str, CredentialKind] = {
     "x-authorization-key": CredentialKind.API_KEY,
@@ -34,7 +34,7 @@ class Principal:
 
 
 class Authenticator:
-    def __init__(self, store: Store, clock: Clock, cache_seconds: float) -> None:
+    def __init__(self, store: AccountStore, clock: Clock, cache_seconds: float) -> None:
         self._store = store
         self._clock = clock
         self._ttl = cache_seconds

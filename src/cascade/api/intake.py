@@ -26,14 +26,14 @@ from cascade.domain.message import (
 )
 from cascade.domain.variables import VariableKey, inline_variables, is_absolute_http_url
 from cascade.ids import new_id
-from cascade.store import NewMessage, Store, TrackingIdConflict
+from cascade.store import IntakeStore, NewMessage, TrackingIdConflict
 
 _encode = msgspec.json.encode
 
 
 class Intake:
     def __init__(
-        self, store: Store, clock: Clock, link_base: str, new_code: Callable[[], str]
+        self, store: IntakeStore, clock: Clock, link_base: str, new_code: Callable[[], str]
     ) -> None:
         self._store = store
         self._clock = clock

@@ -34,8 +34,6 @@ import hmac
 import logging
 import socket
 import ssl
-from collections.abc import Sequence
-from typing import Protocol
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -48,6 +46,7 @@ from cascade.callback_url import (
 )
 from cascade.clock import Clock
 from cascade.domain.errors import RequestRejected
+from cascade.store.protocols import CallbackStore
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +63,6 @@ def sign(secret: str, body: bytes) -> str:
 
 def backoff_ms(tries: int) -> int:
     return int(min(BACKOFF_CAP_MS, BACKOFF_BASE_MS << min(tries, 20)))
-
-
-class CallbackEvents(Protocol):
-    """The part of the store the dispatcher uses."""
-
-    async def claim_callback_events(
-        self, now_ms: int, lease_ms: int, limit: int
-    ) -> list[tuple[int, str, str, str, int]]: ...
-
-    async def finish_callback_events(
-        self, delivered: Sequence[int], retry: Sequence[tuple[int, int]]
-    ) -> None: ...
 
 
 class CheckedResolver(AbstractResolver):
@@ -121,7 +108,7 @@ def _refusal(err: BaseException) -> AddressRefused | None:
 class CallbackDispatcher:
     def __init__(
         self,
-        store: CallbackEvents,
+        store: CallbackStore,
         clock: Clock,
         *,
         policy: CallbackUrlPolicy | None = None,

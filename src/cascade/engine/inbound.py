@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 
 from cascade.domain.events import ContactLinked, ContactState, DeliveryReport, Event, SurveyAnswer
 from cascade.engine.group_commit import GroupCommit
-from cascade.store.sql import SqlStore
+from cascade.store.protocols import InboundStore
 
 
 async def apply_events(
-    store: SqlStore, events: Sequence[Event], wake: Callable[[], None] | None = None
+    store: InboundStore, events: Sequence[Event], wake: Callable[[], None] | None = None
 ) -> None:
     reports = [e for e in events if isinstance(e, DeliveryReport)]
     if reports:  # one transaction for all of them
@@ -30,7 +30,9 @@ async def apply_events(
 _REPORT_LINGER_S = 0.005  # receipts are acknowledged at most this much later, in groups
 
 
-def report_committer(store: SqlStore, wake: Callable[[], None] | None = None) -> GroupCommit[Event]:
+def report_committer(
+    store: InboundStore, wake: Callable[[], None] | None = None
+) -> GroupCommit[Event]:
     """Group commit for events from sessions (SMPP receipts arrive one by one): those that
     arrive while a commit is under way share the next transaction, and each caller waits
     for it, so a receipt is acknowledged to the provider only once it is stored."""

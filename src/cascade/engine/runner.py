@@ -12,7 +12,7 @@ from cascade.engine.callbacks import CallbackDispatcher
 from cascade.engine.inbound import report_committer
 from cascade.engine.wakeup import PgListener
 from cascade.engine.worker import Worker
-from cascade.store.sql import SqlStore
+from cascade.store.protocols import EngineStore
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class Engine:
 
     def __init__(
         self,
-        store: SqlStore,
+        store: EngineStore,
         channels: Mapping[str, Channel],
         worker: Worker,
         dispatcher: CallbackDispatcher,

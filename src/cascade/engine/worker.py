@@ -39,7 +39,7 @@ from cascade.engine.group_commit import GroupCommit
 from cascade.engine.pacing import Pacer
 from cascade.engine.planner import ChannelInfo, Plan, Revoke, SendJob, plan, settle
 from cascade.store.base import AttemptChange, Contact, NewAttempt, SenderRow, Transition
-from cascade.store.sql import SqlStore
+from cascade.store.protocols import EngineStore
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class WorkerConfig:
 class Worker:
     def __init__(
         self,
-        store: SqlStore,
+        store: EngineStore,
         clock: Clock,
         channels: Mapping[str, Channel],
         windows: Mapping[str, int],
@@ -325,7 +325,7 @@ class IntentCommitter:
     """Group commit of send intents: the sends about to leave at the same moment share one
     transaction, and each waits for it before its request goes out."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: EngineStore) -> None:
         self._store = store
         self._group: GroupCommit[SendJob] = GroupCommit(self._record)
         self._stored: set[str] = set()

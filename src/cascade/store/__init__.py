@@ -1,4 +1,5 @@
-"""Storage: the narrow interface the rest of Cascade uses, and its SQL implementation."""
+"""Storage: the narrow interfaces the rest of Cascade uses (protocols.py), and their SQL
+implementation (sql/)."""
 
 from cascade.store.base import (
     Account,
@@ -8,20 +9,32 @@ from cascade.store.base import (
     CredentialKind,
     MessageView,
     NewMessage,
-    Store,
     StoreError,
     TrackingIdConflict,
+)
+from cascade.store.protocols import (
+    AccountStore,
+    ApiStore,
+    CallbackStore,
+    EngineStore,
+    InboundStore,
+    IntakeStore,
 )
 
 __all__ = [
     "Account",
+    "AccountStore",
+    "ApiStore",
     "AttemptView",
+    "CallbackStore",
     "Conflict",
     "Credential",
     "CredentialKind",
+    "EngineStore",
+    "InboundStore",
+    "IntakeStore",
     "MessageView",
     "NewMessage",
-    "Store",
     "StoreError",
     "TrackingIdConflict",
 ]

@@ -1,20 +1,18 @@
-"""The store interface: what the API (and later the engine) may ask of storage.
+"""The store's records and errors: what goes in and comes out of it.
 
-Implementations translate driver errors into `StoreError` and its subclasses, so no
-caller ever catches a SQLAlchemy or driver exception.
+What each consumer may ask of the store is in `cascade.store.protocols`. Implementations
+translate driver errors into `StoreError` and its subclasses, so no caller ever catches a
+SQLAlchemy or driver exception.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
 
 import msgspec
 
 from cascade.domain.message import Draft
-from cascade.domain.variables import VariableKey
 
 # The PostgreSQL LISTEN/NOTIFY channel on which the store announces that work came due (a
 # new message, a report that moved one on), in the transaction that makes it due; workers
@@ -101,73 +99,6 @@ class MessageView:
     attempts: tuple[AttemptView, ...]
     clicks: int
     survey_answer: str | None = None
-
-
-class Store(Protocol):
-    # --- lifecycle and health -------------------------------------------------------
-    async def close(self) -> None: ...
-    async def ping(self) -> None:
-        """Raise StoreError unless the database answers."""
-
-    async def schema_revision(self) -> str | None: ...
-
-    # --- accounts and credentials ---------------------------------------------------
-    async def create_account(self, name: str, default_from_name: str) -> Account: ...
-    async def get_account(self, account_id: str) -> Account | None: ...
-    async def find_account(self, name: str) -> Account | None:
-        """The oldest account with this name."""
-
-    async def set_account_limits(
-        self,
-        account_id: str,
-        *,
-        send: tuple[float, int] | None = None,
-        status: tuple[float, int] | None = None,
-    ) -> bool: ...
-    async def add_api_key(self, account_id: str, key_hash: str) -> str:
-        """Store a key's hash; return the key's id."""
-
-    async def revoke_api_key(self, key_id: str) -> bool: ...
-    async def add_bot(
-        self, account_id: str, kind: CredentialKind, token: str, token_hash: str
-    ) -> str: ...
-    async def find_credential(
-        self, kind: CredentialKind, secret_hash: str
-    ) -> Credential | None: ...
-
-    # --- intake ---------------------------------------------------------------------
-    async def accept(self, account_id: str, messages: Sequence[NewMessage]) -> list[str]:
-        """Commit new messages with their first delivery task, in one transaction.
-
-        Returns one messageId per item, in order: the new id, or the id already stored
-        under the same tracking id with the same fingerprint (an idempotent repeat). An
-        item without a tracking id is a repeat when the same content (fingerprint) was
-        stored for the account within the last 24 hours. Raises TrackingIdConflict when a
-        tracking id is stored with another fingerprint. Items must carry distinct tracking
-        ids and, when id-less, distinct fingerprints.
-        """
-
-    async def account_variables(self, account_id: str) -> dict[VariableKey, str]: ...
-    async def upsert_variables(
-        self, account_id: str, values: Mapping[VariableKey, str]
-    ) -> None: ...
-
-    # --- reading back ---------------------------------------------------------------
-    async def message_view(
-        self, account_id: str, *, message_id: str | None = None, tracking_id: str | None = None
-    ) -> MessageView | None: ...
-    async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
-        """Record a click on a short link; return its target, or None for an unknown code."""
-
-    # --- webhooks in and out ------------------------------------------------------------
-    async def sender(self, sender_id: str) -> SenderRow | None: ...
-    async def add_callback(self, account_id: str, url: str, secret: str) -> str: ...
-    async def list_callbacks(self, account_id: str) -> list[tuple[str, str]]: ...
-    async def remove_callback(self, account_id: str, callback_id: str) -> bool: ...
-
-    # --- flash-call codes -----------------------------------------------------------------
-    async def verify_code(self, account_id: str, message_id: str, hashed: str) -> str:
-        """OK, WRONG, EXHAUSTED, EXPIRED or UNKNOWN (see SqlStore.verify_code)."""
 
 
 # --- the delivery engine's side -----------------------------------------------------------

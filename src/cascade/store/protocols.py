@@ -1,0 +1,176 @@
+"""What each consumer may ask of the store: one Protocol per consumer.
+
+- the API: `ApiStore` (its routes: reading back, short links, flash-call codes, callback
+  registration, bots' webhooks, health), `IntakeStore` (intake: messages and variables),
+  `AccountStore` (authentication, and the administration of accounts and credentials);
+- the engine: `EngineStore` (the worker: claims, transitions, send intents, kept reports,
+  senders and contacts), `InboundStore` (what webhooks and sessions learnt: reports,
+  contacts, survey answers), `CallbackStore` (the status-webhook dispatcher).
+
+`cascade.store.sql.SqlStore` implements every one (checked by mypy there); the composition
+root builds it and hands each consumer the part it types.
+
+Implementations translate driver errors into `StoreError` and its subclasses, so no
+caller ever catches a SQLAlchemy or driver exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+from cascade.domain.events import DeliveryReport
+from cascade.domain.variables import VariableKey
+from cascade.store.base import (
+    Account,
+    AttemptChange,
+    Claimed,
+    Contact,
+    Credential,
+    CredentialKind,
+    MessageView,
+    NewAttempt,
+    NewMessage,
+    SenderRow,
+    Transition,
+)
+
+# --- the API ------------------------------------------------------------------------------
+
+
+class AccountStore(Protocol):
+    """Accounts and credentials: the API's authenticator looks them up; the command line
+    and the embedded gateway administer them."""
+
+    async def create_account(self, name: str, default_from_name: str) -> Account: ...
+    async def get_account(self, account_id: str) -> Account | None: ...
+    async def find_account(self, name: str) -> Account | None:
+        """The oldest account with this name."""
+
+    async def set_account_limits(
+        self,
+        account_id: str,
+        *,
+        send: tuple[float, int] | None = None,
+        status: tuple[float, int] | None = None,
+    ) -> bool: ...
+    async def set_channel_order(self, account_id: str, order: Sequence[str] | None) -> bool: ...
+    async def add_api_key(self, account_id: str, key_hash: str) -> str:
+        """Store a key's hash; return the key's id."""
+
+    async def revoke_api_key(self, key_id: str) -> bool: ...
+    async def add_bot(
+        self, account_id: str, kind: CredentialKind, token: str, token_hash: str
+    ) -> str: ...
+    async def find_credential(
+        self, kind: CredentialKind, secret_hash: str
+    ) -> Credential | None: ...
+
+
+class IntakeStore(Protocol):
+    """What the API's intake stores: new messages, and the account's variables."""
+
+    async def accept(self, account_id: str, messages: Sequence[NewMessage]) -> list[str]:
+        """Commit new messages with their first delivery task, in one transaction.
+
+        Returns one messageId per item, in order: the new id, or the id already stored
+        under the same tracking id with the same fingerprint (an idempotent repeat). An
+        item without a tracking id is a repeat when the same content (fingerprint) was
+        stored for the account within the last 24 hours. Raises TrackingIdConflict when a
+        tracking id is stored with another fingerprint. Items must carry distinct tracking
+        ids and, when id-less, distinct fingerprints.
+        """
+
+    async def account_variables(self, account_id: str) -> dict[VariableKey, str]: ...
+    async def upsert_variables(
+        self, account_id: str, values: Mapping[VariableKey, str]
+    ) -> None: ...
+
+
+class ApiStore(Protocol):
+    """What the API's routes ask besides intake and authentication."""
+
+    # --- health -------------------------------------------------------------------------
+    async def ping(self) -> None:
+        """Raise StoreError unless the database answers."""
+
+    async def schema_revision(self) -> str | None: ...
+
+    # --- reading back -------------------------------------------------------------------
+    async def message_view(
+        self, account_id: str, *, message_id: str | None = None, tracking_id: str | None = None
+    ) -> MessageView | None: ...
+    async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
+        """Record a click on a short link; return its target, or None for an unknown code."""
+
+    # --- flash-call codes ---------------------------------------------------------------
+    async def verify_code(self, account_id: str, message_id: str, hashed: str) -> str:
+        """OK, WRONG, EXHAUSTED, EXPIRED or UNKNOWN (see SqlStore.verify_code)."""
+
+    # --- webhooks in and out ------------------------------------------------------------
+    async def sender(self, sender_id: str) -> SenderRow | None: ...
+    async def add_callback(self, account_id: str, url: str, secret: str) -> str: ...
+    async def list_callbacks(self, account_id: str) -> list[tuple[str, str]]: ...
+    async def remove_callback(self, account_id: str, callback_id: str) -> bool: ...
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+
+class InboundStore(Protocol):
+    """What channels' webhooks and sessions learnt, applied (`cascade.engine.inbound`)."""
+
+    async def record_reports(self, reports: Sequence[DeliveryReport]) -> list[bool]:
+        """Apply delivery reports in one transaction; for each, whether it found its
+        attempt (one that matches none yet is kept, and applied once it does)."""
+
+    async def link_contact(
+        self, channel: str, sender_id: str, phone: str, address: str
+    ) -> None: ...
+    async def set_contact_reachable(
+        self, channel: str, sender_id: str, address: str, reachable: bool
+    ) -> int: ...
+    async def record_survey_answer(
+        self, channel: str, sender_id: str, address: str, answer: str, message_id: str | None
+    ) -> bool: ...
+
+
+class EngineStore(InboundStore, Protocol):
+    """The engine's worker: claims due work, commits its transitions and send intents,
+    reads senders and contacts, and sweeps the reports kept."""
+
+    async def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
+        """Take up to `limit` due messages for `lease_ms` (see `cascade.store.sql.ledger`)."""
+
+    async def next_due_ms(self) -> int | None: ...
+    async def apply(self, transitions: Sequence[Transition]) -> None:
+        """Commit engine decisions, in one transaction."""
+
+    async def record_intents(
+        self,
+        new: Sequence[NewAttempt],
+        resent: Sequence[AttemptChange],
+        plans: Sequence[Transition] = (),
+        results: Sequence[Transition] = (),
+    ) -> None:
+        """Commit `sending` attempts after the plans that led to them, and `results`
+        last, in one transaction (see `cascade.store.sql.ledger`)."""
+
+    async def match_orphans(self) -> None:
+        """Apply the kept reports that now find their attempt."""
+
+    async def senders(self, account_ids: Iterable[str]) -> list[SenderRow]: ...
+    async def contacts(self, phones: Iterable[str]) -> dict[tuple[str, str, str], Contact]: ...
+    async def close(self) -> None: ...
+
+
+class CallbackStore(Protocol):
+    """The status-webhook dispatcher's part: the events owed, claimed and settled."""
+
+    async def claim_callback_events(
+        self, now_ms: int, lease_ms: int, limit: int
+    ) -> list[tuple[int, str, str, str, int]]: ...
+
+    async def finish_callback_events(
+        self, delivered: Sequence[int], retry: Sequence[tuple[int, int]]
+    ) -> None: ...

@@ -1,0 +1,50 @@
+"""The store over SQLAlchemy Core: SQLite (default, one file, WAL) and PostgreSQL.
+
+`SqlStore` is composed of one class per concern, each over the shared base
+(`database.Database`: the engines, `_read`, `_write`, `_transact`, the store's errors):
+
+- `accounts`: accounts, API keys, bots, stored variables;
+- `intake`: new messages with their first tasks, in group commits;
+- `views`: a message read back, short links followed;
+- `contacts`: senders, contacts, survey answers;
+- `callbacks`: status-webhook callbacks and the delivery of their events;
+- `changes`: a message's change of state and the webhook events it owes;
+- `reports`: delivery reports (over `changes`);
+- `verification`: flash-call codes;
+- `ledger`: claims, transitions and send intents (over `reports` and `verification`).
+
+SQLite's writer runtime (thread, lock file, GIL switch) is `cascade.store.sqlite_runtime`.
+"""
+
+from typing import TYPE_CHECKING
+
+from cascade.store.sql.accounts import Accounts
+from cascade.store.sql.callbacks import Callbacks
+from cascade.store.sql.contacts import Contacts
+from cascade.store.sql.database import async_url
+from cascade.store.sql.intake import Intake
+from cascade.store.sql.ledger import Ledger
+from cascade.store.sql.views import Views
+
+
+class SqlStore(Accounts, Intake, Views, Contacts, Callbacks, Ledger):
+    """Everything the store does, over SQLite or PostgreSQL (see the modules)."""
+
+
+if TYPE_CHECKING:  # mypy checks here that SqlStore is every consumer's store; never run
+    from cascade.store.protocols import (
+        AccountStore,
+        ApiStore,
+        CallbackStore,
+        EngineStore,
+        InboundStore,
+        IntakeStore,
+    )
+
+    def _serves_every_consumer(
+        store: SqlStore,
+    ) -> tuple[AccountStore, ApiStore, IntakeStore, EngineStore, InboundStore, CallbackStore]:
+        return store, store, store, store, store, store
+
+
+__all__ = ["SqlStore", "async_url"]

@@ -1,0 +1,292 @@
+"""Intake: new messages committed with their first delivery tasks, in group commits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cascade.clock import Clock
+from cascade.domain.message import Status
+from cascade.store import schema as t
+from cascade.store.base import Conflict, NewMessage, StoreError, TrackingIdConflict
+from cascade.store.bulk import Bulk
+from cascade.store.sql.database import Database
+
+_IN_CHUNK = 500  # tracking ids per IN (...) lookup
+_CONFLICT_RETRIES = 3  # a concurrent request may insert the same tracking id first
+IDEMPOTENCY_WINDOW_MS = 86_400_000  # id-less repeats of the same content within a day
+
+
+_PG_PROBE = sa.text(
+    "SELECT x.tid, m.id, m.fingerprint FROM unnest(CAST(:ids AS varchar[])) AS x(tid) "
+    "CROSS JOIN LATERAL (SELECT id, fingerprint FROM messages "
+    "WHERE account_id = :account AND tracking_id = x.tid LIMIT 1) AS m"
+)
+_PG_IDEM_PROBE = sa.text(
+    "SELECT m.fingerprint, m.id FROM unnest(CAST(:keys AS varchar[])) AS x(k) "
+    "CROSS JOIN LATERAL (SELECT fingerprint, id, created_at FROM messages "
+    "WHERE account_id = :account AND idem_key = x.k LIMIT 1) AS m "
+    "WHERE m.created_at >= :oldest"
+)
+_GROUP_MESSAGES = 5000  # a group commit takes requests until it holds this many messages
+
+
+@dataclass
+class _Waiting:
+    """A request waiting for its group commit."""
+
+    account_id: str
+    items: Sequence[NewMessage]
+    done: asyncio.Future[list[str]]
+
+
+# the columns `_rows` fills, in its order
+_MESSAGE_COLUMNS = (
+    "id, account_id, tracking_id, fingerprint, idem_key, route, message_type, from_name, "
+    "phone, text, survey_options, fallback, media, ttl, telegram_bot_id, viber_bot_id, "
+    "status, created_at, scheduled_at, expires_at, updated_at"
+)
+_INSERT_MESSAGE = Bulk(
+    f"INSERT INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608 - constant text
+    f"VALUES ({', '.join('?' * (_MESSAGE_COLUMNS.count(',') + 1))})",
+    json_rows=False,  # the fingerprint is a BLOB
+)
+_INSERT_TASK = Bulk("INSERT INTO tasks (message_id, due_at) VALUES (?, ?)")
+
+
+def _rows(
+    account_id: str, item: NewMessage
+) -> tuple[tuple[Any, ...], tuple[str, int], list[dict[str, Any]]]:
+    """The message, task and short-link rows of one new message."""
+    d = item.draft
+    encode = msgspec.json.encode
+    now = d.created_at_ms
+    message = (
+        item.id,
+        account_id,
+        d.tracking_id or item.id,
+        d.fingerprint,
+        _idem_key(d.fingerprint, now) if d.tracking_id is None else None,
+        d.route.value,
+        d.message_type.value,
+        d.from_name,
+        d.phone,
+        d.text,
+        encode(d.survey_options).decode() if d.survey_options else None,
+        encode({"messageType": d.fallback.message_type.value, "text": d.fallback.text}).decode()
+        if d.fallback
+        else None,
+        encode(d.media).decode() if d.media else None,
+        d.ttl,
+        item.telegram_bot_id,
+        item.viber_bot_id,
+        Status.SCHEDULED.value,
+        now,
+        d.scheduled_at_ms,
+        d.expires_at_ms,
+        now,
+    )
+    task = (item.id, d.due_at_ms)
+    links = [
+        {"code": link.code, "message_id": item.id, "url": link.url, "created_at": now}
+        for link in d.short_links
+    ]
+    return message, task, links
+
+
+def _idem_key(fingerprint: bytes, at_ms: int) -> str:
+    """Content fingerprint + the day it falls in (days are the window's buckets)."""
+    return f"{fingerprint.hex()}:{at_ms // IDEMPOTENCY_WINDOW_MS}"
+
+
+class Intake(Database):
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        *,
+        sqlite_synchronous: str = "FULL",
+        pool_size: int = 10,
+    ) -> None:
+        super().__init__(url, clock, sqlite_synchronous=sqlite_synchronous, pool_size=pool_size)
+        self._accepts: deque[_Waiting] = deque()
+        self._accepting = False
+
+    async def accept(self, account_id: str, messages: Sequence[NewMessage]) -> list[str]:
+        """Commit new messages with their first tasks (see IntakeStore.accept).
+
+        Requests that arrive while a commit is under way wait for the next one and share
+        it (group commit): one transaction, one lookup and one multi-row insert for all of
+        them, each request still judged on its own — a conflict in one fails that one only.
+        """
+        if not messages:
+            return []
+        waiting = _Waiting(account_id, messages, asyncio.get_running_loop().create_future())
+        self._accepts.append(waiting)
+        if not self._accepting:
+            self._accepting = True
+            asyncio.get_running_loop().create_task(self._drain_accepts())
+        return await asyncio.shield(waiting.done)
+
+    async def _drain_accepts(self) -> None:
+        try:
+            while self._accepts:
+                group: list[_Waiting] = []
+                size = 0
+                while self._accepts and (not group or size < _GROUP_MESSAGES):
+                    waiting = self._accepts.popleft()
+                    group.append(waiting)
+                    size += len(waiting.items)
+                await self._commit_group(group)
+        finally:
+            self._accepting = False
+
+    async def _commit_group(self, group: list[_Waiting]) -> None:
+        outcomes: list[list[str] | BaseException]
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                outcomes = list(await self._transact(lambda conn: self._accept_group(conn, group)))
+            except Conflict as err:
+                # Another process stored one of these tracking ids between our lookup and
+                # our insert; the next round sees it and answers as for a repeat.
+                if attempt < _CONFLICT_RETRIES - 1:
+                    continue
+                outcomes = [err] * len(group)
+            except Exception as err:  # the store failed: every request in the group learns it
+                outcomes = [err] * len(group)
+            for waiting, outcome in zip(group, outcomes, strict=True):
+                if waiting.done.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    waiting.done.set_exception(outcome)
+                else:
+                    waiting.done.set_result(outcome)
+            return
+
+    def _accept_group(
+        self, conn: Connection, group: Sequence[_Waiting]
+    ) -> list[list[str] | StoreError]:
+        accounts: dict[str, list[NewMessage]] = {}
+        for waiting in group:
+            accounts.setdefault(waiting.account_id, []).extend(waiting.items)
+        existing: dict[str, dict[str, tuple[str, bytes]]] = {}
+        repeats: dict[str, dict[bytes, str]] = {}
+        for account_id, items in accounts.items():
+            tracked = [m.draft.tracking_id for m in items if m.draft.tracking_id]
+            existing[account_id] = (
+                self._stored_fingerprints(conn, account_id, tracked) if tracked else {}
+            )
+            keyless = [m for m in items if m.draft.tracking_id is None]
+            repeats[account_id] = self._recent_repeats(conn, account_id, keyless) if keyless else {}
+
+        taken: dict[tuple[str, str], tuple[str, bytes]] = {}  # by this group, so far
+        outcomes: list[list[str] | StoreError] = []
+        message_rows: list[tuple[Any, ...]] = []
+        task_rows: list[tuple[str, int]] = []
+        due_now = False  # some message is due at once (not scheduled for later)
+        link_rows: list[dict[str, Any]] = []
+        for waiting in group:
+            account_id = waiting.account_id
+            ids: list[str] = []
+            mine: dict[tuple[str, str], tuple[str, bytes]] = {}
+            rows: list[NewMessage] = []
+            conflict: StoreError | None = None
+            for index, item in enumerate(waiting.items):
+                d = item.draft
+                if d.tracking_id is None:
+                    key = (account_id, "~" + d.fingerprint.hex())
+                    stored_id = repeats[account_id].get(d.fingerprint)
+                    stored = (stored_id, d.fingerprint) if stored_id else None
+                else:
+                    key = (account_id, d.tracking_id)
+                    stored = existing[account_id].get(d.tracking_id)
+                stored = stored or taken.get(key) or mine.get(key)
+                if stored is not None:
+                    if stored[1] != d.fingerprint:
+                        conflict = TrackingIdConflict(index)
+                        break
+                    ids.append(stored[0])
+                    continue
+                ids.append(item.id)
+                mine[key] = (item.id, d.fingerprint)
+                rows.append(item)
+            if conflict is not None:
+                outcomes.append(conflict)
+                continue
+            taken.update(mine)
+            outcomes.append(ids)
+            for item in rows:
+                due_now = due_now or item.draft.due_at_ms <= item.draft.created_at_ms
+                message, task, links = _rows(account_id, item)
+                message_rows.append(message)
+                task_rows.append(task)
+                link_rows.extend(links)
+        if message_rows:
+            _INSERT_MESSAGE.run(conn, message_rows)
+            _INSERT_TASK.run(conn, task_rows)
+            if link_rows:
+                conn.execute(t.short_links.insert(), link_rows)
+            if due_now:
+                self._notify(conn)  # wake PostgreSQL workers: work is due now
+        return outcomes
+
+    def _recent_repeats(
+        self, conn: Connection, account_id: str, items: Sequence[NewMessage]
+    ) -> dict[bytes, str]:
+        """Id-less messages stored with the same content within the idempotency window."""
+        m = t.messages.c
+        keys: list[str] = []
+        for item in items:
+            d = item.draft
+            keys.append(_idem_key(d.fingerprint, d.created_at_ms))
+            keys.append(_idem_key(d.fingerprint, d.created_at_ms - IDEMPOTENCY_WINDOW_MS))
+        oldest = min(item.draft.created_at_ms for item in items) - IDEMPOTENCY_WINDOW_MS
+        found: dict[bytes, str] = {}
+        if self.dialect == "postgresql":  # one index probe per key (see _stored_fingerprints)
+            rows = conn.execute(
+                _PG_IDEM_PROBE, {"account": account_id, "keys": keys, "oldest": oldest}
+            )
+            for fingerprint, message_id in rows:
+                found[bytes(fingerprint)] = message_id
+            return found
+        query = sa.select(m.fingerprint, m.id).where(
+            m.account_id == account_id,
+            m.idem_key.in_(sa.bindparam("keys", expanding=True)),
+            m.created_at >= oldest,
+        )
+        for start in range(0, len(keys), _IN_CHUNK):
+            for fingerprint, message_id in conn.execute(
+                query, {"keys": keys[start : start + _IN_CHUNK]}
+            ):
+                found[bytes(fingerprint)] = message_id
+        return found
+
+    def _stored_fingerprints(
+        self, conn: Connection, account_id: str, tracking: Sequence[str]
+    ) -> dict[str, tuple[str, bytes]]:
+        m = t.messages.c
+        found: dict[str, tuple[str, bytes]] = {}
+        if self.dialect == "postgresql":
+            # One index probe per id, whatever the planner believes: with equality on both
+            # columns of the unique index it cannot do otherwise, even on a young table whose
+            # statistics say it is tiny (where a plain IN list ends up filtering every row
+            # of the account).
+            rows = conn.execute(_PG_PROBE, {"account": account_id, "ids": list(tracking)})
+            for tracking_id, message_id, fingerprint in rows:
+                found[tracking_id] = (message_id, bytes(fingerprint))
+            return found
+        query = sa.select(m.tracking_id, m.id, m.fingerprint).where(
+            m.account_id == account_id, m.tracking_id.in_(sa.bindparam("ids", expanding=True))
+        )
+        for start in range(0, len(tracking), _IN_CHUNK):
+            chunk = tracking[start : start + _IN_CHUNK]
+            for tracking_id, message_id, fingerprint in conn.execute(query, {"ids": chunk}):
+                found[tracking_id] = (message_id, bytes(fingerprint))
+        return found
