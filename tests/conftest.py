@@ -19,6 +19,7 @@ from cascade.bootstrap import build_app
 from cascade.clock import ManualClock
 from cascade.config import Settings
 from cascade.security import hash_secret, new_api_key
+from cascade.store.memory import MemoryStore
 from cascade.store.migrate import upgrade
 from cascade.store.schema import metadata
 from cascade.store.sql import SqlStore
@@ -26,6 +27,7 @@ from tests import services
 from tests.ports import free_port
 
 BACKENDS = ["sqlite", "postgresql"]
+STORE_BACKENDS = ["memory", *BACKENDS]  # the store contract also holds for MemoryStore
 
 
 # --- databases --------------------------------------------------------------------------
@@ -66,7 +68,12 @@ def pg_database() -> Iterator[str]:
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database of each backend."""
-    if request.param == "sqlite":
+    return database_url(request, request.param, tmp_path)
+
+
+def database_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """A migrated, empty database of `backend` (sqlite or postgresql)."""
+    if backend == "sqlite":
         path = tmp_path / "cascade.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
@@ -96,6 +103,31 @@ async def store(db_url: str, clock: ManualClock) -> AsyncIterator[SqlStore]:
     await store.close()
 
 
+@pytest.fixture(params=STORE_BACKENDS)
+def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """ "memory", or a migrated, empty database of each SQL backend (migrated outside any
+    event loop: Alembic runs one of its own)."""
+    if request.param == "memory":
+        return "memory"
+    return database_url(request, request.param, tmp_path)
+
+
+@pytest.fixture
+async def any_store(
+    any_store_url: str, clock: ManualClock
+) -> AsyncIterator[SqlStore | MemoryStore]:
+    """A store of each backend: in memory, over SQLite, over PostgreSQL (for the suites
+    that hold every store to one contract: they name it `store` in their module)."""
+    if any_store_url == "memory":
+        yield MemoryStore(clock)
+        return
+    store = SqlStore(any_store_url, clock, sqlite_synchronous="NORMAL", pool_size=4)
+    if store.dialect == "postgresql":
+        await wipe(store)
+    yield store
+    await store.close()
+
+
 async def wipe(store: SqlStore) -> None:
     """Empty every table (PostgreSQL databases are shared by the session's tests)."""
     names = ", ".join(table.name for table in reversed(metadata.sorted_tables))
@@ -118,7 +150,7 @@ class TestAccount:
         return {"X-Authorization-Key": self.key, "Content-Type": "application/json"}
 
 
-async def make_account(store: SqlStore, name: str = "acme") -> TestAccount:
+async def make_account(store: SqlStore | MemoryStore, name: str = "acme") -> TestAccount:
     account = await store.create_account(name, name[:28])
     key = new_api_key()
     key_id = await store.add_api_key(account.id, hash_secret(key))

@@ -1,15 +1,19 @@
-"""One contract for every store backend (SQLite and PostgreSQL via the `store` fixture)."""
+"""One contract for every store backend: in memory, SQLite and PostgreSQL (the `store`
+fixture, over conftest's `any_store`)."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import hashlib
+import operator
 import uuid
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 
 from cascade.api.wire import FallbackIn, MessageIn, VariableIn
 from cascade.clock import ManualClock
@@ -24,6 +28,7 @@ from cascade.store import (
     TrackingIdConflict,
 )
 from cascade.store import schema as t
+from cascade.store.memory import MemoryStore
 from cascade.store.migrate import head_revision
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount, make_account
@@ -83,7 +88,19 @@ def validated(raw: MessageIn, clock: ManualClock, form: Form = "array") -> Draft
     return validate(raw, fingerprint(repr(raw)), ctx)
 
 
-async def count(store: SqlStore, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+Store = SqlStore | MemoryStore
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every backend: in memory, SQLite, PostgreSQL."""
+    return any_store
+
+
+async def count(store: Store, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+    """Rows of `table` that match every `column == value` of `where`, in either store."""
+    if isinstance(store, MemoryStore):
+        return len(await rows(store, table, *where))
     async with store._reader.connect() as conn:
         query = sa.select(sa.func.count()).select_from(table)
         if where:
@@ -91,12 +108,31 @@ async def count(store: SqlStore, table: sa.Table, *where: sa.ColumnElement[bool]
         return int((await conn.execute(query)).scalar_one())
 
 
-async def rows(store: SqlStore, table: sa.Table, *where: sa.ColumnElement[bool]) -> list[Any]:
+async def rows(store: Store, table: sa.Table, *where: sa.ColumnElement[bool]) -> list[Any]:
+    """The rows of `table` that match every `column == value` of `where`, in either store
+    (a MemoryStore's rows as named tuples of the schema's columns, as SQL returns them)."""
+    if isinstance(store, MemoryStore):
+        wanted = [_equality(clause) for clause in where]
+        row_type = collections.namedtuple(table.name, [c.name for c in table.columns])  # type: ignore[misc]
+        return [
+            row_type(**{c.name: found[c.name] for c in table.columns})
+            for found in store.rows(table.name)
+            if all(found[name] == value for name, value in wanted)
+        ]
     async with store._reader.connect() as conn:
         return list(await conn.execute(sa.select(table).where(*where)))
 
 
-async def totals(store: SqlStore) -> dict[str, int]:
+def _equality(clause: sa.ColumnElement[bool]) -> tuple[str, Any]:
+    """(column name, value) of a `table.c.column == value` clause."""
+    assert isinstance(clause, BinaryExpression)
+    assert clause.operator is operator.eq
+    assert isinstance(clause.left, sa.Column)
+    assert isinstance(clause.right, BindParameter)
+    return clause.left.name, clause.right.value
+
+
+async def totals(store: Store) -> dict[str, int]:
     return {
         table.name: await count(store, table)
         for table in (t.messages, t.tasks, t.short_links, t.clicks)
@@ -106,7 +142,7 @@ async def totals(store: SqlStore) -> dict[str, int]:
 # --- accounts -------------------------------------------------------------------------------
 
 
-async def test_create_and_get_account(store: SqlStore) -> None:
+async def test_create_and_get_account(store: Store) -> None:
     created = await store.create_account("Acme Ltd", "AcmeShop")
     assert created.name == "Acme Ltd"
     assert created.default_from_name == "AcmeShop"
@@ -116,11 +152,11 @@ async def test_create_and_get_account(store: SqlStore) -> None:
     assert await store.get_account(created.id) == created
 
 
-async def test_get_unknown_account_is_none(store: SqlStore) -> None:
+async def test_get_unknown_account_is_none(store: Store) -> None:
     assert await store.get_account(str(uuid.uuid4())) is None
 
 
-async def test_find_account_by_name_returns_oldest(store: SqlStore, clock: ManualClock) -> None:
+async def test_find_account_by_name_returns_oldest(store: Store, clock: ManualClock) -> None:
     first = await store.create_account("twin", "One")
     clock.advance(1)
     await store.create_account("twin", "Two")
@@ -130,13 +166,13 @@ async def test_find_account_by_name_returns_oldest(store: SqlStore, clock: Manua
     assert await store.find_account("nobody") is None
 
 
-async def test_accounts_get_distinct_ids(store: SqlStore) -> None:
+async def test_accounts_get_distinct_ids(store: Store) -> None:
     a = await store.create_account("a", "A")
     b = await store.create_account("a", "A")
     assert a.id != b.id
 
 
-async def test_set_account_limits(store: SqlStore) -> None:
+async def test_set_account_limits(store: Store) -> None:
     acct = await store.create_account("limited", "L")
     assert await store.set_account_limits(acct.id, send=(10.0, 20)) is True
     got = await store.get_account(acct.id)
@@ -151,11 +187,11 @@ async def test_set_account_limits(store: SqlStore) -> None:
     assert got == Account(acct.id, "limited", "L", 200.0, 300, 1.0, 1)
 
 
-async def test_set_limits_of_unknown_account_is_false(store: SqlStore) -> None:
+async def test_set_limits_of_unknown_account_is_false(store: Store) -> None:
     assert await store.set_account_limits(str(uuid.uuid4()), send=(1.0, 1)) is False
 
 
-async def test_set_limits_touches_only_that_account(store: SqlStore) -> None:
+async def test_set_limits_touches_only_that_account(store: Store) -> None:
     a = await store.create_account("a", "A")
     b = await store.create_account("b", "B")
     await store.set_account_limits(a.id, send=(1.0, 2))
@@ -165,7 +201,7 @@ async def test_set_limits_touches_only_that_account(store: SqlStore) -> None:
 # --- credentials ------------------------------------------------------------------------------
 
 
-async def test_api_key_lookup_and_revoke(store: SqlStore) -> None:
+async def test_api_key_lookup_and_revoke(store: Store) -> None:
     acct = await store.create_account("acme", "Acme")
     key_hash = hash_secret("csk_secret-one")
     key_id = await store.add_api_key(acct.id, key_hash)
@@ -181,7 +217,7 @@ async def test_api_key_lookup_and_revoke(store: SqlStore) -> None:
     assert await store.revoke_api_key(str(uuid.uuid4())) is False
 
 
-async def test_revoking_one_key_keeps_the_others(store: SqlStore) -> None:
+async def test_revoking_one_key_keeps_the_others(store: Store) -> None:
     acct = await store.create_account("acme", "Acme")
     old = await store.add_api_key(acct.id, hash_secret("old"))
     await store.add_api_key(acct.id, hash_secret("new"))
@@ -191,7 +227,7 @@ async def test_revoking_one_key_keeps_the_others(store: SqlStore) -> None:
     assert found.account_id == acct.id
 
 
-async def test_api_key_is_not_a_bot_token(store: SqlStore) -> None:
+async def test_api_key_is_not_a_bot_token(store: Store) -> None:
     acct = await store.create_account("acme", "Acme")
     key_hash = hash_secret("csk_key")
     await store.add_api_key(acct.id, key_hash)
@@ -199,7 +235,7 @@ async def test_api_key_is_not_a_bot_token(store: SqlStore) -> None:
     assert await store.find_credential(CredentialKind.VIBER, key_hash) is None
 
 
-async def test_key_stored_only_as_hash(store: SqlStore) -> None:
+async def test_key_stored_only_as_hash(store: Store) -> None:
     acct = await store.create_account("acme", "Acme")
     key_hash = hash_secret("csk_plain")
     key_id = await store.add_api_key(acct.id, key_hash)
@@ -216,7 +252,7 @@ async def test_key_stored_only_as_hash(store: SqlStore) -> None:
     ],
 )
 async def test_bot_lookup_by_kind(
-    store: SqlStore, kind: CredentialKind, wrong: CredentialKind
+    store: Store, kind: CredentialKind, wrong: CredentialKind
 ) -> None:
     acct = await store.create_account("acme", "Acme")
     token = f"{kind.value}-token-123"
@@ -229,7 +265,7 @@ async def test_bot_lookup_by_kind(
     assert await store.find_credential(kind, hash_secret("unknown")) is None
 
 
-async def test_bots_of_two_accounts(store: SqlStore) -> None:
+async def test_bots_of_two_accounts(store: Store) -> None:
     a = await store.create_account("a", "A")
     b = await store.create_account("b", "B")
     tg_a = await store.add_bot(a.id, CredentialKind.TELEGRAM, "tg-a", hash_secret("tg-a"))
@@ -250,7 +286,7 @@ async def test_bots_of_two_accounts(store: SqlStore) -> None:
 
 
 async def test_accept_commits_messages_and_one_task_each(
-    store: SqlStore, account: TestAccount, clock: ManualClock
+    store: Store, account: TestAccount, clock: ManualClock
 ) -> None:
     now = clock.now_ms()
     items = [
@@ -286,7 +322,7 @@ async def test_accept_commits_messages_and_one_task_each(
 
 
 async def test_accept_stores_survey_fallback_and_bots(
-    store: SqlStore, account: TestAccount, clock: ManualClock
+    store: Store, account: TestAccount, clock: ManualClock
 ) -> None:
     survey = validated(
         MessageIn(
@@ -329,7 +365,7 @@ async def test_accept_stores_survey_fallback_and_bots(
 
 
 async def test_accept_stores_short_links(
-    store: SqlStore, account: TestAccount, clock: ManualClock
+    store: Store, account: TestAccount, clock: ManualClock
 ) -> None:
     d = validated(
         MessageIn(
@@ -357,7 +393,7 @@ async def test_accept_stores_short_links(
 
 
 async def test_idempotent_repeat_returns_stored_id_and_inserts_nothing(
-    store: SqlStore, account: TestAccount, clock: ManualClock
+    store: Store, account: TestAccount, clock: ManualClock
 ) -> None:
     link = ShortLink("AbCdEf12", "https://a.example")
     first = new(draft("r-1", short_links=(link,)))
@@ -373,7 +409,7 @@ async def test_idempotent_repeat_returns_stored_id_and_inserts_nothing(
     assert await count(store, t.messages, t.messages.c.id == retry.id) == 0
 
 
-async def test_repeat_mixed_with_new_items(store: SqlStore, account: TestAccount) -> None:
+async def test_repeat_mixed_with_new_items(store: Store, account: TestAccount) -> None:
     [old_id] = await store.accept(account.id, [new(draft("m-1"))])
     batch = [new(draft("m-0")), new(draft("m-1")), new(draft("m-2"))]
     ids = await store.accept(account.id, batch)
@@ -383,7 +419,7 @@ async def test_repeat_mixed_with_new_items(store: SqlStore, account: TestAccount
 
 
 async def test_different_fingerprint_conflicts_and_stores_nothing(
-    store: SqlStore, account: TestAccount
+    store: Store, account: TestAccount
 ) -> None:
     [stored_id] = await store.accept(account.id, [new(draft("c-1", text="original"))])
     before = await totals(store)
@@ -402,7 +438,7 @@ async def test_different_fingerprint_conflicts_and_stores_nothing(
     assert (view.id, view.text) == (stored_id, "original")
 
 
-async def test_conflict_at_first_index(store: SqlStore, account: TestAccount) -> None:
+async def test_conflict_at_first_index(store: Store, account: TestAccount) -> None:
     await store.accept(account.id, [new(draft("x"))])
     with pytest.raises(TrackingIdConflict) as caught:
         await store.accept(account.id, [new(draft("x", text="other")), new(draft("y"))])
@@ -410,7 +446,7 @@ async def test_conflict_at_first_index(store: SqlStore, account: TestAccount) ->
     assert await count(store, t.messages) == 1
 
 
-async def test_tracking_ids_are_per_account(store: SqlStore) -> None:
+async def test_tracking_ids_are_per_account(store: Store) -> None:
     a = await make_account(store, "a")
     b = await make_account(store, "b")
     [a_id] = await store.accept(a.id, [new(draft("shared", text="for a"))])
@@ -425,7 +461,7 @@ async def test_tracking_ids_are_per_account(store: SqlStore) -> None:
 
 
 async def test_concurrent_identical_accepts_store_one_message(
-    store: SqlStore, account: TestAccount
+    store: Store, account: TestAccount
 ) -> None:
     """Two retries racing each other: one message, and both answers carry its id."""
     items = [[new(draft(f"race-{n}")) for n in range(20)] for _ in range(4)]
@@ -438,7 +474,7 @@ async def test_concurrent_identical_accepts_store_one_message(
     assert await count(store, t.tasks) == 20
 
 
-async def test_concurrent_conflicting_accepts(store: SqlStore, account: TestAccount) -> None:
+async def test_concurrent_conflicting_accepts(store: Store, account: TestAccount) -> None:
     one = [new(draft("race", text="one"))]
     two = [new(draft("race", text="two"))]
     outcomes = await asyncio.gather(
@@ -457,7 +493,7 @@ async def test_concurrent_conflicting_accepts(store: SqlStore, account: TestAcco
 
 
 async def test_idless_repeat_within_a_day_returns_stored_id(
-    store: SqlStore, account: TestAccount
+    store: Store, account: TestAccount
 ) -> None:
     [first] = await store.accept(account.id, [new(draft(None, text="same"))])
     later = NOW + 23 * 3_600_000  # crosses midnight UTC: the window is not a calendar day
@@ -467,7 +503,7 @@ async def test_idless_repeat_within_a_day_returns_stored_id(
     assert await count(store, t.tasks) == 1
 
 
-async def test_idless_repeat_after_the_window_is_new(store: SqlStore, account: TestAccount) -> None:
+async def test_idless_repeat_after_the_window_is_new(store: Store, account: TestAccount) -> None:
     [first] = await store.accept(account.id, [new(draft(None, text="same"))])
     later = NOW + 25 * 3_600_000
     [second] = await store.accept(account.id, [new(draft(None, text="same", now_ms=later))])
@@ -475,14 +511,14 @@ async def test_idless_repeat_after_the_window_is_new(store: SqlStore, account: T
     assert await count(store, t.messages) == 2
 
 
-async def test_idless_different_content_is_new(store: SqlStore, account: TestAccount) -> None:
+async def test_idless_different_content_is_new(store: Store, account: TestAccount) -> None:
     [first] = await store.accept(account.id, [new(draft(None, text="one"))])
     [second] = await store.accept(account.id, [new(draft(None, text="two"))])
     assert second != first
     assert await count(store, t.messages) == 2
 
 
-async def test_idless_repeat_is_per_account(store: SqlStore) -> None:
+async def test_idless_repeat_is_per_account(store: Store) -> None:
     a = await make_account(store, "a")
     b = await make_account(store, "b")
     [a_id] = await store.accept(a.id, [new(draft(None, text="same"))])
@@ -492,7 +528,7 @@ async def test_idless_repeat_is_per_account(store: SqlStore) -> None:
 
 
 async def test_concurrent_idless_repeats_store_one_message(
-    store: SqlStore, account: TestAccount
+    store: Store, account: TestAccount
 ) -> None:
     batches = [[new(draft(None, text=f"race {n}")) for n in range(10)] for _ in range(4)]
     results = await asyncio.gather(
@@ -503,12 +539,12 @@ async def test_concurrent_idless_repeats_store_one_message(
     assert await count(store, t.messages) == 10
 
 
-async def test_accept_nothing(store: SqlStore, account: TestAccount) -> None:
+async def test_accept_nothing(store: Store, account: TestAccount) -> None:
     assert await store.accept(account.id, []) == []
     assert await count(store, t.messages) == 0
 
 
-async def test_accept_a_large_batch(store: SqlStore, account: TestAccount) -> None:
+async def test_accept_a_large_batch(store: Store, account: TestAccount) -> None:
     batch = [new(draft(f"bulk-{n:05d}")) for n in range(1_200)]  # more than one IN chunk
     ids = await store.accept(account.id, batch)
     assert ids == [item.id for item in batch]
@@ -519,7 +555,7 @@ async def test_accept_a_large_batch(store: SqlStore, account: TestAccount) -> No
 
 
 async def test_accept_long_tracking_id_and_longest_phone(
-    store: SqlStore, account: TestAccount
+    store: Store, account: TestAccount
 ) -> None:
     long_id = "t" * 255
     d = draft(long_id, phone="+123456789012345", from_name="F" * 28)
@@ -533,7 +569,7 @@ async def test_accept_long_tracking_id_and_longest_phone(
 # --- variables ------------------------------------------------------------------------------
 
 
-async def test_account_variables_round_trip(store: SqlStore, account: TestAccount) -> None:
+async def test_account_variables_round_trip(store: Store, account: TestAccount) -> None:
     assert await store.account_variables(account.id) == {}
     values = {
         ("name", 1): "John",
@@ -546,7 +582,7 @@ async def test_account_variables_round_trip(store: SqlStore, account: TestAccoun
 
 
 async def test_upsert_overwrites_and_keeps_the_rest(
-    store: SqlStore, account: TestAccount, clock: ManualClock
+    store: Store, account: TestAccount, clock: ManualClock
 ) -> None:
     await store.upsert_variables(account.id, {("name", 1): "old", ("url", 2): "keep"})
     clock.advance(5)
@@ -562,12 +598,12 @@ async def test_upsert_overwrites_and_keeps_the_rest(
     assert row.updated_at == clock.now_ms()
 
 
-async def test_upsert_nothing_is_a_no_op(store: SqlStore, account: TestAccount) -> None:
+async def test_upsert_nothing_is_a_no_op(store: Store, account: TestAccount) -> None:
     await store.upsert_variables(account.id, {})
     assert await store.account_variables(account.id) == {}
 
 
-async def test_variables_are_per_account(store: SqlStore) -> None:
+async def test_variables_are_per_account(store: Store) -> None:
     a = await make_account(store, "a")
     b = await make_account(store, "b")
     await store.upsert_variables(a.id, {("name", 1): "A"})
@@ -580,7 +616,7 @@ async def test_variables_are_per_account(store: SqlStore) -> None:
 
 
 async def test_message_view_by_id_and_by_tracking_id(
-    store: SqlStore, account: TestAccount, clock: ManualClock
+    store: Store, account: TestAccount, clock: ManualClock
 ) -> None:
     now = clock.now_ms()
     d = draft(
@@ -610,7 +646,7 @@ async def test_message_view_by_id_and_by_tracking_id(
 
 
 async def test_message_view_of_envelope_message_by_its_id_as_tracking_id(
-    store: SqlStore, account: TestAccount
+    store: Store, account: TestAccount
 ) -> None:
     [message_id] = await store.accept(account.id, [new(draft(None))])
     view = await store.message_view(account.id, tracking_id=message_id)
@@ -618,7 +654,7 @@ async def test_message_view_of_envelope_message_by_its_id_as_tracking_id(
     assert (view.id, view.tracking_id) == (message_id, message_id)
 
 
-async def test_message_view_tenant_isolation(store: SqlStore) -> None:
+async def test_message_view_tenant_isolation(store: Store) -> None:
     owner = await make_account(store, "owner")
     other = await make_account(store, "other")
     [message_id] = await store.accept(owner.id, [new(draft("private"))])
@@ -627,7 +663,7 @@ async def test_message_view_tenant_isolation(store: SqlStore) -> None:
     assert await store.message_view(owner.id, message_id=message_id) is not None
 
 
-async def test_message_view_unknown(store: SqlStore, account: TestAccount) -> None:
+async def test_message_view_unknown(store: Store, account: TestAccount) -> None:
     assert await store.message_view(account.id, message_id=str(uuid.uuid4())) is None
     assert await store.message_view(account.id, tracking_id="never-sent") is None
     assert await store.message_view(account.id, message_id="not-a-uuid") is None
@@ -637,7 +673,7 @@ async def test_message_view_unknown(store: SqlStore, account: TestAccount) -> No
 
 
 async def test_follow_link_records_clicks(
-    store: SqlStore, account: TestAccount, clock: ManualClock
+    store: Store, account: TestAccount, clock: ManualClock
 ) -> None:
     links = (ShortLink("Lnk00001", "https://a.example/x"), ShortLink("Lnk00002", "https://b.ex"))
     [message_id] = await store.accept(account.id, [new(draft("click", short_links=links))])
@@ -665,7 +701,7 @@ async def test_follow_link_records_clicks(
     assert quiet.clicks == 0
 
 
-async def test_follow_unknown_link(store: SqlStore, account: TestAccount) -> None:
+async def test_follow_unknown_link(store: Store, account: TestAccount) -> None:
     await store.accept(
         account.id, [new(draft("k", short_links=(ShortLink("Known001", "https://a.ex"),)))]
     )
@@ -678,6 +714,6 @@ async def test_follow_unknown_link(store: SqlStore, account: TestAccount) -> Non
 # --- health ---------------------------------------------------------------------------------
 
 
-async def test_ping_and_schema_revision(store: SqlStore) -> None:
+async def test_ping_and_schema_revision(store: Store) -> None:
     await store.ping()
     assert await store.schema_revision() == head_revision()

@@ -19,6 +19,14 @@ from cascade.domain.message import Draft
 # listen on it (`cascade.engine.wakeup`). SQLite has no such channel.
 WAKE_CHANNEL = "cascade_tasks"
 
+IDEMPOTENCY_WINDOW_MS = 86_400_000  # id-less repeats of the same content within a day
+
+
+def idem_key(fingerprint: bytes, at_ms: int) -> str:
+    """An id-less message's key: its content fingerprint + the day it falls in (days are
+    the idempotency window's buckets)."""
+    return f"{fingerprint.hex()}:{at_ms // IDEMPOTENCY_WINDOW_MS}"
+
 
 class StoreError(Exception):
     """Storage failed (unreachable, constraint, corruption): a server fault, never the client's."""

@@ -15,13 +15,19 @@ from sqlalchemy.engine import Connection
 from cascade.clock import Clock
 from cascade.domain.message import Status
 from cascade.store import schema as t
-from cascade.store.base import Conflict, NewMessage, StoreError, TrackingIdConflict
+from cascade.store.base import (
+    IDEMPOTENCY_WINDOW_MS,
+    Conflict,
+    NewMessage,
+    StoreError,
+    TrackingIdConflict,
+)
+from cascade.store.base import idem_key as _idem_key
 from cascade.store.bulk import Bulk
 from cascade.store.sql.database import Database
 
 _IN_CHUNK = 500  # tracking ids per IN (...) lookup
 _CONFLICT_RETRIES = 3  # a concurrent request may insert the same tracking id first
-IDEMPOTENCY_WINDOW_MS = 86_400_000  # id-less repeats of the same content within a day
 
 
 _PG_PROBE = sa.text(
@@ -99,11 +105,6 @@ def _rows(
         for link in d.short_links
     ]
     return message, task, links
-
-
-def _idem_key(fingerprint: bytes, at_ms: int) -> str:
-    """Content fingerprint + the day it falls in (days are the window's buckets)."""
-    return f"{fingerprint.hex()}:{at_ms // IDEMPOTENCY_WINDOW_MS}"
 
 
 class Intake(Database):

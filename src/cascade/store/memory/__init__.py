@@ -1,0 +1,43 @@
+"""An in-memory store: every protocol of `cascade.store.protocols`, over plain dicts.
+
+Public testing API. `MemoryStore(clock)` is the SQL store's twin for tests that need no
+I/O: the same semantics (idempotent intake, claims under leases, transitions, delivery
+reports through `cascade.domain.lifecycle.apply_report`, status-webhook events, flash-call
+codes, accounts and contacts) and the same errors, checked by the same contract suite
+(tests/test_store_contract.py) as SQLite and PostgreSQL. It keeps nothing across
+processes, and each call runs whole without yielding to the event loop, so calls are
+atomic as the SQL store's transactions are.
+
+- `tables`: the rows (one dataclass per table of `cascade.store.schema`, fields named as
+  its columns); `MemoryStore.rows(table)` returns a copy of a table for inspection;
+- `records`: accounts, credentials, variables, intake, reading back, short links,
+  senders, contacts, callbacks and flash-call codes;
+- `ledger`: claims, transitions, send intents, delivery reports.
+"""
+
+from typing import TYPE_CHECKING
+
+from cascade.store.memory.ledger import Ledger
+
+
+class MemoryStore(Ledger):
+    """Everything the store does, in memory (see the modules)."""
+
+
+if TYPE_CHECKING:  # mypy checks here that MemoryStore is every consumer's store; never run
+    from cascade.store.protocols import (
+        AccountStore,
+        ApiStore,
+        CallbackStore,
+        EngineStore,
+        InboundStore,
+        IntakeStore,
+    )
+
+    def _serves_every_consumer(
+        store: MemoryStore,
+    ) -> tuple[AccountStore, ApiStore, IntakeStore, EngineStore, InboundStore, CallbackStore]:
+        return store, store, store, store, store, store
+
+
+__all__ = ["MemoryStore"]
