@@ -1,4 +1,5 @@
-"""The truth of a send through crashes and outages (issue 12, point 2), on both databases.
+"""The truth of a send through crashes and outages (issue 12, point 2), in memory and on
+both databases.
 
 - A send is in doubt only if its request left the process: one that waited inside its
   channel (an SMPP window slot) when the worker died is sent again, once.
@@ -29,13 +30,18 @@ from cascade.clock import ManualClock
 from cascade.domain.lifecycle import Reason
 from cascade.engine.planner import plan
 from cascade.store.base import NewAttempt
-from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount
-from tests.test_engine import LIMITS, PHONE, Scene, ScriptedChannel, drain, plain
+from tests.test_engine import LIMITS, PHONE, Scene, ScriptedChannel, Store, drain, plain
 
 
 @pytest.fixture
-def scene(store: SqlStore, clock: ManualClock, account: TestAccount) -> Scene:
+def store(any_store: Store) -> Store:
+    """Every backend: in memory, SQLite, PostgreSQL."""
+    return any_store
+
+
+@pytest.fixture
+def scene(store: Store, clock: ManualClock, account: TestAccount) -> Scene:
     return Scene(store, clock, account)
 
 
@@ -66,7 +72,7 @@ class WindowedChannel:
 
 
 async def test_a_send_that_died_waiting_for_its_slot_is_sent_again_not_in_doubt(
-    scene: Scene, store: SqlStore, clock: ManualClock
+    scene: Scene, store: Store, clock: ManualClock
 ) -> None:
     assert await store.set_channel_order(scene.account.id, ["sms"])
     message_id = await scene.accept(PHONE, text="Queued behind the window")
@@ -88,7 +94,7 @@ async def test_a_send_that_died_waiting_for_its_slot_is_sent_again_not_in_doubt(
 
 
 async def test_a_receipt_before_the_crash_is_found_settles_the_send_in_doubt(
-    scene: Scene, store: SqlStore, clock: ManualClock, account: TestAccount
+    scene: Scene, store: Store, clock: ManualClock, account: TestAccount
 ) -> None:
     """The PDU left and the SMSC took it, the worker died before committing the id; the
     receipt comes (to another worker's session) while the attempt is still `sending`."""
@@ -117,7 +123,7 @@ async def test_a_receipt_before_the_crash_is_found_settles_the_send_in_doubt(
 
 
 async def test_results_that_could_not_be_committed_are_committed_again(
-    scene: Scene, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+    scene: Scene, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     telegram: ScriptedChannel = await scene.linked_channel("telegram", lambda o: Delivered("tg-1"))
     message_id = await scene.accept(PHONE)
@@ -144,7 +150,7 @@ async def test_results_that_could_not_be_committed_are_committed_again(
     [(Reason.INTENT_NOT_STORED, "processing"), ("SMSC_NOT_BOUND", "failed")],
 )
 async def test_a_send_whose_intent_was_not_stored_costs_no_try(
-    scene: Scene, store: SqlStore, clock: ManualClock, reason: str, after_six: str
+    scene: Scene, store: Store, clock: ManualClock, reason: str, after_six: str
 ) -> None:
     """It never left, so it is no attempt that failed: time passes, tries do not."""
     assert await store.set_channel_order(scene.account.id, ["sms"])
@@ -162,7 +168,7 @@ async def test_a_send_whose_intent_was_not_stored_costs_no_try(
 
 
 async def test_a_worker_idle_through_a_database_outage_keeps_running(
-    scene: Scene, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+    scene: Scene, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While nothing is due the worker asks when something will be; a restarting
     database must not end it (it used to: the idle wait was outside the loop's guard)."""
