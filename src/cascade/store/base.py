@@ -2,9 +2,9 @@
 
 What each consumer may ask of the store is in `cascade.store.protocols`. The records the
 engine claims and commits (a claimed message, its attempts, a transition) belong to the
-message lifecycle: `cascade.domain.records`. Implementations
-translate driver errors into `StoreError` and its subclasses, so no caller ever catches a
-SQLAlchemy or driver exception.
+message lifecycle: `cascade.domain.records`. Implementations translate driver errors into
+`StoreError` and its subclasses, so no caller ever catches a SQLAlchemy or driver
+exception.
 """
 
 from __future__ import annotations
