@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from cascade.channels.base import InDoubt, Outcome, Retry
+from cascade.domain.sending import InDoubt, Outcome, Retry
 
 # The rule of cascade/channels/http.py, for a channel whose send may deliver twice if repeated:
 # a request that cannot have left is retried; one the provider may have acted on is in doubt.

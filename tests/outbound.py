@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cascade.channels.base import Outbound, Sender
+from cascade.domain.sending import Outbound, Sender
 
 
 def outbound_to(phone: str, sender: Sender, /, **fields: Any) -> Outbound:

@@ -18,8 +18,9 @@ import msgspec
 from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 
-from cascade.channels.base import Inbound, Sender, WebhookHandler
+from cascade.channels.base import Inbound, WebhookHandler
 from cascade.domain.events import DeliveryReport, Event
+from cascade.domain.sending import Sender
 
 
 @dataclass

@@ -17,20 +17,7 @@ import httpx
 import pytest
 from msgspec.structs import replace
 
-from cascade.channels.base import (
-    Channel,
-    Failed,
-    Inbound,
-    InDoubt,
-    Misconfigured,
-    Outbound,
-    Outcome,
-    Retry,
-    Sender,
-    Sent,
-    Throttled,
-    Unreachable,
-)
+from cascade.channels.base import Channel, Inbound
 from cascade.channels.flashcall import (
     LIMITS,
     MAX_ATTEMPTS,
@@ -48,6 +35,18 @@ from cascade.channels.flashcall import (
 )
 from cascade.channels.flashcall.codes import check_prefix
 from cascade.domain.events import DeliveryReport, Event
+from cascade.domain.sending import (
+    Failed,
+    InDoubt,
+    Misconfigured,
+    Outbound,
+    Outcome,
+    Retry,
+    Sender,
+    Sent,
+    Throttled,
+    Unreachable,
+)
 from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 

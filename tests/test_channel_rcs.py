@@ -23,20 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from cascade.channels.base import (
-    Channel,
-    Failed,
-    Inbound,
-    Misconfigured,
-    Outbound,
-    Outcome,
-    Retry,
-    Revocable,
-    Sender,
-    Sent,
-    Throttled,
-    Unreachable,
-)
+from cascade.channels.base import Channel, Inbound, Revocable
 from cascade.channels.rcs import (
     LIMITS,
     SCOPE,
@@ -53,6 +40,17 @@ from cascade.channels.rcs import (
 )
 from cascade.clock import ManualClock
 from cascade.domain.events import DeliveryReport, Event, SurveyAnswer
+from cascade.domain.sending import (
+    Failed,
+    Misconfigured,
+    Outbound,
+    Outcome,
+    Retry,
+    Sender,
+    Sent,
+    Throttled,
+    Unreachable,
+)
 from tests.mock_transport import Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 

@@ -18,18 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cascade.channels.base import (
-    Failed,
-    InDoubt,
-    Misconfigured,
-    Outbound,
-    Retry,
-    Sender,
-    Sent,
-    SessionChannel,
-    Throttled,
-    Unreachable,
-)
+from cascade.channels.base import SessionChannel
 from cascade.channels.sms import SmsChannel, parse_receipt, pdu, validity_period
 from cascade.channels.sms.pdu import Deliver
 from cascade.channels.sms.session import (
@@ -38,6 +27,17 @@ from cascade.channels.sms.session import (
     receipt_fields,
 )
 from cascade.domain.events import DeliveryReport, Event
+from cascade.domain.sending import (
+    Failed,
+    InDoubt,
+    Misconfigured,
+    Outbound,
+    Retry,
+    Sender,
+    Sent,
+    Throttled,
+    Unreachable,
+)
 from cascade.simulators.script import Behaviour
 from cascade.simulators.smsc import SmscSimulator, create_admin_app, create_server
 from tests.outbound import outbound_to

@@ -18,20 +18,7 @@ import msgspec
 import pytest
 from msgspec.structs import replace
 
-from cascade.channels.base import (
-    Channel,
-    Delivered,
-    Failed,
-    Inbound,
-    InDoubt,
-    Misconfigured,
-    Outbound,
-    Outcome,
-    Retry,
-    Sender,
-    Throttled,
-    Unreachable,
-)
+from cascade.channels.base import Channel, Inbound
 from cascade.channels.telegram import (
     ALLOWED_UPDATES,
     LIMITS,
@@ -44,6 +31,18 @@ from cascade.channels.telegram import (
 )
 from cascade.clock import ManualClock
 from cascade.domain.events import ContactLinked, ContactState, Event, SurveyAnswer
+from cascade.domain.sending import (
+    Delivered,
+    Failed,
+    InDoubt,
+    Misconfigured,
+    Outbound,
+    Outcome,
+    Retry,
+    Sender,
+    Throttled,
+    Unreachable,
+)
 from tests.mock_transport import Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 

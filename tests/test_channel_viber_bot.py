@@ -14,20 +14,7 @@ import httpx
 import msgspec
 import pytest
 
-from cascade.channels.base import (
-    Channel,
-    Failed,
-    Inbound,
-    InDoubt,
-    Misconfigured,
-    Outbound,
-    Outcome,
-    Retry,
-    Sender,
-    Sent,
-    Throttled,
-    Unreachable,
-)
+from cascade.channels.base import Channel, Inbound
 from cascade.channels.viber_bot import (
     LIMITS,
     STATUS_NAMES,
@@ -38,6 +25,18 @@ from cascade.channels.viber_bot import (
     signature,
 )
 from cascade.domain.events import ContactLinked, ContactState, DeliveryReport, Event, SurveyAnswer
+from cascade.domain.sending import (
+    Failed,
+    InDoubt,
+    Misconfigured,
+    Outbound,
+    Outcome,
+    Retry,
+    Sender,
+    Sent,
+    Throttled,
+    Unreachable,
+)
 from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 

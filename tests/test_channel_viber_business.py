@@ -20,10 +20,17 @@ import httpx
 import msgspec
 import pytest
 
-from cascade.channels.base import (
-    Channel,
+from cascade.channels.base import Channel, Inbound
+from cascade.channels.viber_business import (
+    LIMITS,
+    MAX_TTL_S,
+    WEBHOOK_ROUTE,
+    ViberBusinessChannel,
+    handle_webhook,
+)
+from cascade.domain.events import DeliveryReport, Event
+from cascade.domain.sending import (
     Failed,
-    Inbound,
     InDoubt,
     Misconfigured,
     Outbound,
@@ -34,14 +41,6 @@ from cascade.channels.base import (
     Throttled,
     Unreachable,
 )
-from cascade.channels.viber_business import (
-    LIMITS,
-    MAX_TTL_S,
-    WEBHOOK_ROUTE,
-    ViberBusinessChannel,
-    handle_webhook,
-)
-from cascade.domain.events import DeliveryReport, Event
 from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 

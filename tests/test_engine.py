@@ -17,7 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from cascade.api.wire import MessageIn
-from cascade.channels.base import (
+from cascade.clock import ManualClock
+from cascade.domain.events import DeliveryReport
+from cascade.domain.message import Context, Form, Route, validate
+from cascade.domain.records import NewAttempt
+from cascade.domain.sending import (
     Delivered,
     Failed,
     Limits,
@@ -28,13 +32,9 @@ from cascade.channels.base import (
     Throttled,
     Unreachable,
 )
-from cascade.clock import ManualClock
-from cascade.domain.events import DeliveryReport
-from cascade.domain.message import Context, Form, Route, validate
 from cascade.engine.worker import Worker, WorkerConfig
 from cascade.security import hash_secret
 from cascade.store import CredentialKind, NewMessage, schema
-from cascade.store.base import NewAttempt
 from cascade.store.memory import MemoryStore
 from cascade.store.sql import SqlStore
 from tests.conftest import BACKENDS, TestAccount
@@ -470,7 +470,8 @@ async def test_a_send_whose_result_was_never_committed_is_not_repeated(
     telegram = await scene.linked_channel("telegram", lambda o: Delivered("tg"))
     message_id = await scene.accept(PHONE)
     # a worker claims and commits its intent, then dies before sending's result is stored
-    from cascade.engine.planner import plan
+    from cascade.domain.planner import plan
+    from cascade.ids import new_id
 
     [claimed] = await store.claim("dead-worker", clock.now_ms(), 30_000, 10)
     senders = {(account.id, "telegram"): await store.senders([account.id])}
@@ -480,6 +481,7 @@ async def test_a_send_whose_result_was_never_committed_is_not_repeated(
         {"telegram": _info()},
         senders,
         await store.contacts([PHONE]),
+        new_id=new_id,
     )
     assert intent.send is not None
     await store.apply([intent.transition])
@@ -497,7 +499,7 @@ async def test_a_send_whose_result_was_never_committed_is_not_repeated(
 
 
 def _info():  # type: ignore[no-untyped-def]
-    from cascade.engine.planner import ChannelInfo
+    from cascade.domain.planner import ChannelInfo
 
     return ChannelInfo(LIMITS, 60)
 
@@ -768,7 +770,7 @@ async def test_account_channel_order_switches_channels_off_and_reorders(
 async def test_a_receipt_naming_its_recipient_settles_a_send_left_in_doubt(
     scene: Scene, store: Store, clock: ManualClock
 ) -> None:
-    from cascade.channels.base import InDoubt
+    from cascade.domain.sending import InDoubt
 
     sms = plain("sms", lambda o: InDoubt("NO_ANSWER:ConnectionLost"))
     other = "+380501234568"

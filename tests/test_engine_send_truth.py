@@ -18,18 +18,13 @@ from typing import Any
 
 import pytest
 
-from cascade.channels.base import (
-    Delivered,
-    DepartureGated,
-    Outbound,
-    Outcome,
-    Retry,
-    Sent,
-)
+from cascade.channels.base import DepartureGated
 from cascade.clock import ManualClock
 from cascade.domain.lifecycle import Reason
-from cascade.engine.planner import plan
-from cascade.store.base import NewAttempt
+from cascade.domain.planner import plan
+from cascade.domain.records import NewAttempt
+from cascade.domain.sending import Delivered, Outbound, Outcome, Retry, Sent
+from cascade.ids import new_id
 from tests.conftest import TestAccount
 from tests.test_engine import LIMITS, PHONE, Scene, ScriptedChannel, Store, drain, plain
 
@@ -101,9 +96,9 @@ async def test_a_receipt_before_the_crash_is_found_settles_the_send_in_doubt(
     assert await store.set_channel_order(account.id, ["sms"])
     message_id = await scene.accept(PHONE, text="Your code is 4321")
     [claimed] = await store.claim("dead-worker", clock.now_ms(), 30_000, 10)
-    from cascade.engine.planner import ChannelInfo
+    from cascade.domain.planner import ChannelInfo
 
-    decided = plan(claimed, clock.now_ms(), {"sms": ChannelInfo(LIMITS, 60)}, {}, {})
+    decided = plan(claimed, clock.now_ms(), {"sms": ChannelInfo(LIMITS, 60)}, {}, {}, new_id=new_id)
     assert decided.send is not None
     assert isinstance(decided.send.intent, NewAttempt)
     await store.record_intents([decided.send.intent], [], [decided.transition])

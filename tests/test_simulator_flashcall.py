@@ -17,15 +17,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from cascade.channels.base import (
-    Misconfigured,
-    Outbound,
-    Sender,
-    Sent,
-    Throttled,
-    Unreachable,
-)
 from cascade.channels.flashcall import FlashCallChannel, handle_webhook, signature
+from cascade.domain.sending import Misconfigured, Outbound, Sender, Sent, Throttled, Unreachable
 from cascade.simulators.flashcall import FlashCallSimulator, create_app
 from tests import live_simulator
 from tests.live_simulator import live_on, script, wait_for

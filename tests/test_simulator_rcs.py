@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from cascade.channels.base import Misconfigured, Outbound, Sender, Sent, Throttled, Unreachable
 from cascade.channels.rcs import RcsChannel, ServiceAccountTokens, handle_webhook
 from cascade.domain.events import SurveyAnswer
+from cascade.domain.sending import Misconfigured, Outbound, Sender, Sent, Throttled, Unreachable
 from cascade.simulators.rcs import RcsSimulator, create_app, new_service_account
 from tests import live_simulator
 from tests.live_simulator import script, serving, wait_for

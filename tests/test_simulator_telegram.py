@@ -14,7 +14,10 @@ import httpx
 import pytest
 from msgspec.structs import replace
 
-from cascade.channels.base import (
+from cascade.channels.telegram import TelegramChannel, handle_webhook
+from cascade.clock import ManualClock
+from cascade.domain.events import ContactLinked, ContactState, SurveyAnswer
+from cascade.domain.sending import (
     Delivered,
     Failed,
     Misconfigured,
@@ -23,9 +26,6 @@ from cascade.channels.base import (
     Throttled,
     Unreachable,
 )
-from cascade.channels.telegram import TelegramChannel, handle_webhook
-from cascade.clock import ManualClock
-from cascade.domain.events import ContactLinked, ContactState, SurveyAnswer
 from cascade.simulators.telegram import TelegramSimulator, chat_id_for, create_app
 from tests.outbound import outbound_to
 from tests.receiver import Receiver

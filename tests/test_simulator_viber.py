@@ -16,9 +16,9 @@ import httpx
 import msgspec
 import pytest
 
-from cascade.channels.base import Misconfigured, Outbound, Sender, Sent, Throttled, Unreachable
 from cascade.channels.viber_bot import ViberApiError, ViberBotChannel, handle_webhook
 from cascade.domain.events import ContactLinked, ContactState, SurveyAnswer
+from cascade.domain.sending import Misconfigured, Outbound, Sender, Sent, Throttled, Unreachable
 from cascade.simulators.viber import ViberSimulator, create_app, phone_for, user_id
 from tests import live_simulator
 from tests.live_simulator import live_on, script, wait_for

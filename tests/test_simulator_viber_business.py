@@ -18,7 +18,8 @@ import httpx
 import msgspec
 import pytest
 
-from cascade.channels.base import (
+from cascade.channels.viber_business import ViberBusinessChannel, handle_webhook
+from cascade.domain.sending import (
     Failed,
     Misconfigured,
     Outbound,
@@ -27,7 +28,6 @@ from cascade.channels.base import (
     Throttled,
     Unreachable,
 )
-from cascade.channels.viber_business import ViberBusinessChannel, handle_webhook
 from cascade.simulators.script import Behaviour
 from cascade.simulators.viber_business import VonageSimulator, create_app, rejection_code
 from tests import live_simulator

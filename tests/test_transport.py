@@ -8,9 +8,9 @@ import socket
 import httpx
 import pytest
 
-from cascade.channels.base import InDoubt, Retry
 from cascade.channels.http import transport_outcome
 from cascade.channels.transport import provider_client
+from cascade.domain.sending import InDoubt, Retry
 
 
 def closed_port() -> int:

@@ -20,11 +20,12 @@ from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
 from cascade.channels import flashcall, rcs, sms, telegram, viber_bot, viber_business
-from cascade.channels.base import Channel, Sender, WebhookHandler
+from cascade.channels.base import Channel, WebhookHandler
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
 from cascade.domain.events import Event
 from cascade.domain.ratelimit import Rate
+from cascade.domain.sending import Sender
 from cascade.engine.callbacks import CallbackDispatcher
 from cascade.engine.inbound import apply_events
 from cascade.engine.runner import Engine

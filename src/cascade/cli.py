@@ -214,9 +214,9 @@ def bots_add(kind: str, token: str, account_id: str) -> None:
 def bots_webhook(bot_id: str) -> None:
     """Point a bot's updates/callbacks at this Cascade (CASCADE_PUBLIC_URL/webhooks/…),
     through the platform's own setWebhook / set_webhook call."""
-    from cascade.channels.base import Sender
     from cascade.channels.telegram import TelegramChannel
     from cascade.channels.viber_bot import ViberBotChannel
+    from cascade.domain.sending import Sender
 
     settings = _settings()
 

@@ -32,11 +32,11 @@ from cascade.bootstrap import (
     build_store,
     configure_logging,
 )
-from cascade.channels.base import Sender
 from cascade.channels.telegram import TelegramChannel
 from cascade.channels.viber_bot import ViberBotChannel
 from cascade.clock import SystemClock
 from cascade.config import Settings
+from cascade.domain.sending import Sender
 from cascade.engine.runner import stop_on_signals
 from cascade.security import hash_secret, new_api_key
 from cascade.simulators import flashcall as twilio_sim

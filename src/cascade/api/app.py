@@ -35,13 +35,14 @@ from cascade.api.wire import (
     decode_verify,
 )
 from cascade.callback_url import CallbackUrlPolicy
-from cascade.channels.base import Inbound, Sender, WebhookHandler
+from cascade.channels.base import Inbound, WebhookHandler
 from cascade.clock import Clock
 from cascade.domain.delivery import code_hash
 from cascade.domain.errors import RequestRejected
 from cascade.domain.events import Event
 from cascade.domain.message import Route
 from cascade.domain.ratelimit import Rate
+from cascade.domain.sending import Sender
 from cascade.store import ApiStore, MessageView, StoreError
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import httpx
 
-from cascade.channels.base import InDoubt, Misconfigured, Outcome, Retry
+from cascade.domain.sending import InDoubt, Misconfigured, Outcome, Retry
 
 # Failures that happen before a byte of the request is sent.
 _BEFORE_SENDING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

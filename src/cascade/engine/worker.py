@@ -17,28 +17,25 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cascade.channels.base import (
-    Channel,
-    DepartureGated,
-    EventSink,
+from cascade.channels.base import Channel, DepartureGated, EventSink, Revocable, SessionChannel
+from cascade.clock import Clock
+from cascade.domain.lifecycle import Reason
+from cascade.domain.planner import ChannelInfo, Plan, Revoke, SendJob, plan, settle
+from cascade.domain.ratelimit import Rate
+from cascade.domain.records import AttemptChange, Contact, NewAttempt, SenderRow, Transition
+from cascade.domain.sending import (
     Failed,
     InDoubt,
     Misconfigured,
     Outcome,
     Retry,
-    Revocable,
     Sender,
-    SessionChannel,
     Throttled,
     Unreachable,
 )
-from cascade.clock import Clock
-from cascade.domain.lifecycle import Reason
-from cascade.domain.ratelimit import Rate
 from cascade.engine.group_commit import GroupCommit
 from cascade.engine.pacing import Pacer
-from cascade.engine.planner import ChannelInfo, Plan, Revoke, SendJob, plan, settle
-from cascade.store.base import AttemptChange, Contact, NewAttempt, SenderRow, Transition
+from cascade.ids import new_id
 from cascade.store.protocols import EngineStore
 
 log = logging.getLogger(__name__)
@@ -183,7 +180,8 @@ class Worker:
         if senders:
             contacts = await self._store.contacts(c.phone for c in claimed)
         plans: list[Plan] = [
-            plan(c, now, self._info, senders, contacts, self._static) for c in claimed
+            plan(c, now, self._info, senders, contacts, self._static, new_id=new_id)
+            for c in claimed
         ]
         # a send's plan is committed with its intent, just before it leaves
         await self._store.apply(

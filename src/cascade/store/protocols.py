@@ -20,20 +20,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from cascade.domain.events import DeliveryReport
-from cascade.domain.variables import VariableKey
-from cascade.store.base import (
-    Account,
+from cascade.domain.records import (
     AttemptChange,
     Claimed,
     Contact,
-    Credential,
-    CredentialKind,
-    MessageView,
     NewAttempt,
-    NewMessage,
     SenderRow,
     Transition,
 )
+from cascade.domain.variables import VariableKey
+from cascade.store.base import Account, Credential, CredentialKind, MessageView, NewMessage
 
 # --- the API ------------------------------------------------------------------------------
 

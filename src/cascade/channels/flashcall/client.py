@@ -21,7 +21,12 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from cascade.channels.base import (
+from cascade.channels.base import WebhookRoute
+from cascade.channels.flashcall import codes
+from cascade.channels.flashcall.webhook import WEBHOOK_ROUTE
+from cascade.channels.http import transport_outcome
+from cascade.channels.transport import provider_client
+from cascade.domain.sending import (
     Failed,
     InDoubt,
     Limits,
@@ -33,12 +38,7 @@ from cascade.channels.base import (
     Sent,
     Throttled,
     Unreachable,
-    WebhookRoute,
 )
-from cascade.channels.flashcall import codes
-from cascade.channels.flashcall.webhook import WEBHOOK_ROUTE
-from cascade.channels.http import transport_outcome
-from cascade.channels.transport import provider_client
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -26,7 +26,13 @@ from typing import Final, Literal
 import httpx
 import msgspec
 
-from cascade.channels.base import (
+from cascade.channels.base import WebhookRoute
+from cascade.channels.http import transport_outcome
+from cascade.channels.rcs.auth import AuthError, TokenSource
+from cascade.channels.rcs.webhook import OPEN_URL_POSTBACK, WEBHOOK_ROUTE, survey_postback
+from cascade.channels.transport import provider_client
+from cascade.clock import Clock, SystemClock
+from cascade.domain.sending import (
     Failed,
     InDoubt,
     Limits,
@@ -38,13 +44,7 @@ from cascade.channels.base import (
     Sent,
     Throttled,
     Unreachable,
-    WebhookRoute,
 )
-from cascade.channels.http import transport_outcome
-from cascade.channels.rcs.auth import AuthError, TokenSource
-from cascade.channels.rcs.webhook import OPEN_URL_POSTBACK, WEBHOOK_ROUTE, survey_postback
-from cascade.channels.transport import provider_client
-from cascade.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 

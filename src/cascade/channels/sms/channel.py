@@ -28,20 +28,7 @@ import logging
 import random
 from collections.abc import Sequence
 
-from cascade.channels.base import (
-    Depart,
-    EventSink,
-    Failed,
-    InDoubt,
-    Limits,
-    Misconfigured,
-    Outbound,
-    Outcome,
-    Retry,
-    Sent,
-    Throttled,
-    Unreachable,
-)
+from cascade.channels.base import Depart, EventSink
 from cascade.channels.sms import encoding
 from cascade.channels.sms.pdu import (
     ESME_RINVBNDSTS,
@@ -72,6 +59,18 @@ from cascade.channels.sms.session import (
 from cascade.clock import Clock, SystemClock
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.lifecycle import Reason
+from cascade.domain.sending import (
+    Failed,
+    InDoubt,
+    Limits,
+    Misconfigured,
+    Outbound,
+    Outcome,
+    Retry,
+    Sent,
+    Throttled,
+    Unreachable,
+)
 
 CHANNEL = "sms"
 

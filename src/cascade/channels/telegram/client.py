@@ -19,7 +19,10 @@ from typing import Any
 import httpx
 import msgspec
 
-from cascade.channels.base import (
+from cascade.channels.http import transport_outcome
+from cascade.channels.telegram.webhook import ALLOWED_UPDATES, CHANNEL, survey_markup
+from cascade.channels.transport import provider_client
+from cascade.domain.sending import (
     Delivered,
     Failed,
     Limits,
@@ -31,9 +34,6 @@ from cascade.channels.base import (
     Throttled,
     Unreachable,
 )
-from cascade.channels.http import transport_outcome
-from cascade.channels.telegram.webhook import ALLOWED_UPDATES, CHANNEL, survey_markup
-from cascade.channels.transport import provider_client
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 

@@ -13,7 +13,11 @@ from typing import Any, Final, Literal
 import httpx
 import msgspec
 
-from cascade.channels.base import (
+from cascade.channels.base import WebhookRoute
+from cascade.channels.http import transport_outcome
+from cascade.channels.transport import provider_client
+from cascade.channels.viber_bot.webhook import WEBHOOK_ROUTE
+from cascade.domain.sending import (
     Failed,
     InDoubt,
     Limits,
@@ -25,11 +29,7 @@ from cascade.channels.base import (
     Sent,
     Throttled,
     Unreachable,
-    WebhookRoute,
 )
-from cascade.channels.http import transport_outcome
-from cascade.channels.transport import provider_client
-from cascade.channels.viber_bot.webhook import WEBHOOK_ROUTE
 
 log = logging.getLogger(__name__)
 

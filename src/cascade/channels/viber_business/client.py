@@ -22,9 +22,13 @@ from typing import Final
 import httpx
 import msgspec
 
-from cascade.channels.base import (
+from cascade.channels.base import Inbound, WebhookReply, WebhookRoute
+from cascade.channels.http import transport_outcome
+from cascade.channels.transport import provider_client
+from cascade.channels.viber_business.codes import THROTTLE_PAUSE_S, code_from, outcome_for_code
+from cascade.channels.viber_business.webhook import CHANNEL, PROVIDER_CHANNEL, handle_webhook
+from cascade.domain.sending import (
     Failed,
-    Inbound,
     InDoubt,
     Limits,
     Misconfigured,
@@ -34,13 +38,7 @@ from cascade.channels.base import (
     Sender,
     Sent,
     Throttled,
-    WebhookReply,
-    WebhookRoute,
 )
-from cascade.channels.http import transport_outcome
-from cascade.channels.transport import provider_client
-from cascade.channels.viber_business.codes import THROTTLE_PAUSE_S, code_from, outcome_for_code
-from cascade.channels.viber_business.webhook import CHANNEL, PROVIDER_CHANNEL, handle_webhook
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from cascade.channels.base import Failed, Misconfigured, Outcome, Retry, Throttled, Unreachable
+from cascade.domain.sending import Failed, Misconfigured, Outcome, Retry, Throttled, Unreachable
 
 Kind = Literal["unreachable", "blocked", "throttled", "misconfigured", "retry", "failed"]
 

@@ -19,15 +19,9 @@ from cascade.domain.lifecycle import (
     ReportState,
     apply_report,
 )
-from cascade.store.base import (
-    AttemptChange,
-    Claimed,
-    Conflict,
-    MessageChange,
-    NewAttempt,
-    Transition,
-)
-from cascade.store.base import AttemptRow as ClaimedAttempt
+from cascade.domain.records import AttemptChange, Claimed, MessageChange, NewAttempt, Transition
+from cascade.domain.records import AttemptRow as ClaimedAttempt
+from cascade.store.base import Conflict
 from cascade.store.memory.records import Records
 from cascade.store.memory.tables import (
     AttemptRow,

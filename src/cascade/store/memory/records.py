@@ -11,18 +11,17 @@ from collections.abc import Iterable, Mapping, Sequence
 import msgspec
 
 from cascade.domain.message import MessageType, Status
+from cascade.domain.records import Contact, SenderRow
 from cascade.domain.variables import VariableKey
 from cascade.store.base import (
     IDEMPOTENCY_WINDOW_MS,
     Account,
     AttemptView,
     Conflict,
-    Contact,
     Credential,
     CredentialKind,
     MessageView,
     NewMessage,
-    SenderRow,
     TrackingIdConflict,
     idem_key,
 )

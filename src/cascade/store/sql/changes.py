@@ -9,8 +9,8 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cascade.domain.records import MessageChange
 from cascade.store import schema as t
-from cascade.store.base import MessageChange
 from cascade.store.bulk import Bulk, ByIds
 from cascade.store.sql.database import Database
 

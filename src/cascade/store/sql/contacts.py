@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 
 from cascade.domain.message import MessageType
+from cascade.domain.records import Contact, SenderRow
 from cascade.store import schema as t
-from cascade.store.base import Contact, SenderRow
 from cascade.store.sql.database import Database
 
 _BOT_CHANNEL = {"telegram": "telegram", "viber": "viber_bot"}

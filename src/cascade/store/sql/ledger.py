@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cascade.domain.lifecycle import AttemptStatus
+from cascade.domain.records import AttemptChange, AttemptRow, Claimed, NewAttempt, Transition
 from cascade.store import schema as t
-from cascade.store.base import AttemptChange, AttemptRow, Claimed, NewAttempt, Transition
 from cascade.store.bulk import Bulk, ByIds
 from cascade.store.sql.reports import Reports
 from cascade.store.sql.verification import Verification

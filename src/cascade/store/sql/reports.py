@@ -20,8 +20,8 @@ from cascade.domain.lifecycle import (
     ReportState,
     apply_report,
 )
+from cascade.domain.records import MessageChange
 from cascade.store import schema as t
-from cascade.store.base import MessageChange
 from cascade.store.bulk import Bulk, ByIds
 from cascade.store.sql.changes import MessageChanges, _Stored
 

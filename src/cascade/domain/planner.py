@@ -4,30 +4,17 @@
 came to (a window that ran out, a failure reported), skips steps that cannot reach the
 recipient at once — recording why — and stops at the first step to send through, or at
 the message's end (delivered, expired, undeliverable). `settle` turns a send's outcome
-into the transition to commit.
+into the transition to commit. Both are pure: a new attempt's id comes from the caller
+(`new_id`), and the time is an argument.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import msgspec
 
-from cascade.channels.base import (
-    Delivered,
-    Failed,
-    InDoubt,
-    Limits,
-    Misconfigured,
-    Outbound,
-    Outcome,
-    Retry,
-    Sender,
-    Sent,
-    Throttled,
-    Unreachable,
-)
 from cascade.domain import routes
 from cascade.domain.delivery import (
     MAX_TRIES,
@@ -41,8 +28,7 @@ from cascade.domain.delivery import (
 from cascade.domain.lifecycle import AttemptStatus, Reason
 from cascade.domain.message import DEFAULT_TTL, MessageType, Route, Status
 from cascade.domain.phone import numbering_plan_allows
-from cascade.ids import new_id
-from cascade.store.base import (
+from cascade.domain.records import (
     AttemptChange,
     AttemptRow,
     Claimed,
@@ -51,6 +37,20 @@ from cascade.store.base import (
     NewAttempt,
     SenderRow,
     Transition,
+)
+from cascade.domain.sending import (
+    Delivered,
+    Failed,
+    InDoubt,
+    Limits,
+    Misconfigured,
+    Outbound,
+    Outcome,
+    Retry,
+    Sender,
+    Sent,
+    Throttled,
+    Unreachable,
 )
 
 # Channels whose recipients are users of a bot, known only through contacts.
@@ -131,6 +131,8 @@ def plan(
     senders: Mapping[tuple[str, str], list[SenderRow]],
     contacts: Mapping[tuple[str, str, str], Contact],
     static_senders: Mapping[str, Sender] | None = None,
+    *,
+    new_id: Callable[[], str],
 ) -> Plan:
     """The next move for a claimed message.
 
@@ -139,7 +141,8 @@ def plan(
     to the lease its claim took, in case this worker dies; its intent
     (the `sending` attempt) is not part of the plan's transition but of the job, to be
     committed only when the request is about to leave (the worker may commit the plan's
-    transition with it).
+    transition with it). `new_id` makes the id of a new attempt (the engine passes
+    `cascade.ids.new_id`); it is called only when the plan sends on a new attempt.
     """
     skips: list[Skip] = []
     changes: list[AttemptChange] = []
