@@ -407,9 +407,11 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
         case Failed(reason) | Misconfigured(reason):
             return next_step(AttemptStatus.FAILED, reason)
         case Retry(reason):
-            # a send whose intent could not be stored never left: it costs time, not a try
-            tries = c.tries + (reason != Reason.INTENT_NOT_STORED)
-            if tries >= MAX_TRIES:
+            # a send whose intent could not be stored never left: it costs time (bounded
+            # by the TTL), never a try, and never gives the step up
+            never_left = reason == Reason.INTENT_NOT_STORED
+            tries = c.tries + (not never_left)
+            if tries >= MAX_TRIES and not never_left:
                 return next_step(AttemptStatus.FAILED, Reason.RETRIES_EXHAUSTED)
             due = min(now + retry_delay_ms(tries), c.expires_at_ms)
             return Transition(
