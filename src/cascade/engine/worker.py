@@ -83,6 +83,10 @@ class Worker:
             for name, ch in channels.items()
         }
         self._static = dict(static_senders or {})
+        # the channels whose sends say when they leave (isinstance on a Protocol is slow)
+        self._gated: dict[str, DepartureGated] = {
+            name: ch for name, ch in channels.items() if isinstance(ch, DepartureGated)
+        }
         self._started = False
         self._config = config
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
@@ -292,8 +296,9 @@ class Worker:
             # (a gated channel says when that is: an SMPP submit waits for a window slot
             # first): a crash can then leave in doubt only sends that were really under way.
             try:
-                if isinstance(channel, DepartureGated):
-                    outcome = await channel.send_when(job.outbound, lambda: intents.commit(job))
+                gated = self._gated.get(job.channel)
+                if gated is not None:
+                    outcome = await gated.send_when(job.outbound, lambda: intents.commit(job))
                 elif await intents.commit(job):
                     outcome = await channel.send(job.outbound)
                 else:
