@@ -19,8 +19,10 @@ attempt still waiting (or in doubt), and a message that is final stays final, ex
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from enum import StrEnum
+
+import msgspec
+from msgspec.structs import replace
 
 from cascade.domain.delivery import is_final
 from cascade.domain.message import Status
@@ -75,8 +77,7 @@ FAILABLE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
+class Report(msgspec.Struct, frozen=True):
     """What a delivery report says: its state, when, why (a failure's reason), and for a
     message sent in segments whether this segment was counted delivered already."""
 
@@ -87,8 +88,7 @@ class Report:
     segment_seen: bool | None = None  # None: not a segment's report
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptState:
+class AttemptState(msgspec.Struct, frozen=True):
     status: str
     step: int
     reason: str | None = None
@@ -97,16 +97,14 @@ class AttemptState:
     parts_delivered: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class MessageState:
+class MessageState(msgspec.Struct, frozen=True):
     status: str
     step: int
     channel: str | None = None
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReportEffect:
+class ReportEffect(msgspec.Struct, frozen=True):
     """What a report changes: the attempt, whether its segment now counts as delivered,
     the message (None: unchanged), and whether the engine must look at the message now
     (a failure of the step in progress: the next step follows)."""
