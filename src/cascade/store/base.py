@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+import msgspec
 
 from cascade.domain.message import Draft
 
@@ -107,3 +110,34 @@ class MessageView:
     attempts: tuple[AttemptView, ...]
     clicks: int
     survey_answer: str | None = None
+
+
+Step = tuple[int, int, AttemptView]  # (step, started at, the attempt)
+
+
+def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
+    """A message's view from its row (the `messages` columns, by name), its attempts and
+    its clicks, in either store. The steps skipped at once are kept on the message (a JSON
+    array); they show among the attempts, in their place."""
+    steps = list(attempts)
+    for step, channel, status, reason, _sender, at in msgspec.json.decode(row.skipped or "[]"):
+        steps.append((step, at, AttemptView(channel, status, reason, None, at, at)))
+    steps.sort(key=lambda s: (s[0], s[1]))
+    return MessageView(
+        id=row.id,
+        tracking_id=row.tracking_id,
+        status=row.status,
+        channel=row.channel,
+        reason=row.reason,
+        message_type=row.message_type,
+        route=row.route,
+        phone=row.phone,
+        text=row.text,
+        created_at_ms=row.created_at,
+        scheduled_at_ms=row.scheduled_at,
+        expires_at_ms=row.expires_at,
+        updated_at_ms=row.updated_at,
+        attempts=tuple(view for _, _, view in steps),
+        clicks=clicks,
+        survey_answer=row.survey_answer,
+    )

@@ -24,6 +24,7 @@ from cascade.store.base import (
     NewMessage,
     TrackingIdConflict,
     idem_key,
+    view_of,
 )
 from cascade.store.memory.tables import (
     AccountRow,
@@ -264,31 +265,9 @@ class Records(MemoryBase):
             for a in t.attempts.values()
             if a.message_id == row.id
         ]
-        steps.sort(key=lambda s: (s[0], s[1]))
         codes = {s.code for s in t.short_links.values() if s.message_id == row.id}
         clicks = sum(1 for c in t.clicks.values() if c.code in codes)
-        # the steps skipped at once are kept on the message; they show among the attempts
-        for step, channel, status, reason, _sender, at in msgspec.json.decode(row.skipped or "[]"):
-            steps.append((step, at, AttemptView(channel, status, reason, None, at, at)))
-        steps.sort(key=lambda s: (s[0], s[1]))
-        return MessageView(
-            id=row.id,
-            tracking_id=row.tracking_id,
-            status=row.status,
-            channel=row.channel,
-            reason=row.reason,
-            message_type=row.message_type,
-            route=row.route,
-            phone=row.phone,
-            text=row.text,
-            created_at_ms=row.created_at,
-            scheduled_at_ms=row.scheduled_at,
-            expires_at_ms=row.expires_at,
-            updated_at_ms=row.updated_at,
-            attempts=tuple(view for _, _, view in steps),
-            clicks=clicks,
-            survey_answer=row.survey_answer,
-        )
+        return view_of(row, steps, clicks)
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         link = self._t.short_links.get(code)

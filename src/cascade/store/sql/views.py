@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import msgspec
 import sqlalchemy as sa
 
 from cascade.store import schema as t
-from cascade.store.base import AttemptView, MessageView
+from cascade.store.base import AttemptView, MessageView, view_of
 from cascade.store.sql.database import Database
 
 
@@ -71,28 +70,7 @@ class Views(Database):
                     .where(t.short_links.c.message_id == row.id)
                 )
             ).scalar_one()
-        # the steps skipped at once are kept on the message; they show among the attempts
-        for step, channel, status, reason, _sender, at in msgspec.json.decode(row.skipped or "[]"):
-            steps.append((step, at, AttemptView(channel, status, reason, None, at, at)))
-        steps.sort(key=lambda s: (s[0], s[1]))
-        return MessageView(
-            id=row.id,
-            tracking_id=row.tracking_id,
-            status=row.status,
-            channel=row.channel,
-            reason=row.reason,
-            message_type=row.message_type,
-            route=row.route,
-            phone=row.phone,
-            text=row.text,
-            created_at_ms=row.created_at,
-            scheduled_at_ms=row.scheduled_at,
-            expires_at_ms=row.expires_at,
-            updated_at_ms=row.updated_at,
-            attempts=tuple(view for _, _, view in steps),
-            clicks=int(clicks),
-            survey_answer=row.survey_answer,
-        )
+        return view_of(row, steps, int(clicks))
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         s = t.short_links.c
