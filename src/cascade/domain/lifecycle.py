@@ -25,6 +25,7 @@ import msgspec
 from msgspec.structs import replace
 
 from cascade.domain.delivery import is_final
+from cascade.domain.events import DeliveryReport
 from cascade.domain.message import Status
 
 
@@ -86,6 +87,13 @@ class Report(msgspec.Struct, frozen=True):
     reason: str | None = None
     channel: str = ""
     segment_seen: bool | None = None  # None: not a segment's report
+
+    @classmethod
+    def of(cls, report: DeliveryReport, segment_seen: bool | None) -> Report:
+        """The rule's view of a provider's delivery report (`segment_seen`: see above)."""
+        return cls(
+            ReportState(report.state), report.at_ms, report.reason, report.channel, segment_seen
+        )
 
 
 class AttemptState(msgspec.Struct, frozen=True):

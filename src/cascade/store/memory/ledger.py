@@ -16,7 +16,6 @@ from cascade.domain.lifecycle import (
     AttemptStatus,
     MessageState,
     Report,
-    ReportState,
     apply_report,
 )
 from cascade.domain.records import AttemptChange, Claimed, MessageChange, NewAttempt, Transition
@@ -419,13 +418,7 @@ class Ledger(Records):
                 continue
             verdicts.append("applied")
             effect = apply_report(
-                Report(
-                    ReportState(report.state),
-                    report.at_ms,
-                    report.reason,
-                    report.channel,
-                    ref.delivered if ref is not None else None,
-                ),
+                Report.of(report, ref.delivered if ref is not None else None),
                 AttemptState(
                     attempt.status,
                     attempt.step,

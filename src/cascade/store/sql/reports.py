@@ -17,7 +17,6 @@ from cascade.domain.lifecycle import (
     AttemptStatus,
     MessageState,
     Report,
-    ReportState,
     apply_report,
 )
 from cascade.domain.records import MessageChange
@@ -387,13 +386,7 @@ def _report_effect(
     """Apply one report to the rows in memory (the rule is the domain's: apply_report);
     what it asks of its message, if anything."""
     effect = apply_report(
-        Report(
-            ReportState(report.state),
-            report.at_ms,
-            report.reason,
-            report.channel,
-            ref.delivered if ref is not None else None,
-        ),
+        Report.of(report, ref.delivered if ref is not None else None),
         AttemptState(
             attempt.status,
             attempt.step,
