@@ -37,7 +37,7 @@ from cascade.api.wire import (
 from cascade.callback_url import CallbackUrlPolicy
 from cascade.channels.base import Inbound, WebhookHandler
 from cascade.clock import Clock
-from cascade.domain.delivery import code_hash
+from cascade.domain.delivery import code_hash, is_code
 from cascade.domain.errors import RequestRejected
 from cascade.domain.events import Event
 from cascade.domain.message import Route
@@ -325,7 +325,7 @@ def create_app(
     async def verify(request: AnyRequest) -> Response[bytes]:
         principal = await admit(request, "send")
         wanted = decode_verify(await json_body(request))
-        if not (wanted.code.isascii() and wanted.code.isdigit() and 4 <= len(wanted.code) <= 6):
+        if not is_code(wanted.code):
             raise ApiError(400, "INVALID_CODE", "code must be 4-6 digits", "code")
         if "\x00" in wanted.message_id:
             raise ApiError(404, "NOT_FOUND", "No such verification")

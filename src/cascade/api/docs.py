@@ -20,6 +20,7 @@ import msgspec
 from cascade import __version__
 from cascade.api.wire import MAX_JSON_DEPTH, Accepted, ErrorBody, StatusOut
 from cascade.callback_url import MAX_URL_LENGTH
+from cascade.domain.delivery import CODE_PATTERN
 from cascade.domain.message import (
     MAX_BATCH,
     MAX_BUTTON_TEXT,
@@ -259,7 +260,7 @@ def _request_schemas() -> dict[str, Schema]:
             "required": ["messageId", "code"],
             "properties": {
                 "messageId": {"type": "string"},
-                "code": {"type": "string", "pattern": r"^[0-9]{4,6}$"},
+                "code": {"type": "string", "pattern": CODE_PATTERN},
             },
         },
         "Callback": {

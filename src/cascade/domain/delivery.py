@@ -27,6 +27,14 @@ MAX_TRIES = 5
 
 
 VERIFY_ATTEMPTS = 3  # wrong flash-call codes allowed before the code is void
+MIN_CODE_LENGTH = 4  # a flash-call code's digits (the caller number's last ones)
+MAX_CODE_LENGTH = 6
+CODE_PATTERN = rf"^[0-9]{{{MIN_CODE_LENGTH},{MAX_CODE_LENGTH}}}$"  # as the API documents it
+
+
+def is_code(value: str) -> bool:
+    """A flash-call code as a client may send it: 4-6 ASCII digits."""
+    return MIN_CODE_LENGTH <= len(value) <= MAX_CODE_LENGTH and value.isascii() and value.isdigit()
 
 
 def code_hash(message_id: str, code: str) -> str:

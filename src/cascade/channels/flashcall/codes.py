@@ -17,9 +17,9 @@ import re
 import secrets
 from typing import Final
 
-MIN_CODE_LENGTH: Final = 4
-MAX_CODE_LENGTH: Final = 6
-MAX_ATTEMPTS: Final = 3  # wrong codes allowed before the code is void (the engine's too)
+from cascade.domain.delivery import MAX_CODE_LENGTH, MIN_CODE_LENGTH, VERIFY_ATTEMPTS
+
+MAX_ATTEMPTS: Final = VERIFY_ATTEMPTS  # wrong codes allowed before the code is void
 MASK: Final = "*"
 
 # E.164: "+", a country code that does not start with 0, 8-15 digits in all.
