@@ -170,3 +170,7 @@ class CallbackStore(Protocol):
     async def finish_callback_events(
         self, delivered: Sequence[int], retry: Sequence[tuple[int, int]]
     ) -> None: ...
+
+
+class Store(AccountStore, IntakeStore, ApiStore, EngineStore, CallbackStore, Protocol):
+    """Every consumer's part in one: what each implementation (SqlStore, MemoryStore) is."""

@@ -25,19 +25,10 @@ class MemoryStore(Ledger):
 
 
 if TYPE_CHECKING:  # mypy checks here that MemoryStore is every consumer's store; never run
-    from cascade.store.protocols import (
-        AccountStore,
-        ApiStore,
-        CallbackStore,
-        EngineStore,
-        InboundStore,
-        IntakeStore,
-    )
+    from cascade.store.protocols import Store
 
-    def _serves_every_consumer(
-        store: MemoryStore,
-    ) -> tuple[AccountStore, ApiStore, IntakeStore, EngineStore, InboundStore, CallbackStore]:
-        return store, store, store, store, store, store
+    def _serves_every_consumer(store: MemoryStore) -> Store:
+        return store
 
 
 __all__ = ["MemoryStore"]

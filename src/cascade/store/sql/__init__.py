@@ -32,19 +32,10 @@ class SqlStore(Accounts, Intake, Views, Contacts, Callbacks, Ledger):
 
 
 if TYPE_CHECKING:  # mypy checks here that SqlStore is every consumer's store; never run
-    from cascade.store.protocols import (
-        AccountStore,
-        ApiStore,
-        CallbackStore,
-        EngineStore,
-        InboundStore,
-        IntakeStore,
-    )
+    from cascade.store.protocols import Store
 
-    def _serves_every_consumer(
-        store: SqlStore,
-    ) -> tuple[AccountStore, ApiStore, IntakeStore, EngineStore, InboundStore, CallbackStore]:
-        return store, store, store, store, store, store
+    def _serves_every_consumer(store: SqlStore) -> Store:
+        return store
 
 
 __all__ = ["SqlStore", "async_url"]
