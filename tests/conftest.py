@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,18 +211,24 @@ class LiveServer:
     process: subprocess.Popen[bytes]
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_until_up(
+    url: str,
+    process: subprocess.Popen[bytes],
+    timeout: float = 30,
+    output: Callable[[], str] = str,
+) -> None:
+    """Wait until `url` answers 200 while `process` runs; `output` tells what it printed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
+            raise AssertionError(f"server exited with {process.returncode}\n{output()}")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.05)
-    raise AssertionError(f"server at {url} did not come up in {timeout}s")
+    raise AssertionError(f"server at {url} did not come up in {timeout}s\n{output()}")
 
 
 def start_server(args: list[str], env: dict[str, str], port: int) -> LiveServer:

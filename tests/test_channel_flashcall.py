@@ -24,7 +24,6 @@ from cascade.channels.flashcall import (
     TWIML,
     WEBHOOK_ROUTE,
     FlashCallChannel,
-    Verdict,
     caller_for,
     code_of,
     handle_webhook,
@@ -34,6 +33,7 @@ from cascade.channels.flashcall import (
     verify,
 )
 from cascade.channels.flashcall.codes import check_prefix
+from cascade.domain.delivery import Verdict
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.sending import (
     Failed,

@@ -21,11 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
-from tests.conftest import cascade_cli
+from tests.conftest import cascade_cli, wait_until_up
 from tests.ports import free_port
 
 STARTUP_S = 60  # a slow machine importing the app in two workers at once
@@ -150,15 +149,7 @@ def wait_port_closed(port: int, service: Service) -> None:
 
 def wait_healthy(port: int, service: Service) -> None:
     url = f"http://127.0.0.1:{port}/healthz"
-    deadline = time.monotonic() + STARTUP_S
-    while True:
-        assert service.process.poll() is None, f"it exited early:\n{service.output()}"
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not answer in {STARTUP_S}s:\n{service.output()}")
-        time.sleep(0.05)
+    wait_until_up(url, service.process, STARTUP_S, service.output)
 
 
 def wait_log(service: Service, text: str) -> None:

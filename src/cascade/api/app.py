@@ -37,7 +37,7 @@ from cascade.api.wire import (
 from cascade.callback_url import CallbackUrlPolicy
 from cascade.channels.base import Inbound, WebhookHandler
 from cascade.clock import Clock
-from cascade.domain.delivery import code_hash, is_code
+from cascade.domain.delivery import Verdict, code_hash, is_code
 from cascade.domain.errors import RequestRejected
 from cascade.domain.events import Event
 from cascade.domain.message import Route
@@ -51,6 +51,13 @@ AnyRequest = Request[Any, Any, Any]
 
 JSON = "application/json"
 _encode = msgspec.json.encode
+
+# a refused flash-call code: (error code, message)
+_REFUSED_CODE = {
+    Verdict.WRONG: ("WRONG_CODE", "Wrong code"),
+    Verdict.EXHAUSTED: ("ATTEMPTS_EXHAUSTED", "No attempts left for this code"),
+    Verdict.EXPIRED: ("CODE_EXPIRED", "The code has expired"),
+}
 
 _STATUS_CODES = {
     400: "BAD_REQUEST",
@@ -332,21 +339,13 @@ def create_app(
         result = await s.store.verify_code(
             principal.account.id, wanted.message_id, code_hash(wanted.message_id, wanted.code)
         )
-        if result == "OK":
+        if result is Verdict.OK:
             return Response(
                 _encode({"messageId": wanted.message_id, "verified": True}), media_type=JSON
             )
-        if result == "UNKNOWN":
+        if result is Verdict.UNKNOWN:
             raise ApiError(404, "NOT_FOUND", "No such verification")
-        messages = {
-            "WRONG": "Wrong code",
-            "EXHAUSTED": "No attempts left for this code",
-            "EXPIRED": "The code has expired",
-        }
-        code = {"WRONG": "WRONG_CODE", "EXHAUSTED": "ATTEMPTS_EXHAUSTED"}.get(
-            result, "CODE_EXPIRED"
-        )
-        raise ApiError(400, code, messages[result], "code")
+        raise ApiError(400, *_REFUSED_CODE[result], "code")
 
     # one handler for both methods, so OPTIONS and 405 answer `Allow: GET, POST`
     @route("/api/callbacks", http_method=["GET", "POST"], status_code=200)

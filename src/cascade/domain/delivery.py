@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from enum import StrEnum
 
 from cascade.domain.message import Status
 
@@ -30,6 +31,16 @@ VERIFY_ATTEMPTS = 3  # wrong flash-call codes allowed before the code is void
 MIN_CODE_LENGTH = 4  # a flash-call code's digits (the caller number's last ones)
 MAX_CODE_LENGTH = 6
 CODE_PATTERN = rf"^[0-9]{{{MIN_CODE_LENGTH},{MAX_CODE_LENGTH}}}$"  # as the API documents it
+
+
+class Verdict(StrEnum):
+    """What checking a flash-call code came to."""
+
+    OK = "OK"
+    WRONG = "WRONG"  # this attempt was wrong and used one up; more are left
+    EXHAUSTED = "EXHAUSTED"  # none are left (now or before): not even the right code counts
+    EXPIRED = "EXPIRED"  # the code outlived its message's TTL
+    UNKNOWN = "UNKNOWN"  # no code was sent for this message (or not by this account)
 
 
 def is_code(value: str) -> bool:

@@ -66,6 +66,14 @@ class Reason(StrEnum):
     INVALID_NUMBER = "INVALID_NUMBER"  # the numbering plan says the number cannot exist
 
 
+class ReportFate(StrEnum):
+    """What became of a delivery report when it reached the store."""
+
+    APPLIED = "applied"  # its attempt was found and the rule applied
+    NO_ATTEMPT = "no_attempt"  # no attempt has its provider id (yet): kept as an orphan
+    HELD = "held"  # a worker's lease holds its message: kept until the lease ends
+
+
 # A provider's failure reasons that mean the person cannot be reached on that channel: a
 # `failed` report with one of them makes the attempt `unreachable` (SPEC B2).
 UNREACHABLE_REASONS = frozenset(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+from cascade.domain.delivery import Verdict
 from cascade.domain.events import DeliveryReport
 from cascade.domain.records import (
     AttemptChange,
@@ -100,8 +101,8 @@ class ApiStore(Protocol):
         """Record a click on a short link; return its target, or None for an unknown code."""
 
     # --- flash-call codes ---------------------------------------------------------------
-    async def verify_code(self, account_id: str, message_id: str, hashed: str) -> str:
-        """OK, WRONG, EXHAUSTED, EXPIRED or UNKNOWN (see SqlStore.verify_code)."""
+    async def verify_code(self, account_id: str, message_id: str, hashed: str) -> Verdict:
+        """What the check came to; a wrong code uses up one attempt (see SqlStore)."""
 
     # --- webhooks in and out ------------------------------------------------------------
     async def sender(self, sender_id: str) -> SenderRow | None: ...

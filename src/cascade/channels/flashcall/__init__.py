@@ -14,7 +14,6 @@ from cascade.channels.flashcall.client import (
 )
 from cascade.channels.flashcall.codes import (
     MAX_ATTEMPTS,
-    Verdict,
     caller_for,
     code_of,
     new_code,
@@ -39,7 +38,6 @@ __all__ = [
     "WEBHOOK_ROUTE",
     "WEBHOOK_URL_HEADER",
     "FlashCallChannel",
-    "Verdict",
     "caller_for",
     "code_of",
     "events_for",

@@ -11,13 +11,12 @@ compared in constant time, and what the status shows masks exactly the code's di
 
 from __future__ import annotations
 
-import enum
 import hmac
 import re
 import secrets
 from typing import Final
 
-from cascade.domain.delivery import MAX_CODE_LENGTH, MIN_CODE_LENGTH, VERIFY_ATTEMPTS
+from cascade.domain.delivery import MAX_CODE_LENGTH, MIN_CODE_LENGTH, VERIFY_ATTEMPTS, Verdict
 
 MAX_ATTEMPTS: Final = VERIFY_ATTEMPTS  # wrong codes allowed before the code is void
 MASK: Final = "*"
@@ -26,12 +25,6 @@ MASK: Final = "*"
 _PREFIX = re.compile(r"\+[1-9][0-9]*")
 _E164_MIN_DIGITS: Final = 8
 _E164_MAX_DIGITS: Final = 15
-
-
-class Verdict(enum.Enum):
-    OK = "OK"
-    WRONG = "WRONG"  # this attempt was wrong and used one up; more are left
-    EXHAUSTED = "EXHAUSTED"  # none are left (now or before): not even the right code counts
 
 
 def check_length(code_length: int) -> int:

@@ -16,6 +16,7 @@ from cascade.domain.lifecycle import (
     AttemptStatus,
     MessageState,
     Report,
+    ReportFate,
     apply_report,
 )
 from cascade.domain.records import AttemptChange, Claimed, MessageChange, NewAttempt, Transition
@@ -30,7 +31,6 @@ from cascade.store.memory.tables import (
     VerificationRow,
 )
 
-_Verdict = Literal["applied", "unknown", "held"]
 _Stored = tuple[str, str, str]  # a message's status, account id, tracking id
 _NONE: dict[str, str] = {}
 
@@ -294,9 +294,9 @@ class Ledger(Records):
         a worker holds under a live lease, are kept (see `cascade.store.sql.reports`)."""
         if not reports:
             return []
-        verdicts = self._apply_or_adopt(reports, self._clock.now_ms())
-        for r, v in zip(reports, verdicts, strict=True):
-            if v != "applied":
+        fates = self._apply_or_adopt(reports, self._clock.now_ms())
+        for r, v in zip(reports, fates, strict=True):
+            if v != ReportFate.APPLIED:
                 orphan_id = next(self._t.serial)
                 self._t.orphan_reports[orphan_id] = OrphanRow(
                     id=orphan_id,
@@ -308,7 +308,7 @@ class Ledger(Records):
                     recipient=r.recipient,
                     text_prefix=r.text_prefix,
                 )
-        return [v != "unknown" for v in verdicts]
+        return [v != ReportFate.NO_ATTEMPT for v in fates]
 
     async def match_orphans(self) -> None:
         """Apply every kept report whose id an attempt or a segment now has, or that names
@@ -347,25 +347,27 @@ class Ledger(Records):
             )
             for o in kept
         ]
-        verdicts = self._apply_or_adopt(reports, now)
-        for o, v in zip(kept, verdicts, strict=True):
-            if v == "applied":
+        fates = self._apply_or_adopt(reports, now)
+        for o, v in zip(kept, fates, strict=True):
+            if v == ReportFate.APPLIED:
                 del self._t.orphan_reports[o.id]
 
-    def _apply_or_adopt(self, reports: Sequence[DeliveryReport], now: int) -> list[_Verdict]:
+    def _apply_or_adopt(self, reports: Sequence[DeliveryReport], now: int) -> list[ReportFate]:
         """Apply reports; one whose id no attempt has, but that names its recipient, is
         given to the one send in doubt it can only be about, and applied then."""
-        verdicts = self._apply_reports(reports, now)
+        fates = self._apply_reports(reports, now)
         adopted = [
             i
             for i, r in enumerate(reports)
-            if verdicts[i] == "unknown" and r.recipient is not None and self._adopt_in_doubt(r)
+            if fates[i] == ReportFate.NO_ATTEMPT
+            and r.recipient is not None
+            and self._adopt_in_doubt(r)
         ]
         if adopted:
             again = self._apply_reports([reports[i] for i in adopted], now)
             for i, verdict in zip(adopted, again, strict=True):
-                verdicts[i] = verdict
-        return verdicts
+                fates[i] = verdict
+        return fates
 
     def _adopt_in_doubt(self, report: DeliveryReport) -> bool:
         t = self._t
@@ -384,7 +386,7 @@ class Ledger(Records):
         self._set_provider_id(candidates[0], report.provider_id)
         return True
 
-    def _apply_reports(self, reports: Sequence[DeliveryReport], now: int) -> list[_Verdict]:
+    def _apply_reports(self, reports: Sequence[DeliveryReport], now: int) -> list[ReportFate]:
         """Apply reports in order: applied, matched no attempt, or held (its message is
         under a live lease: the worker's decision would overwrite it; it waits)."""
         t = self._t
@@ -393,7 +395,7 @@ class Ledger(Records):
         held: dict[str, bool] = {}
         finished: list[MessageChange] = []
         woken: list[str] = []
-        verdicts: list[_Verdict] = []
+        fates: list[ReportFate] = []
         for report in reports:
             ref = t.provider_refs.get((report.provider_id, report.channel))
             attempt_id = (
@@ -401,7 +403,7 @@ class Ledger(Records):
             )
             attempt = t.attempts.get(attempt_id) if attempt_id else None
             if attempt is None:
-                verdicts.append("unknown")
+                fates.append(ReportFate.NO_ATTEMPT)
                 continue
             mid = attempt.message_id
             if mid not in held:
@@ -414,9 +416,9 @@ class Ledger(Records):
                 if m is not None:
                     stored[mid] = (m.status, m.account_id, m.tracking_id)
             if held[mid]:
-                verdicts.append("held")
+                fates.append(ReportFate.HELD)
                 continue
-            verdicts.append("applied")
+            fates.append(ReportFate.APPLIED)
             effect = apply_report(
                 Report.of(report, ref.delivered if ref is not None else None),
                 AttemptState(
@@ -450,7 +452,7 @@ class Ledger(Records):
             # wake the engine now: it sees the failed attempt and takes the next step
             if (task := t.tasks.get(mid)) is not None:
                 task.due_at = now
-        return verdicts
+        return fates
 
 
 def _unique(ids: Collection[str]) -> list[str]:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
+from cascade.domain.delivery import Verdict
 from cascade.domain.message import MessageType, Status
 from cascade.domain.records import Contact, SenderRow
 from cascade.domain.variables import VariableKey
@@ -420,26 +421,26 @@ class Records(MemoryBase):
 
     # --- flash-call codes ---------------------------------------------------------------
 
-    async def verify_code(self, account_id: str, message_id: str, hashed: str) -> str:
+    async def verify_code(self, account_id: str, message_id: str, hashed: str) -> Verdict:
         """Check a flash-call code's hash: OK, WRONG, EXHAUSTED, EXPIRED or UNKNOWN (as
         `cascade.store.sql.verification` does: a wrong code uses up one attempt)."""
         now = self._clock.now_ms()
         message = self._t.messages.get(message_id)
         v = self._t.verifications.get(message_id)
         if v is None or message is None or message.account_id != account_id:
-            return "UNKNOWN"
+            return Verdict.UNKNOWN
         right = hmac.compare_digest(v.code_hash, hashed)
         if v.verified_at is None and v.attempts_left > 0 and v.expires_at > now:
             if right:
                 v.verified_at = now
-                return "OK"
+                return Verdict.OK
             v.attempts_left -= 1
-            return "WRONG" if v.attempts_left > 0 else "EXHAUSTED"
+            return Verdict.WRONG if v.attempts_left > 0 else Verdict.EXHAUSTED
         if v.verified_at is not None:
-            return "OK" if right else "WRONG"
+            return Verdict.OK if right else Verdict.WRONG
         if v.attempts_left <= 0:
-            return "EXHAUSTED"
-        return "EXPIRED"
+            return Verdict.EXHAUSTED
+        return Verdict.EXPIRED
 
 
 def _account(row: AccountRow) -> Account:

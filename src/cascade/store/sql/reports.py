@@ -17,6 +17,7 @@ from cascade.domain.lifecycle import (
     AttemptStatus,
     MessageState,
     Report,
+    ReportFate,
     apply_report,
 )
 from cascade.domain.records import MessageChange
@@ -24,7 +25,6 @@ from cascade.store import schema as t
 from cascade.store.bulk import Bulk, ByIds
 from cascade.store.sql.changes import MessageChanges, _Stored
 
-_Verdict = Literal["applied", "unknown", "held"]  # what became of a delivery report
 _WAKE_TASK = Bulk("UPDATE tasks SET due_at = ? WHERE message_id = ?")
 _ORPHANS = ByIds(
     "SELECT id, channel, provider_message_id, state, at, reason, recipient, text_prefix "
@@ -70,9 +70,9 @@ class Reports(MessageChanges):
     def _record_reports(
         self, conn: Connection, reports: Sequence[DeliveryReport], now: int
     ) -> list[bool]:
-        verdicts = self._apply_or_adopt(conn, reports, now)
+        fates = self._apply_or_adopt(conn, reports, now)
         # kept: those that match nothing yet, and those waiting for a lease to end
-        orphans = [r for r, v in zip(reports, verdicts, strict=True) if v != "applied"]
+        orphans = [r for r, v in zip(reports, fates, strict=True) if v != ReportFate.APPLIED]
         if orphans:
             conn.execute(
                 t.orphan_reports.insert(),
@@ -89,26 +89,26 @@ class Reports(MessageChanges):
                     for r in orphans
                 ],
             )
-        return [v != "unknown" for v in verdicts]
+        return [v != ReportFate.NO_ATTEMPT for v in fates]
 
     def _apply_or_adopt(
         self, conn: Connection, reports: Sequence[DeliveryReport], now: int
-    ) -> list[_Verdict]:
+    ) -> list[ReportFate]:
         """Apply reports; one whose id no attempt has, but that names its recipient, is
         given to the send in doubt it can only be about, and applied then."""
-        verdicts = self._apply_reports(conn, reports, now)
+        fates = self._apply_reports(conn, reports, now)
         adopted = [
             i
             for i, r in enumerate(reports)
-            if verdicts[i] == "unknown"
+            if fates[i] == ReportFate.NO_ATTEMPT
             and r.recipient is not None
             and self._adopt_in_doubt(conn, r)
         ]
         if adopted:
             again = self._apply_reports(conn, [reports[i] for i in adopted], now)
             for i, verdict in zip(adopted, again, strict=True):
-                verdicts[i] = verdict
-        return verdicts
+                fates[i] = verdict
+        return fates
 
     def _adopt_in_doubt(self, conn: Connection, report: DeliveryReport) -> bool:
         """Give the report's id to the one in-doubt attempt it can only be about."""
@@ -193,14 +193,14 @@ class Reports(MessageChanges):
         if not rows:
             return
         reports = [DeliveryReport(*r[1:]) for r in rows]
-        verdicts = self._apply_or_adopt(conn, reports, now)
+        fates = self._apply_or_adopt(conn, reports, now)
         _DELETE_ORPHAN.run(
-            conn, [(r[0],) for r, v in zip(rows, verdicts, strict=True) if v == "applied"]
+            conn, [(r[0],) for r, v in zip(rows, fates, strict=True) if v == ReportFate.APPLIED]
         )
 
     def _apply_reports(
         self, conn: Connection, reports: Sequence[DeliveryReport], now: int
-    ) -> list[_Verdict]:
+    ) -> list[ReportFate]:
         """Apply reports in order; returns, for each, whether it was applied, matched no
         attempt, or waits: its message is held by a worker under a live lease.
 
@@ -212,7 +212,7 @@ class Reports(MessageChanges):
         found = _ReportRows.load(conn, reports, now)
         finished: list[MessageChange] = []
         woken: set[str] = set()
-        verdicts: list[_Verdict] = []
+        fates: list[ReportFate] = []
         for report in reports:
             key = (report.channel, report.provider_id)
             ref = found.refs.get(key)
@@ -222,12 +222,12 @@ class Reports(MessageChanges):
                 else found.by_provider_id.get(key)
             )
             if attempt is None:
-                verdicts.append("unknown")
+                fates.append(ReportFate.NO_ATTEMPT)
                 continue
             if attempt.message_id in found.held:
-                verdicts.append("held")
+                fates.append(ReportFate.HELD)
                 continue
-            verdicts.append("applied")
+            fates.append(ReportFate.APPLIED)
             change = _report_effect(report, ref, attempt, found.messages.get(attempt.message_id))
             if change == "finish":
                 message = found.messages[attempt.message_id]
@@ -250,7 +250,7 @@ class Reports(MessageChanges):
             # wake the engine now: it sees the failed attempt and takes the next step
             _WAKE_TASK.run(conn, [(now, message_id) for message_id in woken])
             self._notify(conn)
-        return verdicts
+        return fates
 
 
 # --- delivery reports, applied set-wise -------------------------------------------------

@@ -7,12 +7,13 @@ import hmac
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cascade.domain.delivery import Verdict
 from cascade.store import schema as t
 from cascade.store.sql.database import Database
 
 
 class Verification(Database):
-    async def verify_code(self, account_id: str, message_id: str, hashed: str) -> str:
+    async def verify_code(self, account_id: str, message_id: str, hashed: str) -> Verdict:
         """Check a flash-call code's hash: OK, WRONG, EXHAUSTED, EXPIRED or UNKNOWN.
 
         A wrong code uses up one attempt; once none are left even the right code fails.
@@ -52,19 +53,19 @@ class Verification(Database):
                             .where(v.message_id == message_id)
                             .values(verified_at=now, attempts_left=v.attempts_left + 1)
                         )
-                        return "OK"
-                    return "WRONG" if left > 0 else "EXHAUSTED"
+                        return Verdict.OK
+                    return Verdict.WRONG if left > 0 else Verdict.EXHAUSTED
                 row = (await conn.execute(read)).first()
                 if row is None:
-                    return "UNKNOWN"
+                    return Verdict.UNKNOWN
                 stored, left, expires_at, verified_at = row
                 if verified_at is not None:
-                    return "OK" if hmac.compare_digest(stored, hashed) else "WRONG"
+                    return Verdict.OK if hmac.compare_digest(stored, hashed) else Verdict.WRONG
                 if left <= 0:
-                    return "EXHAUSTED"
+                    return Verdict.EXHAUSTED
                 if now >= expires_at:
-                    return "EXPIRED"
-            return "UNKNOWN"
+                    return Verdict.EXPIRED
+            return Verdict.UNKNOWN
 
     def _set_verification(
         self, conn: Connection, message_id: str, hashed: str, attempts: int, expires: int
