@@ -10,6 +10,7 @@ every attempt status is `test_domain_lifecycle`'s table; the invariants over any
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import msgspec
@@ -283,3 +284,31 @@ def test_settle_with_the_last_try_spent(outcome: Outcome, expected: Settled) -> 
     else:
         assert attempt.status == expected.attempt
         assert done.message.step == STEP + expected.step_moves
+
+
+@pytest.mark.parametrize("expired", [False, True])
+def test_a_send_in_doubt_goes_again_where_the_provider_refuses_repeats(expired: bool) -> None:
+    """On a channel whose provider refuses a second send under one id (RBM's messageId), a
+    send a dead worker left `sending` goes again as the same attempt; after the expiry it
+    is not sent, and stays in doubt."""
+    idempotent = dataclasses.replace(LIMITS, idempotent_sends=True)
+    channels = {**CHANNELS, routes.VIBER_BOT: ChannelInfo(idempotent, 60)}
+    c = claim(Status.PROCESSING, AttemptStatus.SENDING)
+    decided = plan(c, EXPIRES + 1 if expired else NOW, channels, BOTS, CONTACTS, new_id=_no_new_id)
+    message = decided.transition.message
+    if expired:
+        assert decided.send is None
+        assert (message.status, message.reason) == (Status.EXPIRED, Reason.TTL_EXPIRED)
+        assert [(a.id, a.status, a.reason) for a in decided.transition.attempt_changes] == [
+            ("last", AttemptStatus.UNKNOWN, Reason.IN_DOUBT)
+        ]
+    else:
+        assert decided.send is not None
+        assert (decided.send.step, decided.send.attempt_id) == (STEP, "last")
+        assert decided.send.intent == AttemptChange("last", AttemptStatus.SENDING, None)
+        assert message.status == Status.PROCESSING
+        assert decided.transition.attempt_changes == ()
+
+
+def _no_new_id() -> str:
+    raise AssertionError("a send in doubt goes again as the same attempt")

@@ -498,6 +498,38 @@ async def test_a_send_whose_result_was_never_committed_is_not_repeated(
     assert [(a.status, a.reason) for a in v.attempts] == [("unknown", "IN_DOUBT")]
 
 
+async def test_a_send_left_sending_goes_again_where_the_provider_refuses_repeats(
+    scene: Scene, store: Store, clock: ManualClock
+) -> None:
+    """RBM refuses a second message under one messageId: a send a dead worker left
+    `sending` is sent again as the same attempt, once the lease has run out, and its
+    answer settles it (here: delivered) — not left in doubt."""
+    from cascade.domain.planner import ChannelInfo, plan
+    from cascade.ids import new_id
+
+    limits = Limits(4096, None, None, True, 60, idempotent_sends=True)
+    rcs = ScriptedChannel("rcs", limits, {PHONE: lambda o: Delivered("rbm-1")})
+    message_id = await scene.accept(PHONE)
+    [claimed] = await store.claim("dead-worker", clock.now_ms(), 30_000, 10)
+    dead = plan(claimed, clock.now_ms(), {"rcs": ChannelInfo(limits, 60)}, {}, {}, new_id=new_id)
+    assert dead.send is not None
+    assert isinstance(dead.send.intent, NewAttempt)
+    await store.apply([dead.transition])
+    await store.record_intents([dead.send.intent], [])
+    worker = scene.worker(rcs)
+    await drain(worker)
+    assert rcs.sent == []  # the lease has not run out
+    clock.advance(31)
+    await drain(worker)
+    assert [o.attempt_id for o in rcs.sent] == [dead.send.attempt_id]
+    v = await scene.view(message_id)
+    assert (v.status, v.channel) == ("delivered", "rcs")
+    # the steps before were passed over (not configured); the one send, delivered
+    assert [(a.channel, a.status) for a in v.attempts if a.status != "skipped"] == [
+        ("rcs", "delivered")
+    ]
+
+
 def _info():  # type: ignore[no-untyped-def]
     from cascade.domain.planner import ChannelInfo
 

@@ -152,7 +152,14 @@ def plan(
     revoke: Revoke | None = None
     last = c.last_attempt if c.last_attempt and c.last_attempt.step == c.step else None
 
+    resend: AttemptRow | None = None
+
     def end(status: Status, channel: str | None, reason: str | None) -> Plan:
+        if resend is not None and resend.status == AttemptStatus.SENDING:
+            # it may have left, and it is not sent again: in doubt, whatever the end
+            changes.append(
+                AttemptChange(resend.id, AttemptStatus.UNKNOWN, Reason.IN_DOUBT, finished_at_ms=now)
+            )
         message = MessageChange(
             c.message_id,
             status.value,
@@ -168,16 +175,22 @@ def plan(
     if is_final(c.status):
         return end(Status(c.status), None, None)
 
-    resend: AttemptRow | None = None
     if last is not None:
         if last.status == AttemptStatus.SENDING:
             # A worker died between committing this send and its result. The request may
-            # have reached the provider: never repeat it (a message is never sent twice).
-            changes.append(
-                AttemptChange(last.id, AttemptStatus.UNKNOWN, Reason.IN_DOUBT, finished_at_ms=now)
-            )
-            return end(Status.UNDELIVERABLE, last.channel, Reason.IN_DOUBT)
-        if last.status == AttemptStatus.SENT:
+            # have reached the provider: never repeat it (a message is never sent twice)…
+            info = channels.get(last.channel)
+            if info is None or not info.limits.idempotent_sends:
+                changes.append(
+                    AttemptChange(
+                        last.id, AttemptStatus.UNKNOWN, Reason.IN_DOUBT, finished_at_ms=now
+                    )
+                )
+                return end(Status.UNDELIVERABLE, last.channel, Reason.IN_DOUBT)
+            # … unless the provider refuses a repeat of its id: then it goes again as the
+            # same attempt, and is settled by the provider's answer
+            resend = last
+        elif last.status == AttemptStatus.SENT:
             if last.window_ends_at_ms is not None and now < last.window_ends_at_ms:
                 message = MessageChange(
                     c.message_id, Status.PROCESSING.value, step, None, None, last.window_ends_at_ms

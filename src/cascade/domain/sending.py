@@ -26,6 +26,9 @@ class Limits:
     carries_survey: bool = False  # can present survey options (keyboard, replies); else
     # the options go as numbered lines of text
     carries_media: bool = False  # can show a promo image and button; else text + link
+    # the provider refuses a second send under the same attempt id (RBM's messageId):
+    # a send that may have left can be sent again, never delivered twice
+    idempotent_sends: bool = False
 
 
 class Sender(msgspec.Struct, frozen=True):

@@ -66,6 +66,7 @@ LIMITS: Final = Limits(
     delivery_window_s=600,  # then the message is revoked and the cascade moves on
     carries_survey=True,  # options become suggested replies
     carries_media=True,  # a promo becomes a rich card: image, text, an open-URL button
+    idempotent_sends=True,  # a repeated messageId is refused (409): never delivered twice
 )
 
 CAPABILITY_TTL_S: Final = 3600.0
