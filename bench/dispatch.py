@@ -51,7 +51,7 @@ from cascade.clock import SystemClock
 from cascade.domain.message import Context, Route, validate
 from cascade.security import hash_secret
 from cascade.simulators.telegram import chat_id_for
-from cascade.store import CredentialKind, NewMessage
+from cascade.store import NewMessage
 from cascade.store.migrate import upgrade
 from cascade.store.sql import SqlStore
 
@@ -67,9 +67,7 @@ async def prepare(
     store = SqlStore(url, SystemClock(), sqlite_synchronous="NORMAL", pool_size=2)
     try:
         account = await store.create_account("bench", "Bench")
-        bot = await store.add_bot(
-            account.id, CredentialKind.TELEGRAM, BOT_TOKEN, hash_secret(BOT_TOKEN)
-        )
+        bot = await store.add_bot(account.id, "telegram", BOT_TOKEN, hash_secret(BOT_TOKEN))
         await store.upsert_contacts(
             [("telegram", bot, p, str(chat_id_for(p)), True) for p in PHONES]
         )

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from cascade.bootstrap import build_app
 from cascade.clock import ManualClock
 from cascade.security import hash_secret
-from cascade.store import CredentialKind, StoreError
+from cascade.store import StoreError
 from cascade.store import schema as t
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount, make_account
@@ -658,13 +658,10 @@ async def test_valid_key_with_the_bot_token_of_another_account(
     client: httpx.AsyncClient, store: SqlStore, account: TestAccount, subtests: pytest.Subtests
 ) -> None:
     other = await make_account(store, "other")
-    for kind, header in [
-        (CredentialKind.TELEGRAM, "X-Tg-Bot-Key"),
-        (CredentialKind.VIBER, "X-Viber-Auth-Token"),
-    ]:
+    for channel, header in [("telegram", "X-Tg-Bot-Key"), ("viber_bot", "X-Viber-Auth-Token")]:
         with subtests.test(msg=header):
-            token = f"{kind.value}-token-of-other"
-            await store.add_bot(other.id, kind, token, hash_secret(token))
+            token = f"{channel}-token-of-other"
+            await store.add_bot(other.id, channel, token, hash_secret(token))
             headers = {**account.headers, header: token}
             await reject(client, store, [item()], headers, 401, "UNAUTHORIZED")
 

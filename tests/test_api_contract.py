@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from cascade.bootstrap import build_app
 from cascade.clock import ManualClock
 from cascade.security import hash_secret
-from cascade.store import CredentialKind
 from cascade.store import schema as t
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount, make_account
@@ -294,31 +293,30 @@ async def test_scheduled_time_alias(
 # --- A2: credentials ----------------------------------------------------------------------------
 
 
-async def _bot(store: SqlStore, account_id: str, kind: CredentialKind, token: str) -> str:
-    return await store.add_bot(account_id, kind, token, hash_secret(token))
+async def _bot(store: SqlStore, account_id: str, channel: str, token: str) -> str:
+    return await store.add_bot(account_id, channel, token, hash_secret(token))
 
 
 @pytest.mark.parametrize(
-    ("kind", "header", "column"),
+    ("channel", "header"),
     [
-        (None, "X-Authorization-Key", None),
-        (CredentialKind.TELEGRAM, "X-Tg-Bot-Key", "telegram_bot_id"),
-        (CredentialKind.VIBER, "X-Viber-Auth-Token", "viber_bot_id"),
+        (None, "X-Authorization-Key"),
+        ("telegram", "X-Tg-Bot-Key"),
+        ("viber_bot", "X-Viber-Auth-Token"),
     ],
 )
 async def test_each_credential_header_alone(
     client: httpx.AsyncClient,
     store: SqlStore,
     account: TestAccount,
-    kind: CredentialKind | None,
+    channel: str | None,
     header: str,
-    column: str | None,
 ) -> None:
     secret = account.key
     bot_id = None
-    if kind is not None:
-        secret = f"12345:{kind.value}-token"
-        bot_id = await _bot(store, account.id, kind, secret)
+    if channel is not None:
+        secret = f"12345:{channel}-token"
+        bot_id = await _bot(store, account.id, channel, secret)
     headers = {header: secret, "Content-Type": "application/json"}
     response = await client.post(SEND, json=[item()], headers=headers)
     assert response.status_code == 200, response.text
@@ -326,29 +324,26 @@ async def test_each_credential_header_alone(
     assert (
         await client.get(f"{STATUS}/{accepted['messageId']}", headers=headers)
     ).status_code == 200
-    [(tg, viber)] = await rows(store, t.messages, "telegram_bot_id", "viber_bot_id")
+    [(pinned,)] = await rows(store, t.messages, "pinned_bots")
     # A bot header also selects that bot for its step of the cascade.
-    assert {"telegram_bot_id": tg, "viber_bot_id": viber} == {
-        "telegram_bot_id": bot_id if column == "telegram_bot_id" else None,
-        "viber_bot_id": bot_id if column == "viber_bot_id" else None,
-    }
+    assert pinned == bot_id
 
 
 async def test_all_three_headers_of_one_account(
     client: httpx.AsyncClient, store: SqlStore, account: TestAccount
 ) -> None:
-    tg = await _bot(store, account.id, CredentialKind.TELEGRAM, "tg-token")
-    viber = await _bot(store, account.id, CredentialKind.VIBER, "viber-token")
+    tg = await _bot(store, account.id, "telegram", "tg-token")
+    viber = await _bot(store, account.id, "viber_bot", "viber-token")
     headers = {**account.headers, "X-Tg-Bot-Key": "tg-token", "X-Viber-Auth-Token": "viber-token"}
     response = await client.post(SEND, json=[item()], headers=headers)
     assert response.status_code == 200, response.text
-    assert await rows(store, t.messages, "telegram_bot_id", "viber_bot_id") == [(tg, viber)]
+    assert await rows(store, t.messages, "pinned_bots") == [(f"{viber},{tg}",)]
 
 
 async def test_bot_token_under_the_other_bots_header(
     client: httpx.AsyncClient, store: SqlStore, account: TestAccount
 ) -> None:
-    await _bot(store, account.id, CredentialKind.VIBER, "viber-token")
+    await _bot(store, account.id, "viber_bot", "viber-token")
     headers = {"X-Tg-Bot-Key": "viber-token", "Content-Type": "application/json"}
     assert_error(await client.post(SEND, json=[item()], headers=headers), 401, "UNAUTHORIZED")
 

@@ -265,10 +265,8 @@ def test_bots_add_then_the_token_authenticates(
     # Under the other bot header it is no credential.
     assert post(base, {other_header: token}, f"bot-{kind}-3").status_code == 401
     with sqlite3.connect(installation.db_path) as conn:
-        column = "telegram_bot_id" if kind == "telegram" else "viber_bot_id"
         row = conn.execute(
-            f"SELECT {column} FROM messages WHERE tracking_id = ?",  # noqa: S608 - fixed names
-            (f"bot-{kind}",),
+            "SELECT pinned_bots FROM messages WHERE tracking_id = ?", (f"bot-{kind}",)
         ).fetchone()
     assert row == (bot_id.group(1),)
 

@@ -26,7 +26,6 @@ import requests
 
 from cascade.clock import SystemClock
 from cascade.security import hash_secret
-from cascade.store import CredentialKind
 from cascade.store.sql import SqlStore
 from tests.conftest import (
     TestAccount,
@@ -64,11 +63,11 @@ class Live:
 
         return asyncio.run(create())
 
-    def add_bot(self, account_id: str, kind: CredentialKind, token: str) -> None:
+    def add_bot(self, account_id: str, channel: str, token: str) -> None:
         async def add() -> None:
             store = SqlStore(self.db_url, SystemClock(), sqlite_synchronous="NORMAL", pool_size=1)
             try:
-                await store.add_bot(account_id, kind, token, hash_secret(token))
+                await store.add_bot(account_id, channel, token, hash_secret(token))
             finally:
                 await store.close()
 
@@ -432,18 +431,18 @@ def test_seed_000_envelope_example_repeated(live: Live, request_json: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("header", "kind", "placeholder"),
+    ("header", "channel", "placeholder"),
     [
-        ("X-Viber-Auth-Token", CredentialKind.VIBER, "your-viber-bot-token"),
-        ("X-Tg-Bot-Key", CredentialKind.TELEGRAM, "your-telegram-bot-key"),
+        ("X-Viber-Auth-Token", "viber_bot", "your-viber-bot-token"),
+        ("X-Tg-Bot-Key", "telegram", "your-telegram-bot-key"),
     ],
 )
 def test_seed_000_bot_token_methods(
-    live: Live, request_json: Path, header: str, kind: CredentialKind, placeholder: str
+    live: Live, request_json: Path, header: str, channel: str, placeholder: str
 ) -> None:
-    account = live.account(f"envelope-{kind.value}")
-    token = f"{uuid.uuid4().hex}:{kind.value}"
-    live.add_bot(account.id, kind, token)
+    account = live.account(f"envelope-{channel}")
+    token = f"{uuid.uuid4().hex}:{channel}"
+    live.add_bot(account.id, channel, token)
     command = SEED_000_METHODS[header].replace(placeholder, token)
     code, answer = run_curl(command, live, account.key, cwd=request_json)
     assert code == 200, answer

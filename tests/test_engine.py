@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
@@ -17,7 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from cascade.api.wire import MessageIn
+from cascade.channels.registry import BY_NAME
 from cascade.clock import ManualClock
+from cascade.domain.delivery import MAX_TRIES
 from cascade.domain.events import DeliveryReport
 from cascade.domain.message import Context, Form, Route, validate
 from cascade.domain.records import NewAttempt
@@ -34,7 +36,7 @@ from cascade.domain.sending import (
 )
 from cascade.engine.worker import Worker, WorkerConfig
 from cascade.security import hash_secret
-from cascade.store import CredentialKind, NewMessage, schema
+from cascade.store import NewMessage, schema
 from cascade.store.memory import MemoryStore
 from cascade.store.sql import SqlStore
 from tests.conftest import BACKENDS, TestAccount
@@ -68,6 +70,16 @@ class ScriptedChannel:
     limits: Limits = LIMITS
     script: dict[str, Callable[[Outbound], Outcome]] = field(default_factory=dict)
     sent: list[Outbound] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # a stand-in reaches people as the real channel does (a bot channel through
+        # contacts) and carries text if the real one does (a flash call carries none)
+        spec = BY_NAME.get(self.name)
+        if spec is not None:
+            real = spec.limits
+            self.limits = replace(
+                self.limits, bot_no_contact=real.bot_no_contact, carries_text=real.carries_text
+            )
 
     async def send(self, out: Outbound) -> Outcome:
         self.sent.append(out)
@@ -123,14 +135,14 @@ class Scene:
         [message_id] = await self.store.accept(self.account.id, [new])
         return message_id
 
-    async def add_bot(self, kind: CredentialKind) -> str:
-        token = f"{kind.value}-token-{self.account.id}"
-        return await self.store.add_bot(self.account.id, kind, token, hash_secret(token))
+    async def add_bot(self, channel: str) -> str:
+        token = f"{channel}-token-{self.account.id}"
+        return await self.store.add_bot(self.account.id, channel, token, hash_secret(token))
 
     async def link(self, channel: str) -> str:
         """A bot of the account's on `channel`, with PHONE's chat on it known: the bot's id."""
-        kind, address, _ = LINKS[channel]
-        bot = await self.add_bot(kind)
+        address, _ = LINKS[channel]
+        bot = await self.add_bot(channel)
         await self.store.link_contact(channel, bot, PHONE, address)
         return bot
 
@@ -139,7 +151,7 @@ class Scene:
     ) -> ScriptedChannel:
         """`channel`, PHONE linked on it (see `link`), answering PHONE with `answer`."""
         await self.link(channel)
-        scripted = LINKS[channel][2]()
+        scripted = LINKS[channel][1]()
         scripted.script[PHONE] = answer
         return scripted
 
@@ -163,10 +175,10 @@ class Scene:
         return found
 
 
-# a channel's bot kind, PHONE's address on it, and the scripted channel that stands for it
-LINKS: dict[str, tuple[CredentialKind, str, Callable[[], ScriptedChannel]]] = {
-    "telegram": (CredentialKind.TELEGRAM, "777", lambda: ScriptedChannel("telegram")),
-    "viber_bot": (CredentialKind.VIBER, "vb-user", lambda: confirming("viber_bot")),
+# a bot channel: PHONE's address on it, and the scripted channel that stands for it
+LINKS: dict[str, tuple[str, Callable[[], ScriptedChannel]]] = {
+    "telegram": ("777", lambda: ScriptedChannel("telegram")),
+    "viber_bot": ("vb-user", lambda: confirming("viber_bot")),
 }
 
 
@@ -192,7 +204,7 @@ async def test_telegram_user_gets_it_on_telegram(scene: Scene, store: Store) -> 
 async def test_no_chat_falls_back_to_viber_and_waits_for_the_report(
     scene: Scene, store: Store, clock: ManualClock
 ) -> None:
-    await scene.add_bot(CredentialKind.TELEGRAM)
+    await scene.add_bot("telegram")
     viber = await scene.linked_channel("viber_bot", lambda o: Sent("vb-1"))
     telegram = ScriptedChannel("telegram")
     message_id = await scene.accept(PHONE)
@@ -784,6 +796,30 @@ async def test_window_end_revokes_on_channels_that_can(scene: Scene, clock: Manu
     [attempt] = [a for a in (await scene.view(message_id)).attempts if a.channel == "rcs"]
     assert attempt.status == "timeout"
     assert rcs.revoked == [attempt.provider_message_id]
+
+
+async def test_a_step_given_up_after_lost_answers_is_revoked_where_a_repeat_is_refused(
+    scene: Scene, clock: ManualClock
+) -> None:
+    """RBM keys a message by its messageId, so a send whose answers were lost may still
+    be delivered: when its tries are spent and the cascade moves on, it is withdrawn."""
+    limits = Limits(3072, None, None, True, 60, True, True, idempotent_sends=True)
+    rcs = RevocableChannel("rcs", limits)
+    rcs.script[PHONE] = lambda o: Retry("NO_ANSWER:ReadTimeout")
+    sms = plain("sms", lambda o: Delivered("smsc-1"))
+    message_id = await scene.accept(PHONE)
+    worker = scene.worker(rcs, sms)
+    for _ in range(MAX_TRIES):
+        await drain(worker)
+        if len(rcs.sent) < MAX_TRIES:
+            assert rcs.revoked == []  # not while it is tried again
+        clock.advance(120)
+    await drain(worker)
+    v = await scene.view(message_id)
+    assert (v.status, v.channel) == ("delivered", "sms")
+    assert len(rcs.sent) == MAX_TRIES
+    assert {o.attempt_id for o in rcs.sent} == {rcs.sent[0].attempt_id}  # one attempt
+    assert rcs.revoked == [rcs.sent[0].attempt_id]  # withdrawn once, when given up
 
 
 async def test_account_channel_order_switches_channels_off_and_reorders(

@@ -231,8 +231,7 @@ async def test_api_key_is_not_a_bot_token(store: Store) -> None:
     acct = await store.create_account("acme", "Acme")
     key_hash = hash_secret("csk_key")
     await store.add_api_key(acct.id, key_hash)
-    assert await store.find_credential(CredentialKind.TELEGRAM, key_hash) is None
-    assert await store.find_credential(CredentialKind.VIBER, key_hash) is None
+    assert await store.find_credential(CredentialKind.BOT, key_hash) is None
 
 
 async def test_key_stored_only_as_hash(store: Store) -> None:
@@ -245,40 +244,34 @@ async def test_key_stored_only_as_hash(store: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "wrong"),
-    [
-        (CredentialKind.TELEGRAM, CredentialKind.VIBER),
-        (CredentialKind.VIBER, CredentialKind.TELEGRAM),
-    ],
+    ("channel", "other"), [("telegram", "viber_bot"), ("viber_bot", "telegram")]
 )
-async def test_bot_lookup_by_kind(
-    store: Store, kind: CredentialKind, wrong: CredentialKind
-) -> None:
+async def test_bot_lookup_names_the_bots_channel(store: Store, channel: str, other: str) -> None:
     acct = await store.create_account("acme", "Acme")
-    token = f"{kind.value}-token-123"
-    bot_id = await store.add_bot(acct.id, kind, token, hash_secret(token))
+    token = f"{channel}-token-123"
+    bot_id = await store.add_bot(acct.id, channel, token, hash_secret(token))
     assert uuid.UUID(bot_id)
-    found = await store.find_credential(kind, hash_secret(token))
-    assert found == Credential(acct.id, kind, bot_id)
-    assert await store.find_credential(wrong, hash_secret(token)) is None
+    found = await store.find_credential(CredentialKind.BOT, hash_secret(token))
+    assert found == Credential(acct.id, CredentialKind.BOT, bot_id, channel)
+    assert found.channel != other  # the API refuses it under the other bot's header
     assert await store.find_credential(CredentialKind.API_KEY, hash_secret(token)) is None
-    assert await store.find_credential(kind, hash_secret("unknown")) is None
+    assert await store.find_credential(CredentialKind.BOT, hash_secret("unknown")) is None
 
 
 async def test_bots_of_two_accounts(store: Store) -> None:
     a = await store.create_account("a", "A")
     b = await store.create_account("b", "B")
-    tg_a = await store.add_bot(a.id, CredentialKind.TELEGRAM, "tg-a", hash_secret("tg-a"))
-    tg_b = await store.add_bot(b.id, CredentialKind.TELEGRAM, "tg-b", hash_secret("tg-b"))
-    vb_a = await store.add_bot(a.id, CredentialKind.VIBER, "vb-a", hash_secret("vb-a"))
-    assert await store.find_credential(CredentialKind.TELEGRAM, hash_secret("tg-a")) == (
-        Credential(a.id, CredentialKind.TELEGRAM, tg_a)
+    tg_a = await store.add_bot(a.id, "telegram", "tg-a", hash_secret("tg-a"))
+    tg_b = await store.add_bot(b.id, "telegram", "tg-b", hash_secret("tg-b"))
+    vb_a = await store.add_bot(a.id, "viber_bot", "vb-a", hash_secret("vb-a"))
+    assert await store.find_credential(CredentialKind.BOT, hash_secret("tg-a")) == (
+        Credential(a.id, CredentialKind.BOT, tg_a, "telegram")
     )
-    assert await store.find_credential(CredentialKind.TELEGRAM, hash_secret("tg-b")) == (
-        Credential(b.id, CredentialKind.TELEGRAM, tg_b)
+    assert await store.find_credential(CredentialKind.BOT, hash_secret("tg-b")) == (
+        Credential(b.id, CredentialKind.BOT, tg_b, "telegram")
     )
-    assert await store.find_credential(CredentialKind.VIBER, hash_secret("vb-a")) == (
-        Credential(a.id, CredentialKind.VIBER, vb_a)
+    assert await store.find_credential(CredentialKind.BOT, hash_secret("vb-a")) == (
+        Credential(a.id, CredentialKind.BOT, vb_a, "viber_bot")
     )
 
 
@@ -345,23 +338,21 @@ async def test_accept_stores_survey_fallback_and_bots(
         ),
         clock,
     )
-    tg = await store.add_bot(account.id, CredentialKind.TELEGRAM, "tg", hash_secret("tg"))
-    vb = await store.add_bot(account.id, CredentialKind.VIBER, "vb", hash_secret("vb"))
-    ids = await store.accept(
-        account.id, [new(survey, telegram_bot_id=tg, viber_bot_id=vb), new(flash)]
-    )
+    tg = await store.add_bot(account.id, "telegram", "tg", hash_secret("tg"))
+    vb = await store.add_bot(account.id, "viber_bot", "vb", hash_secret("vb"))
+    ids = await store.accept(account.id, [new(survey, pinned_bots=(tg, vb)), new(flash)])
     [s] = await rows(store, t.messages, t.messages.c.id == ids[0])
     [f] = await rows(store, t.messages, t.messages.c.id == ids[1])
     assert (s.message_type, s.ttl, s.text) == ("viber_survey", 604_800, "Rate us")
     assert s.survey_options is not None
     assert "Good" in s.survey_options
     assert "Bad" in s.survey_options
-    assert (s.telegram_bot_id, s.viber_bot_id) == (tg, vb)
+    assert s.pinned_bots == f"{tg},{vb}"
     assert (f.message_type, f.ttl, f.text) == ("flashcall", 300, None)
     assert f.fallback is not None
     assert "Code 1234" in f.fallback
     assert "promo" in f.fallback
-    assert (f.telegram_bot_id, f.viber_bot_id) == (None, None)
+    assert f.pinned_bots is None
 
 
 async def test_accept_stores_short_links(

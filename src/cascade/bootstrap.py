@@ -6,11 +6,8 @@ call `asgi_app()` (a factory, so each server worker process builds its own).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
 
 from litestar import Litestar
 
@@ -19,8 +16,8 @@ from cascade.api.auth import Authenticator
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
-from cascade.channels import flashcall, rcs, sms, telegram, viber_bot, viber_business
 from cascade.channels.base import Channel, WebhookHandler
+from cascade.channels.registry import BY_NAME, CHANNELS
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
 from cascade.domain.events import Event
@@ -36,14 +33,7 @@ from cascade.store.migrate import head_revision
 from cascade.store.sql import SqlStore
 
 WEBHOOKS: Mapping[str, WebhookHandler] = {
-    route.channel: route.handler
-    for route in (
-        telegram.WEBHOOK_ROUTE,
-        viber_bot.WEBHOOK_ROUTE,
-        viber_business.WEBHOOK_ROUTE,
-        rcs.WEBHOOK_ROUTE,
-        flashcall.WEBHOOK_ROUTE,
-    )
+    spec.webhook.channel: spec.webhook.handler for spec in CHANNELS if spec.webhook is not None
 }
 
 
@@ -62,54 +52,16 @@ def build_limiter(settings: Settings, clock: Clock) -> Limiter:
     return MemoryLimiter(clock)
 
 
-def build_channels(
-    settings: Settings, *, rcs_key: Mapping[str, Any] | None = None
-) -> dict[str, Channel]:
-    """The channels this installation runs, each with its one pooled HTTP client (or, for
-    SMS, its SMPP session). `rcs_key` overrides the service-account key file."""
-
-    def rcs_channel() -> Channel:
-        key = rcs_key
-        if key is None:
-            if not settings.rcs_service_account_file:
-                raise ValueError("rcs needs CASCADE_RCS_SERVICE_ACCOUNT_FILE")
-            key = json.loads(Path(settings.rcs_service_account_file).read_text())
-        tokens = rcs.ServiceAccountTokens.from_info(key, token_uri=settings.rcs_token_uri or None)
-        return rcs.RcsChannel(settings.rcs_api_url, agent_id=settings.rcs_agent_id, tokens=tokens)
-
-    available: dict[str, Callable[[], Channel]] = {
-        "telegram": lambda: telegram.TelegramChannel(settings.telegram_api_url),
-        "viber_bot": lambda: viber_bot.ViberBotChannel(settings.viber_api_url),
-        "viber_business": lambda: viber_business.ViberBusinessChannel(
-            settings.viber_business_api_url,
-            settings.viber_business_api_key,
-            settings.viber_business_api_secret,
-            settings.viber_business_service_id,
-            settings.viber_business_signature_secret,
-        ),
-        "rcs": rcs_channel,
-        "sms": lambda: sms.SmsChannel(
-            settings.smpp_host,
-            settings.smpp_port,
-            settings.smpp_system_id,
-            settings.smpp_password,
-            settings.smpp_system_type,
-            window=settings.smpp_window,
-            numeric_sender=settings.sms_sender,
-        ),
-        "flashcall": lambda: flashcall.FlashCallChannel(
-            account_sid=settings.flashcall_account_sid,
-            auth_token=settings.flashcall_auth_token,
-            caller_prefix=settings.flashcall_caller_prefix,
-            status_callback_url_base=settings.public_url,
-            code_length=settings.flashcall_code_length,
-            base_url=settings.flashcall_api_url,
-        ),
-    }
-    unknown = set(settings.enabled_channels) - set(available)
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """The channels this installation runs (CASCADE_CHANNELS), each with its one pooled HTTP
+    client (or, for SMS, its SMPP session)."""
+    unknown = set(settings.enabled_channels) - set(BY_NAME)
     if unknown:
         raise ValueError(f"CASCADE_CHANNELS names unknown channels: {', '.join(sorted(unknown))}")
-    return {name: available[name]() for name in settings.enabled_channels}
+    return {
+        name: BY_NAME[name].build(settings.of(BY_NAME[name]), settings.public_url)
+        for name in settings.enabled_channels
+    }
 
 
 def provider_accounts(settings: Settings) -> dict[str, Sender]:
@@ -118,27 +70,15 @@ def provider_accounts(settings: Settings) -> dict[str, Sender]:
     Each one's webhook is `{public_url}/webhooks/{channel}/{channel}`.
     """
     return {
-        "viber_business": Sender(
-            "viber_business",
-            f"{settings.viber_business_api_key}:{settings.viber_business_api_secret}",
-            settings.viber_business_signature_secret,
-        ),
-        "rcs": Sender("rcs", "", settings.rcs_client_token),
-        "sms": Sender("sms", ""),
-        "flashcall": Sender("flashcall", settings.flashcall_auth_token),
+        spec.name: spec.provider_account(settings.of(spec))
+        for spec in CHANNELS
+        if spec.provider_account is not None
     }
 
 
 def windows(settings: Settings) -> dict[str, int]:
-    """How long each channel waits for its confirmation. A flash call waits its whole TTL:
-    its fallback goes when the TTL passes unanswered."""
-    return {
-        "viber_bot": settings.viber_bot_window_s,
-        "viber_business": settings.viber_business_window_s,
-        "rcs": settings.rcs_window_s,
-        "sms": settings.sms_window_s,
-        "flashcall": 2_592_000,
-    }
+    """How long each channel waits for its confirmation."""
+    return {spec.name: spec.window_s(settings.of(spec)) for spec in CHANNELS}
 
 
 def build_worker(

@@ -11,12 +11,17 @@ from typing import Any, TypeVar
 
 import click
 
+from cascade.channels.registry import BY_BOT_KIND, BY_NAME
 from cascade.clock import SystemClock
 from cascade.config import FIELDS, Settings
 from cascade.security import hash_secret, new_api_key
-from cascade.store import Account, CredentialKind
+from cascade.simulators.standalone import simulate
+from cascade.store import Account
 from cascade.store.migrate import upgrade
 from cascade.store.sql import SqlStore
+
+# channels whose contacts can be imported: their recipients are users of a bot
+_BOT_CHANNELS = tuple(spec.name for spec in BY_BOT_KIND.values())
 
 _T = TypeVar("_T")
 
@@ -140,7 +145,7 @@ def accounts_channels(account_id: str, order: str | None, reset: bool) -> None:
     from cascade.domain.routes import ALL_CHANNELS
 
     if reset == bool(order):
-        raise click.UsageError("give an ORDER like telegram,viber_bot,sms, or --reset")
+        raise click.UsageError(f"give an ORDER of {','.join(ALL_CHANNELS)}, or --reset")
     chosen = None if reset else [c.strip() for c in (order or "").split(",") if c.strip()]
     unknown = set(chosen or ()) - set(ALL_CHANNELS)
     if unknown:
@@ -194,7 +199,7 @@ def bots() -> None:
 
 
 @bots.command("add")
-@click.argument("kind", type=click.Choice(["telegram", "viber"]))
+@click.argument("kind", type=click.Choice(list(BY_BOT_KIND)))
 @click.argument("token")
 @click.option("--account", "account_id", required=True, help="Account id.")
 def bots_add(kind: str, token: str, account_id: str) -> None:
@@ -204,7 +209,8 @@ def bots_add(kind: str, token: str, account_id: str) -> None:
     async def action(store: SqlStore) -> str:
         if await store.get_account(account_id) is None:
             raise click.ClickException(f"no account {account_id}")
-        return await store.add_bot(account_id, CredentialKind(kind), token, hash_secret(token))
+        channel = BY_BOT_KIND[kind].name
+        return await store.add_bot(account_id, channel, token, hash_secret(token))
 
     click.echo(f"bot id: {_with_store(action)}")
 
@@ -214,38 +220,27 @@ def bots_add(kind: str, token: str, account_id: str) -> None:
 def bots_webhook(bot_id: str) -> None:
     """Point a bot's updates/callbacks at this Cascade (CASCADE_PUBLIC_URL/webhooks/…),
     through the platform's own setWebhook / set_webhook call."""
-    from cascade.channels.telegram import TelegramChannel
-    from cascade.channels.viber_bot import ViberBotChannel
     from cascade.domain.sending import Sender
 
     settings = _settings()
+    refusals = tuple(spec.bots.refused for spec in BY_BOT_KIND.values() if spec.bots)
 
     async def action(store: SqlStore) -> str:
         row = await store.sender(bot_id)
-        if row is None:
+        spec = BY_NAME.get(row.channel) if row is not None else None
+        if row is None or spec is None or spec.bots is None:
             raise click.ClickException(f"no bot {bot_id}")
         url = f"{settings.public_url.rstrip('/')}/webhooks/{row.channel}/{row.id}"
-        sender = Sender(row.id, row.token, row.webhook_secret)
-        if row.channel == "telegram":
-            telegram = TelegramChannel(settings.telegram_api_url)
-            try:
-                await telegram.set_webhook(sender, url)
-            finally:
-                await telegram.aclose()
-        else:
-            viber = ViberBotChannel(settings.viber_api_url)
-            try:
-                await viber.set_webhook(sender, url)
-            finally:
-                await viber.aclose()
+        channel = spec.build(settings.of(spec), settings.public_url)
+        try:
+            await spec.bots.set_webhook(channel, Sender(row.id, row.token, row.webhook_secret), url)
+        finally:
+            await channel.aclose()
         return url
-
-    from cascade.channels.telegram import TelegramApiError
-    from cascade.channels.viber_bot import ViberApiError
 
     try:
         url = _with_store(action)
-    except (TelegramApiError, ViberApiError) as err:
+    except refusals as err:
         raise click.ClickException(f"the platform refused the webhook: {err}") from None
     click.echo(f"webhook set: {url}")
 
@@ -287,8 +282,10 @@ def contacts_import(csv_file: Any, account_id: str) -> None:
             phone, channel, address = cells[:3]
             if not is_e164(phone):
                 raise click.ClickException(f"row {line}: {phone!r} is not an E.164 number")
-            if channel not in ("telegram", "viber_bot"):
-                raise click.ClickException(f"row {line}: channel must be telegram or viber_bot")
+            if channel not in _BOT_CHANNELS:
+                raise click.ClickException(
+                    f"row {line}: channel must be {' or '.join(_BOT_CHANNELS)}"
+                )
             bot = cells[3] if len(cells) > 3 and cells[3] else None
             if bot is None:
                 if not bots.get(channel):
@@ -365,102 +362,6 @@ def worker() -> None:
     from cascade import loop
 
     loop.run(run_until_signalled(engine))
-
-
-SIMULATED = ("telegram", "viber", "viber_business", "rcs", "sms", "flashcall")
-
-
-@main.command()
-@click.argument("channel", type=click.Choice(SIMULATED))
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--port",
-    type=int,
-    default=None,
-    help="Default: 8081 telegram, 8082 viber, 8083 viber_business, 8084 rcs, "
-    "2775 sms (SMPP), 8087 flashcall.",
-)
-@click.option(
-    "--admin-port",
-    type=int,
-    default=8086,
-    show_default=True,
-    help="sms: the SMSC's /_sim/ admin API.",
-)
-@click.option(
-    "--bot", "bots", multiple=True, help="viber: an auth token the simulator accepts (repeatable)."
-)
-@click.option(
-    "--account",
-    "accounts",
-    multiple=True,
-    help="viber_business KEY:SECRET, "
-    "flashcall SID:TOKEN, sms SYSTEM_ID:PASSWORD (repeatable; sms takes one).",
-)
-@click.option("--agent", "agents", multiple=True, help="rcs: an agent id it serves.")
-@click.option("--no-rate-limits", is_flag=True, help="telegram: do not answer 429.")
-@click.option(
-    "--receipt-window",
-    type=click.IntRange(1, 1000),
-    default=10,
-    show_default=True,
-    help="sms: deliver_sm receipts sent before their deliver_sm_resp is awaited.",
-)
-def simulate(
-    channel: str,
-    host: str,
-    port: int | None,
-    admin_port: int,
-    bots: tuple[str, ...],
-    accounts: tuple[str, ...],
-    agents: tuple[str, ...],
-    no_rate_limits: bool,
-    receipt_window: int,
-) -> None:
-    """Run one provider simulator standalone on a real port (scripts: /_sim/ on it)."""
-    import uvicorn
-
-    from cascade.simulators import flashcall as twilio_sim
-    from cascade.simulators import rcs as rcs_sim
-    from cascade.simulators import smsc as smsc_sim
-    from cascade.simulators import telegram as telegram_sim
-    from cascade.simulators import viber as viber_sim
-    from cascade.simulators import viber_business as vonage_sim
-
-    pairs = dict(a.split(":", 1) for a in accounts if ":" in a)
-    if channel == "sms":
-        system_id, password = next(
-            iter(pairs.items()), (smsc_sim.DEFAULT_SYSTEM_ID, smsc_sim.DEFAULT_PASSWORD)
-        )
-        smsc_sim.main(
-            host,
-            port or 2775,
-            admin_port,
-            system_id=system_id,
-            password=password,
-            receipt_window=receipt_window,
-        )
-        return
-    app: Any
-    if channel == "telegram":
-        app = telegram_sim.create_app(rate_limits=not no_rate_limits)
-    elif channel == "viber":
-        app = viber_sim.create_app(bots=dict.fromkeys(bots, "Cascade"))
-    elif channel == "viber_business":
-        app = vonage_sim.create_app(accounts=pairs)
-    elif channel == "rcs":
-        app = rcs_sim.create_app(agents=agents)
-    else:
-        app = twilio_sim.create_app(accounts=pairs)
-    default_port = {
-        "telegram": 8081,
-        "viber": 8082,
-        "viber_business": 8083,
-        "rcs": 8084,
-        "flashcall": 8087,
-    }[channel]
-    # no access log: bot tokens travel in Telegram's URL paths
-    uvicorn.run(app, host=host, port=port or default_port, access_log=False, log_level="warning")
 
 
 # --- serving --------------------------------------------------------------------------
@@ -551,13 +452,7 @@ def up(host: str, port: int, sim_port: int) -> None:
     settings = _settings()
     if "CASCADE_PUBLIC_URL" not in os.environ:
         settings = replace(settings, public_url=f"http://{host}:{port}")
-    # short windows, so the demo shows a message moving on within seconds
-    if "CASCADE_VIBER_BOT_WINDOW_S" not in os.environ:
-        settings = replace(settings, viber_bot_window_s=15)
-    if "CASCADE_VIBER_BUSINESS_WINDOW_S" not in os.environ:
-        settings = replace(settings, viber_business_window_s=15)
-    if "CASCADE_RCS_WINDOW_S" not in os.environ:
-        settings = replace(settings, rcs_window_s=15)
+    # each channel's demo shortens its window, so a message is seen moving on in seconds
     # the demo's webhook receivers are on this machine (loopback)
     if "CASCADE_ALLOW_PRIVATE_CALLBACKS" not in os.environ:
         settings = replace(settings, allow_private_callbacks=True)
@@ -569,3 +464,6 @@ def up(host: str, port: int, sim_port: int) -> None:
     # uvloop, as the worker: 249-261 msg/s against 230-232 on the default loop for the
     # five-step cascade, now that the simulators run in a process of their own
     loop.run(run(settings, host, port, sim_port))
+
+
+main.add_command(simulate)

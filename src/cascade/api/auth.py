@@ -13,10 +13,11 @@ from cascade.clock import Clock
 from cascade.security import hash_secret
 from cascade.store import Account, AccountStore, Credential, CredentialKind
 
-HEADERS: Mapping[str, CredentialKind] = {
-    "x-authorization-key": CredentialKind.API_KEY,
-    "x-viber-auth-token": CredentialKind.VIBER,
-    "x-tg-bot-key": CredentialKind.TELEGRAM,
+# header -> the bot channel whose bot token it carries (None: the account's API key)
+HEADERS: Mapping[str, str | None] = {
+    "x-authorization-key": None,
+    "x-viber-auth-token": "viber_bot",
+    "x-tg-bot-key": "telegram",
 }
 
 _CACHE_LIMIT = 10_000
@@ -29,8 +30,7 @@ class Unauthorized(Exception):
 @dataclass(frozen=True, slots=True)
 class Principal:
     account: Account
-    telegram_bot_id: str | None
-    viber_bot_id: str | None
+    bots: tuple[str, ...]  # the bots the credentials named, by id
 
 
 class Authenticator:
@@ -43,24 +43,26 @@ class Authenticator:
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         account_id: str | None = None
-        bots: dict[CredentialKind, str | None] = {}
-        for header, kind in HEADERS.items():
+        bots: list[str] = []
+        for header, channel in HEADERS.items():
             secret = headers.get(header)
             if secret is None:
                 continue
+            kind = CredentialKind.API_KEY if channel is None else CredentialKind.BOT
             credential = await self._credential(kind, secret)
-            if credential is None:
+            if credential is None or credential.channel != channel:
                 raise Unauthorized(f"invalid {header}")
             if account_id is not None and credential.account_id != account_id:
                 raise Unauthorized("credentials belong to different accounts")
             account_id = credential.account_id
-            bots[kind] = credential.bot_id
+            if credential.bot_id is not None:
+                bots.append(credential.bot_id)
         if account_id is None:
             raise Unauthorized("no credentials")
         account = await self._account(account_id)
         if account is None:
             raise Unauthorized("unknown account")
-        return Principal(account, bots.get(CredentialKind.TELEGRAM), bots.get(CredentialKind.VIBER))
+        return Principal(account, tuple(bots))
 
     async def _credential(self, kind: CredentialKind, secret: str) -> Credential | None:
         if not secret:

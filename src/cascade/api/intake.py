@@ -88,9 +88,7 @@ class Intake:
                 continue
             seen[key] = (len(new), fingerprint)
             order.append(len(new))
-            new.append(
-                NewMessage(new_id(), draft, principal.telegram_bot_id, principal.viber_bot_id)
-            )
+            new.append(NewMessage(new_id(), draft, principal.bots))
 
         try:
             ids = await self._store.accept(account.id, new)

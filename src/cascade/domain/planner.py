@@ -53,10 +53,6 @@ from cascade.domain.sending import (
     Unreachable,
 )
 
-# Channels whose recipients are users of a bot, known only through contacts.
-BOT_CHANNELS = {routes.TELEGRAM: "NO_CHAT", routes.VIBER_BOT: "NOT_SUBSCRIBED"}
-
-
 # a step passed over at once: (step, channel, status, reason, sender id, at)
 Skip = tuple[int, str, str, str, str | None, int]
 
@@ -216,7 +212,8 @@ def plan(
         return end(Status.UNDELIVERABLE, None, Reason.INVALID_NUMBER)
 
     path = route_of(c)
-    called = c.last_attempt is not None and c.last_attempt.channel == routes.FLASHCALL
+    # a flash call's first step is its call
+    called = c.last_attempt is not None and c.message_type == MessageType.FLASHCALL
     if c.fallback_type and called and step > 0 and c.last_attempt and c.last_attempt.step == 0:
         # the call failed or went unanswered: the fallback gets a TTL of its own
         new_expiry = expires = now + DEFAULT_TTL[MessageType(c.fallback_type)] * 1000
@@ -239,13 +236,14 @@ def plan(
             skip(AttemptStatus.SKIPPED, Reason.NOT_CONFIGURED)
             continue
         sender_row: SenderRow | None = None
-        if channel in BOT_CHANNELS:
+        no_contact = info.limits.bot_no_contact
+        if no_contact is not None:
             sender_row = _pick_sender(c, channel, senders)
             if sender_row is None:
                 skip(AttemptStatus.SKIPPED, Reason.NOT_CONFIGURED)
                 continue
         text, message_type, options, media = content_for(c, step, info.limits)
-        if channel != routes.FLASHCALL and (text is None or len(text) > info.limits.max_text):
+        if info.limits.carries_text and (text is None or len(text) > info.limits.max_text):
             skip(AttemptStatus.SKIPPED, Reason.TEXT_TOO_LONG if text else Reason.NO_TEXT)
             continue
 
@@ -255,10 +253,10 @@ def plan(
             intent = AttemptChange(resend.id, AttemptStatus.SENDING, resend.reason)
         else:
             address = c.phone
-            if sender_row is not None:
+            if sender_row is not None and no_contact is not None:
                 contact = contacts.get((channel, sender_row.id, c.phone))
                 if contact is None:
-                    skip(AttemptStatus.UNREACHABLE, BOT_CHANNELS[channel], sender_row.id)
+                    skip(AttemptStatus.UNREACHABLE, no_contact, sender_row.id)
                     continue
                 if not contact.reachable:
                     skip(AttemptStatus.UNREACHABLE, Reason.BLOCKED, sender_row.id)
@@ -347,13 +345,12 @@ def _static(static_senders: Mapping[str, Sender] | None, channel: str) -> Sender
 def _pick_sender(
     c: Claimed, channel: str, senders: Mapping[tuple[str, str], list[SenderRow]]
 ) -> SenderRow | None:
-    """The bot named by the request's header, else the account's first bot of the kind."""
+    """The bot the request's credentials named, else the account's first bot of the
+    channel."""
     candidates = senders.get((c.account_id, channel), [])
-    pinned = c.telegram_bot_id if channel == routes.TELEGRAM else c.viber_bot_id
-    if pinned:
-        for row in candidates:
-            if row.id == pinned:
-                return row
+    for row in candidates:
+        if row.id in c.pinned_bots:
+            return row
     return candidates[0] if candidates else None
 
 
@@ -456,3 +453,16 @@ def settle(job: SendJob, outcome: Outcome, now: int, window_s: int) -> Transitio
                 attempt_changes=(AttemptChange(aid, AttemptStatus.PAUSED, reason),),
             )
     raise AssertionError(f"unknown outcome {outcome!r}")  # pragma: no cover
+
+
+def revoke_given_up(job: SendJob, outcome: Outcome, info: ChannelInfo) -> Revoke | None:
+    """The withdrawal a send needs when its step is given up although it may have reached
+    the provider: a retried send on a channel whose provider keys it by the attempt's id
+    (its answers lost, then its tries spent) could still be delivered after the next step.
+    """
+    if not (info.revocable and info.limits.idempotent_sends and isinstance(outcome, Retry)):
+        return None
+    if outcome.reason == Reason.INTENT_NOT_STORED or job.claimed.tries + 1 < MAX_TRIES:
+        return None  # it never left, or it is tried again
+    sender = job.outbound.sender
+    return Revoke(job.channel, sender, job.outbound.phone, job.attempt_id)

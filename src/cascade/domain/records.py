@@ -14,7 +14,7 @@ import msgspec
 class SenderRow(msgspec.Struct, frozen=True):
     id: str
     account_id: str
-    channel: str  # "telegram" or "viber_bot"
+    channel: str  # a bot channel
     token: str
     webhook_secret: str
 
@@ -47,12 +47,11 @@ class Claimed(msgspec.Struct, frozen=True):
     status: str
     step: int
     expires_at_ms: int
-    telegram_bot_id: str | None
-    viber_bot_id: str | None
     tries: int
     event_seq: int
     last_attempt: AttemptRow | None  # the newest attempt, if any
-    fallback_type: str | None = None  # flashcall: what to send if the call fails
+    pinned_bots: tuple[str, ...] = ()  # bots the request's credentials named, by id
+    fallback_type: str | None = None  # flash call: what to send if the call fails
     fallback_text: str | None = None
     image_url: str | None = None  # promo extras
     button_text: str | None = None

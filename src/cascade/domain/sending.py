@@ -29,6 +29,10 @@ class Limits:
     # the provider refuses a second send under the same attempt id (RBM's messageId):
     # a send that may have left can be sent again, never delivered twice
     idempotent_sends: bool = False
+    carries_text: bool = True  # False: a send carries no text (a flash call's number)
+    # the channel reaches people as users of an account's bot, known only through
+    # contacts: the reason a step is unreachable when the bot has no contact for the phone
+    bot_no_contact: str | None = None
 
 
 class Sender(msgspec.Struct, frozen=True):

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from cascade.channels.base import Channel, DepartureGated, EventSink, Revocable, SessionChannel
 from cascade.clock import Clock
 from cascade.domain.lifecycle import Reason
-from cascade.domain.planner import ChannelInfo, Plan, Revoke, SendJob, plan, settle
+from cascade.domain.planner import (
+    ChannelInfo,
+    Plan,
+    Revoke,
+    SendJob,
+    plan,
+    revoke_given_up,
+    settle,
+)
 from cascade.domain.ratelimit import Rate
 from cascade.domain.records import AttemptChange, Contact, NewAttempt, SenderRow, Transition
 from cascade.domain.sending import (
@@ -234,6 +242,7 @@ class Worker:
             plans: list[Transition] = []
             unsent: list[NewAttempt] = []
             results: list[Transition] = []
+            revokes: list[Revoke] = []
             for job, future in group:
                 outcome = future.result()
                 if not intents.stored(job):  # it never left: its plan still stands
@@ -242,8 +251,13 @@ class Worker:
                     # and a step it ended is an attempt of its own (a retry is not yet)
                     if isinstance(job.intent, NewAttempt) and isinstance(outcome, _STEP_ENDS):
                         unsent.append(job.intent)
-                results.append(settle(job, outcome, now, self._info[job.channel].window_s))
+                info = self._info[job.channel]
+                results.append(settle(job, outcome, now, info.window_s))
+                if (revoke := revoke_given_up(job, outcome, info)) is not None:
+                    revokes.append(revoke)
             await self._commit_results(unsent, plans, results, lease_ends)
+            if revokes:
+                await asyncio.gather(*(self._revoke(r) for r in revokes))
             flushed_at = self._clock.monotonic()
 
     async def _commit_results(

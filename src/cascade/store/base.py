@@ -49,8 +49,7 @@ class TrackingIdConflict(StoreError):
 
 class CredentialKind(StrEnum):
     API_KEY = "key"
-    TELEGRAM = "telegram"
-    VIBER = "viber"
+    BOT = "bot"  # a bot's token: its credential names the bot and the bot's channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +69,14 @@ class Credential:
     account_id: str
     kind: CredentialKind
     bot_id: str | None  # set for bot tokens
+    channel: str | None = None  # the bot's channel
 
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     id: str
     draft: Draft
-    telegram_bot_id: str | None = None
-    viber_bot_id: str | None = None
+    pinned_bots: tuple[str, ...] = ()  # bots the request's credentials named
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,9 +56,9 @@ class AccountStore(Protocol):
         """Store a key's hash; return the key's id."""
 
     async def revoke_api_key(self, key_id: str) -> bool: ...
-    async def add_bot(
-        self, account_id: str, kind: CredentialKind, token: str, token_hash: str
-    ) -> str: ...
+    async def add_bot(self, account_id: str, channel: str, token: str, token_hash: str) -> str:
+        """Register a bot of a bot channel; return its id."""
+
     async def find_credential(
         self, kind: CredentialKind, secret_hash: str
     ) -> Credential | None: ...

@@ -39,7 +39,7 @@ bots = sa.Table(
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),  # the bot channel it sends on
     sa.Column("token", sa.Text, nullable=False),  # needed to call the platform; never returned
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("webhook_secret", sa.String(64), nullable=False),  # Telegram's secret_token
@@ -65,8 +65,9 @@ messages = sa.Table(
     sa.Column("fallback", sa.Text),  # JSON object, flashcall only
     sa.Column("media", sa.Text),  # JSON object: promo image and button (Cascade extension)
     sa.Column("ttl", sa.Integer, nullable=False),
-    sa.Column("telegram_bot_id", sa.String(36)),
-    sa.Column("viber_bot_id", sa.String(36)),
+    # the bots the request's credentials pinned (ids, comma-separated): each is used for
+    # its channel's step instead of the account's first bot of the channel
+    sa.Column("pinned_bots", sa.Text),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("step", sa.Integer, nullable=False, server_default="0"),  # index into the route
     sa.Column("channel", sa.String(32)),

@@ -60,6 +60,7 @@ LIMITS: Final = Limits(
     per_recipient_per_second=None,
     confirms_delivery=True,
     delivery_window_s=60,  # ring timeout plus queueing; past it the fallback goes
+    carries_text=False,  # the code is the caller number; a fallback step carries text
 )
 
 # Twilio names no wait for 20429; one second lets the engine's pause do the backing off.

@@ -152,6 +152,23 @@ def report_for(receipt: Receipt, at_ms: int) -> DeliveryReport:
     return DeliveryReport(CHANNEL, receipt.message_id, "failed", at_ms, reason, recipient, prefix)
 
 
+def limits(
+    max_parts: int = 10, per_sender_per_second: float | None = None, delivery_window_s: int = 3600
+) -> Limits:
+    """What the channel carries, sending at most `max_parts` segments a message."""
+    return Limits(
+        max_text=max_parts * encoding.CONCATENATED["gsm7"],  # GSM-7; UCS-2 holds 67/part
+        per_sender_per_second=per_sender_per_second,
+        per_recipient_per_second=None,
+        confirms_delivery=True,
+        delivery_window_s=delivery_window_s,
+        carries_survey=False,  # the engine turns survey options into numbered lines
+    )
+
+
+LIMITS = limits()
+
+
 class SmsChannel:
     """The SMS channel over one SMPP transceiver session (a `SessionChannel`)."""
 
@@ -183,14 +200,7 @@ class SmsChannel:
     ) -> None:
         if not 1 <= max_parts <= encoding.MAX_SEGMENTS:
             raise ValueError("max_parts is 1..255")
-        self.limits = Limits(
-            max_text=max_parts * encoding.CONCATENATED["gsm7"],  # GSM-7; UCS-2 holds 67/part
-            per_sender_per_second=per_sender_per_second,
-            per_recipient_per_second=None,
-            confirms_delivery=True,
-            delivery_window_s=delivery_window_s,
-            carries_survey=False,  # the engine turns survey options into numbered lines
-        )
+        self.limits = limits(max_parts, per_sender_per_second, delivery_window_s)
         self.numeric_sender = numeric_sender
         self.max_parts = max_parts
         self._clock = clock or SystemClock()

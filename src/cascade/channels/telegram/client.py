@@ -44,6 +44,7 @@ LIMITS = Limits(
     confirms_delivery=False,
     delivery_window_s=0,  # nothing to wait for: acceptance is delivery
     carries_survey=True,  # options as an inline keyboard
+    bot_no_contact="NO_CHAT",  # a recipient is known only once they shared their phone
 )
 
 

@@ -49,6 +49,7 @@ LIMITS: Final = Limits(
     confirms_delivery=True,
     delivery_window_s=600,
     carries_survey=True,
+    bot_no_contact="NOT_SUBSCRIBED",  # a recipient is known only once they shared their phone
 )
 
 # Viber names no wait for status 12; one second lets the engine's pause do the backing off.

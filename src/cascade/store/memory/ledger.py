@@ -73,8 +73,7 @@ class Ledger(Records):
             status=m.status,
             step=m.step,
             expires_at_ms=m.expires_at,
-            telegram_bot_id=m.telegram_bot_id,
-            viber_bot_id=m.viber_bot_id,
+            pinned_bots=tuple(m.pinned_bots.split(",")) if m.pinned_bots else (),
             tries=tries,
             event_seq=m.event_seq,
             last_attempt=ClaimedAttempt(

@@ -41,8 +41,6 @@ from cascade.store.memory.tables import (
     VariableRow,
 )
 
-_BOT_CHANNEL = {"telegram": "telegram", "viber": "viber_bot"}
-
 
 class Records(MemoryBase):
     # --- accounts and credentials -------------------------------------------------------
@@ -106,16 +104,14 @@ class Records(MemoryBase):
         row.revoked_at = self._clock.now_ms()
         return True
 
-    async def add_bot(
-        self, account_id: str, kind: CredentialKind, token: str, token_hash: str
-    ) -> str:
+    async def add_bot(self, account_id: str, channel: str, token: str, token_hash: str) -> str:
         if any(b.token_hash == token_hash for b in self._t.bots.values()):
             raise Conflict("bot token hash is taken")
         bot_id = str(uuid.uuid4())
         self._t.bots[bot_id] = BotRow(
             id=bot_id,
             account_id=account_id,
-            kind=kind.value,
+            channel=channel,
             token=token,
             token_hash=token_hash,
             webhook_secret=secrets.token_hex(16),
@@ -130,8 +126,8 @@ class Records(MemoryBase):
                     return Credential(k.account_id, kind, None)
             return None
         for b in self._t.bots.values():
-            if b.token_hash == secret_hash and b.kind == kind.value and b.revoked_at is None:
-                return Credential(b.account_id, kind, b.id)
+            if b.token_hash == secret_hash and b.revoked_at is None:
+                return Credential(b.account_id, kind, b.id, b.channel)
         return None
 
     # --- variables ----------------------------------------------------------------------
@@ -214,8 +210,7 @@ class Records(MemoryBase):
             else None,
             media=encode(d.media).decode() if d.media else None,
             ttl=d.ttl,
-            telegram_bot_id=item.telegram_bot_id,
-            viber_bot_id=item.viber_bot_id,
+            pinned_bots=",".join(item.pinned_bots) or None,
             status=Status.SCHEDULED.value,
             created_at=now,
             scheduled_at=d.scheduled_at_ms,
@@ -458,4 +453,4 @@ def _account(row: AccountRow) -> Account:
 
 
 def _sender(b: BotRow) -> SenderRow:
-    return SenderRow(b.id, b.account_id, _BOT_CHANNEL[b.kind], b.token, b.webhook_secret)
+    return SenderRow(b.id, b.account_id, b.channel, b.token, b.webhook_secret)

@@ -38,7 +38,7 @@ class ApiKeyRow:
 class BotRow:
     id: str
     account_id: str
-    kind: str
+    channel: str
     token: str
     token_hash: str
     webhook_secret: str
@@ -62,8 +62,7 @@ class MessageRow:
     fallback: str | None
     media: str | None
     ttl: int
-    telegram_bot_id: str | None
-    viber_bot_id: str | None
+    pinned_bots: str | None  # comma-separated, as the SQL column
     status: str
     step: int = 0
     channel: str | None = None

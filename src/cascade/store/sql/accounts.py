@@ -116,16 +116,14 @@ class Accounts(Database):
             )
         return bool(result.rowcount)
 
-    async def add_bot(
-        self, account_id: str, kind: CredentialKind, token: str, token_hash: str
-    ) -> str:
+    async def add_bot(self, account_id: str, channel: str, token: str, token_hash: str) -> str:
         bot_id = str(uuid.uuid4())
         async with self._write() as conn:
             await conn.execute(
                 t.bots.insert().values(
                     id=bot_id,
                     account_id=account_id,
-                    kind=kind.value,
+                    channel=channel,
                     token=token,
                     token_hash=token_hash,
                     webhook_secret=secrets.token_hex(16),
@@ -149,12 +147,12 @@ class Accounts(Database):
             b = t.bots.c
             row = (
                 await conn.execute(
-                    sa.select(b.account_id, b.id).where(
-                        b.token_hash == secret_hash, b.kind == kind.value, b.revoked_at.is_(None)
+                    sa.select(b.account_id, b.id, b.channel).where(
+                        b.token_hash == secret_hash, b.revoked_at.is_(None)
                     )
                 )
             ).first()
-        return Credential(row[0], kind, row[1]) if row else None
+        return Credential(row[0], kind, row[1], row[2]) if row else None
 
     # --- variables ----------------------------------------------------------------------
 

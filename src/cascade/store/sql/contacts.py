@@ -11,21 +11,18 @@ from cascade.domain.records import Contact, SenderRow
 from cascade.store import schema as t
 from cascade.store.sql.database import Database
 
-_BOT_CHANNEL = {"telegram": "telegram", "viber": "viber_bot"}
-
 
 class Contacts(Database):
     async def senders(self, account_ids: Iterable[str]) -> list[SenderRow]:
         b = t.bots.c
         async with self._read() as conn:
             rows = await conn.execute(
-                sa.select(b.id, b.account_id, b.kind, b.token, b.webhook_secret)
+                sa.select(b.id, b.account_id, b.channel, b.token, b.webhook_secret)
                 .where(b.account_id.in_(list(account_ids)), b.revoked_at.is_(None))
                 .order_by(b.created_at)
             )
             return [
-                SenderRow(r.id, r.account_id, _BOT_CHANNEL[r.kind], r.token, r.webhook_secret)
-                for r in rows
+                SenderRow(r.id, r.account_id, r.channel, r.token, r.webhook_secret) for r in rows
             ]
 
     async def sender(self, sender_id: str) -> SenderRow | None:
@@ -33,14 +30,14 @@ class Contacts(Database):
         async with self._read() as conn:
             r = (
                 await conn.execute(
-                    sa.select(b.id, b.account_id, b.kind, b.token, b.webhook_secret).where(
+                    sa.select(b.id, b.account_id, b.channel, b.token, b.webhook_secret).where(
                         b.id == sender_id, b.revoked_at.is_(None)
                     )
                 )
             ).first()
         if r is None:
             return None
-        return SenderRow(r.id, r.account_id, _BOT_CHANNEL[r.kind], r.token, r.webhook_secret)
+        return SenderRow(r.id, r.account_id, r.channel, r.token, r.webhook_secret)
 
     async def contacts(self, phones: Iterable[str]) -> dict[tuple[str, str, str], Contact]:
         c = t.contacts.c

@@ -56,7 +56,7 @@ class _Waiting:
 # the columns `_rows` fills, in its order
 _MESSAGE_COLUMNS = (
     "id, account_id, tracking_id, fingerprint, idem_key, route, message_type, from_name, "
-    "phone, text, survey_options, fallback, media, ttl, telegram_bot_id, viber_bot_id, "
+    "phone, text, survey_options, fallback, media, ttl, pinned_bots, "
     "status, created_at, scheduled_at, expires_at, updated_at"
 )
 _INSERT_MESSAGE = Bulk(
@@ -91,8 +91,7 @@ def _rows(
         else None,
         encode(d.media).decode() if d.media else None,
         d.ttl,
-        item.telegram_bot_id,
-        item.viber_bot_id,
+        ",".join(item.pinned_bots) or None,
         Status.SCHEDULED.value,
         now,
         d.scheduled_at_ms,

@@ -39,8 +39,8 @@ _INSERT_REF = Bulk(
 )
 _CLAIMED_MESSAGES = ByIds(
     "SELECT m.id, m.account_id, m.tracking_id, m.route, m.message_type, m.phone, m.text, "
-    "m.from_name, m.survey_options, m.status, m.step, m.expires_at, m.telegram_bot_id, "
-    "m.viber_bot_id, m.event_seq, m.fallback, m.media, a.channel_order, m.skipped "
+    "m.from_name, m.survey_options, m.status, m.step, m.expires_at, m.pinned_bots, "
+    "m.event_seq, m.fallback, m.media, a.channel_order, m.skipped "
     "FROM messages AS m JOIN accounts AS a ON a.id = m.account_id WHERE m.id {ids}"
 )
 _CLAIMED_ATTEMPTS = ByIds(
@@ -96,8 +96,7 @@ class Ledger(Reports, Verification):
             status,
             step,
             expires_at,
-            telegram_bot_id,
-            viber_bot_id,
+            pinned_bots,
             event_seq,
             fallback_json,
             media_json,
@@ -120,8 +119,7 @@ class Ledger(Reports, Verification):
                     status=status,
                     step=step,
                     expires_at_ms=expires_at,
-                    telegram_bot_id=telegram_bot_id,
-                    viber_bot_id=viber_bot_id,
+                    pinned_bots=tuple(pinned_bots.split(",")) if pinned_bots else (),
                     tries=tries[message_id],
                     event_seq=event_seq,
                     last_attempt=newest.get(message_id),

@@ -1,0 +1,61 @@
+"""`cascade up` with Viber Business Messages: the Vonage simulator, the demo's Vonage
+account, and its status webhook pointed at Cascade as an operator would in the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from cascade.channels.spec import Demo, asgi_simulator, unless_set
+from cascade.channels.viber_business.settings import ViberBusinessSettings
+from cascade.channels.viber_business.webhook import CHANNEL
+
+# an installation-level Vonage account the simulator accepts
+KEY, SECRET, SERVICE_ID, SIGNATURE_SECRET = (
+    "demo-vonage-key",
+    "demo-vonage-secret",
+    "CascadeDemo",
+    "demo-vonage-signature",
+)
+WINDOW_S = 15
+
+
+@asynccontextmanager
+async def _serve(
+    host: str, port: int, s: ViberBusinessSettings
+) -> AsyncIterator[Sequence[tuple[Any, int]]]:
+    from cascade.simulators import viber_business as simulator
+
+    async with asgi_simulator(simulator.create_app(accounts={KEY: SECRET}), port) as apps:
+        yield apps
+
+
+def _configure(
+    s: ViberBusinessSettings, url: str, host: str, port: int, explicit: frozenset[str]
+) -> ViberBusinessSettings:
+    return replace(
+        s,
+        viber_business_api_url=url,
+        viber_business_api_key=KEY,
+        viber_business_api_secret=SECRET,
+        viber_business_service_id=SERVICE_ID,
+        viber_business_signature_secret=SIGNATURE_SECRET,
+        **unless_set(explicit, viber_business_window_s=WINDOW_S),
+    )
+
+
+async def _connect(http: httpx.AsyncClient, url: str, public: str) -> None:
+    webhook = {
+        "url": f"{public}/webhooks/{CHANNEL}/{CHANNEL}",
+        "signature_secret": SIGNATURE_SECRET,
+    }
+    (await http.post(f"{url}/_sim/webhook", json=webhook)).raise_for_status()
+
+
+DEMO: Demo[ViberBusinessSettings] = Demo(
+    simulator="viber_business", serve=_serve, configure=_configure, connect=_connect
+)

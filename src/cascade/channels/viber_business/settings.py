@@ -1,0 +1,24 @@
+"""The Viber Business channel's settings, each read from `CASCADE_{FIELD}` (see channels.spec)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cascade.channels.spec import setting
+from cascade.channels.viber_business.client import DEFAULT_BASE_URL
+
+
+@dataclass(frozen=True, slots=True)
+class ViberBusinessSettings:
+    viber_business_api_url: str = setting(
+        DEFAULT_BASE_URL, "Vonage Messages API base URL (Viber Business Messages)"
+    )
+    viber_business_api_key: str = setting("", "Vonage API key")
+    viber_business_api_secret: str = setting("", "Vonage API secret")
+    viber_business_service_id: str = setting("", "the Viber service id messages are sent from")
+    viber_business_signature_secret: str = setting(
+        "", "Vonage signature secret (status webhooks are signed JWTs)"
+    )
+    viber_business_window_s: int = setting(
+        600, "seconds to wait for a Viber Business delivery report"
+    )
