@@ -10,8 +10,8 @@ Each simulator adds them to its own routes with `control_routes`, over its own s
 | DELETE | `/_sim/received` | forget it, and empty every log below |
 | GET | `/_sim/{log}` | each log the simulator names (`callbacks`, `calls`, `events`…) |
 
-The Telegram simulator and the SMSC keep admin endpoints of their own: they answer a
-script with 204, take a phone in any form (normalised, not refused) and list everything.
+The Telegram simulator and the SMSC take `any_form_routes` instead: they answer a script
+with 204, take a phone in any form (normalised, not refused) and list everything.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from cascade.domain.phone import is_e164
+from cascade.simulators.phones import is_e164, normal_phone
 from cascade.simulators.script import Behaviour
 
 
@@ -78,6 +78,40 @@ def control_routes(
         get_received,
         delete_received,
         *(_log_route(name, log) for name, log in records.items()),
+    ]
+
+
+def any_form_routes(
+    *,
+    set_script: Callable[[str, Behaviour], object],
+    reset: Callable[[], object],
+    forget: Callable[[], object],
+    logs: Mapping[str, list[Any]],
+) -> list[HTTPRouteHandler]:
+    """The `/_sim/` endpoints of the simulators that take a phone in any form.
+
+    PUT `/_sim/script/{phone}` gives `set_script` the phone as "+digits" and answers 204;
+    DELETE `/_sim/script` calls `reset`, DELETE `/_sim/received` calls `forget`; GET
+    `/_sim/{name}` lists each of `logs` (`received` among them), oldest first.
+    """
+
+    @put("/_sim/script/{phone:str}", status_code=204)
+    async def put_script(phone: FromPath[str], data: JSONBody[Behaviour]) -> None:
+        set_script(normal_phone(phone), data)
+
+    @delete("/_sim/script", status_code=204)
+    async def delete_scripts() -> None:
+        reset()
+
+    @delete("/_sim/received", status_code=204)
+    async def delete_received() -> None:
+        forget()
+
+    return [
+        put_script,
+        delete_scripts,
+        delete_received,
+        *(_log_route(name, log) for name, log in logs.items()),
     ]
 
 

@@ -3,13 +3,15 @@ background tasks that will call later (delivery reports, call progress). Both ar
 stopped together with the app.
 
 At most `POSTS_IN_FLIGHT` webhook requests (reports, call progress) are under way at
-once; the others wait their turn here. Left to queue inside httpx's connection pool,
-thousands of them made every request cost time in proportion to the queue (the pool
-re-examines all waiting requests at each change), and a burst of reports stalled the
-simulator's event loop. A webhook's setup handshake does not wait its turn (`post`).
-The posts go through the channels' aiohttp-pooled transport (`channels/transport.py`):
-with httpx's own pool, its per-request bookkeeping was most of a simulator's CPU under a
-burst of reports.
+once; the others wait their turn here, so that a burst of reports costs each request
+nothing in the client's connection pool. A webhook's setup handshake does not wait its
+turn (`post`).
+
+The simulators' client is their own: an aiohttp session (its pool hands out connections
+in constant time, where httpx's own bookkeeping was most of a simulator's CPU under a
+burst of reports), never the product's provider client. A test may hand in an
+`httpx.AsyncClient` (with a mock transport) instead; either way a post answers a
+`WebhookAnswer`, or raises `WebhookFailed` when no answer came.
 """
 
 from __future__ import annotations
@@ -17,51 +19,87 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+import aiohttp
 import httpx
 
-from cascade.channels.transport import provider_client
-
 POSTS_IN_FLIGHT = 32
+TIMEOUT_S = 5.0  # to connect, and between two reads of an answer
+
+
+class WebhookAnswer(NamedTuple):
+    """What a webhook answered."""
+
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+class WebhookFailed(Exception):
+    """No answer from the webhook: it could not be reached, or did not answer in time.
+    The message names what went wrong (the underlying error's type)."""
 
 
 @dataclass
 class WebhookCaller:
     callback_client: httpx.AsyncClient | None = None  # given: used as is, never closed here
-    _owns_client: bool = field(default=False, init=False)
+    _session: aiohttp.ClientSession | None = field(default=None, init=False)
     _tasks: dict[object, asyncio.Task[None]] = field(default_factory=dict, init=False)
     _in_flight: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(POSTS_IN_FLIGHT), init=False
     )
 
     async def start(self) -> None:
-        if self.callback_client is None:
-            # room beyond the queue's slots for the setup checks that skip it
-            self.callback_client = provider_client(POSTS_IN_FLIGHT + 8, httpx.Timeout(5.0))
-            self._owns_client = True
+        if self.callback_client is None and self._session is None:
+            self._session = aiohttp.ClientSession(
+                # room beyond the queue's slots for the setup checks that skip it
+                connector=aiohttp.TCPConnector(limit=POSTS_IN_FLIGHT + 8),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=TIMEOUT_S, sock_read=TIMEOUT_S
+                ),
+            )
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._owns_client and self.callback_client is not None:
-            await self.callback_client.aclose()
-            self.callback_client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def post(
         self, url: str, content: bytes | str, headers: dict[str, str], *, queued: bool = True
-    ) -> httpx.Response:
+    ) -> WebhookAnswer:
         """POST to a webhook, waiting for a turn among the requests in flight. A check made
         while a request to the simulator waits for it (a webhook's setup handshake) goes at
         once, `queued=False`: a burst of reports must not hold up the setup call."""
-        if self.callback_client is None:
-            raise RuntimeError("the simulator is not started")
+        body = content.encode() if isinstance(content, str) else content
         if not queued:
-            return await self.callback_client.post(url, content=content, headers=headers)
+            return await self._send(url, body, headers)
         async with self._in_flight:
-            return await self.callback_client.post(url, content=content, headers=headers)
+            return await self._send(url, body, headers)
+
+    async def _send(self, url: str, body: bytes, headers: dict[str, str]) -> WebhookAnswer:
+        if self.callback_client is not None:
+            try:
+                given = await self.callback_client.post(url, content=body, headers=headers)
+            except httpx.HTTPError as error:
+                raise WebhookFailed(type(error).__name__) from error
+            return WebhookAnswer(given.status_code, given.content)
+        if self._session is None:
+            raise RuntimeError("the simulator is not started")
+        try:
+            async with self._session.post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                return WebhookAnswer(response.status, await response.read())
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise WebhookFailed(type(error).__name__) from error
 
     def spawn(self, work: Coroutine[Any, Any, None], key: object = None) -> None:
         """Run `work` in the background; `key` names it for `withdraw`."""

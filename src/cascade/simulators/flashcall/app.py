@@ -49,15 +49,14 @@ from operator import attrgetter
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode
 
-import httpx
 import msgspec
 from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 
-from cascade.domain.phone import is_e164
 from cascade.simulators.control import control_routes
+from cascade.simulators.phones import is_e164
 from cascade.simulators.script import Behaviour, Scripts
-from cascade.simulators.webhook_caller import WebhookCaller
+from cascade.simulators.webhook_caller import WebhookCaller, WebhookFailed
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +168,8 @@ class FlashCallSimulator(WebhookCaller):
         try:
             response = await self.post(call.status_callback, urlencode(params), headers)
             http_status = response.status_code
-        except httpx.HTTPError as exc:
-            log.info("flashcall simulator: %s callback failed: %s", status, type(exc).__name__)
+        except WebhookFailed as exc:
+            log.info("flashcall simulator: %s callback failed: %s", status, exc)
             http_status = None
         self.callbacks.append(
             CallbackSent(

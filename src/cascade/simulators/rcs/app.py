@@ -46,18 +46,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import datetime as dt
 import hashlib
 import hmac
 import logging
 import secrets
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import httpx
 import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -66,10 +63,11 @@ from litestar import Litestar, Request, Response, delete, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from cascade.domain.phone import is_e164
 from cascade.simulators.control import control_routes, e164
+from cascade.simulators.rcs.timestamps import format_ms, now_ms
+from cascade.simulators.rcs.validation import bad_phone, error, expiry, invalid_message, is_uuid
 from cascade.simulators.script import Behaviour, Scripts
-from cascade.simulators.webhook_caller import WebhookCaller
+from cascade.simulators.webhook_caller import WebhookCaller, WebhookFailed
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +78,6 @@ GOOGLE_TOKEN_URI: Final = "https://oauth2.googleapis.com/token"  # noqa: S105 - 
 TOKEN_LIFETIME_S: Final = 3600
 CLOCK_SKEW_S: Final = 60
 
-MAX_TEXT: Final = 3072
-MAX_SUGGESTIONS: Final = 11
-MAX_CARD_SUGGESTIONS: Final = 4
-MAX_SUGGESTION_TEXT: Final = 25
-MAX_POSTBACK: Final = 2048
-MAX_CARD_TITLE: Final = 200
-MAX_CARD_DESCRIPTION: Final = 2000
-MEDIA_HEIGHTS: Final = ("SHORT", "MEDIUM", "TALL")
-CONTENT_KINDS: Final = ("text", "richCard", "contentInfo", "fileName", "uploadedRbmFile")
 FEATURES: Final = (
     "RICHCARD_STANDALONE",
     "RICHCARD_CAROUSEL",
@@ -98,32 +87,6 @@ FEATURES: Final = (
     "ACTION_SHARE_LOCATION",
     "ACTION_VIEW_LOCATION",
 )
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _rfc3339(ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(ms // 1000, dt.UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
-
-
-def _parse_rfc3339_ms(value: str) -> int | None:
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[:digits][:6].ljust(6, '0')}{rest[digits:]}"
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
 
 
 def sign(data: bytes, client_token: str) -> str:
@@ -294,8 +257,8 @@ class RcsSimulator(WebhookCaller):
         try:
             headers = {"Content-Type": "application/json"}
             response = await self.post(url, body, headers, queued=False)
-        except httpx.HTTPError as exc:
-            log.info("rcs simulator: webhook check failed: %s", type(exc).__name__)
+        except WebhookFailed as exc:
+            log.info("rcs simulator: webhook check failed: %s", exc)
             return False, None
         verified = response.status_code == 200 and response.text.strip() == secret
         if verified:
@@ -314,7 +277,7 @@ class RcsSimulator(WebhookCaller):
             "message": {
                 "data": base64.b64encode(data).decode(),
                 "messageId": str(secrets.randbelow(10**16)),
-                "publishTime": _rfc3339(_now_ms()),
+                "publishTime": format_ms(now_ms()),
                 "attributes": {},
             },
             "subscription": f"projects/rbm-{event.get('agentId', 'agent')}/subscriptions/rbm",
@@ -330,8 +293,8 @@ class RcsSimulator(WebhookCaller):
             try:
                 response = await self.post(webhook.url, msgspec.json.encode(envelope), headers)
                 status = response.status_code
-            except httpx.HTTPError as exc:
-                log.info("rcs simulator: push failed: %s", type(exc).__name__)
+            except WebhookFailed as exc:
+                log.info("rcs simulator: push failed: %s", exc)
                 status = None
             if status == 200 or tries == self.callback_attempts:
                 break
@@ -349,7 +312,7 @@ class RcsSimulator(WebhookCaller):
                 phone=phone,
                 http_status=status,
                 attempts=tries,
-                at_ms=_now_ms(),
+                at_ms=now_ms(),
             )
         )
 
@@ -359,14 +322,14 @@ class RcsSimulator(WebhookCaller):
             "eventType": event_type,
             "eventId": "sim-" + secrets.token_hex(8),
             "messageId": message.message_id,
-            "sendTime": _rfc3339(_now_ms()),
+            "sendTime": format_ms(now_ms()),
             "agentId": message.agent_id,
         }
 
     async def lifecycle(self, message: Received, behaviour: Behaviour) -> None:
         """Deliver, then read, per `behaviour`; withdraw at expireTime if still pending."""
         deliver_ms = behaviour.deliver_after_ms
-        expire_in = None if message.expire_at_ms is None else message.expire_at_ms - _now_ms()
+        expire_in = None if message.expire_at_ms is None else message.expire_at_ms - now_ms()
         if deliver_ms is None or (expire_in is not None and expire_in < deliver_ms):
             if expire_in is None:
                 return  # the phone never comes online
@@ -391,32 +354,32 @@ class RcsSimulator(WebhookCaller):
     def capabilities(self, phone: str) -> tuple[int, dict[str, Any]]:
         behaviour = self.scripts.get(phone)
         if behaviour.throttle:
-            return _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded")
+            return error(429, "RESOURCE_EXHAUSTED", "Quota exceeded")
         if not behaviour.reachable or behaviour.blocked:
-            return _error(404, "NOT_FOUND", "Requested entity was not found.")
+            return error(404, "NOT_FOUND", "Requested entity was not found.")
         return 200, {"features": list(FEATURES)}
 
     def create(
         self, phone: str, message_id: str | None, agent_id: str, body: object
     ) -> tuple[int, dict[str, Any]]:
-        if not message_id or not _is_uuid(message_id):
-            return _error(400, "INVALID_ARGUMENT", "messageId must be a UUID")
-        problem = _invalid_message(body)
+        if not message_id or not is_uuid(message_id):
+            return error(400, "INVALID_ARGUMENT", "messageId must be a UUID")
+        problem = invalid_message(body)
         if problem is not None:
-            return _error(400, "INVALID_ARGUMENT", problem)
+            return error(400, "INVALID_ARGUMENT", problem)
         assert isinstance(body, dict)
-        expire_at = _expiry(body)
+        expire_at = expiry(body)
         if isinstance(expire_at, str):
-            return _error(400, "INVALID_ARGUMENT", expire_at)
+            return error(400, "INVALID_ARGUMENT", expire_at)
         behaviour = self.scripts.get(phone)
         if behaviour.throttle:
-            return _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded")
+            return error(429, "RESOURCE_EXHAUSTED", "Quota exceeded")
         if not behaviour.reachable or behaviour.blocked:
-            return _error(404, "NOT_FOUND", "Requested entity was not found.")
+            return error(404, "NOT_FOUND", "Requested entity was not found.")
         key = (agent_id, message_id)
         if key in self.messages:
-            return _error(409, "ALREADY_EXISTS", "Requested entity already exists")
-        now = _now_ms()
+            return error(409, "ALREADY_EXISTS", "Requested entity already exists")
+        now = now_ms()
         message = Received(
             message_id=message_id,
             agent_id=agent_id,
@@ -430,11 +393,11 @@ class RcsSimulator(WebhookCaller):
         self.spawn(self.lifecycle(message, behaviour))
         answer: dict[str, Any] = {
             "name": f"phones/{phone}/agentMessages/{message_id}",
-            "sendTime": _rfc3339(now),
+            "sendTime": format_ms(now),
             "contentMessage": body["contentMessage"],
         }
         if expire_at is not None:
-            answer["expireTime"] = _rfc3339(expire_at)
+            answer["expireTime"] = format_ms(expire_at)
         if "messageTrafficType" in body:
             answer["messageTrafficType"] = body["messageTrafficType"]
         return 200, answer
@@ -442,7 +405,7 @@ class RcsSimulator(WebhookCaller):
     def revoke(self, phone: str, message_id: str, agent_id: str) -> tuple[int, dict[str, Any]]:
         message = self.messages.get((agent_id, message_id))
         if message is None or message.phone != phone or message.state != "pending":
-            return _error(404, "NOT_FOUND", "Requested entity was not found.")
+            return error(404, "NOT_FOUND", "Requested entity was not found.")
         message.state = "revoked"
         return 200, {}
 
@@ -454,7 +417,7 @@ class RcsSimulator(WebhookCaller):
         event: dict[str, Any] = {
             "senderPhoneNumber": phone,
             "messageId": "sim-" + secrets.token_hex(8),
-            "sendTime": _rfc3339(_now_ms()),
+            "sendTime": format_ms(now_ms()),
             "agentId": agent_id,
         }
         suggestion = _find_reply(last.body if last is not None else {}, text)
@@ -471,115 +434,9 @@ class RcsSimulator(WebhookCaller):
         return kind, await self.push(event, kind, phone)
 
 
-# --- validation: what RBM would refuse --------------------------------------------------------
-
-
 def _b64url(part: str) -> bytes:
+    """A JWT part: base64url without its padding."""
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _error(code: int, status: str, message: str) -> tuple[int, dict[str, Any]]:
-    return code, {"error": {"code": code, "message": message, "status": status}}
-
-
-def _expiry(body: dict[str, Any]) -> int | str | None:
-    expire_time, ttl = body.get("expireTime"), body.get("ttl")
-    if expire_time is not None and ttl is not None:
-        return "expireTime and ttl are one of a kind"
-    if expire_time is not None:
-        at = _parse_rfc3339_ms(expire_time) if isinstance(expire_time, str) else None
-        return at if at is not None else "expireTime is not an RFC 3339 timestamp"
-    if ttl is not None:
-        if not isinstance(ttl, str) or not ttl.endswith("s"):
-            return "ttl is not a duration"
-        try:
-            return _now_ms() + round(float(ttl[:-1]) * 1000)
-        except ValueError:
-            return "ttl is not a duration"
-    return None
-
-
-def _invalid_message(body: object) -> str | None:
-    if not isinstance(body, dict):
-        return "the body is not an AgentMessage"
-    content = body.get("contentMessage")
-    if not isinstance(content, dict):
-        return "contentMessage is required"
-    kinds = [k for k in CONTENT_KINDS if k in content]
-    if len(kinds) != 1:
-        return "contentMessage holds exactly one kind of content"
-    traffic = body.get("messageTrafficType")
-    if traffic is not None and not isinstance(traffic, str):
-        return "messageTrafficType is an enum"
-    if "text" in content:
-        text = content["text"]
-        if not isinstance(text, str) or not text or len(text) > MAX_TEXT:
-            return f"text is 1 to {MAX_TEXT} characters"
-    if "richCard" in content:
-        problem = _invalid_card(content["richCard"])
-        if problem is not None:
-            return problem
-    return _invalid_suggestions(content.get("suggestions"), MAX_SUGGESTIONS)
-
-
-def _invalid_card(card: object) -> str | None:
-    standalone = card.get("standaloneCard") if isinstance(card, dict) else None
-    if not isinstance(standalone, dict):
-        return "richCard.standaloneCard is required"
-    if standalone.get("cardOrientation") not in ("VERTICAL", "HORIZONTAL"):
-        return "cardOrientation is VERTICAL or HORIZONTAL"
-    content = standalone.get("cardContent")
-    if not isinstance(content, dict):
-        return "cardContent is required"
-    title, description, media = (content.get(k) for k in ("title", "description", "media"))
-    if title is None and description is None and media is None:
-        return "a card has a title, a description or media"
-    if title is not None and (not isinstance(title, str) or len(title) > MAX_CARD_TITLE):
-        return f"a card title is at most {MAX_CARD_TITLE} characters"
-    if description is not None and (
-        not isinstance(description, str) or len(description) > MAX_CARD_DESCRIPTION
-    ):
-        return f"a card description is at most {MAX_CARD_DESCRIPTION} characters"
-    if media is not None:
-        info = media.get("contentInfo") if isinstance(media, dict) else None
-        url = info.get("fileUrl") if isinstance(info, dict) else None
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            return "media.contentInfo.fileUrl is a URL"
-        if isinstance(media, dict) and media.get("height", "MEDIUM") not in MEDIA_HEIGHTS:
-            return "media.height is SHORT, MEDIUM or TALL"
-    return _invalid_suggestions(content.get("suggestions"), MAX_CARD_SUGGESTIONS)
-
-
-def _invalid_suggestions(suggestions: object, limit: int) -> str | None:
-    if suggestions is None:
-        return None
-    if not isinstance(suggestions, list) or len(suggestions) > limit:
-        return f"at most {limit} suggestions"
-    for suggestion in suggestions:
-        if not isinstance(suggestion, dict) or len(suggestion) != 1:
-            return "a suggestion is a reply or an action"
-        kind, value = next(iter(suggestion.items()))
-        if kind not in ("reply", "action") or not isinstance(value, dict):
-            return "a suggestion is a reply or an action"
-        text, postback = value.get("text"), value.get("postbackData", "")
-        if not isinstance(text, str) or not 1 <= len(text) <= MAX_SUGGESTION_TEXT:
-            return f"a suggestion's text is 1 to {MAX_SUGGESTION_TEXT} characters"
-        if not isinstance(postback, str) or len(postback) > MAX_POSTBACK:
-            return f"postbackData is at most {MAX_POSTBACK} characters"
-        if kind == "action":
-            target = value.get("openUrlAction")
-            url = target.get("url") if isinstance(target, dict) else None
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                return "this simulator knows openUrlAction actions only"
-    return None
 
 
 def _find_reply(body: dict[str, Any], text: str) -> dict[str, Any] | None:
@@ -622,11 +479,11 @@ def create_app(
 
     def gate(request: Request[Any, Any, Any], agent_id: str | None) -> tuple[int, Any] | None:
         if not sim.authorised(request):
-            return _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+            return error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
         if not agent_id:
-            return _error(400, "INVALID_ARGUMENT", "agentId is required")
+            return error(400, "INVALID_ARGUMENT", "agentId is required")
         if sim.agents and agent_id not in sim.agents:
-            return _error(403, "PERMISSION_DENIED", "The caller does not have permission")
+            return error(403, "PERMISSION_DENIED", "The caller does not have permission")
         return None
 
     @post("/token", status_code=200)
@@ -639,9 +496,9 @@ def create_app(
     @get("/v1/phones/{phone:str}/capabilities")
     async def capabilities(request: Request[Any, Any, Any], phone: FromPath[str]) -> Response[Any]:
         agent_id = request.query_params.get("agentId")
-        refused = gate(request, agent_id) or _bad_phone(phone)
+        refused = gate(request, agent_id) or bad_phone(phone)
         if refused is None and not request.query_params.get("requestId"):
-            refused = _error(400, "INVALID_ARGUMENT", "requestId is required")
+            refused = error(400, "INVALID_ARGUMENT", "requestId is required")
         return answer(request, refused or sim.capabilities(phone))
 
     @post("/v1/phones/{phone:str}/agentMessages", status_code=200)
@@ -650,13 +507,13 @@ def create_app(
     ) -> Response[Any]:
         agent_id = request.query_params.get("agentId")
         message_id = request.query_params.get("messageId")
-        refused = gate(request, agent_id) or _bad_phone(phone)
+        refused = gate(request, agent_id) or bad_phone(phone)
         if refused is not None:
             return answer(request, refused)
         try:
             body: object = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
-            return answer(request, _error(400, "INVALID_ARGUMENT", "the body is not JSON"))
+            return answer(request, error(400, "INVALID_ARGUMENT", "the body is not JSON"))
         return answer(request, sim.create(phone, message_id, str(agent_id), body))
 
     @delete("/v1/phones/{phone:str}/agentMessages/{message_id:str}", status_code=200)
@@ -666,7 +523,7 @@ def create_app(
         message_id: FromPath[str],
     ) -> Response[Any]:
         agent_id = request.query_params.get("agentId")
-        refused = gate(request, agent_id) or _bad_phone(phone)
+        refused = gate(request, agent_id) or bad_phone(phone)
         return answer(request, refused or sim.revoke(phone, message_id, str(agent_id)))
 
     @post("/_sim/webhook", status_code=200)
@@ -705,9 +562,3 @@ def create_app(
         on_shutdown=[sim.stop],
         openapi_config=None,
     )
-
-
-def _bad_phone(phone: str) -> tuple[int, Any] | None:
-    if is_e164(phone):
-        return None
-    return _error(400, "INVALID_ARGUMENT", "the phone number is not E.164")

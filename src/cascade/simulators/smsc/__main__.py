@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from cascade.simulators.smsc.server import DEFAULT_PASSWORD, DEFAULT_SYSTEM_ID, main
+from cascade.simulators.smsc.admin import main
+from cascade.simulators.smsc.server import DEFAULT_PASSWORD, DEFAULT_SYSTEM_ID
 
 
 def run(argv: list[str] | None = None) -> None:

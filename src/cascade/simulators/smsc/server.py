@@ -20,18 +20,14 @@ its last digit), per submitted part:
 - `deliver_after_ms`: when the receipt goes (None: never), with the state `receipt`
   (DELIVRD, UNDELIV, EXPIRED, …) — as far as `registered_delivery` asks for one.
 
-Everything taken is recorded: `parts` (one per submit_sm) and `received` (one per
-message, concatenated parts put back together by their UDH reference), so tests count
-real deliveries. The state object is the API for in-process use; `create_admin_app` is a
-small HTTP face for a simulator run as a separate process (`main`):
+Everything taken is recorded (`records`): `parts` (one per submit_sm, its text read as a
+handset reads it, `text`) and `received` (one per message, concatenated parts put back
+together by their UDH reference), so tests count real deliveries. The state object is the
+API for in-process use; `admin` is a small HTTP face for a simulator run as a separate
+process.
 
-    PUT    /_sim/script/{phone}      a Behaviour as JSON for that phone
-    DELETE /_sim/script              back to the personas
-    GET    /_sim/received            every message taken, oldest first
-    GET    /_sim/parts               every submit_sm taken
-    GET    /_sim/receipts            every receipt an ESME acknowledged
-    DELETE /_sim/received            forget all three
-    POST   /_sim/disconnect          drop every SMPP connection (a network cut)
+The PDUs are read and built by the simulator's own code and the third-party `smpp34`
+library (`pdus`), never by the product's SMPP client (see ../README.md).
 """
 
 from __future__ import annotations
@@ -39,64 +35,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import logging
 import random
-import re
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
 
-import msgspec
-from litestar import Litestar, Response, delete, get, post, put
-from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+import smpp34
 
-from cascade.channels.sms import encoding
-from cascade.channels.sms.pdu import (
-    BIND_RECEIVER,
-    BIND_TRANSCEIVER,
-    BIND_TRANSMITTER,
-    ENQUIRE_LINK,
-    ESM_SMSC_RECEIPT,
-    ESME_RALYBND,
-    ESME_RBINDFAIL,
-    ESME_RINVBNDSTS,
-    ESME_RINVCMDID,
-    ESME_RINVCMDLEN,
-    ESME_RINVDSTADR,
-    ESME_RINVPASWD,
-    ESME_RINVSYSID,
-    ESME_ROK,
-    ESME_RSUBMITFAIL,
-    ESME_RTHROTTLED,
-    HEADER,
-    RESPONSE,
-    STATE_BY_STAT,
-    SUBMIT_SM,
-    TLV_MESSAGE_STATE,
-    TLV_RECEIPTED_MESSAGE_ID,
-    UNBIND,
-    Bind,
-    DecodeError,
-    Deliver,
-    FramingError,
-    PduSplitter,
-    Submit,
-    bind_resp,
-    body_of,
-    decode_submit,
-    encode,
-    generic_nack,
-    header,
-    message_id_resp,
-    status_by_name,
-)
 from cascade.clock import Clock, SystemClock
 from cascade.ids import random_hex
+from cascade.simulators.phones import normal_phone
 from cascade.simulators.script import Behaviour, Scripts
+from cascade.simulators.smsc.link import Dropped, EsmeLink, Receipt
+from cascade.simulators.smsc.pdus import (
+    HEADER,
+    Refused,
+    bind_resp,
+    build,
+    delivery_receipt,
+    read_bind,
+    read_submit,
+    submit_sm_resp,
+)
+from cascade.simulators.smsc.records import ReceiptSent, ReceivedSms, SubmittedPart
+from cascade.simulators.smsc.text import Part, decode, encode_default_alphabet, split_user_data
+from cascade.simulators.smsc.wire import (
+    CMD_BIND_TRANSCEIVER,
+    CMD_UNBIND,
+    CODING_DEFAULT,
+    CODING_UCS2,
+    ESM_UDHI,
+    RECEIPT_ON_FAILURE,
+    RECEIPT_REQUESTED,
+    Status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,302 +77,12 @@ DEFAULT_SYSTEM_ID = "cascade"
 DEFAULT_PASSWORD = "secret"  # noqa: S105 - the simulator's demo credential, worth nothing
 SMSC_ID = "CASCADESIM"
 RECEIPT_WINDOW = 10  # deliver_sm awaiting their deliver_sm_resp, per connection (default)
-RECEIPT_TIMEOUT_S = 10.0
 EARLY_S = 0.001  # a receipt may go this much before its time, with others due then
+RECEIPT_TEXT_CHARS = 20  # of the message, quoted at the end of a receipt's text
 
-
-class SubmittedPart(msgspec.Struct, frozen=True, kw_only=True):
-    """One submit_sm the SMSC took."""
-
-    phone: str
-    message_id: str
-    text: str
-    data_coding: int
-    esm_class: int
-    reference: int | None  # the concatenation UDH's reference; None for a lone part
-    total: int
-    sequence: int
-    source_addr: str
-    source_ton: int
-    source_npi: int
-    destination_addr: str
-    dest_ton: int
-    dest_npi: int
-    validity_period: str
-    registered_delivery: int
-    system_id: str
-    at_ms: int
-    answered: bool  # False: taken on a connection dropped before the answer
-
-
-class ReceivedSms(msgspec.Struct, frozen=True, kw_only=True):
-    """One whole message the SMSC took (its parts reassembled)."""
-
-    phone: str
-    text: str
-    parts: int
-    message_ids: list[str]
-    data_coding: int
-    source_addr: str
-    source_ton: int
-    source_npi: int
-    validity_period: str
-    registered_delivery: int
-    system_id: str
-    at_ms: int
-    answered: bool
-
-
-class ReceiptSent(msgspec.Struct, frozen=True, kw_only=True):
-    """A delivery receipt an ESME acknowledged with ESME_ROK."""
-
-    message_id: str
-    phone: str
-    stat: str
-    at_ms: int
-    attempts: int  # how many deliver_sm it took
-
-
-@dataclass(slots=True, eq=False)
-class _Receipt:
-    part: SubmittedPart
-    stat: str
-    attempts: int = 0
-
-
-class _Dropped(Exception):
-    """The script says: drop this connection before answering."""
-
-
-class _Esme(asyncio.Protocol):
-    """One TCP connection from an ESME.
-
-    Every whole PDU a read brings is handled at once, and what they call for (responses,
-    and the receipts a freed window slot lets go) leaves in one write at the end. Receipts
-    given to this connection wait in `queue` for a window slot, then in `pending` (by
-    deliver_sm sequence, oldest first) for their deliver_sm_resp.
-    """
-
-    __slots__ = (
-        "closed",
-        "draining",
-        "enquire_links",
-        "expiry",
-        "out",
-        "pending",
-        "queue",
-        "quiet",
-        "sequences",
-        "simulator",
-        "splitter",
-        "system_id",
-        "transport",
-        "window",
-    )
-
-    def __init__(self, simulator: SmscSimulator) -> None:
-        self.simulator = simulator
-        self.window = simulator.receipt_window  # receipts awaiting their deliver_sm_resp
-        self.transport: asyncio.Transport | None = None
-        self.system_id: str | None = None  # set once bound
-        self.splitter = PduSplitter()
-        self.out: list[bytes] = []  # what this read (or timer) calls for, written once
-        self.queue: deque[_Receipt] = deque()  # given to this link, waiting for a slot
-        self.pending: dict[int, tuple[_Receipt, float]] = {}  # sequence -> (receipt, deadline)
-        self.sequences = itertools.count(1)
-        self.enquire_links = 0
-        self.closed = False  # ended (or ending): reads nothing more, takes no receipts
-        self.draining = False  # dropping: takes, unanswered, the submits already sent
-        self.quiet: asyncio.TimerHandle | None = None  # ends the drain
-        self.expiry: asyncio.TimerHandle | None = None  # times out the oldest pending
-
-    # --- asyncio.Protocol ----------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        self.simulator._esmes.add(self)
-        self.simulator.connections += 1
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.simulator._offer_all(self.detach())
-
-    def eof_received(self) -> bool:
-        self.simulator._offer_all(self.detach())
-        return False  # the transport closes itself
-
-    def data_received(self, data: bytes) -> None:
-        if self.closed:
-            return
-        took = False
-        try:
-            for pdu in self.splitter.feed(data):  # only the splitter raises FramingError
-                took = True
-                if self.draining:
-                    self.drained(pdu)
-                    continue
-                try:
-                    if not self.handle(pdu):
-                        self.end()
-                        return
-                except _Dropped:
-                    self.flush()  # what was answered before the dropping submit still goes
-                    self.draining = True
-        except FramingError:
-            self.framing_error()
-            return
-        if self.draining:
-            if took:  # wait for more submits until the socket is quiet, then drop
-                if self.quiet is not None:
-                    self.quiet.cancel()
-                self.quiet = self.simulator._loop.call_later(
-                    self.simulator.drain_quiet_s, self.abort
-                )
-            return
-        if self.queue:
-            self.pump()
-        self.flush()
-
-    # --- one PDU -------------------------------------------------------------------------------
-
-    def handle(self, pdu: bytes) -> bool:
-        """One PDU from the ESME; False when the connection is to end."""
-        _, command_id, status, sequence = HEADER.unpack_from(pdu)
-        simulator = self.simulator
-        if command_id == SUBMIT_SM:
-            if self.system_id is None:
-                self.out.append(message_id_resp(SUBMIT_SM, sequence, ESME_RINVBNDSTS))
-            else:
-                simulator._submit(self, pdu, answer=True)
-        elif command_id & RESPONSE:
-            entry = self.pending.pop(sequence, None)
-            if entry is not None:
-                simulator._answered(entry[0], status)
-            if command_id == UNBIND | RESPONSE:
-                return False
-        elif command_id == BIND_TRANSCEIVER:
-            simulator._bind(self, sequence, pdu)
-        elif command_id in (BIND_TRANSMITTER, BIND_RECEIVER):
-            # This SMSC offers transceiver sessions only (receipts and submits on one link).
-            self.out.append(bind_resp(command_id, sequence, ESME_RBINDFAIL, SMSC_ID))
-        elif command_id == ENQUIRE_LINK:
-            self.enquire_links += 1
-            simulator.enquire_links += 1
-            if simulator.answer_enquire_link:
-                self.out.append(encode(ENQUIRE_LINK | RESPONSE, sequence))
-        elif command_id == UNBIND:
-            self.out.append(encode(UNBIND | RESPONSE, sequence))
-            return False
-        else:
-            self.out.append(generic_nack(sequence, ESME_RINVCMDID))
-        return True
-
-    def drained(self, pdu: bytes) -> None:
-        """Before dropping: take, unanswered, the submits that already reached us."""
-        if HEADER.unpack_from(pdu)[1] == SUBMIT_SM and self.system_id is not None:
-            self.simulator._submit(self, pdu, answer=False)
-
-    def framing_error(self) -> None:
-        if self.draining:
-            self.abort()
-            return
-        self.out.append(generic_nack(0, ESME_RINVCMDLEN))
-        self.end()
-
-    # --- receipts ------------------------------------------------------------------------------
-
-    def pump(self) -> None:
-        """Send the queued receipts the window has room for (into `out`)."""
-        queue, pending, simulator = self.queue, self.pending, self.simulator
-        deadline = simulator._loop.time() + RECEIPT_TIMEOUT_S
-        while queue and len(pending) < self.window:
-            receipt = queue.popleft()
-            sequence = next(self.sequences)
-            receipt.attempts += 1
-            pdu = simulator._receipt_pdu(receipt, sequence)  # encoded before it is pending
-            pending[sequence] = (receipt, deadline)
-            self.out.append(pdu)
-        if pending and self.expiry is None:
-            self.expiry = simulator._loop.call_at(deadline, self.expire)
-
-    def expire(self) -> None:
-        """deliver_sm unanswered for RECEIPT_TIMEOUT_S are offered again."""
-        self.expiry = None
-        loop = self.simulator._loop
-        now = loop.time()
-        expired = []
-        for sequence, (_, deadline) in self.pending.items():
-            if deadline > now:
-                self.expiry = loop.call_at(deadline, self.expire)
-                break
-            expired.append(sequence)
-        self.simulator._offer_all([self.pending.pop(sequence)[0] for sequence in expired])
-        if not self.closed:
-            self.pump()
-            self.flush()
-
-    # --- writing and ending --------------------------------------------------------------------
-
-    def write(self, data: bytes) -> None:
-        self.out.append(data)
-        self.flush()
-
-    def flush(self) -> None:
-        out = self.out
-        if not out:
-            return
-        data = out[0] if len(out) == 1 else b"".join(out)
-        out.clear()
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(data)
-
-    def end(self) -> None:
-        """Close after writing what is due (an unbind, a broken stream)."""
-        self.flush()
-        self.simulator._offer_all(self.leave(abort=False))
-
-    def abort(self) -> None:
-        """Drop the connection at once, as a network cut would."""
-        self.simulator._offer_all(self.leave(abort=True))
-
-    def leave(self, *, abort: bool) -> list[_Receipt]:
-        """Detach and close (at once when `abort`); the receipts to offer again."""
-        receipts = self.detach()
-        if self.transport is not None:
-            if abort:
-                self.transport.abort()
-            else:
-                self.transport.close()
-        return receipts
-
-    def detach(self) -> list[_Receipt]:
-        """Leave the simulator's links; the receipts this link held, to be offered again."""
-        if self.closed:
-            return []
-        self.closed = True
-        simulator = self.simulator
-        simulator._esmes.discard(self)
-        if self.system_id is not None:
-            bound = simulator._bound.get(self.system_id)
-            if bound is not None and self in bound:
-                bound.remove(self)
-        for timer in (self.quiet, self.expiry):
-            if timer is not None:
-                timer.cancel()
-        self.quiet = self.expiry = None
-        receipts = [receipt for receipt, _ in self.pending.values()]
-        receipts.extend(self.queue)
-        self.pending.clear()
-        self.queue.clear()
-        self.out.clear()
-        return receipts
-
-
-def _normal_phone(raw: str) -> str:
-    return f"+{_NOT_DIGITS.sub('', raw)}"
-
-
-_NOT_DIGITS = re.compile(r"[^0-9]")
+# The parts of a concatenated message taken so far, by (system_id, source, phone,
+# reference, total): each part with its octets after the UDH.
+_Pieces = dict[int, tuple[SubmittedPart, bytes]]
 
 
 def _smpp_date(ms: int) -> str:
@@ -415,13 +98,13 @@ def _smpp_minute(minute: int) -> str:  # the finest the format shows: remembered
 class SmscSimulator:
     """All the SMSC's state, and the SMPP server in front of it.
 
-    Per message it stays cheap: PDUs are read and answered in batches (`_Esme`), message
+    Per message it stays cheap: PDUs are read and answered in batches (`EsmeLink`), message
     ids come from `ids.random_hex`'s pool of OS randomness, receipts wait for their time in
     one FIFO per delay with one loop timer each (no task per submit or per receipt), and
     the receipt's dates are formatted once per minute.
     """
 
-    _loop: asyncio.AbstractEventLoop  # the loop `start` runs the server on
+    loop: asyncio.AbstractEventLoop  # the loop `start` runs the server on
 
     def __init__(
         self,
@@ -453,13 +136,13 @@ class SmscSimulator:
         self.in_flight = 0  # submits taken and not answered yet
         self.max_in_flight = 0
         self._dropped: dict[str, Behaviour] = {}  # phone -> the script that dropped once
-        self._assembling: dict[tuple[str, str, str, int, int], dict[int, SubmittedPart]] = {}
-        self._esmes: set[_Esme] = set()
-        self._bound: dict[str, list[_Esme]] = {}  # system_id -> its bound links
-        self._held: deque[_Receipt] = deque()  # due, for an account with no bound link
+        self._assembling: dict[tuple[str, str, str, int, int], _Pieces] = {}
+        self._links: set[EsmeLink] = set()
+        self._bound: dict[str, list[EsmeLink]] = {}  # system_id -> its bound links
+        self._held: deque[Receipt] = deque()  # due, for an account with no bound link
         # Receipts waiting for their time: one FIFO (and one loop timer) per delay, so due
         # times in each are in order.
-        self._due: dict[float, deque[tuple[float, _Receipt]]] = {}
+        self._due: dict[float, deque[tuple[float, Receipt]]] = {}
         self._timers: dict[float, asyncio.TimerHandle] = {}
         self._late: set[asyncio.TimerHandle] = set()  # submit_sm_resp held (submit_delay_ms)
         self._server: asyncio.Server | None = None
@@ -470,7 +153,7 @@ class SmscSimulator:
 
     def script(self, phone: str, behaviour: Behaviour) -> None:
         """Script a phone (a `drop_connection` script drops once again)."""
-        phone = _normal_phone(phone)
+        phone = normal_phone(phone)
         self.scripts.set(phone, behaviour)
         self._dropped.pop(phone, None)
 
@@ -488,30 +171,30 @@ class SmscSimulator:
 
     def count(self, phone: str, text: str | None = None) -> int:
         """How many whole messages to `phone` (with this text) the SMSC took."""
-        phone = _normal_phone(phone)
+        phone = normal_phone(phone)
         return sum(1 for m in self.received if m.phone == phone and text in (None, m.text))
 
     def disconnect_all(self) -> None:
         """Drop every connection, as a network cut would."""
         # every link gone before any receipt is offered
-        self._offer_all([r for esme in list(self._esmes) for r in esme.leave(abort=True)])
+        self.offer([r for link in list(self._links) for r in link.leave(abort=True)])
 
     async def unbind_all(self) -> None:
         """Ask every bound ESME to unbind (as an SMSC going down for maintenance does)."""
-        for esme in list(self._esmes):
-            if esme.system_id is not None:
-                esme.write(encode(UNBIND, next(esme.sequences)))
+        for link in list(self._links):
+            if link.system_id is not None:
+                link.write(build(CMD_UNBIND, next(link.sequences)))
 
     @property
     def bound_sessions(self) -> int:
-        return sum(1 for esme in self._esmes if esme.system_id is not None)
+        return sum(1 for link in self._links if link.system_id is not None)
 
     # --- the server -------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on `host:port` (0: any free port); returns the port."""
-        self._loop = asyncio.get_running_loop()
-        self._server = await self._loop.create_server(lambda: _Esme(self), host, port)
+        self.loop = asyncio.get_running_loop()
+        self._server = await self.loop.create_server(lambda: EsmeLink(self), host, port)
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
         log.info("SMSC simulator listening on %s:%s", self.host, self.port)
         return self.port
@@ -533,137 +216,160 @@ class SmscSimulator:
             self._server = None
         await asyncio.sleep(0)  # the aborted links' connection_lost
 
-    def _bind(self, esme: _Esme, sequence: int, pdu: bytes) -> None:
+    # --- what the links call ---------------------------------------------------------------
+
+    def link_opened(self, link: EsmeLink) -> None:
+        self._links.add(link)
+        self.connections += 1
+
+    def link_closed(self, link: EsmeLink) -> None:
+        self._links.discard(link)
+        if link.system_id is not None:
+            bound = self._bound.get(link.system_id)
+            if bound is not None and link in bound:
+                bound.remove(link)
+
+    def bind(self, link: EsmeLink, command_id: int, sequence: int, pdu: bytes) -> None:
+        if command_id != CMD_BIND_TRANSCEIVER:
+            # This SMSC offers transceiver sessions only (receipts and submits on one link).
+            link.out.append(bind_resp(command_id, sequence, Status.ESME_RBINDFAIL, SMSC_ID))
+            return
         try:
-            bind = Bind.decode(body_of(pdu))
+            bind = read_bind(pdu)
         except ValueError:
-            status = ESME_RBINDFAIL
+            status = Status.ESME_RBINDFAIL
         else:
-            if esme.system_id is not None:
-                status = ESME_RALYBND
+            if link.system_id is not None:
+                status = Status.ESME_RALYBND
             elif bind.system_id != self.system_id:
-                status = ESME_RINVSYSID
+                status = Status.ESME_RINVSYSID
             elif bind.password != self.password:
-                status = ESME_RINVPASWD
+                status = Status.ESME_RINVPASWD
             else:
-                status = ESME_ROK
-        esme.out.append(bind_resp(BIND_TRANSCEIVER, sequence, status, SMSC_ID))
-        if status == ESME_ROK:
-            esme.system_id = bind.system_id
-            self._bound.setdefault(bind.system_id, []).append(esme)
+                status = Status.ESME_ROK
+        link.out.append(bind_resp(command_id, sequence, status, SMSC_ID))
+        if status == Status.ESME_ROK:
+            link.system_id = bind.system_id
+            self._bound.setdefault(bind.system_id, []).append(link)
             self.binds += 1
             self._release(bind.system_id)  # stored receipts can go now
-        elif status != ESME_RALYBND:
+        elif status != Status.ESME_RALYBND:
             self.bind_failures += 1
 
     # --- submits -----------------------------------------------------------------------------
 
-    def _submit(self, esme: _Esme, pdu: bytes, *, answer: bool) -> None:
-        """Take (or refuse) one submit_sm; raises _Dropped when the script says so."""
+    def take_submit(self, link: EsmeLink, pdu: bytes, *, answer: bool) -> None:
+        """Take (or refuse) one submit_sm; raises Dropped when the script says so."""
         try:
-            sequence, submit = decode_submit(pdu)
-        except DecodeError as error:
+            submit = read_submit(pdu)
+        except Refused as refused:
             if answer:
-                esme.out.append(message_id_resp(SUBMIT_SM, header(pdu).sequence, error.status))
+                link.out.append(submit_sm_resp(HEADER.unpack_from(pdu)[3], refused.status))
             return
+        sequence = submit.sequence_number
         address = submit.destination_addr
         if not address.isdigit():
             if answer:
-                esme.out.append(message_id_resp(SUBMIT_SM, sequence, ESME_RINVDSTADR))
+                link.out.append(submit_sm_resp(sequence, Status.ESME_RINVDSTADR))
             return
         phone = "+" + address
         behaviour = self.scripts.get(phone)
         if behaviour.throttle or behaviour.fail:
             if answer:
-                status = ESME_RTHROTTLED
+                status = Status.ESME_RTHROTTLED
                 if not behaviour.throttle:
-                    status = status_by_name(behaviour.fail_reason) or ESME_RSUBMITFAIL
-                esme.out.append(message_id_resp(SUBMIT_SM, sequence, status))
+                    status = Status.named(behaviour.fail_reason) or Status.ESME_RSUBMITFAIL
+                link.out.append(submit_sm_resp(sequence, status))
             return
         drop = answer and behaviour.drop_connection and self._dropped.get(phone) is not behaviour
         message_id = random_hex(16)
-        self._take(esme, phone, message_id, submit, behaviour, answered=answer and not drop)
+        self._take(link, phone, message_id, submit, behaviour, answered=answer and not drop)
         if drop:
             self._dropped[phone] = behaviour
-            raise _Dropped
+            raise Dropped
         if not answer:
             return
-        response = message_id_resp(SUBMIT_SM, sequence, ESME_ROK, message_id)
+        response = submit_sm_resp(sequence, Status.ESME_ROK, message_id)
         self.in_flight += 1
         if self.in_flight > self.max_in_flight:
             self.max_in_flight = self.in_flight
         if self.submit_delay_ms > 0:
-            self._answer_later(esme, response, self.submit_delay_ms / 1000)
+            self._answer_later(link, response, self.submit_delay_ms / 1000)
         else:
-            esme.out.append(response)
+            link.out.append(response)
             self.in_flight -= 1
 
-    def _answer_later(self, esme: _Esme, response: bytes, delay_s: float) -> None:
+    def _answer_later(self, link: EsmeLink, response: bytes, delay_s: float) -> None:
         def answer() -> None:
             self._late.discard(timer)
             self.in_flight -= 1
-            esme.write(response)
+            link.write(response)
 
-        timer = self._loop.call_later(delay_s, answer)
+        timer = self.loop.call_later(delay_s, answer)
         self._late.add(timer)
 
     def _take(
         self,
-        esme: _Esme,
+        link: EsmeLink,
         phone: str,
         message_id: str,
-        submit: Submit,
+        submit: smpp34.SubmitSm,
         behaviour: Behaviour,
         *,
         answered: bool,
     ) -> None:
-        concatenation: encoding.Concatenation | None = None
-        payload = submit.short_message
-        if submit.esm_class & encoding.UDHI:
-            with contextlib.suppress(ValueError):
-                concatenation, payload = encoding.parse_udh(payload)
+        concatenation: Part | None = None
+        octets = submit.short_message
+        if submit.esm_class & ESM_UDHI:
+            with contextlib.suppress(ValueError):  # a broken header: the handset shows it all
+                concatenation, octets = split_user_data(octets)
         part = SubmittedPart(
             phone=phone,
             message_id=message_id,
-            text=encoding.decode(payload, submit.data_coding),
+            text=decode(octets, submit.data_coding),
             data_coding=submit.data_coding,
             esm_class=submit.esm_class,
             reference=concatenation.reference if concatenation else None,
             total=concatenation.total if concatenation else 1,
-            sequence=concatenation.sequence if concatenation else 1,
+            sequence=concatenation.number if concatenation else 1,
             source_addr=submit.source_addr,
-            source_ton=submit.source_ton,
-            source_npi=submit.source_npi,
+            source_ton=submit.source_addr_ton,
+            source_npi=submit.source_addr_npi,
             destination_addr=submit.destination_addr,
-            dest_ton=submit.dest_ton,
-            dest_npi=submit.dest_npi,
+            dest_ton=submit.dest_addr_ton,
+            dest_npi=submit.dest_addr_npi,
             validity_period=submit.validity_period,
             registered_delivery=submit.registered_delivery,
-            system_id=esme.system_id or "",
+            system_id=link.system_id or "",
             at_ms=self.clock.now_ms(),
             answered=answered,
         )
         self.parts.append(part)
-        self._assemble(part)
+        self._assemble(part, octets)
         self._schedule_receipt(part, behaviour)
 
-    def _assemble(self, part: SubmittedPart) -> None:
+    def _assemble(self, part: SubmittedPart, octets: bytes) -> None:
         if part.reference is None or part.total <= 1:
-            self._complete([part])
+            self._complete([part], part.text)
             return
         key = (part.system_id, part.source_addr, part.phone, part.reference, part.total)
         pieces = self._assembling.setdefault(key, {})
-        pieces[part.sequence] = part
+        pieces[part.sequence] = (part, octets)
         if len(pieces) == part.total:
             del self._assembling[key]
-            self._complete([pieces[number] for number in sorted(pieces)])
+            ordered = [pieces[number] for number in sorted(pieces)]
+            # A handset joins the parts' user data, then reads the whole: a character cut
+            # between two parts (an escape and its code, a surrogate pair) reads whole.
+            coding = ordered[0][0].data_coding
+            whole = decode(b"".join(octets for _, octets in ordered), coding)
+            self._complete([piece for piece, _ in ordered], whole)
 
-    def _complete(self, pieces: list[SubmittedPart]) -> None:
+    def _complete(self, pieces: list[SubmittedPart], whole: str) -> None:
         first = pieces[0]
         self.received.append(
             ReceivedSms(
                 phone=first.phone,
-                text="".join(piece.text for piece in pieces),
+                text=whole,
                 parts=len(pieces),
                 message_ids=[piece.message_id for piece in pieces],
                 data_coding=first.data_coding,
@@ -684,49 +390,49 @@ class SmscSimulator:
         if behaviour.deliver_after_ms is None:
             return  # the phone never confirms
         stat = behaviour.receipt.upper()
-        wanted = part.registered_delivery & 0x03
-        if wanted == 0 or (wanted == 2 and stat == "DELIVRD"):
+        wanted = part.registered_delivery & RECEIPT_REQUESTED
+        if wanted == 0 or (wanted == RECEIPT_ON_FAILURE and stat == "DELIVRD"):
             return  # no receipt asked for (2: failures only)
-        self._after(behaviour.deliver_after_ms / 1000, _Receipt(part, stat))
+        self._after(behaviour.deliver_after_ms / 1000, Receipt(part, stat))
 
-    def _after(self, delay_s: float, receipt: _Receipt) -> None:
+    def _after(self, delay_s: float, receipt: Receipt) -> None:
         """Offer `receipt` in `delay_s` (up to EARLY_S sooner, with others due then)."""
-        due = self._loop.time() + delay_s
+        due = self.loop.time() + delay_s
         queue = self._due.get(delay_s)
         if queue is None:
             queue = self._due[delay_s] = deque()
         if not queue:
-            self._timers[delay_s] = self._loop.call_at(due, self._fire, delay_s)
+            self._timers[delay_s] = self.loop.call_at(due, self._fire, delay_s)
         queue.append((due, receipt))
 
     def _fire(self, delay_s: float) -> None:
         queue = self._due[delay_s]
-        horizon = self._loop.time() + EARLY_S
-        ready: list[_Receipt] = []
+        horizon = self.loop.time() + EARLY_S
+        ready: list[Receipt] = []
         while queue and queue[0][0] <= horizon:
             ready.append(queue.popleft()[1])
         if queue:
-            self._timers[delay_s] = self._loop.call_at(queue[0][0], self._fire, delay_s)
+            self._timers[delay_s] = self.loop.call_at(queue[0][0], self._fire, delay_s)
         else:
             del self._timers[delay_s], self._due[delay_s]
-        self._offer_all(ready)
+        self.offer(ready)
 
-    def _offer_all(self, receipts: Iterable[_Receipt]) -> None:
+    def offer(self, receipts: Iterable[Receipt]) -> None:
         """Give each receipt to a bound link of its account (or hold it until one binds),
         and send what their windows let go."""
-        links: dict[_Esme, None] = {}
+        given: dict[EsmeLink, None] = {}
         bound = self._bound
         for receipt in receipts:
             candidates = bound.get(receipt.part.system_id)
             if not candidates:
                 self._held.append(receipt)  # held until that account binds again
                 continue
-            esme = candidates[0] if len(candidates) == 1 else random.choice(candidates)
-            esme.queue.append(receipt)
-            links[esme] = None
-        for esme in links:
-            esme.pump()
-            esme.flush()
+            link = candidates[0] if len(candidates) == 1 else random.choice(candidates)
+            link.queue.append(receipt)
+            given[link] = None
+        for link in given:
+            link.pump()
+            link.flush()
 
     def _release(self, system_id: str) -> None:
         """The held receipts of an account that just bound (sent after the bind_resp)."""
@@ -739,11 +445,11 @@ class SmscSimulator:
         kept = [receipt for receipt in held if receipt.part.system_id != system_id]
         held.clear()
         held.extend(kept)
-        self._offer_all(mine)
+        self.offer(mine)
 
-    def _answered(self, receipt: _Receipt, status: int) -> None:
+    def receipt_answered(self, receipt: Receipt, status: int) -> None:
         """The ESME's deliver_sm_resp (or generic_nack) to a receipt."""
-        if status != ESME_ROK:  # refused for now (e.g. ESME_RX_T_APPN): offer it again later
+        if status != Status.ESME_ROK:  # refused for now (e.g. ESME_RX_T_APPN): offer it again later
             self._after(self.receipt_retry_s, receipt)
             return
         part = receipt.part
@@ -757,35 +463,19 @@ class SmscSimulator:
             )
         )
 
-    def _receipt_pdu(self, receipt: _Receipt, sequence: int) -> bytes:
+    def receipt_pdu(self, receipt: Receipt, sequence: int) -> bytes:
         part, stat = receipt.part, receipt.stat
         delivered = stat == "DELIVRD"
-        prefix = (
+        words = (
             f"id:{part.message_id} sub:001 dlvrd:{'001' if delivered else '000'} "
             f"submit date:{_smpp_date(part.at_ms)} done date:{_smpp_date(self.clock.now_ms())} "
-            f"stat:{stat} err:{'000' if delivered else '001'} text:"
+            f"stat:{stat} err:{'000' if delivered else '001'} "
+            f"text:{part.text[:RECEIPT_TEXT_CHARS]}"
         )
-        text = prefix + part.text[:20]
-        if encoding.is_gsm7(text):
-            data_coding, payload = 0x00, encoding.encode_gsm7(text)
-        else:
-            data_coding, payload = 0x08, text.encode("utf-16-be")
-        payload = payload[:254]
-        return Deliver(
-            source_addr=part.phone.removeprefix("+"),
-            source_ton=1,
-            source_npi=1,
-            destination_addr=part.source_addr,
-            dest_ton=part.source_ton,
-            dest_npi=part.source_npi,
-            esm_class=ESM_SMSC_RECEIPT,
-            data_coding=data_coding,
-            short_message=payload,
-            tlvs={
-                TLV_RECEIPTED_MESSAGE_ID: part.message_id.encode("ascii") + b"\x00",
-                TLV_MESSAGE_STATE: bytes((STATE_BY_STAT.get(stat, 7),)),
-            },
-        ).encode(sequence)
+        octets = encode_default_alphabet(words)
+        if octets is None:
+            return delivery_receipt(sequence, part, stat, (CODING_UCS2, words.encode("utf-16-be")))
+        return delivery_receipt(sequence, part, stat, (CODING_DEFAULT, octets))
 
 
 async def create_server(
@@ -810,134 +500,10 @@ async def create_server(
     return simulator
 
 
-# --- the HTTP admin ---------------------------------------------------------------------------
-
-_JSON = "application/json"
-
-
-def _json(status: int, body: Any) -> Response[bytes]:
-    return Response(content=msgspec.json.encode(body), status_code=status, media_type=_JSON)
-
-
-def _sim(state: State) -> SmscSimulator:
-    simulator: SmscSimulator = state.simulator
-    return simulator
-
-
-@put("/_sim/script/{phone:str}", status_code=204)
-async def put_script(state: State, phone: FromPath[str], data: JSONBody[Behaviour]) -> None:
-    _sim(state).script(phone, data)
-
-
-@delete("/_sim/script", status_code=204)
-async def clear_scripts(state: State) -> None:
-    _sim(state).reset()
-
-
-@get("/_sim/received")
-async def get_received(state: State) -> Response[bytes]:
-    return _json(200, _sim(state).received)
-
-
-@get("/_sim/parts")
-async def get_parts(state: State) -> Response[bytes]:
-    return _json(200, _sim(state).parts)
-
-
-@get("/_sim/receipts")
-async def get_receipts(state: State) -> Response[bytes]:
-    return _json(200, _sim(state).receipts)
-
-
-@delete("/_sim/received", status_code=204)
-async def clear_received(state: State) -> None:
-    _sim(state).clear_received()
-
-
-@post("/_sim/disconnect", status_code=204)
-async def disconnect(state: State) -> None:
-    _sim(state).disconnect_all()
-
-
-def create_admin_app(simulator: SmscSimulator) -> Litestar:
-    """The `/_sim/` admin API over `simulator` (its state is `app.state.simulator`)."""
-    return Litestar(
-        route_handlers=[
-            put_script,
-            clear_scripts,
-            get_received,
-            get_parts,
-            get_receipts,
-            clear_received,
-            disconnect,
-        ],
-        state=State({"simulator": simulator}),
-        openapi_config=None,
-    )
-
-
-async def serve(
-    host: str = "127.0.0.1",
-    port: int = 2775,
-    admin_port: int = 8093,
-    *,
-    system_id: str = DEFAULT_SYSTEM_ID,
-    password: str = DEFAULT_PASSWORD,
-    receipt_window: int = RECEIPT_WINDOW,
-) -> None:
-    """The SMPP server on `port` and its admin API on `admin_port`, until interrupted."""
-    import uvicorn
-
-    simulator = await create_server(
-        host, port, system_id=system_id, password=password, receipt_window=receipt_window
-    )
-    config = uvicorn.Config(
-        create_admin_app(simulator),
-        host=host,
-        port=admin_port,
-        access_log=False,
-        ws="none",
-        log_level="warning",
-    )
-    try:
-        await uvicorn.Server(config).serve()
-    finally:
-        await simulator.aclose()
-
-
-def main(
-    host: str = "127.0.0.1",
-    port: int = 2775,
-    admin_port: int = 8093,
-    *,
-    system_id: str = DEFAULT_SYSTEM_ID,
-    password: str = DEFAULT_PASSWORD,
-    receipt_window: int = RECEIPT_WINDOW,
-) -> None:
-    """Run the simulator standalone (`python -m cascade.simulators.smsc`)."""
-    from cascade import loop
-
-    loop.run(
-        serve(
-            host,
-            port,
-            admin_port,
-            system_id=system_id,
-            password=password,
-            receipt_window=receipt_window,
-        )
-    )
-
-
 __all__ = [
     "DEFAULT_PASSWORD",
     "DEFAULT_SYSTEM_ID",
-    "ReceiptSent",
-    "ReceivedSms",
+    "RECEIPT_WINDOW",
     "SmscSimulator",
-    "SubmittedPart",
-    "create_admin_app",
     "create_server",
-    "main",
-    "serve",
 ]

@@ -42,7 +42,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import httpx
 import msgspec
 from litestar import Litestar, Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
@@ -50,7 +49,7 @@ from litestar.params import FromPath, FromQuery
 
 from cascade.simulators.control import control_routes, e164
 from cascade.simulators.script import Behaviour, Scripts
-from cascade.simulators.webhook_caller import WebhookCaller
+from cascade.simulators.webhook_caller import WebhookCaller, WebhookFailed
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +222,8 @@ class ViberSimulator(WebhookCaller):
             try:
                 response = await self.post(bot.webhook, body, headers, queued=queued)
                 status = response.status_code
-            except httpx.HTTPError as exc:
-                log.info("viber simulator: %s callback failed: %s", event, type(exc).__name__)
+            except WebhookFailed as exc:
+                log.info("viber simulator: %s callback failed: %s", event, exc)
                 status = None
             if status == 200 or tries == limit:
                 break

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import httpx
 import msgspec
 from litestar import Litestar, Request, Response, post
 from litestar.exceptions import HTTPException
@@ -46,7 +45,7 @@ from litestar.params import JSONBody
 
 from cascade.simulators.control import control_routes
 from cascade.simulators.script import Behaviour, Scripts
-from cascade.simulators.webhook_caller import WebhookCaller
+from cascade.simulators.webhook_caller import WebhookCaller, WebhookFailed
 
 log = logging.getLogger(__name__)
 
@@ -219,8 +218,8 @@ class VonageSimulator(WebhookCaller):
             try:
                 response = await self.post(target.url, body, headers)
                 status = response.status_code
-            except httpx.HTTPError as exc:
-                log.info("vonage simulator: status webhook failed: %s", type(exc).__name__)
+            except WebhookFailed as exc:
+                log.info("vonage simulator: status webhook failed: %s", exc)
                 status = None
             if (status is not None and 200 <= status < 300) or tries == self.callback_attempts:
                 break
