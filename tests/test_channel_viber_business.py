@@ -1,7 +1,7 @@
 """The Viber Business adapter (Vonage Messages API) against a mocked transport, and its
 status webhook, table-driven.
 
-Every test that talks to "Vonage" declares the exchanges it expects (tests/mock_transport.py).
+Sends and status callbacks are rows for the channel test runner (tests/channel_cases.py).
 Webhook tokens are made here with a few lines of `hmac`, independently of the code under test.
 """
 
@@ -11,9 +11,8 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -26,7 +25,6 @@ from cascade.channels.viber_business import (
     MAX_TTL_S,
     WEBHOOK_ROUTE,
     ViberBusinessChannel,
-    handle_webhook,
 )
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.sending import (
@@ -41,7 +39,17 @@ from cascade.domain.sending import (
     Throttled,
     Unreachable,
 )
-from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
+from tests.channel_cases import (
+    Call,
+    HookCase,
+    HttpBench,
+    HttpCase,
+    SendCase,
+    ids,
+    run_hook,
+    run_send,
+)
+from tests.mock_transport import TRANSPORT_FAULTS
 from tests.outbound import outbound_to
 
 API_KEY = "a1b2c3d4"
@@ -52,23 +60,6 @@ BASE = "https://vonage.test"
 SENDER = Sender(id="acct-1", token=f"{API_KEY}:{API_SECRET}", webhook_secret=SIGNATURE_SECRET)
 MESSAGE_UUID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
 BASIC = "Basic " + base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
-
-# --- the runner ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def vonage() -> Iterator[MockApi]:
-    with scripted("/v1/messages") as api:
-        yield api
-
-
-@pytest.fixture
-async def channel(vonage: MockApi) -> AsyncIterator[ViberBusinessChannel]:
-    def make(client: httpx.AsyncClient) -> ViberBusinessChannel:
-        return ViberBusinessChannel(base_url=BASE, service_id=SERVICE_ID, client=client)
-
-    async with channel_on(vonage, make) as channel:
-        yield channel
 
 
 def accepted(uuid: str = MESSAGE_UUID) -> httpx.Response:
@@ -129,7 +120,42 @@ def test_repr_hides_credentials() -> None:
     assert API_KEY not in repr(channel)
 
 
-# --- sending: exact request bodies ---------------------------------------------------------------
+# --- sending -------------------------------------------------------------------------------------
+
+VONAGE = HttpBench(
+    origin=BASE,
+    make=lambda client, **config: ViberBusinessChannel(base_url=BASE, client=client, **config),
+    secrets=(API_SECRET, SIGNATURE_SECRET, BASIC.split()[1]),
+    headers={"Authorization": BASIC, "Content-Type": "application/json"},
+)
+WITH_SERVICE: dict[str, str] = {"service_id": SERVICE_ID}
+
+
+def send(
+    label: str,
+    reply: httpx.Response | Exception | None,  # None: nothing may be sent
+    expected: Outcome,
+    out: Outbound | None = None,
+    body: dict[str, Any] | None = None,
+    config: Mapping[str, str] = WITH_SERVICE,
+    headers: Mapping[str, str] | None = None,
+    fields: Mapping[str, str] | None = None,
+    secrets: tuple[str, ...] = (),  # what `config` holds
+) -> HttpCase:
+    out = out or outbound()
+    calls = []
+    if reply is not None:
+        key = {"to": out.phone.removeprefix("+"), "client_ref": out.attempt_id, **(fields or {})}
+        calls.append(
+            Call(reply, "POST", "/v1/messages", headers=headers or {}, body=body, fields=key)
+        )
+    return SendCase(label, out, calls, expected, config, secrets)
+
+
+INSTALLATION_KEY, INSTALLATION_SECRET = "k2-install", "s2-install-secret"
+INSTALLATION = {"api_key": INSTALLATION_KEY, "api_secret": INSTALLATION_SECRET, "service_id": "999"}
+INSTALLATION_BASIC = base64.b64encode(f"{INSTALLATION_KEY}:{INSTALLATION_SECRET}".encode()).decode()
+
 
 IMAGE = "https://shop.test/sale.jpg"
 
@@ -252,44 +278,6 @@ BODY_CASES: list[tuple[str, Outbound, dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "out", "body"), BODY_CASES, ids=[c[0] for c in BODY_CASES])
-async def test_request_is_exact(
-    channel: ViberBusinessChannel,
-    vonage: MockApi,
-    case: str,
-    out: Outbound,
-    body: dict[str, Any],
-) -> None:
-    vonage.expect(Exchange(accepted()))
-    assert await channel.send(out) == Sent(MESSAGE_UUID)
-    request = vonage.requests[0]
-    assert request.method == "POST"
-    assert str(request.url) == f"{BASE}/v1/messages"
-    assert request.headers["Authorization"] == BASIC
-    assert request.headers["Content-Type"] == "application/json"
-    assert vonage.only_body == body
-
-
-async def test_installation_credentials_when_the_sender_has_none(vonage: MockApi) -> None:
-    client = vonage.client()
-    channel = ViberBusinessChannel(
-        base_url=BASE, api_key="k2", api_secret="s2", service_id="999", client=client
-    )
-    vonage.expect(Exchange(accepted()), Exchange(accepted()))
-    assert await channel.send(outbound(sender=Sender("viber_business", ""))) == Sent(MESSAGE_UUID)
-    # a sender's own account, with its own service id, wins
-    own = Sender("acct-2", f"{API_KEY}:{API_SECRET}:777")
-    assert await channel.send(outbound(sender=own)) == Sent(MESSAGE_UUID)
-    first, second = vonage.requests
-    assert first.headers["Authorization"] == "Basic " + base64.b64encode(b"k2:s2").decode()
-    assert json.loads(first.content)["from"] == "999"
-    assert second.headers["Authorization"] == BASIC
-    assert json.loads(second.content)["from"] == "777"
-    await client.aclose()
-
-
-WITH_SERVICE: dict[str, str] = {"service_id": SERVICE_ID}
-
 LOCAL_CASES: list[tuple[str, dict[str, str], Outbound, Outcome]] = [
     (
         "no-credentials",
@@ -304,22 +292,6 @@ LOCAL_CASES: list[tuple[str, dict[str, str], Outbound, Outcome]] = [
     ("empty", WITH_SERVICE, outbound(text=""), Failed("EMPTY_MESSAGE")),
     ("bad-number", WITH_SERVICE, outbound(phone="+12"), Failed("INVALID_NUMBER")),
 ]
-
-
-@pytest.mark.parametrize(
-    ("case", "config", "out", "expected"), LOCAL_CASES, ids=[c[0] for c in LOCAL_CASES]
-)
-async def test_refused_before_sending(
-    channel: ViberBusinessChannel,
-    vonage: MockApi,
-    case: str,
-    config: dict[str, str],
-    out: Outbound,
-    expected: Outcome,
-) -> None:
-    local = ViberBusinessChannel(base_url=BASE, client=channel._client, **config)
-    assert await local.send(out) == expected
-    assert vonage.requests == []  # the runner fails on any request at all
 
 
 # --- sending: every answer ---------------------------------------------------------------------
@@ -368,46 +340,39 @@ ANSWER_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "reply", "expected"), ANSWER_CASES, ids=[c[0] for c in ANSWER_CASES]
-)
-async def test_every_answer_maps(
-    channel: ViberBusinessChannel,
-    vonage: MockApi,
-    case: str,
-    reply: httpx.Response | Exception,
-    expected: Outcome,
-) -> None:
-    vonage.expect(Exchange(reply))
-    assert await channel.send(outbound()) == expected
+CASES = [
+    *(send(label, accepted(), Sent(MESSAGE_UUID), out, exact) for label, out, exact in BODY_CASES),
+    send(
+        "installation credentials when the sender has none",
+        accepted(),
+        Sent(MESSAGE_UUID),
+        outbound(sender=Sender("viber_business", "")),
+        config=INSTALLATION,
+        headers={"Authorization": f"Basic {INSTALLATION_BASIC}"},
+        fields={"from": "999"},
+        secrets=(INSTALLATION_SECRET, INSTALLATION_BASIC),
+    ),
+    # a sender's own account, with its own service id, wins
+    send(
+        "the sender's own account wins",
+        accepted(),
+        Sent(MESSAGE_UUID),
+        outbound(sender=Sender("acct-2", f"{API_KEY}:{API_SECRET}:777")),
+        config=INSTALLATION,
+        fields={"from": "777"},
+        secrets=(INSTALLATION_SECRET, INSTALLATION_BASIC),
+    ),
+    *(
+        send(label, None, expected, out, config=config)
+        for label, config, out, expected in LOCAL_CASES
+    ),
+    *(send(label, reply, expected) for label, reply, expected in ANSWER_CASES),
+]
 
 
-async def test_credentials_never_logged(
-    channel: ViberBusinessChannel, vonage: MockApi, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    replies = [c[1] for c in ANSWER_CASES]
-    vonage.expect(*(Exchange(r) for r in replies))
-    for _ in replies:
-        await channel.send(outbound())
-    for forged in (
-        Inbound(SENDER, {"authorization": "Bearer x.y.z"}, b"{}"),
-        Inbound(SENDER, {"authorization": token(b"{}", "wrong")}, b"{}"),
-        Inbound(SENDER, {"authorization": token(b"{}")}, b"not json"),
-    ):
-        assert (await handle_webhook(forged)).status in (400, 401)
-    assert caplog.records, "the faults above should have been logged"
-    for secret in (API_SECRET, SIGNATURE_SECRET, BASIC.split()[1]):
-        assert secret not in caplog.text
-
-
-def test_runner_rejects_surprises_and_leftovers() -> None:
-    mock = MockApi("/v1/messages")
-    with pytest.raises(AssertionError, match="unexpected request"):
-        mock.handle(httpx.Request("POST", f"{BASE}/v1/messages"))
-    mock.expect(Exchange(accepted()))
-    with pytest.raises(AssertionError, match="never made"):
-        mock.assert_done()
+@pytest.mark.parametrize("case", CASES, ids=ids)
+async def test_send(case: HttpCase) -> None:
+    await run_send(VONAGE, case)
 
 
 # --- the status webhook --------------------------------------------------------------------------
@@ -474,7 +439,7 @@ def report(state: str, reason: str | None = None) -> DeliveryReport:
     return DeliveryReport("viber_business", MESSAGE_UUID, state, AT_MS, reason)  # type: ignore[arg-type]
 
 
-WEBHOOK_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
+EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     (
         "delivered",
         status("delivered", usage={"currency": "EUR", "price": "0.0085"}),
@@ -511,16 +476,6 @@ WEBHOOK_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "payload", "events"), WEBHOOK_CASES, ids=[c[0] for c in WEBHOOK_CASES]
-)
-async def test_webhook_events(
-    case: str, payload: dict[str, Any], events: tuple[Event, ...]
-) -> None:
-    reply = await WEBHOOK_ROUTE.handler(signed(payload))
-    assert (reply.status, reply.events) == (200, events)
-
-
 def tampered() -> Inbound:
     original = msgspec.json.encode(status("rejected", error=error(1300)))
     forged = msgspec.json.encode(status("delivered"))
@@ -552,13 +507,6 @@ REFUSED_CASES: list[tuple[str, Inbound]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "inbound"), REFUSED_CASES, ids=[c[0] for c in REFUSED_CASES])
-async def test_unverified_webhook_is_refused(case: str, inbound: Inbound) -> None:
-    reply = await handle_webhook(inbound)
-    assert reply.status == 401
-    assert reply.events == ()
-
-
 MALFORMED_CASES: list[tuple[str, bytes]] = [
     ("not-json", b"not json"),
     ("array", b"[]"),
@@ -573,16 +521,46 @@ MALFORMED_CASES: list[tuple[str, bytes]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "body"), MALFORMED_CASES, ids=[c[0] for c in MALFORMED_CASES])
-async def test_malformed_webhook_is_400(case: str, body: bytes) -> None:
-    reply = await handle_webhook(signed(body))
-    assert reply.status == 400
-    assert reply.events == ()
+HOOK_CASES = [
+    *(HookCase(label, signed(payload), 200, events) for label, payload, events in EVENT_CASES),
+    HookCase(
+        "fresh within five minutes",
+        signed(status("delivered"), iat=time.time() - 290),
+        200,
+        (report("delivered"),),
+    ),
+    *(
+        HookCase(label, inbound, 401, body={"error": "bad signature"})
+        for label, inbound in REFUSED_CASES
+    ),
+    HookCase(
+        "forged bearer",
+        Inbound(SENDER, {"authorization": "Bearer x.y.z"}, b"{}"),
+        401,
+        body={"error": "bad signature"},
+    ),
+    HookCase(
+        "forged with a wrong secret",
+        Inbound(SENDER, {"authorization": token(b"{}", "wrong")}, b"{}"),
+        401,
+        body={"error": "bad signature"},
+    ),
+    HookCase(
+        "signed for another body",
+        Inbound(SENDER, {"authorization": token(b"{}")}, b"not json"),
+        401,
+        body={"error": "bad signature"},
+    ),
+    *(
+        HookCase(label, signed(body), 400, body={"error": "malformed status"})
+        for label, body in MALFORMED_CASES
+    ),
+]
 
 
-async def test_fresh_within_five_minutes() -> None:
-    reply = await handle_webhook(signed(status("delivered"), iat=time.time() - 290))
-    assert reply.events == (report("delivered"),)
+@pytest.mark.parametrize("case", HOOK_CASES, ids=ids)
+async def test_webhook(case: HookCase) -> None:
+    await run_hook(WEBHOOK_ROUTE.handler, case, VONAGE.secrets)
 
 
 async def test_channel_route_falls_back_to_the_installation_secret() -> None:
