@@ -15,7 +15,8 @@ A case is a table row.
   body or the key fields of its body;
 * the outcome, or the reply and its events, differ from the row's;
 * a secret the case's channel or sender was built with appears in a log record of the case
-  (any logger, DEBUG and up, tracebacks included) or in the outcome; and the case that
+  (any logger, DEBUG and up, tracebacks included) or in the outcome, or a secret the
+  outcome carries (a flash call's caller number) appears in a log record; and a case that
   reached its provider must have logged something, or that check would prove nothing.
 
 Where a channel meets its provider is a `Bench`. `HttpBench` here runs an HTTP channel on
@@ -123,6 +124,8 @@ class Bench(Protocol[X_contra, R]):
     @property
     def secrets(self) -> tuple[str, ...]: ...  # what the channel is built with
 
+    def secrets_of(self, outcome: Outcome) -> tuple[str, ...]: ...  # what it carries
+
     def serving(
         self, calls: Sequence[X_contra], config: Mapping[str, Any]
     ) -> AbstractAsyncContextManager[Served[R]]: ...
@@ -143,6 +146,7 @@ async def run_send(bench: Bench[X, R], case: SendCase[X, R]) -> Outcome:
         assert records, f"{case.id}: nothing was logged, so no secret can be shown kept out"
     secrets = (*bench.secrets, *case.secrets, *sender_secrets(case.out.sender))
     assert_kept(secrets, records, repr(outcome), case.id)
+    assert_kept(bench.secrets_of(outcome), records, "", case.id)
     return outcome
 
 
@@ -224,7 +228,7 @@ class Call:
     origin: str = ""  # scheme://host[:port]; "": the bench's
     query: Mapping[str, object] = field(default_factory=dict)
     headers: Mapping[str, object] = field(default_factory=dict)
-    body: Mapping[str, Any] | Sequence[tuple[str, str]] | bytes | None = None
+    body: Mapping[str, Any] | Sequence[tuple[str, object]] | bytes | None = None
     fields: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -240,6 +244,11 @@ class HttpBench(Generic[C]):
     make: Callable[..., C]
     secrets: tuple[str, ...]
     headers: Mapping[str, object] = field(default_factory=dict)  # on every request
+    # what an outcome carries that no log may show (a flash call's caller number)
+    carried: Callable[[Outcome], tuple[str, ...]] = lambda _: ()
+
+    def secrets_of(self, outcome: Outcome) -> tuple[str, ...]:
+        return self.carried(outcome)
 
     @asynccontextmanager
     async def serving(
