@@ -49,20 +49,7 @@ from cascade.domain.sending import (
     Throttled,
     Unreachable,
 )
-from tests.channel_cases import (
-    Call,
-    HookCase,
-    HttpBench,
-    HttpCase,
-    Matching,
-    SendCase,
-    assert_kept,
-    captured_logs,
-    decoded,
-    ids,
-    run_hook,
-    run_send,
-)
+from tests import channel_cases as cases
 from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 
@@ -290,7 +277,7 @@ def test_bad_configuration_is_refused(overrides: dict[str, Any]) -> None:
 # --- placing the call -------------------------------------------------------------------------
 
 BASIC = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
-CALLER = Matching(re.escape(PREFIX) + r"\d{4}")  # the code is the caller's last four digits
+CALLER = cases.Matching(re.escape(PREFIX) + r"\d{4}")  # the code is the caller's last four digits
 
 
 def caller_of(outcome: Outcome) -> tuple[str, ...]:
@@ -298,7 +285,7 @@ def caller_of(outcome: Outcome) -> tuple[str, ...]:
     return (PREFIX + outcome.secret,) if isinstance(outcome, Sent) and outcome.secret else ()
 
 
-TWILIO = HttpBench(
+TWILIO = cases.HttpBench(
     origin=BASE,
     make=make_channel,
     secrets=(TOKEN, TOKEN[:12], BASIC.split()[1]),
@@ -309,7 +296,7 @@ TWILIO = HttpBench(
 
 def placed(seen: Sequence[httpx.Request]) -> Outcome:
     """A placed call: its code is the one its caller number carries."""
-    caller = decoded(seen[0])[1]["From"]
+    caller = cases.decoded(seen[0])[1]["From"]
     code = caller.removeprefix(PREFIX)
     return Sent(CALL_SID, detail=pattern(PREFIX + code, 4), secret=code)
 
@@ -322,11 +309,11 @@ def call(
     body: list[tuple[str, object]] | None = None,
     config: dict[str, Any] | None = None,
     **fields: str,
-) -> HttpCase:
+) -> cases.HttpCase:
     out = out or outbound()
     key = {"To": out.address, "From": CALLER, **fields}
-    calls = [Call(reply, "POST", CALLS_PATH, body=body, fields=key)]
-    return SendCase(label, out, calls, expected, config or {})
+    calls = [cases.Call(reply, "POST", CALLS_PATH, body=body, fields=key)]
+    return cases.SendCase(label, out, calls, expected, config or {})
 
 
 CASES = [
@@ -416,9 +403,9 @@ ALL = [
 ]
 
 
-@pytest.mark.parametrize("case", ALL, ids=ids)
-async def test_call(case: HttpCase) -> None:
-    await run_send(TWILIO, case)
+@pytest.mark.parametrize("case", ALL, ids=cases.ids)
+async def test_call(case: cases.HttpCase) -> None:
+    await cases.run_send(TWILIO, case)
 
 
 async def test_unsupported_base_url_is_misconfigured() -> None:
@@ -474,10 +461,10 @@ async def test_revoke_swallows_failures(
 ) -> None:
     path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{CALL_SID}.json"
     twilio.expect(Exchange(reply, path=path))
-    with captured_logs() as records:
+    with cases.captured_logs() as records:
         await channel.revoke(SENDER, "+380501234569", CALL_SID)  # does not raise
     assert records, "a failed cancel is logged"
-    assert_kept(TWILIO.secrets, records, "", "revoke")
+    cases.assert_kept(TWILIO.secrets, records, "", "revoke")
 
 
 # --- the status callback ---------------------------------------------------------------------
@@ -651,10 +638,13 @@ MALFORMED = {"error": "malformed callback"}
 UNSIGNED = {"x-twilio-signature": "AAAA", "x-cascade-webhook-url": CALLBACK_URL}
 
 HOOK_CASES = [
-    *(HookCase(label, signed(params), 200, events, b"") for label, params, events in EVENT_CASES),
+    *(
+        cases.HookCase(label, signed(params), 200, events, b"")
+        for label, params, events in EVENT_CASES
+    ),
     # the default port may or may not be signed
     *(
-        HookCase(
+        cases.HookCase(
             f"{called} signed as {url}",
             signed(callback("busy"), url=called, signed_url=url),
             200,
@@ -662,21 +652,24 @@ HOOK_CASES = [
         )
         for called, url in PORT_CASES
     ),
-    *(HookCase(label, make(callback("failed")), 403, body=BAD_SIGNATURE) for label, make in FORGED),
-    HookCase(
+    *(
+        cases.HookCase(label, make(callback("failed")), 403, body=BAD_SIGNATURE)
+        for label, make in FORGED
+    ),
+    cases.HookCase(
         "forged",
         Inbound(SENDER, {"x-twilio-signature": "AAAA", "x-cascade-webhook-url": "u"}, b""),
         403,
         body=BAD_SIGNATURE,
     ),
     *(
-        HookCase(label, Inbound(SENDER, UNSIGNED, body), 400, body=MALFORMED)
+        cases.HookCase(label, Inbound(SENDER, UNSIGNED, body), 400, body=MALFORMED)
         for label, body in UNREADABLE
     ),
-    *(HookCase(label, signed(params), 400, body=MALFORMED) for label, params in INCOMPLETE),
+    *(cases.HookCase(label, signed(params), 400, body=MALFORMED) for label, params in INCOMPLETE),
 ]
 
 
-@pytest.mark.parametrize("case", HOOK_CASES, ids=ids)
-async def test_webhook(case: HookCase) -> None:
-    await run_hook(WEBHOOK_ROUTE.handler, case, TWILIO.secrets)
+@pytest.mark.parametrize("case", HOOK_CASES, ids=cases.ids)
+async def test_webhook(case: cases.HookCase) -> None:
+    await cases.run_hook(WEBHOOK_ROUTE.handler, case, TWILIO.secrets)

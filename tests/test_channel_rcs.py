@@ -51,20 +51,7 @@ from cascade.domain.sending import (
     Throttled,
     Unreachable,
 )
-from tests.channel_cases import (
-    UUID,
-    Call,
-    HookCase,
-    HttpBench,
-    HttpCase,
-    Matching,
-    SendCase,
-    assert_kept,
-    captured_logs,
-    ids,
-    run_hook,
-    run_send,
-)
+from tests import channel_cases as cases
 from tests.mock_transport import Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 
@@ -253,7 +240,7 @@ CAPABILITY_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
 ]
 
 
-RBM = HttpBench(
+RBM = cases.HttpBench(
     origin="https://rbm.test",
     make=lambda client, **config: RcsChannel(BASE, client=client, **{**CHANNEL, **config}),
     secrets=(TOKEN, TOKEN_2, CLIENT_TOKEN),
@@ -269,11 +256,13 @@ CHANNEL: dict[str, Any] = {
 
 def check(
     answer: httpx.Response | Exception = CAPABLE, phone: str = PHONE, token: str = TOKEN
-) -> Call:
+) -> cases.Call:
     """The capability check, with a fresh request id."""
     path = f"/v1/phones/{phone}/capabilities"
-    query = {"agentId": AGENT, "requestId": UUID}
-    return Call(answer, "GET", path, query=query, headers={"Authorization": f"Bearer {token}"})
+    query = {"agentId": AGENT, "requestId": cases.UUID}
+    return cases.Call(
+        answer, "GET", path, query=query, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def create(
@@ -282,9 +271,9 @@ def create(
     token: str = TOKEN,
     body: dict[str, Any] | None = None,
     **fields: object,
-) -> Call:
+) -> cases.Call:
     """The message's creation, its id the attempt's."""
-    return Call(
+    return cases.Call(
         answer,
         "POST",
         SEND_PATH,
@@ -296,9 +285,9 @@ def create(
 
 
 def send(
-    label: str, out: Outbound, calls: list[Call], expected: Outcome, **config: Any
-) -> HttpCase:
-    return SendCase(label, out, calls, expected, {"tokens": FakeTokens(), **config})
+    label: str, out: Outbound, calls: list[cases.Call], expected: Outcome, **config: Any
+) -> cases.HttpCase:
+    return cases.SendCase(label, out, calls, expected, {"tokens": FakeTokens(), **config})
 
 
 NO_TOKEN: list[tuple[AuthError, Outcome]] = [
@@ -509,9 +498,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=ids)
-async def test_send(case: HttpCase) -> None:
-    await run_send(RBM, case)
+@pytest.mark.parametrize("case", CASES, ids=cases.ids)
+async def test_send(case: cases.HttpCase) -> None:
+    await cases.run_send(RBM, case)
 
 
 async def test_unsupported_base_url_is_misconfigured(tokens: FakeTokens) -> None:
@@ -608,10 +597,10 @@ async def test_revoke(
     channel: RcsChannel, rbm: MockApi, case: str, reply: httpx.Response | Exception, expected: str
 ) -> None:
     rbm.expect(Exchange(reply, REVOKE_PATH, "DELETE"))
-    with captured_logs() as records:
+    with cases.captured_logs() as records:
         assert await channel.revoke_message(PHONE, ATTEMPT) == expected
     assert records, "a revocation is logged"
-    assert_kept(RBM.secrets, records, expected, case)
+    cases.assert_kept(RBM.secrets, records, expected, case)
     request = rbm.requests[0]
     assert dict(request.url.params) == {"agentId": AGENT}
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
@@ -828,7 +817,7 @@ def with_service_account(client: httpx.AsyncClient, http: httpx.Client) -> RcsCh
     return RcsChannel(BASE, agent_id=AGENT, tokens=tokens, client=client, clock=clock)
 
 
-OAUTH = HttpBench(
+OAUTH = cases.HttpBench(
     origin="https://rbm.test",
     make=with_service_account,
     secrets=(*RBM.secrets, LEAKED, key_info(signing_key())["private_key"].splitlines()[1]),
@@ -836,8 +825,8 @@ OAUTH = HttpBench(
 )
 
 
-def grant(answer: httpx.Response | Exception) -> Call:
-    return Call(
+def grant(answer: httpx.Response | Exception) -> cases.Call:
+    return cases.Call(
         answer,
         "POST",
         "/token",
@@ -847,20 +836,20 @@ def grant(answer: httpx.Response | Exception) -> Call:
     )
 
 
-OAUTH_CASES: list[HttpCase] = [
-    SendCase(
+OAUTH_CASES: list[cases.HttpCase] = [
+    cases.SendCase(
         "the token endpoint refuses the grant",
         outbound(),
         [grant(httpx.Response(400, json={"error": "invalid_grant", "error_description": LEAKED}))],
         Misconfigured("TOKEN_INVALID_GRANT"),
     ),
-    SendCase(
+    cases.SendCase(
         "the token endpoint is unreachable",
         outbound(),
         [grant(httpx.ConnectError(f"cannot reach https://oauth.test/token?x={LEAKED}"))],
         Retry("TOKEN_ENDPOINT_UNREACHABLE"),
     ),
-    SendCase(
+    cases.SendCase(
         "a 401 gets a fresh token from the real source",
         outbound(),
         [
@@ -875,9 +864,9 @@ OAUTH_CASES: list[HttpCase] = [
 ]
 
 
-@pytest.mark.parametrize("case", OAUTH_CASES, ids=ids)
-async def test_send_with_service_account_tokens(case: HttpCase) -> None:
-    await run_send(OAUTH, case)
+@pytest.mark.parametrize("case", OAUTH_CASES, ids=cases.ids)
+async def test_send_with_service_account_tokens(case: cases.HttpCase) -> None:
+    await cases.run_send(OAUTH, case)
 
 
 def test_key_file(tmp_path: Any, key: rsa.RSAPrivateKey, clock: ManualClock) -> None:
@@ -1023,8 +1012,8 @@ HANDSHAKE = b'{"clientToken": "SJENCPGJESMGUFPY", "secret": "1234567890"}'
 WRONG_TOKEN = {"error": "wrong client token"}
 
 HOOK_CASES = [
-    *(HookCase(label, push(event), 200, events, b"") for label, event, events in EVENT_CASES),
-    HookCase(
+    *(cases.HookCase(label, push(event), 200, events, b"") for label, event, events in EVENT_CASES),
+    cases.HookCase(
         "handshake echoes the secret",
         Inbound(SENDER, {}, HANDSHAKE),
         200,
@@ -1033,7 +1022,7 @@ HOOK_CASES = [
         content_type="text/plain",
     ),
     *(
-        HookCase(f"handshake, {label}", Inbound(sender, {}, body), 401, body=WRONG_TOKEN)
+        cases.HookCase(f"handshake, {label}", Inbound(sender, {}, body), 401, body=WRONG_TOKEN)
         for label, sender, body in [
             ("wrong token", SENDER, b'{"clientToken": "SOMEONEELSE", "secret": "1234567890"}'),
             ("empty token", SENDER, b'{"clientToken": "", "secret": "1234567890"}'),
@@ -1044,7 +1033,7 @@ HOOK_CASES = [
             ),
         ]
     ),
-    HookCase(
+    cases.HookCase(
         "handshake for another agent keeps its secret",
         Inbound(SENDER, {}, b'{"clientToken": "not-ours", "secret": "s3cret"}'),
         401,
@@ -1052,34 +1041,34 @@ HOOK_CASES = [
         secrets=("s3cret",),
     ),
     *(
-        HookCase(
+        cases.HookCase(
             f"signature {label}", Inbound(SENDER, headers(DELIVERED), envelope(DELIVERED)), 401
         )
         for label, headers in BAD_SIGNATURES
     ),
-    HookCase(
+    cases.HookCase(
         "sender without client token accepts nothing",
         Inbound(
             Sender("rcs-1", ""), {"x-goog-signature": signature(DELIVERED, "")}, envelope(DELIVERED)
         ),
         401,
     ),
-    HookCase(
+    cases.HookCase(
         "forged",
         Inbound(SENDER, {"x-goog-signature": "AAAA"}, b'{"message": {"data": "e30="}}'),
         401,
     ),
-    HookCase("unsigned garbage is 401, not 400", Inbound(SENDER, {}, b"{not json"), 401),
+    cases.HookCase("unsigned garbage is 401, not 400", Inbound(SENDER, {}, b"{not json"), 401),
     *(
-        HookCase(label, inbound, 400, body={"error": Matching("malformed.*")})
+        cases.HookCase(label, inbound, 400, body={"error": cases.Matching("malformed.*")})
         for label, inbound in MALFORMED
     ),
 ]
 
 
-@pytest.mark.parametrize("case", HOOK_CASES, ids=ids)
-async def test_webhook(case: HookCase) -> None:
-    await run_hook(WEBHOOK_ROUTE.handler, case, RBM.secrets)
+@pytest.mark.parametrize("case", HOOK_CASES, ids=cases.ids)
+async def test_webhook(case: cases.HookCase) -> None:
+    await cases.run_hook(WEBHOOK_ROUTE.handler, case, RBM.secrets)
 
 
 def test_signature_is_base64_hmac_sha512() -> None:

@@ -44,7 +44,7 @@ from cascade.domain.sending import (
 from cascade.simulators.script import Behaviour, Scripts
 from cascade.simulators.smsc import SmscSimulator, create_admin_app, create_server
 from cascade.simulators.smsc.server import SubmittedPart
-from tests.channel_cases import SendCase, Served, ids, run_send
+from tests import channel_cases as cases
 from tests.outbound import outbound_to
 
 pytestmark = pytest.mark.live
@@ -178,7 +178,7 @@ class Submit:
     report: tuple[str, str | None] | None = None
 
 
-SmsCase = SendCase[Submit, SubmittedPart]
+SmsCase = cases.SendCase[Submit, SubmittedPart]
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ class SmscBench:
     @asynccontextmanager
     async def serving(
         self, calls: Sequence[Submit], config: Mapping[str, Any]
-    ) -> AsyncIterator[Served[SubmittedPart]]:
+    ) -> AsyncIterator[cases.Served[SubmittedPart]]:
         scripts = self.smsc.scripts
         assert isinstance(scripts, Consulted)
         for call in calls:
@@ -222,7 +222,7 @@ class SmscBench:
             return took
 
         try:
-            yield Served(sms, check)
+            yield cases.Served(sms, check)
         finally:
             await sms.aclose()
 
@@ -262,7 +262,7 @@ def send(
     *calls: Submit,
     **config: Any,
 ) -> SmsCase:
-    return SendCase(label, out, calls, expected, config)
+    return cases.SendCase(label, out, calls, expected, config)
 
 
 def one(phone: str = PHONE, script: Behaviour | None = QUICK, **fields: object) -> Submit:
@@ -399,9 +399,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=ids)
+@pytest.mark.parametrize("case", CASES, ids=cases.ids)
 async def test_send(smsc: SmscSimulator, case: SmsCase) -> None:
-    await run_send(SmscBench(smsc), case)
+    await cases.run_send(SmscBench(smsc), case)
 
 
 # --- sending and receipts -------------------------------------------------------------------
@@ -1136,4 +1136,4 @@ async def test_the_bench_refuses_a_row_that_differs(
     smsc: SmscSimulator, bench: dict[str, Any], case: SmsCase, complaint: str
 ) -> None:
     with pytest.raises(AssertionError, match=complaint):
-        await run_send(SmscBench(smsc, **bench), case)
+        await cases.run_send(SmscBench(smsc, **bench), case)

@@ -42,16 +42,7 @@ from cascade.domain.sending import (
     Throttled,
     Unreachable,
 )
-from tests.channel_cases import (
-    Call,
-    HookCase,
-    HttpBench,
-    HttpCase,
-    SendCase,
-    ids,
-    run_hook,
-    run_send,
-)
+from tests import channel_cases as cases
 from tests.mock_transport import Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 
@@ -89,7 +80,7 @@ def error(code: int, description: str, **parameters: Any) -> dict[str, Any]:
 
 # --- sending -----------------------------------------------------------------------------------
 
-TELEGRAM = HttpBench(
+TELEGRAM = cases.HttpBench(
     origin=BASE,
     make=lambda client, **config: TelegramChannel(base_url=BASE, client=client, **config),
     # the token is in every URL; its secret half must be in no log line and no outcome
@@ -117,12 +108,12 @@ def send(
     expected: Outcome,
     out: Outbound = OUT,
     body: dict[str, Any] | None = None,  # default: chat_id and text of `out`
-) -> HttpCase:
+) -> cases.HttpCase:
     calls = []
     if answer is not None:
         body = body or {"chat_id": out.address, "text": out.text}
-        calls.append(Call(answer, "POST", f"/bot{TOKEN}/sendMessage", body=body))
-    return SendCase(label, out, calls, expected)
+        calls.append(cases.Call(answer, "POST", f"/bot{TOKEN}/sendMessage", body=body))
+    return cases.SendCase(label, out, calls, expected)
 
 
 SURVEY = replace(OUT, message_type="viber_survey", survey_options=("Yes", "No"), text="Happy?")
@@ -201,9 +192,9 @@ SEND_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", SEND_CASES, ids=ids)
-async def test_send(case: HttpCase) -> None:
-    await run_send(TELEGRAM, case)
+@pytest.mark.parametrize("case", SEND_CASES, ids=cases.ids)
+async def test_send(case: cases.HttpCase) -> None:
+    await cases.run_send(TELEGRAM, case)
 
 
 async def test_httpx_request_log_is_redacted(
@@ -348,10 +339,10 @@ def hook(
     reply: dict[str, Any] | None = None,  # the method call in the response body, if any
     headers: dict[str, str] | None = None,
     sender: Sender = SENDER,
-) -> HookCase:
+) -> cases.HookCase:
     raw = body if isinstance(body, bytes) else msgspec.json.encode(body)
     inbound = Inbound(sender=sender, headers=GOOD if headers is None else headers, body=raw)
-    return HookCase(label, inbound, status, events, b"" if reply is None else reply)
+    return cases.HookCase(label, inbound, status, events, b"" if reply is None else reply)
 
 
 LINKED = ContactLinked(
@@ -476,9 +467,9 @@ HOOK_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", HOOK_CASES, ids=ids)
-async def test_webhook(case: HookCase) -> None:
-    await run_hook(
+@pytest.mark.parametrize("case", HOOK_CASES, ids=cases.ids)
+async def test_webhook(case: cases.HookCase) -> None:
+    await cases.run_hook(
         lambda inbound: handle_webhook(inbound, clock=ManualClock()), case, TELEGRAM.secrets
     )
 

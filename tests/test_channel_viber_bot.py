@@ -35,18 +35,7 @@ from cascade.domain.sending import (
     Throttled,
     Unreachable,
 )
-from tests.channel_cases import (
-    Call,
-    HookCase,
-    HttpBench,
-    HttpCase,
-    SendCase,
-    assert_kept,
-    captured_logs,
-    ids,
-    run_hook,
-    run_send,
-)
+from tests import channel_cases as cases
 from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 
@@ -127,7 +116,7 @@ async def test_owned_client_is_closed() -> None:
 
 # --- sending ---------------------------------------------------------------------------------
 
-VIBER = HttpBench(
+VIBER = cases.HttpBench(
     origin=BASE,
     make=lambda client, **config: ViberBotChannel(base_url=BASE, client=client, **config),
     secrets=(TOKEN, TOKEN[:16]),
@@ -156,12 +145,12 @@ def send(
     out: Outbound = OUT,
     body: dict[str, Any] | None = None,
     **fields: object,
-) -> HttpCase:
+) -> cases.HttpCase:
     calls = []
     if reply is not None:
         fields = {"receiver": out.address, "text": out.text, **fields}
-        calls.append(Call(reply, "POST", "/pa/send_message", body=body, fields=fields))
-    return SendCase(label, out, calls, expected)
+        calls.append(cases.Call(reply, "POST", "/pa/send_message", body=body, fields=fields))
+    return cases.SendCase(label, out, calls, expected)
 
 
 SENT = Sent(str(MESSAGE_TOKEN))
@@ -246,9 +235,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=ids)
-async def test_send(case: HttpCase) -> None:
-    await run_send(VIBER, case)
+@pytest.mark.parametrize("case", CASES, ids=cases.ids)
+async def test_send(case: cases.HttpCase) -> None:
+    await cases.run_send(VIBER, case)
 
 
 # --- set_webhook and get_account_info ----------------------------------------------------------
@@ -282,10 +271,10 @@ async def test_set_webhook_failure_raises(
     channel: ViberBotChannel, viber: MockApi, reply: httpx.Response, status: int
 ) -> None:
     viber.expect(Exchange(reply, path="/pa/set_webhook"))
-    with captured_logs() as records, pytest.raises(ViberApiError) as caught:
+    with cases.captured_logs() as records, pytest.raises(ViberApiError) as caught:
         await channel.set_webhook(SENDER, "https://h/w")
     assert caught.value.status == status
-    assert_kept(VIBER.secrets, records, str(caught.value), "set_webhook")
+    cases.assert_kept(VIBER.secrets, records, str(caught.value), "set_webhook")
 
 
 async def test_get_account_info(channel: ViberBotChannel, viber: MockApi) -> None:
@@ -445,24 +434,27 @@ DELIVERED = msgspec.json.encode(receipt("delivered"))
 SEEN = msgspec.json.encode(receipt("seen"))
 
 HOOK_CASES = [
-    *(HookCase(label, signed(payload), 200, events) for label, payload, events in EVENT_CASES),
     *(
-        HookCase(label, signed(body), 400, body={"error": "malformed callback"})
+        cases.HookCase(label, signed(payload), 200, events)
+        for label, payload, events in EVENT_CASES
+    ),
+    *(
+        cases.HookCase(label, signed(body), 400, body={"error": "malformed callback"})
         for label, body in MALFORMED
     ),
     *(
-        HookCase(f"signature {label}", Inbound(SENDER, headers(DELIVERED), DELIVERED), 401)
+        cases.HookCase(f"signature {label}", Inbound(SENDER, headers(DELIVERED), DELIVERED), 401)
         for label, headers in SIGNATURE_CASES
     ),
-    HookCase("forged", Inbound(SENDER, {"x-viber-content-signature": "00"}, b"{}"), 401),
-    HookCase(
+    cases.HookCase("forged", Inbound(SENDER, {"x-viber-content-signature": "00"}, b"{}"), 401),
+    cases.HookCase(
         "sender without a token accepts nothing",
         Inbound(
             Sender("bot-1", ""), {"x-viber-content-signature": signature(DELIVERED, "")}, DELIVERED
         ),
         401,
     ),
-    HookCase(
+    cases.HookCase(
         "signature hex case does not matter",
         Inbound(SENDER, _uppercase_ok(SEEN), SEEN),
         200,
@@ -471,9 +463,9 @@ HOOK_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", HOOK_CASES, ids=ids)
-async def test_webhook(case: HookCase) -> None:
-    await run_hook(WEBHOOK_ROUTE.handler, case, VIBER.secrets)
+@pytest.mark.parametrize("case", HOOK_CASES, ids=cases.ids)
+async def test_webhook(case: cases.HookCase) -> None:
+    await cases.run_hook(WEBHOOK_ROUTE.handler, case, VIBER.secrets)
 
 
 def test_signature_is_hex_hmac_sha256_of_the_raw_body() -> None:

@@ -39,16 +39,7 @@ from cascade.domain.sending import (
     Throttled,
     Unreachable,
 )
-from tests.channel_cases import (
-    Call,
-    HookCase,
-    HttpBench,
-    HttpCase,
-    SendCase,
-    ids,
-    run_hook,
-    run_send,
-)
+from tests import channel_cases as cases
 from tests.mock_transport import TRANSPORT_FAULTS
 from tests.outbound import outbound_to
 
@@ -122,7 +113,7 @@ def test_repr_hides_credentials() -> None:
 
 # --- sending -------------------------------------------------------------------------------------
 
-VONAGE = HttpBench(
+VONAGE = cases.HttpBench(
     origin=BASE,
     make=lambda client, **config: ViberBusinessChannel(base_url=BASE, client=client, **config),
     secrets=(API_SECRET, SIGNATURE_SECRET, BASIC.split()[1]),
@@ -141,15 +132,15 @@ def send(
     headers: Mapping[str, str] | None = None,
     fields: Mapping[str, str] | None = None,
     secrets: tuple[str, ...] = (),  # what `config` holds
-) -> HttpCase:
+) -> cases.HttpCase:
     out = out or outbound()
     calls = []
     if reply is not None:
         key = {"to": out.phone.removeprefix("+"), "client_ref": out.attempt_id, **(fields or {})}
         calls.append(
-            Call(reply, "POST", "/v1/messages", headers=headers or {}, body=body, fields=key)
+            cases.Call(reply, "POST", "/v1/messages", headers=headers or {}, body=body, fields=key)
         )
-    return SendCase(label, out, calls, expected, config, secrets)
+    return cases.SendCase(label, out, calls, expected, config, secrets)
 
 
 INSTALLATION_KEY, INSTALLATION_SECRET = "k2-install", "s2-install-secret"
@@ -370,9 +361,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=ids)
-async def test_send(case: HttpCase) -> None:
-    await run_send(VONAGE, case)
+@pytest.mark.parametrize("case", CASES, ids=cases.ids)
+async def test_send(case: cases.HttpCase) -> None:
+    await cases.run_send(VONAGE, case)
 
 
 # --- the status webhook --------------------------------------------------------------------------
@@ -522,45 +513,48 @@ MALFORMED_CASES: list[tuple[str, bytes]] = [
 
 
 HOOK_CASES = [
-    *(HookCase(label, signed(payload), 200, events) for label, payload, events in EVENT_CASES),
-    HookCase(
+    *(
+        cases.HookCase(label, signed(payload), 200, events)
+        for label, payload, events in EVENT_CASES
+    ),
+    cases.HookCase(
         "fresh within five minutes",
         signed(status("delivered"), iat=time.time() - 290),
         200,
         (report("delivered"),),
     ),
     *(
-        HookCase(label, inbound, 401, body={"error": "bad signature"})
+        cases.HookCase(label, inbound, 401, body={"error": "bad signature"})
         for label, inbound in REFUSED_CASES
     ),
-    HookCase(
+    cases.HookCase(
         "forged bearer",
         Inbound(SENDER, {"authorization": "Bearer x.y.z"}, b"{}"),
         401,
         body={"error": "bad signature"},
     ),
-    HookCase(
+    cases.HookCase(
         "forged with a wrong secret",
         Inbound(SENDER, {"authorization": token(b"{}", "wrong")}, b"{}"),
         401,
         body={"error": "bad signature"},
     ),
-    HookCase(
+    cases.HookCase(
         "signed for another body",
         Inbound(SENDER, {"authorization": token(b"{}")}, b"not json"),
         401,
         body={"error": "bad signature"},
     ),
     *(
-        HookCase(label, signed(body), 400, body={"error": "malformed status"})
+        cases.HookCase(label, signed(body), 400, body={"error": "malformed status"})
         for label, body in MALFORMED_CASES
     ),
 ]
 
 
-@pytest.mark.parametrize("case", HOOK_CASES, ids=ids)
-async def test_webhook(case: HookCase) -> None:
-    await run_hook(WEBHOOK_ROUTE.handler, case, VONAGE.secrets)
+@pytest.mark.parametrize("case", HOOK_CASES, ids=cases.ids)
+async def test_webhook(case: cases.HookCase) -> None:
+    await cases.run_hook(WEBHOOK_ROUTE.handler, case, VONAGE.secrets)
 
 
 async def test_channel_route_falls_back_to_the_installation_secret() -> None:
