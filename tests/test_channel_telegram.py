@@ -345,6 +345,12 @@ def hook(
     return cases.HookCase(label, inbound, status, events, b"" if reply is None else reply)
 
 
+THANKS = {
+    "method": "sendMessage",
+    "chat_id": CHAT,
+    "text": "Thank you! Your messages will arrive in this chat.",
+    "reply_markup": {"remove_keyboard": True},
+}
 LINKED = ContactLinked(
     channel="telegram", sender_id="bot-1", phone="+380501234561", address=str(CHAT)
 )
@@ -376,23 +382,13 @@ HOOK_CASES = [
         "own contact",
         message(contact={"phone_number": "380501234561", "first_name": "Ann", "user_id": CHAT}),
         events=(LINKED,),
-        reply={
-            "method": "sendMessage",
-            "chat_id": CHAT,
-            "text": "Thank you! Your messages will arrive in this chat.",
-            "reply_markup": {"remove_keyboard": True},
-        },
+        reply=THANKS,
     ),
     hook(
         "own contact with + and spaces",
         message(contact={"phone_number": "+380 50 123 4561", "user_id": CHAT}),
         events=(LINKED,),
-        reply={
-            "method": "sendMessage",
-            "chat_id": CHAT,
-            "text": "Thank you! Your messages will arrive in this chat.",
-            "reply_markup": {"remove_keyboard": True},
-        },
+        reply=THANKS,
     ),
     hook(
         "someone else's contact",

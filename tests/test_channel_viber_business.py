@@ -150,20 +150,26 @@ INSTALLATION_BASIC = base64.b64encode(f"{INSTALLATION_KEY}:{INSTALLATION_SECRET}
 
 IMAGE = "https://shop.test/sale.jpg"
 
+
+def vonage_body(text: str = "Your order #12345 has been confirmed", **viber: Any) -> dict[str, Any]:
+    """The whole request body Vonage must get: a text, unless `image` replaces it."""
+    content: dict[str, Any] = {"message_type": "text", "text": text}
+    if "image" in viber:
+        content = {"message_type": "image", "image": viber.pop("image")}
+    return {
+        **content,
+        "to": "380501234563",
+        "from": SERVICE_ID,
+        "channel": "viber_service",
+        "client_ref": "att-1",
+        "viber_service": {"category": "transaction", "ttl": 3600, **viber},
+    }
+
+
+SALE = {"url": "https://shop.test/sale", "text": "Shop now"}
+
 BODY_CASES: list[tuple[str, Outbound, dict[str, Any]]] = [
-    (
-        "transaction-text",
-        outbound(),
-        {
-            "message_type": "text",
-            "text": "Your order #12345 has been confirmed",
-            "to": "380501234563",
-            "from": SERVICE_ID,
-            "channel": "viber_service",
-            "client_ref": "att-1",
-            "viber_service": {"category": "transaction", "ttl": 3600},
-        },
-    ),
+    ("transaction-text", outbound(), vonage_body()),
     (
         "promo-image-button",
         outbound(
@@ -174,32 +180,17 @@ BODY_CASES: list[tuple[str, Outbound, dict[str, Any]]] = [
             button_text="Shop now",
             button_url="https://shop.test/sale",
         ),
-        {
-            "message_type": "image",
-            "image": {"url": IMAGE, "caption": "Spring sale: -30%"},
-            "to": "380501234563",
-            "from": SERVICE_ID,
-            "channel": "viber_service",
-            "client_ref": "att-1",
-            "viber_service": {
-                "category": "promotion",
-                "ttl": 259_200,
-                "action": {"url": "https://shop.test/sale", "text": "Shop now"},
-            },
-        },
+        vonage_body(
+            image={"url": IMAGE, "caption": "Spring sale: -30%"},
+            category="promotion",
+            ttl=259_200,
+            action=SALE,
+        ),
     ),
     (
         "promo-text-only",
         outbound(text="Spring sale", message_type="promo"),
-        {
-            "message_type": "text",
-            "text": "Spring sale",
-            "to": "380501234563",
-            "from": SERVICE_ID,
-            "channel": "viber_service",
-            "client_ref": "att-1",
-            "viber_service": {"category": "promotion", "ttl": 3600},
-        },
+        vonage_body("Spring sale", category="promotion"),
     ),
     (
         "promo-text-button",
@@ -209,62 +200,14 @@ BODY_CASES: list[tuple[str, Outbound, dict[str, Any]]] = [
             button_text="Shop now",
             button_url="https://shop.test/sale",
         ),
-        {
-            "message_type": "text",
-            "text": "Spring sale",
-            "to": "380501234563",
-            "from": SERVICE_ID,
-            "channel": "viber_service",
-            "client_ref": "att-1",
-            "viber_service": {
-                "category": "promotion",
-                "ttl": 3600,
-                "action": {"url": "https://shop.test/sale", "text": "Shop now"},
-            },
-        },
+        vonage_body("Spring sale", category="promotion", action=SALE),
     ),
-    (
-        "ttl-clamped-to-three-days",
-        outbound(ttl=2_592_000),
-        {
-            "message_type": "text",
-            "text": "Your order #12345 has been confirmed",
-            "to": "380501234563",
-            "from": SERVICE_ID,
-            "channel": "viber_service",
-            "client_ref": "att-1",
-            "viber_service": {"category": "transaction", "ttl": MAX_TTL_S},
-        },
-    ),
-    (
-        "ttl-at-the-minimum",
-        outbound(ttl=30, message_type="viber_survey"),
-        {
-            "message_type": "text",
-            "text": "Your order #12345 has been confirmed",
-            "to": "380501234563",
-            "from": SERVICE_ID,
-            "channel": "viber_service",
-            "client_ref": "att-1",
-            "viber_service": {"category": "transaction", "ttl": 30},
-        },
-    ),
+    ("ttl-clamped-to-three-days", outbound(ttl=2_592_000), vonage_body(ttl=MAX_TTL_S)),
+    ("ttl-at-the-minimum", outbound(ttl=30, message_type="viber_survey"), vonage_body(ttl=30)),
     (
         "button-label-cut-to-30",
         outbound(text="Sale", message_type="promo", button_text="B" * 40, button_url="https://b"),
-        {
-            "message_type": "text",
-            "text": "Sale",
-            "to": "380501234563",
-            "from": SERVICE_ID,
-            "channel": "viber_service",
-            "client_ref": "att-1",
-            "viber_service": {
-                "category": "promotion",
-                "ttl": 3600,
-                "action": {"url": "https://b", "text": "B" * 30},
-            },
-        },
+        vonage_body("Sale", category="promotion", action={"url": "https://b", "text": "B" * 30}),
     ),
 ]
 
