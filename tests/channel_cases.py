@@ -95,7 +95,8 @@ class HookCase:
     """One inbound webhook request and what its handler must answer."""
 
     id: str
-    inbound: Inbound
+    inbound: Inbound | Callable[[], Inbound]  # a function: made as the case runs (a
+    # token that carries the time it was signed must not age from collection on)
     status: int = 200
     events: tuple[Event, ...] = ()
     body: bytes | Mapping[str, Any] | None = None  # a mapping: the JSON reply; None: any
@@ -154,8 +155,9 @@ async def run_send(bench: Bench[X, R], case: SendCase[X, R]) -> Outcome:
 async def run_hook(handler: WebhookHandler, case: HookCase, secrets: Sequence[str] = ()) -> None:
     """Run one webhook case through `handler`; `secrets`: what the channel holds besides
     the inbound's sender."""
+    inbound = case.inbound() if callable(case.inbound) else case.inbound
     with captured_logs() as records:
-        reply = await handler(case.inbound)
+        reply = await handler(inbound)
     got = (reply.status, reply.events)
     assert got == (case.status, case.events), f"{case.id}: answered {got!r}"
     if isinstance(case.body, bytes):
@@ -167,7 +169,7 @@ async def run_hook(handler: WebhookHandler, case: HookCase, secrets: Sequence[st
         content_type = "application/json"
     if content_type is not None:
         assert reply.content_type == content_type, f"{case.id}: {reply.content_type}"
-    kept = (*secrets, *case.secrets, *sender_secrets(case.inbound.sender))
+    kept = (*secrets, *case.secrets, *sender_secrets(inbound.sender))
     assert_kept(kept, records, repr(reply), case.id)
 
 

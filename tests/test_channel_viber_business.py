@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -369,6 +369,11 @@ def signed(payload: dict[str, Any] | bytes, **token_args: Any) -> Inbound:
     return Inbound(SENDER, {"authorization": token(body, **token_args)}, body)
 
 
+def signed_then(payload: dict[str, Any] | bytes, **token_args: Any) -> Callable[[], Inbound]:
+    """`signed`, as the case runs: the token's iat is then."""
+    return lambda: signed(payload, **token_args)
+
+
 def report(state: str, reason: str | None = None) -> DeliveryReport:
     return DeliveryReport("viber_business", MESSAGE_UUID, state, AT_MS, reason)  # type: ignore[arg-type]
 
@@ -416,23 +421,24 @@ def tampered() -> Inbound:
     return Inbound(SENDER, {"authorization": token(original)}, forged)
 
 
-REFUSED_CASES: list[tuple[str, Inbound]] = [
-    ("no-header", Inbound(SENDER, {}, msgspec.json.encode(status("delivered")))),
-    ("basic-scheme", Inbound(SENDER, {"authorization": BASIC}, b"{}")),
-    ("wrong-secret", signed(status("delivered"), secret="not-the-secret")),
-    ("tampered-body", tampered()),
-    ("stale-iat", signed(status("delivered"), iat=time.time() - 301)),
-    ("iat-from-the-future", signed(status("delivered"), iat=time.time() + 600)),
-    ("no-iat", signed(status("delivered"), claims={"iat": None})),
-    ("expired-exp", signed(status("delivered"), claims={"exp": int(time.time()) - 1})),
-    ("no-payload-hash", signed(status("delivered"), claims={"payload_hash": None})),
-    ("alg-none", signed(status("delivered"), alg="none")),
-    ("other-account", signed(status("delivered"), claims={"api_key": "someone-else"})),
-    ("garbage-token", Inbound(SENDER, {"authorization": "Bearer not-a-jwt"}, b"{}")),
-    ("bad-base64", Inbound(SENDER, {"authorization": "Bearer a.b!.c"}, b"{}")),
+# made as each case runs: a token is only as fresh as its iat
+REFUSED_CASES: list[tuple[str, Callable[[], Inbound]]] = [
+    ("no-header", lambda: Inbound(SENDER, {}, msgspec.json.encode(status("delivered")))),
+    ("basic-scheme", lambda: Inbound(SENDER, {"authorization": BASIC}, b"{}")),
+    ("wrong-secret", signed_then(status("delivered"), secret="not-the-secret")),
+    ("tampered-body", tampered),
+    ("stale-iat", lambda: signed(status("delivered"), iat=time.time() - 301)),
+    ("iat-from-the-future", lambda: signed(status("delivered"), iat=time.time() + 600)),
+    ("no-iat", signed_then(status("delivered"), claims={"iat": None})),
+    ("expired-exp", lambda: signed(status("delivered"), claims={"exp": int(time.time()) - 1})),
+    ("no-payload-hash", signed_then(status("delivered"), claims={"payload_hash": None})),
+    ("alg-none", signed_then(status("delivered"), alg="none")),
+    ("other-account", signed_then(status("delivered"), claims={"api_key": "someone-else"})),
+    ("garbage-token", lambda: Inbound(SENDER, {"authorization": "Bearer not-a-jwt"}, b"{}")),
+    ("bad-base64", lambda: Inbound(SENDER, {"authorization": "Bearer a.b!.c"}, b"{}")),
     (
         "no-secret-configured",
-        Inbound(
+        lambda: Inbound(
             Sender("acct-1", SENDER.token),
             {"authorization": token(b"{}")},
             b"{}",
@@ -457,12 +463,12 @@ MALFORMED_CASES: list[tuple[str, bytes]] = [
 
 HOOK_CASES = [
     *(
-        cases.HookCase(label, signed(payload), 200, events)
+        cases.HookCase(label, signed_then(payload), 200, events)
         for label, payload, events in EVENT_CASES
     ),
     cases.HookCase(
         "fresh within five minutes",
-        signed(status("delivered"), iat=time.time() - 290),
+        lambda: signed(status("delivered"), iat=time.time() - 290),
         200,
         (report("delivered"),),
     ),
@@ -489,7 +495,7 @@ HOOK_CASES = [
         body={"error": "bad signature"},
     ),
     *(
-        cases.HookCase(label, signed(body), 400, body={"error": "malformed status"})
+        cases.HookCase(label, signed_then(body), 400, body={"error": "malformed status"})
         for label, body in MALFORMED_CASES
     ),
 ]
