@@ -24,7 +24,16 @@ an `httpx.MockTransport` (tests/mock_transport.py) and its calls are `Call`s; th
 channel's bench, on the SMSC simulator over loopback, is in tests/test_channel_sms.py.
 A row whose outcome holds what only the provider's side knows (a message id the SMSC
 made up, the code a flash call carries) gives the outcome as a function of the requests
-the bench saw.
+the bench saw. A library that speaks synchronous HTTP (google-auth fetching a token) gets
+a client on the same mocked provider (`HttpBench.sync_client`), so its calls are rows too.
+
+A channel's test file holds its bench and its rows, and runs them:
+
+    @pytest.mark.parametrize("case", CASES, ids=cases.ids)
+    async def test_send(case: cases.HttpCase) -> None:
+        await cases.run_send(BENCH, case)
+
+tests/test_channel_cases.py shows each of the runner's checks failing a bad row.
 """
 
 from __future__ import annotations
