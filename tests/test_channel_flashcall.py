@@ -1,15 +1,17 @@
 """The flash-call channel: its pure code helpers, Twilio's Calls API against a mocked
 transport, and the status-callback webhook, all table-driven.
 
-Every test that talks to "Twilio" declares the exchanges it expects (tests/mock_transport.py).
+Calls and status callbacks are rows for the channel test runner (tests/channel_cases.py);
+the other tests that talk to "Twilio" declare the exchanges they expect
+(tests/mock_transport.py).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -47,6 +49,7 @@ from cascade.domain.sending import (
     Throttled,
     Unreachable,
 )
+from tests import channel_cases as cases
 from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 
@@ -243,6 +246,7 @@ def test_channel_declares_its_limits_and_route() -> None:
     assert 0 < LIMITS.delivery_window_s <= 300  # never beyond flashcall's default TTL
     assert FlashCallChannel.routes == (WEBHOOK_ROUTE,)
     assert WEBHOOK_ROUTE.channel == "flashcall"
+    assert TWIML == "<Response><Hangup/></Response>"
 
 
 async def test_owned_client_is_closed() -> None:
@@ -272,34 +276,74 @@ def test_bad_configuration_is_refused(overrides: dict[str, Any]) -> None:
 
 # --- placing the call -------------------------------------------------------------------------
 
+BASIC = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+CALLER = cases.Matching(re.escape(PREFIX) + r"\d{4}")  # the code is the caller's last four digits
 
-async def test_call_request_is_exact(channel: FlashCallChannel, twilio: MockApi) -> None:
-    twilio.expect(Exchange(created()))
-    outcome = await channel.send(outbound())
-    assert isinstance(outcome, Sent)
-    code = outcome.secret
-    assert code is not None
-    assert len(code) == 4
-    assert code.isdigit()
-    caller = PREFIX + code
-    assert outcome == Sent(CALL_SID, detail=pattern(PREFIX + code, 4), secret=code)
 
-    request = twilio.requests[0]
-    assert request.method == "POST"
-    assert str(request.url) == f"{BASE}{CALLS_PATH}"
-    expected_auth = base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
-    assert request.headers["Authorization"] == f"Basic {expected_auth}"
-    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert twilio.only_form == [
-        ("To", "+380501234569"),
-        ("From", caller),
-        ("Twiml", "<Response><Hangup/></Response>"),
-        ("Timeout", "10"),
-        ("StatusCallback", CALLBACK_URL),
-        ("StatusCallbackMethod", "POST"),
-        ("StatusCallbackEvent", "completed"),
-    ]
-    assert TWIML == "<Response><Hangup/></Response>"
+def caller_of(outcome: Outcome) -> tuple[str, ...]:
+    """The caller number a placed call carries its code in: never to be logged."""
+    return (PREFIX + outcome.secret,) if isinstance(outcome, Sent) and outcome.secret else ()
+
+
+TWILIO = cases.HttpBench(
+    origin=BASE,
+    make=make_channel,
+    secrets=(TOKEN, TOKEN[:12], BASIC.split()[1]),
+    headers={"Authorization": BASIC, "Content-Type": "application/x-www-form-urlencoded"},
+    carried=caller_of,
+)
+
+
+def placed(seen: Sequence[httpx.Request]) -> Outcome:
+    """A placed call: its code is the one its caller number carries."""
+    caller = cases.decoded(seen[0])[1]["From"]
+    code = caller.removeprefix(PREFIX)
+    return Sent(CALL_SID, detail=pattern(PREFIX + code, 4), secret=code)
+
+
+def call(
+    label: str,
+    reply: httpx.Response | Exception,
+    expected: Outcome | Callable[[Sequence[httpx.Request]], Outcome],
+    out: Outbound | None = None,
+    body: list[tuple[str, object]] | None = None,
+    config: dict[str, Any] | None = None,
+    **fields: str,
+) -> cases.HttpCase:
+    out = out or outbound()
+    key = {"To": out.address, "From": CALLER, **fields}
+    calls = [cases.Call(reply, "POST", CALLS_PATH, body=body, fields=key)]
+    return cases.SendCase(label, out, calls, expected, config or {})
+
+
+CASES = [
+    call(
+        "call request is exact",
+        created(),
+        placed,
+        body=[
+            ("To", "+380501234569"),
+            ("From", CALLER),
+            ("Twiml", "<Response><Hangup/></Response>"),
+            ("Timeout", "10"),
+            ("StatusCallback", CALLBACK_URL),
+            ("StatusCallbackMethod", "POST"),
+            ("StatusCallbackEvent", "completed"),
+        ],
+    ),
+    # the ring timeout never outlasts the TTL
+    call("rings 4 s with 4 s left", created(), placed, outbound(ttl=4), Timeout="4"),
+    call("rings 1 s with none left", created(), placed, outbound(ttl=0), Timeout="1"),
+    call(
+        "address wins over phone and sender id is in the callback",
+        created(),
+        placed,
+        replace(outbound(address="+380501234560"), sender=Sender(id="twilio main/1", token=TOKEN)),
+        config={"ring_timeout_s": 15},
+        Timeout="15",
+        StatusCallback=f"{CASCADE}/webhooks/flashcall/twilio%20main%2F1",
+    ),
+]
 
 
 async def test_each_call_carries_a_fresh_code(twilio: MockApi) -> None:
@@ -313,31 +357,6 @@ async def test_each_call_carries_a_fresh_code(twilio: MockApi) -> None:
     froms = [dict(parse_qsl(r.content.decode()))["From"] for r in twilio.requests]
     assert froms == [PREFIX + s for s in secrets_ if s]
     assert all(o.detail and o.detail.startswith(PREFIX) for o in outcomes if isinstance(o, Sent))
-
-
-async def test_ring_timeout_never_outlasts_the_ttl(
-    channel: FlashCallChannel, twilio: MockApi
-) -> None:
-    twilio.expect(Exchange(created()), Exchange(created()))
-    await channel.send(outbound(ttl=4))
-    await channel.send(outbound(ttl=0))
-    timeouts = [dict(parse_qsl(r.content.decode()))["Timeout"] for r in twilio.requests]
-    assert timeouts == ["4", "1"]
-
-
-async def test_address_wins_over_phone_and_sender_id_is_in_the_callback(
-    twilio: MockApi,
-) -> None:
-    twilio.expect(Exchange(created()))
-    async with twilio.client() as client:
-        channel = make_channel(client, ring_timeout_s=15)
-        out = outbound(address="+380501234560")
-        other = Sender(id="twilio main/1", token=TOKEN)
-        await channel.send(replace(out, sender=other))
-    form = dict(twilio.only_form)
-    assert form["To"] == "+380501234560"
-    assert form["Timeout"] == "15"
-    assert form["StatusCallback"] == f"{CASCADE}/webhooks/flashcall/twilio%20main%2F1"
 
 
 ERROR_CASES: list[tuple[str, httpx.Response, Outcome]] = [
@@ -369,20 +388,6 @@ ERROR_CASES: list[tuple[str, httpx.Response, Outcome]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "reply", "expected"), ERROR_CASES, ids=[c[0] for c in ERROR_CASES]
-)
-async def test_every_error_maps(
-    channel: FlashCallChannel,
-    twilio: MockApi,
-    case: str,
-    reply: httpx.Response,
-    expected: Outcome,
-) -> None:
-    twilio.expect(Exchange(reply))
-    assert await channel.send(outbound()) == expected
-
-
 FAULT_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
     *TRANSPORT_FAULTS,
     # a 2xx we cannot read may be a placed call behind a proxy: never repeated
@@ -392,18 +397,15 @@ FAULT_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "reply", "expected"), FAULT_CASES, ids=[c[0] for c in FAULT_CASES]
-)
-async def test_transport_faults_and_unreadable_answers(
-    channel: FlashCallChannel,
-    twilio: MockApi,
-    case: str,
-    reply: httpx.Response | Exception,
-    expected: Outcome,
-) -> None:
-    twilio.expect(Exchange(reply))
-    assert await channel.send(outbound()) == expected
+ALL = [
+    *CASES,
+    *(call(label, reply, expected) for label, reply, expected in [*ERROR_CASES, *FAULT_CASES]),
+]
+
+
+@pytest.mark.parametrize("case", ALL, ids=cases.ids)
+async def test_call(case: cases.HttpCase) -> None:
+    await cases.run_send(TWILIO, case)
 
 
 async def test_unsupported_base_url_is_misconfigured() -> None:
@@ -412,31 +414,6 @@ async def test_unsupported_base_url_is_misconfigured() -> None:
         assert await channel.send(outbound()) == Misconfigured("INVALID_BASE_URL")
     finally:
         await channel.aclose()
-
-
-async def test_secrets_never_logged(
-    channel: FlashCallChannel, twilio: MockApi, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    replies: list[httpx.Response | Exception] = [created()]
-    replies += [c[1] for c in ERROR_CASES] + [c[1] for c in FAULT_CASES]
-    twilio.expect(*(Exchange(r) for r in replies))
-    codes: list[str] = []
-    for _ in replies:
-        outcome = await channel.send(outbound())
-        if isinstance(outcome, Sent) and outcome.secret:
-            codes.append(outcome.secret)
-    twilio.expect(Exchange(httpx.ReadTimeout("slow"), path=f"{CALLS_PATH[:-5]}/{CALL_SID}.json"))
-    await channel.revoke(SENDER, "+380501234569", CALL_SID)
-    forged = Inbound(SENDER, {"x-twilio-signature": "AAAA", "x-cascade-webhook-url": "u"}, b"")
-    assert (await handle_webhook(forged)).status == 403
-    assert caplog.records, "the faults above should have been logged"
-    assert TOKEN not in caplog.text
-    assert TOKEN[:12] not in caplog.text
-    callers = [dict(parse_qsl(r.content.decode()))["From"] for r in twilio.requests[:-1]]
-    assert codes
-    assert all(PREFIX + c not in caplog.text for c in codes)
-    assert all(c not in caplog.text for c in callers)
 
 
 async def test_error_messages_quoting_the_caller_are_not_logged(
@@ -471,23 +448,23 @@ async def test_revoke_cancels_the_call(channel: FlashCallChannel, twilio: MockAp
 
 
 @pytest.mark.parametrize(
-    "reply", [error(400, 21220), httpx.Response(500), httpx.ConnectError("refused")]
+    "reply",
+    [
+        error(400, 21220),
+        httpx.Response(500),
+        httpx.ConnectError("refused"),
+        httpx.ReadTimeout("slow"),
+    ],
 )
 async def test_revoke_swallows_failures(
     channel: FlashCallChannel, twilio: MockApi, reply: httpx.Response | Exception
 ) -> None:
     path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{CALL_SID}.json"
     twilio.expect(Exchange(reply, path=path))
-    await channel.revoke(SENDER, "+380501234569", CALL_SID)  # does not raise
-
-
-def test_runner_rejects_surprises_and_leftovers() -> None:
-    mock = MockApi(CALLS_PATH)
-    with pytest.raises(AssertionError, match="unexpected request"):
-        mock.handle(httpx.Request("POST", f"{BASE}{CALLS_PATH}"))
-    mock.expect(Exchange(created()))
-    with pytest.raises(AssertionError, match="never made"):
-        mock.assert_done()
+    with cases.captured_logs() as records:
+        await channel.revoke(SENDER, "+380501234569", CALL_SID)  # does not raise
+    assert records, "a failed cancel is logged"
+    cases.assert_kept(TWILIO.secrets, records, "", "revoke")
 
 
 # --- the status callback ---------------------------------------------------------------------
@@ -540,7 +517,7 @@ def failed(reason: str) -> DeliveryReport:
     return DeliveryReport("flashcall", CALL_SID, "failed", AT_MS, reason)
 
 
-WEBHOOK_CASES: list[tuple[str, list[tuple[str, str]], tuple[Event, ...]]] = [
+EVENT_CASES: list[tuple[str, list[tuple[str, str]], tuple[Event, ...]]] = [
     ("no-answer", callback("no-answer", CallDuration="0", SipResponseCode="487"), (delivered(),)),
     ("busy", callback("busy", CallDuration="0"), (delivered(),)),
     ("completed", callback("completed", CallDuration="1"), (delivered(),)),
@@ -555,17 +532,6 @@ WEBHOOK_CASES: list[tuple[str, list[tuple[str, str]], tuple[Event, ...]]] = [
     ("a-status-to-come", callback("teleported"), ()),
     ("blank-params-are-signed", callback("busy", ForwardedFrom="", CallerName=""), (delivered(),)),
 ]
-
-
-@pytest.mark.parametrize(
-    ("case", "params", "expected"), WEBHOOK_CASES, ids=[c[0] for c in WEBHOOK_CASES]
-)
-async def test_webhook_events(
-    case: str, params: list[tuple[str, str]], expected: tuple[Event, ...]
-) -> None:
-    reply = await WEBHOOK_ROUTE.handler(signed(params))
-    assert (reply.status, reply.body) == (200, b"")
-    assert reply.events == expected
 
 
 async def test_timestamp_missing_or_unreadable_means_now() -> None:
@@ -605,13 +571,6 @@ PORT_CASES: list[tuple[str, str]] = [
     ("http://cascade.test/w?x=1", "http://cascade.test:80/w?x=1"),
     ("http://[::1]:80/w", "http://[::1]/w"),
 ]
-
-
-@pytest.mark.parametrize(("called", "signed_url"), PORT_CASES)
-async def test_default_port_may_or_may_not_be_signed(called: str, signed_url: str) -> None:
-    reply = await handle_webhook(signed(callback("busy"), url=called, signed_url=signed_url))
-    assert reply.status == 200
-    assert len(reply.events) == 1
 
 
 def _tampered(params: list[tuple[str, str]]) -> Inbound:
@@ -656,16 +615,6 @@ FORGED: list[tuple[str, Callable[[list[tuple[str, str]]], Inbound]]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "make"), FORGED, ids=[c[0] for c in FORGED])
-async def test_bad_signature_is_403_without_events(
-    case: str, make: Callable[[list[tuple[str, str]]], Inbound]
-) -> None:
-    reply = await handle_webhook(make(callback("failed")))
-    assert reply.status == 403
-    assert reply.events == ()
-    assert json.loads(reply.body) == {"error": "bad signature"}
-
-
 UNREADABLE: list[tuple[str, bytes]] = [
     ("not-utf8", b"CallSid=\xff\xfe&CallStatus=busy"),
     ("no-equals", b"CallSid"),
@@ -673,15 +622,6 @@ UNREADABLE: list[tuple[str, bytes]] = [
     ("json", b'{"CallSid": "CA1", "CallStatus": "busy"}'),
     ("too-many-fields", "&".join(f"F{i}=1" for i in range(101)).encode()),
 ]
-
-
-@pytest.mark.parametrize(("case", "body"), UNREADABLE, ids=[c[0] for c in UNREADABLE])
-async def test_unreadable_body_is_400(case: str, body: bytes) -> None:
-    headers = {"x-twilio-signature": "AAAA", "x-cascade-webhook-url": CALLBACK_URL}
-    reply = await handle_webhook(Inbound(SENDER, headers, body))
-    assert reply.status == 400
-    assert reply.events == ()
-    assert json.loads(reply.body) == {"error": "malformed callback"}
 
 
 INCOMPLETE: list[tuple[str, list[tuple[str, str]]]] = [
@@ -693,10 +633,43 @@ INCOMPLETE: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "params"), INCOMPLETE, ids=[c[0] for c in INCOMPLETE])
-async def test_signed_but_incomplete_callback_is_400(
-    case: str, params: list[tuple[str, str]]
-) -> None:
-    reply = await handle_webhook(signed(params))
-    assert reply.status == 400
-    assert reply.events == ()
+BAD_SIGNATURE = {"error": "bad signature"}
+MALFORMED = {"error": "malformed callback"}
+UNSIGNED = {"x-twilio-signature": "AAAA", "x-cascade-webhook-url": CALLBACK_URL}
+
+HOOK_CASES = [
+    *(
+        cases.HookCase(label, signed(params), 200, events, b"")
+        for label, params, events in EVENT_CASES
+    ),
+    # the default port may or may not be signed
+    *(
+        cases.HookCase(
+            f"{called} signed as {url}",
+            signed(callback("busy"), url=called, signed_url=url),
+            200,
+            (delivered(),),
+        )
+        for called, url in PORT_CASES
+    ),
+    *(
+        cases.HookCase(label, make(callback("failed")), 403, body=BAD_SIGNATURE)
+        for label, make in FORGED
+    ),
+    cases.HookCase(
+        "forged",
+        Inbound(SENDER, {"x-twilio-signature": "AAAA", "x-cascade-webhook-url": "u"}, b""),
+        403,
+        body=BAD_SIGNATURE,
+    ),
+    *(
+        cases.HookCase(label, Inbound(SENDER, UNSIGNED, body), 400, body=MALFORMED)
+        for label, body in UNREADABLE
+    ),
+    *(cases.HookCase(label, signed(params), 400, body=MALFORMED) for label, params in INCOMPLETE),
+]
+
+
+@pytest.mark.parametrize("case", HOOK_CASES, ids=cases.ids)
+async def test_webhook(case: cases.HookCase) -> None:
+    await cases.run_hook(WEBHOOK_ROUTE.handler, case, TWILIO.secrets)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -32,14 +34,17 @@ from cascade.domain.sending import (
     InDoubt,
     Misconfigured,
     Outbound,
+    Outcome,
     Retry,
     Sender,
     Sent,
     Throttled,
     Unreachable,
 )
-from cascade.simulators.script import Behaviour
+from cascade.simulators.script import Behaviour, Scripts
 from cascade.simulators.smsc import SmscSimulator, create_admin_app, create_server
+from cascade.simulators.smsc.server import SubmittedPart
+from tests import channel_cases as cases
 from tests.outbound import outbound_to
 
 pytestmark = pytest.mark.live
@@ -49,6 +54,7 @@ PASSWORD = "s3cret"
 NUMERIC = "15550001111"
 CYRILLIC_200 = ("Ваше замовлення №12345 підтверджено, дякуємо! " * 5)[:200]
 QUICK = Behaviour(reachable=True, deliver_after_ms=20)
+PHONE = "+380501234566"
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -89,7 +95,9 @@ async def eventually(condition: Callable[[], bool], within_s: float = 30.0) -> N
 
 @pytest.fixture
 async def smsc() -> AsyncIterator[SmscSimulator]:
-    simulator = await create_server("127.0.0.1", 0, system_id=SYSTEM_ID, password=PASSWORD)
+    simulator = await create_server(
+        "127.0.0.1", 0, system_id=SYSTEM_ID, password=PASSWORD, scripts=Consulted()
+    )
     simulator.receipt_retry_s = 0.05
     yield simulator
     await simulator.aclose()
@@ -142,6 +150,260 @@ async def sent(channel: SmsChannel, out: Outbound) -> Sent:
     return outcome
 
 
+# --- the runner's bench: the channel on the SMSC simulator -----------------------------------
+
+
+class Consulted(Scripts):
+    """The simulator's scripts, noting each phone a submit_sm asked about."""
+
+    def __init__(self) -> None:
+        super().__init__("sms")
+        self.asked: list[str] = []
+
+    def get(self, phone: str) -> Behaviour:
+        self.asked.append(phone)
+        return super().get(phone)
+
+
+@dataclass(frozen=True)
+class Submit:
+    """One message to `phone`: the SMSC answers as `script` says (None: the phone's
+    persona), takes one part per entry of `parts` (key fields of each; none: it takes
+    nothing), and, with a `report`, sends a receipt the session must acknowledge at once
+    and pass on as a DeliveryReport of that (state, reason)."""
+
+    phone: str
+    script: Behaviour | None = None
+    parts: tuple[Mapping[str, object], ...] = ({},)
+    report: tuple[str, str | None] | None = None
+
+
+SmsCase = cases.SendCase[Submit, SubmittedPart]
+
+
+@dataclass(frozen=True)
+class SmscBench:
+    smsc: SmscSimulator
+    secrets: tuple[str, ...] = (PASSWORD,)
+
+    def secrets_of(self, outcome: Outcome) -> tuple[str, ...]:
+        return ()
+
+    @asynccontextmanager
+    async def serving(
+        self, calls: Sequence[Submit], config: Mapping[str, Any]
+    ) -> AsyncIterator[cases.Served[SubmittedPart]]:
+        scripts = self.smsc.scripts
+        assert isinstance(scripts, Consulted)
+        for call in calls:
+            if call.script is not None:
+                self.smsc.script(call.phone, call.script)
+        reports = Reports()
+        sms = make_channel(self.smsc.port, **config)
+        await sms.start(reports.sink)
+
+        async def check() -> Sequence[SubmittedPart]:
+            # each script answered a submit, and no other phone got one
+            asked = {call.phone for call in calls}
+            assert set(scripts.asked) == asked, f"the SMSC was asked about {scripts.asked}"
+            took, want = self.smsc.parts, [part for call in calls for part in call.parts]
+            assert len(took) == len(want), f"the SMSC took {len(took)} parts, not {len(want)}"
+            for number, (part, fields) in enumerate(zip(took, want, strict=True)):
+                for key, value in fields.items():
+                    got = getattr(part, key)
+                    assert got == value, f"part {number + 1}: {key} is {got!r}, not {value!r}"
+
+            first = 0  # each message's first part
+            for call in calls:
+                if call.report is not None:
+                    assert call.parts, "a receipt for nothing sent"
+                    await self.reported(reports, took[first].message_id, call.report)
+                first += len(call.parts)
+            return took
+
+        try:
+            yield cases.Served(sms, check)
+        finally:
+            await sms.aclose()
+
+    async def reported(
+        self, reports: Reports, message_id: str, expected: tuple[str, str | None]
+    ) -> None:
+        """The receipt for `message_id` was acknowledged at its first deliver_sm and
+        passed on as `expected` (state, reason)."""
+        report = await reports.wait_for(message_id)
+        got = (report.channel, report.state, report.reason)
+        assert got == ("sms", *expected), f"reported {got}"
+
+        def tries() -> list[int]:
+            return [r.attempts for r in self.smsc.receipts if r.message_id == message_id]
+
+        await eventually(lambda: bool(tries()))
+        assert tries() == [1]
+
+
+def sent_as(detail: str) -> Callable[[Sequence[SubmittedPart]], Outcome]:
+    """Sent, as the parts the SMSC took (and the ids it gave them) say."""
+
+    def outcome(parts: Sequence[SubmittedPart]) -> Outcome:
+        ids_ = tuple(part.message_id for part in parts)
+        return Sent(ids_[0], parts=len(ids_), part_ids=ids_, detail=detail)
+
+    return outcome
+
+
+ONE_PART = sent_as("GSM-7, 1 part")
+
+
+def send(
+    label: str,
+    out: Outbound,
+    expected: Outcome | Callable[[Sequence[SubmittedPart]], Outcome] = ONE_PART,
+    *calls: Submit,
+    **config: Any,
+) -> SmsCase:
+    return cases.SendCase(label, out, calls, expected, config)
+
+
+def one(phone: str = PHONE, script: Behaviour | None = QUICK, **fields: object) -> Submit:
+    """A one-part message to `phone`, its destination an international number."""
+    return Submit(
+        phone, script, ({"destination_addr": phone[1:], "dest_ton": 1, "dest_npi": 1, **fields},)
+    )
+
+
+SUBMIT_ERRORS: list[tuple[str, Outcome]] = [
+    ("ESME_RMSGQFUL", Throttled(0.2, "ESME_RMSGQFUL")),
+    ("ESME_RINVDSTADR", Unreachable("INVALID_DESTINATION")),
+    ("ESME_RINVDSTNPI", Unreachable("INVALID_DESTINATION")),
+    ("ESME_RSYSERR", Retry("ESME_RSYSERR")),
+    ("ESME_RX_T_APPN", Retry("ESME_RX_T_APPN")),
+    ("ESME_RINVSRCADR", Failed("INVALID_SOURCE_ADDRESS")),
+    ("ESME_RSUBMITFAIL", Failed("ESME_RSUBMITFAIL")),
+    ("ESME_RINVEXPIRY", Failed("ESME_RINVEXPIRY")),
+    ("anything else", Failed("ESME_RSUBMITFAIL")),
+]
+
+CASES = [
+    send(
+        "a delivered receipt becomes a delivery report",
+        outbound(PHONE),
+        ONE_PART,
+        Submit(
+            PHONE, QUICK, ({"text": "Your order #12345 has been confirmed"},), ("delivered", None)
+        ),
+    ),
+    send(
+        "a short text is one GSM-7 part without UDH",
+        outbound(PHONE, "Total: €5 {paid}"),
+        ONE_PART,
+        one(text="Total: €5 {paid}", data_coding=0x00, esm_class=0x00, reference=None),
+    ),
+    *(
+        send(
+            f"a {stat} receipt is reported failed",
+            outbound(PHONE),
+            ONE_PART,
+            Submit(
+                PHONE,
+                Behaviour(reachable=True, deliver_after_ms=20, receipt=stat),
+                report=("failed", reason),
+            ),
+        )
+        for stat, reason in [
+            ("UNDELIV", "UNDELIV err:001"),
+            ("EXPIRED", "EXPIRED err:001"),
+            ("REJECTD", "REJECTD err:001"),
+        ]
+    ),
+    # the sandbox personas drive the simulator without a script
+    send(
+        "persona 6 is delivered",
+        outbound(PHONE),
+        ONE_PART,
+        Submit(PHONE, report=("delivered", None)),
+    ),
+    send(
+        "persona 7 is undelivered",
+        outbound("+380501234567"),
+        ONE_PART,
+        Submit("+380501234567", report=("failed", "UNDELIV err:001")),
+    ),
+    # an alphanumeric originator if it shows whole, else the numeric sender
+    *(
+        send(
+            f"from {name!r}",
+            outbound(PHONE, from_name=name),
+            ONE_PART,
+            one(source_addr=source[0], source_ton=source[1], source_npi=source[2]),
+        )
+        for name, source in [
+            ("Cascade", ("Cascade", 5, 0)),
+            ("YourStore11", ("YourStore11", 5, 0)),  # 11 characters: the most an originator shows
+            ("Your Shop", ("Your Shop", 5, 0)),
+            ("TwelveChars1", (NUMERIC, 1, 1)),
+            ("Магазин", (NUMERIC, 1, 1)),
+            ("Shop{1}", (NUMERIC, 1, 1)),  # extension characters cost two septets
+            ("Café", (NUMERIC, 1, 1)),  # GSM, but not ASCII: no C-octet string carries it
+            ("", (NUMERIC, 1, 1)),
+        ]
+    ),
+    send(
+        "without a numeric sender a long name is misconfigured",
+        outbound(PHONE, from_name="A very long shop name"),
+        Misconfigured("NO_SMS_SENDER"),
+        numeric_sender="",
+    ),
+    # the validity period is the remaining TTL, and a receipt is requested
+    *(
+        send(
+            f"ttl {ttl} s",
+            outbound(PHONE, ttl=ttl),
+            ONE_PART,
+            one(validity_period=period, registered_delivery=1),
+        )
+        for ttl, period in [
+            (3600, "000000010000000R"),
+            (90_061, "000001010101000R"),
+            (86_400, "000001000000000R"),
+            (2_592_000, "000030000000000R"),  # the longest TTL the API takes: 30 days
+            (59, "000000000059000R"),
+        ]
+    ),
+    # what the channel refuses before the SMSC sees anything
+    send("11 GSM-7 parts", outbound(PHONE, "a" * 1531), Failed("TEXT_TOO_LONG")),
+    send("11 UCS-2 parts", outbound(PHONE, "ж" * 671), Failed("TEXT_TOO_LONG")),
+    send("no ttl left", outbound(PHONE, ttl=0), Failed("TTL_EXPIRED")),
+    send("empty text", outbound(PHONE, ""), Failed("EMPTY_TEXT")),
+    send("not a number", outbound("not-a-number"), Unreachable("INVALID_DESTINATION")),
+    send(
+        "ten parts still go",
+        outbound(PHONE, "a" * 1530),
+        sent_as("GSM-7, 10 parts"),
+        Submit(
+            PHONE,
+            QUICK,
+            tuple({"text": "a" * 153, "total": 10, "sequence": n} for n in range(1, 11)),
+        ),
+    ),
+    # what the SMSC's refusals come to: it takes nothing
+    *(
+        send(
+            f"submit refused with {reason}",
+            outbound(PHONE),
+            outcome,
+            Submit(PHONE, Behaviour(reachable=True, fail=True, fail_reason=reason), ()),
+        )
+        for reason, outcome in SUBMIT_ERRORS
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=cases.ids)
+async def test_send(smsc: SmscSimulator, case: SmsCase) -> None:
+    await cases.run_send(SmscBench(smsc), case)
+
+
 # --- sending and receipts -------------------------------------------------------------------
 
 
@@ -154,25 +416,6 @@ def test_it_is_a_session_channel_with_limits_as_data() -> None:
     assert sms.limits.confirms_delivery is True
     assert sms.limits.delivery_window_s == 1800
     assert sms.limits.carries_survey is False
-
-
-async def test_a_delivered_receipt_becomes_a_delivery_report(
-    smsc: SmscSimulator, channel: SmsChannel, reports: Reports
-) -> None:
-    smsc.script("+380501234566", QUICK)
-    result = await sent(channel, outbound("+380501234566"))
-    assert result.parts == 1
-    assert result.part_ids == (result.provider_id,)
-    assert result.detail == "GSM-7, 1 part"
-
-    report = await reports.wait_for(result.provider_id)
-    assert report.channel == "sms"
-    assert report.state == "delivered"
-    assert report.reason is None
-    assert smsc.count("+380501234566", "Your order #12345 has been confirmed") == 1
-    await eventually(lambda: len(smsc.receipts) == 1)  # the deliver_sm was acknowledged
-    assert smsc.receipts[0].message_id == result.provider_id
-    assert smsc.receipts[0].attempts == 1
 
 
 async def test_cyrillic_200_chars_go_as_ucs2_in_3_parts_and_receipts_mark_them_delivered(
@@ -203,16 +446,6 @@ async def test_cyrillic_200_chars_go_as_ucs2_in_3_parts_and_receipts_mark_them_d
         assert [report.state for report in reports.of(part_id)] == ["delivered"]
 
 
-async def test_a_short_text_is_one_gsm7_part_without_udh(
-    smsc: SmscSimulator, channel: SmsChannel
-) -> None:
-    smsc.script("+380501234566", QUICK)
-    await sent(channel, outbound("+380501234566", "Total: €5 {paid}"))
-    [part] = smsc.parts
-    assert (part.data_coding, part.esm_class, part.reference) == (0x00, 0x00, None)
-    assert smsc.received[0].text == "Total: €5 {paid}"
-
-
 async def test_consecutive_long_messages_get_different_references(
     smsc: SmscSimulator, channel: SmsChannel
 ) -> None:
@@ -221,32 +454,6 @@ async def test_consecutive_long_messages_get_different_references(
     await sent(channel, outbound("+380501234566", "b" * 200))
     assert len({part.reference for part in smsc.parts}) == 2
     assert [message.text for message in smsc.received] == ["a" * 200, "b" * 200]
-
-
-@pytest.mark.parametrize(
-    ("stat", "reason"),
-    [
-        ("UNDELIV", "UNDELIV err:001"),
-        ("EXPIRED", "EXPIRED err:001"),
-        ("REJECTD", "REJECTD err:001"),
-    ],
-)
-async def test_a_failure_receipt_is_reported_failed(
-    smsc: SmscSimulator, channel: SmsChannel, reports: Reports, stat: str, reason: str
-) -> None:
-    smsc.script("+380501234566", Behaviour(reachable=True, deliver_after_ms=20, receipt=stat))
-    result = await sent(channel, outbound("+380501234566"))
-    report = await reports.wait_for(result.provider_id)
-    assert (report.state, report.reason) == ("failed", reason)
-
-
-async def test_the_sandbox_personas_drive_the_simulator_without_a_script(
-    channel: SmsChannel, reports: Reports
-) -> None:
-    delivered = await sent(channel, outbound("+380501234566"))
-    undelivered = await sent(channel, outbound("+380501234567"))
-    assert (await reports.wait_for(delivered.provider_id)).state == "delivered"
-    assert (await reports.wait_for(undelivered.provider_id)).reason == "UNDELIV err:001"
 
 
 async def test_a_phone_that_never_confirms_gets_no_receipt(
@@ -263,62 +470,6 @@ async def test_a_phone_that_never_confirms_gets_no_receipt(
 
 
 @pytest.mark.parametrize(
-    ("from_name", "source"),
-    [
-        ("Cascade", ("Cascade", 5, 0)),
-        ("YourStore11", ("YourStore11", 5, 0)),  # 11 characters: the most an originator shows
-        ("Your Shop", ("Your Shop", 5, 0)),
-        ("TwelveChars1", (NUMERIC, 1, 1)),
-        ("Магазин", (NUMERIC, 1, 1)),
-        ("Shop{1}", (NUMERIC, 1, 1)),  # extension characters cost two septets
-        ("Café", (NUMERIC, 1, 1)),  # GSM, but not ASCII: no C-octet string carries it
-        ("", (NUMERIC, 1, 1)),
-    ],
-)
-async def test_alphanumeric_or_numeric_source_and_international_destination(
-    smsc: SmscSimulator, channel: SmsChannel, from_name: str, source: tuple[str, int, int]
-) -> None:
-    smsc.script("+380501234566", QUICK)
-    await sent(channel, outbound("+380501234566", from_name=from_name))
-    [part] = smsc.parts
-    assert (part.source_addr, part.source_ton, part.source_npi) == source
-    assert (part.destination_addr, part.dest_ton, part.dest_npi) == ("380501234566", 1, 1)
-
-
-async def test_without_a_numeric_sender_a_long_name_is_misconfigured(
-    smsc: SmscSimulator, reports: Reports
-) -> None:
-    sms = make_channel(smsc.port, numeric_sender="")
-    await sms.start(reports.sink)
-    try:
-        outcome = await sms.send(outbound("+380501234566", from_name="A very long shop name"))
-        assert outcome == Misconfigured("NO_SMS_SENDER")
-    finally:
-        await sms.aclose()
-    assert smsc.parts == []
-
-
-@pytest.mark.parametrize(
-    ("ttl", "period"),
-    [
-        (3600, "000000010000000R"),
-        (90_061, "000001010101000R"),
-        (86_400, "000001000000000R"),
-        (2_592_000, "000030000000000R"),  # the longest TTL the API takes: 30 days
-        (59, "000000000059000R"),
-    ],
-)
-async def test_validity_period_is_the_remaining_ttl_and_a_receipt_is_requested(
-    smsc: SmscSimulator, channel: SmsChannel, ttl: int, period: str
-) -> None:
-    smsc.script("+380501234566", QUICK)
-    await sent(channel, outbound("+380501234566", ttl=ttl))
-    [part] = smsc.parts
-    assert part.validity_period == period
-    assert part.registered_delivery == 1
-
-
-@pytest.mark.parametrize(
     ("seconds", "period"),
     [(31 * 86_400, "000031000000000R"), (40 * 86_400, "000110000000000R"), (1, "000000000001000R")],
 )
@@ -332,29 +483,6 @@ def test_validity_period_needs_a_second() -> None:
 
 
 # --- what the channel refuses before the SMSC sees anything ----------------------------------
-
-
-@pytest.mark.parametrize(
-    ("out", "outcome"),
-    [
-        (outbound("+380501234566", "a" * 1531), Failed("TEXT_TOO_LONG")),  # 11 GSM-7 parts
-        (outbound("+380501234566", "ж" * 671), Failed("TEXT_TOO_LONG")),  # 11 UCS-2 parts
-        (outbound("+380501234566", ttl=0), Failed("TTL_EXPIRED")),
-        (outbound("+380501234566", ""), Failed("EMPTY_TEXT")),
-        (outbound("not-a-number"), Unreachable("INVALID_DESTINATION")),
-    ],
-)
-async def test_refused_before_submitting(
-    smsc: SmscSimulator, channel: SmsChannel, out: Outbound, outcome: object
-) -> None:
-    assert await channel.send(out) == outcome
-    assert smsc.parts == []
-
-
-async def test_ten_parts_still_go(smsc: SmscSimulator, channel: SmsChannel) -> None:
-    result = await sent(channel, outbound("+380501234566", "a" * 1530))
-    assert result.parts == 10
-    assert smsc.received[0].text == "a" * 1530
 
 
 # --- SMSC answers ------------------------------------------------------------------------------
@@ -388,28 +516,6 @@ async def test_consecutive_throttling_doubles_the_pause(
     assert await channel.send(outbound("+380501234566")) == Throttled(0.2, "ESME_RTHROTTLED")
     await asyncio.sleep(0.25)
     assert await channel.send(outbound("+380501234566")) == Throttled(0.4, "ESME_RTHROTTLED")
-
-
-@pytest.mark.parametrize(
-    ("fail_reason", "outcome"),
-    [
-        ("ESME_RMSGQFUL", Throttled(0.2, "ESME_RMSGQFUL")),
-        ("ESME_RINVDSTADR", Unreachable("INVALID_DESTINATION")),
-        ("ESME_RINVDSTNPI", Unreachable("INVALID_DESTINATION")),
-        ("ESME_RSYSERR", Retry("ESME_RSYSERR")),
-        ("ESME_RX_T_APPN", Retry("ESME_RX_T_APPN")),
-        ("ESME_RINVSRCADR", Failed("INVALID_SOURCE_ADDRESS")),
-        ("ESME_RSUBMITFAIL", Failed("ESME_RSUBMITFAIL")),
-        ("ESME_RINVEXPIRY", Failed("ESME_RINVEXPIRY")),
-        ("anything else", Failed("ESME_RSUBMITFAIL")),
-    ],
-)
-async def test_submit_errors_map_to_outcomes(
-    smsc: SmscSimulator, channel: SmsChannel, fail_reason: str, outcome: object
-) -> None:
-    smsc.script("+380501234566", Behaviour(reachable=True, fail=True, fail_reason=fail_reason))
-    assert await channel.send(outbound("+380501234566")) == outcome
-    assert smsc.parts == []
 
 
 async def test_the_window_bounds_submits_in_flight(smsc: SmscSimulator, reports: Reports) -> None:
@@ -984,3 +1090,50 @@ async def test_a_send_whose_intent_was_not_stored_is_not_written(
     outcome = await channel.send_when(outbound("+380501234566", "never"), refused)
     assert outcome == Retry("INTENT_NOT_STORED")
     assert smsc.received == []
+
+
+# --- the bench's own checks can fail -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bench", "case", "complaint"),
+    [
+        (
+            {},
+            send(
+                "unused script",
+                outbound(PHONE),
+                ONE_PART,
+                one(),
+                Submit("+380501234561", QUICK, ()),
+            ),
+            "asked about",
+        ),
+        (
+            {},
+            send("other part", outbound(PHONE), ONE_PART, one(source_addr="Other")),
+            "source_addr is",
+        ),
+        (
+            {},
+            send(
+                "other report",
+                outbound(PHONE),
+                ONE_PART,
+                Submit(PHONE, QUICK, report=("failed", None)),
+            ),
+            "reported",
+        ),
+        (
+            {"secrets": ("127.0.0.1",)},
+            send("logged", outbound(PHONE), ONE_PART, one()),
+            "a secret was logged",
+        ),
+    ],
+    ids=["unused-script", "part", "report", "secret"],
+)
+async def test_the_bench_refuses_a_row_that_differs(
+    smsc: SmscSimulator, bench: dict[str, Any], case: SmsCase, complaint: str
+) -> None:
+    with pytest.raises(AssertionError, match=complaint):
+        await cases.run_send(SmscBench(smsc, **bench), case)

@@ -1,16 +1,15 @@
 """The Telegram adapter against a mocked Bot API, and its webhook handler, case by case.
 
-Outgoing cases pair one mocked provider answer with the Outcome it must become and the
-exact request Cascade must have sent; the runner fails when a mocked answer is left
-unused or a request arrives that no answer was prepared for. Every test here runs with
-the network mocked at the transport, so nothing leaves the machine.
+The sends and the webhook updates are rows for the channel test runner
+(tests/channel_cases.py): a mocked answer, the exact request Cascade must have sent and
+the Outcome it must become; an update and the reply and events it must become. Every test
+here runs with the network mocked at the transport, so nothing leaves the machine.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -43,6 +42,7 @@ from cascade.domain.sending import (
     Throttled,
     Unreachable,
 )
+from tests import channel_cases as cases
 from tests.mock_transport import Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 
@@ -78,9 +78,15 @@ def error(code: int, description: str, **parameters: Any) -> dict[str, Any]:
     return body
 
 
-# --- the mocked provider and its runner ---------------------------------------------------------
+# --- sending -----------------------------------------------------------------------------------
 
-Answer = httpx.Response | Exception
+TELEGRAM = cases.HttpBench(
+    origin=BASE,
+    make=lambda client, **config: TelegramChannel(base_url=BASE, client=client, **config),
+    # the token is in every URL; its secret half must be in no log line and no outcome
+    secrets=(TOKEN, TOKEN.split(":")[1], SECRET),
+    headers={"content-type": "application/json"},
+)
 
 
 @pytest.fixture
@@ -90,31 +96,36 @@ async def api() -> AsyncIterator[tuple[MockApi, TelegramChannel]]:
             yield mocked, chan
 
 
-@dataclass(frozen=True)
-class SendCase:
-    label: str
-    answer: Answer | None  # None: no request may be made at all
-    expected: Outcome
-    out: Outbound = OUT
-    expected_body: dict[str, Any] | None = None  # default: chat_id and text of `out`
-
-
 def respond(status: int, body: dict[str, Any] | bytes, **headers: str) -> httpx.Response:
     if isinstance(body, bytes):
         return httpx.Response(status, content=body, headers=headers)
     return httpx.Response(status, json=body, headers=headers)
 
 
+def send(
+    label: str,
+    answer: httpx.Response | Exception | None,  # None: no request may be made at all
+    expected: Outcome,
+    out: Outbound = OUT,
+    body: dict[str, Any] | None = None,  # default: chat_id and text of `out`
+) -> cases.HttpCase:
+    calls = []
+    if answer is not None:
+        body = body or {"chat_id": out.address, "text": out.text}
+        calls.append(cases.Call(answer, "POST", f"/bot{TOKEN}/sendMessage", body=body))
+    return cases.SendCase(label, out, calls, expected)
+
+
 SURVEY = replace(OUT, message_type="viber_survey", survey_options=("Yes", "No"), text="Happy?")
 
 SEND_CASES = [
-    SendCase("accepted", respond(200, ok_message(42)), Delivered("42")),
-    SendCase(
+    send("accepted", respond(200, ok_message(42)), Delivered("42")),
+    send(
         "survey as inline keyboard",
         respond(200, ok_message(43)),
         Delivered("43"),
         out=SURVEY,
-        expected_body={
+        body={
             "chat_id": str(CHAT),
             "text": "Happy?",
             "reply_markup": {
@@ -125,62 +136,54 @@ SEND_CASES = [
             },
         },
     ),
-    SendCase("2xx with unreadable body", respond(200, b"<html>"), Delivered("")),
-    SendCase(
+    send("2xx with unreadable body", respond(200, b"<html>"), Delivered("")),
+    send(
         "blocked by the user",
         respond(403, error(403, "Forbidden: bot was blocked by the user")),
         Unreachable("BLOCKED", blocked=True),
     ),
-    SendCase(
+    send(
         "user deactivated",
         respond(403, error(403, "Forbidden: user is deactivated")),
         Unreachable("BLOCKED", blocked=True),
     ),
-    SendCase(
+    send(
         "never started the bot",
         respond(403, error(403, "Forbidden: bot can't initiate conversation with a user")),
         Unreachable("NO_CHAT"),
     ),
-    SendCase(
+    send(
         "chat not found",
         respond(400, error(400, "Bad Request: chat not found")),
         Unreachable("NO_CHAT"),
     ),
-    SendCase(
+    send(
         "other bad request",
         respond(400, error(400, "Bad Request: message is too long")),
         Failed("REJECTED: Bad Request: message is too long"),
     ),
-    SendCase(
-        "revoked token", respond(401, error(401, "Unauthorized")), Misconfigured("INVALID_TOKEN")
-    ),
-    SendCase(
-        "malformed token", respond(404, error(404, "Not Found")), Misconfigured("INVALID_TOKEN")
-    ),
-    SendCase(
+    send("revoked token", respond(401, error(401, "Unauthorized")), Misconfigured("INVALID_TOKEN")),
+    send("malformed token", respond(404, error(404, "Not Found")), Misconfigured("INVALID_TOKEN")),
+    send(
         "flood control",
         respond(429, error(429, "Too Many Requests: retry after 17", retry_after=17)),
         Throttled(17.0),
     ),
-    SendCase(
-        "flood control, header only",
-        respond(429, b"", **{"Retry-After": "5"}),
-        Throttled(5.0),
-    ),
-    SendCase("server error", respond(500, error(500, "Internal Server Error")), Retry("HTTP_500")),
-    SendCase("proxy error page", respond(502, b"<html>Bad Gateway</html>"), Retry("HTTP_502")),
+    send("flood control, header only", respond(429, b"", **{"Retry-After": "5"}), Throttled(5.0)),
+    send("server error", respond(500, error(500, "Internal Server Error")), Retry("HTTP_500")),
+    send("proxy error page", respond(502, b"<html>Bad Gateway</html>"), Retry("HTTP_502")),
     # the request may have been acted on: never repeated
-    SendCase("read timeout", httpx.ReadTimeout("timed out"), InDoubt("NO_ANSWER:ReadTimeout")),
+    send("read timeout", httpx.ReadTimeout("timed out"), InDoubt("NO_ANSWER:ReadTimeout")),
     # the request cannot have left: safe to repeat
-    SendCase("connect timeout", httpx.ConnectTimeout("timed out"), Retry("NETWORK:ConnectTimeout")),
-    SendCase("connection refused", httpx.ConnectError("refused"), Retry("NETWORK:ConnectError")),
-    SendCase(
+    send("connect timeout", httpx.ConnectTimeout("timed out"), Retry("NETWORK:ConnectTimeout")),
+    send("connection refused", httpx.ConnectError("refused"), Retry("NETWORK:ConnectError")),
+    send(
         "connection dropped",
         httpx.RemoteProtocolError("peer closed"),
         InDoubt("NO_ANSWER:RemoteProtocolError"),
     ),
-    SendCase("no chat known", None, Unreachable("NO_CHAT"), out=replace(OUT, address="")),
-    SendCase(
+    send("no chat known", None, Unreachable("NO_CHAT"), out=replace(OUT, address="")),
+    send(
         "no token",
         None,
         Misconfigured("INVALID_TOKEN"),
@@ -189,32 +192,9 @@ SEND_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", SEND_CASES, ids=lambda c: c.label)
-async def test_send(
-    case: SendCase,
-    api: tuple[MockApi, TelegramChannel],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    mocked, channel = api
-    caplog.set_level(logging.DEBUG)
-    if case.answer is not None:
-        mocked.expect(Exchange(case.answer))
-
-    outcome = await channel.send(case.out)
-
-    assert outcome == case.expected
-    if case.answer is None:
-        assert mocked.requests == []
-    else:
-        [request] = mocked.requests
-        assert request.method == "POST"
-        assert str(request.url) == SEND_URL
-        assert request.headers["content-type"] == "application/json"
-        expected = case.expected_body or {"chat_id": case.out.address, "text": case.out.text}
-        assert msgspec.json.decode(request.content) == expected
-    # The token is in every URL; it must be in no log line and no outcome.
-    assert TOKEN not in caplog.text
-    assert TOKEN.split(":")[1] not in repr(outcome)
+@pytest.mark.parametrize("case", SEND_CASES, ids=cases.ids)
+async def test_send(case: cases.HttpCase) -> None:
+    await cases.run_send(TELEGRAM, case)
 
 
 async def test_httpx_request_log_is_redacted(
@@ -351,94 +331,93 @@ START_REPLY = {
 }
 
 
-@dataclass(frozen=True)
-class HookCase:
-    label: str
-    body: dict[str, Any] | list[Any] | bytes
-    status: int = 200
-    events: tuple[Event, ...] = ()
-    reply: dict[str, Any] | None = None  # the method call in the response body, if any
-    headers: dict[str, str] = field(default_factory=lambda: dict(GOOD))
-    sender: Sender = SENDER
+def hook(
+    label: str,
+    body: dict[str, Any] | list[Any] | bytes,
+    status: int = 200,
+    events: tuple[Event, ...] = (),
+    reply: dict[str, Any] | None = None,  # the method call in the response body, if any
+    headers: dict[str, str] | None = None,
+    sender: Sender = SENDER,
+) -> cases.HookCase:
+    raw = body if isinstance(body, bytes) else msgspec.json.encode(body)
+    inbound = Inbound(sender=sender, headers=GOOD if headers is None else headers, body=raw)
+    return cases.HookCase(label, inbound, status, events, b"" if reply is None else reply)
 
 
+THANKS = {
+    "method": "sendMessage",
+    "chat_id": CHAT,
+    "text": "Thank you! Your messages will arrive in this chat.",
+    "reply_markup": {"remove_keyboard": True},
+}
 LINKED = ContactLinked(
     channel="telegram", sender_id="bot-1", phone="+380501234561", address=str(CHAT)
 )
 
 HOOK_CASES = [
-    HookCase(
+    hook(
         "wrong secret",
         message(text="/start"),
         status=401,
         headers={"x-telegram-bot-api-secret-token": "guess"},
     ),
-    HookCase("no secret header", message(text="/start"), status=401, headers={}),
-    HookCase(
+    hook("no secret header", message(text="/start"), status=401, headers={}),
+    hook(
         "sender without a secret accepts nothing",
         message(text="/start"),
         status=401,
         headers={"x-telegram-bot-api-secret-token": ""},
         sender=Sender(id="bot-1", token=TOKEN),
     ),
-    HookCase(
+    hook(
         "non-ascii secret header",
         message(text="/start"),
         status=401,
         headers={"x-telegram-bot-api-secret-token": "sécret"},
     ),
-    HookCase("/start", message(text="/start"), reply=START_REPLY),
-    HookCase("/start with a payload", message(text="/start promo-7"), reply=START_REPLY),
-    HookCase(
+    hook("/start", message(text="/start"), reply=START_REPLY),
+    hook("/start with a payload", message(text="/start promo-7"), reply=START_REPLY),
+    hook(
         "own contact",
         message(contact={"phone_number": "380501234561", "first_name": "Ann", "user_id": CHAT}),
         events=(LINKED,),
-        reply={
-            "method": "sendMessage",
-            "chat_id": CHAT,
-            "text": "Thank you! Your messages will arrive in this chat.",
-            "reply_markup": {"remove_keyboard": True},
-        },
+        reply=THANKS,
     ),
-    HookCase(
+    hook(
         "own contact with + and spaces",
         message(contact={"phone_number": "+380 50 123 4561", "user_id": CHAT}),
         events=(LINKED,),
-        reply={
-            "method": "sendMessage",
-            "chat_id": CHAT,
-            "text": "Thank you! Your messages will arrive in this chat.",
-            "reply_markup": {"remove_keyboard": True},
-        },
+        reply=THANKS,
     ),
-    HookCase(
+    hook(
         "someone else's contact",
         message(contact={"phone_number": "380501234562", "first_name": "Bob", "user_id": 77}),
     ),
-    HookCase(
+    hook(
         "contact with no Telegram account",
         message(contact={"phone_number": "380501234562", "first_name": "Bob"}),
     ),
-    HookCase(
+    hook(
         "own contact, impossible number",
         message(contact={"phone_number": "12", "user_id": CHAT}),
     ),
-    HookCase(
+    hook(
         "kicked (blocked the bot)",
         member("member", "kicked"),
         events=(ContactState("telegram", "bot-1", str(CHAT), reachable=False),),
     ),
-    HookCase(
+    hook(
         "member again (unblocked)",
         member("kicked", "member"),
         events=(ContactState("telegram", "bot-1", str(CHAT), reachable=True),),
     ),
-    HookCase("left", member("member", "left")),
-    HookCase(
+    hook("left", member("member", "left")),
+    hook(
         "bot added to a group",
         member("left", "member", chat={"id": -100123, "title": "Team", "type": "supergroup"}),
     ),
-    HookCase(
+    hook(
         "survey button pressed",
         {
             "update_id": 902,
@@ -457,7 +436,7 @@ HOOK_CASES = [
         ),
         reply={"method": "answerCallbackQuery", "callback_query_id": "4382bfdwdsb323b2d9"},
     ),
-    HookCase(
+    hook(
         "foreign button pressed",
         {
             "update_id": 903,
@@ -465,7 +444,7 @@ HOOK_CASES = [
         },
         reply={"method": "answerCallbackQuery", "callback_query_id": "q2"},
     ),
-    HookCase(
+    hook(
         "survey answered by a text reply",
         message(text="yes", reply_to_message=SURVEY_MESSAGE),
         events=(
@@ -474,32 +453,21 @@ HOOK_CASES = [
             ),
         ),
     ),
-    HookCase(
-        "text reply matching no option", message(text="maybe", reply_to_message=SURVEY_MESSAGE)
-    ),
-    HookCase("plain text", message(text="hello")),
-    HookCase("edited message", {"update_id": 904, "edited_message": {"message_id": 1}}),
-    HookCase("not json", b"{not json", status=400),
-    HookCase("json array", [1, 2], status=400),
-    HookCase("update_id of the wrong type", {"update_id": "x"}, status=400),
-    HookCase("message without chat", {"update_id": 905, "message": {"message_id": 1}}, status=400),
+    hook("text reply matching no option", message(text="maybe", reply_to_message=SURVEY_MESSAGE)),
+    hook("plain text", message(text="hello")),
+    hook("edited message", {"update_id": 904, "edited_message": {"message_id": 1}}),
+    hook("not json", b"{not json", status=400),
+    hook("json array", [1, 2], status=400),
+    hook("update_id of the wrong type", {"update_id": "x"}, status=400),
+    hook("message without chat", {"update_id": 905, "message": {"message_id": 1}}, status=400),
 ]
 
 
-@pytest.mark.parametrize("case", HOOK_CASES, ids=lambda c: c.label)
-async def test_webhook(case: HookCase) -> None:
-    body = case.body if isinstance(case.body, bytes) else msgspec.json.encode(case.body)
-    inbound = Inbound(sender=case.sender, headers=case.headers, body=body)
-
-    reply = await handle_webhook(inbound, clock=ManualClock())
-
-    assert reply.status == case.status
-    assert reply.events == case.events
-    if case.reply is None:
-        assert reply.body == b""
-    else:
-        assert reply.content_type == "application/json"
-        assert msgspec.json.decode(reply.body) == case.reply
+@pytest.mark.parametrize("case", HOOK_CASES, ids=cases.ids)
+async def test_webhook(case: cases.HookCase) -> None:
+    await cases.run_hook(
+        lambda inbound: handle_webhook(inbound, clock=ManualClock()), case, TELEGRAM.secrets
+    )
 
 
 async def test_webhook_route_serves_the_handler() -> None:

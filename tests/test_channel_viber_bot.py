@@ -1,12 +1,11 @@
 """The Viber bot adapter against a mocked transport, and its webhook, table-driven.
 
-Every test that talks to "Viber" declares the exchanges it expects (tests/mock_transport.py).
+Sends and callbacks are rows for the channel test runner (tests/channel_cases.py); the
+other tests that talk to "Viber" declare the exchanges they expect (tests/mock_transport.py).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -21,7 +20,6 @@ from cascade.channels.viber_bot import (
     WEBHOOK_ROUTE,
     ViberApiError,
     ViberBotChannel,
-    handle_webhook,
     signature,
 )
 from cascade.domain.events import ContactLinked, ContactState, DeliveryReport, Event, SurveyAnswer
@@ -37,6 +35,7 @@ from cascade.domain.sending import (
     Throttled,
     Unreachable,
 )
+from tests import channel_cases as cases
 from tests.mock_transport import TRANSPORT_FAULTS, Exchange, MockApi, channel_on, scripted
 from tests.outbound import outbound_to
 
@@ -117,60 +116,69 @@ async def test_owned_client_is_closed() -> None:
 
 # --- sending ---------------------------------------------------------------------------------
 
+VIBER = cases.HttpBench(
+    origin=BASE,
+    make=lambda client, **config: ViberBotChannel(base_url=BASE, client=client, **config),
+    secrets=(TOKEN, TOKEN[:16]),
+    headers={"X-Viber-Auth-Token": TOKEN, "Content-Type": "application/json"},
+)
 
-async def test_text_message_request_is_exact(channel: ViberBotChannel, viber: MockApi) -> None:
-    viber.expect(Exchange(answer(0)))
-    assert await channel.send(outbound()) == Sent(str(MESSAGE_TOKEN))
-    request = viber.requests[0]
-    assert request.method == "POST"
-    assert str(request.url) == f"{BASE}/pa/send_message"
-    assert request.headers["X-Viber-Auth-Token"] == TOKEN
-    assert request.headers["Content-Type"] == "application/json"
-    assert viber.only_body == {
-        "receiver": USER,
-        "min_api_version": 1,
-        "sender": {"name": "YourStore"},
-        "tracking_data": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-        "type": "text",
-        "text": "Your order #12345 has been confirmed",
-    }
-
-
-async def test_survey_carries_a_reply_keyboard(channel: ViberBotChannel, viber: MockApi) -> None:
-    viber.expect(Exchange(answer(0)))
-    out = outbound(text="Rate us", message_type="viber_survey", options=("Good", "Bad", "Ugly"))
-    assert await channel.send(out) == Sent(str(MESSAGE_TOKEN))
-    body = viber.only_body
-    assert body["text"] == "Rate us"
-    assert body["keyboard"]["Type"] == "keyboard"
-    buttons = body["keyboard"]["Buttons"]
-    assert [(b["ActionType"], b["ActionBody"], b["Text"]) for b in buttons] == [
-        ("reply", "Good", "Good"),
-        ("reply", "Bad", "Bad"),
-        ("reply", "Ugly", "Ugly"),
-    ]
+OUT = outbound()
+EXACT = {
+    "receiver": USER,
+    "min_api_version": 1,
+    "sender": {"name": "YourStore"},
+    "tracking_data": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+    "type": "text",
+    "text": "Your order #12345 has been confirmed",
+}
 
 
-async def test_sender_name_is_cut_to_28(channel: ViberBotChannel, viber: MockApi) -> None:
-    viber.expect(Exchange(answer(0)))
-    await channel.send(outbound(from_name="A" * 40))
-    assert viber.only_body["sender"] == {"name": "A" * 28}
+def button(option: str) -> dict[str, Any]:
+    return {"ActionType": "reply", "ActionBody": option, "Text": option, "Columns": 6, "Rows": 1}
 
 
-async def test_string_message_token_is_kept(channel: ViberBotChannel, viber: MockApi) -> None:
-    viber.expect(Exchange(answer(0, message_token="abc123")))
-    assert await channel.send(outbound()) == Sent("abc123")
+def send(
+    label: str,
+    reply: httpx.Response | Exception | None,  # None: nothing may be sent
+    expected: Outcome,
+    out: Outbound = OUT,
+    body: dict[str, Any] | None = None,
+    **fields: object,
+) -> cases.HttpCase:
+    calls = []
+    if reply is not None:
+        fields = {"receiver": out.address, "text": out.text, **fields}
+        calls.append(cases.Call(reply, "POST", "/pa/send_message", body=body, fields=fields))
+    return cases.SendCase(label, out, calls, expected)
 
 
-async def test_no_user_id_sends_nothing(channel: ViberBotChannel, viber: MockApi) -> None:
-    assert await channel.send(outbound(address="")) == Unreachable("NO_USER_ID")
-    assert viber.requests == []
+SENT = Sent(str(MESSAGE_TOKEN))
 
-
-async def test_text_over_7000_sends_nothing(channel: ViberBotChannel, viber: MockApi) -> None:
-    assert await channel.send(outbound(text="x" * 7001)) == Failed("TEXT_TOO_LONG")
-    assert viber.requests == []
-
+SEND_CASES = [
+    send("text message, exact request", answer(0), SENT, body=EXACT),
+    send(
+        "survey carries a reply keyboard",
+        answer(0),
+        SENT,
+        out=outbound(text="Rate us", message_type="viber_survey", options=("Good", "Bad", "Ugly")),
+        keyboard={
+            "Type": "keyboard",
+            "DefaultHeight": False,
+            "Buttons": [button("Good"), button("Bad"), button("Ugly")],
+        },
+    ),
+    send(
+        "sender name cut to 28",
+        answer(0),
+        SENT,
+        outbound(from_name="A" * 40),
+        sender={"name": "A" * 28},
+    ),
+    send("string message token kept", answer(0, message_token="abc123"), Sent("abc123")),
+    send("no user id sends nothing", None, Unreachable("NO_USER_ID"), outbound(address="")),
+    send("text over 7000 sends nothing", None, Failed("TEXT_TOO_LONG"), outbound(text="x" * 7001)),
+]
 
 STATUS_CASES: list[tuple[int, Outcome]] = [
     (0, Sent(str(MESSAGE_TOKEN))),
@@ -203,15 +211,6 @@ STATUS_CASES: list[tuple[int, Outcome]] = [
     (-1, Failed("GENERAL_ERROR_-1")),
 ]
 
-
-@pytest.mark.parametrize(("status", "expected"), STATUS_CASES, ids=lambda v: repr(v))
-async def test_every_status_code_maps(
-    channel: ViberBotChannel, viber: MockApi, status: int, expected: Outcome
-) -> None:
-    viber.expect(Exchange(answer(status)))
-    assert await channel.send(outbound()) == expected
-
-
 HTTP_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
     ("500", httpx.Response(500, text="oops"), Retry("HTTP_500")),
     ("502", httpx.Response(502), Retry("HTTP_502")),
@@ -229,36 +228,16 @@ HTTP_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
     ("ok-no-token", httpx.Response(200, json={"status": 0}), InDoubt("BAD_RESPONSE")),
 ]
 
-
-@pytest.mark.parametrize(("case", "reply", "expected"), HTTP_CASES, ids=[c[0] for c in HTTP_CASES])
-async def test_transport_and_http_faults(
-    channel: ViberBotChannel,
-    viber: MockApi,
-    case: str,
-    reply: httpx.Response | Exception,
-    expected: Outcome,
-) -> None:
-    viber.expect(Exchange(reply))
-    assert await channel.send(outbound()) == expected
+CASES = [
+    *SEND_CASES,
+    *(send(f"status {status}", answer(status), outcome) for status, outcome in STATUS_CASES),
+    *(send(label, reply, outcome) for label, reply, outcome in HTTP_CASES),
+]
 
 
-async def test_token_never_logged(
-    channel: ViberBotChannel, viber: MockApi, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    replies: list[httpx.Response | Exception] = [answer(code) for code in range(26)]
-    replies += [c[1] for c in HTTP_CASES]
-    viber.expect(*(Exchange(r) for r in replies))
-    for _ in replies:
-        await channel.send(outbound())
-    viber.expect(Exchange(answer(2), path="/pa/set_webhook"))
-    with pytest.raises(ViberApiError):
-        await channel.set_webhook(SENDER, "https://cascade.test/webhooks/viber_bot/bot-1")
-    forged = Inbound(SENDER, {"x-viber-content-signature": "00"}, b"{}")
-    assert (await handle_webhook(forged)).status == 401
-    assert caplog.records, "the faults above should have been logged"
-    assert TOKEN not in caplog.text
-    assert TOKEN[:16] not in caplog.text
+@pytest.mark.parametrize("case", CASES, ids=cases.ids)
+async def test_send(case: cases.HttpCase) -> None:
+    await cases.run_send(VIBER, case)
 
 
 # --- set_webhook and get_account_info ----------------------------------------------------------
@@ -292,10 +271,10 @@ async def test_set_webhook_failure_raises(
     channel: ViberBotChannel, viber: MockApi, reply: httpx.Response, status: int
 ) -> None:
     viber.expect(Exchange(reply, path="/pa/set_webhook"))
-    with pytest.raises(ViberApiError) as caught:
+    with cases.captured_logs() as records, pytest.raises(ViberApiError) as caught:
         await channel.set_webhook(SENDER, "https://h/w")
     assert caught.value.status == status
-    assert TOKEN not in str(caught.value)
+    cases.assert_kept(VIBER.secrets, records, str(caught.value), "set_webhook")
 
 
 async def test_get_account_info(channel: ViberBotChannel, viber: MockApi) -> None:
@@ -309,15 +288,6 @@ async def test_get_account_info(channel: ViberBotChannel, viber: MockApi) -> Non
     with pytest.raises(ViberApiError) as caught:
         await channel.get_account_info(SENDER)
     assert caught.value.status == 2
-
-
-def test_runner_rejects_surprises_and_leftovers() -> None:
-    mock = MockApi("/pa/send_message")
-    with pytest.raises(AssertionError, match="unexpected request"):
-        mock.handle(httpx.Request("POST", f"{BASE}/pa/send_message"))
-    mock.expect(Exchange(answer(0)))
-    with pytest.raises(AssertionError, match="never made"):
-        mock.assert_done()
 
 
 # --- the webhook -------------------------------------------------------------------------------
@@ -357,7 +327,7 @@ def receipt(event: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-WEBHOOK_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
+EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     (
         "delivered",
         receipt("delivered"),
@@ -426,18 +396,6 @@ WEBHOOK_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     ("unknown-event", {"event": "client_status", "timestamp": AT}, ()),
 ]
 
-
-@pytest.mark.parametrize(
-    ("case", "payload", "expected"), WEBHOOK_CASES, ids=[c[0] for c in WEBHOOK_CASES]
-)
-async def test_webhook_events(
-    case: str, payload: dict[str, Any], expected: tuple[Event, ...]
-) -> None:
-    reply = await WEBHOOK_ROUTE.handler(signed(payload))
-    assert reply.status == 200
-    assert reply.events == expected
-
-
 MALFORMED: list[tuple[str, bytes]] = [
     ("not-json", b"{not json"),
     ("empty", b""),
@@ -453,14 +411,6 @@ MALFORMED: list[tuple[str, bytes]] = [
     ("message-no-sender", b'{"event": "message", "timestamp": 1, "message": {"type": "text"}}'),
     ("message-no-body", b'{"event": "message", "timestamp": 1, "sender": {"id": "u"}}'),
 ]
-
-
-@pytest.mark.parametrize(("case", "body"), MALFORMED, ids=[c[0] for c in MALFORMED])
-async def test_malformed_callback_is_400(case: str, body: bytes) -> None:
-    reply = await handle_webhook(signed(body))
-    assert reply.status == 400
-    assert reply.events == ()
-    assert json.loads(reply.body) == {"error": "malformed callback"}
 
 
 def _wrong_key(body: bytes) -> dict[str, str]:
@@ -480,28 +430,42 @@ SIGNATURE_CASES: list[tuple[str, Callable[[bytes], dict[str, str]]]] = [
     ("other-body", lambda body: {"x-viber-content-signature": signature(b"{}", TOKEN)}),
 ]
 
+DELIVERED = msgspec.json.encode(receipt("delivered"))
+SEEN = msgspec.json.encode(receipt("seen"))
 
-@pytest.mark.parametrize(("case", "headers"), SIGNATURE_CASES, ids=[c[0] for c in SIGNATURE_CASES])
-async def test_bad_signature_is_401_without_events(
-    case: str, headers: Callable[[bytes], dict[str, str]]
-) -> None:
-    body = msgspec.json.encode(receipt("delivered"))
-    reply = await handle_webhook(Inbound(SENDER, headers(body), body))
-    assert reply.status == 401
-    assert reply.events == ()
+HOOK_CASES = [
+    *(
+        cases.HookCase(label, signed(payload), 200, events)
+        for label, payload, events in EVENT_CASES
+    ),
+    *(
+        cases.HookCase(label, signed(body), 400, body={"error": "malformed callback"})
+        for label, body in MALFORMED
+    ),
+    *(
+        cases.HookCase(f"signature {label}", Inbound(SENDER, headers(DELIVERED), DELIVERED), 401)
+        for label, headers in SIGNATURE_CASES
+    ),
+    cases.HookCase("forged", Inbound(SENDER, {"x-viber-content-signature": "00"}, b"{}"), 401),
+    cases.HookCase(
+        "sender without a token accepts nothing",
+        Inbound(
+            Sender("bot-1", ""), {"x-viber-content-signature": signature(DELIVERED, "")}, DELIVERED
+        ),
+        401,
+    ),
+    cases.HookCase(
+        "signature hex case does not matter",
+        Inbound(SENDER, _uppercase_ok(SEEN), SEEN),
+        200,
+        (DeliveryReport("viber_bot", str(MESSAGE_TOKEN), "read", AT),),
+    ),
+]
 
 
-async def test_sender_without_token_accepts_nothing() -> None:
-    body = msgspec.json.encode(receipt("delivered"))
-    inbound = Inbound(Sender("bot-1", ""), {"x-viber-content-signature": signature(body, "")}, body)
-    assert (await handle_webhook(inbound)).status == 401
-
-
-async def test_signature_hex_case_does_not_matter() -> None:
-    body = msgspec.json.encode(receipt("seen"))
-    reply = await handle_webhook(Inbound(SENDER, _uppercase_ok(body), body))
-    assert reply.status == 200
-    assert len(reply.events) == 1
+@pytest.mark.parametrize("case", HOOK_CASES, ids=cases.ids)
+async def test_webhook(case: cases.HookCase) -> None:
+    await cases.run_hook(WEBHOOK_ROUTE.handler, case, VIBER.secrets)
 
 
 def test_signature_is_hex_hmac_sha256_of_the_raw_body() -> None:
