@@ -928,12 +928,17 @@ def reply(postback: str, text: str = "Good", kind: str = "REPLY") -> dict[str, A
     return user_message(suggestionResponse={"postbackData": postback, "text": text, "type": kind})
 
 
+def rbm_report(state: str, reason: str | None = None) -> DeliveryReport:
+    """An event's report: its messageId is the attempt's id, as the send made it."""
+    return DeliveryReport("rcs", ATTEMPT, state, AT_MS, reason, attempt_id=ATTEMPT)  # type: ignore[arg-type]
+
+
 EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
-    ("delivered", user_event("DELIVERED"), (DeliveryReport("rcs", ATTEMPT, "delivered", AT_MS),)),
-    ("read", user_event("READ"), (DeliveryReport("rcs", ATTEMPT, "read", AT_MS),)),
+    ("delivered", user_event("DELIVERED"), (rbm_report("delivered"),)),
+    ("read", user_event("READ"), (rbm_report("read"),)),
     ("is-typing", user_event("IS_TYPING", messageId=None), ()),
     ("ttl-revoked", user_event("TTL_EXPIRATION_REVOKED"),
-     (DeliveryReport("rcs", ATTEMPT, "failed", AT_MS, "TTL_EXPIRATION_REVOKED"),)),
+     (rbm_report("failed", "TTL_EXPIRATION_REVOKED"),)),
     ("ttl-revoke-failed", user_event("TTL_EXPIRATION_REVOKE_FAILED"), ()),
     ("unknown-event", user_event("SUBSCRIBE"), ()),
     ("survey-reply", reply(survey_postback(MESSAGE, "Good")),

@@ -374,8 +374,18 @@ def signed_then(payload: dict[str, Any] | bytes, **token_args: Any) -> Callable[
     return lambda: signed(payload, **token_args)
 
 
-def report(state: str, reason: str | None = None) -> DeliveryReport:
-    return DeliveryReport("viber_business", MESSAGE_UUID, state, AT_MS, reason)  # type: ignore[arg-type]
+def report(
+    state: str, reason: str | None = None, attempt_id: str | None = "att-1"
+) -> DeliveryReport:
+    """The report a status names; it carries our client_ref back (the attempt's id)."""
+    return DeliveryReport(
+        "viber_business",
+        MESSAGE_UUID,
+        state,  # type: ignore[arg-type]
+        AT_MS,
+        reason,
+        attempt_id=attempt_id,
+    )
 
 
 EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [

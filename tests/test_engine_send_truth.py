@@ -188,3 +188,57 @@ async def test_a_worker_idle_through_a_database_outage_keeps_running(
     assert not running.done()
     stop.set()
     await asyncio.wait_for(running, 30)
+
+
+async def test_a_report_naming_our_reference_settles_a_send_left_in_doubt(
+    scene: Scene, store: Store, clock: ManualClock, account: TestAccount
+) -> None:
+    """Vonage echoes our client_ref, RBM our messageId: the attempt's id. A report for a
+    send whose answer was lost names an id nobody recorded, and that reference."""
+    from cascade.domain.sending import InDoubt
+
+    assert await store.set_channel_order(account.id, ["viber_business"])
+    vonage = plain("viber_business", lambda o: InDoubt("NO_ANSWER:ReadTimeout"))
+    message_id = await scene.accept(PHONE)
+    await scene.run(vonage)
+    v = await scene.view(message_id)
+    assert (v.status, v.reason) == ("undeliverable", "IN_DOUBT")
+    [out] = vonage.sent
+    # a report naming another attempt settles nothing (never a guess)
+    assert not await store.record_report(
+        "viber_business", "uuid-9", "delivered", clock.now_ms(), attempt_id=new_id()
+    )
+    assert await store.record_report(
+        "viber_business", "uuid-1", "delivered", clock.now_ms(), attempt_id=out.attempt_id
+    )
+    v = await scene.view(message_id)
+    assert (v.status, v.channel, v.reason) == ("delivered", "viber_business", None)
+    assert (v.attempts[-1].status, v.attempts[-1].provider_message_id) == ("delivered", "uuid-1")
+
+
+async def test_a_report_naming_our_reference_kept_before_the_crash_is_found_settles_it(
+    scene: Scene, store: Store, clock: ManualClock, account: TestAccount
+) -> None:
+    """The request left, the worker died before committing its answer; the provider's
+    report comes while the attempt is still `sending`: kept, with our reference."""
+    from cascade.domain.planner import ChannelInfo
+
+    assert await store.set_channel_order(account.id, ["viber_business"])
+    message_id = await scene.accept(PHONE)
+    [claimed] = await store.claim("dead-worker", clock.now_ms(), 30_000, 10)
+    info = {"viber_business": ChannelInfo(LIMITS, 60)}
+    decided = plan(claimed, clock.now_ms(), info, {}, {}, new_id=new_id)
+    assert decided.send is not None
+    assert isinstance(decided.send.intent, NewAttempt)
+    await store.record_intents([decided.send.intent], [], [decided.transition])
+    kept = await store.record_report(
+        "viber_business", "uuid-7", "read", clock.now_ms(), attempt_id=decided.send.attempt_id
+    )
+    assert not kept  # nothing matched yet: kept
+    clock.advance(31)
+    await drain(scene.worker(plain("viber_business")))  # the send is found in doubt
+    assert (await scene.view(message_id)).reason == "IN_DOUBT"
+    await store.match_orphans()  # the worker's periodic sweep
+    v = await scene.view(message_id)
+    assert (v.status, v.channel, v.reason) == ("read", "viber_business", None)
+    assert (v.attempts[-1].status, v.attempts[-1].provider_message_id) == ("read", "uuid-7")

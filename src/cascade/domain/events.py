@@ -25,6 +25,9 @@ class DeliveryReport(msgspec.Struct, frozen=True):
     # doubt, whose id was never learnt, and settle it.
     recipient: str | None = None  # E.164
     text_prefix: str | None = None
+    # the provider's echo of our own reference for the send, the attempt's id (Vonage's
+    # client_ref, RBM's messageId): it names a send in doubt exactly
+    attempt_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,7 @@ orphan_reports = sa.Table(
     # what the report says of its message, to find a send in doubt (see migration 0004)
     sa.Column("recipient", sa.String(32)),
     sa.Column("text_prefix", sa.Text),
+    sa.Column("attempt_id", sa.String(36)),  # our own reference, echoed (migration 0006)
     sa.Index("ix_orphan_reports_provider", "provider_message_id", "channel"),
 )
 

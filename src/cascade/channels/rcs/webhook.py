@@ -186,7 +186,12 @@ def _events(
         if not event.message_id:
             raise _Malformed(f"{event.event_type} without a messageId")
         reason = event.event_type if state == "failed" else None
-        return (DeliveryReport(CHANNEL, event.message_id, state, at_ms, reason),)
+        # the messageId is ours (the attempt's id): it settles a send in doubt too
+        return (
+            DeliveryReport(
+                CHANNEL, event.message_id, state, at_ms, reason, attempt_id=event.message_id
+            ),
+        )
     if event.suggestion_response is None and event.text is None:
         return ()  # a file, a location, …
     if not event.sender_phone_number:

@@ -130,6 +130,7 @@ class _Status(msgspec.Struct):
     timestamp: str
     channel: str | None = None
     error: _Error | None = None
+    client_ref: str | None = None  # ours: the attempt's id, sent with the message
 
 
 def _at_ms(timestamp: str) -> int:
@@ -166,6 +167,8 @@ def _events(body: bytes) -> tuple[Event, ...]:
             state=state,
             at_ms=at_ms,
             reason=_failure_reason(status.error) if state == "failed" else None,
+            # settles a send in doubt, whose message_uuid was never learnt
+            attempt_id=status.client_ref or None,
         ),
     )
 

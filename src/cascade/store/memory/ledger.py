@@ -283,9 +283,12 @@ class Ledger(Records):
         *,
         recipient: str | None = None,
         text_prefix: str | None = None,
+        attempt_id: str | None = None,
     ) -> bool:
         """Apply a provider's delivery report; one that matches no attempt yet is kept."""
-        report = DeliveryReport(channel, provider_id, state, at_ms, reason, recipient, text_prefix)
+        report = DeliveryReport(
+            channel, provider_id, state, at_ms, reason, recipient, text_prefix, attempt_id
+        )
         return (await self.record_reports([report]))[0]
 
     async def record_reports(self, reports: Sequence[DeliveryReport]) -> list[bool]:
@@ -306,6 +309,7 @@ class Ledger(Records):
                     at=r.at_ms,
                     recipient=r.recipient,
                     text_prefix=r.text_prefix,
+                    attempt_id=r.attempt_id,
                 )
         return [v != ReportFate.NO_ATTEMPT for v in fates]
 
@@ -313,19 +317,22 @@ class Ledger(Records):
         """Apply every kept report whose id an attempt or a segment now has, or that names
         the recipient of a send now found in doubt."""
         t = self._t
-        doubted = {
-            (a.channel, t.messages[a.message_id].phone)
+        in_doubt = [
+            a
             for a in t.attempts.values()
             if a.status == AttemptStatus.UNKNOWN
             and a.provider_message_id is None
             and a.message_id in t.messages
-        }
+        ]
+        doubted = {(a.channel, t.messages[a.message_id].phone) for a in in_doubt}
+        doubted_ids = {(a.channel, a.id) for a in in_doubt}
         known = [
             o
             for o in t.orphan_reports.values()
             if (o.channel, o.provider_message_id) in t.by_provider
             or (o.provider_message_id, o.channel) in t.provider_refs
             or (o.channel, o.recipient) in doubted
+            or (o.channel, o.attempt_id) in doubted_ids
         ]
         self._apply_orphans(known, self._clock.now_ms())
 
@@ -343,6 +350,7 @@ class Ledger(Records):
                 o.reason,
                 o.recipient,
                 o.text_prefix,
+                o.attempt_id,
             )
             for o in kept
         ]
@@ -359,7 +367,7 @@ class Ledger(Records):
             i
             for i, r in enumerate(reports)
             if fates[i] == ReportFate.NO_ATTEMPT
-            and r.recipient is not None
+            and (r.recipient is not None or r.attempt_id is not None)
             and self._adopt_in_doubt(r)
         ]
         if adopted:
@@ -369,17 +377,26 @@ class Ledger(Records):
         return fates
 
     def _adopt_in_doubt(self, report: DeliveryReport) -> bool:
+        """Give the report's id to the one in-doubt attempt it can only be about: the one
+        it names by our own reference, else the one of its recipient (and text)."""
         t = self._t
-        candidates = [
+        in_doubt = [
             a
             for a in t.attempts.values()
             if a.channel == report.channel
             and a.status == AttemptStatus.UNKNOWN
             and a.provider_message_id is None
-            and (m := t.messages.get(a.message_id)) is not None
-            and m.phone == report.recipient
-            and (report.text_prefix is None or (m.text or "").startswith(report.text_prefix))
         ]
+        if report.attempt_id is not None:
+            candidates = [a for a in in_doubt if a.id == report.attempt_id]
+        else:
+            candidates = [
+                a
+                for a in in_doubt
+                if (m := t.messages.get(a.message_id)) is not None
+                and m.phone == report.recipient
+                and (report.text_prefix is None or (m.text or "").startswith(report.text_prefix))
+            ]
         if len(candidates) != 1:
             return False  # none, or ambiguous: never guess
         self._set_provider_id(candidates[0], report.provider_id)

@@ -114,6 +114,7 @@ class OrphanRow:
     at: int
     recipient: str | None
     text_prefix: str | None
+    attempt_id: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -27,8 +27,8 @@ from cascade.store.sql.changes import MessageChanges, _Stored
 
 _WAKE_TASK = Bulk("UPDATE tasks SET due_at = ? WHERE message_id = ?")
 _ORPHANS = ByIds(
-    "SELECT id, channel, provider_message_id, state, at, reason, recipient, text_prefix "
-    "FROM orphan_reports WHERE provider_message_id {ids} ORDER BY id"
+    "SELECT id, channel, provider_message_id, state, at, reason, recipient, text_prefix, "
+    "attempt_id FROM orphan_reports WHERE provider_message_id {ids} ORDER BY id"
 )
 _DELETE_ORPHAN = Bulk("DELETE FROM orphan_reports WHERE id = ?")
 ReportedState = Literal["delivered", "read", "failed"]
@@ -45,6 +45,7 @@ class Reports(MessageChanges):
         *,
         recipient: str | None = None,
         text_prefix: str | None = None,
+        attempt_id: str | None = None,
     ) -> bool:
         """Apply a provider's delivery report; one that matches no attempt yet is kept.
 
@@ -52,7 +53,9 @@ class Reports(MessageChanges):
         provider id was never learnt: the attempt adopts the id, and a message that ended
         IN_DOUBT ends as the report says.
         """
-        report = DeliveryReport(channel, provider_id, state, at_ms, reason, recipient, text_prefix)
+        report = DeliveryReport(
+            channel, provider_id, state, at_ms, reason, recipient, text_prefix, attempt_id
+        )
         return (await self.record_reports([report]))[0]
 
     async def record_reports(self, reports: Sequence[DeliveryReport]) -> list[bool]:
@@ -85,6 +88,7 @@ class Reports(MessageChanges):
                         "at": r.at_ms,
                         "recipient": r.recipient,
                         "text_prefix": r.text_prefix,
+                        "attempt_id": r.attempt_id,
                     }
                     for r in orphans
                 ],
@@ -101,7 +105,7 @@ class Reports(MessageChanges):
             i
             for i, r in enumerate(reports)
             if fates[i] == ReportFate.NO_ATTEMPT
-            and r.recipient is not None
+            and (r.recipient is not None or r.attempt_id is not None)
             and self._adopt_in_doubt(conn, r)
         ]
         if adopted:
@@ -111,23 +115,31 @@ class Reports(MessageChanges):
         return fates
 
     def _adopt_in_doubt(self, conn: Connection, report: DeliveryReport) -> bool:
-        """Give the report's id to the one in-doubt attempt it can only be about."""
+        """Give the report's id to the one in-doubt attempt it can only be about: the one
+        it names by our own reference, else the one of its recipient (and text)."""
         a = t.attempts.c
         m = t.messages.c
+        in_doubt = sa.and_(
+            a.channel == report.channel,
+            a.status == AttemptStatus.UNKNOWN,
+            a.provider_message_id.is_(None),
+        )
+        if report.attempt_id is not None:
+            named = conn.execute(sa.select(a.id).where(in_doubt, a.id == report.attempt_id))
+            return self._adopt(conn, report, [row[0] for row in named])
         candidates = [
             attempt_id
             for attempt_id, text in conn.execute(
                 sa.select(a.id, m.text)
                 .join(t.messages, m.id == a.message_id)
-                .where(
-                    a.channel == report.channel,
-                    a.status == AttemptStatus.UNKNOWN,
-                    a.provider_message_id.is_(None),
-                    m.phone == report.recipient,
-                )
+                .where(in_doubt, m.phone == report.recipient)
             )
             if report.text_prefix is None or (text or "").startswith(report.text_prefix)
         ]
+        return self._adopt(conn, report, candidates)
+
+    def _adopt(self, conn: Connection, report: DeliveryReport, candidates: list[str]) -> bool:
+        a = t.attempts.c
         if len(candidates) != 1:
             return False  # none, or ambiguous: never guess
         conn.execute(
@@ -160,7 +172,7 @@ class Reports(MessageChanges):
                 a.channel == o.channel,
                 a.status == AttemptStatus.UNKNOWN,
                 a.provider_message_id.is_(None),
-                m.phone == o.recipient,
+                sa.or_(m.phone == o.recipient, a.id == o.attempt_id),
             )
             .select_from(t.attempts.join(t.messages, m.id == a.message_id)),
         )
@@ -176,6 +188,7 @@ class Reports(MessageChanges):
                     o.reason,
                     o.recipient,
                     o.text_prefix,
+                    o.attempt_id,
                 )
                 .where(known)
                 .order_by(o.id)
@@ -189,7 +202,7 @@ class Reports(MessageChanges):
 
     def _apply_orphans(self, conn: Connection, rows: Sequence[tuple[Any, ...]], now: int) -> None:
         """Apply kept reports (id, channel, provider id, state, at, reason, recipient,
-        text prefix), oldest first; those that found their attempt are kept no longer."""
+        text prefix, attempt id), oldest first; those that found their attempt go."""
         if not rows:
             return
         reports = [DeliveryReport(*r[1:]) for r in rows]
