@@ -25,6 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import CASCADE, machine_rows, process, table
+from bench.database_size import size_rows
 from tests.ports import free_port, free_ports
 
 KEY = "bench-cascade-steps-key"
@@ -101,6 +102,7 @@ def main() -> None:
                     " FROM messages AS m, json_each(m.skipped) AS s"
                     ") GROUP BY channel, status ORDER BY min(step)"
                 ).fetchall()
+            disk = size_rows(f"sqlite:///{db}", args.messages, "final, five steps of history")
     rows = [
         ("messages", f"{args.messages:,} in requests of {args.batch}"),
         ("accepted through the API in", f"{accepted:.1f} s"),
@@ -112,6 +114,7 @@ def main() -> None:
         (f"step {channel}: {status}", f"{count:,} attempts, mean {mean or 0:,.0f} ms")
         for channel, status, count, mean in steps
     ]
+    rows += disk
     print(table(machine_rows(), "Machine"))
     print(table(rows, "Five-step cascade (cascade up, SQLite)"))
 

@@ -37,6 +37,7 @@ from common import (
     server_from_args,
     table,
 )
+from database_size import size_rows
 
 TARGET_BYTES = 150 * 2**20
 
@@ -108,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         machine.measured()
         nprocs = len(server.processes())
         stored = count_messages(server.database_url) - args.prefill
+        disk = size_rows(server.database_url, stored + args.prefill, "accepted, queued")
 
     progress = [
         (f"{n:>9,} messages at {t:6.1f} s", f"{mib(big)} / {mib(pss)} / {mib(rss)}")
@@ -144,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         ("target < 150 MiB: API process / tree PSS", f"{verdict} / {verdict_tree}"),
         *cpu.rows(per=accepted),
         *machine.rows(),
+        *disk,
     ]
     print(table(rows, "Server memory through the run"))
     return 0 if stored >= accepted else 1

@@ -42,6 +42,7 @@ from common import (
     wait_http,
     worker_command,
 )
+from database_size import size_rows
 
 
 def body(start: int, size: int) -> bytes:
@@ -186,6 +187,7 @@ def main() -> int:
         busy = busy_seconds() - busy_before
         submits = admin_count(admin, "received")
         statuses, latency, first, last = outcome(server.database_url)
+        disk = size_rows(server.database_url, total, "delivered, with its history")
     delivered = len(latency)
     span = (last - first) / 1000
     rows = [
@@ -205,6 +207,7 @@ def main() -> int:
         ),
         *((f"CPU {name}", f"{seconds:.1f} s") for name, seconds in cpu.items()),
         ("CPU whole machine, busy", f"{busy:.1f} s"),
+        *disk,
     ]
     print(table(machine_rows(), "Machine"))
     print(table(rows, "SMS end to end"))
