@@ -41,7 +41,7 @@ class Settings:
     log_level: str = "info"
     channels: str = field(default_factory=lambda: ",".join(DEFAULT_CHANNELS))
     # each channel's own settings (its spec's `settings`), by channel name
-    channel_settings: Mapping[str, Any] = field(default_factory=lambda: _channel_defaults())
+    channel_settings: Mapping[str, Any] = field(default_factory=_channel_defaults)
     channel_rates: str = "on"
     worker_batch: int = 256
     worker_concurrency: int = 256
