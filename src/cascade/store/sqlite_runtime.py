@@ -37,8 +37,13 @@ except ImportError:  # pragma: no cover - not on Windows: writers then queue on 
 
 T = TypeVar("T")
 
-_SQLITE_MMAP_BYTES = 1 << 30
-_SQLITE_WRITER_CACHE_KIB = 128 * 1024
+# No memory map, and a 16 MiB page cache for the writer. With ids time-ordered (UUIDv7)
+# new rows land at the right edge of their B-trees, so the writer's hot pages are few;
+# 128 MiB of cache and a 1 GiB map (pages it touched count in the process's RSS) took the
+# API to 297.5 MiB RSS through 1,000,000 queued messages, past the 150 MB target, for no
+# measured gain (bulk intake 19,322 against 20,035 msg/s; SMS end to end within noise).
+_SQLITE_MMAP_BYTES = 0
+_SQLITE_WRITER_CACHE_KIB = 16 * 1024
 
 
 def _sqlite_setup(engine: Engine, *, synchronous: str, writer: bool) -> None:
@@ -51,8 +56,6 @@ def _sqlite_setup(engine: Engine, *, synchronous: str, writer: bool) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        # Reads through a shared memory map, not a read() per page; the writer keeps the
-        # pages it changes most (index pages of random ids) in a cache of its own.
         cursor.execute(f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES}")
         if writer:
             cursor.execute(f"PRAGMA cache_size=-{_SQLITE_WRITER_CACHE_KIB}")
