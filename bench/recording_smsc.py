@@ -8,7 +8,7 @@ with the product. It imports nothing from `cascade`. Two engines (`--engine`):
 - **`server`** (the default): the library's own server. Binds, `enquire_link`, windowing
   and the PDU codec are the library's. Each event crosses from its tokio threads to the
   Python event loop on its own, which costs about 0.2 ms of CPU per submit and holds it
-  below ~4,000 submits/s on a two-core machine: plenty for the crash soak, too few to
+  near 4,000 submits/s on a two-core machine: plenty for the crash soak, too few to
   measure a gateway's top speed (`bench/peer_kannel.py`).
 - **`codec`**: an asyncio server of this file (on uvloop when installed) frames the PDUs
   and answers binds, `enquire_link`, `unbind` and `submit_sm` itself; every `submit_sm`
