@@ -594,8 +594,9 @@ def _short(where: str) -> str:
 
 
 def py_spy(args: argparse.Namespace, server: Server) -> Callable[[], Any] | None:
-    """During (b): py-spy records every thread of the process that serves requests, as a
-    speedscope file; returns the function that starts it (and returns its stopper)."""
+    """During (b), or (c) with --spy-on c: py-spy records every thread of the process that
+    serves requests, as a speedscope file; returns the function that starts it (and
+    returns its stopper)."""
     if not args.py_spy:
         return None
     out = Path(args.profile_out)
@@ -607,7 +608,8 @@ def py_spy(args: argparse.Namespace, server: Server) -> Callable[[], Any] | None
         spy = subprocess.Popen(
             [args.py_spy, "record", "--pid", str(target.pid), "--rate", str(args.spy_rate),
              "--duration", str(seconds), "--threads", "--format", "speedscope",
-             "--output", str(out / "sends.speedscope.json")],
+             *(["--native"] if args.spy_native else []),
+             "--output", str(out / f"{args.spy_on}.speedscope.json")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
 
@@ -649,8 +651,13 @@ def run(args: argparse.Namespace) -> int:
     ) as server:
         machine = Conditions.settle(args.quiet_wait)
         health = run_phase(server, phases(args, server, "healthz", "h"))
-        sends = run_phase(server, phases(args, server, "sends", "b"), py_spy(args, server))
-        opened = run_phase(server, phases(args, server, "open", "c"))
+        spy = py_spy(args, server)
+        sends = run_phase(
+            server, phases(args, server, "sends", "b"), spy if args.spy_on == "b" else None
+        )
+        opened = run_phase(
+            server, phases(args, server, "open", "c"), spy if args.spy_on == "c" else None
+        )
         machine.measured()
         decode = msgspec.json.decode
         ids = [
@@ -715,10 +722,10 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print("ERRORS: " + "; ".join(failed), file=sys.stderr)
     if args.py_spy:
-        speedscope = Path(args.profile_out) / "sends.speedscope.json"
+        speedscope = Path(args.profile_out) / f"{args.spy_on}.speedscope.json"
         report = profile_report(speedscope)
-        (Path(args.profile_out) / "sends-report.txt").write_text(report + "\n")
-        print(f"py-spy during (b), {args.spy_rate} samples/s: {speedscope}")
+        (Path(args.profile_out) / f"{args.spy_on}-report.txt").write_text(report + "\n")
+        print(f"py-spy during ({args.spy_on}), {args.spy_rate} samples/s: {speedscope}")
         print(report)
     return 0 if all_committed and not failed else 1
 
@@ -739,6 +746,10 @@ def main() -> int:
     parser.add_argument("--py-spy", default=None, help="path of py-spy: profile (b)")
     parser.add_argument("--profile-out", default="/tmp/single-sends-profile")
     parser.add_argument("--spy-rate", type=int, default=200, help="py-spy samples per s")
+    parser.add_argument(
+        "--spy-on", choices=["b", "c"], default="b", help="the phase py-spy records"
+    )
+    parser.add_argument("--spy-native", action="store_true", help="py-spy --native (C frames too)")
     add_quiet_wait_argument(parser)
     return run(parser.parse_args())
 
