@@ -172,3 +172,27 @@ def test_by_ids_on_sqlite_reads_a_set_as_one_json_array_unless_order_matters() -
 def test_by_ids_refuses_a_select_list_it_cannot_read_as_json() -> None:
     with pytest.raises(ValueError, match="plain columns"):
         ByIds("SELECT id, count(*) FROM t WHERE id {ids} GROUP BY id")
+
+
+def test_bulk_rows_with_named_blob_columns_go_to_sqlite_as_one_statement() -> None:
+    insert = Bulk("INSERT INTO t (id, blob, n) VALUES (?, ?, ?)", blobs=(1,))
+    assert insert.sqlite_json is not None
+    statements: list[str] = []
+    engine = sqlite_table()
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with engine.begin() as conn:
+        rows = [("0", None, 0), ("a", b"\x00\xff", 1), ("b", b"", 2), ("c", b"\x80" * 16, 3)]
+        insert.run(conn, rows)
+        assert statements == [insert.sqlite_json]
+        stored = conn.exec_driver_sql("SELECT id, blob, typeof(blob), n FROM t ORDER BY id")
+        assert [tuple(r) for r in stored] == [
+            ("0", None, "null", 0),
+            ("a", b"\x00\xff", "blob", 1),
+            ("b", b"", "blob", 2),
+            ("c", b"\x80" * 16, "blob", 3),
+        ]
+
+
+def test_bulk_blob_columns_are_for_inserts_only() -> None:
+    with pytest.raises(ValueError, match="inserts only"):
+        Bulk("UPDATE t SET blob = ? WHERE id = ?", blobs=(0,))

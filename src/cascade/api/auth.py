@@ -2,12 +2,22 @@
 
 Resolved credentials are cached for a short, configurable time so the hot path does not
 query the database on every request; a revoked key stops working within that time.
+
+A cached entry is looked up again once half its time is gone, in the background and once
+for all the requests that use it, so a busy key never expires in the hot path: before,
+every request in flight when an entry expired queried the database for it (32 requests
+every 2 s under a 32-connection load, each through the reader pool's threads). An entry
+is never used past its own time, and a look-up that finds the key gone removes it. A
+request that finds no usable entry waits for the look-up already under way, if any.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from cascade.clock import Clock
 from cascade.security import hash_secret
@@ -21,6 +31,64 @@ HEADERS: Mapping[str, str | None] = {
 }
 
 _CACHE_LIMIT = 10_000
+_REFRESH_AT = 0.5  # of the time an entry is kept: from then on it is looked up again
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _Cache(Generic[K, V]):
+    """Values by key for `ttl` seconds, each looked up at most once at a time."""
+
+    def __init__(self, clock: Clock, ttl: float) -> None:
+        self._clock = clock
+        self._ttl = ttl
+        self._values: dict[K, tuple[V, float, float]] = {}  # value, refresh at, expires at
+        self._flights: dict[K, asyncio.Task[V | None]] = {}
+
+    async def get(self, key: K, fetch: Callable[[], Awaitable[V | None]]) -> V | None:
+        if self._ttl <= 0:
+            return await fetch()
+        now = self._clock.monotonic()
+        cached = self._values.get(key)
+        if cached is not None and cached[2] > now:
+            if cached[1] <= now and key not in self._flights:
+                self._start(key, fetch)
+            return cached[0]
+        flight = self._flights.get(key) or self._start(key, fetch)
+        return await asyncio.shield(flight)
+
+    def _start(self, key: K, fetch: Callable[[], Awaitable[V | None]]) -> asyncio.Task[V | None]:
+        started = self._clock.monotonic()
+
+        async def look_up() -> V | None:
+            try:
+                value = await fetch()
+            finally:
+                del self._flights[key]
+            if value is None:
+                self._values.pop(key, None)
+                return None
+            if len(self._values) >= _CACHE_LIMIT:
+                self._values.clear()
+            refresh = started + self._ttl * _REFRESH_AT
+            self._values[key] = (value, refresh, started + self._ttl)
+            return value
+
+        task = asyncio.get_running_loop().create_task(look_up())
+        task.add_done_callback(_quiet)
+        self._flights[key] = task
+        return task
+
+
+def _quiet(task: asyncio.Task[object]) -> None:
+    """A look-up that failed. Its waiters, if any, were answered with the failure; a
+    background one leaves the entry until its time is up, and the request after that
+    looks it up in the foreground, where a failure is answered."""
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("credential look-up failed", exc_info=task.exception())
 
 
 class Unauthorized(Exception):
@@ -36,10 +104,10 @@ class Principal:
 class Authenticator:
     def __init__(self, store: AccountStore, clock: Clock, cache_seconds: float) -> None:
         self._store = store
-        self._clock = clock
-        self._ttl = cache_seconds
-        self._credentials: dict[tuple[CredentialKind, str], tuple[Credential, float]] = {}
-        self._accounts: dict[str, tuple[Account, float]] = {}
+        self._credentials: _Cache[tuple[CredentialKind, str], Credential] = _Cache(
+            clock, cache_seconds
+        )
+        self._accounts: _Cache[str, Account] = _Cache(clock, cache_seconds)
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         account_id: str | None = None
@@ -67,26 +135,10 @@ class Authenticator:
     async def _credential(self, kind: CredentialKind, secret: str) -> Credential | None:
         if not secret:
             return None
-        key = (kind, hash_secret(secret))
-        now = self._clock.monotonic()
-        cached = self._credentials.get(key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        credential = await self._store.find_credential(kind, key[1])
-        if credential is not None and self._ttl > 0:
-            if len(self._credentials) >= _CACHE_LIMIT:
-                self._credentials.clear()
-            self._credentials[key] = (credential, now + self._ttl)
-        return credential
+        hashed = hash_secret(secret)
+        return await self._credentials.get(
+            (kind, hashed), lambda: self._store.find_credential(kind, hashed)
+        )
 
     async def _account(self, account_id: str) -> Account | None:
-        now = self._clock.monotonic()
-        cached = self._accounts.get(account_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        account = await self._store.get_account(account_id)
-        if account is not None and self._ttl > 0:
-            if len(self._accounts) >= _CACHE_LIMIT:
-                self._accounts.clear()
-            self._accounts[account_id] = (account, now + self._ttl)
-        return account
+        return await self._accounts.get(account_id, lambda: self._store.get_account(account_id))

@@ -37,16 +37,20 @@ class Bulk:
     JSON the whole batch is one step. An UPDATE or DELETE that names the same key twice is
     run in rounds, first occurrences first, so each key sees its rows in order, as with an
     executemany. A statement whose rows carry bytes (a BLOB: JSON would turn it into
-    base64 text) is made with `json_rows=False` and keeps the executemany.
+    base64 text) names its BLOB columns in `blobs` (their places among the `?`, from 0),
+    INSERTs only: their bytes go beside the JSON as one BLOB parameter, each row naming
+    where its own bytes are in it, so such a batch is still one step. One made with
+    `json_rows=False` keeps the executemany.
     """
 
-    def __init__(self, sql: str, *, json_rows: bool = True) -> None:
+    def __init__(self, sql: str, *, json_rows: bool = True, blobs: tuple[int, ...] = ()) -> None:
         self.sqlite = sql
         self.postgresql = _numbered(sql)
         self.sqlite_json: str | None = None
         self._key_width = 0
+        self._blobs = blobs
         if json_rows and _SQLITE_HAS_UPDATE_FROM:
-            self.sqlite_json, self._key_width = _over_json(sql)
+            self.sqlite_json, self._key_width = _over_json(sql, blobs)
 
     def run(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
@@ -58,8 +62,32 @@ class Bulk:
             conn.exec_driver_sql(self.sqlite, list(rows))
             return
         encode = msgspec.json.encode
+        if self._blobs:  # an INSERT: one round
+            json_rows, blob = _blobs_apart(rows, self._blobs)
+            conn.exec_driver_sql(self.sqlite_json, (encode(json_rows).decode(), blob))
+            return
         for batch in _rounds(rows, self._key_width):
             conn.exec_driver_sql(self.sqlite_json, (encode(batch).decode(),))
+
+
+def _blobs_apart(
+    rows: Sequence[tuple[Any, ...]], blobs: tuple[int, ...]
+) -> tuple[list[list[Any]], bytes]:
+    """The rows with each BLOB value replaced by [where its bytes start (from 1), how many],
+    and all those bytes end to end."""
+    chunks: list[bytes] = []
+    at = 1
+    out: list[list[Any]] = []
+    for row in rows:
+        values = list(row)
+        for i in blobs:
+            value = values[i]
+            if value is not None:
+                values[i] = (at, len(value))
+                chunks.append(value)
+                at += len(value)
+        out.append(values)
+    return out, b"".join(chunks)
 
 
 _ROWS = "(SELECT value AS row_ FROM json_each(?)) AS r_"
@@ -68,17 +96,28 @@ _UPDATE = re.compile(r"UPDATE (\w+) SET (.*) WHERE (.*)", re.S)
 _DELETE = re.compile(r"DELETE FROM (\w+) WHERE (.*)", re.S)
 
 
-def _over_json(sql: str) -> tuple[str, int]:
+def _over_json(sql: str, blobs: tuple[int, ...] = ()) -> tuple[str, int]:
     """The SQLite statement taking its rows as a JSON array, and how many of a row's
     values (its last) name the row it changes; `?` becomes that row's value at its place.
     The rows come through a subquery whose one column is `row_`, so the statement's own
     column names cannot collide with `json_each`'s (`id`, `key`, `value`, ...).
     `json_extract` rather than `->>`, which needs SQLite 3.38."""
     keys = sql.rpartition(" WHERE ")[2].count("?")
-    numbered = _numbered(sql, "json_extract(r_.row_, '$[{}]')", start=0)
+    value = "json_extract(r_.row_, '$[{0}]')"
+    blob = "substr(?2, json_extract(r_.row_, '$[{0}][0]'), json_extract(r_.row_, '$[{0}][1]'))"
+    numbers = iter(range(sql.count("?")))
+
+    def place(_: re.Match[str]) -> str:
+        n = next(numbers)
+        return (blob if n in blobs else value).format(n)
+
+    numbered = _PLACEHOLDER.sub(place, sql)
     # the SQL is the module's own constant text, never input (hence the noqa)
     if found := _INSERT.fullmatch(numbered):
-        return f"{found[1]} SELECT {found[2]} FROM {_ROWS}", 0  # noqa: S608
+        rows = _ROWS.replace("json_each(?)", "json_each(?1)") if blobs else _ROWS
+        return f"{found[1]} SELECT {found[2]} FROM {rows}", 0  # noqa: S608
+    if blobs:
+        raise ValueError("blobs: for inserts only")
     if found := _UPDATE.fullmatch(numbered):
         table, changes, where = found.groups()
         return f"UPDATE {table} SET {changes} FROM {_ROWS} WHERE {where}", keys  # noqa: S608

@@ -26,7 +26,6 @@ from cascade.store.base import idem_key as _idem_key
 from cascade.store.bulk import Bulk
 from cascade.store.sql.database import Database
 
-_IN_CHUNK = 500  # tracking ids per IN (...) lookup
 _CONFLICT_RETRIES = 3  # a concurrent request may insert the same tracking id first
 
 
@@ -40,6 +39,17 @@ _PG_IDEM_PROBE = sa.text(
     "CROSS JOIN LATERAL (SELECT fingerprint, id, created_at FROM messages "
     "WHERE account_id = :account AND idem_key = x.k LIMIT 1) AS m "
     "WHERE m.created_at >= :oldest"
+)
+# SQLite: the same look-ups as one constant statement each, the keys as one JSON array
+# parameter, handed straight to the driver: nothing for SQLAlchemy to build, compile or
+# expand per group (that had cost more CPU than the rest of a one-message transaction)
+_SQLITE_PROBE = (
+    "SELECT tracking_id, id, fingerprint FROM messages WHERE account_id = ? "
+    "AND tracking_id IN (SELECT value FROM json_each(?))"
+)
+_SQLITE_IDEM_PROBE = (
+    "SELECT fingerprint, id FROM messages WHERE account_id = ? "
+    "AND idem_key IN (SELECT value FROM json_each(?)) AND created_at >= ?"
 )
 _GROUP_MESSAGES = 5000  # a group commit takes requests until it holds this many messages
 
@@ -62,7 +72,10 @@ _MESSAGE_COLUMNS = (
 _INSERT_MESSAGE = Bulk(
     f"INSERT INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608 - constant text
     f"VALUES ({', '.join('?' * (_MESSAGE_COLUMNS.count(',') + 1))})",
-    json_rows=False,  # the fingerprint is a BLOB
+    # the fingerprint is a BLOB: on SQLite a group's rows are still one statement step,
+    # run by SQLite without the GIL, instead of a step per row, each winning the GIL back
+    # from the event loop's thread
+    blobs=(3,),
 )
 _INSERT_TASK = Bulk("INSERT INTO tasks (message_id, due_at) VALUES (?, ?)")
 
@@ -241,7 +254,6 @@ class Intake(Database):
         self, conn: Connection, account_id: str, items: Sequence[NewMessage]
     ) -> dict[bytes, str]:
         """Id-less messages stored with the same content within the idempotency window."""
-        m = t.messages.c
         keys: list[str] = []
         for item in items:
             d = item.draft
@@ -256,22 +268,16 @@ class Intake(Database):
             for fingerprint, message_id in rows:
                 found[bytes(fingerprint)] = message_id
             return found
-        query = sa.select(m.fingerprint, m.id).where(
-            m.account_id == account_id,
-            m.idem_key.in_(sa.bindparam("keys", expanding=True)),
-            m.created_at >= oldest,
-        )
-        for start in range(0, len(keys), _IN_CHUNK):
-            for fingerprint, message_id in conn.execute(
-                query, {"keys": keys[start : start + _IN_CHUNK]}
-            ):
-                found[bytes(fingerprint)] = message_id
+        keys_json = msgspec.json.encode(keys).decode()
+        for fingerprint, message_id in conn.exec_driver_sql(
+            _SQLITE_IDEM_PROBE, (account_id, keys_json, oldest)
+        ):
+            found[bytes(fingerprint)] = message_id
         return found
 
     def _stored_fingerprints(
         self, conn: Connection, account_id: str, tracking: Sequence[str]
     ) -> dict[str, tuple[str, bytes]]:
-        m = t.messages.c
         found: dict[str, tuple[str, bytes]] = {}
         if self.dialect == "postgresql":
             # One index probe per id, whatever the planner believes: with equality on both
@@ -282,11 +288,9 @@ class Intake(Database):
             for tracking_id, message_id, fingerprint in rows:
                 found[tracking_id] = (message_id, bytes(fingerprint))
             return found
-        query = sa.select(m.tracking_id, m.id, m.fingerprint).where(
-            m.account_id == account_id, m.tracking_id.in_(sa.bindparam("ids", expanding=True))
-        )
-        for start in range(0, len(tracking), _IN_CHUNK):
-            chunk = tracking[start : start + _IN_CHUNK]
-            for tracking_id, message_id, fingerprint in conn.execute(query, {"ids": chunk}):
-                found[tracking_id] = (message_id, bytes(fingerprint))
+        ids_json = msgspec.json.encode(list(tracking)).decode()
+        for tracking_id, message_id, fingerprint in conn.exec_driver_sql(
+            _SQLITE_PROBE, (account_id, ids_json)
+        ):
+            found[tracking_id] = (message_id, bytes(fingerprint))
         return found
