@@ -669,3 +669,16 @@ def wait_for_quiet(max_wait: float, busy_below: float = 0.25, seconds: int = 3) 
             return f"quiet after {time.monotonic() - waited:.0f} s (busy {level:.2f} cores)"
         if time.monotonic() >= deadline:
             return f"NOT quiet after {max_wait:.0f} s (busy {level:.2f} cores): ran anyway"
+
+
+@contextlib.contextmanager
+def log_dir(keep: str | None, prefix: str) -> Iterator[Path]:
+    """Where a run's logs go: `keep` (made if missing, left afterwards), else a temporary
+    directory removed at the end."""
+    if keep:
+        path = Path(keep)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)

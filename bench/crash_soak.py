@@ -58,11 +58,9 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +80,7 @@ from common import (
     busy_seconds,
     free_port,
     install_uvloop,
+    log_dir,
     machine_rows,
     own_cpu_seconds,
     query,
@@ -716,17 +715,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def log_dir(keep: str | None) -> Iterator[Path]:
-    if keep:
-        path = Path(keep)
-        path.mkdir(parents=True, exist_ok=True)
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="cascade-soak-") as tmp:
-        yield Path(tmp)
-
-
 def main() -> int:
     args = parse_args()
     if args.seed is not None:
@@ -739,7 +727,7 @@ def main() -> int:
     procs: list[Proc] = []
     events = Events()
     try:
-        with scratch_database(args.db) as url, log_dir(args.logs) as logs:
+        with scratch_database(args.db) as url, log_dir(args.logs, "cascade-soak-") as logs:
             try:
                 port, smpp, admin = free_port(), free_port(), free_port()
                 env = {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}

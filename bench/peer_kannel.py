@@ -71,7 +71,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -97,6 +96,7 @@ from common import (
     cpu_seconds,
     free_port,
     install_uvloop,
+    log_dir,
     machine_rows,
     own_cpu_seconds,
     percentile,
@@ -845,17 +845,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def log_dir(keep: str | None) -> Iterator[Path]:
-    if keep:
-        path = Path(keep)
-        path.mkdir(parents=True, exist_ok=True)
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="cascade-peer-kannel-") as tmp:
-        yield Path(tmp)
-
-
 def summary(runs: list[Run]) -> list[tuple[str, str]]:
     rows = []
     ratios, http_ratios = [], []
@@ -901,7 +890,7 @@ def main() -> int:
     command = " ".join(shlex.quote(a) for a in [f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
     machine = machine_rows()
     runs: list[Run] = []
-    with log_dir(args.logs) as logs:
+    with log_dir(args.logs, "cascade-peer-kannel-") as logs:
         for round_no in range(1, args.rounds + 1):
             order = ["kannel", "cascade"] if round_no % 2 else ["cascade", "kannel"]
             for system in order:
