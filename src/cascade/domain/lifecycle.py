@@ -20,6 +20,7 @@ attempt still waiting (or in doubt), and a message that is final stays final, ex
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Protocol
 
 import msgspec
 from msgspec.structs import replace
@@ -104,6 +105,23 @@ class Report(msgspec.Struct, frozen=True):
         )
 
 
+class AttemptRowLike(Protocol):
+    """An attempt as a store keeps it (its finish time as `finished_at`)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def finished_at(self) -> int | None: ...
+    @property
+    def parts(self) -> int | None: ...
+    @property
+    def parts_delivered(self) -> int: ...
+
+
 class AttemptState(msgspec.Struct, frozen=True):
     status: str
     step: int
@@ -111,6 +129,13 @@ class AttemptState(msgspec.Struct, frozen=True):
     finished_at_ms: int | None = None
     parts: int | None = None
     parts_delivered: int = 0
+
+    @classmethod
+    def of(cls, row: AttemptRowLike) -> AttemptState:
+        """The rule's view of a stored attempt."""
+        return cls(
+            row.status, row.step, row.reason, row.finished_at, row.parts, row.parts_delivered
+        )
 
 
 class MessageState(msgspec.Struct, frozen=True):

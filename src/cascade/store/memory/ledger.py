@@ -437,14 +437,7 @@ class Ledger(Records):
             fates.append(ReportFate.APPLIED)
             effect = apply_report(
                 Report.of(report, ref.delivered if ref is not None else None),
-                AttemptState(
-                    attempt.status,
-                    attempt.step,
-                    attempt.reason,
-                    attempt.finished_at,
-                    attempt.parts,
-                    attempt.parts_delivered,
-                ),
+                AttemptState.of(attempt),
                 messages[mid],
             )
             if ref is not None and effect.segment_delivered:

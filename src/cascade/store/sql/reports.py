@@ -400,14 +400,7 @@ def _report_effect(
     what it asks of its message, if anything."""
     effect = apply_report(
         Report.of(report, ref.delivered if ref is not None else None),
-        AttemptState(
-            attempt.status,
-            attempt.step,
-            attempt.reason,
-            attempt.finished_at,
-            attempt.parts,
-            attempt.parts_delivered,
-        ),
+        AttemptState.of(attempt),
         MessageState(message.status, message.step, message.channel, message.reason)
         if message is not None
         else None,
