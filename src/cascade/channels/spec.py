@@ -44,7 +44,7 @@ class BotChannel:
 
     kind: str  # the bots' kind in `cascade bots add KIND`
     # points a bot's updates at `url` through the platform's own call
-    set_webhook: Callable[[Any, Sender, str], Awaitable[None]]
+    set_webhook: Callable[[Any, Sender, str], Awaitable[object]]
     refused: type[Exception]  # what the platform's refusal raises
 
 

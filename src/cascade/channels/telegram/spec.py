@@ -11,12 +11,6 @@ from cascade.channels.telegram.client import (
 from cascade.channels.telegram.demo import DEMO
 from cascade.channels.telegram.settings import TelegramSettings
 from cascade.channels.telegram.webhook import CHANNEL, WEBHOOK_ROUTE
-from cascade.domain.sending import Sender
-
-
-async def _set_webhook(channel: TelegramChannel, sender: Sender, url: str) -> None:
-    await channel.set_webhook(sender, url)
-
 
 SPEC: ChannelSpec[TelegramSettings] = ChannelSpec(
     name=CHANNEL,
@@ -29,7 +23,7 @@ SPEC: ChannelSpec[TelegramSettings] = ChannelSpec(
     webhook=WEBHOOK_ROUTE,
     bots=BotChannel(
         kind="telegram",
-        set_webhook=_set_webhook,
+        set_webhook=TelegramChannel.set_webhook,
         refused=TelegramApiError,
     ),
     on_by_default=True,

@@ -11,12 +11,6 @@ from cascade.channels.viber_bot.client import (
 from cascade.channels.viber_bot.demo import DEMO
 from cascade.channels.viber_bot.settings import ViberBotSettings
 from cascade.channels.viber_bot.webhook import CHANNEL, WEBHOOK_ROUTE
-from cascade.domain.sending import Sender
-
-
-async def _set_webhook(channel: ViberBotChannel, sender: Sender, url: str) -> None:
-    await channel.set_webhook(sender, url)
-
 
 SPEC: ChannelSpec[ViberBotSettings] = ChannelSpec(
     name=CHANNEL,
@@ -28,7 +22,7 @@ SPEC: ChannelSpec[ViberBotSettings] = ChannelSpec(
     webhook=WEBHOOK_ROUTE,
     bots=BotChannel(
         kind="viber",
-        set_webhook=_set_webhook,
+        set_webhook=ViberBotChannel.set_webhook,
         refused=ViberApiError,
     ),
     on_by_default=True,
