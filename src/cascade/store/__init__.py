@@ -19,6 +19,7 @@ from cascade.store.protocols import (
     EngineStore,
     InboundStore,
     IntakeStore,
+    PriceStore,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "IntakeStore",
     "MessageView",
     "NewMessage",
+    "PriceStore",
     "StoreError",
     "TrackingIdConflict",
 ]

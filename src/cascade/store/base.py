@@ -10,12 +10,14 @@ exception.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 import msgspec
 
 from cascade.domain.message import Draft
+from cascade.domain.prices import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, Price
 
 # The PostgreSQL LISTEN/NOTIFY channel on which the store announces that work came due (a
 # new message, a report that moved one on), in the transaction that makes it due; workers
@@ -140,3 +142,28 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
         clicks=clicks,
         survey_answer=row.survey_answer,
     )
+
+
+# --- prices -------------------------------------------------------------------------------
+
+_MICROS = Decimal(10) ** MAX_DECIMAL_PLACES  # a price is stored in millionths
+_MAX_MICROS = 10 ** (MAX_INTEGER_DIGITS + MAX_DECIMAL_PLACES) - 1
+
+
+def price_micros(price: Decimal) -> int:
+    """A price as stored: an exact integer count of millionths (schema.prices)."""
+    micros = price * _MICROS
+    if not 0 <= micros <= _MAX_MICROS or micros != micros.to_integral_value():
+        raise ValueError(
+            f"a price is non-negative, below 10^{MAX_INTEGER_DIGITS}, with at most "
+            f"{MAX_DECIMAL_PLACES} decimal places: not {price}"
+        )
+    return int(micros)
+
+
+def price_of(row: Any) -> Price:
+    """A price from its row (the `prices` columns, by name), in either store: the amount
+    a Decimal again, with no trailing zeros (0.015, 2, 0)."""
+    value = Decimal(row.price_micros) / _MICROS
+    exact = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return Price(row.channel, row.country_prefix, exact, row.currency)

@@ -2,7 +2,8 @@
 
 - the API: `ApiStore` (its routes: reading back, short links, flash-call codes, callback
   registration, bots' webhooks, health), `IntakeStore` (intake: messages and variables),
-  `AccountStore` (authentication, and the administration of accounts and credentials);
+  `AccountStore` (authentication, and the administration of accounts and credentials),
+  `PriceStore` (the price table, loaded by the command line);
 - the engine: `EngineStore` (the worker: claims, transitions, send intents, kept reports,
   senders and contacts), `InboundStore` (what webhooks and sessions learnt: reports,
   contacts, survey answers), `CallbackStore` (the status-webhook dispatcher).
@@ -21,6 +22,7 @@ from typing import Protocol
 
 from cascade.domain.delivery import Verdict
 from cascade.domain.events import DeliveryReport
+from cascade.domain.prices import PriceTable
 from cascade.domain.records import (
     AttemptChange,
     Claimed,
@@ -111,6 +113,23 @@ class ApiStore(Protocol):
     async def remove_callback(self, account_id: str, callback_id: str) -> bool: ...
 
 
+class PriceStore(Protocol):
+    """The price table (SPEC D9): loaded whole by `cascade prices load`, read by whatever
+    prices a send (the status, a dry run, the console), mostly through a `PriceBook`."""
+
+    async def load_prices(self, table: PriceTable) -> int:
+        """Replace the whole table with `table`'s prices, in one transaction (a price file
+        is the operator's whole table: nothing of the old one is kept); return the new
+        version. Raises ValueError, storing nothing, for a price the table cannot hold
+        (negative, a billion or more, more than six decimal places)."""
+
+    async def price_table(self) -> PriceTable:
+        """The current table with its version (empty, version 0, before any load)."""
+
+    async def price_version(self) -> int:
+        """The current table's version, cheaply: each load's is greater (0: none yet)."""
+
+
 # --- the engine ---------------------------------------------------------------------------
 
 
@@ -173,5 +192,5 @@ class CallbackStore(Protocol):
     ) -> None: ...
 
 
-class Store(AccountStore, IntakeStore, ApiStore, EngineStore, CallbackStore, Protocol):
+class Store(AccountStore, IntakeStore, ApiStore, PriceStore, EngineStore, CallbackStore, Protocol):
     """Every consumer's part in one: what each implementation (SqlStore, MemoryStore) is."""

@@ -233,3 +233,26 @@ clicks = sa.Table(
     sa.Column("user_agent", sa.Text),
     sa.Index("ix_clicks_code", "code"),
 )
+
+# Prices (SPEC D9): the operator's whole price table, replaced by each `cascade prices load`
+# (one row in price_loads per load: its id is the table's version, which API processes
+# compare to know whether the table they keep is still current). A price is kept in
+# millionths of its currency, an integer: exact on SQLite, whose NUMERIC is a float, and
+# on PostgreSQL alike, and summed exactly in SQL (spend figures) on both.
+price_loads = sa.Table(
+    "price_loads",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("loaded_at", sa.BigInteger, nullable=False),
+    sa.Column("prices", sa.Integer, nullable=False),  # how many rows the load had
+)
+
+prices = sa.Table(
+    "prices",
+    metadata,
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("country_prefix", sa.String(6), primary_key=True),  # digits, without "+"
+    sa.Column("price_micros", sa.BigInteger, nullable=False),  # the price times 1,000,000
+    sa.Column("currency", sa.String(3), nullable=False),  # ISO 4217
+    sa.Column("load_id", BigId, sa.ForeignKey("price_loads.id"), nullable=False),
+)

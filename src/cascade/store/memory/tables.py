@@ -192,6 +192,22 @@ class ClickRow:
     user_agent: str | None
 
 
+@dataclass(slots=True, kw_only=True)
+class PriceLoadRow:
+    id: int
+    loaded_at: int
+    prices: int
+
+
+@dataclass(slots=True, kw_only=True)
+class PriceRow:
+    channel: str
+    country_prefix: str
+    price_micros: int
+    currency: str
+    load_id: int
+
+
 @dataclass
 class Tables:
     """Every table, keyed by its primary key (insertion order is kept, as dicts do)."""
@@ -211,6 +227,8 @@ class Tables:
     variables: dict[tuple[str, str, int], VariableRow] = field(default_factory=dict)
     short_links: dict[str, ShortLinkRow] = field(default_factory=dict)
     clicks: dict[int, ClickRow] = field(default_factory=dict)
+    price_loads: dict[int, PriceLoadRow] = field(default_factory=dict)
+    prices: dict[tuple[str, str], PriceRow] = field(default_factory=dict)  # (chan, prefix)
     # the unique indexes the SQL schema has, and the lookups it indexes
     by_tracking: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, tid)
     by_idem: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, idem key)
