@@ -6,7 +6,7 @@ A price is kept as an integer count of millionths of its currency (`price_micros
 price has at most six decimal places, and an integer is exact on SQLite (whose NUMERIC
 is stored as a float) and on PostgreSQL alike.
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-08 10:00:00
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
