@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,9 +16,9 @@ import click
 from cascade.channels.registry import BY_BOT_KIND, BY_NAME, CHANNELS
 from cascade.clock import SystemClock
 from cascade.config import FIELDS, Settings
-from cascade.security import hash_secret, new_api_key
+from cascade.security import Passwords, hash_secret, login_problem, new_api_key
 from cascade.simulators.standalone import simulate
-from cascade.store import Account, StoreError
+from cascade.store import Account, LoginTaken, StoreError
 from cascade.store.migrate import upgrade
 from cascade.store.sql import SqlStore
 
@@ -160,6 +161,62 @@ def accounts_channels(account_id: str, order: str | None, reset: bool) -> None:
     if not _with_store(lambda s: s.set_channel_order(account_id, chosen)):
         raise click.ClickException(f"no account {account_id}")
     click.echo("channel order updated")
+
+
+@accounts.command("login")
+@click.argument("account_id")
+@click.argument("login")
+def accounts_login(account_id: str, login: str) -> None:
+    """Set the password of the account's LOGIN (HTTP Basic on the core SMSBAT API),
+    creating the login or replacing its password. The password is asked for twice at a
+    terminal; otherwise it is the first line of stdin (never an argument: arguments
+    show in the process list and the shell's history)."""
+    problem = login_problem(login)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="LOGIN")
+    if _with_store(lambda s: s.get_account(account_id)) is None:
+        raise click.ClickException(f"no account {account_id}")
+    password = _read_password()
+    if not password:
+        raise click.ClickException("the password is empty")
+    password_hash = Passwords().hash(password)
+    try:
+        if not _with_store(lambda s: s.set_login(account_id, login, password_hash)):
+            raise click.ClickException(f"no account {account_id}")
+    except LoginTaken:
+        raise click.ClickException(f"the login {login} belongs to another account") from None
+    click.echo(f"password set for login {login}")
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _read_password() -> str:
+    if _interactive():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline()
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+@accounts.command("suspend")
+@click.argument("account_id")
+def accounts_suspend(account_id: str) -> None:
+    """Suspend an account: the core SMSBAT API refuses its credentials with 403."""
+    _set_suspended(account_id, True)
+
+
+@accounts.command("resume")
+@click.argument("account_id")
+def accounts_resume(account_id: str) -> None:
+    """Lift an account's suspension."""
+    _set_suspended(account_id, False)
+
+
+def _set_suspended(account_id: str, suspended: bool) -> None:
+    if not _with_store(lambda s: s.set_suspended(account_id, suspended)):
+        raise click.ClickException(f"no account {account_id}")
+    click.echo("account suspended" if suspended else "account resumed")
 
 
 # --- keys -----------------------------------------------------------------------------
