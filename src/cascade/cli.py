@@ -54,6 +54,8 @@ def _with_store(action: Callable[[SqlStore], Awaitable[_T]]) -> _T:
 
     try:
         return asyncio.run(run())
+    except LoginTaken:  # the caller's to answer: a rule, not a broken database
+        raise
     except StoreError as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise click.ClickException(
