@@ -265,3 +265,42 @@ async def test_a_vonage_shaped_body_without_its_token_is_refused() -> None:
     reply = await handle_webhook(Inbound(SENDER, {}, json.dumps(body).encode()))
     assert reply.status == 401
     assert reply.events == ()
+
+
+async def test_the_channel_sends_a_survey_to_viber_and_a_text_to_vonage() -> None:
+    """Which API carries what is chosen by content: a survey goes to Viber's own API (no
+    credential travels), a text to Vonage."""
+    from cascade.channels.viber_business import ViberBusinessChannel
+    from tests.outbound import outbound_to
+
+    seen: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/vibersrvc/1/send_message":
+            return httpx.Response(200, json={"status": 0, "seq": SEQ, "message_token": 9})
+        return httpx.Response(202, json={"message_uuid": "u-1"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(reply)) as client:
+        channel = ViberBusinessChannel(
+            "https://vonage.test",
+            "key",
+            "secret",
+            "svc",
+            client=client,
+            partner_url="https://viber.test",
+            partner_service_id=1234,
+        )
+        survey = Content(text="How was it?", survey=("Good", "Bad"))
+        out = outbound_to("+380501234563", SENDER, content=survey, ttl_remaining_s=600)
+        assert await channel.send(out) == Sent("9")
+        assert await channel.send(outbound_to("+380501234563", SENDER)) == Sent("u-1")
+    to_viber, to_vonage = seen
+    assert str(to_viber.url) == "https://viber.test/vibersrvc/1/send_message"
+    assert "authorization" not in to_viber.headers
+    assert json.loads(to_viber.content) == common(
+        801,
+        message={"#txt": "How was it?", "#tracking_data": ATTEMPT},
+        survey={"options": ["Good", "Bad"]},
+    )
+    assert str(to_vonage.url) == "https://vonage.test/v1/messages"

@@ -19,6 +19,7 @@ import msgspec
 import pytest
 
 from cascade.channels.viber_business import ViberBusinessChannel, handle_webhook
+from cascade.domain.content import Content, Media, MediaKind
 from cascade.domain.sending import (
     Failed,
     Misconfigured,
@@ -393,3 +394,39 @@ async def test_unreachable_is_never_a_send_answer(ready: Live) -> None:
     # Vonage reports Viber's verdicts by webhook: the send itself is Sent, not Unreachable
     outcome = await ready.channel.send(outbound("+380501234567"))
     assert not isinstance(outcome, Unreachable)
+
+
+async def test_video_and_file_go_out_and_are_fetched(ready: Live, media: MediaHost) -> None:
+    """The real channel sends a video (thumbnail, size, duration) and a PDF; the simulator
+    fetches each URL from the local media host before it takes the message."""
+    clip = Media(
+        MediaKind.VIDEO,
+        media.url("promo.mp4"),
+        thumbnail_url=media.url("thumb.jpg"),
+        size_bytes=1_200,
+        duration_s=12,
+    )
+    pdf = Media(MediaKind.FILE, media.url("invoice.pdf"), file_name="invoice", file_type="pdf")
+    sent = {
+        "+380501234563": Content(text="Watch", media=clip),
+        "+380501234573": Content(media=pdf),
+    }
+    for phone, content in sent.items():
+        await script(ready, phone, reachable=True)
+        assert isinstance(await ready.channel.send(outbound(phone, content=content)), Sent)
+    video, document = (await ready.admin.get("/_sim/received")).json()
+    assert (video["message_type"], video["video"], video["thumbnail"]) == (
+        "video",
+        media.url("promo.mp4"),
+        media.url("thumb.jpg"),
+    )
+    assert (video["duration_s"], video["file_size_mb"], video["text"]) == (12, 1, "Watch")
+    assert (document["file"], document["file_name"]) == (media.url("invoice.pdf"), "invoice.pdf")
+    assert set(ready.simulator.media.seen) == {
+        media.url("promo.mp4"),
+        media.url("thumb.jpg"),
+        media.url("invoice.pdf"),
+    }
+    gone = Content(media=Media(MediaKind.FILE, media.url("gone.pdf"), file_name="gone.pdf"))
+    outcome = await ready.channel.send(outbound("+380501234563", content=gone))
+    assert outcome == Failed("INVALID_PARAMS")
