@@ -26,7 +26,16 @@ from cascade.channels.viber_business import (
     WEBHOOK_ROUTE,
     ViberBusinessChannel,
 )
-from cascade.domain.content import ContentKind
+from cascade.domain.content import (
+    Action,
+    ActionKind,
+    Button,
+    Content,
+    ContentKind,
+    Media,
+    MediaKind,
+    Template,
+)
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.sending import (
     Failed,
@@ -93,7 +102,17 @@ def test_channel_declares_its_limits_and_route() -> None:
     assert channel.limits == LIMITS
     assert LIMITS.max_text == 1000
     assert LIMITS.confirms_delivery is True
-    assert ContentKind.SURVEY not in LIMITS.carries
+    # Vonage: text, image, video, file, a button; Viber's own API: the rest
+    assert LIMITS.carries == {
+        ContentKind.TEXT,
+        ContentKind.IMAGE,
+        ContentKind.VIDEO,
+        ContentKind.FILE,
+        ContentKind.BUTTONS,
+        ContentKind.SURVEY,
+        ContentKind.CAROUSEL,
+        ContentKind.TEMPLATE,
+    }
     assert LIMITS.delivery_window_s == 600
     assert WEBHOOK_ROUTE.channel == "viber_business"
     routes = ViberBusinessChannel().routes
@@ -168,6 +187,32 @@ def vonage_body(text: str = "Your order #12345 has been confirmed", **viber: Any
 
 
 SALE = {"url": "https://shop.test/sale", "text": "Shop now"}
+VIDEO, THUMB, PDF = (
+    "https://shop.test/promo.mp4",
+    "https://shop.test/thumb.jpg",
+    "https://shop.test/invoice.pdf",
+)
+SHOP = Button("Shop now", Action(ActionKind.OPEN_URL, url="https://shop.test/sale"))
+
+
+def media_body(**viber: Any) -> dict[str, Any]:
+    """`vonage_body` without its text: a video's or a file's own fields are added."""
+    return {k: v for k, v in vonage_body(**viber).items() if k != "text"}
+
+
+def video(**change: Any) -> Content:
+    values: dict[str, Any] = {
+        "thumbnail_url": THUMB,
+        "size_bytes": 12_500_000,
+        "duration_s": 42,
+        **change,
+    }
+    return Content(text="Watch", media=Media(MediaKind.VIDEO, VIDEO, **values), buttons=(SHOP,))
+
+
+def document(name: str, kind: str) -> Content:
+    return Content(media=Media(MediaKind.FILE, PDF, file_name=name, file_type=kind))
+
 
 BODY_CASES: list[tuple[str, Outbound, dict[str, Any]]] = [
     ("transaction-text", outbound(), vonage_body()),
@@ -203,6 +248,45 @@ BODY_CASES: list[tuple[str, Outbound, dict[str, Any]]] = [
         ),
         vonage_body("Spring sale", category="promotion", action=SALE),
     ),
+    (
+        "promo-video-thumbnail-size-duration",
+        outbound(message_type="promo", text="Watch", content=video()),
+        {
+            **media_body(category="promotion"),
+            "message_type": "video",
+            "video": {"url": VIDEO, "thumb_url": THUMB, "caption": "Watch"},
+            "viber_service": {
+                "category": "promotion",
+                "ttl": 3600,
+                "duration": "42",
+                "file_size": "13",  # 12.5 MB, rounded up
+                "action": SALE,
+            },
+        },
+    ),
+    (
+        "survey-as-numbered-lines-without-partner-service-id",
+        outbound(content=Content(text="How was it?", survey=("Good", "Bad"))),
+        vonage_body("How was it?\n1. Good\n2. Bad"),
+    ),
+    (
+        "transaction-file-pdf",
+        outbound(content=document("invoice", "pdf")),
+        {
+            **media_body(),
+            "message_type": "file",
+            "file": {"url": PDF, "name": "invoice.pdf"},
+        },
+    ),
+    (
+        "transaction-file-named",
+        outbound(content=document("May report.xlsx", "xlsx")),
+        {
+            **media_body(),
+            "message_type": "file",
+            "file": {"url": PDF, "name": "May report.xlsx"},
+        },
+    ),
     ("ttl-clamped-to-three-days", outbound(ttl=2_592_000), vonage_body(ttl=MAX_TTL_S)),
     ("ttl-at-the-minimum", outbound(ttl=30, message_type="viber_survey"), vonage_body(ttl=30)),
     (
@@ -226,6 +310,48 @@ LOCAL_CASES: list[tuple[str, dict[str, str], Outbound, Outcome]] = [
     ("text-too-long", WITH_SERVICE, outbound(text="x" * 1001), Failed("TEXT_TOO_LONG")),
     ("empty", WITH_SERVICE, outbound(text=""), Failed("EMPTY_MESSAGE")),
     ("bad-number", WITH_SERVICE, outbound(phone="+12"), Failed("INVALID_NUMBER")),
+    (
+        "video-without-thumbnail",
+        WITH_SERVICE,
+        outbound(content=video(thumbnail_url=None)),
+        Failed("VIDEO_THUMBNAIL"),
+    ),
+    (
+        "video-thumbnail-over-1000",
+        WITH_SERVICE,
+        outbound(content=video(thumbnail_url="https://t/" + "t" * 1000)),
+        Failed("VIDEO_THUMBNAIL"),
+    ),
+    (
+        "video-without-duration",
+        WITH_SERVICE,
+        outbound(content=video(duration_s=None)),
+        Failed("VIDEO_SIZE_AND_DURATION"),
+    ),
+    (
+        "video-over-600-s",
+        WITH_SERVICE,
+        outbound(content=video(duration_s=601)),
+        Failed("VIDEO_TOO_LARGE"),
+    ),
+    (
+        "video-over-200-mb",
+        WITH_SERVICE,
+        outbound(content=video(size_bytes=200_000_001)),
+        Failed("VIDEO_TOO_LARGE"),
+    ),
+    (
+        "file-name-over-25",
+        WITH_SERVICE,
+        outbound(content=document("n" * 22, "pdf")),
+        Failed("FILE_NAME_TOO_LONG"),
+    ),
+    (
+        "template-without-partner-service-id",
+        WITH_SERVICE,
+        outbound(content=Content(template=Template("t-1", "en", {"pin": "1"}))),
+        Misconfigured("NO_PARTNER_SERVICE_ID"),
+    ),
 ]
 
 

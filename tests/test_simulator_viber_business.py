@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ import msgspec
 import pytest
 
 from cascade.channels.viber_business import ViberBusinessChannel, handle_webhook
+from cascade.domain.content import Content, Media, MediaKind
 from cascade.domain.sending import (
     Failed,
     Misconfigured,
@@ -32,6 +33,7 @@ from cascade.simulators.script import Behaviour
 from cascade.simulators.viber_business import VonageSimulator, create_app, rejection_code
 from tests import live_simulator
 from tests.live_simulator import live_on, script, wait_for
+from tests.media_server import MediaHost, media_server
 from tests.outbound import numbered_outbound_to
 from tests.receiver import Receiver, json_field, reports
 
@@ -63,6 +65,13 @@ async def live() -> AsyncIterator[Live]:
 
     async with live_on(app, simulator, receiver, channel_for) as live:
         yield live
+
+
+@pytest.fixture(scope="module")
+def media() -> Iterator[MediaHost]:
+    """The media the messages name, served on loopback for the simulator to fetch."""
+    with media_server() as host:
+        yield host
 
 
 @pytest.fixture
@@ -195,14 +204,14 @@ async def test_scripted_delay_holds_the_report(ready: Live) -> None:
 # --- the request, as Vonage checks it ------------------------------------------------------------
 
 
-async def test_promo_with_image_and_button(ready: Live) -> None:
+async def test_promo_with_image_and_button(ready: Live, media: MediaHost) -> None:
     phone = "+380501234563"
     out = outbound(
         phone,
         message_type="promo",
         text="Spring sale: -30%",
         ttl_remaining_s=500_000,
-        image_url="https://shop.test/sale.jpg",
+        image_url=media.url("sale.jpg"),
         button_text="Shop now",
         button_url="https://shop.test/sale",
     )
@@ -212,7 +221,7 @@ async def test_promo_with_image_and_button(ready: Live) -> None:
     assert received["text"] == "Spring sale: -30%"
     assert received["category"] == "promotion"
     assert received["ttl"] == 259_200
-    assert received["image"] == "https://shop.test/sale.jpg"
+    assert received["image"] == media.url("sale.jpg")
     assert received["button"] == {"text": "Shop now", "url": "https://shop.test/sale"}
 
 
@@ -233,7 +242,10 @@ async def test_unknown_service_id_is_misconfigured(live: Live) -> None:
     await other.aclose()
 
 
-async def test_invalid_params_are_422(live: Live) -> None:
+async def test_invalid_params_are_422(live: Live, media: MediaHost) -> None:
+    def image(name: str) -> dict[str, Any]:
+        return {"message_type": "image", "image": {"url": media.url(name)}}
+
     basic = "Basic " + base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
     good = {
         "message_type": "text",
@@ -247,12 +259,29 @@ async def test_invalid_params_are_422(live: Live) -> None:
         ({"to": "+380501234563"}, "to", "#1150"),
         ({"text": "x" * 1001}, "text", "#1150"),
         ({"channel": "sms"}, "channel", "#1150"),
-        ({"message_type": "video"}, "message_type", "#1150"),
+        ({"message_type": "audio"}, "message_type", "#1150"),
+        ({"message_type": "video"}, "video", "#1150"),
         ({"viber_service": {"category": "spam", "ttl": 600}}, "viber_service.category", "#1150"),
         ({"viber_service": {"ttl": 29}}, "viber_service.ttl", "#1130"),
         ({"viber_service": {"ttl": 259_201}}, "viber_service.ttl", "#1130"),
         ({"viber_service": {"action": {"url": "https://x", "text": "y" * 31}}}, "text", "#1150"),
         ({"message_type": "image"}, "image", "#1150"),
+        # media: each refused as Viber refuses it, the URL fetched from the local media host
+        (image("gone.jpg"), "image.url", "#1150"),
+        (image("invoice.pdf"), "image.url", "#1150"),
+        ({"message_type": "image", "image": {"url": "ftp://x/y.jpg"}}, "image.url", "#1150"),
+        (video(media.url("promo.mp4"), media.url("thumb.jpg"), duration="601"), *DURATION),
+        (video(media.url("promo.mp4"), media.url("thumb.jpg"), duration="x"), *DURATION),
+        (video(media.url("promo.mp4"), media.url("thumb.jpg"), file_size="201"), *SIZE),
+        (video(media.url("promo.mp4"), media.url("thumb.jpg"), duration=None), *DURATION),
+        (video(media.url("promo.mp4"), "https://t/" + "t" * 1000), "thumb_url", "#1150"),
+        (video(media.url("promo.mp4"), None), "thumb_url", "#1150"),
+        (video(media.url("promo.mp4"), media.url("gone.jpg")), "video.thumb_url", "#1150"),
+        (video(f"{media.base}/no-length.mp4", media.url("thumb.jpg")), "video.url", "#1150"),
+        (video(media.url("sale.jpg"), media.url("thumb.jpg")), "video.url", "#1150"),
+        (document(media.url("tool.exe")), "file.name", "#1150"),
+        (document(media.url("invoice.pdf"), "n" * 22 + ".pdf"), "name", "#1150"),
+        (document(media.url("gone.jpg"), "invoice.pdf"), "file.url", "#1150"),
     ]
     for change, name, code in cases:
         answer = await live.admin.post(
@@ -262,9 +291,37 @@ async def test_invalid_params_are_422(live: Live) -> None:
         problem = answer.json()
         assert problem["type"].endswith(code), change
         assert problem["invalid_parameters"][0]["name"] == name, change
-    assert (
-        await live.admin.post("/v1/messages", json=good, headers={"Authorization": basic})
-    ).status_code == 202
+    for fine in (
+        good,
+        {**good, **image("sale.jpg")},
+        {**good, **video(media.url("promo.mp4"), media.url("thumb.jpg"))},
+        {**good, **document(media.url("invoice.pdf"))},
+        {**good, **document(media.url("report.xlsx"), "May report.xlsx")},
+    ):
+        answer = await live.admin.post("/v1/messages", json=fine, headers={"Authorization": basic})
+        assert answer.status_code == 202, answer.text
+
+
+DURATION = ("viber_service.duration", "#1150")
+SIZE = ("viber_service.file_size", "#1150")
+
+
+def video(
+    url: str, thumb: str | None, *, duration: str | None = "30", file_size: str = "5"
+) -> dict[str, Any]:
+    """A Vonage video message's own fields (its `viber_service` whole, with the TTL)."""
+    resource: dict[str, Any] = {"url": url, "caption": "Watch"}
+    if thumb is not None:
+        resource["thumb_url"] = thumb
+    options: dict[str, Any] = {"category": "promotion", "ttl": 600, "file_size": file_size}
+    if duration is not None:
+        options["duration"] = duration
+    return {"message_type": "video", "video": resource, "viber_service": options}
+
+
+def document(url: str, name: str | None = None) -> dict[str, Any]:
+    resource = {"url": url} if name is None else {"url": url, "name": name}
+    return {"message_type": "file", "file": resource}
 
 
 async def test_webhook_not_believed_is_refused_and_retried(live: Live) -> None:
@@ -337,3 +394,39 @@ async def test_unreachable_is_never_a_send_answer(ready: Live) -> None:
     # Vonage reports Viber's verdicts by webhook: the send itself is Sent, not Unreachable
     outcome = await ready.channel.send(outbound("+380501234567"))
     assert not isinstance(outcome, Unreachable)
+
+
+async def test_video_and_file_go_out_and_are_fetched(ready: Live, media: MediaHost) -> None:
+    """The real channel sends a video (thumbnail, size, duration) and a PDF; the simulator
+    fetches each URL from the local media host before it takes the message."""
+    clip = Media(
+        MediaKind.VIDEO,
+        media.url("promo.mp4"),
+        thumbnail_url=media.url("thumb.jpg"),
+        size_bytes=1_200,
+        duration_s=12,
+    )
+    pdf = Media(MediaKind.FILE, media.url("invoice.pdf"), file_name="invoice", file_type="pdf")
+    sent = {
+        "+380501234563": Content(text="Watch", media=clip),
+        "+380501234573": Content(media=pdf),
+    }
+    for phone, content in sent.items():
+        await script(ready, phone, reachable=True)
+        assert isinstance(await ready.channel.send(outbound(phone, content=content)), Sent)
+    video, document = (await ready.admin.get("/_sim/received")).json()
+    assert (video["message_type"], video["video"], video["thumbnail"]) == (
+        "video",
+        media.url("promo.mp4"),
+        media.url("thumb.jpg"),
+    )
+    assert (video["duration_s"], video["file_size_mb"], video["text"]) == (12, 1, "Watch")
+    assert (document["file"], document["file_name"]) == (media.url("invoice.pdf"), "invoice.pdf")
+    assert set(ready.simulator.media.seen) == {
+        media.url("promo.mp4"),
+        media.url("thumb.jpg"),
+        media.url("invoice.pdf"),
+    }
+    gone = Content(media=Media(MediaKind.FILE, media.url("gone.pdf"), file_name="gone.pdf"))
+    outcome = await ready.channel.send(outbound("+380501234563", content=gone))
+    assert outcome == Failed("INVALID_PARAMS")

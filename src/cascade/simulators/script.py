@@ -22,6 +22,8 @@ Tests replace a phone's behaviour through each simulator's `PUT /_sim/script/{ph
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 import msgspec
@@ -128,3 +130,44 @@ class Scripts:
         if explicit is not None:
             return explicit
         return persona(phone).on(self._platform)
+
+
+# --- what a Viber Business phone does with a message ---------------------------------------
+
+
+def viber_business_refusal(
+    behaviour: Behaviour, *, not_user: int, blocked: int, no_device: int, unknown: int
+) -> int | None:
+    """The code a Viber Business provider refuses a phone's messages with (each provider
+    numbers them its own way), or None when the phone takes them. A scripted failure
+    whose reason is a number is that code."""
+    if not (behaviour.registered and behaviour.reachable):
+        return not_user
+    if behaviour.blocked:
+        return blocked
+    if behaviour.no_device:
+        return no_device
+    if behaviour.fail:
+        reason = behaviour.fail_reason.strip()
+        return int(reason) if reason.isdigit() else unknown
+    return None
+
+
+async def viber_business_receipts(
+    behaviour: Behaviour, ttl_s: int, post: Callable[[str], Awaitable[object]]
+) -> None:
+    """What a phone that takes a business message reports, in time: `post("delivered")`
+    after its delay, then `post("read")` if it reads; `post("expired")` when delivery
+    would come after the TTL; nothing when it never confirms."""
+    delay_ms = behaviour.deliver_after_ms
+    if delay_ms is None:
+        return
+    if delay_ms > ttl_s * 1000:
+        await asyncio.sleep(ttl_s)
+        await post("expired")
+        return
+    await asyncio.sleep(delay_ms / 1000)
+    await post("delivered")
+    if behaviour.read_after_ms is not None:
+        await asyncio.sleep(max(behaviour.read_after_ms - delay_ms, 0) / 1000)
+        await post("read")

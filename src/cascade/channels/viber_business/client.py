@@ -25,9 +25,10 @@ import msgspec
 from cascade.channels.base import Inbound, WebhookReply, WebhookRoute
 from cascade.channels.http import transport_outcome
 from cascade.channels.transport import provider_client
+from cascade.channels.viber_business import partner
 from cascade.channels.viber_business.codes import THROTTLE_PAUSE_S, code_from, outcome_for_code
 from cascade.channels.viber_business.webhook import CHANNEL, PROVIDER_CHANNEL, handle_webhook
-from cascade.domain.content import ContentKind
+from cascade.domain.content import ContentKind, MediaKind
 from cascade.domain.sending import (
     Failed,
     InDoubt,
@@ -54,6 +55,14 @@ MIN_TTL_S: Final = 30
 MAX_TTL_S: Final = 259_200
 MAX_BUTTON_TEXT: Final = 30
 MAX_SERVICE_ID: Final = 50
+MAX_THUMB_URL: Final = 1000
+MAX_VIDEO_BYTES: Final = 200_000_000  # 200 MB
+MAX_VIDEO_S: Final = 600
+MAX_FILE_NAME: Final = 25
+
+VONAGE_CARRIES: Final = frozenset(
+    {ContentKind.TEXT, ContentKind.IMAGE, ContentKind.VIDEO, ContentKind.FILE, ContentKind.BUTTONS}
+)
 
 LIMITS: Final = Limits(
     max_text=MAX_TEXT,
@@ -61,8 +70,9 @@ LIMITS: Final = Limits(
     per_recipient_per_second=None,
     confirms_delivery=True,  # the `delivered` status webhook
     delivery_window_s=600,
-    # business messages have no reply keyboard: a survey goes as numbered lines
-    carries=frozenset({ContentKind.TEXT}),
+    # text, image, video, file and a button through Vonage; a survey (a list of quick
+    # replies), a carousel and an OTP template through Viber's own API (`partner.py`)
+    carries=VONAGE_CARRIES | {ContentKind.SURVEY, ContentKind.CAROUSEL, ContentKind.TEMPLATE},
 )
 
 _DIGITS = re.compile(r"[1-9][0-9]{6,14}")
@@ -80,11 +90,24 @@ class _ViberService(msgspec.Struct, omit_defaults=True):
     category: str
     ttl: int
     action: _Action | None = None
+    duration: str | None = None  # a video's, in seconds (Vonage takes a string)
+    file_size: str | None = None  # a video's, in MB
 
 
 class _Image(msgspec.Struct, omit_defaults=True):
     url: str
     caption: str | None = None
+
+
+class _ViberVideo(msgspec.Struct, omit_defaults=True):
+    url: str
+    thumb_url: str
+    caption: str | None = None
+
+
+class _ViberFile(msgspec.Struct, omit_defaults=True):
+    url: str
+    name: str | None = None
 
 
 class _Message(msgspec.Struct, kw_only=True, omit_defaults=True, rename={"from_": "from"}):
@@ -96,6 +119,8 @@ class _Message(msgspec.Struct, kw_only=True, omit_defaults=True, rename={"from_"
     viber_service: _ViberService
     text: str | None = None
     image: _Image | None = None
+    video: _ViberVideo | None = None
+    file: _ViberFile | None = None
 
 
 class _Accepted(msgspec.Struct):
@@ -115,33 +140,53 @@ def category_for(message_type: str) -> str:
     return "promotion" if message_type == "promo" else "transaction"
 
 
-def build_message(out: Outbound, service_id: str, ttl: int) -> _Message:
-    """The `POST /v1/messages` body for `out` (a text, or an image with its caption)."""
+def _megabytes(size_bytes: int) -> str:
+    """A video's size as Vonage takes it: whole megabytes, at least 1."""
+    return str(max(1, -(-size_bytes // 1_000_000)))
+
+
+def build_message(out: Outbound, service_id: str, ttl: int) -> _Message | Failed:
+    """The `POST /v1/messages` body for `out`: a text, an image or a video with the text as
+    its caption, or a file; `Failed` with the limit it breaks when Vonage would refuse it."""
     action = None
     button = out.content.url_button()
     if button is not None and button[0]:
         action = _Action(url=button[1], text=button[0][:MAX_BUTTON_TEXT])
     options = _ViberService(category=category_for(out.message_type), ttl=ttl, action=action)
-    recipient = (out.address or out.phone).removeprefix("+")
-    if image_url := out.content.image_url:
-        return _Message(
-            message_type="image",
-            to=recipient,
-            from_=service_id,
-            channel=PROVIDER_CHANNEL,
-            client_ref=out.attempt_id,
-            viber_service=options,
-            image=_Image(url=image_url, caption=out.text or None),
-        )
-    return _Message(
+    message = _Message(
         message_type="text",
-        to=recipient,
+        to=(out.address or out.phone).removeprefix("+"),
         from_=service_id,
         channel=PROVIDER_CHANNEL,
         client_ref=out.attempt_id,
         viber_service=options,
-        text=out.text,
     )
+    media, caption = out.content.media, out.text or None
+    if media is None:
+        return msgspec.structs.replace(message, text=out.text)
+    if media.kind is MediaKind.IMAGE:
+        image = _Image(url=media.url, caption=caption)
+        return msgspec.structs.replace(message, message_type="image", image=image)
+    if media.kind is MediaKind.VIDEO:
+        if not media.thumbnail_url or len(media.thumbnail_url) > MAX_THUMB_URL:
+            return Failed("VIDEO_THUMBNAIL")
+        if media.size_bytes is None or media.duration_s is None:
+            return Failed("VIDEO_SIZE_AND_DURATION")
+        if media.size_bytes > MAX_VIDEO_BYTES or not 1 <= media.duration_s <= MAX_VIDEO_S:
+            return Failed("VIDEO_TOO_LARGE")
+        options = msgspec.structs.replace(
+            options, duration=str(media.duration_s), file_size=_megabytes(media.size_bytes)
+        )
+        video = _ViberVideo(url=media.url, thumb_url=media.thumbnail_url, caption=caption)
+        return msgspec.structs.replace(
+            message, message_type="video", video=video, viber_service=options
+        )
+    name = media.file_name
+    if name is not None and media.file_type and "." not in name:
+        name = f"{name}.{media.file_type}"
+    if name is not None and len(name) > MAX_FILE_NAME:
+        return Failed("FILE_NAME_TOO_LONG")
+    return msgspec.structs.replace(message, message_type="file", file=_ViberFile(media.url, name))
 
 
 # --- the channel ---------------------------------------------------------------------------------
@@ -167,12 +212,17 @@ class ViberBusinessChannel:
         service_id: str = "",
         signature_secret: str = "",
         client: httpx.AsyncClient | None = None,
+        *,
+        partner_url: str = partner.DEFAULT_PARTNER_URL,
+        partner_service_id: int = 0,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._api_secret = api_secret
         self._service_id = service_id
         self._signature_secret = signature_secret
+        self._partner_url = partner_url
+        self._partner_service_id = partner_service_id
         self._owns_client = client is None
         self._client = client if client is not None else provider_client()
         self.routes: tuple[WebhookRoute, ...] = (WebhookRoute(CHANNEL, self._handle_webhook),)
@@ -196,6 +246,15 @@ class ViberBusinessChannel:
         return key, secret, service_id or self._service_id
 
     async def send(self, out: Outbound) -> Outcome:
+        if partner.carried_here(out.content):
+            if self._partner_service_id:
+                return await self._send_to_viber(out)
+            # no account at Viber's own API: what Vonage can show of it (a survey's
+            # numbered lines, a carousel's titles and links); a template, nothing
+            folded = out.content.fit(VONAGE_CARRIES)
+            if folded is None:
+                return Misconfigured("NO_PARTNER_SERVICE_ID")
+            out = msgspec.structs.replace(out, content=folded)
         key, secret, service_id = self._account(out.sender)
         if not (key and secret):
             return Misconfigured("NO_CREDENTIALS")
@@ -205,13 +264,16 @@ class ViberBusinessChannel:
             return Failed("INVALID_NUMBER")
         if len(out.text) > MAX_TEXT:
             return Failed("TEXT_TOO_LONG")
-        if not out.text and not out.content.image_url:
+        if not out.text and out.content.media is None:
             return Failed("EMPTY_MESSAGE")
         if out.ttl_remaining_s < MIN_TTL_S:
             # Vonage refuses a shorter TTL (1130); a longer one would outlive the message.
             return Failed("TTL_TOO_SHORT")
         ttl = min(out.ttl_remaining_s, MAX_TTL_S)
-        body = msgspec.json.encode(build_message(out, service_id, ttl))
+        message = build_message(out, service_id, ttl)
+        if isinstance(message, Failed):
+            return message
+        body = msgspec.json.encode(message)
         basic = base64.b64encode(f"{key}:{secret}".encode()).decode("ascii")
         try:
             response = await self._client.post(
@@ -235,6 +297,25 @@ class ViberBusinessChannel:
                 out.attempt_id,
             )
         return outcome
+
+    async def _send_to_viber(self, out: Outbound) -> Outcome:
+        """A survey, a carousel or a template, through Viber's own partner API."""
+        dest = (out.address or out.phone).removeprefix("+")
+        if not _DIGITS.fullmatch(dest):
+            return Failed("INVALID_NUMBER")
+        if out.ttl_remaining_s < MIN_TTL_S:
+            return Failed("TTL_TOO_SHORT")
+        body = partner.build_send_message(
+            out.content,
+            service_id=self._partner_service_id,
+            dest=dest,
+            attempt_id=out.attempt_id,
+            label=category_for(out.message_type),
+            ttl=out.ttl_remaining_s,
+        )
+        if isinstance(body, Failed):
+            return body
+        return await partner.send_message(self._client, self._partner_url, body, out.attempt_id)
 
 
 def _outcome(response: httpx.Response) -> Outcome:

@@ -21,6 +21,7 @@ KEY, SECRET, SERVICE_ID, SIGNATURE_SECRET = (
     "CascadeDemo",
     "demo-vonage-signature",
 )
+PARTNER_SERVICE_ID = 4242  # the demo's service id at Viber's own API
 WINDOW_S = 15
 
 
@@ -44,6 +45,8 @@ def _configure(
         viber_business_api_secret=SECRET,
         viber_business_service_id=SERVICE_ID,
         viber_business_signature_secret=SIGNATURE_SECRET,
+        viber_business_partner_url=url,
+        viber_business_partner_service_id=PARTNER_SERVICE_ID,
         **unless_set(explicit, viber_business_window_s=WINDOW_S),
     )
 
@@ -54,6 +57,9 @@ async def _connect(http: httpx.AsyncClient, url: str, public: str) -> None:
         "signature_secret": SIGNATURE_SECRET,
     }
     (await http.post(f"{url}/_sim/webhook", json=webhook)).raise_for_status()
+    # Viber's own status callbacks (surveys, carousels, templates) to the same webhook
+    partner = {"url": webhook["url"]}
+    (await http.post(f"{url}/_sim/partner/webhook", json=partner)).raise_for_status()
 
 
 DEMO: Demo[ViberBusinessSettings] = Demo(

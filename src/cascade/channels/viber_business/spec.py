@@ -20,6 +20,8 @@ def _build(s: ViberBusinessSettings, public_url: str) -> ViberBusinessChannel:
         s.viber_business_api_secret,
         s.viber_business_service_id,
         s.viber_business_signature_secret,
+        partner_url=s.viber_business_partner_url,
+        partner_service_id=s.viber_business_partner_service_id,
     )
 
 

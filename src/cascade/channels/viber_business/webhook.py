@@ -27,6 +27,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from cascade.channels.base import Inbound, WebhookReply, WebhookRoute
+from cascade.channels.viber_business import partner
 from cascade.channels.viber_business.codes import code_from, reason_for
 from cascade.domain.events import DeliveryReport, Event
 
@@ -187,6 +188,11 @@ async def handle_webhook(
     The sender's `webhook_secret` is the account's signature secret (`fallback_secret`
     when the sender has none); its `token`, `api_key:api_secret`, names the account.
     """
+    if "authorization" not in inbound.headers and partner.is_receipt(inbound.body):
+        # Viber's own status callback (surveys, carousels, templates): unsigned, believed
+        # for a message token we were given (`partner.py`)
+        at_ms = int((time.time() if now is None else now) * 1000)
+        return _reply(200, *partner.receipt_events(inbound.body, at_ms))
     secret = inbound.sender.webhook_secret or fallback_secret
     try:
         claims = verify_token(

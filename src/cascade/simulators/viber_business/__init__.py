@@ -8,10 +8,13 @@ from cascade.simulators.viber_business.app import (
     rejection_code,
     signed_token,
 )
+from cascade.simulators.viber_business.partner import PartnerSimulator, Template
 
 __all__ = [
     "CallbackSent",
+    "PartnerSimulator",
     "Received",
+    "Template",
     "VonageSimulator",
     "create_app",
     "rejection_code",

@@ -44,7 +44,14 @@ from litestar.exceptions import HTTPException
 from litestar.params import JSONBody
 
 from cascade.simulators.control import control_routes
-from cascade.simulators.script import Behaviour, Scripts
+from cascade.simulators.media import MediaFetcher, MediaRefused
+from cascade.simulators.script import (
+    Behaviour,
+    Scripts,
+    viber_business_receipts,
+    viber_business_refusal,
+)
+from cascade.simulators.viber_business.partner import SEND_PATH, PartnerSimulator
 from cascade.simulators.webhook_caller import WebhookCaller, WebhookFailed
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,17 @@ DEFAULT_TTL_S: Final = 86_400
 MAX_BUTTON_TEXT: Final = 30
 MAX_FROM: Final = 50
 MAX_CLIENT_REF: Final = 100
+MAX_THUMB_URL: Final = 1000
+MAX_DURATION_S: Final = 600
+MAX_VIDEO_MB: Final = 200
+MAX_FILE_NAME: Final = 25
+MESSAGE_TYPES: Final = ("text", "image", "video", "file")
+IMAGE_TYPES: Final = ("image/jpeg", "image/png", "image/gif")
+# the document types Viber Business Messages take (by the file name's extension)
+FILE_TYPES: Final = frozenset(
+    {"doc", "docx", "rtf", "dot", "dotx", "odt", "odf", "fodt", "txt", "info", "pdf"}
+    | {"xps", "pdax", "eps", "xls", "xlsx", "ods", "fods", "csv", "xlsm", "xltx"}
+)
 PROBLEM_JSON: Final = "application/problem+json"
 ERRORS_BASE: Final = "https://developer.vonage.com/api-errors"
 
@@ -143,6 +161,12 @@ class Received(msgspec.Struct, kw_only=True):
     button: dict[str, str] | None
     client_ref: str | None
     at_ms: int
+    video: str | None = None
+    thumbnail: str | None = None
+    duration_s: int | None = None
+    file_size_mb: int | None = None
+    file: str | None = None
+    file_name: str | None = None
 
 
 class CallbackSent(msgspec.Struct, kw_only=True):
@@ -154,6 +178,10 @@ class CallbackSent(msgspec.Struct, kw_only=True):
     http_status: int | None
     attempts: int
     at_ms: int
+
+
+class PartnerWebhook(msgspec.Struct, forbid_unknown_fields=True):
+    url: str
 
 
 class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -174,6 +202,11 @@ class VonageSimulator(WebhookCaller):
     targets: dict[str, StatusTarget] = field(default_factory=dict, repr=False)
     callback_attempts: int = 3
     callback_backoff_s: float = 0.2
+    media: MediaFetcher = field(default_factory=MediaFetcher)
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.media.close()
 
     def add_account(self, api_key: str, api_secret: str) -> None:
         self.accounts[api_key] = api_secret
@@ -271,31 +304,25 @@ class VonageSimulator(WebhookCaller):
             await asyncio.sleep((delay_ms or 0) / 1000)
             await self.post_status(key, status("rejected", rejection))
             return
-        if delay_ms is None:
-            return  # the phone never confirms
-        if delay_ms > message.ttl * 1000:
-            await asyncio.sleep(message.ttl)
-            await self.post_status(key, status("rejected", EXPIRED))
-            return
-        await asyncio.sleep(delay_ms / 1000)
-        await self.post_status(key, status("delivered"))
-        if behaviour.read_after_ms is not None:
-            await asyncio.sleep(max(behaviour.read_after_ms - delay_ms, 0) / 1000)
-            await self.post_status(key, status("read"))
+
+        async def receipt(name: str) -> None:
+            if name == "expired":
+                await self.post_status(key, status("rejected", EXPIRED))
+            else:
+                await self.post_status(key, status(name))
+
+        await viber_business_receipts(behaviour, message.ttl, receipt)
 
 
 def rejection_code(behaviour: Behaviour) -> int | None:
     """The Vonage error code a phone's behaviour ends its messages with, if any."""
-    if not (behaviour.registered and behaviour.reachable):
-        return NOT_VIBER_USER
-    if behaviour.blocked:
-        return USER_BLOCKED
-    if behaviour.no_device:
-        return NO_SUITABLE_DEVICE
-    if behaviour.fail:
-        reason = behaviour.fail_reason.strip()
-        return int(reason) if reason.isdigit() else UNKNOWN
-    return None
+    return viber_business_refusal(
+        behaviour,
+        not_user=NOT_VIBER_USER,
+        blocked=USER_BLOCKED,
+        no_device=NO_SUITABLE_DEVICE,
+        unknown=UNKNOWN,
+    )
 
 
 # --- the Messages API ---------------------------------------------------------------------------
@@ -373,6 +400,42 @@ def _object(body: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     return value
 
 
+def _url(resource: Mapping[str, Any], kind: str, name: str, max_len: int = 2000) -> str:
+    url = _required(resource, name, max_len)
+    if not url.startswith(("http://", "https://")):
+        raise _invalid(f"{kind}.{name}", "must be an http(s) URL")
+    return url
+
+
+def _count(options: Mapping[str, Any], name: str, most: int) -> int:
+    """A video's `duration` (s) or `file_size` (MB): Vonage takes them as strings."""
+    value = options.get(name)
+    if not isinstance(value, str) or not value.isdigit() or not 1 <= int(value) <= most:
+        raise _invalid(f"viber_service.{name}", f"must be a number from 1 to {most}")
+    return int(value)
+
+
+async def check_media(fetcher: MediaFetcher, message: Received) -> None:
+    """Fetch the message's media as Viber does before it takes it: every URL must answer
+    200; an image must be an image, a video's host must give its `Content-Length`."""
+    wanted = [
+        ("image.url", message.image, IMAGE_TYPES),
+        ("video.url", message.video, ("video/mp4",)),
+        ("video.thumb_url", message.thumbnail, IMAGE_TYPES),
+        ("file.url", message.file, None),
+    ]
+    for name, url, types in wanted:
+        if url is None:
+            continue
+        found = await fetcher.check(url)
+        if isinstance(found, MediaRefused):
+            raise _invalid(name, found.reason)
+        if types is not None and found.content_type not in types:
+            raise _invalid(name, f"{found.content_type or 'no type'} is not allowed here")
+        if name == "video.url" and found.length is None:
+            raise _invalid(name, "the video's host gives no Content-Length")
+
+
 def accept(sim: VonageSimulator, api_key: str, body: object) -> Received:
     """Check a `POST /v1/messages` body as Vonage does; the accepted message, or `Problem`."""
     if not isinstance(body, dict):
@@ -380,8 +443,8 @@ def accept(sim: VonageSimulator, api_key: str, body: object) -> Received:
     if body.get("channel") != PROVIDER_CHANNEL:
         raise _invalid("channel", "this simulator speaks viber_service only")
     kind = body.get("message_type")
-    if kind not in ("text", "image"):
-        raise _invalid("message_type", "must be text or image")
+    if kind not in MESSAGE_TYPES:
+        raise _invalid("message_type", "must be text, image, video or file")
     to = body.get("to")
     if not isinstance(to, str) or not _TO.fullmatch(to):
         raise _invalid("to", "must be an E.164 number without a leading + or 00")
@@ -389,19 +452,29 @@ def accept(sim: VonageSimulator, api_key: str, body: object) -> Received:
     if sim.service_ids and sender not in sim.service_ids:
         raise _invalid("from", "unknown Viber service id", code=1420)
     client_ref = _optional(body, "client_ref", MAX_CLIENT_REF)
-    text: str | None
-    image_url: str | None = None
+    text: str | None = None
+    media: dict[str, Any] = {}
+    options = _object(body, "viber_service") or {}
     if kind == "text":
         text = _required(body, "text", MAX_TEXT)
     else:
-        image = _object(body, "image")
-        if image is None:
-            raise _invalid("image", "is required")
-        image_url = _required(image, "url", 2000)
-        if not image_url.startswith(("http://", "https://")):
-            raise _invalid("image.url", "must be an http(s) URL")
-        text = _optional(image, "caption", MAX_TEXT)
-    options = _object(body, "viber_service") or {}
+        resource = _object(body, kind)
+        if resource is None:
+            raise _invalid(kind, "is required")
+        media[kind] = _url(resource, kind, "url")
+        if kind in ("image", "video"):
+            text = _optional(resource, "caption", MAX_TEXT)
+        if kind == "video":
+            media["thumbnail"] = _url(resource, kind, "thumb_url", MAX_THUMB_URL)
+            media["duration_s"] = _count(options, "duration", MAX_DURATION_S)
+            media["file_size_mb"] = _count(options, "file_size", MAX_VIDEO_MB)
+        if kind == "file":
+            name = _optional(resource, "name", MAX_FILE_NAME)
+            media["file_name"] = name
+            shown = name or media["file"].rsplit("/", 1)[-1].split("?", 1)[0]
+            extension = shown.rsplit(".", 1)[-1].lower() if "." in shown else ""
+            if extension not in FILE_TYPES:
+                raise _invalid("file.name", f"the file type {extension!r} is not allowed")
     category = options.get("category")
     if category is not None and category not in ("transaction", "promotion"):
         raise _invalid("viber_service.category", "must be transaction or promotion")
@@ -425,10 +498,11 @@ def accept(sim: VonageSimulator, api_key: str, body: object) -> Received:
         text=text,
         category=category,
         ttl=ttl,
-        image=image_url,
         button=button,
         client_ref=client_ref,
         at_ms=_now_ms(),
+        image=media.get("image"),
+        **{k: v for k, v in media.items() if k != "image"},
     )
 
 
@@ -445,12 +519,31 @@ def _problem_response(problem: Problem, headers: dict[str, str] | None = None) -
 
 
 def create_app(
-    simulator: VonageSimulator | None = None, *, accounts: Mapping[str, str] | None = None
+    simulator: VonageSimulator | None = None,
+    *,
+    accounts: Mapping[str, str] | None = None,
+    partner: PartnerSimulator | None = None,
 ) -> Litestar:
-    """The simulator as an ASGI app; `accounts` maps api keys to api secrets."""
+    """The simulator as an ASGI app; `accounts` maps api keys to api secrets. Viber's own
+    partner API (`partner.py`) is served beside Vonage's, over the same phone scripts."""
     sim = simulator if simulator is not None else VonageSimulator()
+    viber = partner if partner is not None else PartnerSimulator(scripts=sim.scripts)
     for key, secret in (accounts or {}).items():
         sim.add_account(key, secret)
+
+    @post(SEND_PATH, status_code=200)
+    async def partner_send(request: Request[Any, Any, Any]) -> Response[bytes]:
+        answer = await viber.answer(
+            request.client.host if request.client else None, await request.body()
+        )
+        return Response(msgspec.json.encode(answer), media_type="application/json")
+
+    @post("/_sim/partner/webhook", status_code=200)
+    async def set_partner_webhook(data: JSONBody[PartnerWebhook]) -> dict[str, str]:
+        if not data.url.startswith(("http://", "https://")):
+            raise HTTPException(status_code=400, detail="url is an http(s) URL")
+        viber.callback_url = data.url
+        return {"url": data.url}
 
     @post("/v1/messages", status_code=202)
     async def send_message(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -463,6 +556,7 @@ def create_app(
             return _problem_response(_invalid("body", "is not valid JSON"))
         try:
             message = accept(sim, api_key, body)
+            await check_media(sim.media, message)
         except Problem as problem:
             return _problem_response(problem)
         behaviour = sim.scripts.get(message.phone)
@@ -495,14 +589,20 @@ def create_app(
         route_handlers=[
             send_message,
             set_webhook,
+            partner_send,
+            set_partner_webhook,
             *control_routes(
                 set_script=sim.scripts.set,
                 reset=sim.scripts.clear,
                 received=sim.received,
-                logs={"callbacks": sim.callbacks},
+                logs={
+                    "callbacks": sim.callbacks,
+                    "partner_received": viber.received,
+                    "partner_callbacks": viber.callbacks,
+                },
             ),
         ],
-        on_startup=[sim.start],
-        on_shutdown=[sim.stop],
+        on_startup=[sim.start, viber.start],
+        on_shutdown=[sim.stop, viber.stop],
         openapi_config=None,
     )
