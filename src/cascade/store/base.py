@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from cascade.domain.message import Draft
+from cascade.domain.surfaces import Surface
 
 # The PostgreSQL LISTEN/NOTIFY channel on which the store announces that work came due (a
 # new message, a report that moved one on), in the transaction that makes it due; workers
@@ -77,6 +78,7 @@ class NewMessage:
     id: str
     draft: Draft
     pinned_bots: tuple[str, ...] = ()  # bots the request's credentials named
+    surface: Surface = Surface.CASCADE  # the API it came through: its webhooks' shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ class AttemptView:
     finished_at_ms: int | None
     parts: int | None = None
     detail: str | None = None
+    step: int = 0  # the step of the route or plan it took
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,18 @@ class MessageView:
     attempts: tuple[AttemptView, ...]
     clicks: int
     survey_answer: str | None = None
+    surface: str = "cascade"  # the API it came through
+    list_id: int | None = None  # its message list (core API)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageListView:
+    """One page of a core-API message list: its messages in the order they were sent."""
+
+    id: int
+    created_at_ms: int
+    total: int  # messages in the whole list
+    messages: tuple[MessageView, ...]
 
 
 Step = tuple[int, int, AttemptView]  # (step, started at, the attempt)
@@ -120,7 +135,7 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
     array); they show among the attempts, in their place."""
     steps = list(attempts)
     for step, channel, status, reason, _sender, at in msgspec.json.decode(row.skipped or "[]"):
-        steps.append((step, at, AttemptView(channel, status, reason, None, at, at)))
+        steps.append((step, at, AttemptView(channel, status, reason, None, at, at, step=step)))
     steps.sort(key=lambda s: (s[0], s[1]))
     return MessageView(
         id=row.id,
@@ -139,4 +154,6 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
         attempts=tuple(view for _, _, view in steps),
         clicks=clicks,
         survey_answer=row.survey_answer,
+        surface=row.surface,
+        list_id=row.list_id,
     )
