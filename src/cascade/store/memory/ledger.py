@@ -20,8 +20,8 @@ from cascade.domain.lifecycle import (
     apply_report,
 )
 from cascade.domain.records import AttemptChange, Claimed, MessageChange, NewAttempt, Transition
-from cascade.domain.surfaces import owes_event, status_event
 from cascade.domain.records import AttemptRow as ClaimedAttempt
+from cascade.domain.surfaces import owes_event, status_event
 from cascade.store.base import Conflict
 from cascade.store.memory.records import Records
 from cascade.store.memory.tables import (
