@@ -48,6 +48,14 @@ class TrackingIdConflict(StoreError):
         self.index = index
 
 
+class LoginTaken(StoreError):
+    """A login name belongs to another account (login names are unique)."""
+
+    def __init__(self, login: str) -> None:
+        super().__init__(f"login {login!r} belongs to another account")
+        self.login = login
+
+
 class CredentialKind(StrEnum):
     API_KEY = "key"
     BOT = "bot"  # a bot's token: its credential names the bot and the bot's channel
@@ -63,6 +71,7 @@ class Account:
     status_rate: float | None
     status_burst: int | None
     channel_order: tuple[str, ...] | None = None  # None: every configured channel
+    suspended: bool = False  # its credentials are refused (403 on the core SMSBAT API)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,16 @@ class Credential:
     kind: CredentialKind
     bot_id: str | None  # set for bot tokens
     channel: str | None = None  # the bot's channel
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """An account's login (HTTP Basic on the core SMSBAT API): its password only as a
+    hash (`cascade.security.Passwords`)."""
+
+    login: str
+    account_id: str
+    password_hash: str
 
 
 @dataclass(frozen=True, slots=True)

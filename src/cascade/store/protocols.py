@@ -34,6 +34,7 @@ from cascade.store.base import (
     Account,
     Credential,
     CredentialKind,
+    Login,
     MessageListView,
     MessageView,
     NewMessage,
@@ -59,6 +60,9 @@ class AccountStore(Protocol):
         status: tuple[float, int] | None = None,
     ) -> bool: ...
     async def set_channel_order(self, account_id: str, order: Sequence[str] | None) -> bool: ...
+    async def set_suspended(self, account_id: str, suspended: bool) -> bool:
+        """Suspend the account, or lift its suspension; False: no such account."""
+
     async def add_api_key(self, account_id: str, key_hash: str) -> str:
         """Store a key's hash; return the key's id."""
 
@@ -69,6 +73,15 @@ class AccountStore(Protocol):
     async def find_credential(
         self, kind: CredentialKind, secret_hash: str
     ) -> Credential | None: ...
+
+    async def set_login(self, account_id: str, login: str, password_hash: str) -> bool:
+        """Create the account's login, or replace its password hash; False: no such
+        account. Raises LoginTaken when the login belongs to another account."""
+
+    async def find_login(self, login: str) -> Login | None: ...
+    async def replace_password_hash(self, login: str, old_hash: str, new_hash: str) -> bool:
+        """Store a password's hash made again with newer parameters, unless the password
+        was changed meanwhile (the stored hash is no longer `old_hash`)."""
 
 
 class IntakeStore(Protocol):

@@ -22,6 +22,9 @@ accounts = sa.Table(
     sa.Column("status_burst", sa.Integer),
     sa.Column("channel_order", sa.Text),  # comma-separated; NULL: every configured channel
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    # when the account was suspended (its credentials still name it, and are refused);
+    # NULL: active (migration 0007)
+    sa.Column("suspended_at", sa.BigInteger),
 )
 
 api_keys = sa.Table(
@@ -32,6 +35,19 @@ api_keys = sa.Table(
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", sa.BigInteger),
+)
+
+# An account's logins: HTTP Basic on the core SMSBAT API (SPEC D2). A login name is unique
+# across the installation; the password is kept only as an argon2id hash (PHC string).
+logins = sa.Table(
+    "logins",
+    metadata,
+    sa.Column("login", sa.String(200), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_logins_account_id", "account_id"),
 )
 
 bots = sa.Table(

@@ -21,6 +21,8 @@ from cascade.store.base import (
     Conflict,
     Credential,
     CredentialKind,
+    Login,
+    LoginTaken,
     MessageListView,
     MessageView,
     NewMessage,
@@ -35,6 +37,7 @@ from cascade.store.memory.tables import (
     CallbackRow,
     ClickRow,
     ContactRow,
+    LoginRow,
     MemoryBase,
     MessageListRow,
     MessageRow,
@@ -70,6 +73,13 @@ class Records(MemoryBase):
         if row is None:
             return False
         row.channel_order = ",".join(order) if order is not None else None
+        return True
+
+    async def set_suspended(self, account_id: str, suspended: bool) -> bool:
+        row = self._t.accounts.get(account_id)
+        if row is None:
+            return False
+        row.suspended_at = self._clock.now_ms() if suspended else None
         return True
 
     async def set_account_limits(
@@ -131,6 +141,38 @@ class Records(MemoryBase):
             if b.token_hash == secret_hash and b.revoked_at is None:
                 return Credential(b.account_id, kind, b.id, b.channel)
         return None
+
+    # --- logins ---------------------------------------------------------------------------
+
+    async def set_login(self, account_id: str, login: str, password_hash: str) -> bool:
+        row = self._t.logins.get(login)
+        now = self._clock.now_ms()
+        if row is not None and row.account_id != account_id:
+            raise LoginTaken(login)
+        if row is not None:
+            row.password_hash, row.updated_at = password_hash, now
+            return True
+        if account_id not in self._t.accounts:
+            return False
+        self._t.logins[login] = LoginRow(
+            login=login,
+            account_id=account_id,
+            password_hash=password_hash,
+            created_at=now,
+            updated_at=now,
+        )
+        return True
+
+    async def find_login(self, login: str) -> Login | None:
+        row = self._t.logins.get(login)
+        return Login(row.login, row.account_id, row.password_hash) if row else None
+
+    async def replace_password_hash(self, login: str, old_hash: str, new_hash: str) -> bool:
+        row = self._t.logins.get(login)
+        if row is None or row.password_hash != old_hash:
+            return False
+        row.password_hash, row.updated_at = new_hash, self._clock.now_ms()
+        return True
 
     # --- variables ----------------------------------------------------------------------
 
@@ -490,6 +532,7 @@ def _account(row: AccountRow) -> Account:
         row.status_rate,
         row.status_burst,
         channel_order=order,
+        suspended=row.suspended_at is not None,
     )
 
 

@@ -23,6 +23,7 @@ class AccountRow:
     status_burst: int | None = None
     channel_order: str | None = None
     created_at: int
+    suspended_at: int | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -32,6 +33,15 @@ class ApiKeyRow:
     key_hash: str
     created_at: int
     revoked_at: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class LoginRow:
+    login: str
+    account_id: str
+    password_hash: str
+    created_at: int
+    updated_at: int
 
 
 @dataclass(slots=True, kw_only=True)
@@ -207,6 +217,7 @@ class Tables:
 
     accounts: dict[str, AccountRow] = field(default_factory=dict)
     api_keys: dict[str, ApiKeyRow] = field(default_factory=dict)
+    logins: dict[str, LoginRow] = field(default_factory=dict)
     bots: dict[str, BotRow] = field(default_factory=dict)
     messages: dict[str, MessageRow] = field(default_factory=dict)
     message_lists: dict[int, MessageListRow] = field(default_factory=dict)
