@@ -35,6 +35,7 @@ from cascade.channels.flashcall import (
     verify,
 )
 from cascade.channels.flashcall.codes import check_prefix
+from cascade.domain.content import ContentKind
 from cascade.domain.delivery import Verdict
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.sending import (
@@ -242,7 +243,7 @@ def test_channel_declares_its_limits_and_route() -> None:
     assert channel.name == "flashcall"
     assert channel.limits == LIMITS
     assert LIMITS.confirms_delivery is True
-    assert LIMITS.carries_survey is False
+    assert ContentKind.SURVEY not in LIMITS.carries
     assert 0 < LIMITS.delivery_window_s <= 300  # never beyond flashcall's default TTL
     assert FlashCallChannel.routes == (WEBHOOK_ROUTE,)
     assert WEBHOOK_ROUTE.channel == "flashcall"

@@ -39,6 +39,7 @@ from cascade.channels.rcs import (
     webhook_handler,
 )
 from cascade.clock import ManualClock
+from cascade.domain.content import ContentKind
 from cascade.domain.events import DeliveryReport, Event, SurveyAnswer
 from cascade.domain.sending import (
     Failed,
@@ -180,8 +181,8 @@ def test_channel_declares_its_limits_and_route() -> None:
     assert isinstance(channel, Revocable)
     assert LIMITS.max_text == 3072
     assert LIMITS.confirms_delivery is True
-    assert LIMITS.carries_survey is True
-    assert LIMITS.carries_media is True
+    assert ContentKind.SURVEY in LIMITS.carries
+    assert {ContentKind.IMAGE, ContentKind.BUTTONS} <= LIMITS.carries
     assert LIMITS.delivery_window_s == 600
     assert RcsChannel.routes == (WEBHOOK_ROUTE,)
     assert WEBHOOK_ROUTE.channel == "rcs"

@@ -28,6 +28,7 @@ from cascade.channels.sms.session import (
     general_receipt_fields,
     receipt_fields,
 )
+from cascade.domain.content import ContentKind
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.sending import (
     Failed,
@@ -415,7 +416,7 @@ def test_it_is_a_session_channel_with_limits_as_data() -> None:
     assert sms.limits.per_sender_per_second == 50.0
     assert sms.limits.confirms_delivery is True
     assert sms.limits.delivery_window_s == 1800
-    assert sms.limits.carries_survey is False
+    assert ContentKind.SURVEY not in sms.limits.carries
 
 
 async def test_cyrillic_200_chars_go_as_ucs2_in_3_parts_and_receipts_mark_them_delivered(

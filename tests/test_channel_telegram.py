@@ -29,6 +29,7 @@ from cascade.channels.telegram import (
     survey_markup,
 )
 from cascade.clock import ManualClock
+from cascade.domain.content import Content, ContentKind
 from cascade.domain.events import ContactLinked, ContactState, Event, SurveyAnswer
 from cascade.domain.sending import (
     Delivered,
@@ -116,7 +117,9 @@ def send(
     return cases.SendCase(label, out, calls, expected)
 
 
-SURVEY = replace(OUT, message_type="viber_survey", survey_options=("Yes", "No"), text="Happy?")
+SURVEY = replace(
+    OUT, message_type="viber_survey", content=Content(text="Happy?", survey=("Yes", "No"))
+)
 
 SEND_CASES = [
     send("accepted", respond(200, ok_message(42)), Delivered("42")),
@@ -217,7 +220,7 @@ def test_channel_protocol_and_limits() -> None:
     assert LIMITS.per_sender_per_second == 30
     assert LIMITS.per_recipient_per_second == 1
     assert LIMITS.confirms_delivery is False
-    assert LIMITS.carries_survey is True
+    assert ContentKind.SURVEY in LIMITS.carries
     assert WEBHOOK_ROUTE.channel == "telegram"
 
 

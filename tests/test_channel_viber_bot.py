@@ -22,6 +22,7 @@ from cascade.channels.viber_bot import (
     ViberBotChannel,
     signature,
 )
+from cascade.domain.content import ContentKind
 from cascade.domain.events import ContactLinked, ContactState, DeliveryReport, Event, SurveyAnswer
 from cascade.domain.sending import (
     Failed,
@@ -96,7 +97,7 @@ def test_channel_declares_its_limits_and_route() -> None:
     assert channel.limits == LIMITS
     assert LIMITS.max_text == 7000
     assert LIMITS.confirms_delivery is True
-    assert LIMITS.carries_survey is True
+    assert ContentKind.SURVEY in LIMITS.carries
     assert LIMITS.delivery_window_s > 0
     assert ViberBotChannel.routes == (WEBHOOK_ROUTE,)
     assert WEBHOOK_ROUTE.channel == "viber_bot"

@@ -26,6 +26,7 @@ from cascade.channels.viber_business import (
     WEBHOOK_ROUTE,
     ViberBusinessChannel,
 )
+from cascade.domain.content import ContentKind
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.sending import (
     Failed,
@@ -92,7 +93,7 @@ def test_channel_declares_its_limits_and_route() -> None:
     assert channel.limits == LIMITS
     assert LIMITS.max_text == 1000
     assert LIMITS.confirms_delivery is True
-    assert LIMITS.carries_survey is False
+    assert ContentKind.SURVEY not in LIMITS.carries
     assert LIMITS.delivery_window_s == 600
     assert WEBHOOK_ROUTE.channel == "viber_business"
     routes = ViberBusinessChannel().routes

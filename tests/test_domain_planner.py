@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cascade.domain import routes
+from cascade.domain.content import Content
 from cascade.domain.delivery import FINAL, MAX_TRIES
 from cascade.domain.lifecycle import AttemptStatus, Reason
 from cascade.domain.message import MessageType, Route, Status
@@ -186,10 +187,9 @@ def job(c: Claimed, step: int) -> SendJob:
         message_id=c.message_id,
         phone=c.phone,
         address=c.phone,
-        text="Hello",
+        content=Content(text="Hello"),
         from_name=c.from_name,
         message_type=c.message_type,
-        survey_options=(),
         ttl_remaining_s=60,
         sender=Sender("sms", ""),
     )

@@ -17,6 +17,7 @@ import msgspec
 import pytest
 
 from cascade.domain import routes
+from cascade.domain.content import Content
 from cascade.domain.delivery import FINAL, MAX_TRIES
 from cascade.domain.lifecycle import AttemptStatus, Reason
 from cascade.domain.message import MessageType, Route, Status
@@ -239,10 +240,9 @@ def job(tries: int) -> SendJob:
         message_id=c.message_id,
         phone=PHONE,
         address=PHONE,
-        text="Hello",
+        content=Content(text="Hello"),
         from_name="Cascade",
         message_type=c.message_type,
-        survey_options=(),
         ttl_remaining_s=3600,
         sender=Sender("sms", ""),
     )

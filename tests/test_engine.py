@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from cascade.api.wire import MessageIn
 from cascade.channels.registry import BY_NAME
 from cascade.clock import ManualClock
+from cascade.domain.content import ContentKind
 from cascade.domain.delivery import MAX_TRIES
 from cascade.domain.events import DeliveryReport
 from cascade.domain.message import Context, Form, Route, validate
@@ -54,13 +55,15 @@ def store(any_store: Store) -> Store:
     return any_store
 
 
+SURVEY = frozenset({ContentKind.TEXT, ContentKind.SURVEY})
+RICH = SURVEY | {ContentKind.IMAGE, ContentKind.BUTTONS}
 LIMITS = Limits(
     max_text=4096,
     per_sender_per_second=None,
     per_recipient_per_second=None,
     confirms_delivery=False,
     delivery_window_s=60,
-    carries_survey=True,
+    carries=SURVEY,
 )
 
 
@@ -77,9 +80,8 @@ class ScriptedChannel:
         spec = BY_NAME.get(self.name)
         if spec is not None:
             real = spec.limits
-            self.limits = replace(
-                self.limits, bot_no_contact=real.bot_no_contact, carries_text=real.carries_text
-            )
+            carries = self.limits.carries if ContentKind.TEXT in real.carries else real.carries
+            self.limits = replace(self.limits, bot_no_contact=real.bot_no_contact, carries=carries)
 
     async def send(self, out: Outbound) -> Outcome:
         self.sent.append(out)
@@ -93,7 +95,7 @@ class ScriptedChannel:
 
 
 def confirming(name: str) -> ScriptedChannel:
-    return ScriptedChannel(name, Limits(4096, None, None, True, 60, True))
+    return ScriptedChannel(name, Limits(4096, None, None, True, 60, carries=SURVEY))
 
 
 async def drain(worker: Worker, rounds: int = 20) -> None:
@@ -570,8 +572,7 @@ def plain(
         "per_recipient_per_second": None,
         "confirms_delivery": True,
         "delivery_window_s": 60,
-        "carries_survey": False,
-        "carries_media": False,
+        "carries": frozenset({ContentKind.TEXT}),
     }
     values.update(limits)
     channel = ScriptedChannel(name, Limits(**values))  # type: ignore[arg-type]
@@ -594,13 +595,17 @@ async def test_survey_goes_as_numbered_lines_where_no_keyboard_exists(scene: Sce
     await scene.run(sms)
     [out] = sms.sent
     assert out.text == "How was it?\n1. Good\n2. Bad"
-    assert out.survey_options == ()
+    assert out.content.survey == ()
 
 
 async def test_promo_media_goes_where_carried_and_degrades_to_a_link_elsewhere(
     scene: Scene,
 ) -> None:
-    rich = plain("rcs", lambda o: Unreachable("NO_RCS"), carries_media=True)
+    rich = plain(
+        "rcs",
+        lambda o: Unreachable("NO_RCS"),
+        carries=RICH,
+    )
     sms = plain("sms", lambda o: Sent("sms-2"))
     item = MessageIn(
         id="p1",
@@ -614,13 +619,13 @@ async def test_promo_media_goes_where_carried_and_degrades_to_a_link_elsewhere(
     )
     await scene.accept_item(item)
     await scene.run(rich, sms)
-    assert (rich.sent[0].image_url, rich.sent[0].button_url) == (
+    assert (rich.sent[0].content.image_url, rich.sent[0].content.url_button()) == (
         "https://img.test/a.png",
-        "https://shop.test/sale",
+        ("Shop now", "https://shop.test/sale"),
     )
     assert rich.sent[0].text == "Sale!"
     assert sms.sent[0].text == "Sale!\nhttps://shop.test/sale"
-    assert sms.sent[0].image_url is None
+    assert sms.sent[0].content.image_url is None
 
 
 async def test_flash_call_code_is_verified_with_limited_attempts(
@@ -786,7 +791,7 @@ class RevocableChannel(ScriptedChannel):
 
 
 async def test_window_end_revokes_on_channels_that_can(scene: Scene, clock: ManualClock) -> None:
-    rcs = RevocableChannel("rcs", Limits(3072, None, None, True, 60, True, True))
+    rcs = RevocableChannel("rcs", Limits(3072, None, None, True, 60, carries=RICH))
     rcs.script[PHONE] = lambda o: Sent(o.attempt_id)
     message_id = await scene.accept(PHONE)
     worker = scene.worker(rcs)
@@ -803,7 +808,7 @@ async def test_a_step_given_up_after_lost_answers_is_revoked_where_a_repeat_is_r
 ) -> None:
     """RBM keys a message by its messageId, so a send whose answers were lost may still
     be delivered: when its tries are spent and the cascade moves on, it is withdrawn."""
-    limits = Limits(3072, None, None, True, 60, True, True, idempotent_sends=True)
+    limits = Limits(3072, None, None, True, 60, carries=RICH, idempotent_sends=True)
     rcs = RevocableChannel("rcs", limits)
     rcs.script[PHONE] = lambda o: Retry("NO_ANSWER:ReadTimeout")
     sms = plain("sms", lambda o: Delivered("smsc-1"))

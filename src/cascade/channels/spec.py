@@ -4,7 +4,9 @@
 CLI and `cascade up` iterate it, so that adding a channel is its package, one registry
 line, its migrations and its tests. A spec holds:
 
-- `name` and `limits` (what the channel carries: text length, media, surveys, rates);
+- `name` and `limits` (what the channel carries: text length, content kinds, rates);
+- `parts`: how many parts a step's content goes out as (SMS segments; 1 elsewhere), known
+  before it is sent;
 - `settings`: a frozen dataclass whose fields are the channel's settings, each read from
   `CASCADE_{FIELD}` with the field's default, its help text in `setting(…, help=…)`;
 - `build`: the channel from its settings (`public_url` is the installation's own);
@@ -28,6 +30,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from cascade.channels.base import Channel, WebhookRoute
+from cascade.domain.content import Content
 from cascade.domain.sending import Limits, Sender
 
 S = TypeVar("S")
@@ -85,6 +88,7 @@ class ChannelSpec(Generic[S]):
     bots: BotChannel | None = None
     demo: Demo[S] | None = None
     on_by_default: bool = False  # in CASCADE_CHANNELS when it is not set
+    parts: Callable[[Content], int] = lambda content: 1
 
 
 def setting_fields(spec: ChannelSpec[Any]) -> tuple[dataclasses.Field[Any], ...]:

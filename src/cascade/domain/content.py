@@ -141,6 +141,19 @@ class Content(msgspec.Struct, frozen=True, omit_defaults=True):
             found.add(ContentKind.CALLER_ID)
         return frozenset(found)
 
+    @property
+    def image_url(self) -> str | None:
+        """The medium's URL when it is an image."""
+        media = self.media
+        return media.url if media is not None and media.kind is MediaKind.IMAGE else None
+
+    def url_button(self) -> tuple[str, str] | None:
+        """The first button that opens a URL, as (its text, the URL)."""
+        for button in self.buttons:
+            if button.action.kind is ActionKind.OPEN_URL and button.action.url:
+                return button.text, button.action.url
+        return None
+
     def survey_lines(self) -> list[str]:
         """The survey's options as numbered lines ("1. Yes")."""
         return [f"{n}. {option}" for n, option in enumerate(self.survey, start=1)]
@@ -203,6 +216,22 @@ def _add_links(lines: list[str], media: Media | None, buttons: Iterable[Button])
     for link in links:
         if not any(link in line for line in lines):
             lines.append(link)
+
+
+def cascade_content(
+    text: str | None,
+    survey: tuple[str, ...] = (),
+    image_url: str | None = None,
+    button_text: str | None = None,
+    button_url: str | None = None,
+) -> Content:
+    """A Cascade API message's content (SPEC A3): its text, a survey's options, a promo's
+    image and open-URL button."""
+    media = Media(MediaKind.IMAGE, image_url) if image_url else None
+    buttons: tuple[Button, ...] = ()
+    if button_url:
+        buttons = (Button(button_text or "", Action(ActionKind.OPEN_URL, url=button_url)),)
+    return Content(text=text, media=media, buttons=buttons, survey=survey)
 
 
 class Step(msgspec.Struct, frozen=True, omit_defaults=True):

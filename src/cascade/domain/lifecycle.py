@@ -58,6 +58,7 @@ class Reason(StrEnum):
     NOT_CONFIGURED = "NOT_CONFIGURED"  # the channel (or a bot for it) is not set up
     TEXT_TOO_LONG = "TEXT_TOO_LONG"  # the channel cannot carry a text this long
     NO_TEXT = "NO_TEXT"
+    CONTENT_NOT_CARRIED = "CONTENT_NOT_CARRIED"  # nothing the channel shows can stand for it
     BLOCKED = "BLOCKED"  # the person blocked the bot
     SENDER_PAUSED = "SENDER_PAUSED"  # the sender was throttled: the send waits
     NO_CONFIRMATION = "NO_CONFIRMATION"  # no report within the step's window

@@ -1,9 +1,10 @@
 """Deciding a claimed message's next move, without I/O.
 
-`plan` walks the route from the message's current step: it settles what the last attempt
-came to (a window that ran out, a failure reported), skips steps that cannot reach the
-recipient at once — recording why — and stops at the first step to send through, or at
-the message's end (delivered, expired, undeliverable). `settle` turns a send's outcome
+`plan` walks the message's steps (its explicit plan, else its route) from its current
+step: it settles what the last attempt came to (a window that ran out, a failure
+reported), skips steps that cannot reach the recipient at once or cannot carry their
+content — recording why — and stops at the first step to send through, or at the
+message's end (delivered, expired, undeliverable). `settle` turns a send's outcome
 into the transition to commit. Both are pure: a new attempt's id comes from the caller
 (`new_id`), and the time is an argument.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import msgspec
 
 from cascade.domain import routes
+from cascade.domain.content import Content, ContentKind, Step, cascade_content
 from cascade.domain.delivery import (
     MAX_TRIES,
     VERIFY_ATTEMPTS,
@@ -91,33 +93,32 @@ class Plan(msgspec.Struct, frozen=True):
     revoke: Revoke | None = None
 
 
-def route_of(c: Claimed) -> tuple[str, ...]:
-    """The message's steps. A flash call with a fallback continues on the standard route."""
+def steps_of(c: Claimed) -> tuple[Step, ...]:
+    """The message's steps: its explicit plan when it has one, else its route, each step
+    with the message's content. A flash call with a fallback continues on the standard
+    route with the fallback's text."""
+    if c.plan:
+        return c.plan
     message_type = MessageType(c.message_type)
-    path = routes.steps(Route(c.route), message_type, c.channel_order)
+    content = message_content(c)
+    path = tuple(
+        Step(channel, content)
+        for channel in routes.steps(Route(c.route), message_type, c.channel_order)
+    )
     if message_type is MessageType.FLASHCALL and c.fallback_type and c.fallback_text:
-        path = path + routes.steps(Route.STANDARD, MessageType(c.fallback_type), c.channel_order)
+        fallback = Content(text=c.fallback_text)
+        path += tuple(
+            Step(channel, fallback, c.fallback_type)
+            for channel in routes.steps(
+                Route.STANDARD, MessageType(c.fallback_type), c.channel_order
+            )
+        )
     return path
 
 
-def content_for(
-    c: Claimed, step: int, limits: Limits
-) -> tuple[str | None, str, tuple[str, ...], tuple[str | None, str | None, str | None]]:
-    """(text, message type, survey options, (image, button text, button url)) at a step,
-    shaped for what the channel carries."""
-    if step > 0 and c.message_type == MessageType.FLASHCALL:
-        return c.fallback_text, c.fallback_type or MessageType.TRANSACTION, (), (None,) * 3
-    text, options = c.text, c.survey_options
-    media = (c.image_url, c.button_text, c.button_url)
-    if text is not None and options and not limits.carries_survey:
-        lines = "\n".join(f"{n}. {option}" for n, option in enumerate(options, start=1))
-        text, options = f"{text}\n{lines}", ()
-    if text is not None and any(media) and not limits.carries_media:
-        link = c.button_url or c.image_url
-        if link and link not in text:
-            text = f"{text}\n{link}"
-        media = (None, None, None)
-    return text, c.message_type, options, media
+def message_content(c: Claimed) -> Content:
+    """What a Cascade API message shows at each step of its route."""
+    return cascade_content(c.text, c.survey_options, c.image_url, c.button_text, c.button_url)
 
 
 def plan(
@@ -211,7 +212,7 @@ def plan(
     elif c.status == Status.SCHEDULED and step == 0 and not numbering_plan_allows(c.phone):
         return end(Status.UNDELIVERABLE, None, Reason.INVALID_NUMBER)
 
-    path = route_of(c)
+    path = steps_of(c)
     # a flash call's first step is its call
     called = c.last_attempt is not None and c.message_type == MessageType.FLASHCALL
     if c.fallback_type and called and step > 0 and c.last_attempt and c.last_attempt.step == 0:
@@ -222,7 +223,8 @@ def plan(
             return end(Status.EXPIRED, None, Reason.TTL_EXPIRED)
         if step >= len(path):
             return end(Status.UNDELIVERABLE, None, Reason.ROUTE_EXHAUSTED)
-        channel = path[step]
+        planned = path[step]
+        channel = planned.channel
 
         def skip(
             status: str, reason: str, sender_id: str | None = None, channel: str = channel
@@ -232,7 +234,10 @@ def plan(
             step += 1
 
         info = channels.get(channel)
-        if info is None:
+        if info is None or (
+            c.plan and c.channel_order is not None and channel not in c.channel_order
+        ):
+            # not set up, or (a plan's step) switched off by the account
             skip(AttemptStatus.SKIPPED, Reason.NOT_CONFIGURED)
             continue
         sender_row: SenderRow | None = None
@@ -242,10 +247,17 @@ def plan(
             if sender_row is None:
                 skip(AttemptStatus.SKIPPED, Reason.NOT_CONFIGURED)
                 continue
-        text, message_type, options, media = content_for(c, step, info.limits)
-        if info.limits.carries_text and (text is None or len(text) > info.limits.max_text):
-            skip(AttemptStatus.SKIPPED, Reason.TEXT_TOO_LONG if text else Reason.NO_TEXT)
+        content = planned.content.fit(info.limits.carries)
+        if content is None:
+            skip(AttemptStatus.SKIPPED, Reason.CONTENT_NOT_CARRIED)
             continue
+        if ContentKind.TEXT in info.limits.carries:
+            if not content.kinds():
+                skip(AttemptStatus.SKIPPED, Reason.NO_TEXT)
+                continue
+            if content.text is not None and len(content.text) > info.limits.max_text:
+                skip(AttemptStatus.SKIPPED, Reason.TEXT_TOO_LONG)
+                continue
 
         intent: NewAttempt | AttemptChange
         if resend is not None:
@@ -285,15 +297,11 @@ def plan(
             message_id=c.message_id,
             phone=c.phone,
             address=address,
-            text=text or "",
+            content=content,
             from_name=c.from_name,
-            message_type=message_type,
-            survey_options=options,
+            message_type=planned.message_type or c.message_type,
             ttl_remaining_s=remaining_ttl_s(now, expires),
             sender=sender,
-            image_url=media[0],
-            button_text=media[1],
-            button_url=media[2],
         )
         message = MessageChange(
             c.message_id,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import msgspec
 
+from cascade.domain.content import Step
+
 
 class SenderRow(msgspec.Struct, frozen=True):
     id: str
@@ -58,6 +60,9 @@ class Claimed(msgspec.Struct, frozen=True):
     button_url: str | None = None
     channel_order: tuple[str, ...] | None = None  # the account's own order, if it set one
     skipped: str | None = None  # steps skipped so far (JSON, see schema.messages.skipped)
+    # the message's explicit plan (the core API's primary step and its fallbacks), which
+    # replaces its route; empty: the route's steps, each with the message's content
+    plan: tuple[Step, ...] = ()
 
 
 class NewAttempt(msgspec.Struct, frozen=True):

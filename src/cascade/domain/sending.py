@@ -7,9 +7,11 @@ channel (`cascade.channels.base.Channel`) sends the one and returns the other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import msgspec
+
+from cascade.domain.content import Content, ContentKind
 
 # --- what a send is ------------------------------------------------------------------------
 
@@ -23,13 +25,14 @@ class Limits:
     per_recipient_per_second: float | None  # e.g. Telegram: 1 message/s per chat
     confirms_delivery: bool  # False: the provider accepting the message is delivery
     delivery_window_s: int  # default time to wait for a confirmation
-    carries_survey: bool = False  # can present survey options (keyboard, replies); else
-    # the options go as numbered lines of text
-    carries_media: bool = False  # can show a promo image and button; else text + link
+    _: KW_ONLY
+    # the content it can show (SPEC D3); the rest is folded into text or the step skipped
+    # (`Content.fit`): no survey kind, the options go as numbered lines; no image or
+    # buttons, a link; no text (a flash call), the text is not sent
+    carries: frozenset[ContentKind] = frozenset({ContentKind.TEXT})
     # the provider refuses a second send under the same attempt id (RBM's messageId):
     # a send that may have left can be sent again, never delivered twice
     idempotent_sends: bool = False
-    carries_text: bool = True  # False: a send carries no text (a flash call's number)
     # the channel reaches people as users of an account's bot, known only through
     # contacts: the reason a step is unreachable when the bot has no contact for the phone
     bot_no_contact: str | None = None
@@ -48,16 +51,17 @@ class Outbound(msgspec.Struct, frozen=True):
     message_id: str
     phone: str
     address: str  # the channel's own recipient id: chat id, Viber user id, phone
-    text: str
+    # what this step shows, shaped for the channel: only kinds its limits carry
+    content: Content
     from_name: str
     message_type: str  # transaction, promo, viber_survey, flashcall
-    survey_options: tuple[str, ...]
     ttl_remaining_s: int
     sender: Sender
-    # promo extras, for channels that carry them (others get them folded into the text)
-    image_url: str | None = None
-    button_text: str | None = None
-    button_url: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The content's text ("" when it has none: a flash call, a template, a medium)."""
+        return self.content.text or ""
 
 
 # --- what a send can come to ---------------------------------------------------------------

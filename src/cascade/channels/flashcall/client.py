@@ -26,6 +26,7 @@ from cascade.channels.flashcall import codes
 from cascade.channels.flashcall.webhook import WEBHOOK_ROUTE
 from cascade.channels.http import transport_outcome
 from cascade.channels.transport import provider_client
+from cascade.domain.content import ContentKind
 from cascade.domain.sending import (
     Failed,
     InDoubt,
@@ -60,7 +61,8 @@ LIMITS: Final = Limits(
     per_recipient_per_second=None,
     confirms_delivery=True,
     delivery_window_s=60,  # ring timeout plus queueing; past it the fallback goes
-    carries_text=False,  # the code is the caller number; a fallback step carries text
+    # no text: the code is the caller number; a fallback step carries text
+    carries=frozenset({ContentKind.CALLER_ID}),
 )
 
 # Twilio names no wait for 20429; one second lets the engine's pause do the backing off.

@@ -32,6 +32,7 @@ from cascade.channels.rcs.auth import AuthError, TokenSource
 from cascade.channels.rcs.webhook import OPEN_URL_POSTBACK, WEBHOOK_ROUTE, survey_postback
 from cascade.channels.transport import provider_client
 from cascade.clock import Clock, SystemClock
+from cascade.domain.content import ContentKind
 from cascade.domain.sending import (
     Failed,
     InDoubt,
@@ -64,8 +65,10 @@ LIMITS: Final = Limits(
     per_recipient_per_second=None,
     confirms_delivery=True,
     delivery_window_s=600,  # then the message is revoked and the cascade moves on
-    carries_survey=True,  # options become suggested replies
-    carries_media=True,  # a promo becomes a rich card: image, text, an open-URL button
+    # options become suggested replies; a promo a rich card: image, text, an open-URL button
+    carries=frozenset(
+        {ContentKind.TEXT, ContentKind.SURVEY, ContentKind.IMAGE, ContentKind.BUTTONS}
+    ),
     idempotent_sends=True,  # a repeated messageId is refused (409): never delivered twice
 )
 
@@ -162,32 +165,31 @@ def survey_suggestions(message_id: str, options: tuple[str, ...]) -> list[_Sugge
 def content_for(out: Outbound) -> _ContentMessage:
     """The message as RBM shows it: text with suggested replies for a survey; a rich card
     (image, text, an open-URL button) for a promo with media."""
-    if out.survey_options:
+    content = out.content
+    if content.survey:
         return _ContentMessage(
-            text=out.text, suggestions=survey_suggestions(out.message_id, out.survey_options)
+            text=out.text, suggestions=survey_suggestions(out.message_id, content.survey)
         )
     button: _Suggestion | None = None
-    if out.button_url:
+    if found := content.url_button():
+        button_text, button_url = found
         button = _Suggestion(
             action=_Action(
-                _chip_text(out.button_text or "Open"),
+                _chip_text(button_text or "Open"),
                 f"{OPEN_URL_POSTBACK}|{out.message_id}",
-                _OpenUrl(out.button_url),
+                _OpenUrl(button_url),
             )
         )
-    if not out.image_url and button is None:
+    image_url = content.image_url
+    if not image_url and button is None:
         return _ContentMessage(text=out.text)
     if len(out.text) > MAX_CARD_DESCRIPTION:
         # too long for a card: the text, the button as a chip, the image as a link
         text = out.text
-        if (
-            out.image_url
-            and out.image_url not in text
-            and len(text) + 1 + len(out.image_url) <= MAX_TEXT
-        ):
-            text = f"{text}\n{out.image_url}"
+        if image_url and image_url not in text and len(text) + 1 + len(image_url) <= MAX_TEXT:
+            text = f"{text}\n{image_url}"
         return _ContentMessage(text=text, suggestions=[button] if button else None)
-    media = _Media("MEDIUM", _ContentInfo(out.image_url)) if out.image_url else None
+    media = _Media("MEDIUM", _ContentInfo(image_url)) if image_url else None
     card = _CardContent(
         description=out.text or None, media=media, suggestions=[button] if button else None
     )
@@ -241,7 +243,7 @@ class RcsChannel:
     async def send(self, out: Outbound) -> Outcome:
         if len(out.text) > MAX_TEXT:
             return Failed("TEXT_TOO_LONG")
-        if not out.text and not out.image_url:
+        if not out.text and not out.content.image_url:
             return Failed("NO_TEXT")
         if out.ttl_remaining_s <= 0:
             return Failed("TTL_EXPIRED")

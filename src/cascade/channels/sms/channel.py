@@ -57,6 +57,7 @@ from cascade.channels.sms.session import (
     SubmitResult,
 )
 from cascade.clock import Clock, SystemClock
+from cascade.domain.content import Content, ContentKind
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.lifecycle import Reason
 from cascade.domain.sending import (
@@ -162,11 +163,18 @@ def limits(
         per_recipient_per_second=None,
         confirms_delivery=True,
         delivery_window_s=delivery_window_s,
-        carries_survey=False,  # the engine turns survey options into numbered lines
+        carries=frozenset({ContentKind.TEXT}),  # a survey goes as numbered lines
     )
 
 
 LIMITS = limits()
+
+
+def parts(content: Content) -> int:
+    """How many segments a step's content goes out as: its text as SMS carries it (a
+    survey's options as lines, links for buttons and media), GSM-7 or UCS-2."""
+    fitted = content.fit(LIMITS.carries)
+    return encoding.count(fitted.text) if fitted is not None and fitted.text else 1
 
 
 class SmsChannel:

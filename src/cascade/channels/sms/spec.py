@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cascade.channels.sms.channel import CHANNEL, LIMITS, SmsChannel
+from cascade.channels.sms.channel import CHANNEL, LIMITS, SmsChannel, parts
 from cascade.channels.sms.demo import DEMO
 from cascade.channels.sms.settings import SmsSettings
 from cascade.channels.spec import ChannelSpec
@@ -29,4 +29,5 @@ SPEC: ChannelSpec[SmsSettings] = ChannelSpec(
     build=_build,
     window_s=lambda s: s.sms_window_s,
     provider_account=lambda s: Sender(CHANNEL, ""),
+    parts=parts,
 )

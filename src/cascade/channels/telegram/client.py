@@ -22,6 +22,7 @@ import msgspec
 from cascade.channels.http import transport_outcome
 from cascade.channels.telegram.webhook import ALLOWED_UPDATES, CHANNEL, survey_markup
 from cascade.channels.transport import provider_client
+from cascade.domain.content import ContentKind
 from cascade.domain.sending import (
     Delivered,
     Failed,
@@ -43,7 +44,7 @@ LIMITS = Limits(
     per_recipient_per_second=1.0,  # and about 1 message/s per chat
     confirms_delivery=False,
     delivery_window_s=0,  # nothing to wait for: acceptance is delivery
-    carries_survey=True,  # options as an inline keyboard
+    carries=frozenset({ContentKind.TEXT, ContentKind.SURVEY}),  # options as an inline keyboard
     bot_no_contact="NO_CHAT",  # a recipient is known only once they shared their phone
 )
 
@@ -179,8 +180,8 @@ class TelegramChannel:
         if not out.address:
             return Unreachable("NO_CHAT")  # no chat learnt for this phone yet
         payload: dict[str, Any] = {"chat_id": out.address, "text": out.text}
-        if out.survey_options:
-            payload["reply_markup"] = survey_markup(out.survey_options, out.message_id)
+        if out.content.survey:
+            payload["reply_markup"] = survey_markup(out.content.survey, out.message_id)
         try:
             response = await self._client.post(
                 self._url(out.sender, "sendMessage"),

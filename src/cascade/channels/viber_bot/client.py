@@ -17,6 +17,7 @@ from cascade.channels.base import WebhookRoute
 from cascade.channels.http import transport_outcome
 from cascade.channels.transport import provider_client
 from cascade.channels.viber_bot.webhook import WEBHOOK_ROUTE
+from cascade.domain.content import ContentKind
 from cascade.domain.sending import (
     Failed,
     InDoubt,
@@ -48,7 +49,7 @@ LIMITS: Final = Limits(
     per_recipient_per_second=None,
     confirms_delivery=True,
     delivery_window_s=600,
-    carries_survey=True,
+    carries=frozenset({ContentKind.TEXT, ContentKind.SURVEY}),  # options as a keyboard
     bot_no_contact="NOT_SUBSCRIBED",  # a recipient is known only once they shared their phone
 )
 
@@ -183,8 +184,8 @@ class ViberBotChannel:
         if len(out.text) > MAX_TEXT:
             return Failed("TEXT_TOO_LONG")
         keyboard = None
-        if out.message_type == "viber_survey" and out.survey_options:
-            keyboard = survey_keyboard(out.survey_options)
+        if out.message_type == "viber_survey" and out.content.survey:
+            keyboard = survey_keyboard(out.content.survey)
         body = _TextMessage(
             receiver=out.address,
             min_api_version=1,

@@ -27,6 +27,7 @@ from cascade.channels.http import transport_outcome
 from cascade.channels.transport import provider_client
 from cascade.channels.viber_business.codes import THROTTLE_PAUSE_S, code_from, outcome_for_code
 from cascade.channels.viber_business.webhook import CHANNEL, PROVIDER_CHANNEL, handle_webhook
+from cascade.domain.content import ContentKind
 from cascade.domain.sending import (
     Failed,
     InDoubt,
@@ -60,7 +61,8 @@ LIMITS: Final = Limits(
     per_recipient_per_second=None,
     confirms_delivery=True,  # the `delivered` status webhook
     delivery_window_s=600,
-    carries_survey=False,  # business messages have no reply keyboard
+    # business messages have no reply keyboard: a survey goes as numbered lines
+    carries=frozenset({ContentKind.TEXT}),
 )
 
 _DIGITS = re.compile(r"[1-9][0-9]{6,14}")
@@ -116,11 +118,12 @@ def category_for(message_type: str) -> str:
 def build_message(out: Outbound, service_id: str, ttl: int) -> _Message:
     """The `POST /v1/messages` body for `out` (a text, or an image with its caption)."""
     action = None
-    if out.button_text and out.button_url:
-        action = _Action(url=out.button_url, text=out.button_text[:MAX_BUTTON_TEXT])
+    button = out.content.url_button()
+    if button is not None and button[0]:
+        action = _Action(url=button[1], text=button[0][:MAX_BUTTON_TEXT])
     options = _ViberService(category=category_for(out.message_type), ttl=ttl, action=action)
     recipient = (out.address or out.phone).removeprefix("+")
-    if out.image_url:
+    if image_url := out.content.image_url:
         return _Message(
             message_type="image",
             to=recipient,
@@ -128,7 +131,7 @@ def build_message(out: Outbound, service_id: str, ttl: int) -> _Message:
             channel=PROVIDER_CHANNEL,
             client_ref=out.attempt_id,
             viber_service=options,
-            image=_Image(url=out.image_url, caption=out.text or None),
+            image=_Image(url=image_url, caption=out.text or None),
         )
     return _Message(
         message_type="text",
@@ -202,7 +205,7 @@ class ViberBusinessChannel:
             return Failed("INVALID_NUMBER")
         if len(out.text) > MAX_TEXT:
             return Failed("TEXT_TOO_LONG")
-        if not out.text and not out.image_url:
+        if not out.text and not out.content.image_url:
             return Failed("EMPTY_MESSAGE")
         if out.ttl_remaining_s < MIN_TTL_S:
             # Vonage refuses a shorter TTL (1130); a longer one would outlive the message.
