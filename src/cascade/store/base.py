@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from cascade.domain.content import Step as PlanStep
 from cascade.domain.message import Draft
 from cascade.domain.surfaces import Surface
 
@@ -133,6 +134,7 @@ class MessageView:
     survey_answer: str | None = None
     surface: str = "cascade"  # the API it came through
     list_id: int | None = None  # its message list (core API)
+    plan: tuple[PlanStep, ...] = ()  # the message's explicit plan, if it has one
 
 
 @dataclass(frozen=True, slots=True)
