@@ -129,14 +129,13 @@ async def _views(conn: AsyncConnection, rows: Sequence[Any]) -> list[MessageView
         )
         steps.setdefault(message_id, []).append((step, started, attempt))
     links = t.short_links.c
-    clicks: dict[str, int] = dict(
-        (
-            await conn.execute(
-                sa.select(links.message_id, sa.func.count())
-                .select_from(t.clicks.join(t.short_links))
-                .where(links.message_id.in_(ids))
-                .group_by(links.message_id)
-            )
-        ).tuples()
-    )
+    clicks: dict[str, int] = {
+        message_id: int(n)
+        for message_id, n in await conn.execute(
+            sa.select(links.message_id, sa.func.count())
+            .select_from(t.clicks.join(t.short_links))
+            .where(links.message_id.in_(ids))
+            .group_by(links.message_id)
+        )
+    }
     return [view_of(row, steps.get(row.id, []), int(clicks.get(row.id, 0))) for row in rows]
