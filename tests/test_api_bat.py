@@ -11,7 +11,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from cascade.clock import ManualClock
 from cascade.domain.templates import OTP_TEMPLATES
 from cascade.store import schema as t
 from cascade.store.sql import SqlStore
@@ -59,8 +58,10 @@ def assert_d6(
     assert response.status_code == status, response.text
     body = response.json()
     assert body["status"] == status
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["error"], str)
+    assert body["error"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     assert body.get("code") == code
     if field is not None:
         assert body["field"] == field
@@ -235,7 +236,8 @@ async def test_status(client: httpx.AsyncClient, account: TestAccount) -> None:
     assert status["deliverystatus"] == "scheduled"
     assert status["seen"] is False
     assert status["partscount"] == 1
-    assert status["cost"] is None and status["currency"] is None
+    assert status["cost"] is None
+    assert status["currency"] is None
 
 
 async def test_status_of_another_accounts_message(

@@ -19,7 +19,7 @@ from cascade.domain.templates import OTP_TEMPLATES
 
 NOW = 1_767_225_600_000
 EVERYTHING = frozenset(ContentKind)
-CARRIES = {name: EVERYTHING for name in ("sms", "viber_business", "rcs", "flashcall")}
+CARRIES = dict.fromkeys(("sms", "viber_business", "rcs", "flashcall"), EVERYTHING)
 OTP = next(t for t in OTP_TEMPLATES.values() if t.name == "code_with_validity")
 
 
@@ -165,7 +165,8 @@ def test_viber_promo_image_and_button(key: str, button: dict[str, Any]) -> None:
     assert step.channel == "viber_business"
     assert step.wire_type == "viber_promo"
     content = step.content
-    assert content.media is not None and content.media.kind is MediaKind.IMAGE
+    assert content.media is not None
+    assert content.media.kind is MediaKind.IMAGE
     assert content.media.url == "https://shop.example/i.png"
     assert content.url_button() == ("Buy", "https://shop.example/b")
 
@@ -178,7 +179,8 @@ def test_viber_promo_video() -> None:
         "duration": 12,
     }
     media = check(base("viber_promo", text="Watch", messageData=data)).plan[0].content.media
-    assert media is not None and media.kind is MediaKind.VIDEO
+    assert media is not None
+    assert media.kind is MediaKind.VIDEO
     assert (media.thumbnail_url, media.size_bytes, media.duration_s) == (
         "https://v.example/a.jpg",
         1000,
@@ -224,14 +226,16 @@ def test_viber_trans_with_a_file() -> None:
         "fileType": "pdf",
     }
     media = check(base("viber_trans", text="Your invoice", messageData=data)).plan[0].content.media
-    assert media is not None and media.kind is MediaKind.FILE
+    assert media is not None
+    assert media.kind is MediaKind.FILE
     assert (media.file_name, media.file_type) == ("invoice.pdf", "pdf")
 
 
 def test_viber_trans_file_type_from_its_name_and_refused_when_unknown() -> None:
     data = {"fileUrl": "https://docs.example/report.xlsx"}
     media = check(base("viber_trans", text="R", messageData=data)).plan[0].content.media
-    assert media is not None and media.file_type == "xlsx"
+    assert media is not None
+    assert media.file_type == "xlsx"
     data = {"fileUrl": "https://docs.example/a.exe"}
     rejected(
         base("viber_trans", text="R", messageData=data),
@@ -359,7 +363,8 @@ def test_rcs_rich_card_with_actions() -> None:
         ],
     }
     content = check(base("rcs", text="Card", messageData=data)).plan[0].content
-    assert content.media is not None and content.media.height == "MEDIUM"
+    assert content.media is not None
+    assert content.media.height == "MEDIUM"
     assert [b.action.kind for b in content.buttons] == [
         ActionKind.OPEN_URL,
         ActionKind.DIAL,

@@ -75,7 +75,8 @@ async def test_lists_are_numbered_and_kept(
     assert {v.list_id for v in page.messages} == {first}
     assert await store.message_list("someone-else", first, 0, 5) is None
     view = await store.message_view(account.id, message_id="m-9")
-    assert view is not None and (view.list_id, view.surface) == (second, "bat")
+    assert view is not None
+    assert (view.list_id, view.surface) == (second, "bat")
 
 
 async def test_core_api_webhooks_in_its_shape(
