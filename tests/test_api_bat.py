@@ -11,14 +11,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from cascade.domain.templates import OTP_TEMPLATES
+from cascade.bootstrap import build_app
+from cascade.clock import ManualClock
 from cascade.store import schema as t
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount, make_account
+from tests.conftest import test_settings as app_settings
 
 LIST = "/bat/messagelist"
 MESSAGE = "/bat/message"
-OTP = next(iter(OTP_TEMPLATES.values()))
 
 
 def sms(to: str = "+380501234567", **changes: object) -> dict[str, Any]:
@@ -311,3 +312,14 @@ async def test_rate_limit_body_and_shared_bucket(
         "status": 429,
     }
     assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_body_over_the_limit(
+    store: SqlStore, clock: ManualClock, db_url: str, account: TestAccount
+) -> None:
+    app = build_app(app_settings(db_url, max_body_bytes=1024), clock=clock, store=store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cascade.test") as c:
+        response = await post(c, account, [sms(text="x" * 2000)])
+    assert_d6(response, 413, None)
+    assert await stored(store) == 0
