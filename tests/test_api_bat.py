@@ -236,6 +236,9 @@ async def test_status(client: httpx.AsyncClient, account: TestAccount) -> None:
     assert status["to"] == "+380501234567"
     assert status["deliverystatus"] == "scheduled"
     assert status["seen"] is False
+    assert status["type"] == "viber_trans"
+    assert status["fallbacks"] == [{"type": "sms", "status": "not_used"}]
+    assert status["extendedStatuses"] == {"viber": "not_used", "sms": "not_used"}
     assert status["partscount"] == 1
     assert status["cost"] is None
     assert status["currency"] is None

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from cascade.domain.content import Step as PlanStep
+from cascade.domain.content import decode_plan
 from cascade.domain.message import Draft
 from cascade.domain.surfaces import Surface
 
@@ -177,4 +178,5 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
         survey_answer=row.survey_answer,
         surface=row.surface,
         list_id=row.list_id,
+        plan=decode_plan(row.plan) if row.plan else (),
     )

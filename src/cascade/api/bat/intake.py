@@ -220,6 +220,7 @@ def _draft(checked: Checked, fingerprint: bytes, now_ms: int) -> Draft:
         due_at_ms=checked.due_at_ms,
         expires_at_ms=checked.expires_at_ms,
         short_links=(),
+        plan=checked.plan,
     )
 
 

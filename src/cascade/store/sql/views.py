@@ -32,6 +32,7 @@ _VIEW_COLUMNS = (
     _m.skipped,
     _m.surface,
     _m.list_id,
+    _m.plan,
 )
 
 

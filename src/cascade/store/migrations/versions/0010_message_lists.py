@@ -6,7 +6,7 @@ A message also remembers the API surface it came through (`cascade`, `bat`), so 
 status webhooks take that surface's shape (SPEC C, D7); rows from before are `cascade`.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-06 17:20:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
