@@ -20,6 +20,7 @@ from cascade.domain.content import Step as PlanStep
 from cascade.domain.content import decode_plan
 from cascade.domain.message import Draft
 from cascade.domain.prices import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, Price
+from cascade.domain.surfaces import Surface
 
 # The PostgreSQL LISTEN/NOTIFY channel on which the store announces that work came due (a
 # new message, a report that moved one on), in the transaction that makes it due; workers
@@ -100,6 +101,7 @@ class NewMessage:
     id: str
     draft: Draft
     pinned_bots: tuple[str, ...] = ()  # bots the request's credentials named
+    surface: Surface = Surface.CASCADE  # the API it came through: its webhooks' shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,7 @@ class AttemptView:
     finished_at_ms: int | None
     parts: int | None = None
     detail: str | None = None
-    step: int = 0  # which step of the message's route or plan it was
+    step: int = 0  # the step of the route or plan it took
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,19 @@ class MessageView:
     attempts: tuple[AttemptView, ...]
     clicks: int
     survey_answer: str | None = None
+    surface: str = "cascade"  # the API it came through
+    list_id: int | None = None  # its message list (core API)
     plan: tuple[PlanStep, ...] = ()  # the message's explicit plan, if it has one
+
+
+@dataclass(frozen=True, slots=True)
+class MessageListView:
+    """One page of a core-API message list: its messages in the order they were sent."""
+
+    id: int
+    created_at_ms: int
+    total: int  # messages in the whole list
+    messages: tuple[MessageView, ...]
 
 
 Step = tuple[int, int, AttemptView]  # (step, started at, the attempt)
@@ -164,6 +178,8 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
         attempts=tuple(view for _, _, view in steps),
         clicks=clicks,
         survey_answer=row.survey_answer,
+        surface=row.surface,
+        list_id=row.list_id,
         plan=decode_plan(row.plan) if row.plan else (),
     )
 

@@ -37,6 +37,7 @@ from cascade.store.base import (
     Credential,
     CredentialKind,
     Login,
+    MessageListView,
     MessageView,
     NewMessage,
 )
@@ -99,6 +100,13 @@ class IntakeStore(Protocol):
         ids and, when id-less, distinct fingerprints.
         """
 
+    async def accept_list(
+        self, account_id: str, messages: Sequence[NewMessage]
+    ) -> tuple[int, list[str]]:
+        """As `accept`, for one core-API message list (SPEC D4): also returns the list's
+        new id (an integer), which each new message of it keeps. A repeat keeps the list
+        it was first stored in."""
+
     async def account_variables(self, account_id: str) -> dict[VariableKey, str]: ...
     async def upsert_variables(
         self, account_id: str, values: Mapping[VariableKey, str]
@@ -118,6 +126,12 @@ class ApiStore(Protocol):
     async def message_view(
         self, account_id: str, *, message_id: str | None = None, tracking_id: str | None = None
     ) -> MessageView | None: ...
+    async def message_list(
+        self, account_id: str, list_id: int, offset: int, limit: int
+    ) -> MessageListView | None:
+        """One page of a core-API message list, its messages ordered by id (None: the
+        account has no such list)."""
+
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         """Record a click on a short link; return its target, or None for an unknown code."""
 

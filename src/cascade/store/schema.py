@@ -100,8 +100,22 @@ messages = sa.Table(
     sa.Column("scheduled_at", sa.BigInteger),
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # the API surface it came through (`cascade`, `bat`): its status webhooks' shape
+    sa.Column("surface", sa.String(16), nullable=False, server_default="cascade"),
+    sa.Column("list_id", sa.BigInteger),  # its message list (`bat`): message_lists.id
     sa.UniqueConstraint("account_id", "tracking_id", name="uq_messages_account_tracking"),
     sa.UniqueConstraint("account_id", "idem_key", name="uq_messages_account_idem"),
+    sa.Index("ix_messages_list", "list_id"),
+)
+
+# The core SMSBAT API's requests (SPEC D1, D4): one row per `POST /bat/messagelist`, whose
+# integer id the answer carries and each of its messages keeps (`messages.list_id`).
+message_lists = sa.Table(
+    "message_lists",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
 # At most one row per unfinished message: when the engine must look at it next. Workers

@@ -85,6 +85,15 @@ class MessageRow:
     scheduled_at: int | None
     expires_at: int
     updated_at: int
+    surface: str = "cascade"
+    list_id: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class MessageListRow:
+    id: int
+    account_id: str
+    created_at: int
 
 
 @dataclass(slots=True, kw_only=True)
@@ -228,6 +237,7 @@ class Tables:
     logins: dict[str, LoginRow] = field(default_factory=dict)
     bots: dict[str, BotRow] = field(default_factory=dict)
     messages: dict[str, MessageRow] = field(default_factory=dict)
+    message_lists: dict[int, MessageListRow] = field(default_factory=dict)
     tasks: dict[str, TaskRow] = field(default_factory=dict)
     attempts: dict[str, AttemptRow] = field(default_factory=dict)
     orphan_reports: dict[int, OrphanRow] = field(default_factory=dict)
