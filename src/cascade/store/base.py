@@ -9,7 +9,9 @@ exception.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -50,6 +52,13 @@ class TrackingIdConflict(StoreError):
 class CredentialKind(StrEnum):
     API_KEY = "key"
     BOT = "bot"  # a bot's token: its credential names the bot and the bot's channel
+
+
+class CallbackKind(StrEnum):
+    """What a callback URL hears: status changes (SPEC C, D7) or incoming messages (D7)."""
+
+    STATUS = "status"
+    INCOMING = "incoming"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +149,68 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
         clicks=clicks,
         survey_answer=row.survey_answer,
     )
+
+
+# --- incoming messages ---------------------------------------------------------------------
+
+INCOMING_PARTS_WAIT_MS = 600_000  # pieces of an SMS this old are stored as what came
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIncoming:
+    """An incoming message as stored: `account_id` None when no account could be found."""
+
+    id: str
+    account_id: str | None
+    channel: str
+    phone: str
+    to: str
+    alpha_name: str
+    parts: int = 1
+    parts_expected: int = 1
+
+
+def incoming_row(
+    stored: StoredIncoming, text: str, provider_id: str | None, at_ms: int
+) -> dict[str, Any]:
+    """An `incoming_messages` row, by column (either store)."""
+    return {
+        "id": stored.id,
+        "account_id": stored.account_id,
+        "channel": stored.channel,
+        "phone": stored.phone,
+        "to_address": stored.to,
+        "alpha_name": stored.alpha_name,
+        "text": text,
+        "provider_id": provider_id,
+        "parts": stored.parts,
+        "parts_expected": stored.parts_expected,
+        "received_at": at_ms,
+    }
+
+
+def address_key(address: str) -> str:
+    """How an address a person wrote to is compared with the names an account sends
+    under: without a leading '+', whitespace or case (`+380500000000` is
+    `380500000000`; `Shop` is `SHOP`)."""
+    return address.strip().lstrip("+").lower()
+
+
+def joined_text(pieces: Iterable[tuple[int, str]]) -> str:
+    """The text of a concatenated SMS from its (number, text) pieces, in order; a
+    missing piece leaves nothing in its place."""
+    return "".join(text for _, text in sorted(pieces))
+
+
+def incoming_payload(incoming_id: str, alpha_name: str, phone: str, text: str, at_ms: int) -> str:
+    """The body POSTed to an incoming URL (SPEC D7): `dt` is ISO 8601, UTC, in ms."""
+    moment = datetime.fromtimestamp(at_ms / 1000, UTC)
+    return msgspec.json.encode(
+        {
+            "idUuid": incoming_id,
+            "alphaName": alpha_name,
+            "phoneNumber": phone,
+            "text": text,
+            "dt": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
+    ).decode()

@@ -12,15 +12,17 @@ atomic as the SQL store's transactions are.
   its columns); `MemoryStore.rows(table)` returns a copy of a table for inspection;
 - `records`: accounts, credentials, variables, intake, reading back, short links,
   senders, contacts, callbacks and flash-call codes;
-- `ledger`: claims, transitions, send intents, delivery reports.
+- `ledger`: claims, transitions, send intents, delivery reports;
+- `incoming`: incoming messages (people writing back) and the pieces of SMS waiting.
 """
 
 from typing import TYPE_CHECKING
 
+from cascade.store.memory.incoming import Incoming
 from cascade.store.memory.ledger import Ledger
 
 
-class MemoryStore(Ledger):
+class MemoryStore(Ledger, Incoming):
     """Everything the store does, in memory (see the modules)."""
 
 
