@@ -9,7 +9,7 @@ exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -196,10 +196,16 @@ def address_key(address: str) -> str:
     return address.strip().lstrip("+").lower()
 
 
-def joined_text(pieces: Iterable[tuple[int, str]]) -> str:
-    """The text of a concatenated SMS from its (number, text) pieces, in order; a
-    missing piece leaves nothing in its place."""
-    return "".join(text for _, text in sorted(pieces))
+def joined(pieces: Sequence[tuple[int, str, int]]) -> tuple[str, int, int]:
+    """A concatenated SMS from its (number, text, received at) pieces: the text joined in
+    order (a missing piece leaves nothing in its place), the first piece's time, and how
+    many pieces there were."""
+    ordered = sorted(pieces)
+    return (
+        "".join(text for _, text, _ in ordered),
+        min(at for _, _, at in ordered),
+        len(ordered),
+    )
 
 
 def incoming_payload(incoming_id: str, alpha_name: str, phone: str, text: str, at_ms: int) -> str:

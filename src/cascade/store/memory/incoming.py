@@ -13,7 +13,7 @@ from cascade.store.base import (
     address_key,
     incoming_payload,
     incoming_row,
-    joined_text,
+    joined,
 )
 from cascade.store.memory.tables import (
     CallbackEventRow,
@@ -77,11 +77,7 @@ class Incoming(MemoryBase):
     def _take_parts(self, key: _Key) -> tuple[str, int, int]:
         parts = self._t.incoming_parts
         taken = [parts.pop(k) for k, found in list(parts.items()) if _key_of(found) == key]
-        return (
-            joined_text((p.number, p.text) for p in taken),
-            min(p.received_at for p in taken),
-            len(taken),
-        )
+        return joined([(p.number, p.text, p.received_at) for p in taken])
 
     def _store(
         self,

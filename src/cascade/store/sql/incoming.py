@@ -33,7 +33,7 @@ from cascade.store.base import (
     address_key,
     incoming_payload,
     incoming_row,
-    joined_text,
+    joined,
 )
 from cascade.store.sql.database import Database
 
@@ -133,11 +133,7 @@ class IncomingMessages(Database):
         ).all()
         if not rows or len(rows) < at_least:
             return None
-        return (
-            joined_text((r.number, r.text) for r in rows),
-            min(r.received_at for r in rows),
-            len(rows),
-        )
+        return joined([(r.number, r.text, r.received_at) for r in rows])
 
     def _store(
         self,
