@@ -347,3 +347,37 @@ def test_text_a_coding_lacks_is_refused() -> None:
         handset.write("Привіт", "gsm7")
     with pytest.raises(ValueError, match="Latin-1"):
         handset.write("Привіт", "latin1")
+
+
+async def test_the_admin_api_lets_a_phone_write_and_refuses_what_no_phone_sends() -> None:
+    import httpx
+
+    from cascade.simulators.smsc import create_admin_app
+
+    simulator = await create_server("127.0.0.1", 0)
+    transport = httpx.ASGITransport(app=create_admin_app(simulator))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://sim") as admin:
+            ok = await admin.post(
+                "/_sim/mo",
+                json={"from": "+" + PHONE, "to": "380500000000", "text": "x" * 200,
+                      "concatenation": "sar", "pieces": [2]},
+            )  # fmt: skip
+            assert ok.status_code == 200, ok.text
+            assert (ok.json()["total"], ok.json()["pieces"], ok.json()["coding"]) == (
+                2,
+                [2],
+                "gsm7",
+            )
+            for wrong in (
+                {"from": "nobody", "to": "1", "text": "hi"},
+                {"from": "+" + PHONE, "to": " ", "text": "hi"},
+                {"from": "+" + PHONE, "to": "1", "text": ""},
+                {"from": "+" + PHONE, "to": "1", "text": "Привіт", "coding": "gsm7"},
+                {"from": "+" + PHONE, "to": "1", "text": "hi", "pieces": [2]},
+                {"from": "+" + PHONE, "to": "1", "text": "hi", "concatenation": "udh32"},
+            ):
+                refused = await admin.post("/_sim/mo", json=wrong)
+                assert refused.status_code == 400, (wrong, refused.text)
+    finally:
+        await simulator.aclose()

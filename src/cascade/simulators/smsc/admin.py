@@ -7,7 +7,7 @@ over its state (never part of a real SMSC):
     GET    /_sim/parts               every submit_sm taken
     GET    /_sim/receipts            every receipt an ESME acknowledged
     POST   /_sim/mo                  a phone writes to an address (below)
-    GET    /_sim/mo                  every piece of such messages an ESME acknowledged
+    GET    /_sim/mo_taken            every piece of such messages an ESME acknowledged
     DELETE /_sim/received            forget all four
     POST   /_sim/disconnect          drop every SMPP connection (a network cut)
 
@@ -93,10 +93,11 @@ def create_admin_app(simulator: SmscSimulator) -> Litestar:
                     "received": simulator.received,
                     "parts": simulator.parts,
                     "receipts": simulator.receipts,
-                    "mo": simulator.mo_taken,
+                    "mo_taken": simulator.mo_taken,
                 },
             ),
             disconnect,
+            phone_writes,
         ],
         state=State({"simulator": simulator}),
         openapi_config=None,
