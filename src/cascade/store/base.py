@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from cascade.domain.events import InboundMessage
 from cascade.domain.message import Draft
 
 # The PostgreSQL LISTEN/NOTIFY channel on which the store announces that work came due (a
@@ -186,6 +187,21 @@ def incoming_row(
         "parts": stored.parts,
         "parts_expected": stored.parts_expected,
         "received_at": at_ms,
+    }
+
+
+def incoming_part_row(m: InboundMessage) -> dict[str, Any]:
+    """An `incoming_parts` row for a piece of an SMS, by column (either store)."""
+    assert m.part is not None
+    return {
+        "channel": m.channel,
+        "phone": m.phone,
+        "to_address": m.to,
+        "reference": m.part.reference,
+        "total": m.part.total,
+        "number": m.part.number,
+        "text": m.text,
+        "received_at": m.at_ms,
     }
 
 

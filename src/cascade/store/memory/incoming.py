@@ -4,6 +4,7 @@ same routing rule (see there), over the tables' dicts."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from cascade.domain.events import InboundMessage
 from cascade.ids import new_id
@@ -11,6 +12,7 @@ from cascade.store.base import (
     CallbackKind,
     StoredIncoming,
     address_key,
+    incoming_part_row,
     incoming_payload,
     incoming_row,
     joined,
@@ -44,7 +46,8 @@ class Incoming(MemoryBase):
                 continue
             text, at_ms, parts = self._take_parts(group)
             channel, phone, to, _, total = group
-            stored.append(self._store(channel, phone, to, text, at_ms, None, (parts, total), now))
+            whole = InboundMessage(channel, phone, to, text, at_ms)
+            stored.append(self._store(whole, (parts, total), now))
         return stored
 
     def _record(self, m: InboundMessage, now: int) -> StoredIncoming | None:
@@ -53,54 +56,37 @@ class Incoming(MemoryBase):
             parts = self._t.incoming_parts
             if (*key, m.part.number) not in parts:  # else: the SMSC offered it again
                 parts[(*key, m.part.number)] = IncomingPartRow(
-                    id=next(self._t.serial),
-                    channel=m.channel,
-                    phone=m.phone,
-                    to_address=m.to,
-                    reference=m.part.reference,
-                    total=m.part.total,
-                    number=m.part.number,
-                    text=m.text,
-                    received_at=m.at_ms,
+                    id=next(self._t.serial), **incoming_part_row(m)
                 )
             if sum(1 for found in parts.values() if _key_of(found) == key) < m.part.total:
                 return None
             text, at_ms, count = self._take_parts(key)
-            return self._store(m.channel, m.phone, m.to, text, at_ms, None, (count, key[4]), now)
+            whole = replace(m, text=text, at_ms=at_ms, part=None)
+            return self._store(whole, (count, key[4]), now)
         if m.provider_id is not None and any(
             row.channel == m.channel and row.provider_id == m.provider_id
             for row in self._t.incoming_messages.values()
         ):
             return None
-        return self._store(m.channel, m.phone, m.to, m.text, m.at_ms, m.provider_id, (1, 1), now)
+        return self._store(m, (1, 1), now)
 
     def _take_parts(self, key: _Key) -> tuple[str, int, int]:
         parts = self._t.incoming_parts
         taken = [parts.pop(k) for k, found in list(parts.items()) if _key_of(found) == key]
         return joined([(p.number, p.text, p.received_at) for p in taken])
 
-    def _store(
-        self,
-        channel: str,
-        phone: str,
-        to: str,
-        text: str,
-        at_ms: int,
-        provider_id: str | None,
-        parts: tuple[int, int],
-        now: int,
-    ) -> StoredIncoming:
+    def _store(self, m: InboundMessage, parts: tuple[int, int], now: int) -> StoredIncoming:
         t = self._t
-        account_id, alpha_name = self._route(channel, phone, to)
+        account_id, alpha_name = self._route(m.channel, m.phone, m.to)
         stored = StoredIncoming(
-            new_id(), account_id, channel, phone, to, alpha_name, parts[0], parts[1]
+            new_id(), account_id, m.channel, m.phone, m.to, alpha_name, parts[0], parts[1]
         )
         t.incoming_messages[stored.id] = IncomingMessageRow(
-            **incoming_row(stored, text, provider_id, at_ms)
+            **incoming_row(stored, m.text, m.provider_id, m.at_ms)
         )
         if account_id is None:
             return stored
-        payload = incoming_payload(stored.id, alpha_name, phone, text, at_ms)
+        payload = incoming_payload(stored.id, alpha_name, m.phone, m.text, m.at_ms)
         for cb in t.callbacks.values():
             if (
                 cb.account_id == account_id

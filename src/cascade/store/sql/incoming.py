@@ -20,6 +20,7 @@ that waited too long as what came.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -31,6 +32,7 @@ from cascade.store.base import (
     CallbackKind,
     StoredIncoming,
     address_key,
+    incoming_part_row,
     incoming_payload,
     incoming_row,
     joined,
@@ -65,11 +67,8 @@ class IncomingMessages(Database):
                 found = self._take_parts(conn, (channel, phone, to, reference, total), 1)
                 if found is not None:
                     text, at_ms, parts = found
-                    stored.append(
-                        self._store(
-                            conn, channel, phone, to, text, at_ms, None, (parts, total), now
-                        )
-                    )
+                    whole = InboundMessage(channel, phone, to, text, at_ms)
+                    stored.append(self._store(conn, whole, (parts, total), now))
             return stored
 
         return await self._transact(work)
@@ -86,9 +85,7 @@ class IncomingMessages(Database):
             ).first()
             if repeat is not None:
                 return None
-        return self._store(
-            conn, m.channel, m.phone, m.to, m.text, m.at_ms, m.provider_id, (1, 1), now
-        )
+        return self._store(conn, m, (1, 1), now)
 
     def _record_part(self, conn: Connection, m: InboundMessage, now: int) -> StoredIncoming | None:
         assert m.part is not None
@@ -97,18 +94,7 @@ class IncomingMessages(Database):
         same = _same_message(key)
         held = conn.execute(sa.select(p.number).where(*same, p.number == m.part.number)).first()
         if held is None:  # else: the SMSC offered this piece again
-            conn.execute(
-                t.incoming_parts.insert().values(
-                    channel=m.channel,
-                    phone=m.phone,
-                    to_address=m.to,
-                    reference=m.part.reference,
-                    total=m.part.total,
-                    number=m.part.number,
-                    text=m.text,
-                    received_at=m.at_ms,
-                )
-            )
+            conn.execute(t.incoming_parts.insert().values(incoming_part_row(m)))
         waiting = conn.execute(sa.select(sa.func.count()).where(*same)).scalar_one()
         if waiting < m.part.total:
             return None
@@ -116,9 +102,8 @@ class IncomingMessages(Database):
         if found is None:
             return None
         text, at_ms, parts = found
-        return self._store(
-            conn, m.channel, m.phone, m.to, text, at_ms, None, (parts, m.part.total), now
-        )
+        whole = replace(m, text=text, at_ms=at_ms, part=None)
+        return self._store(conn, whole, (parts, m.part.total), now)
 
     def _take_parts(
         self, conn: Connection, key: tuple[str, str, str, int, int], at_least: int
@@ -136,23 +121,17 @@ class IncomingMessages(Database):
         return joined([(r.number, r.text, r.received_at) for r in rows])
 
     def _store(
-        self,
-        conn: Connection,
-        channel: str,
-        phone: str,
-        to: str,
-        text: str,
-        at_ms: int,
-        provider_id: str | None,
-        parts: tuple[int, int],
-        now: int,
+        self, conn: Connection, m: InboundMessage, parts: tuple[int, int], now: int
     ) -> StoredIncoming:
-        account_id, alpha_name = self._route(conn, channel, phone, to)
+        """Store `m` (whole: its pieces joined) with the events it owes."""
+        account_id, alpha_name = self._route(conn, m.channel, m.phone, m.to)
         stored = StoredIncoming(
-            new_id(), account_id, channel, phone, to, alpha_name, parts[0], parts[1]
+            new_id(), account_id, m.channel, m.phone, m.to, alpha_name, parts[0], parts[1]
         )
         conn.execute(
-            t.incoming_messages.insert().values(incoming_row(stored, text, provider_id, at_ms))
+            t.incoming_messages.insert().values(
+                incoming_row(stored, m.text, m.provider_id, m.at_ms)
+            )
         )
         if account_id is None:
             return stored
@@ -165,7 +144,7 @@ class IncomingMessages(Database):
             )
         ).all()
         if hooks:
-            payload = incoming_payload(stored.id, alpha_name, phone, text, at_ms)
+            payload = incoming_payload(stored.id, alpha_name, m.phone, m.text, m.at_ms)
             conn.execute(
                 t.callback_events.insert(),
                 [
