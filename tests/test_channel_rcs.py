@@ -40,7 +40,7 @@ from cascade.channels.rcs import (
 )
 from cascade.clock import ManualClock
 from cascade.domain.content import ContentKind
-from cascade.domain.events import DeliveryReport, Event, SurveyAnswer
+from cascade.domain.events import DeliveryReport, Event, InboundMessage, SurveyAnswer
 from cascade.domain.sending import (
     Failed,
     Misconfigured,
@@ -934,6 +934,11 @@ def rbm_report(state: str, reason: str | None = None) -> DeliveryReport:
     return DeliveryReport("rcs", ATTEMPT, state, AT_MS, reason, attempt_id=ATTEMPT)  # type: ignore[arg-type]
 
 
+def said(text: str, to: str = AGENT) -> InboundMessage:
+    """A user message as an incoming message to the agent, under RBM's messageId."""
+    return InboundMessage("rcs", PHONE, to, text, AT_MS, provider_id="MxUserMsg1")
+
+
 EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     ("delivered", user_event("DELIVERED"), (rbm_report("delivered"),)),
     ("read", user_event("READ"), (rbm_report("read"),)),
@@ -943,17 +948,22 @@ EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     ("ttl-revoke-failed", user_event("TTL_EXPIRATION_REVOKE_FAILED"), ()),
     ("unknown-event", user_event("SUBSCRIBE"), ()),
     ("survey-reply", reply(survey_postback(MESSAGE, "Good")),
-     (SurveyAnswer("rcs", "rcs-1", PHONE, "Good", MESSAGE, AT_MS),)),
+     (SurveyAnswer("rcs", "rcs-1", PHONE, "Good", MESSAGE, AT_MS), said("Good"))),
     # the chip showed 25 characters; the postback carries the whole option
     ("survey-reply-long",
      reply(survey_postback(MESSAGE, LONG_OPTION), "Very good, would come ba…"),
-     (SurveyAnswer("rcs", "rcs-1", PHONE, LONG_OPTION, MESSAGE, AT_MS),)),
-    ("survey-option-with-bar", reply(survey_postback(MESSAGE, "A|B")),
-     (SurveyAnswer("rcs", "rcs-1", PHONE, "A|B", MESSAGE, AT_MS),)),
-    ("open-url-tap", reply(f"cascade-open|{MESSAGE}", "Shop now", "ACTION"), ()),
-    ("foreign-postback", reply("reply:yes"), ()),
+     (SurveyAnswer("rcs", "rcs-1", PHONE, LONG_OPTION, MESSAGE, AT_MS),
+      said("Very good, would come ba…"))),
+    ("survey-option-with-bar", reply(survey_postback(MESSAGE, "A|B"), "A|B"),
+     (SurveyAnswer("rcs", "rcs-1", PHONE, "A|B", MESSAGE, AT_MS), said("A|B"))),
+    # a suggestion the person tapped is a user message: what its chip said
+    ("open-url-tap", reply(f"cascade-open|{MESSAGE}", "Shop now", "ACTION"), (said("Shop now"),)),
+    ("foreign-postback", reply("reply:yes", "Yes"), (said("Yes"),)),
+    ("reply-without-text", reply("reply:yes", ""), (said("reply:yes"),)),
     ("typed-text", user_message(text="Good"),
-     (SurveyAnswer("rcs", "rcs-1", PHONE, "Good", None, AT_MS),)),
+     (SurveyAnswer("rcs", "rcs-1", PHONE, "Good", None, AT_MS), said("Good"))),
+    ("typed-text-no-agent", {**user_message(text="Stop"), "agentId": ""},
+     (SurveyAnswer("rcs", "rcs-1", PHONE, "Stop", None, AT_MS), said("Stop", to="rcs-1"))),
     ("file", user_message(userFile={"payload": {"mimeType": "image/gif"}}), ()),
     ("location", user_message(location={"latitude": 1.0, "longitude": 2.0}), ()),
 ]  # fmt: skip

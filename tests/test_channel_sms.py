@@ -30,7 +30,7 @@ from cascade.channels.sms.session import (
 )
 from cascade.channels.sms.spec import SPEC as SMS_SPEC
 from cascade.domain.content import Content, ContentKind
-from cascade.domain.events import DeliveryReport, Event
+from cascade.domain.events import DeliveryReport, Event, InboundMessage
 from cascade.domain.sending import (
     Failed,
     InDoubt,
@@ -1007,9 +1007,17 @@ async def test_every_deliver_sm_is_answered(reports: Reports) -> None:
         assert answers[105] == (pdu.ENQUIRE_LINK | pdu.RESPONSE, pdu.ESME_ROK)
         assert answers[106] == (pdu.GENERIC_NACK, pdu.ESME_RINVCMDID)
         assert sms.session.bound
-    [event] = reports.events  # only the final receipt, and only once
-    assert isinstance(event, DeliveryReport)
-    assert (event.channel, event.provider_id, event.state) == ("sms", "abc", "delivered")
+    # the final receipt and the message from the phone, each once
+    report, written = reports.events
+    assert isinstance(report, DeliveryReport)
+    assert (report.channel, report.provider_id, report.state) == ("sms", "abc", "delivered")
+    assert isinstance(written, InboundMessage)
+    assert (written.phone, written.to, written.text, written.part) == (
+        "+380501234566",
+        "Cascade",
+        "hi there",
+        None,
+    )
 
 
 def test_the_password_stays_out_of_the_session_repr() -> None:

@@ -36,7 +36,7 @@ from cascade.domain.content import (
     MediaKind,
     Template,
 )
-from cascade.domain.events import DeliveryReport, Event
+from cascade.domain.events import DeliveryReport, Event, InboundMessage
 from cascade.domain.sending import (
     Failed,
     InDoubt,
@@ -515,6 +515,34 @@ def report(
     )
 
 
+def inbound(**changes: Any) -> dict[str, Any]:
+    """A person's answer as Vonage posts it to the inbound URL (`None` drops a field)."""
+    body = {
+        "channel": "viber_service",
+        "message_uuid": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+        "to": SERVICE_ID,
+        "from": "380501234563",
+        "timestamp": AT_ISO,
+        "message_type": "text",
+        "text": "Yes, please",
+        "context_status": "available",
+        "context": {"message_uuid": MESSAGE_UUID},
+        **changes,
+    }
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def answer(text: str) -> InboundMessage:
+    return InboundMessage(
+        "viber_business",
+        "+380501234563",
+        SERVICE_ID,
+        text,
+        AT_MS,
+        provider_id="aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+    )
+
+
 EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     (
         "delivered",
@@ -549,6 +577,12 @@ EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     ),
     ("other-channel", status("delivered", channel="sms"), ()),
     ("future-status", status("accepted_by_carrier"), ()),
+    # a person answering: the inbound URL's webhook (Messages API v1, viber_service)
+    ("inbound-text", inbound(), (answer("Yes, please"),)),
+    ("inbound-plus-sender", inbound(**{"from": "+380501234563"}), (answer("Yes, please"),)),
+    ("inbound-without-channel", inbound(channel=None), (answer("Yes, please"),)),
+    ("inbound-other-channel", inbound(channel="whatsapp"), ()),
+    ("inbound-image", inbound(message_type="image", image={"url": "https://x.test/a.jpg"}), ()),
 ]
 
 
@@ -595,6 +629,9 @@ MALFORMED_CASES: list[tuple[str, bytes]] = [
     ("bad-timestamp", msgspec.json.encode(status("delivered", timestamp="yesterday"))),
     ("naive-timestamp", msgspec.json.encode(status("delivered", timestamp="2020-01-01T14:00:00"))),
     ("status-not-string", msgspec.json.encode(status("delivered", status=3))),
+    ("inbound-without-sender", msgspec.json.encode(inbound(**{"from": None}))),
+    ("inbound-sender-not-a-number", msgspec.json.encode(inbound(**{"from": "someone"}))),
+    ("inbound-bad-timestamp", msgspec.json.encode(inbound(timestamp="now"))),
 ]
 
 

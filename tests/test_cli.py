@@ -514,3 +514,24 @@ def test_callbacks_add_obeys_the_callback_url_policy(installation: Installation)
     )
     assert allowed.returncode == 0, allowed.stderr
     assert "secret:" in allowed.stdout
+
+
+@pytest.mark.live
+def test_callbacks_add_incoming_registers_a_url_for_messages_people_send_back(
+    installation: Installation,
+) -> None:
+    account = installation.create_account("callbacks-incoming")["accountId"]
+    env = {**installation.env, "CASCADE_ALLOW_PRIVATE_CALLBACKS": "1"}
+    status = run("callbacks", "add", "http://127.0.0.1:9/status", "--account", account, env=env)
+    incoming = run(
+        "callbacks", "add", "http://127.0.0.1:9/in", "--account", account, "--incoming", env=env
+    )
+    assert (status.returncode, incoming.returncode) == (0, 0), incoming.stderr
+    assert "kind:        status" in status.stdout
+    assert "kind:        incoming" in incoming.stdout
+    listed = run("callbacks", "list", "--account", account, env=env).stdout
+    listed_incoming = run("callbacks", "list", "--account", account, "--incoming", env=env).stdout
+    assert "/status" in listed
+    assert "/in\n" not in listed
+    assert listed_incoming.strip().endswith("http://127.0.0.1:9/in")
+    assert "/status" not in listed_incoming

@@ -16,7 +16,9 @@ import pytest
 import smpp34
 
 from cascade.simulators.script import Behaviour
-from cascade.simulators.smsc import SmscSimulator, create_server
+from cascade.simulators.smsc import SmscSimulator, create_server, handset
+from cascade.simulators.smsc.pdus import mobile_originated
+from cascade.simulators.smsc.records import Piece
 from cascade.simulators.smsc.text import (
     DEFAULT_ALPHABET,
     Part,
@@ -263,3 +265,119 @@ async def test_a_receipt_quoting_gsm7_text_goes_in_the_default_alphabet(
     assert receipt.data_coding == 0x00
     assert receipt.short_message.startswith(f"id:{answer.message_id} ".encode())
     assert receipt.short_message.endswith(b" stat:DELIVRD err:000 text:Pay 5\x1b\x65 now")
+
+
+# --- a phone writing to an address: the pieces a handset sends ----------------------------------
+
+
+def test_a_long_gsm7_message_goes_in_pieces_with_a_16_bit_reference_header() -> None:
+    text = "a" * 151 + "€" + "b" * 10  # the escape would end the first piece: it moves on
+    written = handset.write(text, "gsm7", "udh16", reference=0x1234)
+    first, second = written.cuts
+    assert first.short_message[:7] == bytes((6, 0x08, 4, 0x12, 0x34, 2, 1))
+    assert second.short_message[:7] == bytes((6, 0x08, 4, 0x12, 0x34, 2, 2))
+    assert first.octets == b"a" * 151  # 152 septets fit; the escape goes with its code
+    assert second.octets == b"\x1b\x65" + b"b" * 10
+    assert first.esm_class == second.esm_class == 0x40
+    assert decode_default_alphabet(first.octets + second.octets) == text
+
+
+def test_a_ucs2_piece_never_ends_inside_a_surrogate_pair() -> None:
+    text = "я" * 66 + "🙂" + "ж" * 5  # 66 units, then a pair across the 67-unit boundary
+    written = handset.write(text, None, "udh8", reference=7)
+    assert written.coding == "ucs2"
+    first, second = written.cuts
+    assert first.short_message[:6] == bytes((5, 0x00, 3, 7, 2, 1))
+    assert len(first.octets) == 132  # 66 units: the pair moved on whole
+    assert (first.octets + second.octets).decode("utf-16-be") == text
+
+
+def test_sar_pieces_carry_no_header_and_name_themselves_in_tlvs() -> None:
+    written = handset.write("Grüße " * 30, "latin1", "sar", reference=0x0102)
+    assert [len(cut.octets) for cut in written.cuts] == [140, 40]
+    for cut in written.cuts:
+        assert cut.esm_class == 0x00
+        assert cut.short_message == cut.octets
+        assert dict(cut.tlvs) == {
+            0x020C: b"\x01\x02",
+            0x020E: bytes((2,)),
+            0x020F: bytes((cut.number,)),
+        }
+
+
+def test_a_short_message_goes_whole() -> None:
+    written = handset.write("STOP")
+    assert (written.coding, written.reference) == ("gsm7", None)
+    [cut] = written.cuts
+    assert (cut.short_message, cut.esm_class, cut.tlvs) == (b"STOP", 0x00, ())
+
+
+def test_the_deliver_sm_of_a_piece_reads_back_through_smpp34() -> None:
+    written = handset.write("Привіт! " * 20, "ucs2", "udh8", reference=9)
+    cut = written.cuts[1]
+    piece = Piece(
+        system_id="cascade",
+        phone="+" + PHONE,
+        source_addr=PHONE,
+        destination_addr="380500000000",
+        dest_ton=1,
+        dest_npi=1,
+        esm_class=cut.esm_class,
+        data_coding=written.data_coding,
+        short_message=cut.short_message,
+        tlvs=cut.tlvs,
+        text="",
+        reference=9,
+        total=len(written.cuts),
+        number=cut.number,
+    )
+    decoded = smpp34.decode(mobile_originated(77, piece))
+    assert isinstance(decoded, smpp34.DeliverSm)
+    assert (decoded.sequence_number, decoded.source_addr, decoded.destination_addr) == (
+        77,
+        PHONE,
+        "380500000000",
+    )
+    assert (decoded.esm_class, decoded.data_coding) == (0x40, 0x08)
+    assert decoded.short_message == cut.short_message
+
+
+def test_text_a_coding_lacks_is_refused() -> None:
+    with pytest.raises(ValueError, match="GSM 7-bit"):
+        handset.write("Привіт", "gsm7")
+    with pytest.raises(ValueError, match="Latin-1"):
+        handset.write("Привіт", "latin1")
+
+
+async def test_the_admin_api_lets_a_phone_write_and_refuses_what_no_phone_sends() -> None:
+    import httpx
+
+    from cascade.simulators.smsc import create_admin_app
+
+    simulator = await create_server("127.0.0.1", 0)
+    transport = httpx.ASGITransport(app=create_admin_app(simulator))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://sim") as admin:
+            ok = await admin.post(
+                "/_sim/mo",
+                json={"from": "+" + PHONE, "to": "380500000000", "text": "x" * 200,
+                      "concatenation": "sar", "pieces": [2]},
+            )  # fmt: skip
+            assert ok.status_code == 200, ok.text
+            assert (ok.json()["total"], ok.json()["pieces"], ok.json()["coding"]) == (
+                2,
+                [2],
+                "gsm7",
+            )
+            for wrong in (
+                {"from": "nobody", "to": "1", "text": "hi"},
+                {"from": "+" + PHONE, "to": " ", "text": "hi"},
+                {"from": "+" + PHONE, "to": "1", "text": ""},
+                {"from": "+" + PHONE, "to": "1", "text": "Привіт", "coding": "gsm7"},
+                {"from": "+" + PHONE, "to": "1", "text": "hi", "pieces": [2]},
+                {"from": "+" + PHONE, "to": "1", "text": "hi", "concatenation": "udh32"},
+            ):
+                refused = await admin.post("/_sim/mo", json=wrong)
+                assert refused.status_code == 400, (wrong, refused.text)
+    finally:
+        await simulator.aclose()

@@ -20,6 +20,7 @@ import pytest
 
 from cascade.channels.viber_business import ViberBusinessChannel, handle_webhook
 from cascade.domain.content import Content, Media, MediaKind
+from cascade.domain.events import InboundMessage
 from cascade.domain.sending import (
     Failed,
     Misconfigured,
@@ -430,3 +431,56 @@ async def test_video_and_file_go_out_and_are_fetched(ready: Live, media: MediaHo
     gone = Content(media=Media(MediaKind.FILE, media.url("gone.pdf"), file_name="gone.pdf"))
     outcome = await ready.channel.send(outbound("+380501234563", content=gone))
     assert outcome == Failed("INVALID_PARAMS")
+
+
+# --- a person answering --------------------------------------------------------------------------
+
+
+async def test_a_person_answers_and_the_inbound_message_is_signed_like_a_status(
+    ready: Live,
+) -> None:
+    phone = "+380501234563"
+    outcome = await ready.channel.send(outbound(phone))
+    assert isinstance(outcome, Sent)
+    answer = await ready.admin.post(f"/_sim/users/{phone}/reply", params={"text": "Yes, please"})
+    assert answer.status_code == 200, answer.text
+    posted = answer.json()
+    assert (posted["phone"], posted["to"], posted["text"], posted["http_status"]) == (
+        phone,
+        SERVICE_ID,
+        "Yes, please",
+        200,
+    )
+    [incoming] = [e for e in ready.receiver.events() if isinstance(e, InboundMessage)]
+    assert (incoming.channel, incoming.phone, incoming.to, incoming.text) == (
+        "viber_business",
+        phone,
+        SERVICE_ID,
+        "Yes, please",
+    )
+    assert incoming.provider_id == posted["message_uuid"]
+    assert abs(incoming.at_ms - time.time() * 1000) < 5000
+    assert (await ready.admin.get("/_sim/inbound")).json() == [posted]
+
+
+async def test_an_answer_goes_to_the_inbound_url_when_one_is_set(live: Live) -> None:
+    answer = await live.admin.post(
+        "/_sim/webhook",
+        json={
+            "url": live.receiver.webhook(IMPOSTOR),  # status webhooks: refused there
+            "inbound_url": live.receiver.webhook(SENDER),
+            "signature_secret": SIGNATURE_SECRET,
+        },
+    )
+    assert answer.status_code == 200
+    phone = "+380501234569"
+    assert isinstance(await live.channel.send(outbound(phone)), Sent)
+    posted = (await live.admin.post(f"/_sim/users/{phone}/reply", params={"text": "Thanks"})).json()
+    assert (posted["http_status"], posted["attempts"]) == (200, 1)
+
+
+async def test_an_answer_needs_a_message_to_answer_and_text(ready: Live) -> None:
+    nobody = await ready.admin.post("/_sim/users/+380501234560/reply", params={"text": "Hi"})
+    assert nobody.status_code == 404
+    empty = await ready.admin.post("/_sim/users/+380501234563/reply")
+    assert empty.status_code == 400

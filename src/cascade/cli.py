@@ -19,6 +19,7 @@ from cascade.config import FIELDS, Settings
 from cascade.security import Passwords, hash_secret, login_problem, new_api_key
 from cascade.simulators.standalone import simulate
 from cascade.store import Account, LoginTaken, StoreError
+from cascade.store.base import CallbackKind
 from cascade.store.migrate import upgrade
 from cascade.store.sql import SqlStore
 
@@ -420,18 +421,29 @@ def prices_list() -> None:
         click.echo("no price table loaded yet: `cascade prices load FILE.csv`", err=True)
 
 
-# --- status webhooks ------------------------------------------------------------------
+# --- webhooks: status changes and incoming messages ------------------------------------
+
+_INCOMING_HELP = (
+    "Messages people send back (an SMS to the sender, a Viber Business reply, an RCS user "
+    "message), instead of status changes."
+)
+
+
+def _kind(incoming: bool) -> CallbackKind:
+    return CallbackKind.INCOMING if incoming else CallbackKind.STATUS
 
 
 @main.group()
 def callbacks() -> None:
-    """Status webhooks: URLs that receive every status change, signed."""
+    """Webhooks: URLs that receive every status change (or, with --incoming, every
+    message people send back), signed and retried until acknowledged."""
 
 
 @callbacks.command("add")
 @click.argument("url")
 @click.option("--account", "account_id", required=True, help="Account id.")
-def callbacks_add(url: str, account_id: str) -> None:
+@click.option("--incoming", is_flag=True, help=_INCOMING_HELP)
+def callbacks_add(url: str, account_id: str, incoming: bool) -> None:
     """Register a callback URL; prints its id and signing secret (shown only now)."""
     import secrets
 
@@ -443,15 +455,18 @@ def callbacks_add(url: str, account_id: str) -> None:
     except RequestRejected as err:
         raise click.UsageError(err.message) from None
     secret = secrets.token_hex(32)
-    callback_id = _with_store(lambda s: s.add_callback(account_id, url, secret))
-    click.echo(f"callback id: {callback_id}\nsecret:      {secret}")
+    kind = _kind(incoming)
+    callback_id = _with_store(lambda s: s.add_callback(account_id, url, secret, kind))
+    click.echo(f"callback id: {callback_id}\nsecret:      {secret}\nkind:        {kind}")
 
 
 @callbacks.command("list")
 @click.option("--account", "account_id", required=True, help="Account id.")
-def callbacks_list(account_id: str) -> None:
-    """List an account's callback URLs."""
-    for callback_id, url in _with_store(lambda s: s.list_callbacks(account_id)):
+@click.option("--incoming", is_flag=True, help=_INCOMING_HELP)
+def callbacks_list(account_id: str, incoming: bool) -> None:
+    """List an account's callback URLs (status ones, or with --incoming the others)."""
+    kind = _kind(incoming)
+    for callback_id, url in _with_store(lambda s: s.list_callbacks(account_id, kind)):
         click.echo(f"{callback_id}  {url}")
 
 
@@ -459,7 +474,7 @@ def callbacks_list(account_id: str) -> None:
 @click.argument("callback_id")
 @click.option("--account", "account_id", required=True, help="Account id.")
 def callbacks_remove(callback_id: str, account_id: str) -> None:
-    """Stop sending status changes to a callback."""
+    """Stop sending anything to a callback."""
     if not _with_store(lambda s: s.remove_callback(account_id, callback_id)):
         raise click.ClickException(f"no callback {callback_id}")
     click.echo("callback removed")

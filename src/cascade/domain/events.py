@@ -1,4 +1,5 @@
-"""Domain events: what the outside world told us about a message, a contact or a survey.
+"""Domain events: what the outside world told us about a message, a contact or a survey,
+and what people wrote back.
 
 Channels produce them (a webhook handler decodes a provider's request into events; an
 SMPP session turns a delivery receipt into one), the engine applies them, and the store
@@ -60,4 +61,36 @@ class SurveyAnswer:
     at_ms: int
 
 
-Event = DeliveryReport | ContactLinked | ContactState | SurveyAnswer
+@dataclass(frozen=True, slots=True)
+class MessagePart:
+    """Which piece of a concatenated SMS this is (from its UDH, or its SAR parameters)."""
+
+    reference: int  # ties the pieces of one message together, per sender and recipient
+    total: int
+    number: int  # 1..total
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A person wrote to an address of ours: an SMS to the sender (an SMPP mobile-originated
+    `deliver_sm`), a Viber Business reply, an RCS user message. Stored first, then owed to
+    the account's incoming URLs (SPEC D7). Bot conversations are not this (ChatHub).
+
+    `to` is the address the person wrote to as the provider names it (the SMS destination
+    address, the Viber service, the RBM agent): the store finds the account by it. A piece
+    of a concatenated SMS carries `part`; the store joins the pieces before anything is
+    owed, and keeps them until then.
+    """
+
+    channel: str
+    phone: str  # E.164, who wrote
+    to: str
+    text: str
+    at_ms: int
+    # the provider's id for the person's message, when it has one: a webhook repeated by
+    # the provider is stored once
+    provider_id: str | None = None
+    part: MessagePart | None = None
+
+
+Event = DeliveryReport | ContactLinked | ContactState | SurveyAnswer | InboundMessage

@@ -1,12 +1,24 @@
-"""Applying what channels' webhooks learnt: delivery reports, contacts, survey answers."""
+"""Applying what channels' webhooks learnt: delivery reports, contacts, survey answers,
+and what people wrote back (stored before the provider is answered)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
-from cascade.domain.events import ContactLinked, ContactState, DeliveryReport, Event, SurveyAnswer
+from cascade.domain.events import (
+    ContactLinked,
+    ContactState,
+    DeliveryReport,
+    Event,
+    InboundMessage,
+    SurveyAnswer,
+)
 from cascade.engine.group_commit import GroupCommit
+from cascade.store.base import StoredIncoming
 from cascade.store.protocols import InboundStore
+
+log = logging.getLogger(__name__)
 
 
 async def apply_events(
@@ -17,6 +29,9 @@ async def apply_events(
         await store.record_reports(reports)
         if wake is not None and any(r.state == "failed" for r in reports):
             wake()
+    incoming = [e for e in events if isinstance(e, InboundMessage)]
+    if incoming:
+        log_incoming(await store.record_incoming(incoming))
     for event in events:
         match event:
             case ContactLinked(channel, sender_id, phone, address):
@@ -25,6 +40,31 @@ async def apply_events(
                 await store.set_contact_reachable(channel, sender_id, address, reachable)
             case SurveyAnswer(channel, sender_id, address, answer, message_id, _at):
                 await store.record_survey_answer(channel, sender_id, address, answer, message_id)
+
+
+def log_incoming(stored: Sequence[StoredIncoming | None]) -> None:
+    """Say what became of incoming messages: an unrouted one is kept, never dropped
+    silently; one joined from fewer pieces than it had is stored as what came."""
+    for found in stored:
+        if found is None:
+            continue
+        if found.account_id is None:
+            log.warning(
+                "incoming %s message %s from %s to %r matches no account: stored unrouted",
+                found.channel,
+                found.id,
+                found.phone,
+                found.to,
+            )
+        if found.parts < found.parts_expected:
+            log.warning(
+                "incoming %s message %s from %s: %d of %d parts came; stored as they are",
+                found.channel,
+                found.id,
+                found.phone,
+                found.parts,
+                found.parts_expected,
+            )
 
 
 _REPORT_LINGER_S = 0.005  # receipts are acknowledged at most this much later, in groups

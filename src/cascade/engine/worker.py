@@ -42,8 +42,10 @@ from cascade.domain.sending import (
     Unreachable,
 )
 from cascade.engine.group_commit import GroupCommit
+from cascade.engine.inbound import log_incoming
 from cascade.engine.pacing import Pacer
 from cascade.ids import new_id
+from cascade.store.base import INCOMING_PARTS_WAIT_MS
 from cascade.store.protocols import EngineStore
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,12 @@ class Worker:
                         # wait for a worker's lease to end: match what was kept.
                         swept = self._clock.monotonic()
                         await self._store.match_orphans()
+                        # pieces of an SMS whose others never came: stored as they are
+                        log_incoming(
+                            await self._store.flush_incoming_parts(
+                                self._clock.now_ms() - INCOMING_PARTS_WAIT_MS
+                            )
+                        )
                     done, batch = await self._start_batch()
                 except Exception:  # keep the loop alive through a database outage
                     log.exception("worker cycle failed; retrying")

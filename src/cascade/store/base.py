@@ -9,7 +9,9 @@ exception.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -18,6 +20,7 @@ import msgspec
 
 from cascade.domain.content import Step as PlanStep
 from cascade.domain.content import decode_plan
+from cascade.domain.events import InboundMessage
 from cascade.domain.message import Draft
 from cascade.domain.prices import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, Price
 from cascade.domain.surfaces import Surface
@@ -63,6 +66,13 @@ class LoginTaken(StoreError):
 class CredentialKind(StrEnum):
     API_KEY = "key"
     BOT = "bot"  # a bot's token: its credential names the bot and the bot's channel
+
+
+class CallbackKind(StrEnum):
+    """What a callback URL hears: status changes (SPEC C, D7) or incoming messages (D7)."""
+
+    STATUS = "status"
+    INCOMING = "incoming"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,3 +217,89 @@ def price_of(row: Any) -> Price:
     value = Decimal(row.price_micros) / _MICROS
     exact = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
     return Price(row.channel, row.country_prefix, exact, row.currency)
+
+
+# --- incoming messages ---------------------------------------------------------------------
+
+INCOMING_PARTS_WAIT_MS = 600_000  # pieces of an SMS this old are stored as what came
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIncoming:
+    """An incoming message as stored: `account_id` None when no account could be found."""
+
+    id: str
+    account_id: str | None
+    channel: str
+    phone: str
+    to: str
+    alpha_name: str
+    parts: int = 1
+    parts_expected: int = 1
+
+
+def incoming_row(
+    stored: StoredIncoming, text: str, provider_id: str | None, at_ms: int
+) -> dict[str, Any]:
+    """An `incoming_messages` row, by column (either store)."""
+    return {
+        "id": stored.id,
+        "account_id": stored.account_id,
+        "channel": stored.channel,
+        "phone": stored.phone,
+        "to_address": stored.to,
+        "alpha_name": stored.alpha_name,
+        "text": text,
+        "provider_id": provider_id,
+        "parts": stored.parts,
+        "parts_expected": stored.parts_expected,
+        "received_at": at_ms,
+    }
+
+
+def incoming_part_row(m: InboundMessage) -> dict[str, Any]:
+    """An `incoming_parts` row for a piece of an SMS, by column (either store)."""
+    assert m.part is not None
+    return {
+        "channel": m.channel,
+        "phone": m.phone,
+        "to_address": m.to,
+        "reference": m.part.reference,
+        "total": m.part.total,
+        "number": m.part.number,
+        "text": m.text,
+        "received_at": m.at_ms,
+    }
+
+
+def address_key(address: str) -> str:
+    """How an address a person wrote to is compared with the names an account sends
+    under: without a leading '+', whitespace or case (`+380500000000` is
+    `380500000000`; `Shop` is `SHOP`)."""
+    return address.strip().lstrip("+").lower()
+
+
+def joined(pieces: Sequence[tuple[int, str, int]]) -> tuple[str, int, int]:
+    """A concatenated SMS from its (number, text, received at) pieces: the text joined in
+    order (a missing piece leaves nothing in its place), the first piece's time, and how
+    many pieces there were."""
+    ordered = sorted(pieces)
+    return (
+        "".join(text for _, text, _ in ordered),
+        min(at for _, _, at in ordered),
+        len(ordered),
+    )
+
+
+def incoming_payload(incoming_id: str, alpha_name: str, phone: str, text: str, at_ms: int) -> str:
+    """The body POSTed to an incoming URL (SPEC D7): `dt` is ISO 8601, UTC, in ms."""
+    moment = datetime.fromtimestamp(at_ms / 1000, UTC)
+    return msgspec.json.encode(
+        {
+            "idUuid": incoming_id,
+            "alphaName": alpha_name,
+            "phoneNumber": phone,
+            "text": text,
+            "dt": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
+    ).decode()

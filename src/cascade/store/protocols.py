@@ -6,7 +6,7 @@
   `PriceStore` (the price table, loaded by the command line);
 - the engine: `EngineStore` (the worker: claims, transitions, send intents, kept reports,
   senders and contacts), `InboundStore` (what webhooks and sessions learnt: reports,
-  contacts, survey answers), `CallbackStore` (the status-webhook dispatcher).
+  contacts, survey answers, incoming messages), `CallbackStore` (the webhook dispatcher).
 
 `cascade.store.sql.SqlStore` implements every one (checked by mypy there); the composition
 root builds it and hands each consumer the part it types.
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from cascade.domain.delivery import Verdict
-from cascade.domain.events import DeliveryReport
+from cascade.domain.events import DeliveryReport, InboundMessage
 from cascade.domain.prices import PriceTable
 from cascade.domain.records import (
     AttemptChange,
@@ -34,12 +34,14 @@ from cascade.domain.records import (
 from cascade.domain.variables import VariableKey
 from cascade.store.base import (
     Account,
+    CallbackKind,
     Credential,
     CredentialKind,
     Login,
     MessageListView,
     MessageView,
     NewMessage,
+    StoredIncoming,
 )
 
 # --- the API ------------------------------------------------------------------------------
@@ -141,8 +143,12 @@ class ApiStore(Protocol):
 
     # --- webhooks in and out ------------------------------------------------------------
     async def sender(self, sender_id: str) -> SenderRow | None: ...
-    async def add_callback(self, account_id: str, url: str, secret: str) -> str: ...
-    async def list_callbacks(self, account_id: str) -> list[tuple[str, str]]: ...
+    async def add_callback(
+        self, account_id: str, url: str, secret: str, kind: CallbackKind = CallbackKind.STATUS
+    ) -> str: ...
+    async def list_callbacks(
+        self, account_id: str, kind: CallbackKind = CallbackKind.STATUS
+    ) -> list[tuple[str, str]]: ...
     async def remove_callback(self, account_id: str, callback_id: str) -> bool: ...
 
 
@@ -182,6 +188,13 @@ class InboundStore(Protocol):
     async def record_survey_answer(
         self, channel: str, sender_id: str, address: str, answer: str, message_id: str | None
     ) -> bool: ...
+    async def record_incoming(
+        self, messages: Sequence[InboundMessage]
+    ) -> list[StoredIncoming | None]:
+        """Store what people wrote, in one transaction, each with the events it owes the
+        account's incoming URLs (see `cascade.store.sql.incoming` for which account); for
+        each, what was stored, or None (a piece of an SMS still waiting for the others, or
+        a message the provider repeated)."""
 
 
 class EngineStore(InboundStore, Protocol):
@@ -208,13 +221,17 @@ class EngineStore(InboundStore, Protocol):
     async def match_orphans(self) -> None:
         """Apply the kept reports that now find their attempt."""
 
+    async def flush_incoming_parts(self, older_than_ms: int) -> list[StoredIncoming]:
+        """Store the pieces of SMS whose first piece came at or before `older_than_ms`
+        (the rest never came) as the message they make so far."""
+
     async def senders(self, account_ids: Iterable[str]) -> list[SenderRow]: ...
     async def contacts(self, phones: Iterable[str]) -> dict[tuple[str, str, str], Contact]: ...
     async def close(self) -> None: ...
 
 
 class CallbackStore(Protocol):
-    """The status-webhook dispatcher's part: the events owed, claimed and settled."""
+    """The webhook dispatcher's part: the events owed, claimed and settled."""
 
     async def claim_callback_events(
         self, now_ms: int, lease_ms: int, limit: int

@@ -106,6 +106,8 @@ messages = sa.Table(
     sa.UniqueConstraint("account_id", "tracking_id", name="uq_messages_account_tracking"),
     sa.UniqueConstraint("account_id", "idem_key", name="uq_messages_account_idem"),
     sa.Index("ix_messages_list", "list_id"),
+    # a person's reply finds the account that last wrote to them (migration 0011)
+    sa.Index("ix_messages_phone", "phone"),
 )
 
 # The core SMSBAT API's requests (SPEC D1, D4): one row per `POST /bat/messagelist`, whose
@@ -210,7 +212,48 @@ contacts = sa.Table(
     sa.Index("ix_contacts_address", "channel", "sender_id", "address"),
 )
 
-# Status webhooks (SPEC C): an account's callback URLs and the events owed to them.
+# What people wrote back (SPEC D7): an SMS to the sender, a Viber Business reply, an RCS
+# user message; account_id NULL when no account could be found for it (migration 0011).
+incoming_messages = sa.Table(
+    "incoming_messages",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id")),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("phone", sa.String(16), nullable=False),
+    sa.Column("to_address", sa.String(128), nullable=False),  # what the person wrote to
+    sa.Column("alpha_name", sa.String(128), nullable=False),  # the sender name replied to
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("provider_id", sa.String(128)),
+    sa.Column("parts", sa.Integer, nullable=False, server_default="1"),  # pieces joined
+    sa.Column("parts_expected", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("channel", "provider_id", name="uq_incoming_messages_provider"),
+    sa.Index("ix_incoming_messages_account", "account_id", "received_at"),
+)
+
+# Pieces of concatenated SMS not joined yet: kept until the last one comes (or the wait
+# ends, and what came is stored as the message).
+incoming_parts = sa.Table(
+    "incoming_parts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("phone", sa.String(16), nullable=False),
+    sa.Column("to_address", sa.String(128), nullable=False),
+    sa.Column("reference", sa.Integer, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint(
+        "channel", "phone", "to_address", "reference", "total", "number", name="uq_incoming_parts"
+    ),
+    sa.Index("ix_incoming_parts_received", "received_at"),
+)
+
+# Webhooks (SPEC C, D7): an account's callback URLs and the events owed to them. A
+# callback's kind says what it hears: status changes, or incoming messages.
 callbacks = sa.Table(
     "callbacks",
     metadata,
@@ -220,14 +263,17 @@ callbacks = sa.Table(
     sa.Column("secret", sa.String(64), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", sa.BigInteger),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="status"),
 )
 
+# An event is about a message's status (message_id) or an incoming message (incoming_id).
 callback_events = sa.Table(
     "callback_events",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("callback_id", sa.String(36), sa.ForeignKey("callbacks.id"), nullable=False),
-    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id")),
+    sa.Column("incoming_id", sa.String(36), sa.ForeignKey("incoming_messages.id")),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("due_at", sa.BigInteger, nullable=False),

@@ -10,6 +10,12 @@ signed with `X-Goog-Signature`: the base64 HMAC-SHA512, keyed by the client toke
 *decoded* `message.data` (not of the HTTP body). An unsigned or forged push gets 401 and
 changes nothing.
 
+Every user message with text — typed text, or a tapped suggestion (a suggested reply or
+action: RBM sends its `text` and `postbackData`) — is an `InboundMessage` to the agent
+(SPEC D7), under the user message's own `messageId` (so a push Google repeats is stored
+once). A survey reply is a `SurveyAnswer` besides; typed text is offered as the answer to
+the newest survey too.
+
 Google retries anything but 200 with backoff for days, and a failing webhook holds up the
 partner's whole queue, so well-formed pushes that carry nothing for us (IS_TYPING, files,
 locations, events we do not use) are acknowledged with 200.
@@ -29,7 +35,7 @@ import msgspec
 
 from cascade.channels.base import Inbound, WebhookHandler, WebhookReply, WebhookRoute
 from cascade.clock import Clock, SystemClock
-from cascade.domain.events import DeliveryReport, Event, SurveyAnswer
+from cascade.domain.events import DeliveryReport, Event, InboundMessage, SurveyAnswer
 
 log = logging.getLogger(__name__)
 
@@ -196,17 +202,32 @@ def _events(
         return ()  # a file, a location, …
     if not event.sender_phone_number:
         raise _Malformed("a user message without senderPhoneNumber")
+    phone = event.sender_phone_number
     if event.suggestion_response is not None:
-        survey = parse_survey_postback(event.suggestion_response.postback_data)
+        tapped = event.suggestion_response
+        incoming = _inbound(event, tapped.text or tapped.postback_data, sender_id, at_ms)
+        survey = parse_survey_postback(tapped.postback_data)
         if survey is None:
-            return ()  # a tap on something that is not a survey option (e.g. open a URL)
+            return (incoming,)  # a reply or an action that is not a survey option
         message_id, option = survey
-        return (
-            SurveyAnswer(CHANNEL, sender_id, event.sender_phone_number, option, message_id, at_ms),
-        )
+        return (SurveyAnswer(CHANNEL, sender_id, phone, option, message_id, at_ms), incoming)
     # Typed text names no message: the engine takes it for the newest survey, if any.
     assert event.text is not None
-    return (SurveyAnswer(CHANNEL, sender_id, event.sender_phone_number, event.text, None, at_ms),)
+    return (
+        SurveyAnswer(CHANNEL, sender_id, phone, event.text, None, at_ms),
+        _inbound(event, event.text, sender_id, at_ms),
+    )
+
+
+def _inbound(event: _UserEvent, text: str, sender_id: str, at_ms: int) -> InboundMessage:
+    return InboundMessage(
+        CHANNEL,
+        event.sender_phone_number,
+        event.agent_id or sender_id,
+        text,
+        at_ms,
+        provider_id=event.message_id or None,
+    )
 
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -18,7 +18,9 @@ What one `send` does:
   or `Misconfigured` when the SMSC refused these credentials.
 
 Each receipt becomes a `DeliveryReport` for the part it names; the engine matches it to
-the attempt through `Sent.part_ids`, whenever it arrives.
+the attempt through `Sent.part_ids`, whenever it arrives. A message from a phone (a
+mobile-originated `deliver_sm`) becomes an `InboundMessage`, one per piece when it is
+concatenated: the store joins the pieces (README.md, "Messages from phones").
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ from cascade.channels.sms.pdu import (
 )
 from cascade.channels.sms.session import (
     Accepted,
+    Delivered,
     Lost,
+    MobileOriginated,
     NotSent,
     Receipt,
     Rejected,
@@ -58,7 +62,7 @@ from cascade.channels.sms.session import (
 )
 from cascade.clock import Clock, SystemClock
 from cascade.domain.content import Content, ContentKind
-from cascade.domain.events import DeliveryReport, Event
+from cascade.domain.events import DeliveryReport, Event, InboundMessage
 from cascade.domain.lifecycle import Reason
 from cascade.domain.sending import (
     Failed,
@@ -153,6 +157,31 @@ def report_for(receipt: Receipt, at_ms: int) -> DeliveryReport:
     return DeliveryReport(CHANNEL, receipt.message_id, "failed", at_ms, reason, recipient, prefix)
 
 
+def phone_of(address: str) -> str:
+    """An SMSC's address of a phone as E.164 (`380671112233` is `+380671112233`); an
+    address that is not digits stays as it is (at most 16 characters, as stored)."""
+    digits = address.strip().removeprefix("+")
+    return ("+" + digits if digits.isdigit() else address.strip())[:16]
+
+
+def inbound_for(message: MobileOriginated, at_ms: int) -> InboundMessage:
+    return InboundMessage(
+        CHANNEL,
+        phone_of(message.source),
+        message.destination,
+        message.text,
+        at_ms,
+        part=message.part,
+    )
+
+
+def event_for(found: Delivered, at_ms: int) -> Event:
+    """What a receipt or a message from a phone tells the engine."""
+    if isinstance(found, Receipt):
+        return report_for(found, at_ms)
+    return inbound_for(found, at_ms)
+
+
 def limits(
     max_parts: int = 10, per_sender_per_second: float | None = None, delivery_window_s: int = 3600
 ) -> Limits:
@@ -240,12 +269,11 @@ class SmsChannel:
     async def start(self, sink: EventSink) -> None:
         clock = self._clock
 
-        async def hand_on(receipts: Sequence[Receipt]) -> None:
+        async def hand_on(delivered: Sequence[Delivered]) -> None:
             now = clock.now_ms()
-            events: Sequence[Event] = [report_for(receipt, now) for receipt in receipts]
-            await sink(events)
+            await sink([event_for(found, now) for found in delivered])
 
-        self.session.on_receipts = hand_on
+        self.session.on_delivered = hand_on
         await self.session.start()
 
     async def aclose(self) -> None:
@@ -380,7 +408,10 @@ __all__ = [
     "CHANNEL",
     "SmsChannel",
     "destination_address",
+    "event_for",
+    "inbound_for",
     "outcome_for_status",
+    "phone_of",
     "report_for",
     "source_address",
     "validity_period",

@@ -128,8 +128,12 @@ def status_by_name(name: str) -> int | None:
 # --- optional parameter tags used here (§5.3.2) -----------------------------------------------
 
 TLV_RECEIPTED_MESSAGE_ID = 0x001E
+TLV_SAR_MSG_REF_NUM = 0x020C  # a concatenated message's reference, 2 octets
+TLV_SAR_TOTAL_SEGMENTS = 0x020E  # its number of pieces, 1 octet
+TLV_SAR_SEGMENT_SEQNUM = 0x020F  # this piece's number, 1 octet
 TLV_SC_INTERFACE_VERSION = 0x0210
 TLV_NETWORK_ERROR_CODE = 0x0423
+TLV_MESSAGE_PAYLOAD = 0x0424  # the text, when it does not go in short_message
 TLV_MESSAGE_STATE = 0x0427
 
 # message_state values (§5.2.28) and the receipt-text `stat:` word each is reported as.
@@ -145,8 +149,9 @@ MESSAGE_STATES = {
 }
 STATE_BY_STAT = {stat: state for state, stat in MESSAGE_STATES.items()}
 
-# esm_class message-type bits (§5.2.12) on a deliver_sm
+# esm_class message-type bits (§5.2.12) on a deliver_sm: 0 is a mobile-originated message
 ESM_TYPE_MASK = 0x3C
+ESM_DEFAULT = 0x00
 ESM_SMSC_RECEIPT = 0x04
 ESM_INTERMEDIATE = 0x20
 

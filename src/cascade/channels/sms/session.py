@@ -13,12 +13,14 @@
 - **Nothing is ever resubmitted.** A submit written to a link that then ended without
   its response is `Lost`: the SMSC may have taken it, so the caller reports it in doubt
   rather than risk a second delivery. Only a submit that never left is `NotSent`.
-- **Receipts.** Every `deliver_sm` is answered with a `deliver_sm_resp`: `ESME_ROK` once
-  its receipt has been handed on, `ESME_RX_T_APPN` when handing on failed (so the SMSC
-  delivers it again later), or the decoding error's status. The receipts that arrive
-  together are handed on together, and answered in one write. Receipts are matched to their
-  message later, by id, so one for a message sent on an earlier link (or by another
-  process) is reported like any other.
+- **Receipts and messages from phones.** Every `deliver_sm` is answered with a
+  `deliver_sm_resp`: `ESME_ROK` once its receipt (or the mobile-originated message it
+  carries: a person writing to the sender, a piece of it when concatenated) has been
+  handed on, `ESME_RX_T_APPN` when handing on failed (so the SMSC delivers it again
+  later), or the decoding error's status. What arrives together is handed on together,
+  and answered in one write. Receipts are matched to their message later, by id, so one
+  for a message sent on an earlier link (or by another process) is reported like any
+  other.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from cascade.channels.sms.pdu import (
     BIND_TRANSCEIVER,
     DELIVER_SM,
     ENQUIRE_LINK,
+    ESM_DEFAULT,
     ESM_INTERMEDIATE,
     ESM_SMSC_RECEIPT,
     ESM_TYPE_MASK,
@@ -53,8 +56,12 @@ from cascade.channels.sms.pdu import (
     GENERIC_NACK,
     MESSAGE_STATES,
     RESPONSE,
+    TLV_MESSAGE_PAYLOAD,
     TLV_MESSAGE_STATE,
     TLV_RECEIPTED_MESSAGE_ID,
+    TLV_SAR_MSG_REF_NUM,
+    TLV_SAR_SEGMENT_SEQNUM,
+    TLV_SAR_TOTAL_SEGMENTS,
     UNBIND,
     Bind,
     DecodeError,
@@ -72,6 +79,7 @@ from cascade.channels.sms.pdu import (
     read_pdu,
     status_name,
 )
+from cascade.domain.events import MessagePart
 from cascade.domain.lifecycle import Reason
 
 log = logging.getLogger(__name__)
@@ -207,7 +215,59 @@ def general_receipt_fields(text: str) -> tuple[str, str, str | None, str]:
     )
 
 
-ReceiptHandler = Callable[[Sequence[Receipt]], Awaitable[None]]
+# --- messages from phones ------------------------------------------------------------------------
+
+
+class MobileOriginated(msgspec.Struct, frozen=True):
+    """A message a person sent to one of our addresses (`deliver_sm`, esm_class type 0),
+    or one piece of it when concatenated."""
+
+    source: str  # the phone, as the SMSC gives its address
+    destination: str  # the address written to: our number (or name)
+    text: str
+    part: MessagePart | None  # which piece, for a concatenated message
+
+
+def parse_mobile_originated(deliver: Deliver) -> MobileOriginated | None:
+    """The message a deliver_sm carries from a phone, or None (a receipt, an SME ack).
+
+    The text is `short_message`, or the `message_payload` TLV when that is empty, read per
+    `data_coding` (GSM-7, UCS-2, Latin-1/IA5). Which piece of a concatenated message it
+    is comes from the user data header (8- or 16-bit reference) when `esm_class` has
+    UDHI, else from the SAR TLVs; a piece numbered outside 1..total is read as whole."""
+    if deliver.esm_class & ESM_TYPE_MASK != ESM_DEFAULT:
+        return None
+    payload = deliver.short_message or deliver.tlvs.get(TLV_MESSAGE_PAYLOAD, b"")
+    part: MessagePart | None = None
+    if deliver.esm_class & encoding.UDHI:
+        try:
+            found, payload = encoding.parse_udh(payload)
+        except ValueError:
+            found = None  # a broken header: the text is all there is
+        if found is not None:
+            part = MessagePart(found.reference, found.total, found.sequence)
+    else:
+        reference = deliver.tlvs.get(TLV_SAR_MSG_REF_NUM)
+        total = deliver.tlvs.get(TLV_SAR_TOTAL_SEGMENTS)
+        number = deliver.tlvs.get(TLV_SAR_SEGMENT_SEQNUM)
+        if reference and total and number:
+            part = MessagePart(
+                int.from_bytes(reference, "big"),
+                int.from_bytes(total, "big"),
+                int.from_bytes(number, "big"),
+            )
+    if part is not None and not 1 <= part.number <= part.total:
+        part = None
+    return MobileOriginated(
+        source=deliver.source_addr,
+        destination=deliver.destination_addr,
+        text=encoding.decode(payload, deliver.data_coding),
+        part=part if part is not None and part.total > 1 else None,
+    )
+
+
+Delivered = Receipt | MobileOriginated
+DeliverHandler = Callable[[Sequence[Delivered]], Awaitable[None]]
 
 # --- the session -------------------------------------------------------------------------------
 
@@ -253,7 +313,7 @@ class _Link:
         self.writer = writer
         self.pending: dict[int, asyncio.Future[bytes]] = {}
         self.closed = asyncio.Event()
-        self.receipts: list[tuple[int, Receipt]] = []  # read, to be handed on together
+        self.delivered: list[tuple[int, Delivered]] = []  # read, to be handed on together
         self._outgoing: list[bytes] = []  # written in this turn of the loop, sent at its end
 
     def expect(self, sequence: int) -> asyncio.Future[bytes]:
@@ -312,9 +372,9 @@ def _time_out(answer: asyncio.Future[bytes]) -> None:
 class SmppSession:
     """A transceiver session that rebinds by itself; `submit` reports what became of a PDU."""
 
-    def __init__(self, config: SessionConfig, on_receipts: ReceiptHandler | None = None) -> None:
+    def __init__(self, config: SessionConfig, on_delivered: DeliverHandler | None = None) -> None:
         self.config = config
-        self.on_receipts = on_receipts
+        self.on_delivered = on_delivered
         self.last_bind_status: int | None = None  # None: no bind answered yet
         self.binds = 0  # successful binds so far
         self._window = asyncio.Semaphore(config.window)
@@ -571,10 +631,11 @@ class SmppSession:
             link.write(generic_nack(got.sequence, ESME_RINVCMDID))
 
     def _deliver(self, link: _Link, sequence: int, pdu: bytes) -> None:
-        """Answer a deliver_sm at once, or, for a final receipt, once it is handed on.
+        """Answer a deliver_sm at once, or, for a final receipt or a message from a phone,
+        once it is handed on.
 
-        The receipts read in one go (everything the socket had) are handed on together
-        when the read loop has caught up, and their responses leave in one write."""
+        What was read in one go (everything the socket had) is handed on together when
+        the read loop has caught up, and the responses leave in one write."""
         try:
             deliver = decode_deliver(pdu)
         except DecodeError as error:
@@ -582,28 +643,33 @@ class SmppSession:
             link.write(message_id_resp(DELIVER_SM, sequence, error.status))
             return
         receipt = parse_receipt(deliver)
-        if receipt is None or not receipt.final:
+        found: Delivered | None
+        if receipt is not None:
+            found = receipt if receipt.final else None
+        else:
+            found = parse_mobile_originated(deliver)
+        if found is None:  # not final, or an SME acknowledgement: nothing to hand on
             link.write(message_id_resp(DELIVER_SM, sequence, ESME_ROK))
             return
-        if not link.receipts:
+        if not link.delivered:
             asyncio.get_running_loop().call_soon(self._hand_on_read, link)
-        link.receipts.append((sequence, receipt))
+        link.delivered.append((sequence, found))
 
     def _hand_on_read(self, link: _Link) -> None:
-        batch, link.receipts = link.receipts, []
+        batch, link.delivered = link.delivered, []
         task = asyncio.create_task(self._hand_on(link, batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _hand_on(self, link: _Link, batch: list[tuple[int, Receipt]]) -> None:
+    async def _hand_on(self, link: _Link, batch: list[tuple[int, Delivered]]) -> None:
         status = ESME_ROK
-        if self.on_receipts is None:
+        if self.on_delivered is None:
             status = ESME_RX_T_APPN  # nobody to take them yet: the SMSC will offer them again
         else:
             try:
-                await self.on_receipts([receipt for _, receipt in batch])
+                await self.on_delivered([found for _, found in batch])
             except Exception:
-                log.exception("recording %d receipts failed", len(batch))
+                log.exception("recording %d deliver_sm failed", len(batch))
                 status = ESME_RX_T_APPN
         for sequence, _ in batch:  # the link sends them together
             link.write(message_id_resp(DELIVER_SM, sequence, status))
@@ -628,13 +694,16 @@ class SmppSession:
 __all__ = [
     "CREDENTIAL_ERRORS",
     "Accepted",
+    "DeliverHandler",
+    "Delivered",
     "Lost",
+    "MobileOriginated",
     "NotSent",
     "Receipt",
-    "ReceiptHandler",
     "Rejected",
     "SessionConfig",
     "SmppSession",
     "SubmitResult",
+    "parse_mobile_originated",
     "parse_receipt",
 ]

@@ -11,6 +11,12 @@ gets 401 and changes nothing. PyJWT is not a dependency, and HS256 is a dozen li
 `delivered` and `read` become delivery reports; `rejected` and `undeliverable` a failed
 report whose reason comes from the error code (`codes.py`); `submitted` and statuses of
 other channels sharing the status URL are acknowledged with 200 and ignored.
+
+The same route takes the inbound URL's webhooks (a person answering, signed the same
+way): an inbound `viber_service` message (`message_type` and no `status`) of type `text`
+is an `InboundMessage` from `+{from}` to the service `to`, under its `message_uuid` (a
+webhook Vonage repeats is stored once); other types (images, files…) are acknowledged and
+not kept.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import msgspec
 from cascade.channels.base import Inbound, WebhookReply, WebhookRoute
 from cascade.channels.viber_business import partner
 from cascade.channels.viber_business.codes import code_from, reason_for
-from cascade.domain.events import DeliveryReport, Event
+from cascade.domain.events import DeliveryReport, Event, InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +140,18 @@ class _Status(msgspec.Struct):
     client_ref: str | None = None  # ours: the attempt's id, sent with the message
 
 
+class _Inbound(msgspec.Struct, rename={"sender": "from"}):
+    """An inbound message (Messages API v1): a person writing to the Viber service."""
+
+    message_uuid: str
+    to: str
+    sender: str  # the phone, digits
+    timestamp: str
+    message_type: str
+    channel: str | None = None
+    text: str | None = None
+
+
 def _at_ms(timestamp: str) -> int:
     try:
         moment = datetime.fromisoformat(timestamp)
@@ -151,7 +169,30 @@ def _failure_reason(error: _Error | None) -> str:
     return reason_for(code) if code is not None else "REJECTED"
 
 
+def _inbound(body: bytes) -> tuple[Event, ...]:
+    message = msgspec.json.decode(body, type=_Inbound)
+    at_ms = _at_ms(message.timestamp)
+    phone = message.sender.strip().removeprefix("+")
+    if not message.message_uuid or not phone.isdigit():
+        raise msgspec.ValidationError("an inbound message without its id or sender")
+    if message.channel not in (None, PROVIDER_CHANNEL) or message.message_type != "text":
+        return ()  # the inbound URL also hears other channels; pictures are not kept
+    return (
+        InboundMessage(
+            CHANNEL,
+            "+" + phone,
+            message.to,
+            message.text or "",
+            at_ms,
+            provider_id=message.message_uuid,
+        ),
+    )
+
+
 def _events(body: bytes) -> tuple[Event, ...]:
+    shape = msgspec.json.decode(body)
+    if isinstance(shape, dict) and "message_type" in shape and "status" not in shape:
+        return _inbound(body)
     status = msgspec.json.decode(body, type=_Status)
     if not status.message_uuid:
         raise msgspec.ValidationError("empty message_uuid")

@@ -1,5 +1,6 @@
 """One ESME's TCP connection to the SMSC simulator: its PDUs read and answered, and the
-delivery receipts it is given sent within its window."""
+deliver_sm it is given (delivery receipts, and messages from phones) sent within its
+window."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from cascade.simulators.smsc.pdus import HEADER, Frames, build, generic_nack, submit_sm_resp
-from cascade.simulators.smsc.records import SubmittedPart
+from cascade.simulators.smsc.records import Piece, SubmittedPart
 from cascade.simulators.smsc.wire import (
     CMD_BIND_RECEIVER,
     CMD_BIND_TRANSCEIVER,
@@ -35,6 +36,13 @@ class Receipt:
     part: SubmittedPart
     stat: str
     attempts: int = 0
+
+    @property
+    def system_id(self) -> str:
+        return self.part.system_id
+
+
+Offered = Receipt | Piece  # what goes to an ESME as a deliver_sm
 
 
 class Dropped(Exception):
@@ -74,8 +82,8 @@ class EsmeLink(asyncio.Protocol):
         self.system_id: str | None = None  # set once bound
         self.frames = Frames()
         self.out: list[bytes] = []  # what this read (or timer) calls for, written once
-        self.queue: deque[Receipt] = deque()  # given to this link, waiting for a slot
-        self.pending: dict[int, tuple[Receipt, float]] = {}  # sequence -> (receipt, deadline)
+        self.queue: deque[Offered] = deque()  # given to this link, waiting for a slot
+        self.pending: dict[int, tuple[Offered, float]] = {}  # sequence -> (item, deadline)
         self.sequences = itertools.count(1)
         self.enquire_links = 0
         self.closed = False  # ended (or ending): reads nothing more, takes no receipts
@@ -140,7 +148,7 @@ class EsmeLink(asyncio.Protocol):
         elif command_id & RESPONSE:
             entry = self.pending.pop(sequence, None)
             if entry is not None:
-                simulator.receipt_answered(entry[0], status)
+                simulator.deliver_answered(entry[0], status)
             if command_id == CMD_UNBIND | RESPONSE:
                 return False
         elif command_id in (CMD_BIND_TRANSCEIVER, CMD_BIND_TRANSMITTER, CMD_BIND_RECEIVER):
@@ -179,7 +187,7 @@ class EsmeLink(asyncio.Protocol):
             receipt = queue.popleft()
             sequence = next(self.sequences)
             receipt.attempts += 1
-            pdu = simulator.receipt_pdu(receipt, sequence)  # built before it is pending
+            pdu = simulator.deliver_pdu(receipt, sequence)  # built before it is pending
             pending[sequence] = (receipt, deadline)
             self.out.append(pdu)
         if pending and self.expiry is None:
@@ -226,7 +234,7 @@ class EsmeLink(asyncio.Protocol):
         """Drop the connection at once, as a network cut would."""
         self.simulator.offer(self.leave(abort=True))
 
-    def leave(self, *, abort: bool) -> list[Receipt]:
+    def leave(self, *, abort: bool) -> list[Offered]:
         """Detach and close (at once when `abort`); the receipts to offer again."""
         receipts = self.detach()
         if self.transport is not None:
@@ -236,7 +244,7 @@ class EsmeLink(asyncio.Protocol):
                 self.transport.close()
         return receipts
 
-    def detach(self) -> list[Receipt]:
+    def detach(self) -> list[Offered]:
         """Leave the simulator's links; the receipts this link held, to be offered again."""
         if self.closed:
             return []

@@ -13,17 +13,19 @@ from typing import Final, NamedTuple
 
 import smpp34
 
-from cascade.simulators.smsc.records import SubmittedPart
+from cascade.simulators.smsc.records import Piece, SubmittedPart
 from cascade.simulators.smsc.wire import (
     CMD_SUBMIT_SM,
     ESM_DELIVERY_RECEIPT,
     GENERIC_NACK,
     INTERFACE_VERSION,
     MESSAGE_STATE,
+    NPI_E164,
     RESPONSE,
     TAG_MESSAGE_STATE,
     TAG_RECEIPTED_MESSAGE_ID,
     TAG_SC_INTERFACE_VERSION,
+    TON_INTERNATIONAL,
     Status,
 )
 
@@ -151,5 +153,22 @@ def delivery_receipt(
             smpp34.Tlv(TAG_RECEIPTED_MESSAGE_ID, _c_octets(part.message_id)),
             smpp34.Tlv(TAG_MESSAGE_STATE, bytes((MESSAGE_STATE.get(stat, UNKNOWN_STATE),))),
         ],
+        sequence_number=sequence,
+    ).encode()
+
+
+def mobile_originated(sequence: int, piece: Piece) -> bytes:
+    """The deliver_sm that carries a phone's message (or a piece of it) to an ESME."""
+    return smpp34.DeliverSm(
+        piece.source_addr,
+        piece.destination_addr,
+        piece.short_message,
+        source_addr_ton=TON_INTERNATIONAL,
+        source_addr_npi=NPI_E164,
+        dest_addr_ton=piece.dest_ton,
+        dest_addr_npi=piece.dest_npi,
+        esm_class=piece.esm_class,
+        data_coding=piece.data_coding,
+        tlvs=[smpp34.Tlv(tag, value) for tag, value in piece.tlvs],
         sequence_number=sequence,
     ).encode()

@@ -1,7 +1,10 @@
 """What the SMSC simulator records, for tests to count real deliveries: every submit_sm it
-took, every whole message its parts make, every receipt an ESME acknowledged."""
+took, every whole message its parts make, every receipt an ESME acknowledged, every piece
+of a message from a phone an ESME acknowledged."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import msgspec
 
@@ -56,3 +59,38 @@ class ReceiptSent(msgspec.Struct, frozen=True, kw_only=True):
     stat: str
     at_ms: int
     attempts: int  # how many deliver_sm it took
+
+
+class PieceTaken(msgspec.Struct, frozen=True, kw_only=True):
+    """A message from a phone (or a piece of it) an ESME acknowledged with ESME_ROK."""
+
+    phone: str
+    to: str
+    text: str
+    reference: int | None
+    total: int
+    number: int
+    at_ms: int
+    attempts: int  # how many deliver_sm it took
+
+
+@dataclass(slots=True, eq=False)
+class Piece:
+    """A message from a phone, or one piece of it, on its way to an ESME of the account
+    (`system_id`) as a deliver_sm of esm_class type 0 (its fields as smpp34 takes them)."""
+
+    system_id: str
+    phone: str  # +digits
+    source_addr: str
+    destination_addr: str
+    dest_ton: int
+    dest_npi: int
+    esm_class: int
+    data_coding: int
+    short_message: bytes
+    tlvs: tuple[tuple[int, bytes], ...]
+    text: str  # this piece's text, as the phone typed it
+    reference: int | None
+    total: int
+    number: int
+    attempts: int = 0

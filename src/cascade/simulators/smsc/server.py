@@ -20,6 +20,12 @@ its last digit), per submitted part:
 - `deliver_after_ms`: when the receipt goes (None: never), with the state `receipt`
   (DELIVRD, UNDELIV, EXPIRED, …) — as far as `registered_delivery` asks for one.
 
+A phone can also write to an address (`send_mo`, or POST `/_sim/mo`): its message goes
+to a bound transceiver of the account as `deliver_sm` of esm_class type 0 — cut into
+pieces with an 8- or 16-bit reference UDH or the SAR parameters when it does not fit one
+(`handset`), the pieces in the order asked (some left out, to play a piece lost) — and,
+like a receipt, is offered again until the ESME answers `ESME_ROK` (`mo_taken`).
+
 Everything taken is recorded (`records`): `parts` (one per submit_sm, its text read as a
 handset reads it, `text`) and `received` (one per message, concatenated parts put back
 together by their UDH reference), so tests count real deliveries. The state object is the
@@ -47,18 +53,26 @@ from cascade.clock import Clock, SystemClock
 from cascade.ids import random_hex
 from cascade.simulators.phones import normal_phone
 from cascade.simulators.script import Behaviour, Scripts
-from cascade.simulators.smsc.link import Dropped, EsmeLink, Receipt
+from cascade.simulators.smsc import handset
+from cascade.simulators.smsc.link import Dropped, EsmeLink, Offered, Receipt
 from cascade.simulators.smsc.pdus import (
     HEADER,
     Refused,
     bind_resp,
     build,
     delivery_receipt,
+    mobile_originated,
     read_bind,
     read_submit,
     submit_sm_resp,
 )
-from cascade.simulators.smsc.records import ReceiptSent, ReceivedSms, SubmittedPart
+from cascade.simulators.smsc.records import (
+    Piece,
+    PieceTaken,
+    ReceiptSent,
+    ReceivedSms,
+    SubmittedPart,
+)
 from cascade.simulators.smsc.text import Part, decode, encode_default_alphabet, split_user_data
 from cascade.simulators.smsc.wire import (
     CMD_BIND_TRANSCEIVER,
@@ -66,8 +80,12 @@ from cascade.simulators.smsc.wire import (
     CODING_DEFAULT,
     CODING_UCS2,
     ESM_UDHI,
+    NPI_E164,
+    NPI_UNKNOWN,
     RECEIPT_ON_FAILURE,
     RECEIPT_REQUESTED,
+    TON_ALPHANUMERIC,
+    TON_INTERNATIONAL,
     Status,
 )
 
@@ -129,6 +147,7 @@ class SmscSimulator:
         self.received: list[ReceivedSms] = []
         self.parts: list[SubmittedPart] = []
         self.receipts: list[ReceiptSent] = []
+        self.mo_taken: list[PieceTaken] = []  # messages from phones an ESME acknowledged
         self.binds = 0
         self.bind_failures = 0
         self.connections = 0
@@ -139,10 +158,10 @@ class SmscSimulator:
         self._assembling: dict[tuple[str, str, str, int, int], _Pieces] = {}
         self._links: set[EsmeLink] = set()
         self._bound: dict[str, list[EsmeLink]] = {}  # system_id -> its bound links
-        self._held: deque[Receipt] = deque()  # due, for an account with no bound link
+        self._held: deque[Offered] = deque()  # due, for an account with no bound link
         # Receipts waiting for their time: one FIFO (and one loop timer) per delay, so due
         # times in each are in order.
-        self._due: dict[float, deque[tuple[float, Receipt]]] = {}
+        self._due: dict[float, deque[tuple[float, Offered]]] = {}
         self._timers: dict[float, asyncio.TimerHandle] = {}
         self._late: set[asyncio.TimerHandle] = set()  # submit_sm_resp held (submit_delay_ms)
         self._server: asyncio.Server | None = None
@@ -168,6 +187,49 @@ class SmscSimulator:
         self.received.clear()
         self.parts.clear()
         self.receipts.clear()
+        self.mo_taken.clear()
+
+    def send_mo(
+        self,
+        phone: str,
+        to: str,
+        text: str,
+        *,
+        coding: handset.Coding | None = None,
+        concatenation: handset.Concatenation = "udh8",
+        pieces: list[int] | None = None,
+    ) -> handset.Written:
+        """`phone` writes `text` to the address `to` (our number, or a name): its pieces go
+        to the account's ESME, those numbered in `pieces` in that order (all, in order, by
+        default). ValueError when the text does not fit the coding, or a number no piece."""
+        phone = normal_phone(phone)
+        written = handset.write(text, coding, concatenation)
+        by_number = {cut.number: cut for cut in written.cuts}
+        wanted = pieces if pieces is not None else sorted(by_number)
+        if any(number not in by_number for number in wanted):
+            raise ValueError(f"the message has pieces 1..{len(by_number)}")
+        numeric = to.removeprefix("+").isdigit()
+        total = len(written.cuts)
+        self.offer(
+            Piece(
+                system_id=self.system_id,
+                phone=phone,
+                source_addr=phone.removeprefix("+"),
+                destination_addr=to.removeprefix("+") if numeric else to,
+                dest_ton=TON_INTERNATIONAL if numeric else TON_ALPHANUMERIC,
+                dest_npi=NPI_E164 if numeric else NPI_UNKNOWN,
+                esm_class=cut.esm_class,
+                data_coding=written.data_coding,
+                short_message=cut.short_message,
+                tlvs=cut.tlvs,
+                text=decode(cut.octets, written.data_coding),
+                reference=written.reference,
+                total=total,
+                number=cut.number,
+            )
+            for cut in (by_number[number] for number in wanted)
+        )
+        return written
 
     def count(self, phone: str, text: str | None = None) -> int:
         """How many whole messages to `phone` (with this text) the SMSC took."""
@@ -395,7 +457,7 @@ class SmscSimulator:
             return  # no receipt asked for (2: failures only)
         self._after(behaviour.deliver_after_ms / 1000, Receipt(part, stat))
 
-    def _after(self, delay_s: float, receipt: Receipt) -> None:
+    def _after(self, delay_s: float, receipt: Offered) -> None:
         """Offer `receipt` in `delay_s` (up to EARLY_S sooner, with others due then)."""
         due = self.loop.time() + delay_s
         queue = self._due.get(delay_s)
@@ -408,7 +470,7 @@ class SmscSimulator:
     def _fire(self, delay_s: float) -> None:
         queue = self._due[delay_s]
         horizon = self.loop.time() + EARLY_S
-        ready: list[Receipt] = []
+        ready: list[Offered] = []
         while queue and queue[0][0] <= horizon:
             ready.append(queue.popleft()[1])
         if queue:
@@ -417,13 +479,13 @@ class SmscSimulator:
             del self._timers[delay_s], self._due[delay_s]
         self.offer(ready)
 
-    def offer(self, receipts: Iterable[Receipt]) -> None:
-        """Give each receipt to a bound link of its account (or hold it until one binds),
-        and send what their windows let go."""
+    def offer(self, receipts: Iterable[Offered]) -> None:
+        """Give each receipt (or piece of a phone's message) to a bound link of its
+        account (or hold it until one binds), and send what their windows let go."""
         given: dict[EsmeLink, None] = {}
         bound = self._bound
         for receipt in receipts:
-            candidates = bound.get(receipt.part.system_id)
+            candidates = bound.get(receipt.system_id)
             if not candidates:
                 self._held.append(receipt)  # held until that account binds again
                 continue
@@ -439,18 +501,32 @@ class SmscSimulator:
         held = self._held
         if not held:
             return
-        mine = [receipt for receipt in held if receipt.part.system_id == system_id]
+        mine = [receipt for receipt in held if receipt.system_id == system_id]
         if not mine:
             return
-        kept = [receipt for receipt in held if receipt.part.system_id != system_id]
+        kept = [receipt for receipt in held if receipt.system_id != system_id]
         held.clear()
         held.extend(kept)
         self.offer(mine)
 
-    def receipt_answered(self, receipt: Receipt, status: int) -> None:
-        """The ESME's deliver_sm_resp (or generic_nack) to a receipt."""
+    def deliver_answered(self, receipt: Offered, status: int) -> None:
+        """The ESME's deliver_sm_resp (or generic_nack) to a receipt or a phone's message."""
         if status != Status.ESME_ROK:  # refused for now (e.g. ESME_RX_T_APPN): offer it again later
             self._after(self.receipt_retry_s, receipt)
+            return
+        if isinstance(receipt, Piece):
+            self.mo_taken.append(
+                PieceTaken(
+                    phone=receipt.phone,
+                    to=receipt.destination_addr,
+                    text=receipt.text,
+                    reference=receipt.reference,
+                    total=receipt.total,
+                    number=receipt.number,
+                    at_ms=self.clock.now_ms(),
+                    attempts=receipt.attempts,
+                )
+            )
             return
         part = receipt.part
         self.receipts.append(
@@ -463,7 +539,9 @@ class SmscSimulator:
             )
         )
 
-    def receipt_pdu(self, receipt: Receipt, sequence: int) -> bytes:
+    def deliver_pdu(self, receipt: Offered, sequence: int) -> bytes:
+        if isinstance(receipt, Piece):
+            return mobile_originated(sequence, receipt)
         part, stat = receipt.part, receipt.stat
         delivered = stat == "DELIVRD"
         words = (

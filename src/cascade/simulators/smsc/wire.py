@@ -86,6 +86,9 @@ class Status(enum.IntEnum):
 # --- optional parameters (§5.3.2) and their values ---------------------------------------------
 
 TAG_RECEIPTED_MESSAGE_ID: Final = 0x001E
+TAG_SAR_MSG_REF_NUM: Final = 0x020C  # 2 octets: which concatenated message
+TAG_SAR_TOTAL_SEGMENTS: Final = 0x020E  # 1 octet: how many pieces it has
+TAG_SAR_SEGMENT_SEQNUM: Final = 0x020F  # 1 octet: which piece this is
 TAG_SC_INTERFACE_VERSION: Final = 0x0210
 TAG_MESSAGE_STATE: Final = 0x0427
 
@@ -105,6 +108,11 @@ MESSAGE_STATE: Final[dict[str, int]] = {
 
 ESM_UDHI: Final = 0x40  # esm_class: short_message begins with a user data header
 ESM_DELIVERY_RECEIPT: Final = 0x04  # esm_class message type of an SMSC delivery receipt
+ESM_DEFAULT_TYPE: Final = 0x00  # esm_class message type of a message from a phone (MO)
+TON_INTERNATIONAL: Final = 0x01
+TON_ALPHANUMERIC: Final = 0x05
+NPI_E164: Final = 0x01
+NPI_UNKNOWN: Final = 0x00
 RECEIPT_REQUESTED: Final = 0x03  # registered_delivery: which receipts the ESME asked for
 RECEIPT_ON_FAILURE: Final = 0x02  # … on failure only (0x01: on success or failure)
 

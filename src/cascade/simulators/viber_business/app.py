@@ -9,14 +9,23 @@ error code Vonage uses (1300 not a Viber user, 1240 blocked, 1310 no suitable de
 1360 expired), each signed with a JWT in `Authorization: Bearer …` (HS256 with the
 account's signature secret; claims `iat`, `jti`, `iss`, `api_key`, `payload_hash`).
 
+A person can answer (`/_sim/users/{phone}/reply`): Vonage POSTs the inbound message to
+the account's inbound URL as the Messages API does for `viber_service` —
+`{"channel", "message_uuid", "to" (the service the person answers), "from" (the phone,
+digits), "timestamp", "message_type": "text", "text", "context_status", "context":
+{"message_uuid"}}` with the message answered — signed like a status webhook, and retried
+the same way until the receiver answers 2xx.
+
 What a phone does comes from `Scripts("viber_business")` (the sandbox personas unless a
 test scripts it). Test and demo controls live under `/_sim/` (never on the real service);
-`/_sim/webhook` stands for the status URL and signature secret set in Vonage's dashboard
-(add `"api_key"` when the simulator serves several accounts):
+`/_sim/webhook` stands for the status and inbound URLs and signature secret set in
+Vonage's dashboard (add `"api_key"` when the simulator serves several accounts):
 
 | Method | Path | What |
 |---|---|---|
-| POST | `/_sim/webhook` | status URL and signing secret: `{"url", "signature_secret"}` |
+| POST | `/_sim/webhook` | `{"url", "signature_secret", "inbound_url"?}` (inbound: `url` if none) |
+| POST | `/_sim/users/{phone}/reply?text=…` | the person answers the newest message they got |
+| GET | `/_sim/inbound` | every inbound message posted, with the receiver's HTTP answer |
 | PUT | `/_sim/script/{phone}` | set the phone's `Behaviour` (JSON) |
 | DELETE | `/_sim/script` | forget every script |
 | GET, DELETE | `/_sim/received` | accepted messages (`?phone=`) / forget them and webhooks |
@@ -41,9 +50,9 @@ from typing import Any, Final
 import msgspec
 from litestar import Litestar, Request, Response, post
 from litestar.exceptions import HTTPException
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
-from cascade.simulators.control import control_routes
+from cascade.simulators.control import control_routes, e164
 from cascade.simulators.media import MediaFetcher, MediaRefused
 from cascade.simulators.script import (
     Behaviour,
@@ -143,6 +152,7 @@ class StatusTarget:
 
     url: str
     signature_secret: str = field(repr=False)
+    inbound_url: str = ""  # where people's messages go: `url` unless set
 
 
 class Received(msgspec.Struct, kw_only=True):
@@ -184,10 +194,23 @@ class PartnerWebhook(msgspec.Struct, forbid_unknown_fields=True):
     url: str
 
 
+class InboundSent(msgspec.Struct, kw_only=True):
+    """One inbound message posted (a person's answer), and what the receiver answered."""
+
+    message_uuid: str
+    phone: str
+    to: str
+    text: str
+    http_status: int | None
+    attempts: int
+    at_ms: int
+
+
 class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True):
     url: str
     signature_secret: str
     api_key: str | None = None
+    inbound_url: str | None = None
 
 
 @dataclass
@@ -199,6 +222,7 @@ class VonageSimulator(WebhookCaller):
     scripts: Scripts = field(default_factory=lambda: Scripts("viber_business"))
     received: list[Received] = field(default_factory=list)
     callbacks: list[CallbackSent] = field(default_factory=list)
+    inbound: list[InboundSent] = field(default_factory=list)
     targets: dict[str, StatusTarget] = field(default_factory=dict, repr=False)
     callback_attempts: int = 3
     callback_backoff_s: float = 0.2
@@ -211,8 +235,10 @@ class VonageSimulator(WebhookCaller):
     def add_account(self, api_key: str, api_secret: str) -> None:
         self.accounts[api_key] = api_secret
 
-    def set_target(self, api_key: str, url: str, signature_secret: str) -> None:
-        self.targets[api_key] = StatusTarget(url, signature_secret)
+    def set_target(
+        self, api_key: str, url: str, signature_secret: str, inbound_url: str | None = None
+    ) -> None:
+        self.targets[api_key] = StatusTarget(url, signature_secret, inbound_url or url)
 
     # --- authentication ---------------------------------------------------------------
 
@@ -238,25 +264,7 @@ class VonageSimulator(WebhookCaller):
         target = self.targets.get(api_key)
         if target is None:
             return None
-        body = msgspec.json.encode(payload)
-        status: int | None = None
-        tries = 0
-        for attempt in range(self.callback_attempts):
-            tries = attempt + 1
-            # Each attempt carries a freshly issued token (a stale one would be refused).
-            headers = {
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {signed_token(body, target.signature_secret, api_key)}",
-            }
-            try:
-                response = await self.post(target.url, body, headers)
-                status = response.status_code
-            except WebhookFailed as exc:
-                log.info("vonage simulator: status webhook failed: %s", exc)
-                status = None
-            if (status is not None and 200 <= status < 300) or tries == self.callback_attempts:
-                break
-            await asyncio.sleep(self.callback_backoff_s * 2**attempt)
+        status, tries = await self._post_signed(target.url, target, api_key, payload)
         error = payload.get("error")
         self.callbacks.append(
             CallbackSent(
@@ -269,6 +277,66 @@ class VonageSimulator(WebhookCaller):
             )
         )
         return status
+
+    async def _post_signed(
+        self, url: str, target: StatusTarget, api_key: str, payload: dict[str, Any]
+    ) -> tuple[int | None, int]:
+        """POST a webhook signed as Vonage signs it, until a 2xx or the tries run out:
+        (the last HTTP status, None when nothing answered; how many tries)."""
+        body = msgspec.json.encode(payload)
+        status: int | None = None
+        tries = 0
+        for attempt in range(self.callback_attempts):
+            tries = attempt + 1
+            # Each attempt carries a freshly issued token (a stale one would be refused).
+            headers = {
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {signed_token(body, target.signature_secret, api_key)}",
+            }
+            try:
+                response = await self.post(url, body, headers)
+                status = response.status_code
+            except WebhookFailed as exc:
+                log.info("vonage simulator: webhook failed: %s", exc)
+                status = None
+            if (status is not None and 200 <= status < 300) or tries == self.callback_attempts:
+                break
+            await asyncio.sleep(self.callback_backoff_s * 2**attempt)
+        return status, tries
+
+    async def reply(self, phone: str, text: str) -> InboundSent:
+        """`phone` answers the newest message it got (LookupError: it got none, or its
+        account set no webhook): the inbound message, as posted."""
+        last = next((m for m in reversed(self.received) if m.phone == phone), None)
+        if last is None:
+            raise LookupError("the phone got no message to answer")
+        target = self.targets.get(last.api_key)
+        if target is None:
+            raise LookupError("the account set no inbound URL")
+        message_uuid = str(uuid.uuid4())
+        payload: dict[str, Any] = {
+            "channel": PROVIDER_CHANNEL,
+            "message_uuid": message_uuid,
+            "to": last.sender,
+            "from": last.to,
+            "timestamp": _timestamp(),
+            "message_type": "text",
+            "text": text,
+            "context_status": "available",
+            "context": {"message_uuid": last.message_uuid},
+        }
+        status, tries = await self._post_signed(target.inbound_url, target, last.api_key, payload)
+        sent = InboundSent(
+            message_uuid=message_uuid,
+            phone=phone,
+            to=last.sender,
+            text=text,
+            http_status=status,
+            attempts=tries,
+            at_ms=_now_ms(),
+        )
+        self.inbound.append(sent)
+        return sent
 
     def schedule_statuses(self, message: Received, behaviour: Behaviour) -> None:
         self.spawn(self._statuses(message, behaviour))
@@ -582,8 +650,21 @@ def create_app(
             raise HTTPException(status_code=404, detail="no such account")
         if not data.url.startswith(("http://", "https://")) or not data.signature_secret:
             raise HTTPException(status_code=400, detail="url and signature_secret are required")
-        sim.set_target(api_key, data.url, data.signature_secret)
+        if data.inbound_url is not None and not data.inbound_url.startswith(
+            ("http://", "https://")
+        ):
+            raise HTTPException(status_code=400, detail="inbound_url is not an http(s) URL")
+        sim.set_target(api_key, data.url, data.signature_secret, data.inbound_url)
         return {"api_key": api_key, "url": data.url}
+
+    @post("/_sim/users/{phone:str}/reply", status_code=200)
+    async def user_reply(phone: FromPath[str], text: FromQuery[str] = "") -> InboundSent:
+        if not text:
+            raise HTTPException(status_code=400, detail="text is required")
+        try:
+            return await sim.reply(e164(phone), text)
+        except LookupError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
 
     return Litestar(
         route_handlers=[
@@ -597,10 +678,12 @@ def create_app(
                 received=sim.received,
                 logs={
                     "callbacks": sim.callbacks,
+                    "inbound": sim.inbound,
                     "partner_received": viber.received,
                     "partner_callbacks": viber.callbacks,
                 },
             ),
+            user_reply,
         ],
         on_startup=[sim.start, viber.start],
         on_shutdown=[sim.stop, viber.stop],

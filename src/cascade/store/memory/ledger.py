@@ -23,7 +23,7 @@ from cascade.domain.lifecycle import (
 from cascade.domain.records import AttemptChange, Claimed, MessageChange, NewAttempt, Transition
 from cascade.domain.records import AttemptRow as ClaimedAttempt
 from cascade.domain.surfaces import owes_event, status_event
-from cascade.store.base import Conflict
+from cascade.store.base import CallbackKind, Conflict
 from cascade.store.memory.records import Records
 from cascade.store.memory.tables import (
     AttemptRow,
@@ -244,7 +244,7 @@ class Ledger(Records):
                 task.lease_owner = task.lease_until = None
         hooks: dict[str, list[str]] = {}
         for cb in t.callbacks.values():
-            if cb.revoked_at is None:
+            if cb.revoked_at is None and cb.kind == CallbackKind.STATUS:
                 hooks.setdefault(cb.account_id, []).append(cb.id)
         for c in rows:
             before = stored.get(c.message_id)

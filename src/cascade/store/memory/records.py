@@ -19,6 +19,7 @@ from cascade.store.base import (
     IDEMPOTENCY_WINDOW_MS,
     Account,
     AttemptView,
+    CallbackKind,
     Conflict,
     Credential,
     CredentialKind,
@@ -432,7 +433,9 @@ class Records(MemoryBase):
 
     # --- status-webhook callbacks -------------------------------------------------------
 
-    async def add_callback(self, account_id: str, url: str, secret: str) -> str:
+    async def add_callback(
+        self, account_id: str, url: str, secret: str, kind: CallbackKind = CallbackKind.STATUS
+    ) -> str:
         callback_id = str(uuid.uuid4())
         self._t.callbacks[callback_id] = CallbackRow(
             id=callback_id,
@@ -440,14 +443,17 @@ class Records(MemoryBase):
             url=url,
             secret=secret,
             created_at=self._clock.now_ms(),
+            kind=kind,
         )
         return callback_id
 
-    async def list_callbacks(self, account_id: str) -> list[tuple[str, str]]:
+    async def list_callbacks(
+        self, account_id: str, kind: CallbackKind = CallbackKind.STATUS
+    ) -> list[tuple[str, str]]:
         found = [
             c
             for c in self._t.callbacks.values()
-            if c.account_id == account_id and c.revoked_at is None
+            if c.account_id == account_id and c.kind == kind and c.revoked_at is None
         ]
         found.sort(key=lambda c: c.created_at)
         return [(c.id, c.url) for c in found]
@@ -462,7 +468,7 @@ class Records(MemoryBase):
     async def claim_callback_events(
         self, now_ms: int, lease_ms: int, limit: int
     ) -> list[tuple[int, str, str, str, int]]:
-        """Due status-webhook events: (event id, url, secret, payload, tries so far)."""
+        """Due webhook events: (event id, url, secret, payload, tries so far)."""
         due = [
             e
             for e in self._t.callback_events.values()
@@ -472,7 +478,7 @@ class Records(MemoryBase):
         claimed = due[:limit]
         for e in claimed:
             e.due_at = now_ms + lease_ms
-        claimed.sort(key=lambda e: (e.message_id, e.seq))
+        claimed.sort(key=lambda e: (e.message_id or "", e.seq, e.id))
         callbacks = self._t.callbacks
         return [
             (

@@ -172,19 +172,49 @@ class CallbackRow:
     secret: str
     created_at: int
     revoked_at: int | None = None
+    kind: str = "status"
 
 
 @dataclass(slots=True, kw_only=True)
 class CallbackEventRow:
     id: int
     callback_id: str
-    message_id: str
+    message_id: str | None = None
+    incoming_id: str | None = None
     seq: int
     payload: str
     due_at: int
     lease_until: int | None = None
     tries: int = 0
     delivered_at: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class IncomingMessageRow:
+    id: str
+    account_id: str | None
+    channel: str
+    phone: str
+    to_address: str
+    alpha_name: str
+    text: str
+    provider_id: str | None
+    parts: int = 1
+    parts_expected: int = 1
+    received_at: int
+
+
+@dataclass(slots=True, kw_only=True)
+class IncomingPartRow:
+    id: int
+    channel: str
+    phone: str
+    to_address: str
+    reference: int
+    total: int
+    number: int
+    text: str
+    received_at: int
 
 
 @dataclass(slots=True, kw_only=True)
@@ -246,6 +276,11 @@ class Tables:
     contacts: dict[tuple[str, str, str], ContactRow] = field(default_factory=dict)
     callbacks: dict[str, CallbackRow] = field(default_factory=dict)
     callback_events: dict[int, CallbackEventRow] = field(default_factory=dict)
+    incoming_messages: dict[str, IncomingMessageRow] = field(default_factory=dict)
+    # by (channel, phone, to_address, reference, total, number), as uq_incoming_parts
+    incoming_parts: dict[tuple[str, str, str, int, int, int], IncomingPartRow] = field(
+        default_factory=dict
+    )
     variables: dict[tuple[str, str, int], VariableRow] = field(default_factory=dict)
     short_links: dict[str, ShortLinkRow] = field(default_factory=dict)
     clicks: dict[int, ClickRow] = field(default_factory=dict)

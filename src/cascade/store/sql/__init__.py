@@ -7,7 +7,8 @@
 - `intake`: new messages with their first tasks, in group commits;
 - `views`: a message read back, short links followed;
 - `contacts`: senders, contacts, survey answers;
-- `callbacks`: status-webhook callbacks and the delivery of their events;
+- `callbacks`: webhook callbacks (status, incoming) and the delivery of their events;
+- `incoming`: incoming messages (people writing back), and the pieces of SMS waiting;
 - `changes`: a message's change of state and the webhook events it owes;
 - `reports`: delivery reports (over `changes`);
 - `verification`: flash-call codes;
@@ -23,13 +24,14 @@ from cascade.store.sql.accounts import Accounts
 from cascade.store.sql.callbacks import Callbacks
 from cascade.store.sql.contacts import Contacts
 from cascade.store.sql.database import async_url
+from cascade.store.sql.incoming import IncomingMessages
 from cascade.store.sql.intake import Intake
 from cascade.store.sql.ledger import Ledger
 from cascade.store.sql.prices import Prices
 from cascade.store.sql.views import Views
 
 
-class SqlStore(Accounts, Intake, Views, Contacts, Callbacks, Ledger, Prices):
+class SqlStore(Accounts, Intake, Views, Contacts, Callbacks, IncomingMessages, Ledger, Prices):
     """Everything the store does, over SQLite or PostgreSQL (see the modules)."""
 
 

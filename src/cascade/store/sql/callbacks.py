@@ -1,5 +1,6 @@
-"""Status webhooks: the callbacks an account registers, and the delivery of the events its
-messages owe them (claimed under a lease, acknowledged or rescheduled)."""
+"""Webhooks: the callbacks an account registers (for status changes or incoming messages),
+and the delivery of the events owed to them (claimed under a lease, acknowledged or
+rescheduled)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from cascade.store import schema as t
+from cascade.store.base import CallbackKind
 from cascade.store.sql.database import Database
 
 
@@ -15,7 +17,7 @@ class Callbacks(Database):
     async def claim_callback_events(
         self, now_ms: int, lease_ms: int, limit: int
     ) -> list[tuple[int, str, str, str, int]]:
-        """Due status-webhook events: (event id, url, secret, payload, tries so far)."""
+        """Due webhook events: (event id, url, secret, payload, tries so far)."""
         e = t.callback_events.c
         cb = t.callbacks.c
         due = (
@@ -42,7 +44,7 @@ class Callbacks(Database):
                 sa.select(e.id, cb.url, cb.secret, e.payload, e.tries)
                 .join(t.callbacks, cb.id == e.callback_id)
                 .where(e.id.in_(ids))
-                .order_by(e.message_id, e.seq)
+                .order_by(e.message_id, e.seq, e.id)
             )
             return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
@@ -67,7 +69,9 @@ class Callbacks(Database):
                     [{"b_id": i, "b_due": due} for i, due in retry],
                 )
 
-    async def add_callback(self, account_id: str, url: str, secret: str) -> str:
+    async def add_callback(
+        self, account_id: str, url: str, secret: str, kind: CallbackKind = CallbackKind.STATUS
+    ) -> str:
         import uuid
 
         callback_id = str(uuid.uuid4())
@@ -79,16 +83,19 @@ class Callbacks(Database):
                     url=url,
                     secret=secret,
                     created_at=self._clock.now_ms(),
+                    kind=kind,
                 )
             )
         return callback_id
 
-    async def list_callbacks(self, account_id: str) -> list[tuple[str, str]]:
+    async def list_callbacks(
+        self, account_id: str, kind: CallbackKind = CallbackKind.STATUS
+    ) -> list[tuple[str, str]]:
         cb = t.callbacks.c
         async with self._read() as conn:
             rows = await conn.execute(
                 sa.select(cb.id, cb.url)
-                .where(cb.account_id == account_id, cb.revoked_at.is_(None))
+                .where(cb.account_id == account_id, cb.kind == kind, cb.revoked_at.is_(None))
                 .order_by(cb.created_at)
             )
             return [(r[0], r[1]) for r in rows]

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from cascade.domain.records import MessageChange
 from cascade.domain.surfaces import owes_event, status_event
 from cascade.store import schema as t
+from cascade.store.base import CallbackKind
 from cascade.store.bulk import Bulk, ByIds
 from cascade.store.sql.database import Database
 
@@ -84,7 +85,7 @@ class MessageChanges(Database):
             self._notify(conn)
 
     def _hooks(self, conn: Connection) -> dict[str, list[str]]:
-        """The active status-webhook callbacks, by account: read once per transaction
+        """The active status callbacks, by account: read once per transaction
         (SQLite's writer runs many pieces of work in one)."""
         transaction = conn.get_transaction()
         cached = conn.info.get("cascade_hooks")
@@ -93,7 +94,9 @@ class MessageChanges(Database):
         cb = t.callbacks.c
         hooks: dict[str, list[str]] = {}
         for callback_id, account_id in conn.execute(
-            sa.select(cb.id, cb.account_id).where(cb.revoked_at.is_(None))
+            sa.select(cb.id, cb.account_id).where(
+                cb.revoked_at.is_(None), cb.kind == CallbackKind.STATUS
+            )
         ):
             hooks.setdefault(account_id, []).append(callback_id)
         conn.info["cascade_hooks"] = (transaction, hooks)
