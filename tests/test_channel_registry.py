@@ -17,6 +17,7 @@ from cascade.channels.registry import BY_BOT_KIND, BY_NAME, CHANNELS
 from cascade.channels.spec import ChannelSpec, setting_fields
 from cascade.config import FIELDS, Settings, env_name
 from cascade.domain import routes
+from cascade.domain.content import Content
 from cascade.domain.sending import Limits
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "cascade"
@@ -156,3 +157,10 @@ def test_the_scan_finds_a_channel_named_in_code(tmp_path: Path) -> None:
         assert _names("telegram", _names_in_code(sample)), code
     sample.write_text("t = MessageType.FLASHCALL\n")
     assert not _names("flashcall", _names_in_code(sample))
+
+
+def test_channels_but_sms_count_one_part_a_step() -> None:
+    others = [spec for spec in CHANNELS if spec.name != "sms"]
+    assert others
+    assert {spec.parts(Content(text="a" * 1000)) for spec in others} == {1}
+    assert BY_NAME["sms"].parts(Content(text="a" * 1000)) == 7

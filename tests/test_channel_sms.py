@@ -28,7 +28,8 @@ from cascade.channels.sms.session import (
     general_receipt_fields,
     receipt_fields,
 )
-from cascade.domain.content import ContentKind
+from cascade.channels.sms.spec import SPEC as SMS_SPEC
+from cascade.domain.content import Content, ContentKind
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.sending import (
     Failed,
@@ -417,6 +418,24 @@ def test_it_is_a_session_channel_with_limits_as_data() -> None:
     assert sms.limits.confirms_delivery is True
     assert sms.limits.delivery_window_s == 1800
     assert ContentKind.SURVEY not in sms.limits.carries
+
+
+@pytest.mark.parametrize(
+    ("content", "parts"),
+    [
+        (Content(text="a" * 160), 1),  # GSM-7: 160 in one part
+        (Content(text="a" * 161), 2),  # then 153 a part
+        (Content(text="{" * 80), 1),  # an extension character costs two septets
+        (Content(text="{" * 81), 2),
+        (Content(text="ї" * 70), 1),  # UCS-2: 70 in one part
+        (Content(text=CYRILLIC_200), 3),  # then 67 a part, as the send below goes
+        # what SMS cannot carry is counted as the text it becomes: 155 + "\n1. a\n2. b"
+        (Content(text="q" * 155, survey=("a", "b")), 2),
+        (Content(caller_id="+380441234567"), 1),  # nothing SMS shows: one (empty) part
+    ],
+)
+def test_the_spec_counts_a_steps_parts_before_it_is_sent(content: Content, parts: int) -> None:
+    assert SMS_SPEC.parts(content) == parts
 
 
 async def test_cyrillic_200_chars_go_as_ucs2_in_3_parts_and_receipts_mark_them_delivered(

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cascade.domain import routes
-from cascade.domain.content import Content
+from cascade.domain.content import Content, Step
 from cascade.domain.delivery import FINAL, MAX_TRIES
 from cascade.domain.lifecycle import AttemptStatus, Reason
 from cascade.domain.message import MessageType, Route, Status
@@ -66,6 +66,18 @@ CHANNELS = st.fixed_dictionaries(dict.fromkeys(routes.ALL_CHANNELS, INFO)) | (
 MESSAGE_TYPES = st.sampled_from(
     [MessageType.TRANSACTION, MessageType.PROMO, MessageType.VIBER_SURVEY]
 )
+
+
+# an explicit plan (the core API's) instead of the route, sometimes
+PLANS = st.lists(
+    st.builds(
+        Step,
+        st.sampled_from(routes.ALL_CHANNELS),
+        st.sampled_from([Content(text="Hello"), Content(text="Q", survey=("a", "b"))]),
+    ),
+    min_size=1,
+    max_size=6,
+).map(tuple)
 
 
 class Ids:
@@ -116,6 +128,7 @@ def claims(draw: st.DrawFn, status: st.SearchStrategy[Status] | None = None) -> 
         event_seq=0,
         last_attempt=last,
         channel_order=draw(st.none() | st.permutations(routes.ALL_CHANNELS).map(tuple)),
+        plan=draw(st.just(()) | PLANS),
     )
 
 

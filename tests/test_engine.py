@@ -19,7 +19,16 @@ import sqlalchemy as sa
 from cascade.api.wire import MessageIn
 from cascade.channels.registry import BY_NAME
 from cascade.clock import ManualClock
-from cascade.domain.content import ContentKind
+from cascade.domain.content import (
+    Action,
+    ActionKind,
+    Button,
+    Content,
+    ContentKind,
+    Media,
+    MediaKind,
+    Step,
+)
 from cascade.domain.delivery import MAX_TRIES
 from cascade.domain.events import DeliveryReport
 from cascade.domain.message import Context, Form, Route, validate
@@ -127,12 +136,25 @@ class Scene:
     async def accept_item(self, item: MessageIn) -> str:
         return await self._accept(item, uuid.uuid4().bytes)
 
-    async def _accept(self, item: MessageIn, fingerprint: bytes) -> str:
+    async def accept_plan(self, plan: tuple[Step, ...]) -> str:
+        """A message (a standard-route transaction but for its plan) with `plan`."""
+        item = MessageIn(
+            id=f"p-{uuid.uuid4()}",
+            from_name="Shop",
+            to_phone=PHONE,
+            message_type="transaction",
+            text="Route",
+        )
+        return await self._accept(item, uuid.uuid4().bytes, plan)
+
+    async def _accept(
+        self, item: MessageIn, fingerprint: bytes, plan: tuple[Step, ...] = ()
+    ) -> str:
         form: Form = "array"
         ctx = Context(
             form, Route.STANDARD, self.clock.now_ms(), "Shop", {}, "http://x", lambda: "c"
         )
-        draft = validate(item, fingerprint, ctx)
+        draft = replace(validate(item, fingerprint, ctx), plan=plan)
         new = NewMessage(str(uuid.uuid4()), draft)
         [message_id] = await self.store.accept(self.account.id, [new])
         return message_id
@@ -626,6 +648,42 @@ async def test_promo_media_goes_where_carried_and_degrades_to_a_link_elsewhere(
     assert rich.sent[0].text == "Sale!"
     assert sms.sent[0].text == "Sale!\nhttps://shop.test/sale"
     assert sms.sent[0].content.image_url is None
+
+
+async def test_an_explicit_plan_replaces_the_route_each_step_with_its_own_content(
+    scene: Scene,
+) -> None:
+    # the person is on Telegram, but the plan names other channels: Telegram is not tried
+    telegram = await scene.linked_channel("telegram", lambda o: Delivered("tg-1"))
+    viber = plain("viber_business", lambda o: Failed("REJECTED"), carries=RICH)
+    sms = plain("sms", lambda o: Delivered("sms-1"))
+    promo = Content(
+        text="Spring sale",
+        media=Media(MediaKind.IMAGE, "https://img.test/a.png"),
+        buttons=(Button("Shop", Action(ActionKind.OPEN_URL, url="https://shop.test/s")),),
+    )
+    fallback = Content(text="Spring sale: https://shop.test/s")
+    message_id = await scene.accept_plan(
+        (
+            Step("viber_business", promo, "promo", "viber_promo"),
+            Step("rcs", promo),  # not configured: skipped
+            Step("sms", fallback, wire_type="sms"),
+        )
+    )
+    await scene.run(telegram, viber, sms)
+    assert telegram.sent == []
+    [primary] = viber.sent
+    assert (primary.content, primary.message_type) == (promo, "promo")
+    [last] = sms.sent
+    assert (last.content, last.message_type) == (fallback, "transaction")
+    v = await scene.view(message_id)
+    assert (v.status, v.channel) == ("delivered", "sms")
+    assert [(a.step, a.channel, a.status, a.reason) for a in v.attempts] == [
+        (0, "viber_business", "failed", "REJECTED"),
+        (1, "rcs", "skipped", "NOT_CONFIGURED"),
+        (2, "sms", "delivered", None),
+    ]
+    assert [step.wire_type for step in v.plan] == ["viber_promo", None, "sms"]
 
 
 async def test_flash_call_code_is_verified_with_limited_attempts(

@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 
 from cascade.api.wire import FallbackIn, MessageIn, VariableIn
 from cascade.clock import ManualClock
+from cascade.domain.content import Action, ActionKind, Button, Content, Media, MediaKind, Step
 from cascade.domain.message import Context, Draft, Form, MessageType, Route, validate
 from cascade.domain.variables import UNTYPED, ShortLink
 from cascade.security import hash_secret, new_link_code
@@ -352,6 +353,44 @@ async def test_accept_stores_survey_fallback_and_bots(
     assert "Code 1234" in f.fallback
     assert "promo" in f.fallback
     assert f.pinned_bots is None
+
+
+PLAN = (
+    Step(
+        "viber_business",
+        Content(
+            text="Spring sale",
+            media=Media(MediaKind.IMAGE, "https://img.test/sale.png"),
+            buttons=(Button("Shop", Action(ActionKind.OPEN_URL, url="https://shop.test/s")),),
+        ),
+        message_type="promo",
+        wire_type="viber_promo",
+    ),
+    Step("rcs", Content(text="Sale", suggestions=(Button("Yes", Action(ActionKind.REPLY)),))),
+    Step("sms", Content(text="Sale: https://shop.test/s"), wire_type="sms"),
+)
+
+
+async def test_a_plan_is_kept_with_its_message_and_handed_to_the_engine(
+    store: Store, account: TestAccount, clock: ManualClock
+) -> None:
+    planned, routed = draft("p-1", plan=PLAN), draft("p-2")
+    ids = await store.accept(account.id, [new(planned), new(routed)])
+    stored = {r.id: r for r in await rows(store, t.messages)}
+    # compact: empty fields are left out of the column, and a message without one has none
+    assert stored[ids[0]].plan is not None
+    assert "null" not in stored[ids[0]].plan
+    assert stored[ids[1]].plan is None
+
+    claimed = {c.message_id: c for c in await store.claim("w-1", clock.now_ms(), 30_000, 10)}
+    assert claimed[ids[0]].plan == PLAN
+    assert claimed[ids[1]].plan == ()
+    view = await store.message_view(account.id, message_id=ids[0])
+    assert view is not None
+    assert view.plan == PLAN
+    other = await store.message_view(account.id, message_id=ids[1])
+    assert other is not None
+    assert other.plan == ()
 
 
 async def test_accept_stores_short_links(

@@ -248,16 +248,14 @@ class Step(msgspec.Struct, frozen=True, omit_defaults=True):
     wire_type: str | None = None
 
 
-Plan = tuple[Step, ...]
-
 _PLAN_ENCODER = msgspec.json.Encoder()
 _PLAN_DECODER = msgspec.json.Decoder(tuple[Step, ...])
 
 
-def encode_plan(plan: Plan) -> str:
+def encode_plan(plan: tuple[Step, ...]) -> str:
     """The plan as the message row stores it: compact JSON, empty fields left out."""
     return _PLAN_ENCODER.encode(plan).decode()
 
 
-def decode_plan(stored: str | bytes) -> Plan:
+def decode_plan(stored: str | bytes) -> tuple[Step, ...]:
     return _PLAN_DECODER.decode(stored)

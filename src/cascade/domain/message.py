@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal, Protocol
 
+from cascade.domain.content import Step
 from cascade.domain.errors import RequestRejected
 from cascade.domain.phone import is_e164
 from cascade.domain.variables import (
@@ -146,6 +147,9 @@ class Draft:
     expires_at_ms: int
     short_links: tuple[ShortLink, ...]
     media: Mapping[str, str] | None = None  # promo image/button (a Cascade extension)
+    # an explicit plan (the core API: its primary step, then each fallback, each with its
+    # own content): it replaces the route; empty, the route's steps carry the fields above
+    plan: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

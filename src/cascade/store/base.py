@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from cascade.domain.content import Step as PlanStep
+from cascade.domain.content import decode_plan
 from cascade.domain.message import Draft
 
 # The PostgreSQL LISTEN/NOTIFY channel on which the store announces that work came due (a
@@ -89,6 +91,7 @@ class AttemptView:
     finished_at_ms: int | None
     parts: int | None = None
     detail: str | None = None
+    step: int = 0  # which step of the message's route or plan it was
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,7 @@ class MessageView:
     attempts: tuple[AttemptView, ...]
     clicks: int
     survey_answer: str | None = None
+    plan: tuple[PlanStep, ...] = ()  # the message's explicit plan, if it has one
 
 
 Step = tuple[int, int, AttemptView]  # (step, started at, the attempt)
@@ -120,7 +124,7 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
     array); they show among the attempts, in their place."""
     steps = list(attempts)
     for step, channel, status, reason, _sender, at in msgspec.json.decode(row.skipped or "[]"):
-        steps.append((step, at, AttemptView(channel, status, reason, None, at, at)))
+        steps.append((step, at, AttemptView(channel, status, reason, None, at, at, step=step)))
     steps.sort(key=lambda s: (s[0], s[1]))
     return MessageView(
         id=row.id,
@@ -139,4 +143,5 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
         attempts=tuple(view for _, _, view in steps),
         clicks=clicks,
         survey_answer=row.survey_answer,
+        plan=decode_plan(row.plan) if row.plan else (),
     )

@@ -64,6 +64,9 @@ messages = sa.Table(
     sa.Column("survey_options", sa.Text),  # JSON array, viber_survey only
     sa.Column("fallback", sa.Text),  # JSON object, flashcall only
     sa.Column("media", sa.Text),  # JSON object: promo image and button (Cascade extension)
+    # JSON array of steps (domain.content.Step), empty fields left out: an explicit plan
+    # (the core API's primary step and fallbacks, each with its content) instead of a route
+    sa.Column("plan", sa.Text),
     sa.Column("ttl", sa.Integer, nullable=False),
     # the bots the request's credentials pinned (ids, comma-separated): each is used for
     # its channel's step instead of the account's first bot of the channel

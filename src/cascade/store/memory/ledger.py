@@ -10,6 +10,7 @@ from typing import Literal
 
 import msgspec
 
+from cascade.domain.content import decode_plan
 from cascade.domain.events import DeliveryReport
 from cascade.domain.lifecycle import (
     AttemptState,
@@ -97,6 +98,7 @@ class Ledger(Records):
             button_url=media.get("buttonUrl"),
             channel_order=tuple(order.split(",")) if order else None,
             skipped=m.skipped,
+            plan=decode_plan(m.plan) if m.plan else (),
         )
 
     async def next_due_ms(self) -> int | None:

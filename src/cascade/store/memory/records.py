@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
+from cascade.domain.content import encode_plan
 from cascade.domain.delivery import Verdict
 from cascade.domain.message import MessageType, Status
 from cascade.domain.records import Contact, SenderRow
@@ -209,6 +210,7 @@ class Records(MemoryBase):
             if d.fallback
             else None,
             media=encode(d.media).decode() if d.media else None,
+            plan=encode_plan(d.plan) if d.plan else None,
             ttl=d.ttl,
             pinned_bots=",".join(item.pinned_bots) or None,
             status=Status.SCHEDULED.value,
@@ -256,6 +258,7 @@ class Records(MemoryBase):
                     a.finished_at,
                     a.parts,
                     a.detail,
+                    a.step,
                 ),
             )
             for a in t.attempts.values()

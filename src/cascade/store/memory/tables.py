@@ -61,6 +61,7 @@ class MessageRow:
     survey_options: str | None
     fallback: str | None
     media: str | None
+    plan: str | None = None  # JSON, as the SQL column
     ttl: int
     pinned_bots: str | None  # comma-separated, as the SQL column
     status: str

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cascade.clock import Clock
+from cascade.domain.content import encode_plan
 from cascade.domain.message import Status
 from cascade.store import schema as t
 from cascade.store.base import (
@@ -66,7 +67,7 @@ class _Waiting:
 # the columns `_rows` fills, in its order
 _MESSAGE_COLUMNS = (
     "id, account_id, tracking_id, fingerprint, idem_key, route, message_type, from_name, "
-    "phone, text, survey_options, fallback, media, ttl, pinned_bots, "
+    "phone, text, survey_options, fallback, media, plan, ttl, pinned_bots, "
     "status, created_at, scheduled_at, expires_at, updated_at"
 )
 _INSERT_MESSAGE = Bulk(
@@ -103,6 +104,7 @@ def _rows(
         if d.fallback
         else None,
         encode(d.media).decode() if d.media else None,
+        encode_plan(d.plan) if d.plan else None,
         d.ttl,
         ",".join(item.pinned_bots) or None,
         Status.SCHEDULED.value,

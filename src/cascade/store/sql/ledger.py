@@ -15,6 +15,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cascade.domain.content import decode_plan
 from cascade.domain.lifecycle import AttemptStatus
 from cascade.domain.records import AttemptChange, AttemptRow, Claimed, NewAttempt, Transition
 from cascade.store import schema as t
@@ -40,7 +41,7 @@ _INSERT_REF = Bulk(
 _CLAIMED_MESSAGES = ByIds(
     "SELECT m.id, m.account_id, m.tracking_id, m.route, m.message_type, m.phone, m.text, "
     "m.from_name, m.survey_options, m.status, m.step, m.expires_at, m.pinned_bots, "
-    "m.event_seq, m.fallback, m.media, a.channel_order, m.skipped "
+    "m.event_seq, m.fallback, m.media, a.channel_order, m.skipped, m.plan "
     "FROM messages AS m JOIN accounts AS a ON a.id = m.account_id WHERE m.id {ids}"
 )
 _CLAIMED_ATTEMPTS = ByIds(
@@ -102,6 +103,7 @@ class Ledger(Reports, Verification):
             media_json,
             channel_order,
             skipped,
+            plan,
         ) in _CLAIMED_MESSAGES.rows(conn, ids):
             fallback = decode(fallback_json) if fallback_json else _NONE
             media = decode(media_json) if media_json else _NONE
@@ -130,6 +132,7 @@ class Ledger(Reports, Verification):
                     button_url=media.get("buttonUrl"),
                     channel_order=tuple(channel_order.split(",")) if channel_order else None,
                     skipped=skipped,
+                    plan=decode_plan(plan) if plan else (),
                 )
             )
         return claimed

@@ -39,6 +39,7 @@ class Views(Database):
                         m.updated_at,
                         m.survey_answer,
                         m.skipped,
+                        m.plan,
                     ).where(where, m.account_id == account_id)
                 )
             ).first()
@@ -46,7 +47,7 @@ class Views(Database):
                 return None
             a = t.attempts.c
             steps = [
-                (r[0], r[5], AttemptView(*r[1:]))
+                (r[0], r[5], AttemptView(*r[1:], step=r[0]))
                 for r in await conn.execute(
                     sa.select(
                         a.step,
