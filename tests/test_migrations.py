@@ -150,3 +150,29 @@ def test_skipped_steps_become_attempt_rows_again_going_down(empty_url: str) -> N
     assert [str(uuid.UUID(r[-1])) for r in rows[:2]] == [r[-1] for r in rows[:2]]
     command.upgrade(config, "head")
     assert _inspect(empty_url, _differences) == []
+
+
+def _add_login(conn: sa.Connection) -> None:
+    conn.exec_driver_sql(
+        "INSERT INTO accounts (id, name, default_from_name, created_at, suspended_at) "
+        "VALUES ('acc', 'Shop', 'Shop', 0, 5)"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO logins (login, account_id, password_hash, created_at, updated_at) "
+        "VALUES ('shop', 'acc', '$argon2id$x', 0, 0)"
+    )
+
+
+def _tables_and_accounts(conn: sa.Connection) -> tuple[bool, list[tuple[Any, ...]]]:
+    accounts = [tuple(r) for r in conn.exec_driver_sql("SELECT id, name FROM accounts")]
+    return sa.inspect(conn).has_table("logins"), accounts
+
+
+def test_logins_go_away_going_down_and_the_accounts_stay(empty_url: str) -> None:
+    config = alembic_config(empty_url)
+    upgrade(empty_url)
+    _inspect(empty_url, _add_login)
+    command.downgrade(config, "0007")
+    assert _inspect(empty_url, _tables_and_accounts) == (False, [("acc", "Shop")])
+    command.upgrade(config, "head")
+    assert _inspect(empty_url, _tables_and_accounts) == (True, [("acc", "Shop")])

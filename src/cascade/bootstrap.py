@@ -13,6 +13,8 @@ from litestar import Litestar
 
 from cascade.api.app import Services, create_app
 from cascade.api.auth import Authenticator
+from cascade.api.bat.intake import BatIntake
+from cascade.api.bat.routes import bat_router
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
@@ -20,6 +22,7 @@ from cascade.channels.base import Channel, WebhookHandler
 from cascade.channels.registry import BY_NAME, CHANNELS
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
+from cascade.domain.content import Content, ContentKind
 from cascade.domain.events import Event
 from cascade.domain.ratelimit import Rate
 from cascade.domain.sending import Sender
@@ -35,6 +38,16 @@ from cascade.store.sql import SqlStore
 WEBHOOKS: Mapping[str, WebhookHandler] = {
     spec.webhook.channel: spec.webhook.handler for spec in CHANNELS if spec.webhook is not None
 }
+# what each channel carries, for the core API's intake (SPEC D3: 1006)
+CARRIES: Mapping[str, frozenset[ContentKind]] = {
+    spec.name: spec.limits.carries for spec in CHANNELS
+}
+
+
+def content_parts(channel: str, content: Content) -> int:
+    """How many parts a step's content goes out as on `channel` (SMS segments; else 1)."""
+    spec = BY_NAME.get(channel)
+    return spec.parts(content) if spec is not None else 1
 
 
 def build_store(settings: Settings, clock: Clock) -> SqlStore:
@@ -167,7 +180,12 @@ def build_app(
         public_url=settings.public_url,
         callback_urls=callback_policy(settings, callback_resolve),
     )
-    return create_app(services, on_shutdown=[store.close, limiter.close])
+    bat = BatIntake(store, clock, CARRIES, content_parts)
+    return create_app(
+        services,
+        on_shutdown=[store.close, limiter.close],
+        routers=[bat_router(services, bat, content_parts)],
+    )
 
 
 def configure_logging(settings: Settings) -> None:

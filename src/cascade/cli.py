@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from cascade.channels.registry import BY_BOT_KIND, BY_NAME
+from cascade.channels.registry import BY_BOT_KIND, BY_NAME, CHANNELS
 from cascade.clock import SystemClock
 from cascade.config import FIELDS, Settings
-from cascade.security import hash_secret, new_api_key
+from cascade.security import Passwords, hash_secret, login_problem, new_api_key
 from cascade.simulators.standalone import simulate
-from cascade.store import Account
+from cascade.store import Account, LoginTaken, StoreError
 from cascade.store.migrate import upgrade
 from cascade.store.sql import SqlStore
 
@@ -50,7 +52,15 @@ def _with_store(action: Callable[[SqlStore], Awaitable[_T]]) -> _T:
         finally:
             await store.close()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except LoginTaken:  # the caller's to answer: a rule, not a broken database
+        raise
+    except StoreError as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise click.ClickException(
+            f"the database failed: {first}\n(is its schema current? `cascade migrate`)"
+        ) from None
 
 
 async def _new_key(store: SqlStore, account_id: str, key: str | None = None) -> tuple[str, str]:
@@ -153,6 +163,62 @@ def accounts_channels(account_id: str, order: str | None, reset: bool) -> None:
     if not _with_store(lambda s: s.set_channel_order(account_id, chosen)):
         raise click.ClickException(f"no account {account_id}")
     click.echo("channel order updated")
+
+
+@accounts.command("login")
+@click.argument("account_id")
+@click.argument("login")
+def accounts_login(account_id: str, login: str) -> None:
+    """Set the password of the account's LOGIN (HTTP Basic on the core SMSBAT API),
+    creating the login or replacing its password. The password is asked for twice at a
+    terminal; otherwise it is the first line of stdin (never an argument: arguments
+    show in the process list and the shell's history)."""
+    problem = login_problem(login)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="LOGIN")
+    if _with_store(lambda s: s.get_account(account_id)) is None:
+        raise click.ClickException(f"no account {account_id}")
+    password = _read_password()
+    if not password:
+        raise click.ClickException("the password is empty")
+    password_hash = Passwords().hash(password)
+    try:
+        if not _with_store(lambda s: s.set_login(account_id, login, password_hash)):
+            raise click.ClickException(f"no account {account_id}")
+    except LoginTaken:
+        raise click.ClickException(f"the login {login} belongs to another account") from None
+    click.echo(f"password set for login {login}")
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _read_password() -> str:
+    if _interactive():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline()
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+@accounts.command("suspend")
+@click.argument("account_id")
+def accounts_suspend(account_id: str) -> None:
+    """Suspend an account: the core SMSBAT API refuses its credentials with 403."""
+    _set_suspended(account_id, True)
+
+
+@accounts.command("resume")
+@click.argument("account_id")
+def accounts_resume(account_id: str) -> None:
+    """Lift an account's suspension."""
+    _set_suspended(account_id, False)
+
+
+def _set_suspended(account_id: str, suspended: bool) -> None:
+    if not _with_store(lambda s: s.set_suspended(account_id, suspended)):
+        raise click.ClickException(f"no account {account_id}")
+    click.echo("account suspended" if suspended else "account resumed")
 
 
 # --- keys -----------------------------------------------------------------------------
@@ -299,6 +365,59 @@ def contacts_import(csv_file: Any, account_id: str) -> None:
         return await store.upsert_contacts(parsed)
 
     click.echo(f"imported {_with_store(action)} contacts")
+
+
+# --- prices ---------------------------------------------------------------------------
+
+
+@main.group()
+def prices() -> None:
+    """The price table: what a send costs, by channel and destination (SPEC D9)."""
+
+
+@prices.command("load")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def prices_load(csv_file: Path) -> None:
+    """Replace the whole price table with a CSV file: channel,country_prefix,price,currency.
+
+    One row per channel and country prefix (1-6 digits, `+` optional); a number takes the
+    price of its longest listed prefix. SMS is priced per part, every other channel per
+    message; price is a decimal of at most 6 places in one currency (ISO 4217) for the
+    whole table. Any bad row: every one is listed and nothing is loaded.
+    """
+    from cascade.domain.prices import PriceFileError, parse_prices
+
+    try:
+        text = csv_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise click.ClickException(f"{csv_file} is not UTF-8 text ({err.reason})") from None
+    except OSError as err:
+        raise click.ClickException(f"cannot read {csv_file}: {err.strerror}") from None
+    try:
+        table = parse_prices(text, BY_NAME.keys())
+    except PriceFileError as err:
+        for problem in err.problems:
+            click.echo(f"{csv_file}: {problem}", err=True)
+        lines = len({p.line for p in err.problems})
+        raise click.ClickException(f"nothing loaded: {lines} bad lines") from None
+    version = _with_store(lambda s: s.load_prices(table))
+    counts = table.per_channel()
+    click.echo(f"loaded {len(table)} prices (table version {version}):")
+    for spec in CHANNELS:
+        count = counts.get(spec.name, 0)
+        note = f"{count} price{'s' if count > 1 else ''}" if count else "none: no cost reported"
+        click.echo(f"  {spec.name:<16} {note}")
+
+
+@prices.command("list")
+def prices_list() -> None:
+    """Print the price table as CSV (`prices load` reads it back)."""
+    from cascade.domain.prices import to_csv
+
+    table = _with_store(lambda s: s.price_table())
+    click.echo(to_csv(table), nl=False)
+    if not table.version:
+        click.echo("no price table loaded yet: `cascade prices load FILE.csv`", err=True)
 
 
 # --- status webhooks ------------------------------------------------------------------

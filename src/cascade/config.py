@@ -38,6 +38,8 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     db_pool_size: int = 10
     demo_key: str | None = None
+    demo_login: str = "demo"
+    demo_password: str | None = None
     log_level: str = "info"
     channels: str = field(default_factory=lambda: ",".join(DEFAULT_CHANNELS))
     # each channel's own settings (its spec's `settings`), by channel name
@@ -129,6 +131,9 @@ _OWN_FIELDS: Mapping[str, str] = {
     "sqlite_synchronous": "SQLite `PRAGMA synchronous` (FULL: a 200 survives power loss)",
     "db_pool_size": "connections per process (PostgreSQL)",
     "demo_key": "API key of the demo account that `cascade up` creates (else generated)",
+    "demo_login": "login of the demo account that `cascade up` creates, for HTTP Basic on "
+    "the core SMSBAT API",
+    "demo_password": "that login's password (else generated, and printed, at every `up`)",
     "log_level": "debug, info, warning or error",
     "channels": "comma-separated channels this installation runs: "
     + ", ".join(spec.name for spec in CHANNELS)

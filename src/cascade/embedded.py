@@ -3,7 +3,8 @@
 API, delivery engine and status-webhook dispatcher run on one event loop; a simulator
 for every channel (Telegram, Viber bot, Viber Business, RCS, an SMSC, flash calls) runs
 in a second process that `up` starts and stops. Each server has its own loopback port.
-The demo account gets a Telegram bot and a Viber bot registered with the simulators,
+The demo account gets an API key and a login (HTTP Basic on the core SMSBAT API), a
+Telegram bot and a Viber bot registered with the simulators,
 webhooks set the real way, and demo recipients onboarded the real way (the simulated
 users start the bot and share their contact); the other simulators follow the sandbox
 personas by the phone's last digit. So every path of the cascade can be tried with curl.
@@ -40,9 +41,9 @@ from cascade.clock import SystemClock
 from cascade.config import Settings, env_name
 from cascade.domain.sending import Sender
 from cascade.engine.runner import stop_on_signals
-from cascade.security import hash_secret, new_api_key
+from cascade.security import Passwords, hash_secret, login_problem, new_api_key, new_password
 from cascade.simulators.personas import PERSONAS
-from cascade.store import Account, CredentialKind
+from cascade.store import Account, AccountStore, CredentialKind, LoginTaken
 from cascade.store.migrate import upgrade_async
 from cascade.store.sql import SqlStore
 
@@ -62,6 +63,8 @@ class DemoAccount:
     account: Account
     key: str
     bots: dict[str, str]  # channel -> the demo bot's id
+    login: str  # HTTP Basic on the core SMSBAT API, with this password
+    password: str
 
 
 # The channels `up` runs against their simulators, each with the first of its ports.
@@ -93,7 +96,9 @@ def _server(app: object, host: str, port: int) -> _EmbeddedServer:
     return _EmbeddedServer(config)
 
 
-async def _prepare_demo(store: SqlStore, key: str) -> DemoAccount:
+async def _prepare_demo(store: AccountStore, key: str, login: str, password: str) -> DemoAccount:
+    """The demo account (the one its key names, else the oldest named "demo", else a new
+    one) with its key, its bots, and its login set to `password` (replacing the last)."""
     found = await store.find_credential(CredentialKind.API_KEY, hash_secret(key))
     account = await store.get_account(found.account_id) if found else None
     if account is None:
@@ -109,7 +114,14 @@ async def _prepare_demo(store: SqlStore, key: str) -> DemoAccount:
             bots[spec.name] = await store.add_bot(account.id, spec.name, token, hash_secret(token))
         else:
             bots[spec.name] = credential.bot_id
-    return DemoAccount(account, key, bots)
+    password_hash = await asyncio.to_thread(Passwords().hash, password)
+    try:
+        await store.set_login(account.id, login, password_hash)
+    except LoginTaken:
+        raise SystemExit(
+            f"the login {login!r} belongs to another account: choose CASCADE_DEMO_LOGIN"
+        ) from None
+    return DemoAccount(account, key, bots, login, password)
 
 
 async def _onboard(
@@ -157,8 +169,12 @@ def demo_settings(
 
 async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
     """Run everything until SIGINT/SIGTERM. Simulators take `sim_port` … `sim_port + 6`."""
+    problem = login_problem(settings.demo_login)
+    if problem is not None:
+        raise SystemExit(f"CASCADE_DEMO_LOGIN: {problem}")
     await upgrade_async(settings.database_url)
     key = settings.demo_key or new_api_key()
+    password = settings.demo_password or new_password()
     settings, url = demo_settings(settings, host, sim_port, os.environ)
     stop = stop_on_signals()
     simulators = _SimulatorProcess(settings, host, sim_port)
@@ -166,7 +182,7 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
         clock = SystemClock()
         store = build_store(settings, clock)
         try:
-            demo = await _prepare_demo(store, key)
+            demo = await _prepare_demo(store, key, settings.demo_login, password)
             channels = build_channels(settings)
             engine = build_engine(settings, store, channels, clock)
             api = build_app(settings, clock=clock, store=store, wake=engine.wake)
@@ -317,6 +333,7 @@ def _banner(demo: DemoAccount, public: str, host: str, sim_port: int) -> None:
         "  simulators: " + ", ".join(where),
         f"  demo account: {demo.account.id}",
         f"  demo API key: {demo.key}",
+        f"  demo login:   {demo.login}  password: {demo.password}  (HTTP Basic on /bat/…)",
         "",
         "Demo recipients:",
         *(f"  {phone}  {what}" for phone, what in PERSONAS.items()),

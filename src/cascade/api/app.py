@@ -12,11 +12,10 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
-from litestar import Litestar, Request, Response, delete, get, post, route
+from litestar import Litestar, Request, Response, Router, delete, get, post, route
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
@@ -41,9 +40,10 @@ from cascade.domain.delivery import Verdict, code_hash, is_code
 from cascade.domain.errors import RequestRejected
 from cascade.domain.events import Event
 from cascade.domain.message import Route
-from cascade.domain.ratelimit import Rate
+from cascade.domain.ratelimit import Decision, Rate
 from cascade.domain.sending import Sender
-from cascade.store import ApiStore, MessageView, StoreError
+from cascade.domain.surfaces import iso
+from cascade.store import Account, ApiStore, MessageView, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -191,13 +191,6 @@ async def read_body(request: AnyRequest) -> bytes:
         raise ApiError(400, "INCOMPLETE_BODY", "The request body was cut short") from None
 
 
-def iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def status_body(view: MessageView) -> StatusOut:
     return StatusOut(
         messageId=view.id,
@@ -230,31 +223,42 @@ def status_body(view: MessageView) -> StatusOut:
     )
 
 
+RateKind = Literal["send", "status"]
+
+
+async def throttle(s: Services, account: Account, kind: RateKind) -> Decision:
+    """Draw from the account's bucket of this kind: messaging ("send") or data ("status")
+    endpoints, one of each per account, whichever API surface the request came to (SPEC
+    A5, D8)."""
+    if kind == "send":
+        rate = Rate(
+            account.send_rate or s.send_rate.per_second, account.send_burst or s.send_rate.burst
+        )
+    else:
+        rate = Rate(
+            account.status_rate or s.status_rate.per_second,
+            account.status_burst or s.status_rate.burst,
+        )
+    return await s.limiter.hit(f"{account.id}:{kind}", rate)
+
+
 def create_app(
     services: Services,
     *,
     on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
+    routers: Sequence[Router] = (),
 ) -> Litestar:
+    """The app; `routers` are the other API surfaces' (each with its own error body)."""
     s = services
     openapi = _encode(openapi_document())
     docs_html = docs_page()
 
-    async def admit(request: AnyRequest, rate_kind: str) -> Principal:
+    async def admit(request: AnyRequest, rate_kind: RateKind) -> Principal:
         try:
             principal = await s.auth.authenticate(request.headers)
         except Unauthorized:
             raise ApiError(401, "UNAUTHORIZED", "Missing or invalid credentials") from None
-        account = principal.account
-        if rate_kind == "send":
-            rate = Rate(
-                account.send_rate or s.send_rate.per_second, account.send_burst or s.send_rate.burst
-            )
-        else:
-            rate = Rate(
-                account.status_rate or s.status_rate.per_second,
-                account.status_burst or s.status_rate.burst,
-            )
-        decision = await s.limiter.hit(f"{account.id}:{rate_kind}", rate)
+        decision = await throttle(s, principal.account, rate_kind)
         if not decision.allowed:
             raise ApiError(
                 429,
@@ -443,6 +447,7 @@ def create_app(
         readyz,
         openapi_json,
         docs,
+        *routers,
     ]
     return Litestar(
         route_handlers=handlers,

@@ -1,4 +1,6 @@
-"""Authentication (SPEC A2): any of three headers, every one valid, all one account.
+"""Authentication (SPEC A2): any of three headers, every one valid, all one account; and
+an account's login and password (HTTP Basic on the core SMSBAT API, SPEC D2:
+`cascade.api.bat_auth`).
 
 Resolved credentials are cached for a short, configurable time so the hot path does not
 query the database on every request; a revoked key stops working within that time.
@@ -14,13 +16,15 @@ request that finds no usable entry waits for the look-up already under way, if a
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from cascade.clock import Clock
-from cascade.security import hash_secret
+from cascade.security import Passwords, hash_secret
 from cascade.store import Account, AccountStore, Credential, CredentialKind
 
 # header -> the bot channel whose bot token it carries (None: the account's API key)
@@ -32,6 +36,9 @@ HEADERS: Mapping[str, str | None] = {
 
 _CACHE_LIMIT = 10_000
 _REFRESH_AT = 0.5  # of the time an entry is kept: from then on it is looked up again
+# argon2 verifications at once, each in a thread with 64 MiB of its own: more would only
+# queue on the cores and hold the memory longer
+_VERIFYING_AT_ONCE = 4
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +109,30 @@ class Principal:
 
 
 class Authenticator:
-    def __init__(self, store: AccountStore, clock: Clock, cache_seconds: float) -> None:
+    def __init__(
+        self,
+        store: AccountStore,
+        clock: Clock,
+        cache_seconds: float,
+        passwords: Passwords | None = None,
+    ) -> None:
         self._store = store
         self._credentials: _Cache[tuple[CredentialKind, str], Credential] = _Cache(
             clock, cache_seconds
         )
         self._accounts: _Cache[str, Account] = _Cache(clock, cache_seconds)
+        # (login, password) -> the account id, for `cache_seconds`: a client that signs
+        # 100 requests/s with HTTP Basic costs one argon2 verification per half that time,
+        # not 100 a second. The key is an HMAC of both under a secret of this process, so
+        # the cache holds nothing a password could be guessed from offline. A wrong
+        # password is never kept (a look-up that finds nothing is not cached). A password
+        # changed stops working within `cache_seconds`: the entry of the old one is
+        # verified again from half its time on, against the new hash, which fails and
+        # ends the entry; it is never used past its time either way.
+        self._logins: _Cache[bytes, str] = _Cache(clock, cache_seconds)
+        self._login_secret = secrets.token_bytes(32)
+        self._passwords = passwords or Passwords()
+        self._verifying = asyncio.Semaphore(_VERIFYING_AT_ONCE)
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         account_id: str | None = None
@@ -131,6 +156,33 @@ class Authenticator:
         if account is None:
             raise Unauthorized("unknown account")
         return Principal(account, tuple(bots))
+
+    async def authenticate_login(self, login: str, password: str) -> Principal:
+        """The account of this login, if the password is its own (HTTP Basic, SPEC D2).
+        An unknown login and a wrong password are refused alike, after as long."""
+        name, word = (
+            login.encode("utf-8", "surrogatepass"),
+            password.encode("utf-8", "surrogatepass"),
+        )
+        entry = hmac.digest(self._login_secret, b"%d:%s%s" % (len(name), name, word), "sha256")
+        account_id = await self._logins.get(entry, lambda: self._verify_login(login, password))
+        if account_id is None:
+            raise Unauthorized("invalid login or password")
+        account = await self._account(account_id)
+        if account is None:
+            raise Unauthorized("unknown account")
+        return Principal(account, ())
+
+    async def _verify_login(self, login: str, password: str) -> str | None:
+        found = await self._store.find_login(login)
+        stored = found.password_hash if found is not None else None
+        async with self._verifying:  # argon2 in a thread: the event loop goes on meanwhile
+            verified = await asyncio.to_thread(self._passwords.verify, stored, password)
+        if found is None or not verified.ok:
+            return None
+        if verified.rehashed is not None:  # made with older parameters: store it anew
+            await self._store.replace_password_hash(login, found.password_hash, verified.rehashed)
+        return found.account_id
 
     async def _credential(self, kind: CredentialKind, secret: str) -> Credential | None:
         if not secret:

@@ -7,6 +7,9 @@ from cascade.store.base import (
     Conflict,
     Credential,
     CredentialKind,
+    Login,
+    LoginTaken,
+    MessageListView,
     MessageView,
     NewMessage,
     StoreError,
@@ -19,6 +22,7 @@ from cascade.store.protocols import (
     EngineStore,
     InboundStore,
     IntakeStore,
+    PriceStore,
 )
 
 __all__ = [
@@ -33,8 +37,12 @@ __all__ = [
     "EngineStore",
     "InboundStore",
     "IntakeStore",
+    "Login",
+    "LoginTaken",
+    "MessageListView",
     "MessageView",
     "NewMessage",
+    "PriceStore",
     "StoreError",
     "TrackingIdConflict",
 ]

@@ -10,6 +10,7 @@ exception.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +19,8 @@ import msgspec
 from cascade.domain.content import Step as PlanStep
 from cascade.domain.content import decode_plan
 from cascade.domain.message import Draft
+from cascade.domain.prices import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, Price
+from cascade.domain.surfaces import Surface
 
 # The PostgreSQL LISTEN/NOTIFY channel on which the store announces that work came due (a
 # new message, a report that moved one on), in the transaction that makes it due; workers
@@ -49,6 +52,14 @@ class TrackingIdConflict(StoreError):
         self.index = index
 
 
+class LoginTaken(StoreError):
+    """A login name belongs to another account (login names are unique)."""
+
+    def __init__(self, login: str) -> None:
+        super().__init__(f"login {login!r} belongs to another account")
+        self.login = login
+
+
 class CredentialKind(StrEnum):
     API_KEY = "key"
     BOT = "bot"  # a bot's token: its credential names the bot and the bot's channel
@@ -64,6 +75,7 @@ class Account:
     status_rate: float | None
     status_burst: int | None
     channel_order: tuple[str, ...] | None = None  # None: every configured channel
+    suspended: bool = False  # its credentials are refused (403 on the core SMSBAT API)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +87,21 @@ class Credential:
 
 
 @dataclass(frozen=True, slots=True)
+class Login:
+    """An account's login (HTTP Basic on the core SMSBAT API): its password only as a
+    hash (`cascade.security.Passwords`)."""
+
+    login: str
+    account_id: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     id: str
     draft: Draft
     pinned_bots: tuple[str, ...] = ()  # bots the request's credentials named
+    surface: Surface = Surface.CASCADE  # the API it came through: its webhooks' shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +114,7 @@ class AttemptView:
     finished_at_ms: int | None
     parts: int | None = None
     detail: str | None = None
-    step: int = 0  # which step of the message's route or plan it was
+    step: int = 0  # the step of the route or plan it took
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +135,19 @@ class MessageView:
     attempts: tuple[AttemptView, ...]
     clicks: int
     survey_answer: str | None = None
+    surface: str = "cascade"  # the API it came through
+    list_id: int | None = None  # its message list (core API)
     plan: tuple[PlanStep, ...] = ()  # the message's explicit plan, if it has one
+
+
+@dataclass(frozen=True, slots=True)
+class MessageListView:
+    """One page of a core-API message list: its messages in the order they were sent."""
+
+    id: int
+    created_at_ms: int
+    total: int  # messages in the whole list
+    messages: tuple[MessageView, ...]
 
 
 Step = tuple[int, int, AttemptView]  # (step, started at, the attempt)
@@ -143,5 +178,32 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
         attempts=tuple(view for _, _, view in steps),
         clicks=clicks,
         survey_answer=row.survey_answer,
+        surface=row.surface,
+        list_id=row.list_id,
         plan=decode_plan(row.plan) if row.plan else (),
     )
+
+
+# --- prices -------------------------------------------------------------------------------
+
+_MICROS = Decimal(10) ** MAX_DECIMAL_PLACES  # a price is stored in millionths
+_MAX_MICROS = 10 ** (MAX_INTEGER_DIGITS + MAX_DECIMAL_PLACES) - 1
+
+
+def price_micros(price: Decimal) -> int:
+    """A price as stored: an exact integer count of millionths (schema.prices)."""
+    micros = price * _MICROS
+    if not 0 <= micros <= _MAX_MICROS or micros != micros.to_integral_value():
+        raise ValueError(
+            f"a price is non-negative, below 10^{MAX_INTEGER_DIGITS}, with at most "
+            f"{MAX_DECIMAL_PLACES} decimal places: not {price}"
+        )
+    return int(micros)
+
+
+def price_of(row: Any) -> Price:
+    """A price from its row (the `prices` columns, by name), in either store: the amount
+    a Decimal again, with no trailing zeros (0.015, 2, 0)."""
+    value = Decimal(row.price_micros) / _MICROS
+    exact = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return Price(row.channel, row.country_prefix, exact, row.currency)

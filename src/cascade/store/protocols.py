@@ -2,7 +2,8 @@
 
 - the API: `ApiStore` (its routes: reading back, short links, flash-call codes, callback
   registration, bots' webhooks, health), `IntakeStore` (intake: messages and variables),
-  `AccountStore` (authentication, and the administration of accounts and credentials);
+  `AccountStore` (authentication, and the administration of accounts and credentials),
+  `PriceStore` (the price table, loaded by the command line);
 - the engine: `EngineStore` (the worker: claims, transitions, send intents, kept reports,
   senders and contacts), `InboundStore` (what webhooks and sessions learnt: reports,
   contacts, survey answers), `CallbackStore` (the status-webhook dispatcher).
@@ -21,6 +22,7 @@ from typing import Protocol
 
 from cascade.domain.delivery import Verdict
 from cascade.domain.events import DeliveryReport
+from cascade.domain.prices import PriceTable
 from cascade.domain.records import (
     AttemptChange,
     Claimed,
@@ -30,7 +32,15 @@ from cascade.domain.records import (
     Transition,
 )
 from cascade.domain.variables import VariableKey
-from cascade.store.base import Account, Credential, CredentialKind, MessageView, NewMessage
+from cascade.store.base import (
+    Account,
+    Credential,
+    CredentialKind,
+    Login,
+    MessageListView,
+    MessageView,
+    NewMessage,
+)
 
 # --- the API ------------------------------------------------------------------------------
 
@@ -52,6 +62,9 @@ class AccountStore(Protocol):
         status: tuple[float, int] | None = None,
     ) -> bool: ...
     async def set_channel_order(self, account_id: str, order: Sequence[str] | None) -> bool: ...
+    async def set_suspended(self, account_id: str, suspended: bool) -> bool:
+        """Suspend the account, or lift its suspension; False: no such account."""
+
     async def add_api_key(self, account_id: str, key_hash: str) -> str:
         """Store a key's hash; return the key's id."""
 
@@ -62,6 +75,15 @@ class AccountStore(Protocol):
     async def find_credential(
         self, kind: CredentialKind, secret_hash: str
     ) -> Credential | None: ...
+
+    async def set_login(self, account_id: str, login: str, password_hash: str) -> bool:
+        """Create the account's login, or replace its password hash; False: no such
+        account. Raises LoginTaken when the login belongs to another account."""
+
+    async def find_login(self, login: str) -> Login | None: ...
+    async def replace_password_hash(self, login: str, old_hash: str, new_hash: str) -> bool:
+        """Store a password's hash made again with newer parameters, unless the password
+        was changed meanwhile (the stored hash is no longer `old_hash`)."""
 
 
 class IntakeStore(Protocol):
@@ -77,6 +99,13 @@ class IntakeStore(Protocol):
         tracking id is stored with another fingerprint. Items must carry distinct tracking
         ids and, when id-less, distinct fingerprints.
         """
+
+    async def accept_list(
+        self, account_id: str, messages: Sequence[NewMessage]
+    ) -> tuple[int, list[str]]:
+        """As `accept`, for one core-API message list (SPEC D4): also returns the list's
+        new id (an integer), which each new message of it keeps. A repeat keeps the list
+        it was first stored in."""
 
     async def account_variables(self, account_id: str) -> dict[VariableKey, str]: ...
     async def upsert_variables(
@@ -97,6 +126,12 @@ class ApiStore(Protocol):
     async def message_view(
         self, account_id: str, *, message_id: str | None = None, tracking_id: str | None = None
     ) -> MessageView | None: ...
+    async def message_list(
+        self, account_id: str, list_id: int, offset: int, limit: int
+    ) -> MessageListView | None:
+        """One page of a core-API message list, its messages ordered by id (None: the
+        account has no such list)."""
+
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         """Record a click on a short link; return its target, or None for an unknown code."""
 
@@ -109,6 +144,23 @@ class ApiStore(Protocol):
     async def add_callback(self, account_id: str, url: str, secret: str) -> str: ...
     async def list_callbacks(self, account_id: str) -> list[tuple[str, str]]: ...
     async def remove_callback(self, account_id: str, callback_id: str) -> bool: ...
+
+
+class PriceStore(Protocol):
+    """The price table (SPEC D9): loaded whole by `cascade prices load`, read by whatever
+    prices a send (the status, a dry run, the console), mostly through a `PriceBook`."""
+
+    async def load_prices(self, table: PriceTable) -> int:
+        """Replace the whole table with `table`'s prices, in one transaction (a price file
+        is the operator's whole table: nothing of the old one is kept); return the new
+        version. Raises ValueError, storing nothing, for a price the table cannot hold
+        (negative, a billion or more, more than six decimal places)."""
+
+    async def price_table(self) -> PriceTable:
+        """The current table with its version (empty, version 0, before any load)."""
+
+    async def price_version(self) -> int:
+        """The current table's version, cheaply: each load's is greater (0: none yet)."""
 
 
 # --- the engine ---------------------------------------------------------------------------
@@ -173,5 +225,5 @@ class CallbackStore(Protocol):
     ) -> None: ...
 
 
-class Store(AccountStore, IntakeStore, ApiStore, EngineStore, CallbackStore, Protocol):
+class Store(AccountStore, IntakeStore, ApiStore, PriceStore, EngineStore, CallbackStore, Protocol):
     """Every consumer's part in one: what each implementation (SqlStore, MemoryStore) is."""

@@ -22,6 +22,9 @@ accounts = sa.Table(
     sa.Column("status_burst", sa.Integer),
     sa.Column("channel_order", sa.Text),  # comma-separated; NULL: every configured channel
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    # when the account was suspended (its credentials still name it, and are refused);
+    # NULL: active (migration 0007)
+    sa.Column("suspended_at", sa.BigInteger),
 )
 
 api_keys = sa.Table(
@@ -32,6 +35,19 @@ api_keys = sa.Table(
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", sa.BigInteger),
+)
+
+# An account's logins: HTTP Basic on the core SMSBAT API (SPEC D2). A login name is unique
+# across the installation; the password is kept only as an argon2id hash (PHC string).
+logins = sa.Table(
+    "logins",
+    metadata,
+    sa.Column("login", sa.String(200), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_logins_account_id", "account_id"),
 )
 
 bots = sa.Table(
@@ -84,8 +100,22 @@ messages = sa.Table(
     sa.Column("scheduled_at", sa.BigInteger),
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # the API surface it came through (`cascade`, `bat`): its status webhooks' shape
+    sa.Column("surface", sa.String(16), nullable=False, server_default="cascade"),
+    sa.Column("list_id", sa.BigInteger),  # its message list (`bat`): message_lists.id
     sa.UniqueConstraint("account_id", "tracking_id", name="uq_messages_account_tracking"),
     sa.UniqueConstraint("account_id", "idem_key", name="uq_messages_account_idem"),
+    sa.Index("ix_messages_list", "list_id"),
+)
+
+# The core SMSBAT API's requests (SPEC D1, D4): one row per `POST /bat/messagelist`, whose
+# integer id the answer carries and each of its messages keeps (`messages.list_id`).
+message_lists = sa.Table(
+    "message_lists",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
 # At most one row per unfinished message: when the engine must look at it next. Workers
@@ -235,4 +265,27 @@ clicks = sa.Table(
     sa.Column("at", sa.BigInteger, nullable=False),
     sa.Column("user_agent", sa.Text),
     sa.Index("ix_clicks_code", "code"),
+)
+
+# Prices (SPEC D9): the operator's whole price table, replaced by each `cascade prices load`
+# (one row in price_loads per load: its id is the table's version, which API processes
+# compare to know whether the table they keep is still current). A price is kept in
+# millionths of its currency, an integer: exact on SQLite, whose NUMERIC is a float, and
+# on PostgreSQL alike, and summed exactly in SQL (spend figures) on both.
+price_loads = sa.Table(
+    "price_loads",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("loaded_at", sa.BigInteger, nullable=False),
+    sa.Column("prices", sa.Integer, nullable=False),  # how many rows the load had
+)
+
+prices = sa.Table(
+    "prices",
+    metadata,
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("country_prefix", sa.String(6), primary_key=True),  # digits, without "+"
+    sa.Column("price_micros", sa.BigInteger, nullable=False),  # the price times 1,000,000
+    sa.Column("currency", sa.String(3), nullable=False),  # ISO 4217
+    sa.Column("load_id", BigId, sa.ForeignKey("price_loads.id"), nullable=False),
 )

@@ -12,15 +12,17 @@ atomic as the SQL store's transactions are.
   its columns); `MemoryStore.rows(table)` returns a copy of a table for inspection;
 - `records`: accounts, credentials, variables, intake, reading back, short links,
   senders, contacts, callbacks and flash-call codes;
-- `ledger`: claims, transitions, send intents, delivery reports.
+- `ledger`: claims, transitions, send intents, delivery reports;
+- `prices`: the price table, replaced whole by each load.
 """
 
 from typing import TYPE_CHECKING
 
 from cascade.store.memory.ledger import Ledger
+from cascade.store.memory.prices import Prices
 
 
-class MemoryStore(Ledger):
+class MemoryStore(Ledger, Prices):
     """Everything the store does, in memory (see the modules)."""
 
 

@@ -22,6 +22,7 @@ from cascade.domain.lifecycle import (
 )
 from cascade.domain.records import AttemptChange, Claimed, MessageChange, NewAttempt, Transition
 from cascade.domain.records import AttemptRow as ClaimedAttempt
+from cascade.domain.surfaces import owes_event, status_event
 from cascade.store.base import Conflict
 from cascade.store.memory.records import Records
 from cascade.store.memory.tables import (
@@ -32,7 +33,7 @@ from cascade.store.memory.tables import (
     VerificationRow,
 )
 
-_Stored = tuple[str, str, str]  # a message's status, account id, tracking id
+_Stored = tuple[str, str, str, str]  # a message's status, account id, tracking id, surface
 _NONE: dict[str, str] = {}
 
 
@@ -221,7 +222,7 @@ class Ledger(Records):
         rows = [c for c in changes if c.store_message]
         if stored is None:
             stored = {
-                c.message_id: (m.status, m.account_id, m.tracking_id)
+                c.message_id: (m.status, m.account_id, m.tracking_id, m.surface)
                 for c in rows
                 if (m := t.messages.get(c.message_id)) is not None
             }
@@ -247,20 +248,23 @@ class Ledger(Records):
                 hooks.setdefault(cb.account_id, []).append(cb.id)
         for c in rows:
             before = stored.get(c.message_id)
-            if before is None or before[0] == c.status or before[1] not in hooks:
+            if before is None or before[1] not in hooks:
+                continue
+            if not owes_event(before[3], before[0], c.status, c.reason):
                 continue
             m = t.messages[c.message_id]
             m.event_seq += 1
             payload = msgspec.json.encode(
-                {
-                    "messageId": c.message_id,
-                    "trackinId": before[2],
-                    "status": c.status,
-                    "channel": c.channel,
-                    "reason": c.reason,
-                    "seq": m.event_seq,
-                    "at": now,
-                }
+                status_event(
+                    before[3],
+                    message_id=c.message_id,
+                    tracking_id=before[2],
+                    status=c.status,
+                    channel=c.channel,
+                    reason=c.reason,
+                    seq=m.event_seq,
+                    at_ms=now,
+                )
             ).decode()
             for callback_id in hooks[before[1]]:
                 event_id = next(t.serial)
@@ -432,7 +436,7 @@ class Ledger(Records):
                 m = t.messages.get(mid)
                 messages[mid] = MessageState(m.status, m.step, m.channel, m.reason) if m else None
                 if m is not None:
-                    stored[mid] = (m.status, m.account_id, m.tracking_id)
+                    stored[mid] = (m.status, m.account_id, m.tracking_id, m.surface)
             if held[mid]:
                 fates.append(ReportFate.HELD)
                 continue

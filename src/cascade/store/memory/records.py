@@ -22,6 +22,9 @@ from cascade.store.base import (
     Conflict,
     Credential,
     CredentialKind,
+    Login,
+    LoginTaken,
+    MessageListView,
     MessageView,
     NewMessage,
     TrackingIdConflict,
@@ -35,7 +38,9 @@ from cascade.store.memory.tables import (
     CallbackRow,
     ClickRow,
     ContactRow,
+    LoginRow,
     MemoryBase,
+    MessageListRow,
     MessageRow,
     ShortLinkRow,
     TaskRow,
@@ -69,6 +74,13 @@ class Records(MemoryBase):
         if row is None:
             return False
         row.channel_order = ",".join(order) if order is not None else None
+        return True
+
+    async def set_suspended(self, account_id: str, suspended: bool) -> bool:
+        row = self._t.accounts.get(account_id)
+        if row is None:
+            return False
+        row.suspended_at = self._clock.now_ms() if suspended else None
         return True
 
     async def set_account_limits(
@@ -131,6 +143,38 @@ class Records(MemoryBase):
                 return Credential(b.account_id, kind, b.id, b.channel)
         return None
 
+    # --- logins ---------------------------------------------------------------------------
+
+    async def set_login(self, account_id: str, login: str, password_hash: str) -> bool:
+        row = self._t.logins.get(login)
+        now = self._clock.now_ms()
+        if row is not None and row.account_id != account_id:
+            raise LoginTaken(login)
+        if row is not None:
+            row.password_hash, row.updated_at = password_hash, now
+            return True
+        if account_id not in self._t.accounts:
+            return False
+        self._t.logins[login] = LoginRow(
+            login=login,
+            account_id=account_id,
+            password_hash=password_hash,
+            created_at=now,
+            updated_at=now,
+        )
+        return True
+
+    async def find_login(self, login: str) -> Login | None:
+        row = self._t.logins.get(login)
+        return Login(row.login, row.account_id, row.password_hash) if row else None
+
+    async def replace_password_hash(self, login: str, old_hash: str, new_hash: str) -> bool:
+        row = self._t.logins.get(login)
+        if row is None or row.password_hash != old_hash:
+            return False
+        row.password_hash, row.updated_at = new_hash, self._clock.now_ms()
+        return True
+
     # --- variables ----------------------------------------------------------------------
 
     async def account_variables(self, account_id: str) -> dict[VariableKey, str]:
@@ -152,6 +196,23 @@ class Records(MemoryBase):
     async def accept(self, account_id: str, messages: Sequence[NewMessage]) -> list[str]:
         """Commit new messages with their first tasks (see IntakeStore.accept): every item
         is judged first, and nothing is stored when one conflicts."""
+        return self._accept(account_id, messages, None)
+
+    async def accept_list(
+        self, account_id: str, messages: Sequence[NewMessage]
+    ) -> tuple[int, list[str]]:
+        """As `accept`, numbering the list first (see IntakeStore.accept_list); a list
+        whose items conflict takes no number."""
+        list_id = len(self._t.message_lists) + 1
+        ids = self._accept(account_id, messages, list_id)
+        self._t.message_lists[list_id] = MessageListRow(
+            id=list_id, account_id=account_id, created_at=self._clock.now_ms()
+        )
+        return list_id, ids
+
+    def _accept(
+        self, account_id: str, messages: Sequence[NewMessage], list_id: int | None
+    ) -> list[str]:
         if not messages:
             return []
         t = self._t
@@ -184,10 +245,10 @@ class Records(MemoryBase):
             mine[key] = (item.id, d.fingerprint)
             rows.append(item)
         for item in rows:
-            self._insert_message(account_id, item)
+            self._insert_message(account_id, item, list_id)
         return ids
 
-    def _insert_message(self, account_id: str, item: NewMessage) -> None:
+    def _insert_message(self, account_id: str, item: NewMessage, list_id: int | None) -> None:
         d = item.draft
         encode = msgspec.json.encode
         now = d.created_at_ms
@@ -218,6 +279,8 @@ class Records(MemoryBase):
             scheduled_at=d.scheduled_at_ms,
             expires_at=d.expires_at_ms,
             updated_at=now,
+            surface=item.surface.value,
+            list_id=list_id,
         )
         t = self._t
         t.messages[row.id] = row
@@ -245,6 +308,25 @@ class Records(MemoryBase):
             raise ValueError("message_id or tracking_id is required")
         if row is None or row.account_id != account_id:
             return None
+        return self._view(row)
+
+    async def message_list(
+        self, account_id: str, list_id: int, offset: int, limit: int
+    ) -> MessageListView | None:
+        listed = self._t.message_lists.get(list_id)
+        if listed is None or listed.account_id != account_id:
+            return None
+        rows = sorted(
+            (m for m in self._t.messages.values() if m.list_id == list_id),
+            key=lambda m: (m.created_at, m.id),
+        )
+        page = rows[offset : offset + limit]
+        return MessageListView(
+            list_id, listed.created_at, len(rows), tuple(self._view(m) for m in page)
+        )
+
+    def _view(self, row: MessageRow) -> MessageView:
+        t = self._t
         steps = [
             (
                 a.step,
@@ -452,6 +534,7 @@ def _account(row: AccountRow) -> Account:
         row.status_rate,
         row.status_burst,
         channel_order=order,
+        suspended=row.suspended_at is not None,
     )
 
 

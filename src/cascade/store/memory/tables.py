@@ -23,6 +23,7 @@ class AccountRow:
     status_burst: int | None = None
     channel_order: str | None = None
     created_at: int
+    suspended_at: int | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -32,6 +33,15 @@ class ApiKeyRow:
     key_hash: str
     created_at: int
     revoked_at: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class LoginRow:
+    login: str
+    account_id: str
+    password_hash: str
+    created_at: int
+    updated_at: int
 
 
 @dataclass(slots=True, kw_only=True)
@@ -75,6 +85,15 @@ class MessageRow:
     scheduled_at: int | None
     expires_at: int
     updated_at: int
+    surface: str = "cascade"
+    list_id: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class MessageListRow:
+    id: int
+    account_id: str
+    created_at: int
 
 
 @dataclass(slots=True, kw_only=True)
@@ -193,14 +212,32 @@ class ClickRow:
     user_agent: str | None
 
 
+@dataclass(slots=True, kw_only=True)
+class PriceLoadRow:
+    id: int
+    loaded_at: int
+    prices: int
+
+
+@dataclass(slots=True, kw_only=True)
+class PriceRow:
+    channel: str
+    country_prefix: str
+    price_micros: int
+    currency: str
+    load_id: int
+
+
 @dataclass
 class Tables:
     """Every table, keyed by its primary key (insertion order is kept, as dicts do)."""
 
     accounts: dict[str, AccountRow] = field(default_factory=dict)
     api_keys: dict[str, ApiKeyRow] = field(default_factory=dict)
+    logins: dict[str, LoginRow] = field(default_factory=dict)
     bots: dict[str, BotRow] = field(default_factory=dict)
     messages: dict[str, MessageRow] = field(default_factory=dict)
+    message_lists: dict[int, MessageListRow] = field(default_factory=dict)
     tasks: dict[str, TaskRow] = field(default_factory=dict)
     attempts: dict[str, AttemptRow] = field(default_factory=dict)
     orphan_reports: dict[int, OrphanRow] = field(default_factory=dict)
@@ -212,6 +249,8 @@ class Tables:
     variables: dict[tuple[str, str, int], VariableRow] = field(default_factory=dict)
     short_links: dict[str, ShortLinkRow] = field(default_factory=dict)
     clicks: dict[int, ClickRow] = field(default_factory=dict)
+    price_loads: dict[int, PriceLoadRow] = field(default_factory=dict)
+    prices: dict[tuple[str, str], PriceRow] = field(default_factory=dict)  # (chan, prefix)
     # the unique indexes the SQL schema has, and the lookups it indexes
     by_tracking: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, tid)
     by_idem: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, idem key)

@@ -11,7 +11,8 @@
 - `changes`: a message's change of state and the webhook events it owes;
 - `reports`: delivery reports (over `changes`);
 - `verification`: flash-call codes;
-- `ledger`: claims, transitions and send intents (over `reports` and `verification`).
+- `ledger`: claims, transitions and send intents (over `reports` and `verification`);
+- `prices`: the price table, replaced whole by each load, with its version.
 
 SQLite's writer runtime (thread, lock file, GIL switch) is `cascade.store.sqlite_runtime`.
 """
@@ -24,10 +25,11 @@ from cascade.store.sql.contacts import Contacts
 from cascade.store.sql.database import async_url
 from cascade.store.sql.intake import Intake
 from cascade.store.sql.ledger import Ledger
+from cascade.store.sql.prices import Prices
 from cascade.store.sql.views import Views
 
 
-class SqlStore(Accounts, Intake, Views, Contacts, Callbacks, Ledger):
+class SqlStore(Accounts, Intake, Views, Contacts, Callbacks, Ledger, Prices):
     """Everything the store does, over SQLite or PostgreSQL (see the modules)."""
 
 

@@ -1,4 +1,4 @@
-"""Accounts, their credentials (API keys, bots) and their stored variables."""
+"""Accounts, their credentials (API keys, bots, logins) and their stored variables."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from cascade.domain.variables import VariableKey
 from cascade.store import schema as t
-from cascade.store.base import Account, Credential, CredentialKind
+from cascade.store.base import Account, Credential, CredentialKind, Login, LoginTaken
 from cascade.store.sql.database import Database
 
 
@@ -51,6 +51,7 @@ class Accounts(Database):
                         a.status_rate,
                         a.status_burst,
                         a.channel_order,
+                        a.suspended_at,
                     )
                     .where(where)
                     .order_by(a.created_at)
@@ -60,7 +61,17 @@ class Accounts(Database):
         if row is None:
             return None
         order = tuple(row.channel_order.split(",")) if row.channel_order else None
-        return Account(*row[:-1], channel_order=order)
+        return Account(*row[:-2], channel_order=order, suspended=row.suspended_at is not None)
+
+    async def set_suspended(self, account_id: str, suspended: bool) -> bool:
+        a = t.accounts.c
+        async with self._write() as conn:
+            result = await conn.execute(
+                t.accounts.update()
+                .where(a.id == account_id)
+                .values(suspended_at=self._clock.now_ms() if suspended else None)
+            )
+        return bool(result.rowcount)
 
     async def set_channel_order(self, account_id: str, order: Sequence[str] | None) -> bool:
         """The account's own channel order; channels left out are off. None: all, in the
@@ -153,6 +164,58 @@ class Accounts(Database):
                 )
             ).first()
         return Credential(row[0], kind, row[1], row[2]) if row else None
+
+    # --- logins ---------------------------------------------------------------------------
+
+    async def set_login(self, account_id: str, login: str, password_hash: str) -> bool:
+        lg = t.logins.c
+        now = self._clock.now_ms()
+        async with self._write() as conn:
+            owner = (await conn.execute(sa.select(lg.account_id).where(lg.login == login))).scalar()
+            if owner is not None and owner != account_id:
+                raise LoginTaken(login)
+            if owner is not None:
+                await conn.execute(
+                    t.logins.update()
+                    .where(lg.login == login)
+                    .values(password_hash=password_hash, updated_at=now)
+                )
+                return True
+            exists = (
+                await conn.execute(sa.select(t.accounts.c.id).where(t.accounts.c.id == account_id))
+            ).first()
+            if exists is None:
+                return False
+            await conn.execute(
+                t.logins.insert().values(
+                    login=login,
+                    account_id=account_id,
+                    password_hash=password_hash,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return True
+
+    async def find_login(self, login: str) -> Login | None:
+        lg = t.logins.c
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(lg.login, lg.account_id, lg.password_hash).where(lg.login == login)
+                )
+            ).first()
+        return Login(*row) if row else None
+
+    async def replace_password_hash(self, login: str, old_hash: str, new_hash: str) -> bool:
+        lg = t.logins.c
+        async with self._write() as conn:
+            result = await conn.execute(
+                t.logins.update()
+                .where(lg.login == login, lg.password_hash == old_hash)
+                .values(password_hash=new_hash, updated_at=self._clock.now_ms())
+            )
+        return bool(result.rowcount)
 
     # --- variables ----------------------------------------------------------------------
 

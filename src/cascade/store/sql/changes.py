@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cascade.domain.records import MessageChange
+from cascade.domain.surfaces import owes_event, status_event
 from cascade.store import schema as t
 from cascade.store.bulk import Bulk, ByIds
 from cascade.store.sql.database import Database
@@ -23,8 +24,10 @@ _RESCHEDULE_TASK = Bulk(
     "UPDATE tasks SET due_at = ?, tries = ?, lease_owner = NULL, lease_until = NULL "
     "WHERE message_id = ?"
 )
-_CURRENT_MESSAGES = ByIds("SELECT id, status, account_id, tracking_id FROM messages WHERE id {ids}")
-_Stored = tuple[str, str, str]  # a message's status, account id, tracking id
+_CURRENT_MESSAGES = ByIds(
+    "SELECT id, status, account_id, tracking_id, surface FROM messages WHERE id {ids}"
+)
+_Stored = tuple[str, str, str, str]  # a message's status, account id, tracking id, surface
 _END_TASK = Bulk("DELETE FROM tasks WHERE message_id = ?")
 
 
@@ -36,7 +39,7 @@ class MessageChanges(Database):
         now: int,
         stored: Mapping[str, _Stored] | None = None,
     ) -> None:
-        """`stored`: the messages' (status, account id, tracking id) as stored, when the
+        """`stored`: the messages' (status, account id, tracking id, surface) as stored, when the
         caller has read them in this transaction already."""
         rows = [c for c in changes if c.store_message]
         tasks = [c for c in changes if c.store_task]
@@ -70,16 +73,10 @@ class MessageChanges(Database):
             [(c.due_at_ms, c.tries, c.message_id) for c in tasks if c.due_at_ms is not None],
         )
         events = [
-            (
-                c.message_id,
-                current[c.message_id][1],
-                current[c.message_id][2],
-                c.status,
-                c.channel,
-                c.reason,
-            )
+            (c, current[c.message_id])
             for c in rows
-            if c.message_id in current and current[c.message_id][0] != c.status
+            if c.message_id in current
+            and owes_event(current[c.message_id][3], current[c.message_id][0], c.status, c.reason)
         ]
         if events:
             self._emit(conn, events, hooks, now)
@@ -105,16 +102,18 @@ class MessageChanges(Database):
     def _emit(
         self,
         conn: Connection,
-        events: Sequence[tuple[str, str, str, str, str | None, str | None]],
+        events: Sequence[tuple[MessageChange, _Stored]],
         hooks: dict[str, list[str]],
         now: int,
     ) -> None:
-        """Owe each active callback of the message's account one event per status change."""
+        """Owe each active callback of the message's account one event per status change,
+        in the shape of the surface the message came through."""
         m = t.messages.c
         rows: list[dict[str, object]] = []
-        for message_id, account_id, tracking_id, status, channel, reason in events:
+        for change, (_, account_id, tracking_id, surface) in events:
             if account_id not in hooks:
                 continue
+            message_id = change.message_id
             # the increment runs under the row's write lock, so numbers never repeat
             seq = (
                 conn.execute(
@@ -125,15 +124,16 @@ class MessageChanges(Database):
                 )
             ).scalar_one()
             payload = msgspec.json.encode(
-                {
-                    "messageId": message_id,
-                    "trackinId": tracking_id,
-                    "status": status,
-                    "channel": channel,
-                    "reason": reason,
-                    "seq": seq,
-                    "at": now,
-                }
+                status_event(
+                    surface,
+                    message_id=message_id,
+                    tracking_id=tracking_id,
+                    status=change.status,
+                    channel=change.channel,
+                    reason=change.reason,
+                    seq=seq,
+                    at_ms=now,
+                )
             ).decode()
             rows.extend(
                 {

@@ -57,18 +57,20 @@ _GROUP_MESSAGES = 5000  # a group commit takes requests until it holds this many
 
 @dataclass
 class _Waiting:
-    """A request waiting for its group commit."""
+    """A request waiting for its group commit; a message list's gets its list id."""
 
     account_id: str
     items: Sequence[NewMessage]
     done: asyncio.Future[list[str]]
+    listed: bool = False
+    list_id: int | None = None
 
 
 # the columns `_rows` fills, in its order
 _MESSAGE_COLUMNS = (
     "id, account_id, tracking_id, fingerprint, idem_key, route, message_type, from_name, "
     "phone, text, survey_options, fallback, media, plan, ttl, pinned_bots, "
-    "status, created_at, scheduled_at, expires_at, updated_at"
+    "status, created_at, scheduled_at, expires_at, updated_at, surface, list_id"
 )
 _INSERT_MESSAGE = Bulk(
     f"INSERT INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608 - constant text
@@ -82,7 +84,7 @@ _INSERT_TASK = Bulk("INSERT INTO tasks (message_id, due_at) VALUES (?, ?)")
 
 
 def _rows(
-    account_id: str, item: NewMessage
+    account_id: str, item: NewMessage, list_id: int | None
 ) -> tuple[tuple[Any, ...], tuple[str, int], list[dict[str, Any]]]:
     """The message, task and short-link rows of one new message."""
     d = item.draft
@@ -112,6 +114,8 @@ def _rows(
         d.scheduled_at_ms,
         d.expires_at_ms,
         now,
+        item.surface.value,
+        list_id,
     )
     task = (item.id, d.due_at_ms)
     links = [
@@ -144,6 +148,21 @@ class Intake(Database):
         if not messages:
             return []
         waiting = _Waiting(account_id, messages, asyncio.get_running_loop().create_future())
+        return await self._wait_for_commit(waiting)
+
+    async def accept_list(
+        self, account_id: str, messages: Sequence[NewMessage]
+    ) -> tuple[int, list[str]]:
+        """Commit a message list (see IntakeStore.accept_list): as `accept`, in the same
+        group commits, with a new list id its new messages keep."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(account_id, messages, loop.create_future(), listed=True)
+        ids = await self._wait_for_commit(waiting)
+        if waiting.list_id is None:  # numbered in the transaction that stored the result
+            raise StoreError("a message list was committed without its id")
+        return waiting.list_id, ids
+
+    async def _wait_for_commit(self, waiting: _Waiting) -> list[str]:
         self._accepts.append(waiting)
         if not self._accepting:
             self._accepting = True
@@ -203,10 +222,7 @@ class Intake(Database):
 
         taken: dict[tuple[str, str], tuple[str, bytes]] = {}  # by this group, so far
         outcomes: list[list[str] | StoreError] = []
-        message_rows: list[tuple[Any, ...]] = []
-        task_rows: list[tuple[str, int]] = []
-        due_now = False  # some message is due at once (not scheduled for later)
-        link_rows: list[dict[str, Any]] = []
+        new: list[tuple[_Waiting, list[NewMessage]]] = []  # each request's new messages
         for waiting in group:
             account_id = waiting.account_id
             ids: list[str] = []
@@ -237,9 +253,16 @@ class Intake(Database):
                 continue
             taken.update(mine)
             outcomes.append(ids)
+            new.append((waiting, rows))
+        self._number_lists(conn, [waiting for waiting, _ in new if waiting.listed])
+        message_rows: list[tuple[Any, ...]] = []
+        task_rows: list[tuple[str, int]] = []
+        due_now = False  # some message is due at once (not scheduled for later)
+        link_rows: list[dict[str, Any]] = []
+        for waiting, rows in new:
             for item in rows:
                 due_now = due_now or item.draft.due_at_ms <= item.draft.created_at_ms
-                message, task, links = _rows(account_id, item)
+                message, task, links = _rows(waiting.account_id, item, waiting.list_id)
                 message_rows.append(message)
                 task_rows.append(task)
                 link_rows.extend(links)
@@ -251,6 +274,19 @@ class Intake(Database):
             if due_now:
                 self._notify(conn)  # wake PostgreSQL workers: work is due now
         return outcomes
+
+    def _number_lists(self, conn: Connection, listed: Sequence[_Waiting]) -> None:
+        """Give each message list its id: one multi-row insert, its ids returned in the
+        order of its rows."""
+        if not listed:
+            return
+        lists = t.message_lists
+        rows = [{"account_id": w.account_id, "created_at": self._clock.now_ms()} for w in listed]
+        returned = conn.execute(
+            lists.insert().returning(lists.c.id, sort_by_parameter_order=True), rows
+        )
+        for waiting, list_id in zip(listed, returned.scalars(), strict=True):
+            waiting.list_id = int(list_id)
 
     def _recent_repeats(
         self, conn: Connection, account_id: str, items: Sequence[NewMessage]

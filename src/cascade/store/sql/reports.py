@@ -286,7 +286,8 @@ _ATTEMPT_SELECT = (
 _ATTEMPTS = ByIds(_ATTEMPT_SELECT + "id {ids}")
 _ATTEMPTS_BY_PROVIDER = ByIds(_ATTEMPT_SELECT + "channel = ? AND provider_message_id {ids}")
 _MESSAGES = ByIds(
-    "SELECT id, status, step, channel, reason, account_id, tracking_id FROM messages WHERE id {ids}"
+    "SELECT id, status, step, channel, reason, account_id, tracking_id, surface "
+    "FROM messages WHERE id {ids}"
 )
 _LEASES = ByIds("SELECT message_id, lease_until FROM tasks WHERE message_id {ids}")
 
@@ -363,9 +364,10 @@ class _ReportRows:
                 reason,
                 account_id,
                 tracking_id,
+                surface,
             ) in _MESSAGES.rows(conn, message_ids, lock=True):
                 messages[message_id] = _Message(status, step, channel, reason)
-                stored[message_id] = (status, account_id, tracking_id)
+                stored[message_id] = (status, account_id, tracking_id, surface)
             # Locked, so a claim either committed before (its lease is seen here) or
             # comes after this transaction: SQLite's one writer runs them in turn, and
             # PostgreSQL's claim skips the locked task this round (SKIP LOCKED).

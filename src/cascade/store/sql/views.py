@@ -1,77 +1,95 @@
-"""Reading a message back (`GET /api/status`) and following its short links."""
+"""Reading messages back (`GET /api/status`, `GET /bat/message…`) and following their
+short links."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cascade.store import schema as t
-from cascade.store.base import AttemptView, MessageView, view_of
+from cascade.store.base import AttemptView, MessageListView, MessageView, Step, view_of
 from cascade.store.sql.database import Database
+
+_m = t.messages.c
+_VIEW_COLUMNS = (
+    _m.id,
+    _m.tracking_id,
+    _m.status,
+    _m.channel,
+    _m.reason,
+    _m.message_type,
+    _m.route,
+    _m.phone,
+    _m.text,
+    _m.created_at,
+    _m.scheduled_at,
+    _m.expires_at,
+    _m.updated_at,
+    _m.survey_answer,
+    _m.skipped,
+    _m.surface,
+    _m.list_id,
+    _m.plan,
+)
 
 
 class Views(Database):
     async def message_view(
         self, account_id: str, *, message_id: str | None = None, tracking_id: str | None = None
     ) -> MessageView | None:
-        m = t.messages.c
         if message_id is not None:
-            where = m.id == message_id
+            where = _m.id == message_id
         elif tracking_id is not None:
-            where = m.tracking_id == tracking_id
+            where = _m.tracking_id == tracking_id
         else:
             raise ValueError("message_id or tracking_id is required")
         async with self._read() as conn:
             row = (
                 await conn.execute(
-                    sa.select(
-                        m.id,
-                        m.tracking_id,
-                        m.status,
-                        m.channel,
-                        m.reason,
-                        m.message_type,
-                        m.route,
-                        m.phone,
-                        m.text,
-                        m.created_at,
-                        m.scheduled_at,
-                        m.expires_at,
-                        m.updated_at,
-                        m.survey_answer,
-                        m.skipped,
-                        m.plan,
-                    ).where(where, m.account_id == account_id)
+                    sa.select(*_VIEW_COLUMNS).where(where, _m.account_id == account_id)
                 )
             ).first()
             if row is None:
                 return None
-            a = t.attempts.c
-            steps = [
-                (r[0], r[5], AttemptView(*r[1:], step=r[0]))
-                for r in await conn.execute(
-                    sa.select(
-                        a.step,
-                        a.channel,
-                        a.status,
-                        a.reason,
-                        a.provider_message_id,
-                        a.started_at,
-                        a.finished_at,
-                        a.parts,
-                        a.detail,
-                    )
-                    .where(a.message_id == row.id)
-                    .order_by(a.step, a.started_at)
-                )
-            ]
-            clicks = (
+            [view] = await _views(conn, [row])
+        return view
+
+    async def message_list(
+        self, account_id: str, list_id: int, offset: int, limit: int
+    ) -> MessageListView | None:
+        """One page of a message list of the account's (None: no such list of its)."""
+        lists = t.message_lists.c
+        async with self._read() as conn:
+            created_at = (
                 await conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(t.clicks.join(t.short_links))
-                    .where(t.short_links.c.message_id == row.id)
+                    sa.select(lists.created_at).where(
+                        lists.id == list_id, lists.account_id == account_id
+                    )
+                )
+            ).scalar()
+            if created_at is None:
+                return None
+            total = (
+                await conn.execute(
+                    sa.select(sa.func.count()).where(
+                        _m.list_id == list_id, _m.account_id == account_id
+                    )
                 )
             ).scalar_one()
-        return view_of(row, steps, int(clicks))
+            rows = list(
+                await conn.execute(
+                    sa.select(*_VIEW_COLUMNS)
+                    .where(_m.list_id == list_id, _m.account_id == account_id)
+                    .order_by(_m.created_at, _m.id)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            )
+            views = await _views(conn, rows)
+        return MessageListView(list_id, int(created_at), int(total), tuple(views))
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         s = t.short_links.c
@@ -81,3 +99,44 @@ class Views(Database):
                 return None
             await conn.execute(t.clicks.insert().values(code=code, at=at_ms, user_agent=user_agent))
         return str(url)
+
+
+async def _views(conn: AsyncConnection, rows: Sequence[Any]) -> list[MessageView]:
+    """The messages' views from their rows: their attempts and clicks in one query each."""
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    a = t.attempts.c
+    steps: dict[str, list[Step]] = {}
+    for r in await conn.execute(
+        sa.select(
+            a.message_id,
+            a.step,
+            a.channel,
+            a.status,
+            a.reason,
+            a.provider_message_id,
+            a.started_at,
+            a.finished_at,
+            a.parts,
+            a.detail,
+        )
+        .where(a.message_id.in_(ids))
+        .order_by(a.step, a.started_at)
+    ):
+        message_id, step, channel, status, reason, provider_id, started, finished, parts, detail = r
+        attempt = AttemptView(
+            channel, status, reason, provider_id, started, finished, parts, detail, step
+        )
+        steps.setdefault(message_id, []).append((step, started, attempt))
+    links = t.short_links.c
+    clicks: dict[str, int] = {
+        message_id: int(n)
+        for message_id, n in await conn.execute(
+            sa.select(links.message_id, sa.func.count())
+            .select_from(t.clicks.join(t.short_links))
+            .where(links.message_id.in_(ids))
+            .group_by(links.message_id)
+        )
+    }
+    return [view_of(row, steps.get(row.id, []), int(clicks.get(row.id, 0))) for row in rows]

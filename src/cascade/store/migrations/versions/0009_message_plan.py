@@ -6,7 +6,7 @@ message as compact JSON (domain.content.Step, empty fields left out) and replace
 route when set; messages of the Cascade API leave it NULL and follow their route.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-06 17:10:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
