@@ -28,14 +28,17 @@ from cascade.channels.flashcall import (
     FlashCallChannel,
     caller_for,
     code_of,
+    given_caller,
     handle_webhook,
+    masked,
     new_code,
     pattern,
+    pattern_in,
     signature,
     verify,
 )
 from cascade.channels.flashcall.codes import check_prefix
-from cascade.domain.content import ContentKind
+from cascade.domain.content import Content, ContentKind
 from cascade.domain.delivery import Verdict
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.sending import (
@@ -224,12 +227,14 @@ def error(http_status: int, code: int, message: str = "error") -> httpx.Response
     return httpx.Response(http_status, json=body)
 
 
-def outbound(phone: str = "+380501234569", *, ttl: int = 300, address: str = "") -> Outbound:
+def outbound(
+    phone: str = "+380501234569", *, ttl: int = 300, address: str = "", caller_id: str | None = None
+) -> Outbound:
     return outbound_to(
         phone,
         SENDER,
         address=address or phone,
-        text="",
+        content=Content(caller_id=caller_id),
         message_type="flashcall",
         ttl_remaining_s=ttl,
     )
@@ -282,8 +287,11 @@ CALLER = cases.Matching(re.escape(PREFIX) + r"\d{4}")  # the code is the caller'
 
 
 def caller_of(outcome: Outcome) -> tuple[str, ...]:
-    """The caller number a placed call carries its code in: never to be logged."""
-    return (PREFIX + outcome.secret,) if isinstance(outcome, Sent) and outcome.secret else ()
+    """The caller number a placed call carries its code in (its detail's number): never to
+    be logged."""
+    if isinstance(outcome, Sent) and outcome.secret and outcome.detail:
+        return (outcome.detail.split(" ")[0],)
+    return ()
 
 
 TWILIO = cases.HttpBench(
@@ -398,10 +406,73 @@ FAULT_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
 ]
 
 
+OWN_CALLER = "+380441239876"
+
+# the message names its caller number (the core API's `callerId`): its last digits the code
+CALLER_ID_CASES = [
+    call(
+        "the caller number is the message's, its last four digits the code",
+        created(),
+        Sent(CALL_SID, detail="+380441239876 (***9876)", secret="9876"),
+        outbound(caller_id=OWN_CALLER),
+        From=OWN_CALLER,
+    ),
+    call(
+        "the code is as long as the channel's codes",
+        created(),
+        Sent(CALL_SID, detail="+380441239876 (***239876)", secret="239876"),
+        outbound(caller_id=OWN_CALLER),
+        config={"code_length": 6},
+        From=OWN_CALLER,
+    ),
+    call(
+        "a caller number that is not the account's fails the message, not the channel",
+        error(400, 21210),
+        Failed("CALLER_ID_NOT_VERIFIED"),
+        outbound(caller_id=OWN_CALLER),
+        From=OWN_CALLER,
+    ),
+    *(
+        cases.SendCase(f"caller id {bad!r} is refused", outbound(caller_id=bad), [],
+                       Failed("INVALID_CALLER_ID"))
+        for bad in ["380441239876", "+3804412398ab", "+1234", "+0441239876", "+1234567890123456"]
+    ),
+]  # fmt: skip
+
 ALL = [
     *CASES,
+    *CALLER_ID_CASES,
     *(call(label, reply, expected) for label, reply, expected in [*ERROR_CASES, *FAULT_CASES]),
 ]
+
+
+@pytest.mark.parametrize(
+    ("caller", "length", "expected"),
+    [
+        ("+380441239876", 4, ("+380441239876", "9876")),
+        ("+380441239876", 6, ("+380441239876", "239876")),
+        ("+12025550123", 4, ("+12025550123", "0123")),
+    ],
+)
+def test_given_caller_is_the_number_and_its_code(
+    caller: str, length: int, expected: tuple[str, str]
+) -> None:
+    assert given_caller(caller, length) == expected
+    assert masked(expected[1]) == "***" + expected[1]
+
+
+@pytest.mark.parametrize(
+    ("detail", "shown"),
+    [
+        ("+380441239876 (***9876)", "***9876"),
+        ("+380441234567 (***234567)", "***234567"),
+        ("UCS-2, 3 parts", None),
+        ("+380441239876 9876", None),
+        ("+380441239876 (9876)", None),
+    ],
+)
+def test_pattern_in_reads_the_pattern_a_detail_carries(detail: str, shown: str | None) -> None:
+    assert pattern_in(detail) == shown
 
 
 @pytest.mark.parametrize("case", ALL, ids=cases.ids)

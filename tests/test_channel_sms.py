@@ -29,7 +29,16 @@ from cascade.channels.sms.session import (
     receipt_fields,
 )
 from cascade.channels.sms.spec import SPEC as SMS_SPEC
-from cascade.domain.content import Content, ContentKind
+from cascade.domain.content import (
+    Action,
+    ActionKind,
+    Button,
+    Card,
+    Content,
+    ContentKind,
+    Media,
+    MediaKind,
+)
 from cascade.domain.events import DeliveryReport, Event, InboundMessage
 from cascade.domain.sending import (
     Failed,
@@ -436,6 +445,104 @@ def test_it_is_a_session_channel_with_limits_as_data() -> None:
 )
 def test_the_spec_counts_a_steps_parts_before_it_is_sent(content: Content, parts: int) -> None:
     assert SMS_SPEC.parts(content) == parts
+
+
+SHOP = "https://shop.test/sale"
+
+
+def _link(text: str, url: str) -> Button:
+    return Button(text, Action(ActionKind.OPEN_URL, url=url))
+
+
+# a rich step sent by SMS: (what, the step's content, the text the SMSC gets, its coding)
+DEGRADED: list[tuple[str, Content, str, int, int]] = [
+    (
+        "a survey: numbered options",
+        Content(text="How was your delivery?", survey=("Good", "Bad", "Not yet")),
+        "How was your delivery?\n1. Good\n2. Bad\n3. Not yet",
+        0x00,
+        1,
+    ),
+    (
+        "an image and a button: the button's link",
+        Content(
+            text="Spring sale: -20%",
+            media=Media(MediaKind.IMAGE, "https://cdn.test/spring.jpg"),
+            buttons=(_link("Shop now", SHOP),),
+        ),
+        f"Spring sale: -20%\n{SHOP}",
+        0x00,
+        1,
+    ),
+    (
+        "an image alone: its link",
+        Content(text="New in", media=Media(MediaKind.IMAGE, "https://cdn.test/new.jpg")),
+        "New in\nhttps://cdn.test/new.jpg",
+        0x00,
+        1,
+    ),
+    (
+        "a carousel: each card's title, description and link",
+        Content(
+            text="New in",
+            carousel=(
+                Card(
+                    "Shoes",
+                    "Leather",
+                    Media(MediaKind.IMAGE, "https://cdn.test/s.jpg"),
+                    (_link("Buy", "https://shop.test/shoes"),),
+                ),
+                Card("Bags", None, Media(MediaKind.IMAGE, "https://cdn.test/b.jpg")),
+            ),
+        ),
+        "New in\nShoes\nLeather\nhttps://shop.test/shoes\nBags\nhttps://cdn.test/b.jpg",
+        0x00,
+        1,
+    ),
+    (
+        "a long survey in GSM-7: two parts",
+        Content(text="q" * 150, survey=("yes", "no")),
+        "q" * 150 + "\n1. yes\n2. no",
+        0x00,
+        2,
+    ),
+    (
+        "a Cyrillic survey: UCS-2, three parts",
+        Content(text=CYRILLIC_200[:140], survey=("Так", "Ні")),  # noqa: RUF001
+        CYRILLIC_200[:140] + "\n1. Так\n2. Ні",  # noqa: RUF001
+        0x08,
+        3,
+    ),
+    (
+        "a Cyrillic carousel: UCS-2",
+        Content(text="Новинки", carousel=(Card("Взуття"), Card("Сумки", "Шкіра"))),
+        "Новинки\nВзуття\nСумки\nШкіра",  # noqa: RUF001
+        0x08,
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "text", "coding", "parts"),
+    [d[1:] for d in DEGRADED],
+    ids=[d[0] for d in DEGRADED],
+)
+async def test_a_rich_step_goes_by_sms_as_the_text_fit_makes_in_the_parts_the_spec_counts(
+    smsc: SmscSimulator, channel: SmsChannel, content: Content, text: str, coding: int, parts: int
+) -> None:
+    """What the planner hands the SMS channel is `Content.fit` for what SMS carries; the
+    parts `ChannelSpec.parts` counts before sending are the parts the SMSC then takes."""
+    fitted = content.fit(SMS_SPEC.limits.carries)
+    assert fitted == Content(text=text)
+    smsc.scripts.set(PHONE, QUICK)
+    out = outbound_to(PHONE, Sender(id="smpp", token=""), content=fitted, ttl_remaining_s=3600)
+    result = await sent(channel, out)
+    (message,) = smsc.received
+    assert (message.text, message.data_coding) == (text, coding)
+    assert message.parts == result.parts == SMS_SPEC.parts(content) == parts
+    assert {part.data_coding for part in smsc.parts} == {coding}
+    assert len(smsc.parts) == message.parts
 
 
 async def test_cyrillic_200_chars_go_as_ucs2_in_3_parts_and_receipts_mark_them_delivered(

@@ -45,6 +45,7 @@ from tests.e2e_stack import (
     ChannelStack,
     build_channel_stack,
 )
+from tests.media_server import media_server
 
 pytestmark = pytest.mark.live
 
@@ -230,12 +231,12 @@ def test_a_promo_is_a_rich_card_on_rcs_and_text_with_its_link_by_sms(
 ) -> None:
     to_rcs, to_sms = phone(4), phone(6)
     text = unique_text("Spring sale: 20% off everything")
-    image = "https://cdn.example.com/promo/spring.png"
     button = "https://shop.example.com/spring?src=cascade"
-    media = {"imageUrl": image, "buttonText": "Shop now", "buttonUrl": button}
-
-    ids = stack.send([message(to, text, "promo", **media) for to in (to_rcs, to_sms)])
-    on_rcs, by_sms = (stack.wait_final(i) for i in ids)
+    with media_server() as host:  # RBM fetches the card's image before it takes the message
+        image = host.url("card.png")
+        media = {"imageUrl": image, "buttonText": "Shop now", "buttonUrl": button}
+        ids = stack.send([message(to, text, "promo", **media) for to in (to_rcs, to_sms)])
+        on_rcs, by_sms = (stack.wait_final(i) for i in ids)
 
     assert (on_rcs["status"], on_rcs["channel"]) == ("delivered", "rcs"), on_rcs
     [card_message] = stack.sim_get("rcs", "received", phone=to_rcs)

@@ -18,7 +18,16 @@ import httpx
 import pytest
 
 from cascade.channels.flashcall import FlashCallChannel, handle_webhook, signature
-from cascade.domain.sending import Misconfigured, Outbound, Sender, Sent, Throttled, Unreachable
+from cascade.domain.content import Content
+from cascade.domain.sending import (
+    Failed,
+    Misconfigured,
+    Outbound,
+    Sender,
+    Sent,
+    Throttled,
+    Unreachable,
+)
 from cascade.simulators.flashcall import FlashCallSimulator, create_app
 from tests import live_simulator
 from tests.live_simulator import live_on, script, wait_for
@@ -285,3 +294,69 @@ async def test_admin_controls(live: Live) -> None:
     assert (await live.admin.delete("/_sim/received")).status_code == 204
     assert (await live.admin.get("/_sim/received")).json() == []
     assert (await live.admin.get("/_sim/callbacks")).json() == []
+
+
+# --- a caller number the message names ----------------------------------------------------------
+
+OWN_CALLER = "+380441239876"
+
+
+@pytest.fixture
+async def owned() -> AsyncIterator[Live]:
+    """The account owns the block of caller numbers the channel draws codes from."""
+    receiver = Receiver("flashcall", handle_webhook, (SENDER,), form_field("CallStatus"))
+    simulator = FlashCallSimulator(ring_ms=50)
+    app = create_app(simulator, accounts={ACCOUNT: TOKEN}, number_blocks={ACCOUNT: PREFIX})
+    async with live_on(
+        app, simulator, receiver, lambda url: flashcall_channel(url, receiver.url)
+    ) as live:
+        yield live
+
+
+def calling_from(phone: str, caller_id: str) -> Outbound:
+    return numbered_outbound_to(
+        phone,
+        SENDER,
+        content=Content(caller_id=caller_id),
+        message_type="flashcall",
+        ttl_remaining_s=300,
+    )
+
+
+async def test_a_verified_caller_id_carries_the_code(owned: Live) -> None:
+    phone = "+380501234569"
+    auth = (ACCOUNT, TOKEN)
+    callers = f"/2010-04-01/Accounts/{ACCOUNT}/OutgoingCallerIds.json"
+    # not the account's number yet: this message fails, nothing rings
+    outcome = await owned.channel.send(calling_from(phone, OWN_CALLER))
+    assert outcome == Failed("CALLER_ID_NOT_VERIFIED")
+    assert owned.simulator.calls == []
+
+    verified = await owned.admin.post(callers, data={"PhoneNumber": OWN_CALLER}, auth=auth)
+    assert verified.status_code == 201
+    assert verified.json()["phone_number"] == OWN_CALLER
+    listed = (await owned.admin.get(callers, auth=auth)).json()["outgoing_caller_ids"]
+    assert [c["phone_number"] for c in listed] == [OWN_CALLER]
+
+    outcome = await owned.channel.send(calling_from(phone, OWN_CALLER))
+    assert isinstance(outcome, Sent)
+    assert (outcome.secret, outcome.detail) == ("9876", f"{OWN_CALLER} (***9876)")
+    # a drawn code still comes from the account's own block
+    drawn = await owned.channel.send(outbound("+380501234568"))
+    assert isinstance(drawn, Sent)
+    assert drawn.secret is not None
+    received = (await owned.admin.get("/_sim/received")).json()
+    assert [(c["to"], c["from"]) for c in received] == [
+        (phone, OWN_CALLER),
+        ("+380501234568", PREFIX + drawn.secret),
+    ]
+    await wait_for(lambda: len(reports(owned.receiver, outcome.provider_id)) == 1)
+
+
+async def test_caller_ids_need_the_account_and_a_number(owned: Live) -> None:
+    callers = f"/2010-04-01/Accounts/{ACCOUNT}/OutgoingCallerIds.json"
+    unauthenticated = await owned.admin.post(callers, data={"PhoneNumber": OWN_CALLER})
+    assert (unauthenticated.status_code, unauthenticated.json()["code"]) == (401, 20003)
+    bad = await owned.admin.post(callers, data={"PhoneNumber": "12345"}, auth=(ACCOUNT, TOKEN))
+    assert (bad.status_code, bad.json()["code"]) == (400, 21450)
+    assert owned.simulator.caller_ids == {}

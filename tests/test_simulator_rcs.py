@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +20,21 @@ import httpx
 import pytest
 
 from cascade.channels.rcs import RcsChannel, ServiceAccountTokens, handle_webhook
+from cascade.domain.content import Action, ActionKind, Button, Card, Content, Media, MediaKind
 from cascade.domain.events import SurveyAnswer
-from cascade.domain.sending import Misconfigured, Outbound, Sender, Sent, Throttled, Unreachable
+from cascade.domain.sending import (
+    Failed,
+    Misconfigured,
+    Outbound,
+    Sender,
+    Sent,
+    Throttled,
+    Unreachable,
+)
 from cascade.simulators.rcs import RcsSimulator, create_app, new_service_account
 from tests import live_simulator
 from tests.live_simulator import script, serving, wait_for
+from tests.media_server import MediaHost, media_server
 from tests.outbound import outbound_to
 from tests.receiver import Receiver, reports
 
@@ -45,6 +55,12 @@ pytestmark = pytest.mark.live
 @dataclass
 class Live(live_simulator.Live[RcsSimulator, RcsChannel]):
     key: dict[str, str]  # the service account's key, as the channel's token source has it
+
+
+@pytest.fixture(scope="module")
+def media() -> Iterator[MediaHost]:
+    with media_server() as host:
+        yield host
 
 
 @pytest.fixture(scope="module")
@@ -223,21 +239,109 @@ async def test_survey_and_its_answer(ready: Live) -> None:
     ]
 
 
-async def test_promo_is_a_rich_card_rbm_accepts(ready: Live) -> None:
+async def test_promo_is_a_rich_card_rbm_accepts(ready: Live, media: MediaHost) -> None:
     out = outbound(
         CAPABLE,
         message_type="promo",
         text="Spring sale: -20% on everything",
-        image_url="https://shop.test/spring.jpg",
+        image_url=media.url("sale.jpg"),
         button_text="Shop now",
         button_url="https://shop.test/sale",
     )
     assert await ready.channel.send(out) == Sent(out.attempt_id)
     (received,) = (await ready.admin.get("/_sim/received")).json()
     card = received["body"]["contentMessage"]["richCard"]["standaloneCard"]["cardContent"]
-    assert card["media"]["contentInfo"]["fileUrl"] == "https://shop.test/spring.jpg"
+    assert card["media"]["contentInfo"]["fileUrl"] == media.url("sale.jpg")
     assert card["suggestions"][0]["action"]["openUrlAction"] == {"url": "https://shop.test/sale"}
     assert received["body"]["messageTrafficType"] == "PROMOTION"
+    assert media.url("sale.jpg") in ready.simulator.media.seen  # RBM fetched it
+
+
+def _rich_contents(media: MediaHost) -> list[Content]:
+    def still(name: str, height: str | None = None, width: str | None = None) -> Media:
+        return Media(MediaKind.IMAGE, media.url(name), height=height, width=width)
+
+    open_url = Button("Shop now", Action(ActionKind.OPEN_URL, url="https://shop.test/sale"))
+    call = Button("Call us", Action(ActionKind.DIAL, phone="+380441234567"))
+    where = Button("Share location", Action(ActionKind.SHARE_LOCATION))
+    event = Button(
+        "Add to calendar",
+        Action(
+            ActionKind.CREATE_CALENDAR_EVENT,
+            title="Spring sale",
+            description="All day",
+            start="2026-03-01T10:00:00+02:00",
+            end="2026-03-01T18:00:00+02:00",
+        ),
+    )
+    video = Media(
+        MediaKind.VIDEO, media.url("promo.mp4"), thumbnail_url=media.url("thumb.jpg"), height="TALL"
+    )
+    return [
+        Content(
+            text="Pick one",
+            suggestions=(Button("Yes", Action(ActionKind.REPLY)), open_url, call, where, event),
+        ),
+        Content(
+            text="Spring sale",
+            media=Media(
+                MediaKind.IMAGE, media.url("card.png"), thumbnail_url=media.url("thumb.jpg")
+            ),
+            buttons=(open_url, event),
+        ),
+        Content(text="Watch", media=video, suggestions=(call,)),
+        Content(
+            text="New in",
+            carousel=(
+                Card("Shoes", "Leather", still("card.png", "SHORT", "SMALL"), (open_url,)),
+                Card("Bags", None, still("sale.jpg", "MEDIUM", "SMALL"), (call, where)),
+                Card("Hats", "Wool", None, (event,)),
+            ),
+            suggestions=(Button("More", Action(ActionKind.REPLY)),),
+        ),
+    ]
+
+
+async def test_rich_content_of_each_kind_is_taken_and_its_media_fetched(
+    ready: Live, media: MediaHost
+) -> None:
+    """The real channel's bodies against the simulator's own checks; every file fetched
+    from the loopback media host."""
+    contents = _rich_contents(media)
+    for content in contents:
+        out = outbound(CAPABLE, content=content)
+        assert await ready.channel.send(out) == Sent(out.attempt_id), content
+    received = (await ready.admin.get("/_sim/received")).json()
+    shown = [r["body"]["contentMessage"] for r in received]
+    assert [next(k for k in ("text", "richCard") if k in m) for m in shown] == [
+        "text",
+        "richCard",
+        "richCard",
+        "richCard",
+    ]
+    assert [len(m.get("suggestions", [])) for m in shown] == [5, 0, 1, 1]
+    assert shown[3]["richCard"]["carouselCard"]["cardWidth"] == "SMALL"
+    fetched = set(ready.simulator.media.seen)
+    names = ("card.png", "sale.jpg", "thumb.jpg", "promo.mp4")
+    assert fetched == {media.url(n) for n in names}
+
+
+async def test_a_tapped_suggested_reply_is_the_answer(ready: Live) -> None:
+    content = Content(text="Coming?", suggestions=(Button("Yes", Action(ActionKind.REPLY)),))
+    out = outbound(CAPABLE, content=content)
+    assert await ready.channel.send(out) == Sent(out.attempt_id)
+    tapped = await ready.admin.post(f"/_sim/users/{CAPABLE}/reply", params={"text": "Yes"})
+    assert tapped.json() == {"kind": "suggestionResponse", "webhook_status": 200}
+    (answer,) = [e for e in ready.receiver.events() if isinstance(e, SurveyAnswer)]
+    assert (answer.answer, answer.message_id) == ("Yes", out.message_id)
+
+
+async def test_media_rbm_cannot_fetch_fails_the_send(ready: Live, media: MediaHost) -> None:
+    content = Content(text="Sale", media=Media(MediaKind.IMAGE, media.url("gone.jpg")))
+    outcome = await ready.channel.send(outbound(CAPABLE, content=content))
+    assert outcome == Failed("INVALID_ARGUMENT")
+    assert [s for m, _, s in await calls(ready) if m == "POST"] == [400]
+    assert (await ready.admin.get("/_sim/received")).json() == []
 
 
 # --- authentication -------------------------------------------------------------------------------
@@ -317,6 +421,110 @@ async def test_rbm_refuses_what_it_would_refuse(ready: Live) -> None:
     long_chip = [{"reply": {"text": "x" * 26, "postbackData": "p"}}]
     assert await create({"contentMessage": {"text": "hi", "suggestions": long_chip}}) == 400
     assert await create({**text, "ttl": "10s"}) == 200
+
+
+def _card(**content: Any) -> dict[str, Any]:
+    return {"title": "Shoes", **content}
+
+
+def _carousel(*cards: dict[str, Any], width: str = "MEDIUM") -> dict[str, Any]:
+    carousel = {"cardWidth": width, "cardContents": list(cards)}
+    return {"contentMessage": {"richCard": {"carouselCard": carousel}}}
+
+
+def _standalone(**content: Any) -> dict[str, Any]:
+    card = {"cardOrientation": "VERTICAL", "cardContent": {"description": "Sale", **content}}
+    return {"contentMessage": {"richCard": {"standaloneCard": card}}}
+
+
+def _chip(**action: Any) -> dict[str, Any]:
+    return {"contentMessage": {"text": "hi", "suggestions": [
+        {"action": {"text": "Go", "postbackData": "p", **action}}]}}  # fmt: skip
+
+
+def _media(url: str, height: str | None = "MEDIUM", **info: str) -> dict[str, Any]:
+    media: dict[str, Any] = {"contentInfo": {"fileUrl": url, **info}}
+    if height is not None:
+        media["height"] = height
+    return media
+
+
+EVENT = {"title": "Sale", "startTime": "2026-03-01T10:00:00Z", "endTime": "2026-03-01T11:00:00Z"}
+
+
+def _rich_refusals(media: MediaHost) -> list[tuple[str, dict[str, Any], str]]:
+    """(what, the body, the start of RBM's message) for each rich body RBM refuses."""
+    image, pdf = media.url("card.png"), media.url("invoice.pdf")
+    reply = {"reply": {"text": "ok", "postbackData": "p"}}
+    return [
+        ("a carousel of one", _carousel(_card()), "a carousel has 2 to 10 cards"),
+        ("a carousel of eleven", _carousel(*[_card()] * 11), "a carousel has 2 to 10 cards"),
+        ("a width RBM lacks", _carousel(_card(), _card(), width="LARGE"), "carouselCard.cardWidth"),
+        ("TALL in SMALL", _carousel(_card(), _card(media=_media(image, "TALL")), width="SMALL"),
+         "carouselCard.cardContents[1].media.height: TALL"),
+        ("a title of 201", _carousel(_card(), _card(title="T" * 201)),
+         "carouselCard.cardContents[1].title"),
+        ("a description of 2001", _standalone(description="d" * 2001), "cardContent.description"),
+        ("an empty card", _carousel(_card(), {"suggestions": [reply]}),
+         "carouselCard.cardContents[1] has a title"),
+        ("five card suggestions", _standalone(suggestions=[reply] * 5), "at most 4 suggestions"),
+        ("media without a height", _standalone(media=_media(image, None)),
+         "cardContent.media.height is required"),
+        ("a height RBM lacks", _standalone(media=_media(image, "HUGE")),
+         "cardContent.media.height"),
+        ("a file not on http(s)", _standalone(media=_media("ftp://x/a.png")), "cardContent.media"),
+        ("a postback of 2049", {"contentMessage": {"text": "hi", "suggestions": [
+            {"reply": {"text": "ok", "postbackData": "p" * 2049}}]}}, "postbackData"),
+        ("an action of none", _chip(), "an action is exactly one of"),
+        ("two actions", _chip(dialAction={"phoneNumber": "+380441234567"}, shareLocationAction={}),
+         "an action is exactly one of"),
+        ("a dial without a phone", _chip(dialAction={}), "dialAction.phoneNumber"),
+        ("an open-URL without a URL", _chip(openUrlAction={"url": "x"}), "openUrlAction.url"),
+        ("a location to view of nowhere", _chip(viewLocationAction={}), "viewLocationAction"),
+        ("an event without its end", _chip(createCalendarEventAction={**EVENT, "endTime": None}),
+         "createCalendarEventAction.startTime and endTime"),
+        ("an event ending first", _chip(createCalendarEventAction={
+            **EVENT, "endTime": "2026-03-01T09:00:00Z"}), "createCalendarEventAction.endTime"),
+        ("an event title of 101", _chip(createCalendarEventAction={**EVENT, "title": "T" * 101}),
+         "createCalendarEventAction.title"),
+        ("a file not there", _standalone(media=_media(media.url("gone.jpg"))),
+         "standaloneCard.cardContent.media.contentInfo.fileUrl: the media URL answered HTTP 404"),
+        ("a PDF as card media", _standalone(media=_media(pdf)),
+         "standaloneCard.cardContent.media.contentInfo.fileUrl: application/pdf is not a type"),
+        ("a video as a thumbnail", _standalone(
+            media=_media(image, thumbnailUrl=media.url("promo.mp4"))),
+         "standaloneCard.cardContent.media.contentInfo.thumbnailUrl: video/mp4 is not a type"),
+    ]  # fmt: skip
+
+
+async def test_rbm_refuses_rich_content_it_would_refuse(ready: Live, media: MediaHost) -> None:
+    tokens = ServiceAccountTokens.from_info(ready.key, token_uri=f"{ready.sim}/token")
+    headers = {"Authorization": f"Bearer {await tokens.token()}"}
+    tokens.close()
+    path = f"/v1/phones/{CAPABLE}/agentMessages"
+
+    async def create(body: Any) -> httpx.Response:
+        params = {"agentId": AGENT, "messageId": str(uuid.uuid4())}
+        return await ready.admin.post(path, params=params, json=body, headers=headers)
+
+    for what, body, message in _rich_refusals(media):
+        answer = await create(body)
+        assert answer.status_code == 400, what
+        error = answer.json()["error"]
+        assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT"), what
+        assert error["message"].startswith(message), (what, error["message"])
+        assert set(answer.json()) == {"error"}
+        assert set(error) == {"code", "message", "status"}
+    assert (await ready.admin.get("/_sim/received")).json() == []
+    fine = [
+        _carousel(_card(media=_media(media.url("card.png"), "SHORT")), _card(), width="SMALL"),
+        _standalone(media=_media(media.url("promo.mp4"), thumbnailUrl=media.url("thumb.jpg"))),
+        _chip(viewLocationAction={"query": "Kyiv, Khreshchatyk 1"}),
+        _chip(createCalendarEventAction=EVENT),
+    ]
+    for body in fine:
+        answer = await create(body)
+        assert answer.status_code == 200, answer.text
 
 
 async def test_admin_rejects_bad_input(live: Live) -> None:

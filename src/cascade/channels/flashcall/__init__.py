@@ -16,8 +16,11 @@ from cascade.channels.flashcall.codes import (
     MAX_ATTEMPTS,
     caller_for,
     code_of,
+    given_caller,
+    masked,
     new_code,
     pattern,
+    pattern_in,
     verify,
 )
 from cascade.channels.flashcall.webhook import (
@@ -41,10 +44,13 @@ __all__ = [
     "caller_for",
     "code_of",
     "events_for",
+    "given_caller",
     "handle_webhook",
+    "masked",
     "new_code",
     "outcome_for_error",
     "pattern",
+    "pattern_in",
     "signature",
     "verify",
 ]

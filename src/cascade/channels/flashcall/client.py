@@ -68,6 +68,8 @@ LIMITS: Final = Limits(
 # Twilio names no wait for 20429; one second lets the engine's pause do the backing off.
 THROTTLE_PAUSE_S: Final = 1.0
 
+CALLER_NOT_VERIFIED: Final = 21210  # Twilio: From is not the account's number
+
 _Kind = Literal["unreachable", "misconfigured", "throttled", "failed"]
 
 # Twilio error code -> (what it means for the step, the attempt's reason)
@@ -78,7 +80,7 @@ _ERRORS: Final[dict[int, tuple[_Kind, str]]] = {
     13224: ("unreachable", "INVALID_NUMBER"),  # <Dial>: number invalid or not supported
     21202: ("unreachable", "PREMIUM_NUMBER"),  # 'To' is a premium number
     21215: ("misconfigured", "GEO_PERMISSION"),  # the destination is not enabled
-    21210: ("misconfigured", "CALLER_NOT_VERIFIED"),  # From is not the account's number
+    CALLER_NOT_VERIFIED: ("misconfigured", "CALLER_NOT_VERIFIED"),  # From is not the account's
     20003: ("misconfigured", "AUTH_FAILED"),  # wrong AccountSid/AuthToken, suspended
     20403: ("misconfigured", "ACCOUNT_FORBIDDEN"),  # account suspended or closed
     20429: ("throttled", "TOO_MANY_REQUESTS"),
@@ -186,10 +188,21 @@ class FlashCallChannel:
             await self._client.aclose()
 
     async def send(self, out: Outbound) -> Outcome:
-        """Place the call. `Sent.secret` is the code, `Sent.detail` the masked caller."""
+        """Place the call from the message's own caller number (`Content.caller_id`, its last
+        digits the code) or from the block's number for a fresh code. `Sent.secret` is the
+        code, `Sent.detail` the caller and its pattern (`codes.pattern_in` reads it)."""
         to = out.address or out.phone
-        code = codes.new_code(self._code_length)
-        caller = codes.caller_for(self._prefix, code)
+        given = out.content.caller_id
+        if given is None:
+            code = codes.new_code(self._code_length)
+            caller = codes.caller_for(self._prefix, code)
+            shown = codes.pattern(caller, self._code_length)
+        else:
+            try:
+                caller, code = codes.given_caller(given, self._code_length)
+            except ValueError:
+                return Failed("INVALID_CALLER_ID")
+            shown = f"{caller} ({codes.masked(code)})"
         ring_s = max(1, min(self._ring_timeout_s, out.ttl_remaining_s))
         form = [
             ("To", to),
@@ -212,9 +225,13 @@ class FlashCallChannel:
             if call is None or not call.sid:
                 # a 2xx we cannot read: the call may have been placed, so never repeat it
                 return InDoubt("BAD_RESPONSE")
-            return Sent(call.sid, detail=codes.pattern(caller, self._code_length), secret=code)
+            return Sent(call.sid, detail=shown, secret=code)
         error = _decode(response.content, _Error)
         code_number = error.code if error is not None else None
+        if given is not None and code_number == CALLER_NOT_VERIFIED:
+            # the message's own caller number is not the account's: this message fails,
+            # the channel is fine
+            return Failed("CALLER_ID_NOT_VERIFIED")
         # Twilio's message may quote the From number, which is the code: never logged.
         log.info(
             "twilio create call answered HTTP %d, code %s for attempt %s",

@@ -5,8 +5,13 @@ number whose last `code_length` digits are the code, and the call ends unanswere
 installation owns a block of caller numbers — a prefix followed by every combination of
 `code_length` digits — so any code can be sent by calling from `prefix + code`.
 
+A message may name its own caller number instead (the core API's `callerId`): the call
+comes from that number, and its last `code_length` digits are the code.
+
 Everything here is pure: no I/O, no clock. The code is random per message (`secrets`),
-compared in constant time, and what the status shows masks exactly the code's digits.
+compared in constant time. What the status shows is the caller number and its pattern:
+for a drawn code the last six digits behind stars; for a caller the message named, the
+code's digits alone behind stars (`***4567`), as the core API's `pattern`.
 """
 
 from __future__ import annotations
@@ -81,6 +86,29 @@ def pattern(caller: str, code_length: int) -> str:
     """
     code_of(caller, code_length)  # validates
     return f"{caller} ({MASK * 3}{caller[-PATTERN_DIGITS:]})"
+
+
+def given_caller(caller_id: str, code_length: int) -> tuple[str, str]:
+    """A caller number the message names (the core API's `callerId`): (the number, the code
+    it carries — its last `code_length` digits); ValueError unless it is E.164 ending in
+    a code."""
+    code = code_of(caller_id, code_length)
+    return caller_for(caller_id[: -len(code)], code), code
+
+
+def masked(code: str) -> str:
+    """A call's pattern with every digit but the code's masked: `***4567`."""
+    return MASK * 3 + code
+
+
+def pattern_in(detail: str) -> str | None:
+    """The pattern a flash call's status detail carries (`+380441234567 (***4567)` →
+    `***4567`), for the core API's `pattern`; None when `detail` is no call's."""
+    number, _, rest = detail.partition(" (")
+    shown = rest.removesuffix(")")
+    if not rest.endswith(")") or not shown.startswith(MASK * 3) or not number.startswith("+"):
+        return None
+    return shown
 
 
 def verify(expected_code: str, given: str, attempts_left: int) -> Verdict:

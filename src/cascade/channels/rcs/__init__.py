@@ -21,9 +21,9 @@ from cascade.channels.rcs.client import (
     LIMITS,
     RcsChannel,
     RevokeResult,
-    content_for,
     rfc3339,
 )
+from cascade.channels.rcs.content import content_message
 from cascade.channels.rcs.webhook import (
     SIGNATURE_HEADER,
     WEBHOOK_ROUTE,
@@ -48,7 +48,7 @@ __all__ = [
     "RevokeResult",
     "ServiceAccountTokens",
     "TokenSource",
-    "content_for",
+    "content_message",
     "handle_webhook",
     "parse_survey_postback",
     "rfc3339",

@@ -29,7 +29,8 @@ import msgspec
 from cascade.channels.base import WebhookRoute
 from cascade.channels.http import transport_outcome
 from cascade.channels.rcs.auth import AuthError, TokenSource
-from cascade.channels.rcs.webhook import OPEN_URL_POSTBACK, WEBHOOK_ROUTE, survey_postback
+from cascade.channels.rcs.content import MAX_TEXT, ContentMessage, content_message
+from cascade.channels.rcs.webhook import WEBHOOK_ROUTE
 from cascade.channels.transport import provider_client
 from cascade.clock import Clock, SystemClock
 from cascade.domain.content import ContentKind
@@ -52,22 +53,25 @@ log = logging.getLogger(__name__)
 NAME: Final = "rcs"
 DEFAULT_BASE_URL: Final = "https://rcsbusinessmessaging.googleapis.com/v1"
 
-# RBM's limits (AgentContentMessage, SuggestedReply, CardContent)
-MAX_TEXT: Final = 3072
-MAX_SUGGESTIONS: Final = 11
-MAX_SUGGESTION_TEXT: Final = 25
-MAX_CARD_TITLE: Final = 200
-MAX_CARD_DESCRIPTION: Final = 2000
-
 LIMITS: Final = Limits(
     max_text=MAX_TEXT,
     per_sender_per_second=None,  # RBM's quota answers 429 (RESOURCE_EXHAUSTED): we pause
     per_recipient_per_second=None,
     confirms_delivery=True,
     delivery_window_s=600,  # then the message is revoked and the cascade moves on
-    # options become suggested replies; a promo a rich card: image, text, an open-URL button
+    # text with suggestion chips (a survey's options are suggested replies), a standalone
+    # rich card (an image or a video, the text, its buttons), a carousel of cards
+    # (`content.py`); a file or a template is not RBM's: folded into text, or skipped
     carries=frozenset(
-        {ContentKind.TEXT, ContentKind.SURVEY, ContentKind.IMAGE, ContentKind.BUTTONS}
+        {
+            ContentKind.TEXT,
+            ContentKind.IMAGE,
+            ContentKind.VIDEO,
+            ContentKind.BUTTONS,
+            ContentKind.CAROUSEL,
+            ContentKind.SURVEY,
+            ContentKind.SUGGESTIONS,
+        }
     ),
     idempotent_sends=True,  # a repeated messageId is refused (409): never delivered twice
 )
@@ -83,59 +87,8 @@ RevokeResult = Literal["revoked", "delivered", "failed"]
 # --- the AgentMessage body --------------------------------------------------------------------
 
 
-class _Reply(msgspec.Struct, rename="camel"):
-    text: str
-    postback_data: str
-
-
-class _OpenUrl(msgspec.Struct):
-    url: str
-
-
-class _Action(msgspec.Struct, rename="camel"):
-    text: str
-    postback_data: str
-    open_url_action: _OpenUrl
-
-
-class _Suggestion(msgspec.Struct, omit_defaults=True):
-    reply: _Reply | None = None
-    action: _Action | None = None
-
-
-class _ContentInfo(msgspec.Struct, rename="camel"):
-    file_url: str
-
-
-class _Media(msgspec.Struct, rename="camel"):
-    height: str
-    content_info: _ContentInfo
-
-
-class _CardContent(msgspec.Struct, omit_defaults=True):
-    title: str | None = None
-    description: str | None = None
-    media: _Media | None = None
-    suggestions: list[_Suggestion] | None = None
-
-
-class _StandaloneCard(msgspec.Struct, rename="camel"):
-    card_orientation: str
-    card_content: _CardContent
-
-
-class _RichCard(msgspec.Struct, rename="camel"):
-    standalone_card: _StandaloneCard
-
-
-class _ContentMessage(msgspec.Struct, rename="camel", omit_defaults=True):
-    text: str | None = None
-    rich_card: _RichCard | None = None
-    suggestions: list[_Suggestion] | None = None
-
-
 class _AgentMessage(msgspec.Struct, rename="camel"):
-    content_message: _ContentMessage
+    content_message: ContentMessage
     message_traffic_type: str
     expire_time: str
 
@@ -146,54 +99,6 @@ class _ErrorBody(msgspec.Struct):
 
 class _ErrorAnswer(msgspec.Struct):
     error: _ErrorBody
-
-
-def _chip_text(text: str) -> str:
-    """A suggestion's visible text: RBM shows at most 25 characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_SUGGESTION_TEXT else text[: MAX_SUGGESTION_TEXT - 1] + "…"
-
-
-def survey_suggestions(message_id: str, options: tuple[str, ...]) -> list[_Suggestion]:
-    """One suggested reply per option; the postback carries the whole option and message."""
-    return [
-        _Suggestion(reply=_Reply(_chip_text(o), survey_postback(message_id, o)))
-        for o in options[:MAX_SUGGESTIONS]
-    ]
-
-
-def content_for(out: Outbound) -> _ContentMessage:
-    """The message as RBM shows it: text with suggested replies for a survey; a rich card
-    (image, text, an open-URL button) for a promo with media."""
-    content = out.content
-    if content.survey:
-        return _ContentMessage(
-            text=out.text, suggestions=survey_suggestions(out.message_id, content.survey)
-        )
-    button: _Suggestion | None = None
-    if found := content.url_button():
-        button_text, button_url = found
-        button = _Suggestion(
-            action=_Action(
-                _chip_text(button_text or "Open"),
-                f"{OPEN_URL_POSTBACK}|{out.message_id}",
-                _OpenUrl(button_url),
-            )
-        )
-    image_url = content.image_url
-    if not image_url and button is None:
-        return _ContentMessage(text=out.text)
-    if len(out.text) > MAX_CARD_DESCRIPTION:
-        # too long for a card: the text, the button as a chip, the image as a link
-        text = out.text
-        if image_url and image_url not in text and len(text) + 1 + len(image_url) <= MAX_TEXT:
-            text = f"{text}\n{image_url}"
-        return _ContentMessage(text=text, suggestions=[button] if button else None)
-    media = _Media("MEDIUM", _ContentInfo(image_url)) if image_url else None
-    card = _CardContent(
-        description=out.text or None, media=media, suggestions=[button] if button else None
-    )
-    return _ContentMessage(rich_card=_RichCard(_StandaloneCard("VERTICAL", card)))
 
 
 def traffic_type(message_type: str) -> str:
@@ -241,10 +146,10 @@ class RcsChannel:
     # --- sending ----------------------------------------------------------------------------
 
     async def send(self, out: Outbound) -> Outcome:
-        if len(out.text) > MAX_TEXT:
-            return Failed("TEXT_TOO_LONG")
-        if not out.text and not out.content.image_url:
-            return Failed("NO_TEXT")
+        # RBM's limits are checked before anything is sent
+        content = content_message(out.message_id, out.content)
+        if isinstance(content, Failed):
+            return content
         if out.ttl_remaining_s <= 0:
             return Failed("TTL_EXPIRED")
         capable = await self.capable(out.phone)
@@ -254,7 +159,7 @@ class RcsChannel:
             return Unreachable("NO_RCS")
         expire_ms = self._clock.now_ms() + out.ttl_remaining_s * 1000
         body = _AgentMessage(
-            content_message=content_for(out),
+            content_message=content,
             message_traffic_type=traffic_type(out.message_type),
             expire_time=rfc3339(expire_ms),
         )

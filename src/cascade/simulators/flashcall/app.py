@@ -19,6 +19,13 @@ What a call to a phone comes to follows the phone's `Behaviour` on "flashcall":
 | `reachable` | `ringing` after `deliver_after_ms`, then `no-answer` after `ring_ms` |
 | `reachable` and `read_after_ms` set | picked up: `in-progress`, then `completed` |
 
+A call's `From` is a number the account may call from: one of its own numbers (a block of
+them, `number_blocks`: the installation's caller prefix) or a caller id it verified
+(`POST …/OutgoingCallerIds.json` with `PhoneNumber`, verified at once here; `GET` lists
+them); anything else is refused with 21210. An account that has registered neither may
+call from any E.164 number. The code a flash call carries is `From`'s last digits: each
+call keeps its `from`, shown in `/_sim/received`.
+
 The real service rings for the request's `Timeout` seconds before `no-answer`; here the
 phone rings for the simulator's `ring_ms`, so tests and the demo stay fast.
 
@@ -50,7 +57,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode
 
 import msgspec
-from litestar import Litestar, Request, Response, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 
 from cascade.simulators.control import control_routes
@@ -103,6 +110,15 @@ class Call(msgspec.Struct, kw_only=True, rename={"from_": "from"}):
     ended_at_ms: int | None = None
 
 
+class CallerId(msgspec.Struct, kw_only=True):
+    """An OutgoingCallerId: a number the account verified it may call from."""
+
+    sid: str
+    account_sid: str
+    phone_number: str
+    friendly_name: str
+
+
 class CallbackSent(msgspec.Struct, kw_only=True):
     """One status callback the simulator posted, and the webhook's answer (None: none)."""
 
@@ -122,10 +138,38 @@ class FlashCallSimulator(WebhookCaller):
     calls: list[Call] = field(default_factory=list)
     callbacks: list[CallbackSent] = field(default_factory=list)
     ring_ms: int = 100  # how long a reachable phone rings before the call ends unanswered
+    # the numbers each account may call from: its own number blocks (prefixes) and the
+    # caller ids it verified; an account that has neither may call from any number
+    number_blocks: dict[str, set[str]] = field(default_factory=dict)
+    caller_ids: dict[str, dict[str, CallerId]] = field(default_factory=dict)
     _sequence: dict[str, int] = field(default_factory=dict, init=False)
 
     def add_account(self, account_sid: str, auth_token: str) -> None:
         self.accounts[account_sid] = auth_token
+
+    def add_number_block(self, account_sid: str, prefix: str) -> None:
+        """The account owns every number that starts with `prefix`."""
+        self.number_blocks.setdefault(account_sid, set()).add(prefix)
+
+    def verify_caller_id(self, account_sid: str, number: str, name: str = "") -> CallerId:
+        """The account proved it owns `number` (Twilio's validation call, answered at once
+        here): it may call from it from now on."""
+        known = self.caller_ids.setdefault(account_sid, {})
+        if number not in known:
+            known[number] = CallerId(
+                sid="PN" + secrets.token_hex(16),
+                account_sid=account_sid,
+                phone_number=number,
+                friendly_name=name or number,
+            )
+        return known[number]
+
+    def may_call_from(self, account_sid: str, number: str) -> bool:
+        blocks = self.number_blocks.get(account_sid, set())
+        verified = self.caller_ids.get(account_sid, {})
+        if not blocks and not verified:
+            return True
+        return number in verified or any(number.startswith(p) for p in blocks)
 
     def call(self, sid: str) -> Call | None:
         return next((c for c in self.calls if c.sid == sid), None)
@@ -308,6 +352,12 @@ def _create_call(
             21210,
             f"The source phone number provided, {caller}, is not yet verified for your account.",
         )
+    if not sim.may_call_from(account_sid, caller):
+        return _error(
+            400,
+            21210,
+            f"The source phone number provided, {caller}, is not yet verified for your account.",
+        )
     raw_timeout = one("Timeout") or "60"
     if not raw_timeout.isascii() or not raw_timeout.isdigit():
         return _error(400, 21208, "Timeout must be a positive integer")
@@ -360,12 +410,18 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, list[str]] | None:
 
 
 def create_app(
-    simulator: FlashCallSimulator | None = None, *, accounts: Mapping[str, str] | None = None
+    simulator: FlashCallSimulator | None = None,
+    *,
+    accounts: Mapping[str, str] | None = None,
+    number_blocks: Mapping[str, str] | None = None,
 ) -> Litestar:
-    """The simulator as an ASGI app; `accounts` maps AccountSids to auth tokens."""
+    """The simulator as an ASGI app; `accounts` maps AccountSids to auth tokens,
+    `number_blocks` an AccountSid to the prefix of the numbers it owns."""
     sim = simulator if simulator is not None else FlashCallSimulator()
     for account_sid, token in (accounts or {}).items():
         sim.add_account(account_sid, token)
+    for account_sid, prefix in (number_blocks or {}).items():
+        sim.add_number_block(account_sid, prefix)
 
     @post(f"/{API_VERSION}/Accounts/{{account_sid:str}}/Calls.json")
     async def create_call(
@@ -395,10 +451,47 @@ def create_app(
             return _error(400, 21220, "Call is not in a state that can be canceled")
         return Response(msgspec.json.encode(_resource(call)), status_code=200, media_type=_JSON)
 
+    callers_path = f"/{API_VERSION}/Accounts/{{account_sid:str}}/OutgoingCallerIds.json"
+
+    @post(callers_path)
+    async def verify_caller_id(
+        account_sid: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        if not _authenticated(sim, request, account_sid):
+            return _error(401, 20003, "Authenticate")
+        form = await _form(request) or {}
+        number = (form.get("PhoneNumber") or [""])[-1]
+        if not is_e164(number):
+            return _error(400, 21450, "Phone number is invalid")
+        name = (form.get("FriendlyName") or [""])[-1]
+        known = sim.verify_caller_id(account_sid, number, name)
+        # Twilio answers with a validation request, then calls the number for its code;
+        # here the number counts as verified at once
+        body = {
+            "account_sid": account_sid,
+            "call_sid": "CA" + secrets.token_hex(16),
+            "friendly_name": known.friendly_name,
+            "phone_number": number,
+            "validation_code": f"{secrets.randbelow(10**6):06d}",
+        }
+        return Response(msgspec.json.encode(body), status_code=201, media_type=_JSON)
+
+    @get(callers_path)
+    async def list_caller_ids(
+        account_sid: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        if not _authenticated(sim, request, account_sid):
+            return _error(401, 20003, "Authenticate")
+        known = sim.caller_ids.get(account_sid, {})
+        body = {"outgoing_caller_ids": [msgspec.to_builtins(c) for c in known.values()]}
+        return Response(msgspec.json.encode(body), status_code=200, media_type=_JSON)
+
     return Litestar(
         route_handlers=[
             create_call,
             update_call,
+            verify_caller_id,
+            list_caller_ids,
             *control_routes(
                 set_script=sim.scripts.set,
                 reset=sim.scripts.clear,

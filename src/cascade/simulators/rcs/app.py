@@ -14,7 +14,10 @@ The API answers as RBM does, per the phone's `Behaviour` (`Scripts("rcs")`):
   phone is `reachable`, else 404.
 - `POST /v1/phones/{e164}/agentMessages?messageId=&agentId=`: 200 with the AgentMessage;
   404 not reachable; 409 ALREADY_EXISTS for a `messageId` seen before; 429 `throttle`;
-  400 INVALID_ARGUMENT for a body RBM would refuse.
+  400 INVALID_ARGUMENT for a body RBM would refuse (`validation.py`: text, standalone
+  cards and carousels, media heights and widths, suggested replies and actions, and their
+  limits), or naming a file (card media, thumbnail) that cannot be fetched with a type
+  RBM takes: every file URL is fetched before the message is taken (`media.py`).
 - `DELETE /v1/phones/{e164}/agentMessages/{messageId}?agentId=`: 200 withdrawn; 404 when
   it was delivered already (or is unknown).
 
@@ -64,8 +67,16 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from cascade.simulators.control import control_routes, e164
+from cascade.simulators.media import MediaFetcher, MediaRefused
 from cascade.simulators.rcs.timestamps import format_ms, now_ms
-from cascade.simulators.rcs.validation import bad_phone, error, expiry, invalid_message, is_uuid
+from cascade.simulators.rcs.validation import (
+    bad_phone,
+    error,
+    expiry,
+    invalid_message,
+    is_uuid,
+    media_urls,
+)
 from cascade.simulators.script import Behaviour, Scripts
 from cascade.simulators.webhook_caller import WebhookCaller, WebhookFailed
 
@@ -174,6 +185,11 @@ class RcsSimulator(WebhookCaller):
     events: list[EventSent] = field(default_factory=list)
     callback_attempts: int = 5
     callback_backoff_s: float = 0.2
+    media: MediaFetcher = field(default_factory=MediaFetcher)
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.media.close()
 
     def add_service_account(self, client_email: str, public_key_pem: str) -> None:
         key = serialization.load_pem_public_key(public_key_pem.encode())
@@ -359,7 +375,7 @@ class RcsSimulator(WebhookCaller):
             return error(404, "NOT_FOUND", "Requested entity was not found.")
         return 200, {"features": list(FEATURES)}
 
-    def create(
+    async def create(
         self, phone: str, message_id: str | None, agent_id: str, body: object
     ) -> tuple[int, dict[str, Any]]:
         if not message_id or not is_uuid(message_id):
@@ -368,6 +384,9 @@ class RcsSimulator(WebhookCaller):
         if problem is not None:
             return error(400, "INVALID_ARGUMENT", problem)
         assert isinstance(body, dict)
+        problem = await self._unreachable_media(body)
+        if problem is not None:
+            return error(400, "INVALID_ARGUMENT", problem)
         expire_at = expiry(body)
         if isinstance(expire_at, str):
             return error(400, "INVALID_ARGUMENT", expire_at)
@@ -401,6 +420,17 @@ class RcsSimulator(WebhookCaller):
         if "messageTrafficType" in body:
             answer["messageTrafficType"] = body["messageTrafficType"]
         return 200, answer
+
+    async def _unreachable_media(self, body: dict[str, Any]) -> str | None:
+        """Fetch every file the message names, as RBM does before it takes the message:
+        each must answer 200 with a type RBM takes there."""
+        for where, url, types in media_urls(body):
+            found = await self.media.check(url)
+            if isinstance(found, MediaRefused):
+                return f"{where}: {found.reason}"
+            if types and found.content_type not in types:
+                return f"{where}: {found.content_type or 'no type'} is not a type RBM takes here"
+        return None
 
     def revoke(self, phone: str, message_id: str, agent_id: str) -> tuple[int, dict[str, Any]]:
         message = self.messages.get((agent_id, message_id))
@@ -514,7 +544,7 @@ def create_app(
             body: object = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
             return answer(request, error(400, "INVALID_ARGUMENT", "the body is not JSON"))
-        return answer(request, sim.create(phone, message_id, str(agent_id), body))
+        return answer(request, await sim.create(phone, message_id, str(agent_id), body))
 
     @delete("/v1/phones/{phone:str}/agentMessages/{message_id:str}", status_code=200)
     async def revoke_message(
