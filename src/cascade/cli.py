@@ -424,8 +424,8 @@ def prices_list() -> None:
 # --- webhooks: status changes and incoming messages ------------------------------------
 
 _INCOMING_HELP = (
-    "Messages people send back (an SMS to the sender, a Viber Business reply, an RCS user "
-    "message), instead of status changes."
+    "Messages people send back (a text to the account's sender, a Viber Business reply, "
+    "an RBM user message), instead of status changes."
 )
 
 
