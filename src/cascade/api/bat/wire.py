@@ -11,6 +11,8 @@ only (D4): the envelope keeps each message as raw JSON, and each is decoded on i
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import msgspec
 
 # --- the request -------------------------------------------------------------------------
@@ -189,7 +191,7 @@ class StatusOut(msgspec.Struct, frozen=True):
     reason: str | None
     seen: bool
     partscount: int
-    cost: float | None
+    cost: Decimal | None  # a JSON number: encoded with decimal_format="number" (ENCODER)
     currency: str | None
     channel: str | None
     fallbacks: list[StepOut]
@@ -219,3 +221,7 @@ class ErrorBody(msgspec.Struct, frozen=True, omit_defaults=True):
     message: str
     code: int | None = None
     field: str | None = None
+
+
+# every answer's encoder: a Decimal (a cost) is a JSON number, exactly as held
+ENCODER = msgspec.json.Encoder(decimal_format="number")
