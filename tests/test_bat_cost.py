@@ -133,6 +133,23 @@ SMS_ONLY = (Step("sms", Content(text="Hello"), wire_type="sms"),)
             ),
             "0.015",
         ),
+        # Viber took it, then found no Viber user there: nothing went towards a phone
+        (
+            view(
+                attempt("viber_business", AttemptStatus.UNREACHABLE, "v1"),
+                attempt("sms", AttemptStatus.DELIVERED, "p1", 1, step=1),
+            ),
+            "0.015",
+        ),
+        # the SMSC took it and the handset never got it: billed all the same
+        (
+            view(
+                attempt("sms", AttemptStatus.FAILED, "p1", 2),
+                plan=SMS_ONLY,
+                status=Status.UNDELIVERABLE,
+            ),
+            "0.03",
+        ),
         # the step passed over, and an SMS still being sent again: nothing went out yet
         (
             view(

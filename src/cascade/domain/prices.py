@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from cascade.domain.lifecycle import AttemptStatus
 from cascade.domain.phone import is_e164
 
 COLUMNS = ("channel", "country_prefix", "price", "currency")
@@ -141,6 +142,8 @@ class Send(Protocol):
     @property
     def channel(self) -> str: ...
     @property
+    def status(self) -> str: ...
+    @property
     def provider_message_id(self) -> str | None: ...
     @property
     def parts(self) -> int | None: ...
@@ -149,19 +152,22 @@ class Send(Protocol):
 
 
 def went_out(attempt: Send) -> bool:
-    """Whether an attempt is billed: whether the provider took it.
+    """Whether an attempt is billed: whether the provider took it and sent it on.
 
     The provider's answer taking a message gives it the provider's id (`sent`, or
     `delivered` at once), and the attempt keeps that id whatever happens next: a
-    `delivered`, `read`, `failed` or `unreachable` report, or a window that ends unconfirmed
-    (`timeout`), is billed as providers bill it, for the send. An attempt without one never
-    reached the provider, or is not known to have: a step passed over (`skipped`, or
-    `unreachable` for want of a contact), a send the provider refused in its answer
-    (`failed`, `unreachable`), one still leaving or waiting to be sent again (`sending`,
+    `delivered`, `read` or `failed` report, or a window that ends unconfirmed (`timeout`),
+    is billed as providers bill it, for the send (an SMS the handset never got is billed
+    by the SMSC all the same). One that ends `unreachable` is not: the provider found the
+    person is not on the channel at all (not a Viber user, no RCS, no suitable device,
+    the bot blocked), and nothing went towards a phone. An attempt without the provider's
+    id never reached the provider, or is not known to have: a step passed over
+    (`skipped`, or `unreachable` for want of a contact), a send refused in the provider's
+    answer (`failed`), one still leaving or waiting to be sent again (`sending`,
     `retrying`, `paused`), or one whose answer was lost (`unknown`, until a report names
     it, which gives it the id). Those cost nothing.
     """
-    return attempt.provider_message_id is not None
+    return attempt.provider_message_id is not None and attempt.status != AttemptStatus.UNREACHABLE
 
 
 def sent_cost(

@@ -9,8 +9,9 @@ what it did: `not_used` (never taken), `processing`, `delivered`, `undeliverable
 `cost` is what the message's sends cost from the loaded price table (SPEC D9), a JSON
 number in the table's `currency`: the sum over its attempts that went out (reached the
 provider: `cascade.domain.prices.went_out` says exactly which), each at its channel's
-price for the recipient, an SMS times its parts. A step never taken, passed over or
-refused in the provider's answer costs nothing. Both are null when a send that went out
+price for the recipient, an SMS times its parts. A step never taken, passed over,
+refused in the provider's answer, or found not to reach the person at all (not a Viber
+user) costs nothing. Both are null when a send that went out
 has no price, or when no table is loaded.
 """
 
