@@ -100,6 +100,15 @@ def shown(message: MessageView, table: PriceTable = PRICES) -> dict[str, Any]:
 SMS_ONLY = (Step("sms", Content(text="Hello"), wire_type="sms"),)
 
 
+def fell_back(viber: AttemptStatus, provider_id: str | None, sms_parts: int) -> MessageView:
+    """Viber's step ended `viber` (with the provider's id or none), then the SMS was
+    delivered in `sms_parts` parts."""
+    return view(
+        attempt("viber_business", viber, provider_id),
+        attempt("sms", AttemptStatus.DELIVERED, "p1", sms_parts, step=1),
+    )
+
+
 @pytest.mark.parametrize(
     ("message", "cost"),
     [
@@ -110,37 +119,13 @@ SMS_ONLY = (Step("sms", Content(text="Hello"), wire_type="sms"),)
         # Viber delivered: the SMS fallback was never taken, and costs nothing
         (view(attempt("viber_business", AttemptStatus.DELIVERED, "v1")), "0.0115"),
         # Viber took it and reported it failed: both sends went out
-        (
-            view(
-                attempt("viber_business", AttemptStatus.FAILED, "v1"),
-                attempt("sms", AttemptStatus.DELIVERED, "p1", 1, step=1),
-            ),
-            "0.0265",
-        ),
+        (fell_back(AttemptStatus.FAILED, "v1", 1), "0.0265"),
         # Viber's window ended unconfirmed: it went out, then the SMS in two parts
-        (
-            view(
-                attempt("viber_business", AttemptStatus.TIMEOUT, "v1"),
-                attempt("sms", AttemptStatus.DELIVERED, "p1", 2, step=1),
-            ),
-            "0.0415",
-        ),
+        (fell_back(AttemptStatus.TIMEOUT, "v1", 2), "0.0415"),
         # Viber refused it in its answer (not a Viber user): only the SMS went out
-        (
-            view(
-                attempt("viber_business", AttemptStatus.UNREACHABLE, None),
-                attempt("sms", AttemptStatus.DELIVERED, "p1", 1, step=1),
-            ),
-            "0.015",
-        ),
+        (fell_back(AttemptStatus.UNREACHABLE, None, 1), "0.015"),
         # Viber took it, then found no Viber user there: nothing went towards a phone
-        (
-            view(
-                attempt("viber_business", AttemptStatus.UNREACHABLE, "v1"),
-                attempt("sms", AttemptStatus.DELIVERED, "p1", 1, step=1),
-            ),
-            "0.015",
-        ),
+        (fell_back(AttemptStatus.UNREACHABLE, "v1", 1), "0.015"),
         # the SMSC took it and the handset never got it: billed all the same
         (
             view(
