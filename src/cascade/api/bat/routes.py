@@ -31,7 +31,13 @@ from cascade.api.auth import Principal
 from cascade.api.bat.errors import RATE_LIMITED_MESSAGE, BatError, Code, error_body
 from cascade.api.bat.intake import BatIntake
 from cascade.api.bat.status import status_body
-from cascade.api.bat.wire import ENCODER, ListPageOut
+from cascade.api.bat.wire import (
+    DEFAULT_PER_PAGE,
+    ENCODER,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    ListPageOut,
+)
 from cascade.api.bat_auth import AuthFailure, authenticate_bat
 from cascade.api.ratelimit import retry_after_header
 from cascade.domain.content import Content
@@ -43,8 +49,6 @@ log = logging.getLogger(__name__)
 
 AnyRequest = Request[Any, Any, Any]
 
-DEFAULT_PER_PAGE = 100
-MAX_PER_PAGE = 1000
 _encode = ENCODER.encode
 
 
@@ -93,7 +97,7 @@ def bat_router(
         number = _whole(list_id)
         if number is None:
             raise BatError(404, "No such message list")
-        page = _query_number(request, "page", 1, None)
+        page = _query_number(request, "page", 1, MAX_PAGE)
         per_page = _query_number(request, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
         found = await s.store.message_list(
             principal.account.id, number, (page - 1) * per_page, per_page

@@ -202,6 +202,13 @@ class StatusOut(msgspec.Struct, frozen=True):
     expiresAt: str  # noqa: N815
 
 
+DEFAULT_PER_PAGE = 100  # a list page's messages, unless `per_page` says
+MAX_PER_PAGE = 1000
+# a list holds at most 5,000 messages: past this page every page is empty, and the
+# offset of any page up to it fits every database's integer
+MAX_PAGE = 1_000_000
+
+
 class ListPageOut(msgspec.Struct, frozen=True):
     """A page of a message list (`GET /bat/messagelist/{id}`, a Cascade extension)."""
 
