@@ -332,7 +332,7 @@ def test_a_bad_setting_is_a_usage_error(tmp_path: Path) -> None:
 
 def start_up(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     """Start `cascade up` and wait until it has printed its banner."""
-    sim_port = free_ports(7)  # `up`'s simulators take seven
+    sim_port = free_ports(8)  # `up`'s simulators take seven, the sample media one
     args = ["up", "--host", "127.0.0.1", "--port", str(port), "--sim-port", str(sim_port)]
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -486,7 +486,7 @@ def test_up_ends_with_an_error_when_its_simulators_end(tmp_path: Path) -> None:
 
 @pytest.mark.live
 def test_up_refuses_to_start_when_a_simulator_port_is_taken(tmp_path: Path) -> None:
-    sim_port = free_ports(7)
+    sim_port = free_ports(8)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", sim_port + 3))  # the RCS simulator's
         taken.listen()

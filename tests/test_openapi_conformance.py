@@ -43,6 +43,10 @@ MAX_EXAMPLES = 200  # fuzzed cases per operation: ~60 s for the 12 operations, a
 HIGH_LIMIT = "1000000"  # requests/s and burst, far above what one schemathesis worker sends
 SEND = "/api/CascadeMessage/send_message/async"
 STATUS = "/api/CascadeMessage/status"
+# Not run here: a core-API list answers 200 while one message is valid, each invalid one
+# rejected in the answer (SPEC D4), which schemathesis counts as accepting negative data.
+# Its document is held to the server by test_bat_openapi.py instead.
+BAT_SEND = "/bat/messagelist"
 TRACKING_ID = "openapi-known-1"
 _SHORT_LINK = re.compile(r"/s/([A-Za-z0-9_-]+)")
 
@@ -65,6 +69,7 @@ class Live:
     api_key: str
     message_id: str
     short_code: str
+    list_id: str  # a core-API message list
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +114,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         assert shown.status_code == 200, shown.text
         link = _SHORT_LINK.search(shown.json()["text"])
         assert link, shown.text
-        yield Live(server, key, message_id, link.group(1))
+        core = {"messages": [{"from": "Shop", "to": "+380501234567", "type": "sms", "text": "Hi"}]}
+        listed = httpx.post(server.base_url + BAT_SEND, json=core, headers=headers, timeout=10)
+        assert listed.status_code == 200, listed.text
+        yield Live(server, key, message_id, link.group(1), str(listed.json()["messagelistId"]))
     finally:
         stop_server(server)
 
@@ -127,6 +135,7 @@ def _config(live: Live) -> str:
         "path.messageId": ("message-ids", live.message_id),
         "query.trackingId": ("tracking-ids", TRACKING_ID),
         "path.code": ("short-codes", live.short_code),
+        "path.messagelistId": ("message-lists", live.list_id),
     }
     lines = [f"headers = {{ {q('X-Authorization-Key')} = {q(live.api_key)} }}", ""]
     lines += ["[generation]", "with-security-parameters = false", 'database = "none"', ""]
@@ -148,6 +157,7 @@ def test_openapi_document_matches_the_server(live: Live, tmp_path: Path) -> None
         f"{live.server.base_url}/openapi.json",
         *("--checks", "all", "--seed", str(SEED), "--max-examples", str(MAX_EXAMPLES)),
         *("--workers", "1", "--request-timeout", "10"),
+        *("--exclude-path", BAT_SEND),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}
     env["SCHEMATHESIS_HOOKS"] = str(HOOKS)

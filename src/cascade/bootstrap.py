@@ -30,9 +30,11 @@ from cascade.engine.callbacks import CallbackDispatcher
 from cascade.engine.inbound import apply_events
 from cascade.engine.runner import Engine
 from cascade.engine.wakeup import PgListener
+from cascade.engine.webhook_cost import WebhookCost
 from cascade.engine.worker import Worker, WorkerConfig
 from cascade.security import new_link_code
 from cascade.store.migrate import head_revision
+from cascade.store.price_book import PriceBook
 from cascade.store.sql import SqlStore
 
 WEBHOOKS: Mapping[str, WebhookHandler] = {
@@ -141,7 +143,12 @@ def build_engine(
         store,
         channels,
         worker,
-        CallbackDispatcher(store, clock, policy=callback_policy(settings)),
+        CallbackDispatcher(
+            store,
+            clock,
+            policy=callback_policy(settings),
+            complete=WebhookCost(store, PriceBook(store, clock)),
+        ),
         PgListener(settings.database_url, worker.wake) if store.dialect == "postgresql" else None,
     )
 
@@ -184,7 +191,8 @@ def build_app(
     return create_app(
         services,
         on_shutdown=[store.close, limiter.close],
-        routers=[bat_router(services, bat, content_parts)],
+        # one price table per process, read again only after a `prices load` (D9)
+        routers=[bat_router(services, bat, content_parts, PriceBook(store, clock))],
     )
 
 

@@ -575,7 +575,8 @@ def api(host: str, port: int, workers: int, server: str) -> None:
     default=8081,
     show_default=True,
     type=int,
-    help="Telegram simulator port; the Viber simulator takes the next one.",
+    help="The first simulator's port; the others take the next ones, the sample media "
+    "the one after theirs (8081-8088 by default).",
 )
 def up(host: str, port: int, sim_port: int) -> None:
     """The embedded default: API, engine and simulators with a demo account, on SQLite

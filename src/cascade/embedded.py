@@ -8,6 +8,8 @@ Telegram bot and a Viber bot registered with the simulators,
 webhooks set the real way, and demo recipients onboarded the real way (the simulated
 users start the bot and share their contact); the other simulators follow the sandbox
 personas by the phone's last digit. So every path of the cascade can be tried with curl.
+Beside the simulators, on the port after theirs, a media host serves the sample image,
+video and PDF that rich messages can name (`cascade.simulators.media_host`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from cascade.config import Settings, env_name
 from cascade.domain.sending import Sender
 from cascade.engine.runner import stop_on_signals
 from cascade.security import Passwords, hash_secret, login_problem, new_api_key, new_password
+from cascade.simulators import media_host
 from cascade.simulators.personas import PERSONAS
 from cascade.store import Account, AccountStore, CredentialKind, LoginTaken
 from cascade.store.migrate import upgrade_async
@@ -81,6 +84,11 @@ def demo_channels(sim_port: int) -> list[DemoChannel]:
             found.append((spec, spec.demo, port))
             port += spec.demo.ports
     return found
+
+
+def media_port(sim_port: int) -> int:
+    """The sample media's port: the one after the simulators' last."""
+    return sim_port + sum(demo.ports for _, demo, _ in demo_channels(sim_port))
 
 
 def _server(app: object, host: str, port: int) -> _EmbeddedServer:
@@ -168,7 +176,8 @@ def demo_settings(
 
 
 async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
-    """Run everything until SIGINT/SIGTERM. Simulators take `sim_port` … `sim_port + 6`."""
+    """Run everything until SIGINT/SIGTERM. Simulators take `sim_port` … `sim_port + 6`,
+    the sample media `sim_port + 7`."""
     problem = login_problem(settings.demo_login)
     if problem is not None:
         raise SystemExit(f"CASCADE_DEMO_LOGIN: {problem}")
@@ -290,7 +299,8 @@ async def _serve_simulators(
     ready: EventType,
     lifeline: Connection,
 ) -> None:
-    """Serve every simulator, telling `ready` once all listen, until `lifeline` ends."""
+    """Serve every simulator and the sample media, telling `ready` once all listen, until
+    `lifeline` ends."""
     stop = asyncio.Event()
     asyncio.get_running_loop().add_reader(lifeline.fileno(), stop.set)
     async with contextlib.AsyncExitStack() as running:
@@ -301,6 +311,7 @@ async def _serve_simulators(
                 demo.serve(host, first, settings.of(spec))
             )
         ]
+        servers.append(_server(media_host.create_app(), host, media_port(sim_port)))
         async with _serving(servers):
             ready.set()
             await stop.wait()
@@ -331,6 +342,10 @@ def _banner(demo: DemoAccount, public: str, host: str, sim_port: int) -> None:
     lines = [
         f"Cascade is up on {public}  (docs: {public}/docs)",
         "  simulators: " + ", ".join(where),
+        f"  sample media: http://{host}:{media_port(sim_port)}{media_host.PATH}/"
+        + "{"
+        + ",".join(media_host.SAMPLES)
+        + "}",
         f"  demo account: {demo.account.id}",
         f"  demo API key: {demo.key}",
         f"  demo login:   {demo.login}  password: {demo.password}  (HTTP Basic on /bat/…)",

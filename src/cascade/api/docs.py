@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from cascade import __version__
+from cascade.api.bat import docs as bat_docs
 from cascade.api.wire import MAX_JSON_DEPTH, Accepted, ErrorBody, StatusOut
 from cascade.callback_url import MAX_URL_LENGTH
 from cascade.domain.delivery import CODE_PATTERN
@@ -278,6 +279,7 @@ def openapi_document() -> dict[str, Any]:
         [ErrorBody, list[Accepted], StatusOut], ref_template=_REF + "{name}"
     )
     components.update(_request_schemas())
+    components.update(bat_docs.schemas())
     security: list[dict[str, list[str]]] = [{"apiKey": []}, {"viberToken": []}, {"telegramKey": []}]
 
     def errors(*codes: int) -> dict[str, Any]:
@@ -326,7 +328,7 @@ def openapi_document() -> dict[str, Any]:
             "title": "Cascade API",
             "version": __version__,
             "description": "Multi-channel cascade messaging, wire-compatible with the "
-            "SMSBAT Cascade API.",
+            "SMSBAT Cascade API (`/api/…`) and its core API (`/bat/…`).",
         },
         "paths": {
             "/api/CascadeMessage/send_message/async": {
@@ -494,6 +496,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **bat_docs.paths(),
             "/healthz": {
                 "get": {"summary": "Liveness", "responses": {"200": {"description": "up"}}}
             },
@@ -513,6 +516,7 @@ def openapi_document() -> dict[str, Any]:
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-Authorization-Key"},
                 "viberToken": {"type": "apiKey", "in": "header", "name": "X-Viber-Auth-Token"},
                 "telegramKey": {"type": "apiKey", "in": "header", "name": "X-Tg-Bot-Key"},
+                **bat_docs.SECURITY_SCHEMES,
             },
         },
     }

@@ -23,7 +23,9 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
+from cascade.domain.lifecycle import AttemptStatus
 from cascade.domain.phone import is_e164
 
 COLUMNS = ("channel", "country_prefix", "price", "currency")
@@ -132,6 +134,63 @@ def total_cost(
             return None
         amount += one.amount
     return Cost(amount, table.currency) if table.currency is not None else None
+
+
+class Send(Protocol):
+    """What pricing reads of one attempt of a message (the store's `AttemptView` is one)."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def provider_message_id(self) -> str | None: ...
+    @property
+    def parts(self) -> int | None: ...
+    @property
+    def started_at_ms(self) -> int: ...
+
+
+def went_out(attempt: Send) -> bool:
+    """Whether an attempt is billed: whether the provider took it and sent it on.
+
+    The provider's answer taking a message gives it the provider's id (`sent`, or
+    `delivered` at once), and the attempt keeps that id whatever happens next: a
+    `delivered`, `read` or `failed` report, or a window that ends unconfirmed (`timeout`),
+    is billed as providers bill it, for the send (an SMS the handset never got is billed
+    by the SMSC all the same). One that ends `unreachable` is not: the provider found the
+    person is not on the channel at all (not a Viber user, no RCS, no suitable device,
+    the bot blocked), and nothing went towards a phone. An attempt without the provider's
+    id never reached the provider, or is not known to have: a step passed over
+    (`skipped`, or `unreachable` for want of a contact), a send refused in the provider's
+    answer (`failed`), one still leaving or waiting to be sent again (`sending`,
+    `retrying`, `paused`), or one whose answer was lost (`unknown`, until a report names
+    it, which gives it the id). Those cost nothing.
+    """
+    return attempt.provider_message_id is not None and attempt.status != AttemptStatus.UNREACHABLE
+
+
+def sent_cost(
+    table: PriceTable, phone: str, attempts: Iterable[Send], until_ms: int | None = None
+) -> Cost | None:
+    """What a message's attempts that went out (`went_out`) cost together (`total_cost`:
+    SMS per part); with `until_ms`, only those started by then (what had been sent at
+    the moment a status webhook tells of)."""
+    return total_cost(
+        table,
+        phone,
+        [
+            (a.channel, a.parts)
+            for a in attempts
+            if went_out(a) and (until_ms is None or a.started_at_ms <= until_ms)
+        ],
+    )
+
+
+def amount_number(amount: Decimal) -> Decimal:
+    """An amount as the wire shows it, a JSON number: exact, without trailing zeros
+    (`0.045`, never `0.045000` nor `4.5E-2`)."""
+    return Decimal(format_price(amount))
 
 
 # --- the CSV file -------------------------------------------------------------------------

@@ -144,7 +144,8 @@ def status_event(
     Cascade (SPEC C): `{messageId, trackinId, status, channel, reason, seq, at}`.
     Core API (SPEC D7): `{messageId, customerMessageId, deliverystatus, timestamp, cost}`;
     `customerMessageId` is null when the client gave none (the messageId stood in for it);
-    `cost` is null until prices are known (SPEC D9).
+    `cost` is stored null: the store prices nothing, and the webhook dispatcher fills it
+    in as the body leaves (`cascade.engine.webhook_cost`, SPEC D9).
     """
     if surface == Surface.BAT:
         return {

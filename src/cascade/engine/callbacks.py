@@ -34,6 +34,7 @@ import hmac
 import logging
 import socket
 import ssl
+from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -55,6 +56,9 @@ BACKOFF_CAP_MS = 600_000
 LEASE_MS = 30_000
 TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 5.0
+
+# what fills in a batch of bodies as they leave (the core API's `cost`: engine/webhook_cost)
+Complete = Callable[[Sequence[str]], Awaitable[list[str]]]
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -116,9 +120,11 @@ class CallbackDispatcher:
         idle_s: float = 0.2,
         timeout_s: float = TIMEOUT_S,
         tls: ssl.SSLContext | None = None,
+        complete: Complete | None = None,
     ) -> None:
         """`policy` defaults to the strict one (public addresses only); `tls` is the trust
-        store for https receivers (default: the system's)."""
+        store for https receivers (default: the system's); `complete` fills in each batch
+        of bodies before they are signed and sent."""
         self._store = store
         self._clock = clock
         self._policy = policy or CallbackUrlPolicy()
@@ -126,6 +132,7 @@ class CallbackDispatcher:
         self._idle_s = idle_s
         self._timeout_s = timeout_s
         self._tls = tls
+        self._complete = complete
         self._http: aiohttp.ClientSession | None = None
 
     def _session(self) -> aiohttp.ClientSession:
@@ -161,8 +168,11 @@ class CallbackDispatcher:
         events = await self._store.claim_callback_events(now, LEASE_MS, self._batch)
         if not events:
             return 0
+        bodies = [e[3] for e in events]
+        if self._complete is not None:
+            bodies = await self._complete(bodies)
         results = await asyncio.gather(
-            *(self._post(event_id, url, secret, body) for event_id, url, secret, body, _ in events)
+            *(self._post(e[0], e[1], e[2], body) for e, body in zip(events, bodies, strict=True))
         )
         done_at = self._clock.now_ms()
         delivered = [e[0] for e, ok in zip(events, results, strict=True) if ok]

@@ -17,7 +17,7 @@ caller ever catches a SQLAlchemy or driver exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from cascade.domain.delivery import Verdict
@@ -240,6 +240,10 @@ class CallbackStore(Protocol):
     async def finish_callback_events(
         self, delivered: Sequence[int], retry: Sequence[tuple[int, int]]
     ) -> None: ...
+
+    async def messages_by_id(self, message_ids: Collection[str]) -> list[MessageView]:
+        """These messages' views, whichever account's (an event names its message, not its
+        account: the core API's webhooks are priced from them); unknown ids left out."""
 
 
 class Store(AccountStore, IntakeStore, ApiStore, PriceStore, EngineStore, CallbackStore, Protocol):

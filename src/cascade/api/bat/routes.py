@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
@@ -32,23 +31,32 @@ from cascade.api.auth import Principal
 from cascade.api.bat.errors import RATE_LIMITED_MESSAGE, BatError, Code, error_body
 from cascade.api.bat.intake import BatIntake
 from cascade.api.bat.status import status_body
-from cascade.api.bat.wire import ListPageOut
+from cascade.api.bat.wire import (
+    DEFAULT_PER_PAGE,
+    ENCODER,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    ListPageOut,
+)
 from cascade.api.bat_auth import AuthFailure, authenticate_bat
 from cascade.api.ratelimit import retry_after_header
 from cascade.domain.content import Content
 from cascade.domain.surfaces import iso
 from cascade.store import StoreError
+from cascade.store.price_book import PriceBook
 
 log = logging.getLogger(__name__)
 
 AnyRequest = Request[Any, Any, Any]
 
-DEFAULT_PER_PAGE = 100
-MAX_PER_PAGE = 1000
-_encode = msgspec.json.encode
+_encode = ENCODER.encode
 
 
-def bat_router(s: Services, intake: BatIntake, parts: Callable[[str, Content], int]) -> Router:
+def bat_router(
+    s: Services, intake: BatIntake, parts: Callable[[str, Content], int], prices: PriceBook
+) -> Router:
+    """The router; `prices` is this process's price table, for each status's `cost`."""
+
     async def admit(request: AnyRequest, kind: RateKind) -> Principal:
         found = await authenticate_bat(s.auth, request.headers)
         if isinstance(found, AuthFailure):
@@ -81,7 +89,7 @@ def bat_router(s: Services, intake: BatIntake, parts: Callable[[str, Content], i
             view = await s.store.message_view(principal.account.id, message_id=message_id)
         if view is None:
             raise BatError(404, "No such message")
-        return Answer(_encode(status_body(view, parts)))
+        return Answer(_encode(status_body(view, parts, await prices.table())))
 
     @get("/messagelist/{list_id:str}")
     async def message_list(request: AnyRequest, list_id: FromPath[str]) -> Answer:
@@ -89,13 +97,14 @@ def bat_router(s: Services, intake: BatIntake, parts: Callable[[str, Content], i
         number = _whole(list_id)
         if number is None:
             raise BatError(404, "No such message list")
-        page = _query_number(request, "page", 1, None)
+        page = _query_number(request, "page", 1, MAX_PAGE)
         per_page = _query_number(request, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
         found = await s.store.message_list(
             principal.account.id, number, (page - 1) * per_page, per_page
         )
         if found is None:
             raise BatError(404, "No such message list")
+        table = await prices.table()
         return Answer(
             _encode(
                 ListPageOut(
@@ -104,7 +113,7 @@ def bat_router(s: Services, intake: BatIntake, parts: Callable[[str, Content], i
                     total=found.total,
                     page=page,
                     per_page=per_page,
-                    messages=[status_body(view, parts) for view in found.messages],
+                    messages=[status_body(view, parts, table) for view in found.messages],
                 )
             )
         )

@@ -6,7 +6,13 @@ receipt came. Each step of the message's plan — the primary, then each fallbac
 what it did: `not_used` (never taken), `processing`, `delivered`, `undeliverable`;
 `extendedStatuses` names the same by channel (`viber`, `sms`, `rcs`, `flashcall`).
 
-`cost` and `currency` are null: prices (SPEC D9) are not loaded by this part yet.
+`cost` is what the message's sends cost from the loaded price table (SPEC D9), a JSON
+number in the table's `currency`: the sum over its attempts that went out (reached the
+provider: `cascade.domain.prices.went_out` says exactly which), each at its channel's
+price for the recipient, an SMS times its parts. A step never taken, passed over,
+refused in the provider's answer, or found not to reach the person at all (not a Viber
+user) costs nothing. Both are null when a send that went out
+has no price, or when no table is loaded.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from cascade.api.bat.validate import FAMILY
 from cascade.api.bat.wire import StatusOut, StepOut
 from cascade.domain.content import Content, Step
 from cascade.domain.message import Status
+from cascade.domain.prices import PriceTable, amount_number, sent_cost
 from cascade.domain.surfaces import (
     StepStatus,
     delivery_status,
@@ -27,7 +34,9 @@ from cascade.domain.surfaces import (
 from cascade.store import AttemptView, MessageView
 
 
-def status_body(view: MessageView, parts: Callable[[str, Content], int]) -> StatusOut:
+def status_body(
+    view: MessageView, parts: Callable[[str, Content], int], prices: PriceTable
+) -> StatusOut:
     plan: Sequence[Step] = view.plan
     by_step: dict[int, AttemptView] = {}
     for attempt in view.attempts:  # the newest attempt of each step tells what it did
@@ -45,6 +54,7 @@ def status_body(view: MessageView, parts: Callable[[str, Content], int]) -> Stat
         partscount = parts(plan[0].channel, plan[0].content)
     else:
         partscount = 1
+    cost = sent_cost(prices, view.phone, view.attempts)
     return StatusOut(
         messagelistId=view.list_id,
         messageId=view.id,
@@ -55,8 +65,8 @@ def status_body(view: MessageView, parts: Callable[[str, Content], int]) -> Stat
         reason=finer_reason(view.status, view.reason),
         seen=view.status == Status.READ,
         partscount=partscount,
-        cost=None,
-        currency=None,
+        cost=amount_number(cost.amount) if cost is not None else None,
+        currency=cost.currency if cost is not None else None,
         channel=view.channel,
         fallbacks=[
             StepOut(type=step.wire_type or step.channel, status=status.value)

@@ -11,6 +11,8 @@ only (D4): the envelope keeps each message as raw JSON, and each is decoded on i
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import msgspec
 
 # --- the request -------------------------------------------------------------------------
@@ -189,7 +191,7 @@ class StatusOut(msgspec.Struct, frozen=True):
     reason: str | None
     seen: bool
     partscount: int
-    cost: float | None
+    cost: Decimal | None  # a JSON number: encoded with decimal_format="number" (ENCODER)
     currency: str | None
     channel: str | None
     fallbacks: list[StepOut]
@@ -198,6 +200,13 @@ class StatusOut(msgspec.Struct, frozen=True):
     updatedAt: str  # noqa: N815
     scheduledAt: str | None  # noqa: N815
     expiresAt: str  # noqa: N815
+
+
+DEFAULT_PER_PAGE = 100  # a list page's messages, unless `per_page` says
+MAX_PER_PAGE = 1000
+# a list holds at most 5,000 messages: past this page every page is empty, and the
+# offset of any page up to it fits every database's integer
+MAX_PAGE = 1_000_000
 
 
 class ListPageOut(msgspec.Struct, frozen=True):
@@ -219,3 +228,7 @@ class ErrorBody(msgspec.Struct, frozen=True, omit_defaults=True):
     message: str
     code: int | None = None
     field: str | None = None
+
+
+# every answer's encoder: a Decimal (a cost) is a JSON number, exactly as held
+ENCODER = msgspec.json.Encoder(decimal_format="number")

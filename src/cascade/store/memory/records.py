@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -310,6 +310,10 @@ class Records(MemoryBase):
         if row is None or row.account_id != account_id:
             return None
         return self._view(row)
+
+    async def messages_by_id(self, message_ids: Collection[str]) -> list[MessageView]:
+        rows = (self._t.messages.get(message_id) for message_id in message_ids)
+        return [self._view(row) for row in rows if row is not None]
 
     async def message_list(
         self, account_id: str, list_id: int, offset: int, limit: int

@@ -3,7 +3,7 @@ short links."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +56,15 @@ class Views(Database):
                 return None
             [view] = await _views(conn, [row])
         return view
+
+    async def messages_by_id(self, message_ids: Collection[str]) -> list[MessageView]:
+        if not message_ids:
+            return []
+        async with self._read() as conn:
+            rows = list(
+                await conn.execute(sa.select(*_VIEW_COLUMNS).where(_m.id.in_(list(message_ids))))
+            )
+            return await _views(conn, rows)
 
     async def message_list(
         self, account_id: str, list_id: int, offset: int, limit: int
