@@ -13,6 +13,7 @@ import httpx
 from cascade.channels.spec import Demo, asgi_simulator, unless_set
 from cascade.channels.viber_business.settings import ViberBusinessSettings
 from cascade.channels.viber_business.webhook import CHANNEL
+from cascade.domain.templates import OTP_TEMPLATES
 
 # an installation-level Vonage account the simulator accepts
 KEY, SECRET, SERVICE_ID, SIGNATURE_SECRET = (
@@ -31,7 +32,21 @@ async def _serve(
 ) -> AsyncIterator[Sequence[tuple[Any, int]]]:
     from cascade.simulators import viber_business as simulator
 
-    async with asgi_simulator(simulator.create_app(accounts={KEY: SECRET}), port) as apps:
+    vonage = simulator.VonageSimulator()
+    partner = simulator.PartnerSimulator(scripts=vonage.scripts)
+    # the demo's Viber account has the OTP templates Cascade offers (domain/templates.py)
+    # registered, as an operator has them registered with Viber
+    partner.templates.update(
+        (
+            t.id,
+            simulator.Template(
+                t.id, t.languages, tuple(sorted(t.required)), tuple(sorted(t.optional))
+            ),
+        )
+        for t in OTP_TEMPLATES.values()
+    )
+    app = simulator.create_app(vonage, accounts={KEY: SECRET}, partner=partner)
+    async with asgi_simulator(app, port) as apps:
         yield apps
 
 
