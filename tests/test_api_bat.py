@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from cascade.bootstrap import build_app
+from cascade.bootstrap import build_app, content_pattern
+from cascade.channels.flashcall import FlashCallChannel
+from cascade.channels.flashcall.spec import SPEC as FLASHCALL
 from cascade.clock import ManualClock
+from cascade.domain.content import Content
+from cascade.domain.sending import Sender
+from cascade.engine.worker import Worker, WorkerConfig
 from cascade.store import schema as t
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount, make_account
@@ -326,3 +332,86 @@ async def test_body_over_the_limit(
         response = await post(c, account, [sms(text="x" * 2000)])
     assert_d6(response, 413, None)
     assert await stored(store) == 0
+
+
+# --- a flash call's pattern (D3) --------------------------------------------------------------
+
+
+async def test_flash_call_pattern_in_the_answer_and_once_called_in_the_status(
+    client: httpx.AsyncClient, store: SqlStore, clock: ManualClock, account: TestAccount
+) -> None:
+    flash: dict[str, Any] = {"from": "App", "to": "+380501234569", "type": "flashcall"}
+    body = await accepted(
+        client,
+        account,
+        [
+            {**flash, "messageData": {"callerId": "+380441234567"}},
+            {**flash, "messageData": {"callerId": 380442223344}},  # a number, no "+"
+            flash,  # no callerId: the code is drawn when the call is placed
+            sms(),
+        ],
+    )
+    given, as_number, drawn, text = body["messages"]
+    # the code is the callerId's last 4 digits (the default code length)
+    assert (given["pattern"], as_number["pattern"]) == ("***4567", "***3344")
+    assert "pattern" not in drawn
+    assert "pattern" not in text
+    ids = [m["messageId"] for m in body["messages"]]
+
+    async def status(message_id: str) -> dict[str, Any]:
+        response = await client.get(f"{MESSAGE}/{message_id}", headers=account.headers)
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+    assert ["pattern" in await status(m) for m in ids] == [False] * 4  # nothing placed yet
+
+    callers: dict[str, str] = {}  # To -> From, as Twilio was asked
+
+    def twilio(request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        callers[form["To"]] = form["From"]
+        return httpx.Response(201, json={"sid": f"CA{len(callers):032d}", "status": "queued"})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(twilio))
+    channel = FlashCallChannel(
+        account_sid="AC" + "1" * 32,
+        auth_token="twilio-token",
+        caller_prefix="+44207946",
+        status_callback_url_base="http://cascade.test",
+        base_url="https://twilio.test",
+        client=http,
+    )
+    worker = Worker(
+        store,
+        clock,
+        {"flashcall": channel},
+        {},
+        WorkerConfig(batch=50, enforce_rates=False),
+        owner="test-worker",
+        static_senders={"flashcall": Sender("flashcall", "twilio-token")},
+    )
+    try:
+        for _ in range(10):
+            if await worker.run_once() == 0:
+                break
+    finally:
+        await http.aclose()
+    assert len(callers) == 1  # one recipient: three calls, the last one's From kept
+    shown = [await status(m) for m in ids[:3]]
+    assert [s["deliverystatus"] for s in shown] == ["processing"] * 3  # ringing
+    assert (shown[0]["pattern"], shown[1]["pattern"]) == ("***4567", "***3344")
+    # a drawn code: the block's number, its last six digits shown
+    assert shown[2]["pattern"].startswith("***")
+    assert len(shown[2]["pattern"]) == 9
+    assert "pattern" not in await status(ids[3])
+
+
+def test_the_pattern_follows_the_code_length_setting(db_url: str) -> None:
+    settings = app_settings(db_url)
+    six = settings.with_channel(FLASHCALL, flashcall_code_length=6)
+    call = Content(caller_id="+380441234567")
+    assert content_pattern(settings)("flashcall", call) == "***4567"
+    assert content_pattern(six)("flashcall", call) == "***234567"
+    assert content_pattern(six)("flashcall", Content()) is None
+    assert content_pattern(six)("sms", Content(text="Hi", caller_id="+380441234567")) is None

@@ -52,6 +52,17 @@ def content_parts(channel: str, content: Content) -> int:
     return spec.parts(content) if spec is not None else 1
 
 
+def content_pattern(settings: Settings) -> Callable[[str, Content], str | None]:
+    """What the core API's answer shows of a step's content on `channel` before it is sent
+    (a flash call's `pattern`), by the channel's settings."""
+
+    def pattern(channel: str, content: Content) -> str | None:
+        spec = BY_NAME.get(channel)
+        return spec.pattern(settings.of(spec), content) if spec is not None else None
+
+    return pattern
+
+
 def build_store(settings: Settings, clock: Clock) -> SqlStore:
     return SqlStore(
         settings.database_url,
@@ -187,7 +198,7 @@ def build_app(
         public_url=settings.public_url,
         callback_urls=callback_policy(settings, callback_resolve),
     )
-    bat = BatIntake(store, clock, CARRIES, content_parts)
+    bat = BatIntake(store, clock, CARRIES, content_parts, content_pattern(settings))
     return create_app(
         services,
         on_shutdown=[store.close, limiter.close],

@@ -7,6 +7,9 @@ line, its migrations and its tests. A spec holds:
 - `name` and `limits` (what the channel carries: text length, content kinds, rates);
 - `parts`: how many parts a step's content goes out as (SMS segments; 1 elsewhere), known
   before it is sent;
+- `pattern`: what the core API's answer shows of a step's content before it is sent, from
+  the channel's settings (a flash call from its own `callerId`: the code's digits behind
+  stars); None for most;
 - `settings`: a frozen dataclass whose fields are the channel's settings, each read from
   `CASCADE_{FIELD}` with the field's default, its help text in `setting(…, help=…)`;
 - `build`: the channel from its settings (`public_url` is the installation's own);
@@ -89,6 +92,7 @@ class ChannelSpec(Generic[S]):
     demo: Demo[S] | None = None
     on_by_default: bool = False  # in CASCADE_CHANNELS when it is not set
     parts: Callable[[Content], int] = lambda content: 1
+    pattern: Callable[[S, Content], str | None] = lambda settings, content: None
 
 
 def setting_fields(spec: ChannelSpec[Any]) -> tuple[dataclasses.Field[Any], ...]:

@@ -31,6 +31,24 @@ VERIFY_ATTEMPTS = 3  # wrong flash-call codes allowed before the code is void
 MIN_CODE_LENGTH = 4  # a flash-call code's digits (the caller number's last ones)
 MAX_CODE_LENGTH = 6
 CODE_PATTERN = rf"^[0-9]{{{MIN_CODE_LENGTH},{MAX_CODE_LENGTH}}}$"  # as the API documents it
+CALL_MASK = "*"  # what stands for a caller number's digits that are not shown
+
+
+def call_pattern(caller: str, shown_digits: int) -> str:
+    """A flash call's masked pattern: the caller number's last `shown_digits` digits
+    behind stars (`***4567`). For a call from a caller id the message named (the core
+    API's `callerId`), those digits are the code, and this is the core API's `pattern`."""
+    return CALL_MASK * 3 + caller[-shown_digits:]
+
+
+def call_pattern_in(detail: str) -> str | None:
+    """The pattern a flash call's status detail carries (`+380441234567 (***4567)` ->
+    `***4567`); None when `detail` is no call's."""
+    number, _, rest = detail.partition(" (")
+    shown = rest.removesuffix(")")
+    if not rest.endswith(")") or not shown.startswith(CALL_MASK * 3) or not number.startswith("+"):
+        return None
+    return shown
 
 
 class Verdict(StrEnum):

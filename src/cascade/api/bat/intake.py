@@ -48,11 +48,15 @@ class BatIntake:
         clock: Clock,
         carries: Mapping[str, frozenset[ContentKind]],
         parts: Callable[[str, Content], int],
+        pattern: Callable[[str, Content], str | None] = lambda channel, content: None,
     ) -> None:
+        """`parts` counts a step's parts on a channel, `pattern` is what the answer shows of
+        it before it is sent (a flash call's masked caller id), by channel name."""
         self._store = store
         self._clock = clock
         self._carries = carries
         self._parts = parts
+        self._pattern = pattern
 
     async def send(self, principal: Principal, body: bytes) -> ListOut:
         raws = decode_list(body)
@@ -93,7 +97,15 @@ class BatIntake:
         if list_id is None:
             first_rejected = next(item.error for item in items if item.error is not None)
             raise first_rejected.refusal()
-        return ListOut(list_id, [_answer(item, ids) for item in items])
+        return ListOut(list_id, [self._answer(item, ids) for item in items])
+
+    def _answer(self, item: _Item, ids: Mapping[int, str]) -> AcceptedOut:
+        answer = _answer(item, ids)
+        if answer.messageId is None or item.checked is None:
+            return answer
+        first = item.checked.plan[0]
+        shown = self._pattern(first.channel, first.content)
+        return answer if shown is None else msgspec.structs.replace(answer, pattern=shown)
 
     async def _accept(
         self, account_id: str, new: list[_New | None], items: list[_Item]

@@ -4,7 +4,8 @@
 (`cascade.domain.surfaces`); `reason` keeps Cascade's finer one and `seen` says a read
 receipt came. Each step of the message's plan — the primary, then each fallback — shows
 what it did: `not_used` (never taken), `processing`, `delivered`, `undeliverable`;
-`extendedStatuses` names the same by channel (`viber`, `sms`, `rcs`, `flashcall`).
+`extendedStatuses` names the same by channel (`viber`, `sms`, `rcs`, `flashcall`). A flash
+call's status adds its `pattern` once the call went out.
 
 `cost` is what the message's sends cost from the loaded price table (SPEC D9), a JSON
 number in the table's `currency`: the sum over its attempts that went out (reached the
@@ -19,9 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from cascade.api.bat.validate import FAMILY
+import msgspec
+
+from cascade.api.bat.validate import CHANNEL, FAMILY, BatType
 from cascade.api.bat.wire import StatusOut, StepOut
 from cascade.domain.content import Content, Step
+from cascade.domain.delivery import call_pattern_in
 from cascade.domain.message import Status
 from cascade.domain.prices import PriceTable, amount_number, sent_cost
 from cascade.domain.surfaces import (
@@ -77,4 +81,15 @@ def status_body(
         updatedAt=iso(view.updated_at_ms) or "",
         scheduledAt=iso(view.scheduled_at_ms),
         expiresAt=iso(view.expires_at_ms) or "",
+        pattern=_pattern(view.attempts),
     )
+
+
+def _pattern(attempts: Sequence[AttemptView]) -> str | msgspec.UnsetType:
+    """A flash call's `pattern` (D3), from the detail of the newest call that went out."""
+    for attempt in reversed(attempts):
+        if attempt.channel == CHANNEL[BatType.FLASHCALL] and attempt.detail:
+            shown = call_pattern_in(attempt.detail)
+            if shown is not None:
+                return shown
+    return msgspec.UNSET

@@ -165,6 +165,8 @@ class AcceptedOut(msgspec.Struct, frozen=True):
     customerMessageId: str | None  # noqa: N815
     to: str | None
     error: ErrorOut | None = msgspec.field(default=None)
+    # a flash call from its `callerId`: the code's digits behind stars (D3); absent elsewhere
+    pattern: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class ListOut(msgspec.Struct, frozen=True):
@@ -200,6 +202,8 @@ class StatusOut(msgspec.Struct, frozen=True):
     updatedAt: str  # noqa: N815
     scheduledAt: str | None  # noqa: N815
     expiresAt: str  # noqa: N815
+    # a flash call's masked pattern once the call went out (D3); absent for other types
+    pattern: str | msgspec.UnsetType = msgspec.UNSET
 
 
 DEFAULT_PER_PAGE = 100  # a list page's messages, unless `per_page` says

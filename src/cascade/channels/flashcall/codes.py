@@ -21,10 +21,18 @@ import re
 import secrets
 from typing import Final
 
-from cascade.domain.delivery import MAX_CODE_LENGTH, MIN_CODE_LENGTH, VERIFY_ATTEMPTS, Verdict
+from cascade.domain.delivery import (
+    CALL_MASK,
+    MAX_CODE_LENGTH,
+    MIN_CODE_LENGTH,
+    VERIFY_ATTEMPTS,
+    Verdict,
+    call_pattern,
+    call_pattern_in,
+)
 
 MAX_ATTEMPTS: Final = VERIFY_ATTEMPTS  # wrong codes allowed before the code is void
-MASK: Final = "*"
+MASK: Final = CALL_MASK
 
 # E.164: "+", a country code that does not start with 0, 8-15 digits in all.
 _PREFIX = re.compile(r"\+[1-9][0-9]*")
@@ -85,7 +93,7 @@ def pattern(caller: str, code_length: int) -> str:
     or leave that to `POST /api/CascadeMessage/verify`.
     """
     code_of(caller, code_length)  # validates
-    return f"{caller} ({MASK * 3}{caller[-PATTERN_DIGITS:]})"
+    return f"{caller} ({call_pattern(caller, PATTERN_DIGITS)})"
 
 
 def given_caller(caller_id: str, code_length: int) -> tuple[str, str]:
@@ -97,18 +105,13 @@ def given_caller(caller_id: str, code_length: int) -> tuple[str, str]:
 
 
 def masked(code: str) -> str:
-    """A call's pattern with every digit but the code's masked: `***4567`."""
-    return MASK * 3 + code
+    """A call's pattern with every digit but the code's masked: `***4567` (the rule is the
+    domain's, `call_pattern`, so the core API can show it before the call is placed)."""
+    return call_pattern(code, len(code))
 
 
-def pattern_in(detail: str) -> str | None:
-    """The pattern a flash call's status detail carries (`+380441234567 (***4567)` →
-    `***4567`), for the core API's `pattern`; None when `detail` is no call's."""
-    number, _, rest = detail.partition(" (")
-    shown = rest.removesuffix(")")
-    if not rest.endswith(")") or not shown.startswith(MASK * 3) or not number.startswith("+"):
-        return None
-    return shown
+# the pattern a call's status detail carries, for the core API's `pattern` (the domain's rule)
+pattern_in = call_pattern_in
 
 
 def verify(expected_code: str, given: str, attempts_left: int) -> Verdict:

@@ -7,6 +7,8 @@ from cascade.channels.flashcall.demo import DEMO
 from cascade.channels.flashcall.settings import FlashCallSettings
 from cascade.channels.flashcall.webhook import CHANNEL, WEBHOOK_ROUTE
 from cascade.channels.spec import ChannelSpec
+from cascade.domain.content import Content
+from cascade.domain.delivery import call_pattern
 from cascade.domain.sending import Sender
 
 # A flash call waits its whole TTL: its fallback goes when the TTL passes unanswered.
@@ -24,6 +26,14 @@ def _build(s: FlashCallSettings, public_url: str) -> FlashCallChannel:
     )
 
 
+def _pattern(s: FlashCallSettings, content: Content) -> str | None:
+    """A call from the message's own caller id shows its code, the last digits, behind
+    stars; a drawn code is not known before the call is placed."""
+    if content.caller_id is None:
+        return None
+    return call_pattern(content.caller_id, s.flashcall_code_length)
+
+
 SPEC: ChannelSpec[FlashCallSettings] = ChannelSpec(
     name=CHANNEL,
     limits=LIMITS,
@@ -33,4 +43,5 @@ SPEC: ChannelSpec[FlashCallSettings] = ChannelSpec(
     window_s=lambda s: WINDOW_S,
     provider_account=lambda s: Sender(CHANNEL, s.flashcall_auth_token),
     webhook=WEBHOOK_ROUTE,
+    pattern=_pattern,
 )
