@@ -2,7 +2,9 @@
 
 It answers `POST /v1/messages` as Vonage does: Basic authentication with
 `api_key:api_secret` (401 otherwise), the request checked field by field (422 with an
-RFC 7807 body naming the invalid parameters), 429 when the phone's script throttles,
+RFC 7807 body naming the invalid parameters; `text` belongs to a text message only, and
+a file is `{url, name}` with no caption, so a text sent beside a file is refused, never
+dropped), 429 when the phone's script throttles,
 else 202 with a `message_uuid`. Then it POSTs status webhooks to the account's status URL
 the way Vonage does: `submitted`, then `delivered` (and `read`), or `rejected` with the
 error code Vonage uses (1300 not a Viber user, 1240 blocked, 1310 no suitable device,
@@ -526,9 +528,15 @@ def accept(sim: VonageSimulator, api_key: str, body: object) -> Received:
     if kind == "text":
         text = _required(body, "text", MAX_TEXT)
     else:
+        if "text" in body:
+            # only a text message has `text`; an image's or a video's goes in its caption
+            raise _invalid("text", f"belongs to a text message, not to {kind}")
         resource = _object(body, kind)
         if resource is None:
             raise _invalid(kind, "is required")
+        if kind == "file" and "caption" in resource:
+            # Vonage's file message is `{url, name}`: a text goes as a message of its own
+            raise _invalid("file.caption", "a file message has no caption")
         media[kind] = _url(resource, kind, "url")
         if kind in ("image", "video"):
             text = _optional(resource, "caption", MAX_TEXT)
