@@ -26,12 +26,19 @@ Vonage's dashboard (add `"api_key"` when the simulator serves several accounts):
 | Method | Path | What |
 |---|---|---|
 | POST | `/_sim/webhook` | `{"url", "signature_secret", "inbound_url"?}` (inbound: `url` if none) |
+| POST | `/_sim/partner/webhook` | `{"url"}`: where Viber's own status callbacks go |
+| PUT | `/_sim/partner/templates` | `[{"id", "languages", "required", "optional"?}]` (below) |
 | POST | `/_sim/users/{phone}/reply?text=…` | the person answers the newest message they got |
 | GET | `/_sim/inbound` | every inbound message posted, with the receiver's HTTP answer |
 | PUT | `/_sim/script/{phone}` | set the phone's `Behaviour` (JSON) |
 | DELETE | `/_sim/script` | forget every script |
 | GET, DELETE | `/_sim/received` | accepted messages (`?phone=`) / forget them and webhooks |
 | GET | `/_sim/callbacks` | every status webhook posted, with the receiver's HTTP answer |
+
+`PUT /_sim/partner/templates` registers OTP templates as an operator registers them at
+Viber: each is added, or replaces the one with its id, and the answer lists every id now
+known. A template without an id, a two-letter language, or `pin` among its required
+parameters is a 400, and then none of the list is registered.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
-from litestar import Litestar, Request, Response, post
+from litestar import Litestar, Request, Response, post, put
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -62,7 +69,7 @@ from cascade.simulators.script import (
     viber_business_receipts,
     viber_business_refusal,
 )
-from cascade.simulators.viber_business.partner import SEND_PATH, PartnerSimulator
+from cascade.simulators.viber_business.partner import SEND_PATH, PartnerSimulator, Template
 from cascade.simulators.webhook_caller import WebhookCaller, WebhookFailed
 
 log = logging.getLogger(__name__)
@@ -194,6 +201,15 @@ class CallbackSent(msgspec.Struct, kw_only=True):
 
 class PartnerWebhook(msgspec.Struct, forbid_unknown_fields=True):
     url: str
+
+
+class TemplateIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An OTP template as an operator registers it at Viber."""
+
+    id: str
+    languages: list[str]
+    required: list[str]
+    optional: list[str] = msgspec.field(default_factory=list)
 
 
 class InboundSent(msgspec.Struct, kw_only=True):
@@ -621,6 +637,19 @@ def create_app(
         viber.callback_url = data.url
         return {"url": data.url}
 
+    @put("/_sim/partner/templates", status_code=200)
+    async def register_templates(data: JSONBody[list[TemplateIn]]) -> dict[str, list[str]]:
+        try:
+            viber.register(
+                [
+                    Template(t.id, tuple(t.languages), tuple(t.required), tuple(t.optional))
+                    for t in data
+                ]
+            )
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        return {"templates": sorted(viber.templates)}
+
     @post("/v1/messages", status_code=202)
     async def send_message(request: Request[Any, Any, Any]) -> Response[bytes]:
         api_key = sim.authenticate(request.headers.get("authorization"))
@@ -680,6 +709,7 @@ def create_app(
             set_webhook,
             partner_send,
             set_partner_webhook,
+            register_templates,
             *control_routes(
                 set_script=sim.scripts.set,
                 reset=sim.scripts.clear,
