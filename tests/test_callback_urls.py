@@ -36,6 +36,7 @@ from cascade.clock import ManualClock
 from cascade.config import Settings
 from cascade.domain.errors import RequestRejected
 from cascade.engine.callbacks import CallbackDispatcher
+from cascade.store.base import CallbackKind
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount, make_account
 from tests.conftest import test_settings as app_settings
@@ -334,6 +335,111 @@ async def test_the_switch_lets_loopback_register_but_not_metadata(
         for url in ("http://169.254.169.254/", "http://[fd00:ec2::254]/"):
             response = await c.post(CALLBACKS, json={"url": url}, headers=sqlite_account.headers)
             assert response.json()["error"]["code"] == "INVALID_URL", url
+
+
+# --- kinds: status changes, or messages people send back ------------------------------------
+
+
+async def test_a_callback_is_registered_for_status_or_incoming_and_listed_with_its_kind(
+    sqlite_store: SqlStore, clock: ManualClock, sqlite_url: str, sqlite_account: TestAccount
+) -> None:
+    headers = sqlite_account.headers
+    async with api(sqlite_store, clock, sqlite_url, None, allow_private_callbacks=True) as c:
+        status = await c.post(CALLBACKS, json={"url": "http://127.0.0.1:9/status"}, headers=headers)
+        incoming = await c.post(
+            CALLBACKS,
+            json={"url": "http://127.0.0.1:9/incoming", "kind": "incoming"},
+            headers=headers,
+        )
+        said = await c.post(
+            CALLBACKS, json={"url": "http://127.0.0.1:9/said", "kind": "status"}, headers=headers
+        )
+        for answer in (status, incoming, said):
+            assert answer.status_code == 200, answer.text
+        assert [a.json()["kind"] for a in (status, incoming, said)] == [
+            "status",
+            "incoming",
+            "status",
+        ]
+        assert all(len(a.json()["secret"]) == 64 for a in (status, incoming, said))
+        # stored under the kind the dispatcher reads (the CLI's --incoming is the same)
+        owner = sqlite_account.id
+        assert await sqlite_store.list_callbacks(owner, CallbackKind.INCOMING) == [
+            (incoming.json()["id"], "http://127.0.0.1:9/incoming")
+        ]
+        assert [u for _, u in await sqlite_store.list_callbacks(owner, CallbackKind.STATUS)] == [
+            "http://127.0.0.1:9/status",
+            "http://127.0.0.1:9/said",
+        ]
+        listed = await c.get(CALLBACKS, headers=headers)
+        assert listed.status_code == 200
+        assert [(x["url"].rsplit("/", 1)[1], x["kind"]) for x in listed.json()] == [
+            ("status", "status"),
+            ("said", "status"),
+            ("incoming", "incoming"),
+        ]
+        only = await c.get(CALLBACKS, params={"kind": "incoming"}, headers=headers)
+        assert only.json() == [
+            {"id": incoming.json()["id"], "url": "http://127.0.0.1:9/incoming", "kind": "incoming"}
+        ]
+        only = await c.get(CALLBACKS, params={"kind": "status"}, headers=headers)
+        assert [x["kind"] for x in only.json()] == ["status", "status"]
+        gone = await c.delete(f"{CALLBACKS}/{incoming.json()['id']}", headers=headers)
+        assert gone.status_code == 200
+        assert await sqlite_store.list_callbacks(owner, CallbackKind.INCOMING) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("Incoming", "INVALID_KIND"),
+        ("", "INVALID_KIND"),
+        ("sms", "INVALID_KIND"),
+        ("status ", "INVALID_KIND"),
+        (5, "INVALID_TYPE"),
+        (None, "INVALID_TYPE"),
+        (["incoming"], "INVALID_TYPE"),
+    ],
+)
+async def test_a_bad_kind_is_400_and_nothing_is_registered(
+    sqlite_store: SqlStore,
+    clock: ManualClock,
+    sqlite_url: str,
+    sqlite_account: TestAccount,
+    kind: object,
+    code: str,
+) -> None:
+    headers = sqlite_account.headers
+    async with api(sqlite_store, clock, sqlite_url, None, allow_private_callbacks=True) as c:
+        answer = await c.post(
+            CALLBACKS, json={"url": "http://127.0.0.1:9/hook", "kind": kind}, headers=headers
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == code
+        assert answer.json()["error"]["field"] == "kind"
+        for listed in CallbackKind:
+            assert await sqlite_store.list_callbacks(sqlite_account.id, listed) == []
+
+
+@pytest.mark.parametrize("query", [{"kind": "sms"}, {"kind": ""}, {"kind": ["status", "incoming"]}])
+async def test_listing_by_a_bad_kind_is_400(
+    sqlite_store: SqlStore,
+    clock: ManualClock,
+    sqlite_url: str,
+    sqlite_account: TestAccount,
+    query: dict[str, Any],
+) -> None:
+    async with api(sqlite_store, clock, sqlite_url, None) as c:
+        answer = await c.get(CALLBACKS, params=query, headers=sqlite_account.headers)
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {
+        "error": {
+            "code": "INVALID_KIND",
+            "message": answer.json()["error"]["message"],
+            "field": "kind",
+        }
+    }
+    assert "kind" in answer.json()["error"]["message"]
 
 
 async def test_localhost_is_refused_by_the_system_resolver(

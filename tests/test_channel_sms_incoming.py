@@ -199,7 +199,8 @@ async def test_pieces_arriving_in_any_order_are_stored_joined_in_order(
         len(order),
     )
     assert row["account_id"] is not None  # the account whose sender is the number
-    assert stored.store.rows(t.incoming_parts.name) == []
+    # the pieces are kept, joined into the message, for the repeat window
+    assert {p["incoming_id"] for p in stored.store.rows(t.incoming_parts.name)} == {row["id"]}
 
 
 async def test_a_single_message_is_stored_at_once(
@@ -235,3 +236,20 @@ async def test_a_message_the_engine_could_not_store_is_offered_again_and_stored_
     await eventually(lambda: len(smsc.mo_taken) == 1)
     assert smsc.mo_taken[0].attempts == 2  # refused with ESME_RX_T_APPN, then taken
     assert stored.texts() == ["Call me back"]
+
+
+async def test_a_message_the_smsc_offers_again_is_stored_once(
+    smsc: SmscSimulator, bound: tuple[SmsChannel, Stored]
+) -> None:
+    """A deliver_sm has no id (SMPP 3.4): one offered again — its answer lost in a crash —
+    is known by its phone, address and text (and a piece by its reference and number)."""
+    _, stored = bound
+    smsc.send_mo(PHONE, NUMBER, "Call me back")
+    smsc.send_mo(PHONE, NUMBER, "Call me back")
+    written = smsc.send_mo(PHONE, NUMBER, LONG_LATIN, pieces=[1, 2])
+    smsc.send_mo(PHONE, NUMBER, LONG_LATIN, pieces=[2], reference=written.reference)
+    await eventually(lambda: len(smsc.mo_taken) == 5)
+    assert sorted(stored.texts()) == sorted(["Call me back", LONG_LATIN])
+    # the piece offered again waits for nothing: no message in pieces is stored later
+    assert await stored.store.flush_incoming_parts(stored.clock.now_ms()) == []
+    assert sorted(stored.texts()) == sorted(["Call me back", LONG_LATIN])

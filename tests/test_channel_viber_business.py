@@ -401,7 +401,87 @@ ANSWER_CASES: list[tuple[str, httpx.Response | Exception, Outcome]] = [
 ]
 
 
+# --- a file with its text: two requests, the file and then the text ---------------------------
+
+INVOICE_TEXT = "Your invoice for May"
+FILE_UUID, TEXT_UUID = MESSAGE_UUID, "11111111-2222-3333-4444-555555555555"
+
+
+def invoice(**content: Any) -> Outbound:
+    return outbound(
+        content=Content(
+            text=INVOICE_TEXT,
+            media=Media(MediaKind.FILE, PDF, file_name="invoice", file_type="pdf"),
+            **content,
+        )
+    )
+
+
+FILE_BODY: dict[str, Any] = {
+    **media_body(),
+    "message_type": "file",
+    "file": {"url": PDF, "name": "invoice.pdf"},
+}
+
+
+def file_then_text(
+    label: str, text_reply: httpx.Response | Exception, expected: Outcome, **content: Any
+) -> cases.HttpCase:
+    """A file with a text: Vonage gets the file (no caption: it has none), then the text
+    as a text message with the same client_ref; `text_reply` answers the second."""
+    text_body = vonage_body(INVOICE_TEXT, **({"action": SALE} if content else {}))
+    calls = [
+        cases.Call(accepted(FILE_UUID), "POST", "/v1/messages", body=FILE_BODY),
+        cases.Call(text_reply, "POST", "/v1/messages", body=text_body),
+    ]
+    return cases.SendCase(label, invoice(**content), calls, expected, WITH_SERVICE)
+
+
+FILE_WITH_TEXT_CASES = [
+    # both taken: one step of two parts, delivered when both are reported delivered
+    file_then_text(
+        "file-then-its-text",
+        accepted(TEXT_UUID),
+        Sent(FILE_UUID, parts=2, part_ids=(FILE_UUID, TEXT_UUID)),
+    ),
+    # the button goes with the text (a file message carries none)
+    file_then_text(
+        "file-then-its-text-with-the-button",
+        accepted(TEXT_UUID),
+        Sent(FILE_UUID, parts=2, part_ids=(FILE_UUID, TEXT_UUID)),
+        buttons=(SHOP,),
+    ),
+    # the file went: the step is never sent again, whatever the text's answer
+    file_then_text("text-refused", problem(422, 1150), Failed("TEXT_NOT_SENT:INVALID_PARAMS")),
+    file_then_text("text-5xx", httpx.Response(503), Failed("TEXT_NOT_SENT:HTTP_503")),
+    file_then_text(
+        "text-throttled",
+        problem(429, "throttled", "Rate Limit Hit"),
+        Failed("TEXT_NOT_SENT:THROTTLED"),
+    ),
+    file_then_text(
+        "text-no-answer", httpx.ReadTimeout("slow"), InDoubt("TEXT_NO_ANSWER:ReadTimeout")
+    ),
+    # the file refused: nothing went out, the text is not sent alone
+    cases.SendCase(
+        "file-refused-text-not-sent-alone",
+        invoice(),
+        [cases.Call(problem(422, 1150), "POST", "/v1/messages", body=FILE_BODY)],
+        Failed("INVALID_PARAMS"),
+        WITH_SERVICE,
+    ),
+    cases.SendCase(
+        "file-5xx-retried-whole",
+        invoice(),
+        [cases.Call(httpx.Response(500), "POST", "/v1/messages", body=FILE_BODY)],
+        Retry("HTTP_500"),
+        WITH_SERVICE,
+    ),
+]
+
+
 CASES = [
+    *FILE_WITH_TEXT_CASES,
     *(send(label, accepted(), Sent(MESSAGE_UUID), out, exact) for label, out, exact in BODY_CASES),
     send(
         "installation credentials when the sender has none",

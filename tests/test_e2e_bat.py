@@ -203,9 +203,23 @@ def check_promo_video(up: Up, to: str, media: MediaHost, status: dict[str, Any])
 
 
 def check_file(up: Up, to: str, media: MediaHost, status: dict[str, Any]) -> None:
-    taken = only(up.sim("viber_business", "received", to), to)
-    assert (taken["message_type"], taken["category"]) == ("file", "transaction")
-    assert (taken["file"], taken["file_name"]) == (media.url("invoice.pdf"), "invoice-4821.pdf")
+    # Vonage's file message has no caption: the file, then its text as a text message
+    file, text = [e for e in up.sim("viber_business", "received", to) if e["phone"] == to]
+    assert (file["message_type"], file["category"]) == ("file", "transaction")
+    assert (file["file"], file["file_name"]) == (media.url("invoice.pdf"), "invoice-4821.pdf")
+    assert (text["message_type"], text["text"], text["category"]) == (
+        "text",
+        "Your invoice",
+        "transaction",
+    )
+    assert file["client_ref"] == text["client_ref"]
+    # the step is delivered once both are: each reported delivered to the status URL
+    delivered = {
+        c["message_uuid"]
+        for c in up.sim("viber_business", "callbacks")
+        if c["status"] == "delivered"
+    }
+    assert {file["message_uuid"], text["message_uuid"]} <= delivered
 
 
 OTP = next(t for t in OTP_TEMPLATES.values() if t.name == "code_with_validity")

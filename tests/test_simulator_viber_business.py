@@ -283,23 +283,42 @@ async def test_invalid_params_are_422(live: Live, media: MediaHost) -> None:
         (document(media.url("tool.exe")), "file.name", "#1150"),
         (document(media.url("invoice.pdf"), "n" * 22 + ".pdf"), "name", "#1150"),
         (document(media.url("gone.jpg"), "invoice.pdf"), "file.url", "#1150"),
+        # a text beside a file (or any medium) is refused, never dropped: Vonage's file
+        # message has no caption, and `text` belongs to a text message
+        ({**document(media.url("invoice.pdf")), "text": "Your invoice"}, "text", "#1150"),
+        ({**image("sale.jpg"), "text": "Spring sale"}, "text", "#1150"),
+        (
+            {"message_type": "file", "file": {"url": media.url("invoice.pdf"), "caption": "x"}},
+            "file.caption",
+            "#1150",
+        ),
     ]
+
+    def body(change: dict[str, Any]) -> dict[str, Any]:
+        """`good` changed; a medium without the text message's `text`, unless it adds one."""
+        whole: dict[str, Any] = {**good, **change}
+        if whole["message_type"] != "text" and "text" not in change:
+            del whole["text"]
+        return whole
+
     for change, name, code in cases:
         answer = await live.admin.post(
-            "/v1/messages", json={**good, **change}, headers={"Authorization": basic}
+            "/v1/messages", json=body(change), headers={"Authorization": basic}
         )
         assert answer.status_code == 422, change
         problem = answer.json()
         assert problem["type"].endswith(code), change
         assert problem["invalid_parameters"][0]["name"] == name, change
     for fine in (
-        good,
-        {**good, **image("sale.jpg")},
-        {**good, **video(media.url("promo.mp4"), media.url("thumb.jpg"))},
-        {**good, **document(media.url("invoice.pdf"))},
-        {**good, **document(media.url("report.xlsx"), "May report.xlsx")},
+        {},
+        image("sale.jpg"),
+        video(media.url("promo.mp4"), media.url("thumb.jpg")),
+        document(media.url("invoice.pdf")),
+        document(media.url("report.xlsx"), "May report.xlsx"),
     ):
-        answer = await live.admin.post("/v1/messages", json=fine, headers={"Authorization": basic})
+        answer = await live.admin.post(
+            "/v1/messages", json=body(fine), headers={"Authorization": basic}
+        )
         assert answer.status_code == 202, answer.text
 
 
@@ -428,6 +447,23 @@ async def test_video_and_file_go_out_and_are_fetched(ready: Live, media: MediaHo
         media.url("thumb.jpg"),
         media.url("invoice.pdf"),
     }
+    # a file with its text: the real channel sends the file, then the text; both taken
+    phone = "+380501234583"
+    await script(ready, phone, reachable=True)
+    outcome = await ready.channel.send(
+        outbound(phone, content=Content(text="Your invoice", media=pdf))
+    )
+    assert isinstance(outcome, Sent), outcome
+    assert outcome.parts == 2
+    file, text = (await ready.admin.get("/_sim/received", params={"phone": phone})).json()
+    assert (file["message_type"], file["file"], file["text"]) == (
+        "file",
+        media.url("invoice.pdf"),
+        None,
+    )
+    assert (text["message_type"], text["text"]) == ("text", "Your invoice")
+    assert outcome.part_ids == (file["message_uuid"], text["message_uuid"])
+    assert file["client_ref"] == text["client_ref"] == "att-" + phone
     gone = Content(media=Media(MediaKind.FILE, media.url("gone.pdf"), file_name="gone.pdf"))
     outcome = await ready.channel.send(outbound("+380501234563", content=gone))
     assert outcome == Failed("INVALID_PARAMS")

@@ -151,6 +151,58 @@ async def test_each_refusal_has_viber_status(live: Live, media: MediaHost) -> No
         assert answer.json()["status"] == 0, answer.text
 
 
+async def test_an_operator_registers_templates_and_sends_name_them(live: Live) -> None:
+    """`PUT /_sim/partner/templates` registers templates as an operator does at Viber: a
+    send naming one is refused (38) before, taken after; a bad list registers nothing."""
+    await script(live, "+380501234563", reachable=True)
+    own = "7d1e4c2a-1111-4222-8333-944455556666"
+    send = template(templateId=own, templateLang="uk", templateParams={"pin": "1", "shop": "S"})
+
+    async def status() -> int:
+        answer = await live.admin.post("/vibersrvc/1/send_message", json=send)
+        assert answer.status_code == 200
+        found: int = answer.json()["status"]
+        return found
+
+    assert await status() == 38
+    bad_lists: list[tuple[str, Any]] = [
+        ("no pin", [{"id": own, "languages": ["uk"], "required": ["shop"]}]),
+        ("no language", [{"id": own, "languages": [], "required": ["pin"]}]),
+        ("a language of three letters", [{"id": own, "languages": ["ukr"], "required": ["pin"]}]),
+        ("no id", [{"id": "", "languages": ["uk"], "required": ["pin"]}]),
+        ("a parameter twice", [{"id": own, "languages": ["uk"], "required": ["pin", "pin"]}]),
+        ("an unknown field", [{"id": own, "languages": ["uk"], "required": ["pin"], "x": 1}]),
+        ("not a list", {"id": own}),
+        # one good and one bad: neither is registered
+        (
+            "one bad of two",
+            [
+                {"id": own, "languages": ["uk"], "required": ["pin", "shop"]},
+                {"id": "other", "languages": ["en"], "required": []},
+            ],
+        ),
+    ]
+    for label, body in bad_lists:
+        answer = await live.admin.put("/_sim/partner/templates", json=body)
+        assert answer.status_code == 400, label
+    assert own not in live.simulator.templates
+    assert await status() == 38
+    answer = await live.admin.put(
+        "/_sim/partner/templates",
+        json=[{"id": own, "languages": ["uk", "en"], "required": ["pin", "shop"]}],
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"templates": sorted({OTP, RICH_OTP, own})}
+    assert await status() == 0
+    assert live.simulator.received[-1].template_id == own
+    # registered again with another language: the id's template is replaced
+    answer = await live.admin.put(
+        "/_sim/partner/templates", json=[{"id": own, "languages": ["en"], "required": ["pin"]}]
+    )
+    assert answer.status_code == 200
+    assert await status() == 39  # no "uk" now, and "shop" unknown
+
+
 async def test_phones_that_cannot_take_it_are_refused_at_once(live: Live) -> None:
     for phone, behaviour, status in [
         ("+380501234560", {"registered": False}, 9),

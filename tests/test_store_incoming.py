@@ -13,7 +13,7 @@ from cascade.clock import ManualClock
 from cascade.domain.events import InboundMessage, MessagePart
 from cascade.domain.sending import Sent
 from cascade.store import schema as t
-from cascade.store.base import INCOMING_PARTS_WAIT_MS, CallbackKind
+from cascade.store.base import INCOMING_PARTS_WAIT_MS, REPEAT_WINDOW_MS, CallbackKind
 from tests.conftest import TestAccount, make_account
 from tests.test_engine import Scene, Store, drain, plain
 from tests.test_store_contract import rows
@@ -160,7 +160,8 @@ async def test_pieces_are_kept_until_the_last_then_joined_in_order_once(
     assert (stored.parts, stored.parts_expected) == (3, 3)
     [row] = await rows(store, t.incoming_messages)
     assert (row.text, row.received_at, row.account_id) == ("Hello world, again!", 1_500, named.id)
-    assert await rows(store, t.incoming_parts) == []
+    # kept, joined into the message, for the repeat window
+    assert {p.incoming_id for p in await rows(store, t.incoming_parts)} == {stored.id}
     assert [body["text"] for _, body in await owed(store)] == ["Hello world, again!"]
 
 
@@ -192,9 +193,99 @@ async def test_pieces_that_never_complete_are_stored_as_what_came_after_the_wait
     assert (stored.account_id, stored.parts, stored.parts_expected) == (named.id, 2, 3)
     [row] = await rows(store, t.incoming_messages)
     assert (row.text, row.parts, row.parts_expected) == ("one three", 2, 3)
-    assert await rows(store, t.incoming_parts) == []
+    assert {p.incoming_id for p in await rows(store, t.incoming_parts)} == {stored.id}
     assert [body["text"] for _, body in await owed(store)] == ["one three"]
     assert await store.flush_incoming_parts(clock.now_ms()) == []  # once
+
+
+# --- an SMS the SMSC offers again (SMPP 3.4: no id) -------------------------------------------
+
+
+async def test_an_sms_offered_again_within_the_window_is_stored_once(store: Store) -> None:
+    named = await make_account(store, NUMBER)
+    await store.add_callback(named.id, "https://a.test/in", "s", CallbackKind.INCOMING)
+    [first, same_batch] = await store.record_incoming([mo("Yes", at_ms=5_000), mo("Yes")])
+    assert first is not None
+    assert same_batch is None  # the same transaction sees what it stored
+    later = 5_000 + REPEAT_WINDOW_MS
+    assert await store.record_incoming([mo("Yes", at_ms=later)]) == [None]  # at the edge
+    # what differs is another message: the text, the address, the phone, past the window
+    other = await store.record_incoming(
+        [
+            mo("Yes!", at_ms=6_000),
+            mo("Yes", "Shop", at_ms=6_000),
+            InboundMessage("sms", "+380671112234", NUMBER, "Yes", 6_000),
+            mo("Yes", at_ms=later + 1),
+        ]
+    )
+    assert all(s is not None for s in other)
+    assert len(await rows(store, t.incoming_messages)) == 5
+    # owed once each: all but the one to "Shop", which no account sends under
+    owed_to = [(body["phoneNumber"], body["text"], body["dt"]) for _, body in await owed(store)]
+    assert owed_to == [
+        (PHONE, "Yes", "1970-01-01T00:00:05.000Z"),
+        (PHONE, "Yes!", "1970-01-01T00:00:06.000Z"),
+        ("+380671112234", "Yes", "1970-01-01T00:00:06.000Z"),
+        (PHONE, "Yes", "1970-01-01T00:10:05.001Z"),
+    ]
+
+
+async def test_a_piece_offered_again_after_its_message_was_stored_is_not_stored_again(
+    store: Store, clock: ManualClock
+) -> None:
+    named = await make_account(store, NUMBER)
+    await store.add_callback(named.id, "https://a.test/in", "s", CallbackKind.INCOMING)
+    start = clock.now_ms()
+    pieces = [piece(text, n, at_ms=start + n) for n, text in ((1, "Hel"), (2, "lo "), (3, "you"))]
+    [*_, stored] = await store.record_incoming(pieces)
+    assert stored is not None
+    # the last piece's answer was lost in a crash: the SMSC offers it again, then all
+    assert await store.record_incoming([piece("you", 3, at_ms=start + 60_000)]) == [None]
+    assert await store.record_incoming(pieces) == [None, None, None]
+    clock.advance(INCOMING_PARTS_WAIT_MS / 1000)
+    # nothing waits, so nothing is stored as a message in pieces
+    assert await store.flush_incoming_parts(clock.now_ms() - INCOMING_PARTS_WAIT_MS) == []
+    [row] = await rows(store, t.incoming_messages)
+    assert (row.id, row.text, row.parts) == (stored.id, "Hello you", 3)
+    assert [body["text"] for _, body in await owed(store)] == ["Hello you"]
+
+
+async def test_a_reference_used_again_is_a_new_message(store: Store, clock: ManualClock) -> None:
+    start = clock.now_ms()
+    first = await store.record_incoming(
+        [piece("A1", 1, total=2, at_ms=start), piece("A2", 2, total=2, at_ms=start)]
+    )
+    # within the window, another text under the same reference: a new message
+    second = await store.record_incoming(
+        [piece("B1", 1, total=2, at_ms=start + 1), piece("B2", 2, total=2, at_ms=start + 1)]
+    )
+    # past the window, the same text again: a new message too
+    again = start + 1 + REPEAT_WINDOW_MS + 1
+    third = await store.record_incoming(
+        [piece("B1", 1, total=2, at_ms=again), piece("B2", 2, total=2, at_ms=again)]
+    )
+    assert [s is not None for s in (*first, *second, *third)] == [False, True] * 3
+    texts = [
+        r.text for r in sorted(await rows(store, t.incoming_messages), key=lambda r: r.received_at)
+    ]
+    assert texts == ["A1A2", "B1B2", "B1B2"]
+
+
+async def test_joined_pieces_are_forgotten_after_the_window(
+    store: Store, clock: ManualClock
+) -> None:
+    start = clock.now_ms()
+    await store.record_incoming(
+        [piece("A1", 1, total=2, at_ms=start), piece("A2", 2, total=2, at_ms=start)]
+    )
+    await store.record_incoming([piece("W1", 1, total=2, reference=9, at_ms=start)])
+    clock.advance(REPEAT_WINDOW_MS / 1000)
+    await store.flush_incoming_parts(start - 1)  # the waiting piece has not waited enough
+    assert len(await rows(store, t.incoming_parts)) == 3  # the window is not over
+    clock.advance(0.001)
+    await store.flush_incoming_parts(start - 1)
+    [waiting] = await rows(store, t.incoming_parts)
+    assert (waiting.text, waiting.incoming_id) == ("W1", None)
 
 
 async def test_incoming_events_are_claimed_and_settled_like_status_events(

@@ -30,6 +30,7 @@ from cascade.api.wire import (
     ErrorBody,
     ErrorDetail,
     StatusOut,
+    callback_kind,
     decode_callback,
     decode_verify,
 )
@@ -44,6 +45,7 @@ from cascade.domain.ratelimit import Decision, Rate
 from cascade.domain.sending import Sender
 from cascade.domain.surfaces import iso
 from cascade.store import Account, ApiStore, MessageView, StoreError
+from cascade.store.base import CallbackKind
 
 log = logging.getLogger(__name__)
 
@@ -388,15 +390,25 @@ def create_app(
         wanted: CallbackIn = decode_callback(await json_body(request))
         await s.callback_urls.check(wanted.url)  # its addresses: public ones only
         secret = secrets.token_hex(32)
-        callback_id = await s.store.add_callback(principal.account.id, wanted.url, secret)
+        kind = CallbackKind(wanted.kind)
+        callback_id = await s.store.add_callback(principal.account.id, wanted.url, secret, kind)
         return Response(
-            _encode({"id": callback_id, "url": wanted.url, "secret": secret}), media_type=JSON
+            _encode({"id": callback_id, "url": wanted.url, "kind": kind, "secret": secret}),
+            media_type=JSON,
         )
 
     async def list_callbacks(request: AnyRequest) -> Response[bytes]:
         principal = await admit(request, "status")
-        found = await s.store.list_callbacks(principal.account.id)
-        return Response(_encode([{"id": i, "url": u} for i, u in found]), media_type=JSON)
+        asked = request.query_params.getall("kind", [])
+        if len(asked) > 1:
+            raise ApiError(400, "INVALID_KIND", "kind is given at most once", "kind")
+        kinds = [CallbackKind(callback_kind(k)) for k in asked] or list(CallbackKind)
+        listed = [
+            {"id": i, "url": u, "kind": kind}
+            for kind in kinds
+            for i, u in await s.store.list_callbacks(principal.account.id, kind)
+        ]
+        return Response(_encode(listed), media_type=JSON)
 
     @delete("/api/callbacks/{callback_id:str}", status_code=200)
     async def remove_callback(request: AnyRequest, callback_id: FromPath[str]) -> Response[bytes]:

@@ -268,7 +268,8 @@ def _request_schemas() -> dict[str, Schema]:
             "type": "object",
             "required": ["url"],
             "properties": {
-                "url": {"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": HTTP_URL_PATTERN}
+                "url": {"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": HTTP_URL_PATTERN},
+                "kind": CALLBACK_KIND,
             },
         },
     }
@@ -407,7 +408,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/callbacks": {
                 "post": {
-                    "summary": "Register a status webhook (Cascade extension)",
+                    "summary": "Register a status or incoming-message webhook (Cascade extension)",
                     "description": CALLBACK_RULES,
                     "security": security,
                     "requestBody": body(_ref("Callback")),
@@ -416,10 +417,11 @@ def openapi_document() -> dict[str, Any]:
                             "registered; the secret that signs its requests is shown only now",
                             {
                                 "type": "object",
-                                "required": ["id", "url", "secret"],
+                                "required": ["id", "url", "kind", "secret"],
                                 "properties": {
                                     "id": {"type": "string"},
                                     "url": {"type": "string"},
+                                    "kind": CALLBACK_KIND,
                                     "secret": {"type": "string"},
                                 },
                             },
@@ -428,30 +430,42 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
                 "get": {
-                    "summary": "The account's status webhooks",
+                    "summary": "The account's webhooks, of both kinds or of one",
                     "security": security,
+                    "parameters": [
+                        {
+                            "name": "kind",
+                            "in": "query",
+                            "required": False,
+                            "description": "only the webhooks of this kind (given at most "
+                            "once; another value is `400 INVALID_KIND`)",
+                            "schema": {"type": "string", "enum": ["status", "incoming"]},
+                        }
+                    ],
                     "responses": {
                         "200": ok(
-                            "each webhook's id and URL",
+                            "each webhook's id, URL and kind: the status ones first, each "
+                            "kind in the order registered",
                             {
                                 "type": "array",
                                 "items": {
                                     "type": "object",
-                                    "required": ["id", "url"],
+                                    "required": ["id", "url", "kind"],
                                     "properties": {
                                         "id": {"type": "string"},
                                         "url": {"type": "string"},
+                                        "kind": CALLBACK_KIND,
                                     },
                                 },
                             },
                         ),
-                        **errors(401, 429, 500, 503),
+                        **errors(400, 401, 429, 500, 503),
                     },
                 },
             },
             "/api/callbacks/{callbackId}": {
                 "delete": {
-                    "summary": "Stop sending status changes to a webhook",
+                    "summary": "Stop sending anything to a webhook (either kind)",
                     "security": security,
                     "parameters": [
                         {
@@ -522,8 +536,19 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
+CALLBACK_KIND: dict[str, Any] = {
+    "type": "string",
+    "enum": ["status", "incoming"],
+    "default": "status",
+    "description": "`status`: every status change of the account's messages; `incoming`: "
+    "every message people send back (an SMS to the account's sender, a Viber Business "
+    'reply, an RCS user message), POSTed as `{"idUuid", "alphaName", "phoneNumber", '
+    '"text", "dt"}`. Any other value is `400 INVALID_KIND`.',
+}
+
 CALLBACK_RULES = (
-    "Registers a URL that receives every status change of this account's messages, POSTed "
+    "Registers a URL that receives every status change of this account's messages (`kind` "
+    "`status`, the default) or every message people send back (`kind` `incoming`), POSTed "
     "as JSON with `X-Cascade-Signature: sha256=<hex HMAC-SHA256 of the body keyed by the "
     "returned secret>`. The URL is absolute `http` or `https`, at most "
     f"{MAX_URL_LENGTH} characters, without whitespace, control characters or credentials "

@@ -8,7 +8,7 @@ Unknown fields are ignored, for forward compatibility.
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import msgspec
 
@@ -54,8 +54,15 @@ class ItemsIn(msgspec.Struct, frozen=True):
     variables: list[VariableIn]
 
 
+# what a callback URL hears: every status change (the default), or every message people
+# send back (SPEC D7); the store's CallbackKind values
+CALLBACK_KINDS: Final = ("status", "incoming")
+KIND_HINT: Final = 'kind is "status" or "incoming"'
+
+
 class CallbackIn(msgspec.Struct, frozen=True):
     url: str
+    kind: str = "status"
 
 
 class VerifyIn(msgspec.Struct, frozen=True, rename="camel"):
@@ -131,9 +138,19 @@ def decode_verify(body: bytes) -> VerifyIn:
 
 
 def decode_callback(body: bytes) -> CallbackIn:
-    wanted: CallbackIn = _decode(_callback_decoder, body, 'Body must be {"url": "https://…"}')
+    wanted: CallbackIn = _decode(
+        _callback_decoder, body, 'Body must be {"url": "https://…", "kind"?: "status"}'
+    )
+    callback_kind(wanted.kind)
     parse_callback_url(wanted.url)  # its shape; its addresses are the handler's to check
     return wanted
+
+
+def callback_kind(value: str) -> str:
+    """`value` if it names a kind of callback, else RequestRejected (INVALID_KIND)."""
+    if value not in CALLBACK_KINDS:
+        raise RequestRejected("INVALID_KIND", KIND_HINT, "kind")
+    return value
 
 
 def decode_items(body: bytes) -> ItemsIn:

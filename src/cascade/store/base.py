@@ -238,6 +238,19 @@ class StoredIncoming:
     parts_expected: int = 1
 
 
+# An SMS from a phone has no id of its own (SMPP 3.4 gives `deliver_sm` none), so one the
+# SMSC offers again — its answer lost in a crash — is known by what it says: the same
+# channel, phone, address and text, and for a piece of a concatenated SMS the same
+# reference, count and number, received within this window of the first. Its limit: two
+# identical texts from one phone within the window are one message.
+REPEAT_WINDOW_MS = 600_000
+
+
+def is_repeat(first_ms: int, again_ms: int) -> bool:
+    """Whether a message received at `again_ms` is, by time, the one stored at `first_ms`."""
+    return abs(again_ms - first_ms) <= REPEAT_WINDOW_MS
+
+
 def incoming_row(
     stored: StoredIncoming, text: str, provider_id: str | None, at_ms: int
 ) -> dict[str, Any]:

@@ -230,10 +230,13 @@ incoming_messages = sa.Table(
     sa.Column("received_at", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("channel", "provider_id", name="uq_incoming_messages_provider"),
     sa.Index("ix_incoming_messages_account", "account_id", "received_at"),
+    # an SMS offered again is found by its phone (migration 0012)
+    sa.Index("ix_incoming_messages_phone", "channel", "phone", "received_at"),
 )
 
-# Pieces of concatenated SMS not joined yet: kept until the last one comes (or the wait
-# ends, and what came is stored as the message).
+# Pieces of concatenated SMS: kept until the last one comes (or the wait ends, and what
+# came is stored as the message), then kept joined (incoming_id: the message they made)
+# for the repeat window, so a piece the SMSC offers again is known (migration 0012).
 incoming_parts = sa.Table(
     "incoming_parts",
     metadata,
@@ -246,6 +249,7 @@ incoming_parts = sa.Table(
     sa.Column("number", sa.Integer, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.Column("incoming_id", sa.String(36)),  # NULL: waiting; else the message it is in
     sa.UniqueConstraint(
         "channel", "phone", "to_address", "reference", "total", "number", name="uq_incoming_parts"
     ),

@@ -10,7 +10,8 @@ call's status adds its `pattern` once the call went out.
 `cost` is what the message's sends cost from the loaded price table (SPEC D9), a JSON
 number in the table's `currency`: the sum over its attempts that went out (reached the
 provider: `cascade.domain.prices.went_out` says exactly which), each at its channel's
-price for the recipient, an SMS times its parts. A step never taken, passed over,
+price for the recipient, an SMS times its parts (and a Viber file with its text, which
+goes out as two Viber messages, twice). A step never taken, passed over,
 refused in the provider's answer, or found not to reach the person at all (not a Viber
 user) costs nothing. Both are null when a send that went out
 has no price, or when no table is loaded.
@@ -51,7 +52,9 @@ def status_body(
         family = FAMILY.get(step.channel, step.channel)
         if family not in extended or status is not StepStatus.NOT_USED:
             extended[family] = status.value
-    sent_parts = [a.parts for a in view.attempts if a.parts]
+    # SMS parts (D4, D5); a Viber file sent with its text is two parts of its own, not these
+    sms = CHANNEL[BatType.SMS]
+    sent_parts = [a.parts for a in view.attempts if a.parts and a.channel == sms]
     if sent_parts:
         partscount = max(sent_parts)
     elif plan:

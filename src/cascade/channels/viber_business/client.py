@@ -4,7 +4,9 @@ One request per message, addressed by phone number (`to`, E.164 without the '+')
 account's Viber service id (`from`). `viber_service.category` is Viber's
 transactional/promotional label, `viber_service.ttl` the message's remaining TTL, and a
 promo's image and button go out as an `image` message with the text as its caption and an
-`action` button. Vonage answers 202 with a `message_uuid`; delivery (and reading) is
+`action` button. A file with a text is two requests, the file and then the text (Vonage's
+`file` message carries no caption: `build_messages`, `file_then_text`). Vonage answers 202
+with a `message_uuid`; delivery (and reading) is
 reported later by the status webhook (`webhook.py`). Refusals come back as RFC 7807 bodies
 whose numeric code `codes.py` turns into an outcome.
 
@@ -30,6 +32,7 @@ from cascade.channels.viber_business.codes import THROTTLE_PAUSE_S, code_from, o
 from cascade.channels.viber_business.webhook import CHANNEL, PROVIDER_CHANNEL, handle_webhook
 from cascade.domain.content import ContentKind, MediaKind
 from cascade.domain.sending import (
+    Delivered,
     Failed,
     InDoubt,
     Limits,
@@ -40,6 +43,7 @@ from cascade.domain.sending import (
     Sender,
     Sent,
     Throttled,
+    Unreachable,
 )
 
 log = logging.getLogger(__name__)
@@ -145,14 +149,18 @@ def _megabytes(size_bytes: int) -> str:
     return str(max(1, -(-size_bytes // 1_000_000)))
 
 
+def _action(out: Outbound) -> _Action | None:
+    button = out.content.url_button()
+    if button is None or not button[0]:
+        return None
+    return _Action(url=button[1], text=button[0][:MAX_BUTTON_TEXT])
+
+
 def build_message(out: Outbound, service_id: str, ttl: int) -> _Message | Failed:
     """The `POST /v1/messages` body for `out`: a text, an image or a video with the text as
-    its caption, or a file; `Failed` with the limit it breaks when Vonage would refuse it."""
-    action = None
-    button = out.content.url_button()
-    if button is not None and button[0]:
-        action = _Action(url=button[1], text=button[0][:MAX_BUTTON_TEXT])
-    options = _ViberService(category=category_for(out.message_type), ttl=ttl, action=action)
+    its caption, or a file (which carries no text: `build_messages` adds one); `Failed`
+    with the limit it breaks when Vonage would refuse it."""
+    options = _ViberService(category=category_for(out.message_type), ttl=ttl, action=_action(out))
     message = _Message(
         message_type="text",
         to=(out.address or out.phone).removeprefix("+"),
@@ -187,6 +195,43 @@ def build_message(out: Outbound, service_id: str, ttl: int) -> _Message | Failed
     if name is not None and len(name) > MAX_FILE_NAME:
         return Failed("FILE_NAME_TOO_LONG")
     return msgspec.structs.replace(message, message_type="file", file=_ViberFile(media.url, name))
+
+
+def build_messages(
+    out: Outbound, service_id: str, ttl: int
+) -> tuple[_Message] | tuple[_Message, _Message] | Failed:
+    """What `out` goes out as: one message; or, for a file with a text, the file and then
+    the text (with the button, if any), both under the attempt's `client_ref`. Vonage's
+    `file` message takes only `url` and `name`, no caption, so the text cannot ride with
+    it. Both bodies are built, and checked, before either is sent."""
+    first = build_message(out, service_id, ttl)
+    if isinstance(first, Failed) or first.file is None or not out.text:
+        return first if isinstance(first, Failed) else (first,)
+    file = msgspec.structs.replace(
+        first, viber_service=msgspec.structs.replace(first.viber_service, action=None)
+    )
+    text = msgspec.structs.replace(first, message_type="text", file=None, text=out.text)
+    return (file, text)
+
+
+def file_then_text(file: Sent, text: Outcome) -> Outcome:
+    """The step's outcome once the file was taken and the text's answer came.
+
+    Both taken: one `Sent` of two parts (the file's id first), so the step is delivered
+    when both are reported delivered and fails when either is reported failed. The
+    text's answer lost: the step is in doubt (never repeated: the file would go twice).
+    The text not taken: the step fails `TEXT_NOT_SENT:<why>` — never retried, for the
+    file already went — and the next step (a fallback) carries the message.
+    """
+    match text:
+        case Sent(provider_id) | Delivered(provider_id):
+            return Sent(file.provider_id, parts=2, part_ids=(file.provider_id, provider_id))
+        case InDoubt(reason):
+            return InDoubt(f"TEXT_{reason}")
+        case Unreachable(reason) | Failed(reason) | Retry(reason) | Misconfigured(reason):
+            return Failed(f"TEXT_NOT_SENT:{reason}")
+        case Throttled(_, reason):
+            return Failed(f"TEXT_NOT_SENT:{reason}")
 
 
 # --- the channel ---------------------------------------------------------------------------------
@@ -270,15 +315,21 @@ class ViberBusinessChannel:
             # Vonage refuses a shorter TTL (1130); a longer one would outlive the message.
             return Failed("TTL_TOO_SHORT")
         ttl = min(out.ttl_remaining_s, MAX_TTL_S)
-        message = build_message(out, service_id, ttl)
-        if isinstance(message, Failed):
-            return message
-        body = msgspec.json.encode(message)
+        messages = build_messages(out, service_id, ttl)
+        if isinstance(messages, Failed):
+            return messages
         basic = base64.b64encode(f"{key}:{secret}".encode()).decode("ascii")
+        first = await self._post(messages[0], basic, out.attempt_id)
+        if len(messages) == 1 or not isinstance(first, Sent):
+            return first
+        # the file was taken: its text follows (`file_then_text` says what the step is)
+        return file_then_text(first, await self._post(messages[1], basic, out.attempt_id))
+
+    async def _post(self, message: _Message, basic: str, attempt_id: str) -> Outcome:
         try:
             response = await self._client.post(
                 f"{self._base_url}{MESSAGES_PATH}",
-                content=body,
+                content=msgspec.json.encode(message),
                 headers={
                     "Authorization": f"Basic {basic}",
                     "Content-Type": "application/json",
@@ -286,15 +337,16 @@ class ViberBusinessChannel:
                 },
             )
         except httpx.HTTPError as exc:
-            log.warning("vonage send failed: %s (attempt %s)", type(exc).__name__, out.attempt_id)
+            log.warning("vonage send failed: %s (attempt %s)", type(exc).__name__, attempt_id)
             return transport_outcome(exc)
         outcome = _outcome(response)
         if not isinstance(outcome, Sent):
             log.info(
-                "vonage answered HTTP %d (%s) for attempt %s",
+                "vonage answered HTTP %d (%s) for the %s of attempt %s",
                 response.status_code,
                 type(outcome).__name__,
-                out.attempt_id,
+                message.message_type,
+                attempt_id,
             )
         return outcome
 

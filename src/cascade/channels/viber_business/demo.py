@@ -36,14 +36,13 @@ async def _serve(
     partner = simulator.PartnerSimulator(scripts=vonage.scripts)
     # the demo's Viber account has the OTP templates Cascade offers (domain/templates.py)
     # registered, as an operator has them registered with Viber
-    partner.templates.update(
-        (
-            t.id,
+    partner.register(
+        [
             simulator.Template(
                 t.id, t.languages, tuple(sorted(t.required)), tuple(sorted(t.optional))
-            ),
-        )
-        for t in OTP_TEMPLATES.values()
+            )
+            for t in OTP_TEMPLATES.values()
+        ]
     )
     app = simulator.create_app(vonage, accounts={KEY: SECRET}, partner=partner)
     async with asgi_simulator(app, port) as apps:

@@ -198,12 +198,15 @@ class SmscSimulator:
         coding: handset.Coding | None = None,
         concatenation: handset.Concatenation = "udh8",
         pieces: list[int] | None = None,
+        reference: int | None = None,
     ) -> handset.Written:
         """`phone` writes `text` to the address `to` (our number, or a name): its pieces go
         to the account's ESME, those numbered in `pieces` in that order (all, in order, by
-        default). ValueError when the text does not fit the coding, or a number no piece."""
+        default), under `reference` (the phone's choice unless given: a piece offered again
+        keeps its message's). ValueError when the text does not fit the coding, or a number
+        no piece."""
         phone = normal_phone(phone)
-        written = handset.write(text, coding, concatenation)
+        written = handset.write(text, coding, concatenation, reference)
         by_number = {cut.number: cut for cut in written.cuts}
         wanted = pieces if pieces is not None else sorted(by_number)
         if any(number not in by_number for number in wanted):

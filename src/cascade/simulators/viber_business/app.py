@@ -2,7 +2,9 @@
 
 It answers `POST /v1/messages` as Vonage does: Basic authentication with
 `api_key:api_secret` (401 otherwise), the request checked field by field (422 with an
-RFC 7807 body naming the invalid parameters), 429 when the phone's script throttles,
+RFC 7807 body naming the invalid parameters; `text` belongs to a text message only, and
+a file is `{url, name}` with no caption, so a text sent beside a file is refused, never
+dropped), 429 when the phone's script throttles,
 else 202 with a `message_uuid`. Then it POSTs status webhooks to the account's status URL
 the way Vonage does: `submitted`, then `delivered` (and `read`), or `rejected` with the
 error code Vonage uses (1300 not a Viber user, 1240 blocked, 1310 no suitable device,
@@ -24,12 +26,19 @@ Vonage's dashboard (add `"api_key"` when the simulator serves several accounts):
 | Method | Path | What |
 |---|---|---|
 | POST | `/_sim/webhook` | `{"url", "signature_secret", "inbound_url"?}` (inbound: `url` if none) |
+| POST | `/_sim/partner/webhook` | `{"url"}`: where Viber's own status callbacks go |
+| PUT | `/_sim/partner/templates` | `[{"id", "languages", "required", "optional"?}]` (below) |
 | POST | `/_sim/users/{phone}/reply?text=…` | the person answers the newest message they got |
 | GET | `/_sim/inbound` | every inbound message posted, with the receiver's HTTP answer |
 | PUT | `/_sim/script/{phone}` | set the phone's `Behaviour` (JSON) |
 | DELETE | `/_sim/script` | forget every script |
 | GET, DELETE | `/_sim/received` | accepted messages (`?phone=`) / forget them and webhooks |
 | GET | `/_sim/callbacks` | every status webhook posted, with the receiver's HTTP answer |
+
+`PUT /_sim/partner/templates` registers OTP templates as an operator registers them at
+Viber: each is added, or replaces the one with its id, and the answer lists every id now
+known. A template without an id, a two-letter language, or `pin` among its required
+parameters is a 400, and then none of the list is registered.
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
-from litestar import Litestar, Request, Response, post
+from litestar import Litestar, Request, Response, post, put
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -60,7 +69,7 @@ from cascade.simulators.script import (
     viber_business_receipts,
     viber_business_refusal,
 )
-from cascade.simulators.viber_business.partner import SEND_PATH, PartnerSimulator
+from cascade.simulators.viber_business.partner import SEND_PATH, PartnerSimulator, Template
 from cascade.simulators.webhook_caller import WebhookCaller, WebhookFailed
 
 log = logging.getLogger(__name__)
@@ -192,6 +201,15 @@ class CallbackSent(msgspec.Struct, kw_only=True):
 
 class PartnerWebhook(msgspec.Struct, forbid_unknown_fields=True):
     url: str
+
+
+class TemplateIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An OTP template as an operator registers it at Viber."""
+
+    id: str
+    languages: list[str]
+    required: list[str]
+    optional: list[str] = msgspec.field(default_factory=list)
 
 
 class InboundSent(msgspec.Struct, kw_only=True):
@@ -526,9 +544,15 @@ def accept(sim: VonageSimulator, api_key: str, body: object) -> Received:
     if kind == "text":
         text = _required(body, "text", MAX_TEXT)
     else:
+        if "text" in body:
+            # only a text message has `text`; an image's or a video's goes in its caption
+            raise _invalid("text", f"belongs to a text message, not to {kind}")
         resource = _object(body, kind)
         if resource is None:
             raise _invalid(kind, "is required")
+        if kind == "file" and "caption" in resource:
+            # Vonage's file message is `{url, name}`: a text goes as a message of its own
+            raise _invalid("file.caption", "a file message has no caption")
         media[kind] = _url(resource, kind, "url")
         if kind in ("image", "video"):
             text = _optional(resource, "caption", MAX_TEXT)
@@ -613,6 +637,19 @@ def create_app(
         viber.callback_url = data.url
         return {"url": data.url}
 
+    @put("/_sim/partner/templates", status_code=200)
+    async def register_templates(data: JSONBody[list[TemplateIn]]) -> dict[str, list[str]]:
+        try:
+            viber.register(
+                [
+                    Template(t.id, tuple(t.languages), tuple(t.required), tuple(t.optional))
+                    for t in data
+                ]
+            )
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        return {"templates": sorted(viber.templates)}
+
     @post("/v1/messages", status_code=202)
     async def send_message(request: Request[Any, Any, Any]) -> Response[bytes]:
         api_key = sim.authenticate(request.headers.get("authorization"))
@@ -672,6 +709,7 @@ def create_app(
             set_webhook,
             partner_send,
             set_partner_webhook,
+            register_templates,
             *control_routes(
                 set_script=sim.scripts.set,
                 reset=sim.scripts.clear,

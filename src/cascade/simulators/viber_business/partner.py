@@ -16,6 +16,10 @@ Statuses are then POSTed, unsigned (Viber's partners are known by IP), to the ca
 URL set with `POST /_sim/partner/webhook`: `{"message_token", "message_status",
 "message_time"}`, `message_status` 0 delivered, 1 seen, 2 expired; a phone that is not a
 Viber user, blocked or without a suitable device is refused at once (status 9, 8, 10).
+
+OTP templates are Viber's predefined ones (`DEFAULT_TEMPLATES`) and those registered with
+`PUT /_sim/partner/templates` (`register`), as an operator has templates registered at
+Viber; a send naming any other id is refused `SRVC_TEMPLATE_NOT_FOUND` (38).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import logging
 import random
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeGuard
 
@@ -86,6 +91,8 @@ RECEIPTS: Final = {"delivered": DELIVERED, "read": SEEN, "expired": EXPIRED}
 
 _DEST = re.compile(r"[1-9][0-9]{6,14}")
 _URL_IN = re.compile(r"https?://|www\.", re.IGNORECASE)
+_LANG = re.compile(r"[a-z]{2}")
+MAX_TEMPLATE_ID: Final = 100
 
 
 class Template(msgspec.Struct, frozen=True):
@@ -97,8 +104,8 @@ class Template(msgspec.Struct, frozen=True):
     optional: tuple[str, ...] = ()
 
 
-# Viber's predefined OTP templates, as this stand-in knows them (tests may add others
-# with `PUT /_sim/partner/templates`).
+# Viber's predefined OTP templates, as this stand-in knows them (an operator registers
+# others, as at Viber: `PUT /_sim/partner/templates`, `PartnerSimulator.register`).
 DEFAULT_TEMPLATES: Final = (
     Template(
         "0aac888f-2ee2-4112-9659-1755a951966a",
@@ -167,6 +174,24 @@ class PartnerSimulator(WebhookCaller):
     async def stop(self) -> None:
         await super().stop()
         await self.media.close()
+
+    def register(self, templates: Sequence[Template]) -> None:
+        """Register OTP templates, as an operator has them registered at Viber: each is
+        added, or replaces the one with its id. Raises ValueError, registering none, when
+        one has no id, no language, a parameter named twice, or no `pin` to carry."""
+        for template in templates:
+            if not template.id or len(template.id) > MAX_TEMPLATE_ID:
+                raise ValueError(f"a template id is 1 to {MAX_TEMPLATE_ID} characters")
+            if not template.languages or not all(
+                _LANG.fullmatch(lang) for lang in template.languages
+            ):
+                raise ValueError(f"{template.id}: languages are two-letter codes, at least one")
+            names = (*template.required, *template.optional)
+            if len(set(names)) != len(names) or not all(names):
+                raise ValueError(f"{template.id}: each parameter is named once")
+            if "pin" not in template.required:
+                raise ValueError(f"{template.id}: an OTP template requires pin")
+        self.templates.update((t.id, t) for t in templates)
 
     async def answer(self, client_ip: str | None, raw: bytes) -> dict[str, Any]:
         """The body `send_message` answers for `raw` (always with HTTP 200)."""

@@ -215,6 +215,7 @@ class IncomingPartRow:
     number: int
     text: str
     received_at: int
+    incoming_id: str | None = None  # None: waiting; else the message it was joined into
 
 
 @dataclass(slots=True, kw_only=True)

@@ -12,9 +12,16 @@ message itself must say):
 3. else none: the message is stored unrouted (account NULL) and the caller logs it.
 
 Pieces of a concatenated SMS wait in `incoming_parts` until the last one comes; then the
-pieces are taken out (a DELETE whose RETURNING must name them all, so two transactions
-never both join them) and stored as one message. `flush_incoming_parts` stores the pieces
-that waited too long as what came.
+pieces are taken (an UPDATE naming the message they make, whose RETURNING must name them
+all, so two transactions never both join them) and stored as one message.
+`flush_incoming_parts` stores the pieces that waited too long as what came, and forgets
+joined pieces older than the repeat window.
+
+An SMS the SMSC offers again is stored once (`base.REPEAT_WINDOW_MS`, in the transaction
+that would store it): a whole one when a message from the phone to the same address with
+the same text, and no provider id, was received within the window; a piece when a joined
+piece of the same reference, count and number, with the same text, was. A joined piece
+that differs (the reference used again later) is forgotten, and the new piece waits.
 """
 
 from __future__ import annotations
@@ -29,12 +36,14 @@ from cascade.domain.events import InboundMessage
 from cascade.ids import new_id
 from cascade.store import schema as t
 from cascade.store.base import (
+    REPEAT_WINDOW_MS,
     CallbackKind,
     StoredIncoming,
     address_key,
     incoming_part_row,
     incoming_payload,
     incoming_row,
+    is_repeat,
     joined,
 )
 from cascade.store.sql.database import Database
@@ -57,18 +66,26 @@ class IncomingMessages(Database):
         p = t.incoming_parts.c
 
         def work(conn: Connection) -> list[StoredIncoming]:
+            conn.execute(
+                t.incoming_parts.delete().where(
+                    p.incoming_id.is_not(None), p.received_at < now - REPEAT_WINDOW_MS
+                )
+            )
             due = conn.execute(
                 sa.select(p.channel, p.phone, p.to_address, p.reference, p.total)
+                .where(p.incoming_id.is_(None))
                 .group_by(p.channel, p.phone, p.to_address, p.reference, p.total)
                 .having(sa.func.min(p.received_at) <= older_than_ms)
             ).all()
             stored = []
             for channel, phone, to, reference, total in due:
-                found = self._take_parts(conn, (channel, phone, to, reference, total), 1)
+                message_id = new_id()
+                key = (channel, phone, to, reference, total)
+                found = self._take_parts(conn, key, 1, message_id)
                 if found is not None:
                     text, at_ms, parts = found
                     whole = InboundMessage(channel, phone, to, text, at_ms)
-                    stored.append(self._store(conn, whole, (parts, total), now))
+                    stored.append(self._store(conn, whole, (parts, total), now, message_id))
             return stored
 
         return await self._transact(work)
@@ -85,35 +102,68 @@ class IncomingMessages(Database):
             ).first()
             if repeat is not None:
                 return None
+        elif self._offered_again(conn, m):
+            return None
         return self._store(conn, m, (1, 1), now)
+
+    def _offered_again(self, conn: Connection, m: InboundMessage) -> bool:
+        """Whether a whole SMS without an id was stored already (the module's rule)."""
+        i = t.incoming_messages.c
+        found = conn.execute(
+            sa.select(i.id)
+            .where(
+                i.channel == m.channel,
+                i.phone == m.phone,
+                i.received_at.between(m.at_ms - REPEAT_WINDOW_MS, m.at_ms + REPEAT_WINDOW_MS),
+                i.to_address == m.to,
+                i.provider_id.is_(None),
+                i.parts_expected == 1,
+                i.text == m.text,
+            )
+            .limit(1)
+        ).first()
+        return found is not None
 
     def _record_part(self, conn: Connection, m: InboundMessage, now: int) -> StoredIncoming | None:
         assert m.part is not None
         p = t.incoming_parts.c
         key = (m.channel, m.phone, m.to, m.part.reference, m.part.total)
         same = _same_message(key)
-        held = conn.execute(sa.select(p.number).where(*same, p.number == m.part.number)).first()
-        if held is None:  # else: the SMSC offered this piece again
+        held = conn.execute(
+            sa.select(p.text, p.received_at, p.incoming_id).where(*same, p.number == m.part.number)
+        ).first()
+        if held is not None and held.incoming_id is not None:
+            if held.text == m.text and is_repeat(held.received_at, m.at_ms):
+                return None  # a piece of a message stored already, offered again
+            # the reference used again: the message those pieces made is stored
+            conn.execute(t.incoming_parts.delete().where(*same, p.incoming_id.is_not(None)))
+            held = None
+        if held is None:  # else: the SMSC offered a waiting piece again
             conn.execute(t.incoming_parts.insert().values(incoming_part_row(m)))
-        waiting = conn.execute(sa.select(sa.func.count()).where(*same)).scalar_one()
+        waiting = conn.execute(
+            sa.select(sa.func.count()).where(*same, p.incoming_id.is_(None))
+        ).scalar_one()
         if waiting < m.part.total:
             return None
-        found = self._take_parts(conn, key, m.part.total)
+        message_id = new_id()
+        found = self._take_parts(conn, key, m.part.total, message_id)
         if found is None:
             return None
         text, at_ms, parts = found
         whole = replace(m, text=text, at_ms=at_ms, part=None)
-        return self._store(conn, whole, (parts, m.part.total), now)
+        return self._store(conn, whole, (parts, m.part.total), now, message_id)
 
     def _take_parts(
-        self, conn: Connection, key: tuple[str, str, str, int, int], at_least: int
+        self, conn: Connection, key: tuple[str, str, str, int, int], at_least: int, into: str
     ) -> tuple[str, int, int] | None:
-        """Delete one message's pieces; (joined text, first piece's time, pieces) when at
-        least `at_least` were there to delete (another transaction may have taken them)."""
+        """Join one message's waiting pieces into message `into` (kept, for the repeat
+        window); (joined text, first piece's time, pieces) when at least `at_least` were
+        waiting (another transaction may have taken them)."""
         p = t.incoming_parts.c
         rows = conn.execute(
-            t.incoming_parts.delete()
-            .where(*_same_message(key))
+            t.incoming_parts.update()
+            .where(*_same_message(key), p.incoming_id.is_(None))
+            .values(incoming_id=into)
             .returning(p.number, p.text, p.received_at)
         ).all()
         if not rows or len(rows) < at_least:
@@ -121,12 +171,24 @@ class IncomingMessages(Database):
         return joined([(r.number, r.text, r.received_at) for r in rows])
 
     def _store(
-        self, conn: Connection, m: InboundMessage, parts: tuple[int, int], now: int
+        self,
+        conn: Connection,
+        m: InboundMessage,
+        parts: tuple[int, int],
+        now: int,
+        message_id: str | None = None,
     ) -> StoredIncoming:
         """Store `m` (whole: its pieces joined) with the events it owes."""
         account_id, alpha_name = self._route(conn, m.channel, m.phone, m.to)
         stored = StoredIncoming(
-            new_id(), account_id, m.channel, m.phone, m.to, alpha_name, parts[0], parts[1]
+            message_id or new_id(),
+            account_id,
+            m.channel,
+            m.phone,
+            m.to,
+            alpha_name,
+            parts[0],
+            parts[1],
         )
         conn.execute(
             t.incoming_messages.insert().values(
