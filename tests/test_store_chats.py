@@ -66,6 +66,8 @@ async def test_organizations_are_listed_per_account_oldest_first(store: Store) -
     assert await store.organizations(acme.id) == [sales, support]
     assert await store.organizations(other.id) == [theirs]
     assert await store.organizations(str(uuid.uuid4())) == []
+    assert await store.organization(theirs.id) == theirs
+    assert await store.organization(support.id + theirs.id + sales.id) is None
 
 
 async def test_an_organization_of_an_unknown_account_is_refused(store: Store) -> None:

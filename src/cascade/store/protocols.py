@@ -184,6 +184,9 @@ class ChatStore(Protocol):
     async def organizations(self, account_id: str) -> list[Organization]:
         """The account's organizations, oldest first."""
 
+    async def organization(self, organization_id: int) -> Organization | None:
+        """An organization by id, whichever account's (the command line's look-up)."""
+
     async def attach_bots(
         self, account_id: str, organization_id: int, bot_ids: Sequence[str]
     ) -> None:

@@ -53,6 +53,10 @@ class Chats(MemoryBase):
             if row.account_id == account_id
         ]
 
+    async def organization(self, organization_id: int) -> Organization | None:
+        row = self._t.organizations.get(organization_id)
+        return Organization(row.id, row.account_id, row.name) if row is not None else None
+
     async def attach_bots(
         self, account_id: str, organization_id: int, bot_ids: Sequence[str]
     ) -> None:

@@ -81,6 +81,15 @@ class Chats(Database):
             )
             return [Organization(int(i), account_id, str(n)) for i, n in rows]
 
+    async def organization(self, organization_id: int) -> Organization | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(_org.id, _org.account_id, _org.name).where(_org.id == organization_id)
+                )
+            ).first()
+        return Organization(int(row.id), str(row.account_id), str(row.name)) if row else None
+
     async def attach_bots(
         self, account_id: str, organization_id: int, bot_ids: Sequence[str]
     ) -> None:
