@@ -280,11 +280,6 @@ class ChatAuth:
             return Refused(403, "The account is suspended")
         return await self._company(principal.account, None)
 
-    async def company(self, account: Account, expires_at_ms: int) -> ChatPrincipal:
-        """The company principal of an account that just authenticated otherwise (a
-        login, for its new token)."""
-        return await self._company(account, expires_at_ms)
-
     async def _company(self, account: Account, expires_at_ms: int | None) -> ChatPrincipal:
         organizations = await self._store.organizations(account.id)
         return ChatPrincipal(
