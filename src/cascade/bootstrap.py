@@ -15,6 +15,8 @@ from cascade.api.app import Services, create_app
 from cascade.api.auth import Authenticator
 from cascade.api.bat.intake import BatIntake
 from cascade.api.bat.routes import bat_router
+from cascade.api.chathub.routes import chathub_router
+from cascade.api.chathub.tokens import ChatAuth, Tokens
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
@@ -199,12 +201,23 @@ def build_app(
         callback_urls=callback_policy(settings, callback_resolve),
     )
     bat = BatIntake(store, clock, CARRIES, content_parts, content_pattern(settings))
+    chat_auth = build_chat_auth(settings, store, clock, services.auth)
     return create_app(
         services,
         on_shutdown=[store.close, limiter.close],
-        # one price table per process, read again only after a `prices load` (D9)
-        routers=[bat_router(services, bat, content_parts, PriceBook(store, clock))],
+        routers=[
+            # one price table per process, read again only after a `prices load` (D9)
+            bat_router(services, bat, content_parts, PriceBook(store, clock)),
+            chathub_router(services, store, chat_auth, settings.company_token_seconds),
+        ],
     )
+
+
+def build_chat_auth(
+    settings: Settings, store: SqlStore, clock: Clock, keys: Authenticator
+) -> ChatAuth:
+    """ChatHub's tokens and who a request or hub connection is (SPEC E1)."""
+    return ChatAuth(store, Tokens(store, clock, settings.jwt_secret), keys)
 
 
 def configure_logging(settings: Settings) -> None:

@@ -312,6 +312,114 @@ def bots_webhook(bot_id: str) -> None:
     click.echo(f"webhook set: {url}")
 
 
+# --- ChatHub: organizations and operators ------------------------------------------------
+
+
+def _chat_id(value: int, name: str) -> int:
+    from cascade.domain.chats import MAX_ID, is_id
+
+    if not is_id(value):
+        raise click.BadParameter(f"must be a whole number from 1 to {MAX_ID}", param_hint=name)
+    return value
+
+
+def _chat_name(name: str) -> str:
+    from cascade.domain.chats import name_problem
+
+    problem = name_problem(name.strip())
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="NAME")
+    return name.strip()
+
+
+@main.group()
+def orgs() -> None:
+    """ChatHub organizations: an account's teams of operators, each owning some of its
+    bots (a chat with a bot joins the bot's organization)."""
+
+
+@orgs.command("create")
+@click.argument("name")
+@click.option("--account", "account_id", required=True, help="Account id.")
+def orgs_create(name: str, account_id: str) -> None:
+    """Create an organization; prints its id."""
+    name = _chat_name(name)
+
+    async def action(store: SqlStore) -> int:
+        if await store.get_account(account_id) is None:
+            raise click.ClickException(f"no account {account_id}")
+        return (await store.create_organization(account_id, name)).id
+
+    click.echo(f"organization id: {_with_store(action)}")
+
+
+@orgs.command("list")
+@click.option("--account", "account_id", required=True, help="Account id.")
+def orgs_list(account_id: str) -> None:
+    """List an account's organizations: id, name, the bots each owns."""
+
+    async def action(store: SqlStore) -> list[tuple[int, str, list[str]]]:
+        return [
+            (org.id, org.name, await store.organization_bots(org.id))
+            for org in await store.organizations(account_id)
+        ]
+
+    for organization_id, name, bots in _with_store(action):
+        owned = ", ".join(bots) if bots else "no bots"
+        click.echo(f"{organization_id}  {name}  ({owned})")
+
+
+@orgs.command("bots")
+@click.argument("organization_id", type=int)
+@click.argument("bot_ids", nargs=-1, required=True)
+def orgs_bots(organization_id: int, bot_ids: tuple[str, ...]) -> None:
+    """Make ORGANIZATION_ID own these bots of its account (a bot owned by another
+    organization moves: a bot belongs to at most one)."""
+    from cascade.store import NotFound
+
+    _chat_id(organization_id, "ORGANIZATION_ID")
+
+    async def action(store: SqlStore) -> None:
+        org = await store.organization(organization_id)
+        if org is None:
+            raise click.ClickException(f"no organization {organization_id}")
+        try:
+            await store.attach_bots(org.account_id, organization_id, bot_ids)
+        except NotFound as err:
+            raise click.ClickException(f"no bot {err.key} in the organization's account") from None
+
+    _with_store(action)
+    click.echo(f"organization {organization_id} owns {len(set(bot_ids))} more bots")
+
+
+@main.group()
+def operators() -> None:
+    """ChatHub operators: the people who answer an organization's chats."""
+
+
+@operators.command("add")
+@click.argument("organization_id", type=int)
+@click.argument("name")
+def operators_add(organization_id: int, name: str) -> None:
+    """Add an active operator to an organization; prints its id (unique within the
+    account: the next after the account's highest)."""
+    from cascade.domain.chats import OperatorSync
+
+    _chat_id(organization_id, "ORGANIZATION_ID")
+    name = _chat_name(name)
+
+    async def action(store: SqlStore) -> int:
+        org = await store.organization(organization_id)
+        if org is None:
+            raise click.ClickException(f"no organization {organization_id}")
+        [added] = await store.synchronize_operators(
+            org.account_id, [OperatorSync(organization_id, name)]
+        )
+        return added.id
+
+    click.echo(f"operator id: {_with_store(action)}")
+
+
 # --- contacts -------------------------------------------------------------------------
 
 

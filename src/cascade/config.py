@@ -50,6 +50,8 @@ class Settings:
     worker_batches_in_flight: int = 2
     worker_lease_s: float = 30.0
     allow_private_callbacks: bool = False
+    jwt_secret: str | None = None
+    company_token_seconds: int = 86_400
 
     @property
     def enabled_channels(self) -> tuple[str, ...]:
@@ -148,6 +150,10 @@ _OWN_FIELDS: Mapping[str, str] = {
     "allow_private_callbacks": "0: status webhook URLs must resolve to public addresses only; "
     "1: loopback and private ones too, for tests and receivers inside your network (never "
     "link-local or cloud metadata); `cascade up` defaults to 1",
+    "jwt_secret": "ChatHub's JWT signing key (HS256, at least 32 bytes); unset: one is "
+    "generated and kept in the database, shared by every API process",
+    "company_token_seconds": "how long a ChatHub company token lives (operator tokens: "
+    "as asked, at most 24 h)",
 }
 
 FIELDS: Mapping[str, str] = {

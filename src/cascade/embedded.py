@@ -3,8 +3,9 @@
 API, delivery engine and status-webhook dispatcher run on one event loop; a simulator
 for every channel (Telegram, Viber bot, Viber Business, RCS, an SMSC, flash calls) runs
 in a second process that `up` starts and stops. Each server has its own loopback port.
-The demo account gets an API key and a login (HTTP Basic on the core SMSBAT API), a
-Telegram bot and a Viber bot registered with the simulators,
+The demo account gets an API key and a login (HTTP Basic on the core SMSBAT API, and
+ChatHub's company token), a Telegram bot and a Viber bot registered with the simulators,
+a ChatHub organization owning both bots with one active operator,
 webhooks set the real way, and demo recipients onboarded the real way (the simulated
 users start the bot and share their contact); the other simulators follow the sandbox
 personas by the phone's last digit. So every path of the cascade can be tried with curl.
@@ -24,7 +25,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as EventType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import uvicorn
@@ -41,12 +42,13 @@ from cascade.channels.registry import CHANNELS
 from cascade.channels.spec import ChannelSpec, Demo, setting_fields
 from cascade.clock import SystemClock
 from cascade.config import Settings, env_name
+from cascade.domain.chats import OperatorStatus, OperatorSync
 from cascade.domain.sending import Sender
 from cascade.engine.runner import stop_on_signals
 from cascade.security import Passwords, hash_secret, login_problem, new_api_key, new_password
 from cascade.simulators import media_host
 from cascade.simulators.personas import PERSONAS
-from cascade.store import Account, AccountStore, CredentialKind, LoginTaken
+from cascade.store import Account, AccountStore, ChatStore, CredentialKind, LoginTaken
 from cascade.store.migrate import upgrade_async
 from cascade.store.sql import SqlStore
 
@@ -68,6 +70,16 @@ class DemoAccount:
     bots: dict[str, str]  # channel -> the demo bot's id
     login: str  # HTTP Basic on the core SMSBAT API, with this password
     password: str
+    organization_id: int  # ChatHub: the organization owning the demo bots
+    operator_id: int  # and its active operator
+
+
+DEMO_ORGANIZATION = "Demo support"
+DEMO_OPERATOR = "Demo operator"
+
+
+class DemoStore(AccountStore, ChatStore, Protocol):
+    """What `up` prepares the demo account with."""
 
 
 # The channels `up` runs against their simulators, each with the first of its ports.
@@ -104,9 +116,10 @@ def _server(app: object, host: str, port: int) -> _EmbeddedServer:
     return _EmbeddedServer(config)
 
 
-async def _prepare_demo(store: AccountStore, key: str, login: str, password: str) -> DemoAccount:
+async def _prepare_demo(store: DemoStore, key: str, login: str, password: str) -> DemoAccount:
     """The demo account (the one its key names, else the oldest named "demo", else a new
-    one) with its key, its bots, and its login set to `password` (replacing the last)."""
+    one) with its key, its bots, its login set to `password` (replacing the last), and
+    its ChatHub organization owning the bots with an active operator."""
     found = await store.find_credential(CredentialKind.API_KEY, hash_secret(key))
     account = await store.get_account(found.account_id) if found else None
     if account is None:
@@ -129,7 +142,23 @@ async def _prepare_demo(store: AccountStore, key: str, login: str, password: str
         raise SystemExit(
             f"the login {login!r} belongs to another account: choose CASCADE_DEMO_LOGIN"
         ) from None
-    return DemoAccount(account, key, bots, login, password)
+    organization_id, operator_id = await _demo_chathub(store, account.id, list(bots.values()))
+    return DemoAccount(account, key, bots, login, password, organization_id, operator_id)
+
+
+async def _demo_chathub(store: ChatStore, account_id: str, bots: list[str]) -> tuple[int, int]:
+    """The demo's organization (made at the first `up`, found by name after) owning the
+    demo bots, and its first active operator (one is added when none is active)."""
+    found = [o for o in await store.organizations(account_id) if o.name == DEMO_ORGANIZATION]
+    org = found[0] if found else await store.create_organization(account_id, DEMO_ORGANIZATION)
+    await store.attach_bots(account_id, org.id, bots)
+    active = [
+        op for op in await store.operators(account_id, org.id) if op.status is OperatorStatus.ACTIVE
+    ]
+    if active:
+        return org.id, active[0].id
+    [added] = await store.synchronize_operators(account_id, [OperatorSync(org.id, DEMO_OPERATOR)])
+    return org.id, added.id
 
 
 async def _onboard(
@@ -348,7 +377,10 @@ def _banner(demo: DemoAccount, public: str, host: str, sim_port: int) -> None:
         + "}",
         f"  demo account: {demo.account.id}",
         f"  demo API key: {demo.key}",
-        f"  demo login:   {demo.login}  password: {demo.password}  (HTTP Basic on /bat/…)",
+        f"  demo login:   {demo.login}  password: {demo.password}  (HTTP Basic on /bat/…, "
+        "ChatHub's POST /api/company/get-token)",
+        f"  ChatHub:      organization {demo.organization_id} owns the demo bots; "
+        f"operator id {demo.operator_id}",
         "",
         "Demo recipients:",
         *(f"  {phone}  {what}" for phone, what in PERSONAS.items()),

@@ -63,6 +63,16 @@ class LoginTaken(StoreError):
         self.login = login
 
 
+class NotFound(LookupError):
+    """A write named a record the account does not have (`what`: "account",
+    "organization", "bot"): the caller's mistake, never a fault of the store."""
+
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(f"no {what} {key}")
+        self.what = what
+        self.key = key
+
+
 class CredentialKind(StrEnum):
     API_KEY = "key"
     BOT = "bot"  # a bot's token: its credential names the bot and the bot's channel

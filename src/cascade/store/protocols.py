@@ -3,7 +3,8 @@
 - the API: `ApiStore` (its routes: reading back, short links, flash-call codes, callback
   registration, bots' webhooks, health), `IntakeStore` (intake: messages and variables),
   `AccountStore` (authentication, and the administration of accounts and credentials),
-  `PriceStore` (the price table, loaded by the command line);
+  `PriceStore` (the price table, loaded by the command line), `ChatStore` (ChatHub's
+  organizations and operators, and the installation's shared secrets);
 - the engine: `EngineStore` (the worker: claims, transitions, send intents, kept reports,
   senders and contacts), `InboundStore` (what webhooks and sessions learnt: reports,
   contacts, survey answers, incoming messages), `CallbackStore` (the webhook dispatcher).
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
+from cascade.domain.chats import Operator, OperatorStatus, OperatorSync, Organization
 from cascade.domain.delivery import Verdict
 from cascade.domain.events import DeliveryReport, InboundMessage
 from cascade.domain.prices import PriceTable
@@ -169,6 +171,56 @@ class PriceStore(Protocol):
         """The current table's version, cheaply: each load's is greater (0: none yet)."""
 
 
+class ChatStore(Protocol):
+    """ChatHub (SPEC E1-E2): organizations, the bots they own, their operators; and the
+    installation's shared secrets (the JWT signing key). Writes that name an account,
+    organization or bot the account does not have raise `NotFound`, writing nothing."""
+
+    async def installation_secret(self, name: str, candidate: str) -> str:
+        """The secret stored under `name`; `candidate` is stored first when none is (the
+        first process to ask wins, and every process gets the same one)."""
+
+    async def create_organization(self, account_id: str, name: str) -> Organization: ...
+    async def organizations(self, account_id: str) -> list[Organization]:
+        """The account's organizations, oldest first."""
+
+    async def organization(self, organization_id: int) -> Organization | None:
+        """An organization by id, whichever account's (the command line's look-up)."""
+
+    async def attach_bots(
+        self, account_id: str, organization_id: int, bot_ids: Sequence[str]
+    ) -> None:
+        """Make the organization own these bots of its account, taking each from the
+        organization that owned it, if any (a bot belongs to at most one)."""
+
+    async def organization_bots(self, organization_id: int) -> list[str]:
+        """The ids of the bots the organization owns, in the order they were attached."""
+
+    async def bot_organization(self, bot_id: str) -> Organization | None:
+        """The organization that owns the bot (its chats join it), if any."""
+
+    async def operators(
+        self, account_id: str, organization_id: int | None = None
+    ) -> list[Operator]:
+        """The account's operators (of one organization, when given), deleted ones too,
+        by id."""
+
+    async def operator(self, account_id: str, operator_id: int) -> Operator | None: ...
+    async def synchronize_operators(
+        self, account_id: str, items: Sequence[OperatorSync]
+    ) -> list[Operator]:
+        """Upsert, in one transaction: an item with an id updates the account's operator
+        of that id (name, organization; its status stays) or creates it active with that
+        id; one without an id creates an active operator with the next id after the
+        account's highest. Operators not named are left as they are. Returns the
+        operators in the items' order. Items must carry distinct ids."""
+
+    async def set_operator_status(
+        self, account_id: str, operator_id: int, status: OperatorStatus
+    ) -> Operator | None:
+        """Set an operator's status; None: the account has no such operator."""
+
+
 # --- the engine ---------------------------------------------------------------------------
 
 
@@ -246,5 +298,7 @@ class CallbackStore(Protocol):
         account: the core API's webhooks are priced from them); unknown ids left out."""
 
 
-class Store(AccountStore, IntakeStore, ApiStore, PriceStore, EngineStore, CallbackStore, Protocol):
+class Store(
+    AccountStore, IntakeStore, ApiStore, PriceStore, ChatStore, EngineStore, CallbackStore, Protocol
+):
     """Every consumer's part in one: what each implementation (SqlStore, MemoryStore) is."""

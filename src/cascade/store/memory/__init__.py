@@ -14,17 +14,19 @@ atomic as the SQL store's transactions are.
   senders, contacts, callbacks and flash-call codes;
 - `ledger`: claims, transitions, send intents, delivery reports;
 - `prices`: the price table, replaced whole by each load.
-- `incoming`: incoming messages (people writing back) and the pieces of SMS waiting.
+- `incoming`: incoming messages (people writing back) and the pieces of SMS waiting;
+- `chats`: ChatHub's organizations, their bots and operators; the installation's secrets.
 """
 
 from typing import TYPE_CHECKING
 
+from cascade.store.memory.chats import Chats
 from cascade.store.memory.incoming import Incoming
 from cascade.store.memory.ledger import Ledger
 from cascade.store.memory.prices import Prices
 
 
-class MemoryStore(Ledger, Incoming, Prices):
+class MemoryStore(Ledger, Incoming, Prices, Chats):
     """Everything the store does, in memory (see the modules)."""
 
 

@@ -259,6 +259,39 @@ class PriceRow:
     load_id: int
 
 
+@dataclass(slots=True, kw_only=True)
+class InstallationSecretRow:
+    name: str
+    value: str
+    created_at: int
+
+
+@dataclass(slots=True, kw_only=True)
+class OrganizationRow:
+    id: int
+    account_id: str
+    name: str
+    created_at: int
+
+
+@dataclass(slots=True, kw_only=True)
+class OrganizationBotRow:
+    bot_id: str
+    organization_id: int
+    attached_at: int
+
+
+@dataclass(slots=True, kw_only=True)
+class OperatorRow:
+    account_id: str
+    id: int
+    organization_id: int
+    name: str
+    status: int
+    created_at: int
+    updated_at: int
+
+
 @dataclass
 class Tables:
     """Every table, keyed by its primary key (insertion order is kept, as dicts do)."""
@@ -287,6 +320,10 @@ class Tables:
     clicks: dict[int, ClickRow] = field(default_factory=dict)
     price_loads: dict[int, PriceLoadRow] = field(default_factory=dict)
     prices: dict[tuple[str, str], PriceRow] = field(default_factory=dict)  # (chan, prefix)
+    installation_secrets: dict[str, InstallationSecretRow] = field(default_factory=dict)
+    organizations: dict[int, OrganizationRow] = field(default_factory=dict)
+    organization_bots: dict[str, OrganizationBotRow] = field(default_factory=dict)  # by bot
+    operators: dict[tuple[str, int], OperatorRow] = field(default_factory=dict)  # (acct, id)
     # the unique indexes the SQL schema has, and the lookups it indexes
     by_tracking: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, tid)
     by_idem: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, idem key)

@@ -13,7 +13,8 @@
 - `reports`: delivery reports (over `changes`);
 - `verification`: flash-call codes;
 - `ledger`: claims, transitions and send intents (over `reports` and `verification`);
-- `prices`: the price table, replaced whole by each load, with its version.
+- `prices`: the price table, replaced whole by each load, with its version;
+- `chats`: ChatHub's organizations, their bots and operators; the installation's secrets.
 
 SQLite's writer runtime (thread, lock file, GIL switch) is `cascade.store.sqlite_runtime`.
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from cascade.store.sql.accounts import Accounts
 from cascade.store.sql.callbacks import Callbacks
+from cascade.store.sql.chats import Chats
 from cascade.store.sql.contacts import Contacts
 from cascade.store.sql.database import async_url
 from cascade.store.sql.incoming import IncomingMessages
@@ -31,7 +33,9 @@ from cascade.store.sql.prices import Prices
 from cascade.store.sql.views import Views
 
 
-class SqlStore(Accounts, Intake, Views, Contacts, Callbacks, IncomingMessages, Ledger, Prices):
+class SqlStore(
+    Accounts, Intake, Views, Contacts, Callbacks, IncomingMessages, Ledger, Prices, Chats
+):
     """Everything the store does, over SQLite or PostgreSQL (see the modules)."""
 
 
