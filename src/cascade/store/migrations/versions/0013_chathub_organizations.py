@@ -6,8 +6,8 @@ synchronizes them). The JWT signing key, when CASCADE_JWT_SECRET is unset, is ge
 once and kept in `installation_secrets`, so every API process of the installation signs
 and checks tokens with the same key.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07 10:00:00
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
