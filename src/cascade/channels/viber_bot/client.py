@@ -182,7 +182,7 @@ class _ChatMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
     person's answer is a chat line, not a reply to something Cascade tracks)."""
 
     receiver: str
-    min_api_version: int = 1
+    min_api_version: int
     sender: _SenderInfo
     type: str
     text: str | None = None
@@ -265,6 +265,7 @@ class ViberBotChannel:
             return chat_sent(Failed("TEXT_EMPTY" if not text else "TEXT_TOO_LONG"))
         body = _ChatMessage(
             receiver=address,
+            min_api_version=1,
             sender=await self._sender_info(sender, from_name),
             type="text",
             text=text,
@@ -278,6 +279,7 @@ class ViberBotChannel:
         path segment ends in .jpeg, .jpg, .png or .gif."""
         body = _ChatMessage(
             receiver=address,
+            min_api_version=1,
             sender=await self._sender_info(sender, from_name),
             type="picture",
             text=caption,  # required, and may be empty
@@ -301,6 +303,7 @@ class ViberBotChannel:
             return chat_sent(Failed("MEDIA_TOO_LARGE"))
         body = _ChatMessage(
             receiver=address,
+            min_api_version=1,
             sender=await self._sender_info(sender, from_name),
             type="file",
             media=url,
