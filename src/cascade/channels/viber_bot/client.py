@@ -263,29 +263,15 @@ class ViberBotChannel:
         sender (the bot's own name when empty)."""
         if not text or len(text) > MAX_TEXT:
             return chat_sent(Failed("TEXT_EMPTY" if not text else "TEXT_TOO_LONG"))
-        body = _ChatMessage(
-            receiver=address,
-            min_api_version=1,
-            sender=await self._sender_info(sender, from_name),
-            type="text",
-            text=text,
-        )
-        return await self._send_chat(sender, body)
+        return await self._send_chat(sender, address, from_name, "text", text=text)
 
     async def send_chat_picture(
         self, sender: Sender, address: str, url: str, caption: str = "", *, from_name: str = ""
     ) -> ChatSent:
         """A `picture` message: Viber fetches the image from `url`, a public URL whose last
         path segment ends in .jpeg, .jpg, .png or .gif."""
-        body = _ChatMessage(
-            receiver=address,
-            min_api_version=1,
-            sender=await self._sender_info(sender, from_name),
-            type="picture",
-            text=caption,  # required, and may be empty
-            media=url,
-        )
-        return await self._send_chat(sender, body)
+        # a picture's text is required, and may be empty
+        return await self._send_chat(sender, address, from_name, "picture", text=caption, media=url)
 
     async def send_chat_file(
         self,
@@ -301,16 +287,15 @@ class ViberBotChannel:
         extension) and `size` in bytes are shown to the person."""
         if size > MAX_FILE:
             return chat_sent(Failed("MEDIA_TOO_LARGE"))
-        body = _ChatMessage(
-            receiver=address,
-            min_api_version=1,
-            sender=await self._sender_info(sender, from_name),
-            type="file",
+        return await self._send_chat(
+            sender,
+            address,
+            from_name,
+            "file",
             media=url,
             size=size,
             file_name=name[-MAX_FILE_NAME:],  # the end keeps the extension
         )
-        return await self._send_chat(sender, body)
 
     async def send_chat_media(
         self,
@@ -363,7 +348,16 @@ class ViberBotChannel:
             self._names[sender.token] = name
         return name
 
-    async def _send_chat(self, sender: Sender, body: _ChatMessage) -> ChatSent:
+    async def _send_chat(
+        self, sender: Sender, address: str, from_name: str, kind: str, **fields: Any
+    ) -> ChatSent:
+        body = _ChatMessage(
+            receiver=address,
+            min_api_version=1,
+            sender=await self._sender_info(sender, from_name),
+            type=kind,
+            **fields,
+        )
         try:
             answer = await self._call(sender, "send_message", body)
         except httpx.HTTPError as exc:
