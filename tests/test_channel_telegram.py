@@ -8,6 +8,7 @@ here runs with the network mocked at the transport, so nothing leaves the machin
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -30,7 +31,17 @@ from cascade.channels.telegram import (
 )
 from cascade.clock import ManualClock
 from cascade.domain.content import Content, ContentKind
-from cascade.domain.events import ContactLinked, ContactState, Event, SurveyAnswer
+from cascade.domain.events import (
+    BotChatMessage,
+    ChatContent,
+    ContactLinked,
+    ContactState,
+    Event,
+    GeoPoint,
+    MediaRef,
+    SharedContact,
+    SurveyAnswer,
+)
 from cascade.domain.sending import (
     Delivered,
     Failed,
@@ -334,6 +345,10 @@ START_REPLY = {
 }
 
 
+def replace_name(line: BotChatMessage, name: str) -> BotChatMessage:
+    return dataclasses.replace(line, name=name)
+
+
 def hook(
     label: str,
     body: dict[str, Any] | list[Any] | bytes,
@@ -357,6 +372,177 @@ THANKS = {
 LINKED = ContactLinked(
     channel="telegram", sender_id="bot-1", phone="+380501234561", address=str(CHAT)
 )
+
+
+def chat(content: ChatContent, text: str = "", **fields: Any) -> BotChatMessage:
+    """The chat line `message(...)` becomes: message 7 in Ann's chat, at its date."""
+    return BotChatMessage(
+        channel="telegram",
+        sender_id="bot-1",
+        address=str(CHAT),
+        provider_id="7",
+        at_ms=1_767_225_601_000,
+        content=content,
+        text=text,
+        name="Ann",
+        **fields,
+    )
+
+
+# Update shapes as the Bot API sends them (https://core.telegram.org/bots/api#message):
+# a photo comes in several sizes, smallest first; voice notes are OGG/Opus.
+PHOTO_SIZES = [
+    {
+        "file_id": "AgACAgIAAxk-s",
+        "file_unique_id": "AQADs",
+        "file_size": 1310,
+        "width": 90,
+        "height": 67,
+    },
+    {
+        "file_id": "AgACAgIAAxk-m",
+        "file_unique_id": "AQADm",
+        "file_size": 17032,
+        "width": 320,
+        "height": 240,
+    },
+    {
+        "file_id": "AgACAgIAAxk-x",
+        "file_unique_id": "AQADx",
+        "file_size": 85412,
+        "width": 1280,
+        "height": 960,
+    },
+]
+DOCUMENT = {
+    "file_name": "invoice.pdf",
+    "mime_type": "application/pdf",
+    "file_id": "BQACAgIAAxk-d",
+    "file_unique_id": "AgADd",
+    "file_size": 48213,
+}
+VOICE = {
+    "duration": 3,
+    "mime_type": "audio/ogg",
+    "file_id": "AwACAgIAAxk-v",
+    "file_unique_id": "AgADv",
+    "file_size": 9120,
+}
+VOICE_NO_MIME = {"duration": 1, "file_id": "AwACAgIAAxk-w", "file_unique_id": "AgADw"}
+VIDEO = {
+    "duration": 4,
+    "width": 640,
+    "height": 360,
+    "file_name": "clip.mp4",
+    "mime_type": "video/mp4",
+    "file_id": "BAACAgIAAxk-c",
+    "file_unique_id": "AgADc",
+    "file_size": 420311,
+}
+
+CHAT_CASES = [
+    hook("plain text", message(text="hello"), events=(chat(ChatContent.TEXT, "hello"),)),
+    hook(
+        "another command is a chat line",
+        message(text="/help", entities=[{"offset": 0, "length": 5, "type": "bot_command"}]),
+        events=(chat(ChatContent.TEXT, "/help"),),
+    ),
+    hook(
+        "text reply matching no option",
+        message(text="maybe", reply_to_message=SURVEY_MESSAGE),
+        events=(chat(ChatContent.TEXT, "maybe"),),
+    ),
+    hook(
+        "photo: the largest size, with its caption",
+        message(photo=PHOTO_SIZES, caption="my receipt"),
+        events=(
+            chat(
+                ChatContent.PHOTO,
+                "my receipt",
+                media=MediaRef("AgACAgIAAxk-x", mime="image/jpeg", size=85412),
+            ),
+        ),
+    ),
+    hook(
+        "photo sizes in any order",
+        message(photo=[PHOTO_SIZES[2], PHOTO_SIZES[0]]),
+        events=(
+            chat(ChatContent.PHOTO, media=MediaRef("AgACAgIAAxk-x", mime="image/jpeg", size=85412)),
+        ),
+    ),
+    hook(
+        "document",
+        message(document=DOCUMENT),
+        events=(
+            chat(
+                ChatContent.DOCUMENT,
+                media=MediaRef("BQACAgIAAxk-d", "invoice.pdf", "application/pdf", 48213),
+            ),
+        ),
+    ),
+    hook(
+        "voice",
+        message(voice=VOICE),
+        events=(chat(ChatContent.VOICE, media=MediaRef("AwACAgIAAxk-v", None, "audio/ogg", 9120)),),
+    ),
+    hook(
+        "voice without a type is OGG",
+        message(voice=VOICE_NO_MIME),
+        events=(chat(ChatContent.VOICE, media=MediaRef("AwACAgIAAxk-w", None, "audio/ogg")),),
+    ),
+    hook(
+        "video",
+        message(video=VIDEO, caption="look"),
+        events=(
+            chat(
+                ChatContent.VIDEO,
+                "look",
+                media=MediaRef("BAACAgIAAxk-c", "clip.mp4", "video/mp4", 420311),
+            ),
+        ),
+    ),
+    hook(
+        "location",
+        message(location={"latitude": 50.450001, "longitude": 30.523333}),
+        events=(chat(ChatContent.LOCATION, location=GeoPoint(50.450001, 30.523333)),),
+    ),
+    hook(
+        "someone else's contact",
+        message(
+            contact={
+                "phone_number": "380501234562",
+                "first_name": "Bob",
+                "last_name": "Smith",
+                "user_id": 77,
+            }
+        ),
+        events=(chat(ChatContent.CONTACT, contact=SharedContact("+380501234562", "Bob Smith")),),
+    ),
+    hook(
+        "contact with no Telegram account",
+        message(contact={"phone_number": "380501234562", "first_name": "Bob"}),
+        events=(chat(ChatContent.CONTACT, contact=SharedContact("+380501234562", "Bob")),),
+    ),
+    hook(
+        "someone's contact with an odd number keeps it as given",
+        message(contact={"phone_number": "112", "first_name": "Help"}),
+        events=(chat(ChatContent.CONTACT, contact=SharedContact("112", "Help")),),
+    ),
+    hook(
+        "the person's full name",
+        message(text="hi", **{"from": {**USER, "last_name": "Lee"}}),
+        events=(replace_name(chat(ChatContent.TEXT, "hi"), "Ann Lee"),),
+    ),
+    hook("sticker: not carried by chats", message(sticker={"file_id": "CAAC", "width": 512})),
+    hook(
+        "a bot's message is no chat line",
+        message(text="beep", **{"from": BOT}),
+    ),
+    hook(
+        "group chat is no chat line",
+        message(text="hi all", chat={"id": -100123, "title": "Team", "type": "supergroup"}),
+    ),
+]
 
 HOOK_CASES = [
     hook(
@@ -392,14 +578,6 @@ HOOK_CASES = [
         message(contact={"phone_number": "+380 50 123 4561", "user_id": CHAT}),
         events=(LINKED,),
         reply=THANKS,
-    ),
-    hook(
-        "someone else's contact",
-        message(contact={"phone_number": "380501234562", "first_name": "Bob", "user_id": 77}),
-    ),
-    hook(
-        "contact with no Telegram account",
-        message(contact={"phone_number": "380501234562", "first_name": "Bob"}),
     ),
     hook(
         "own contact, impossible number",
@@ -456,13 +634,18 @@ HOOK_CASES = [
             ),
         ),
     ),
-    hook("text reply matching no option", message(text="maybe", reply_to_message=SURVEY_MESSAGE)),
-    hook("plain text", message(text="hello")),
     hook("edited message", {"update_id": 904, "edited_message": {"message_id": 1}}),
     hook("not json", b"{not json", status=400),
     hook("json array", [1, 2], status=400),
     hook("update_id of the wrong type", {"update_id": "x"}, status=400),
     hook("message without chat", {"update_id": 905, "message": {"message_id": 1}}, status=400),
+    hook(
+        "photo without file_id",
+        message(photo=[{"width": 90, "height": 67}]),
+        status=400,
+    ),
+    hook("location without longitude", message(location={"latitude": 1.0}), status=400),
+    *CHAT_CASES,
 ]
 
 

@@ -20,10 +20,23 @@ from cascade.channels.viber_bot import (
     WEBHOOK_ROUTE,
     ViberApiError,
     ViberBotChannel,
+    handle_webhook,
     signature,
 )
 from cascade.domain.content import ContentKind
-from cascade.domain.events import ContactLinked, ContactState, DeliveryReport, Event, SurveyAnswer
+from cascade.domain.events import (
+    BotChatMessage,
+    ChatContent,
+    ChatMessageStatus,
+    ContactLinked,
+    ContactState,
+    DeliveryReport,
+    Event,
+    GeoPoint,
+    MediaRef,
+    SharedContact,
+    SurveyAnswer,
+)
 from cascade.domain.sending import (
     Failed,
     InDoubt,
@@ -250,7 +263,8 @@ async def test_set_webhook_request_and_answer(channel: ViberBotChannel, viber: M
     url = "https://cascade.test/webhooks/viber_bot/bot-1"
     assert await channel.set_webhook(SENDER, url) == events
     assert viber.requests[0].headers["X-Viber-Auth-Token"] == TOKEN
-    assert viber.only_body == {"url": url, "send_name": False, "send_photo": False}
+    # the person's name is shown to operators in chats; no photos are asked for
+    assert viber.only_body == {"url": url, "send_name": True, "send_photo": False}
 
 
 async def test_set_webhook_with_event_filter(channel: ViberBotChannel, viber: MockApi) -> None:
@@ -328,7 +342,113 @@ def receipt(event: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def chat(content: ChatContent, text: str = "", **fields: Any) -> BotChatMessage:
+    """The chat line `message(...)` from John becomes."""
+    return BotChatMessage(
+        channel="viber_bot",
+        sender_id="bot-1",
+        address=USER,
+        provider_id=str(MESSAGE_TOKEN),
+        at_ms=AT,
+        content=content,
+        text=text,
+        name="John",
+        **fields,
+    )
+
+
+MEDIA_URL = "https://dl-media.viber.com/1/share/2/long/bots/generated/img/abc.jpg"
+
+# Message callbacks as Viber sends them (developers.viber.com, "Receive message from user")
+CHAT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
+    ("text", message({"type": "text", "text": "hello"}), (chat(ChatContent.TEXT, "hello"),)),
+    (
+        "picture with a caption",
+        message({"type": "picture", "text": "my receipt", "media": MEDIA_URL, "thumbnail": ""}),
+        (chat(ChatContent.PHOTO, "my receipt", media=MediaRef(MEDIA_URL)),),
+    ),
+    (
+        "file",
+        message(
+            {
+                "type": "file",
+                "media": "https://dl-media.viber.com/f/invoice.pdf",
+                "file_name": "invoice.pdf",
+                "file_size": 48213,
+            }
+        ),
+        (
+            chat(
+                ChatContent.DOCUMENT,
+                media=MediaRef(
+                    "https://dl-media.viber.com/f/invoice.pdf", "invoice.pdf", None, 48213
+                ),
+            ),
+        ),
+    ),
+    (
+        "video",
+        message(
+            {
+                "type": "video",
+                "media": "https://dl-media.viber.com/v/clip.mp4",
+                "size": 420311,
+                "duration": 4,
+                "thumbnail": "https://dl-media.viber.com/v/clip.jpg",
+            }
+        ),
+        (
+            chat(
+                ChatContent.VIDEO,
+                media=MediaRef("https://dl-media.viber.com/v/clip.mp4", size=420311),
+            ),
+        ),
+    ),
+    (
+        "location",
+        message({"type": "location", "location": {"lat": 50.450001, "lon": 30.523333}}),
+        (chat(ChatContent.LOCATION, location=GeoPoint(50.450001, 30.523333)),),
+    ),
+    (
+        "someone else's contact card",
+        message({"type": "contact", "contact": {"name": "Bob", "phone_number": "380501234562"}}),
+        (chat(ChatContent.CONTACT, contact=SharedContact("+380501234562", "Bob")),),
+    ),
+    (
+        "someone else's card with an odd number keeps it",
+        message({"type": "contact", "contact": {"name": "Help", "phone_number": "112"}}),
+        (chat(ChatContent.CONTACT, contact=SharedContact("112", "Help")),),
+    ),
+    (
+        "text with tracking data: a survey answer and a chat line",
+        message({"type": "text", "text": "Good", "tracking_data": "msg-42"}),
+        (
+            SurveyAnswer("viber_bot", "bot-1", USER, "Good", "msg-42", AT),
+            chat(ChatContent.TEXT, "Good"),
+        ),
+    ),
+    (
+        "a picture with tracking data is only a chat line",
+        message({"type": "picture", "media": MEDIA_URL, "tracking_data": "msg-42"}),
+        (chat(ChatContent.PHOTO, media=MediaRef(MEDIA_URL)),),
+    ),
+    (
+        "no sender name (webhook set without send_name)",
+        {**message({"type": "text", "text": "hi"}), "sender": {"id": USER}},
+        (
+            BotChatMessage(
+                "viber_bot", "bot-1", USER, str(MESSAGE_TOKEN), AT, ChatContent.TEXT, "hi"
+            ),
+        ),
+    ),
+    ("sticker: not carried by chats", message({"type": "sticker", "sticker_id": 46105}), ()),
+    ("url: not carried by chats", message({"type": "url", "media": "https://example.com"}), ()),
+    ("picture without media", message({"type": "picture", "text": "?"}), ()),
+    ("empty text", message({"type": "text", "text": ""}), ()),
+]
+
 EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
+    *CHAT_CASES,
     (
         "delivered",
         receipt("delivered"),
@@ -372,7 +492,12 @@ EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     ),
     (
         "contact-without-plus",
-        message({"type": "contact", "contact": {"name": "J", "phone_number": "380501234567"}}),
+        message({"type": "contact", "contact": {"name": "John", "phone_number": "380501234567"}}),
+        (ContactLinked("viber_bot", "bot-1", phone="+380501234567", address=USER),),
+    ),
+    (
+        "own card, name in another case",
+        message({"type": "contact", "contact": {"name": " JOHN", "phone_number": "380501234567"}}),
         (ContactLinked("viber_bot", "bot-1", phone="+380501234567", address=USER),),
     ),
     (
@@ -386,13 +511,6 @@ EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
         (),
     ),
     ("contact-no-number", message({"type": "contact", "contact": {"name": "J"}}), ()),
-    (
-        "survey-answer",
-        message({"type": "text", "text": "Good", "tracking_data": "msg-42"}),
-        (SurveyAnswer("viber_bot", "bot-1", USER, "Good", "msg-42", AT),),
-    ),
-    ("text-without-tracking", message({"type": "text", "text": "hello"}), ()),
-    ("picture", message({"type": "picture", "media": "https://x/p.jpg"}), ()),
     ("webhook-check", {"event": "webhook", "timestamp": AT, "message_token": 1}, ()),
     ("unknown-event", {"event": "client_status", "timestamp": AT}, ()),
 ]
@@ -411,6 +529,16 @@ MALFORMED: list[tuple[str, bytes]] = [
     ("unsubscribed-no-user", b'{"event": "unsubscribed", "timestamp": 1}'),
     ("message-no-sender", b'{"event": "message", "timestamp": 1, "message": {"type": "text"}}'),
     ("message-no-body", b'{"event": "message", "timestamp": 1, "sender": {"id": "u"}}'),
+    (
+        "location-without-lon",
+        b'{"event": "message", "timestamp": 1, "sender": {"id": "u"},'
+        b' "message": {"type": "location", "location": {"lat": 1.5}}}',
+    ),
+    (
+        "file-size-not-a-number",
+        b'{"event": "message", "timestamp": 1, "sender": {"id": "u"},'
+        b' "message": {"type": "file", "media": "https://m/f", "file_size": "big"}}',
+    ),
 ]
 
 
@@ -474,3 +602,22 @@ def test_signature_is_hex_hmac_sha256_of_the_raw_body() -> None:
     assert signature(b"The quick brown fox jumps over the lazy dog", "key") == (
         "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
     )
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        ("delivered", ChatMessageStatus.SUCCESS),
+        ("read", ChatMessageStatus.READ),
+        ("failed", ChatMessageStatus.REJECTED),
+    ],
+)
+async def test_a_receipt_for_an_operators_message_says_its_chat_status(
+    state: str, status: ChatMessageStatus
+) -> None:
+    event = {"read": "seen"}.get(state, state)
+    reply = await handle_webhook(signed(receipt(event)))
+    [report] = reply.events
+    assert isinstance(report, DeliveryReport)
+    assert report.provider_id == str(MESSAGE_TOKEN)  # the token send_chat_* returned
+    assert ChatMessageStatus.of_report(report.state) is status

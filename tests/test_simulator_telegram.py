@@ -7,6 +7,8 @@ uvicorn in a thread, on sockets bound to 127.0.0.1 port 0, so the round trip
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -14,9 +16,26 @@ import httpx
 import pytest
 from msgspec.structs import replace
 
+from cascade.channels.bot_chat import (
+    ChatSent,
+    FetchedMedia,
+    MediaFetchError,
+    MediaTooLarge,
+    OutgoingMedia,
+)
 from cascade.channels.telegram import TelegramChannel, handle_webhook
 from cascade.clock import ManualClock
-from cascade.domain.events import ContactLinked, ContactState, SurveyAnswer
+from cascade.domain.events import (
+    BotChatMessage,
+    ChatContent,
+    ChatMessageStatus,
+    ContactLinked,
+    ContactState,
+    GeoPoint,
+    MediaRef,
+    SharedContact,
+    SurveyAnswer,
+)
 from cascade.domain.sending import (
     Delivered,
     Failed,
@@ -266,9 +285,12 @@ async def test_webhook_round_trip(
     assert shared["delivered"] is True
     assert receiver.events() == [ContactLinked("telegram", SENDER.id, phone, chat)]
 
-    # Someone else's contact links nothing.
+    # Someone else's contact links nothing: it is a line of the chat.
     await act(admin, phone, "share_contact", of="+380509876541")
-    assert len(receiver.events()) == 1
+    assert len(receiver.events()) == 2
+    card = receiver.events()[-1]
+    assert isinstance(card, BotChatMessage)
+    assert card.contact == SharedContact("+380509876541", "User 6541")
 
     # The learnt address now reaches the user.
     sent = await channel.send(outbound(phone, address=chat))
@@ -337,3 +359,169 @@ async def test_user_action_without_webhook(admin: httpx.AsyncClient) -> None:
     assert result["delivered"] is False
     assert result["error"] == "no webhook set for this bot"
     assert result["update"]["message"]["text"] == "/start"
+
+
+# --- chats: what people write, and operators' answers ---------------------------------------------
+
+# a real PNG header and bytes of every value: what comes back must be these, byte for byte
+PHOTO_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+PDF_BYTES = b"%PDF-1.4\n" + bytes(reversed(range(256))) * 9 + b"%%EOF\n"
+
+
+async def user_sends(
+    admin: httpx.AsyncClient, phone: str, kind: str, data: bytes, mime: str, **params: Any
+) -> dict[str, Any]:
+    response = await admin.post(
+        f"/_sim/users/{phone}/say",
+        params={"bot": BOT_ID, "kind": kind, **params},
+        content=data,
+        headers={"content-type": mime},
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def last_line(receiver: Receiver) -> BotChatMessage:
+    line = receiver.events()[-1]
+    assert isinstance(line, BotChatMessage)
+    return line
+
+
+async def test_chat_round_trip(
+    channel: TelegramChannel,
+    admin: httpx.AsyncClient,
+    receiver: Receiver,
+    hook_url: str,
+    clock: ManualClock,
+) -> None:
+    """A person sends the bot a photo; the webhook makes it a chat line; the photo is
+    fetched byte for byte; an operator's text and image reach the person."""
+    phone = "+380501234561"
+    chat = str(chat_id_for(phone))
+    await channel.set_webhook(SENDER, hook_url)
+
+    sent = await user_sends(admin, phone, "photo", PHOTO_BYTES, "image/png", text="my receipt")
+    assert sent["webhook_status"] == 200
+    line = last_line(receiver)
+    assert (line.channel, line.sender_id, line.address) == ("telegram", SENDER.id, chat)
+    assert (line.content, line.text, line.name) == (ChatContent.PHOTO, "my receipt", "User 4561")
+    assert line.provider_id == str(sent["update"]["message"]["message_id"])
+    assert line.at_ms == clock.now_ms() // 1000 * 1000
+    assert line.media is not None
+    assert line.media.size == len(PHOTO_BYTES)
+
+    fetched = await channel.fetch_media(SENDER, line.media)
+    assert fetched == FetchedMedia(PHOTO_BYTES, "image/jpeg")  # Telegram photos are JPEG
+
+    reply = await channel.send_chat_text(SENDER, line.address, "Thanks, looking at it")
+    assert reply.status is ChatMessageStatus.SUCCESS
+    clock.advance(1.0)  # one message a second per chat
+    image = OutgoingMedia(PHOTO_BYTES, "answer.png", "image/png")
+    shown = await channel.send_chat_media(SENDER, line.address, image, "Here you go")
+    assert shown.status is ChatMessageStatus.SUCCESS
+
+    text_item, photo_item = (await received(admin))[-2:]
+    assert (text_item["phone"], text_item["kind"], text_item["text"]) == (
+        phone,
+        "text",
+        "Thanks, looking at it",
+    )
+    assert str(text_item["message_id"]) == reply.provider_id
+    assert (photo_item["phone"], photo_item["kind"], photo_item["text"]) == (
+        phone,
+        "photo",
+        "Here you go",
+    )
+    assert str(photo_item["message_id"]) == shown.provider_id
+    assert photo_item["media"]["sha256"] == hashlib.sha256(PHOTO_BYTES).hexdigest()
+    assert photo_item["media"]["size"] == len(PHOTO_BYTES)
+    # the photo the bot sent is a file of the bot's now: its bytes come back whole
+    sent_back = await channel.fetch_media(SENDER, MediaRef(photo_item["media"]["file_id"]))
+    assert sent_back.data == PHOTO_BYTES
+
+
+async def test_every_kind_the_person_can_write(
+    channel: TelegramChannel, admin: httpx.AsyncClient, receiver: Receiver, hook_url: str
+) -> None:
+    phone = "+380501234561"
+    await channel.set_webhook(SENDER, hook_url)
+
+    await act(admin, phone, "say", text="hello")
+    assert (last_line(receiver).content, last_line(receiver).text) == (ChatContent.TEXT, "hello")
+
+    await user_sends(admin, phone, "document", PDF_BYTES, "application/pdf", name="invoice.pdf")
+    document = last_line(receiver)
+    assert document.content is ChatContent.DOCUMENT
+    assert document.media is not None
+    assert (document.media.name, document.media.mime) == ("invoice.pdf", "application/pdf")
+    fetched = await channel.fetch_media(SENDER, document.media)
+    assert fetched == FetchedMedia(PDF_BYTES, "application/pdf", "invoice.pdf")
+
+    ogg = b"OggS\x00\x02" + bytes(500)
+    await user_sends(admin, phone, "voice", ogg, "audio/ogg")
+    voice = last_line(receiver)
+    assert voice.content is ChatContent.VOICE
+    assert voice.media is not None
+    assert (await channel.fetch_media(SENDER, voice.media)).data == ogg
+
+    mp4 = b"\x00\x00\x00\x18ftypisom" + bytes(300)
+    await user_sends(admin, phone, "video", mp4, "video/mp4", name="clip.mp4", text="look")
+    video = last_line(receiver)
+    assert (video.content, video.text) == (ChatContent.VIDEO, "look")
+    assert video.media is not None
+    assert (await channel.fetch_media(SENDER, video.media)) == FetchedMedia(
+        mp4, "video/mp4", "clip.mp4"
+    )
+
+    await act(admin, phone, "location", lat=50.45, lon=30.5233)
+    assert last_line(receiver).location == GeoPoint(50.45, 30.5233)
+
+    await act(admin, phone, "share_contact", of="+380509876541")
+    assert last_line(receiver).contact == SharedContact("+380509876541", "User 6541")
+
+    # onboarding is no chat line: /start and the person's own contact
+    lines = len([e for e in receiver.events() if isinstance(e, BotChatMessage)])
+    await act(admin, phone, "start")
+    await act(admin, phone, "share_contact")
+    assert len([e for e in receiver.events() if isinstance(e, BotChatMessage)]) == lines
+    assert receiver.events()[-1] == ContactLinked(
+        "telegram", SENDER.id, phone, str(chat_id_for(phone))
+    )
+
+
+async def test_media_limits_and_other_bots(
+    channel: TelegramChannel, admin: httpx.AsyncClient, receiver: Receiver, hook_url: str
+) -> None:
+    phone = "+380501234561"
+    await channel.set_webhook(SENDER, hook_url)
+    await user_sends(admin, phone, "photo", PHOTO_BYTES, "image/png")
+    media = last_line(receiver).media
+    assert media is not None
+
+    with pytest.raises(MediaTooLarge):
+        await channel.fetch_media(SENDER, replace_size(media, None), limit=len(PHOTO_BYTES) - 1)
+    other = Sender(id="tg-bot-2", token="5550002:AAFanotherBotsToken_0123456789abcd")
+    with pytest.raises(MediaFetchError) as caught:
+        await channel.fetch_media(other, media)  # a file id is the bot's own
+    assert caught.value.reason == "MEDIA_UNAVAILABLE: getFile 400"
+    assert "AAFanother" not in str(caught.value)
+
+    chat = str(chat_id_for(phone))
+    long_caption = await channel.send_chat_media(
+        SENDER, chat, OutgoingMedia(PHOTO_BYTES, "a.png", "image/png"), "c" * 1025
+    )
+    assert long_caption == ChatSent(ChatMessageStatus.REJECTED, reason="CAPTION_TOO_LONG")
+    # the simulator holds Telegram's own limit as well
+    raw = await admin.post(
+        f"/bot{TOKEN}/sendPhoto",
+        data={"chat_id": chat, "caption": "c" * 1025},
+        files={"photo": ("a.png", PHOTO_BYTES, "image/png")},
+    )
+    assert raw.status_code == 400
+    assert raw.json()["description"] == "Bad Request: message caption is too long"
+    assert (await admin.get(f"/file/bot{TOKEN}/photos/nothing.jpg")).status_code == 404
+
+
+def replace_size(media: MediaRef, size: int | None) -> MediaRef:
+    return dataclasses.replace(media, size=size)

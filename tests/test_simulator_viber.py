@@ -8,6 +8,7 @@ carry a valid signature to produce events). The tests talk to both over loopback
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,12 +17,23 @@ import httpx
 import msgspec
 import pytest
 
+from cascade.channels.bot_chat import ChatSent, FetchedMedia, MediaTooLarge, OutgoingMedia
 from cascade.channels.viber_bot import ViberApiError, ViberBotChannel, handle_webhook
-from cascade.domain.events import ContactLinked, ContactState, SurveyAnswer
+from cascade.domain.events import (
+    BotChatMessage,
+    ChatContent,
+    ChatMessageStatus,
+    ContactLinked,
+    ContactState,
+    GeoPoint,
+    SharedContact,
+    SurveyAnswer,
+)
 from cascade.domain.sending import Misconfigured, Outbound, Sender, Sent, Throttled, Unreachable
 from cascade.simulators.viber import ViberSimulator, create_app, phone_for, user_id
 from tests import live_simulator
 from tests.live_simulator import live_on, script, wait_for
+from tests.media_server import MEDIA, media_server
 from tests.outbound import numbered_outbound_to
 from tests.receiver import Receiver, json_field, reports
 
@@ -288,3 +300,105 @@ async def test_received_can_be_cleared(ready: Live) -> None:
     assert len((await ready.admin.get("/_sim/received")).json()) == 1
     assert (await ready.admin.delete("/_sim/received")).status_code == 204
     assert (await ready.admin.get("/_sim/received")).json() == []
+
+
+# --- chats: what people write, and operators' answers ---------------------------------------------
+
+PICTURE = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(range(256)) * 30  # every byte value
+
+
+async def user_says(live: Live, phone: str, kind: str, data: bytes = b"", **params: Any) -> None:
+    headers = {"content-type": params.pop("mime")} if "mime" in params else {}
+    response = await live.admin.post(
+        f"/_sim/users/{phone}/say",
+        params={"kind": kind, **params},
+        content=data,
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["callback_status"] == 200
+
+
+def lines(live: Live) -> list[BotChatMessage]:
+    return [e for e in live.receiver.events() if isinstance(e, BotChatMessage)]
+
+
+async def test_chat_round_trip(ready: Live) -> None:
+    """A person sends the bot a picture; the webhook makes it a chat line; the picture is
+    fetched byte for byte; an operator's text and image reach the person, and their
+    receipts say Success, then Read."""
+    phone = "+380501234569"  # persona 9: subscribed, reads at once
+    await user_says(ready, phone, "picture", PICTURE, mime="image/jpeg", text="my receipt")
+    [line] = lines(ready)
+    assert (line.channel, line.sender_id, line.address) == ("viber_bot", SENDER.id, user_id(phone))
+    assert (line.content, line.text, line.name) == (
+        ChatContent.PHOTO,
+        "my receipt",
+        "Sim User 4569",
+    )
+    assert line.media is not None
+
+    fetched = await ready.channel.fetch_media(SENDER, line.media)
+    assert fetched == FetchedMedia(PICTURE, "image/jpeg")
+
+    with media_server() as cascade_media:  # stands for Cascade serving the operator's upload
+        kind, image = MEDIA["card.png"]
+        upload = OutgoingMedia(image, "card.png", kind, url=cascade_media.url("card.png"))
+        said = await ready.channel.send_chat_text(SENDER, line.address, "Thanks!", from_name="Olga")
+        shown = await ready.channel.send_chat_media(SENDER, line.address, upload, "Here it is")
+    assert said.status is shown.status is ChatMessageStatus.NEW  # receipts will follow
+
+    text_item, picture_item = (await ready.admin.get("/_sim/received")).json()[-2:]
+    assert (text_item["phone"], text_item["type"], text_item["text"]) == (phone, "text", "Thanks!")
+    assert text_item["sender_name"] == "Olga"
+    assert str(text_item["message_token"]) == said.provider_id
+    assert (picture_item["type"], picture_item["text"]) == ("picture", "Here it is")
+    assert str(picture_item["message_token"]) == shown.provider_id
+    assert picture_item["media"]["sha256"] == hashlib.sha256(image).hexdigest()
+    assert picture_item["media"]["content_type"] == "image/png"
+
+    for sent in (said, shown):
+        await wait_for(lambda sent=sent: len(reports(ready.receiver, sent.provider_id)) == 2)
+        statuses = [
+            ChatMessageStatus.of_report(r.state) for r in reports(ready.receiver, sent.provider_id)
+        ]
+        assert statuses == [ChatMessageStatus.SUCCESS, ChatMessageStatus.READ]
+
+
+async def test_every_kind_the_person_can_write(ready: Live) -> None:
+    phone = "+380501234562"
+    await user_says(ready, phone, "text", text="hello")
+    await user_says(ready, phone, "file", PICTURE, mime="application/pdf", name="scan.pdf")
+    await user_says(ready, phone, "video", PICTURE, mime="video/mp4", name="clip.mp4")
+    await user_says(ready, phone, "location", lat="50.45", lon="30.5233")
+    await user_says(ready, phone, "contact", of="+380509876541")
+    text, file, video, location, card = lines(ready)
+    assert (text.content, text.text) == (ChatContent.TEXT, "hello")
+    assert file.content is ChatContent.DOCUMENT
+    assert file.media is not None
+    assert (file.media.name, file.media.size) == ("scan.pdf", len(PICTURE))
+    assert await ready.channel.fetch_media(SENDER, file.media) == FetchedMedia(
+        PICTURE, "application/pdf", "scan.pdf"
+    )
+    assert video.content is ChatContent.VIDEO
+    assert video.media is not None
+    assert video.media.size == len(PICTURE)
+    assert location.location == GeoPoint(50.45, 30.5233)
+    assert card.contact == SharedContact("+380509876541", "Sim User 6541")
+    # sharing one's own phone is onboarding, not a chat line
+    await ready.admin.post(f"/_sim/users/{phone}/share_contact")
+    await wait_for(lambda: isinstance(ready.receiver.events()[-1], ContactLinked))
+    assert len(lines(ready)) == 5
+    with pytest.raises(MediaTooLarge):
+        await ready.channel.fetch_media(SENDER, file.media, limit=len(PICTURE) - 1)
+
+
+async def test_media_viber_cannot_fetch_is_refused(ready: Live) -> None:
+    with media_server() as cascade_media:
+        gone = OutgoingMedia(b"%PDF", "gone.pdf", "application/pdf", url=cascade_media.url("x.pdf"))
+        refused = await ready.channel.send_chat_media(SENDER, user_id("+380501234562"), gone)
+        not_a_picture_url = await ready.channel.send_chat_picture(
+            SENDER, user_id("+380501234562"), cascade_media.url("invoice.pdf")
+        )
+    assert refused == ChatSent(ChatMessageStatus.REJECTED, reason="BAD_DATA")
+    assert not_a_picture_url == ChatSent(ChatMessageStatus.REJECTED, reason="BAD_DATA")

@@ -10,6 +10,7 @@ them without importing the channel layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum, StrEnum
 from typing import Literal
 
 import msgspec
@@ -93,4 +94,100 @@ class InboundMessage:
     part: MessagePart | None = None
 
 
-Event = DeliveryReport | ContactLinked | ContactState | SurveyAnswer | InboundMessage
+# --- ChatHub: what people write to a bot, and what became of an operator's answer -------------
+
+
+class ChatContent(StrEnum):
+    """What a person's message to a bot holds."""
+
+    TEXT = "text"
+    PHOTO = "photo"  # Telegram photo, Viber picture
+    DOCUMENT = "document"  # Telegram document, Viber file
+    VOICE = "voice"
+    VIDEO = "video"
+    LOCATION = "location"
+    CONTACT = "contact"  # someone's contact card (not the person's own phone: that links)
+
+
+MEDIA_CONTENT = frozenset(
+    {ChatContent.PHOTO, ChatContent.DOCUMENT, ChatContent.VOICE, ChatContent.VIDEO}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """A person's media as the platform keeps it; the bot's channel fetches the bytes on
+    demand (`fetch_media`). `ref` is what the platform names it by: a Telegram `file_id`
+    (valid for that bot only), a Viber media URL (valid for about an hour)."""
+
+    ref: str
+    name: str | None = None  # the file's name, when the platform gives one
+    mime: str | None = None  # its type, when the platform gives one
+    size: int | None = None  # bytes, when the platform gives it
+
+
+@dataclass(frozen=True, slots=True)
+class GeoPoint:
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class SharedContact:
+    phone: str  # E.164 when it can be read as one, else as the platform gave it
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BotChatMessage:
+    """A person wrote to one of the account's bots: the start or the next line of a chat
+    (SPEC E3). Onboarding (`/start`, sharing one's own phone) is not this.
+
+    The chat is the pair (`sender_id`, `address`): the bot and the person as the platform
+    names them (a Telegram chat id, a Viber user id). `provider_id` is the platform's id for
+    the message, unique per bot and person (Telegram's `message_id`, Viber's
+    `message_token`): a webhook the platform repeats is stored once. The person's phone is
+    not in the update: the store knows it from `ContactLinked` for the same address.
+    `text` is the text, or a media's caption ("" when there is none); exactly one of
+    `media`, `location`, `contact` goes with the matching `content`.
+    """
+
+    channel: str
+    sender_id: str
+    address: str
+    provider_id: str
+    at_ms: int
+    content: ChatContent
+    text: str = ""
+    name: str | None = None  # the person's name as the platform shows it
+    media: MediaRef | None = None
+    location: GeoPoint | None = None
+    contact: SharedContact | None = None
+
+
+class ChatMessageStatus(IntEnum):
+    """The status of a chat message, as ChatHub reports it (SPEC E3)."""
+
+    NEW = 0
+    SUCCESS = 1
+    REJECTED = 2
+    READ = 3
+
+    @classmethod
+    def of_report(cls, state: Literal["delivered", "read", "failed"]) -> ChatMessageStatus:
+        """What a platform's receipt for an operator's message makes of it (a Viber
+        `delivered`, `seen` or `failed` callback arrives as a `DeliveryReport` whose
+        `provider_id` is the message token `send_chat_*` returned)."""
+        return _REPORTED[state]
+
+
+_REPORTED: dict[str, ChatMessageStatus] = {
+    "delivered": ChatMessageStatus.SUCCESS,
+    "read": ChatMessageStatus.READ,
+    "failed": ChatMessageStatus.REJECTED,
+}
+
+
+Event = (
+    DeliveryReport | ContactLinked | ContactState | SurveyAnswer | InboundMessage | BotChatMessage
+)

@@ -54,6 +54,11 @@ class MediaFetcher:
 
     async def check(self, url: str) -> Fetched | MediaRefused:
         """GET `url`: 200 with a type is media; anything else is refused."""
+        found = await self.fetch(url)
+        return found if isinstance(found, MediaRefused) else found[0]
+
+    async def fetch(self, url: str) -> tuple[Fetched, bytes] | MediaRefused:
+        """As `check`, keeping the bytes (what a person's phone shows them)."""
         if not is_http_url(url):
             return MediaRefused("the media URL is not an http(s) URL")
         if self._session is None:
@@ -65,13 +70,13 @@ class MediaFetcher:
                 if response.status != 200:
                     return MediaRefused(f"the media URL answered HTTP {response.status}")
                 length = response.headers.get("Content-Length")
-                await response.read()
+                data = await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             return MediaRefused(f"the media URL cannot be fetched ({type(error).__name__})")
         kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         fetched = Fetched(kind, int(length) if length and length.isdigit() else None)
         self.seen[url] = fetched
-        return fetched
+        return fetched, data
 
     async def close(self) -> None:
         if self._session is not None:

@@ -8,21 +8,38 @@ accepting a message is delivery.
 The token is part of every URL, so it must never reach a log line or an outcome reason:
 errors are reported by kind, never by their text, and httpx's own request log is passed
 through a filter that redacts bot tokens.
+
+Chats (ChatHub) use the same client: an operator's text goes by `sendMessage`, a photo by
+`sendPhoto` and any other file by `sendDocument`, both uploaded as multipart/form-data
+(the bytes are Cascade's, never a URL); a person's media comes back by `getFile` and a
+GET of `{base}/file/bot{token}/{file_path}`.
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
 import re
 from typing import Any
 
 import httpx
 import msgspec
 
+from cascade.channels.bot_chat import (
+    MAX_MEDIA_BYTES,
+    ChatSent,
+    FetchedMedia,
+    MediaFetchError,
+    MediaTooLarge,
+    OutgoingMedia,
+    chat_sent,
+    download,
+)
 from cascade.channels.http import transport_outcome
 from cascade.channels.telegram.webhook import ALLOWED_UPDATES, CHANNEL, survey_markup
 from cascade.channels.transport import provider_client
 from cascade.domain.content import ContentKind
+from cascade.domain.events import MediaRef
 from cascade.domain.sending import (
     Delivered,
     Failed,
@@ -37,6 +54,10 @@ from cascade.domain.sending import (
 )
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
+
+MAX_CAPTION = 1024  # characters, after entity parsing
+MAX_PHOTO_UPLOAD = 10 * 1024 * 1024  # a larger image goes as a document
+MAX_UPLOAD = 50 * 1024 * 1024  # any file a bot uploads
 
 LIMITS = Limits(
     max_text=4096,
@@ -182,18 +203,7 @@ class TelegramChannel:
         payload: dict[str, Any] = {"chat_id": out.address, "text": out.text}
         if out.content.survey:
             payload["reply_markup"] = survey_markup(out.content.survey, out.message_id)
-        try:
-            response = await self._client.post(
-                self._url(out.sender, "sendMessage"),
-                content=msgspec.json.encode(payload),
-                headers={"content-type": "application/json"},
-            )
-        except httpx.InvalidURL:
-            outcome: Outcome = Misconfigured("INVALID_BASE_URL")
-        except httpx.HTTPError as error:
-            outcome = transport_outcome(error)
-        else:
-            outcome = outcome_for(response.status_code, response.content, response.headers)
+        outcome = await self._send_json(out.sender, "sendMessage", payload)
         _log.debug(
             "telegram send attempt=%s bot=%s outcome=%s",
             out.attempt_id,
@@ -202,7 +212,109 @@ class TelegramChannel:
         )
         return outcome
 
+    async def _send_json(self, sender: Sender, method: str, payload: dict[str, Any]) -> Outcome:
+        return await self._outcome(
+            self._url(sender, method),
+            content=msgspec.json.encode(payload),
+            headers={"content-type": "application/json"},
+        )
+
+    async def _outcome(self, url: str, **request: Any) -> Outcome:
+        """POST one send and read its answer: the whole of what can come of it."""
+        try:
+            response = await self._client.post(url, **request)
+        except httpx.InvalidURL:
+            return Misconfigured("INVALID_BASE_URL")
+        except httpx.HTTPError as error:
+            return transport_outcome(error)
+        return outcome_for(response.status_code, response.content, response.headers)
+
+    # --- chats -----------------------------------------------------------------------------
+
+    async def send_chat_text(self, sender: Sender, address: str, text: str) -> ChatSent:
+        """An operator's text to the person in chat `address` (`sendMessage`)."""
+        if not sender.token:
+            return chat_sent(Misconfigured("INVALID_TOKEN"))
+        if not text or len(text) > LIMITS.max_text:
+            return chat_sent(Failed("TEXT_EMPTY" if not text else "TEXT_TOO_LONG"))
+        sent = chat_sent(
+            await self._send_json(sender, "sendMessage", {"chat_id": address, "text": text})
+        )
+        _log.debug("telegram chat text bot=%s status=%s", sender.id, sent.status.name)
+        return sent
+
+    async def send_chat_media(
+        self, sender: Sender, address: str, media: OutgoingMedia, caption: str = ""
+    ) -> ChatSent:
+        """An operator's image (`sendPhoto`) or any other file (`sendDocument`, also an
+        image too large for a photo), its bytes uploaded as multipart/form-data."""
+        if media.is_image and len(media.data) <= MAX_PHOTO_UPLOAD:
+            return await self.send_chat_photo(sender, address, media, caption)
+        return await self.send_chat_document(sender, address, media, caption)
+
+    async def send_chat_photo(
+        self, sender: Sender, address: str, media: OutgoingMedia, caption: str = ""
+    ) -> ChatSent:
+        return await self._upload(sender, "sendPhoto", "photo", address, media, caption)
+
+    async def send_chat_document(
+        self, sender: Sender, address: str, media: OutgoingMedia, caption: str = ""
+    ) -> ChatSent:
+        return await self._upload(sender, "sendDocument", "document", address, media, caption)
+
+    async def _upload(
+        self,
+        sender: Sender,
+        method: str,
+        field: str,
+        address: str,
+        media: OutgoingMedia,
+        caption: str,
+    ) -> ChatSent:
+        if not sender.token:
+            return chat_sent(Misconfigured("INVALID_TOKEN"))
+        limit = MAX_PHOTO_UPLOAD if field == "photo" else MAX_UPLOAD
+        refused = _refuse_upload(media, caption, limit)
+        if refused is not None:
+            return chat_sent(Failed(refused))
+        form = {"chat_id": address}
+        if caption:
+            form["caption"] = caption
+        outcome = await self._outcome(
+            self._url(sender, method),
+            data=form,
+            files={field: (media.name, media.data, media.mime)},
+        )
+        sent = chat_sent(outcome)
+        _log.debug("telegram chat %s bot=%s status=%s", method, sender.id, sent.status.name)
+        return sent
+
+    async def fetch_media(
+        self, sender: Sender, media: MediaRef, limit: int = MAX_MEDIA_BYTES
+    ) -> FetchedMedia:
+        """A person's photo, document, voice note or video: `getFile` for its path, then
+        the file's bytes. Raises `MediaFetchError` (`MediaTooLarge` above `limit`)."""
+        if media.size is not None and media.size > limit:
+            raise MediaTooLarge(media.size, limit)
+        try:
+            found = await self._call(sender, "getFile", {"file_id": media.ref})
+        except TelegramApiError as error:
+            raise MediaFetchError(f"MEDIA_UNAVAILABLE: getFile {error.status}") from None
+        try:
+            file = msgspec.convert(found, type=_File)
+        except msgspec.ValidationError:
+            raise MediaFetchError("MEDIA_UNAVAILABLE: getFile gave no File") from None
+        if not file.file_path:
+            # Telegram gives no path for a file larger than a bot may download (20 MB)
+            raise MediaFetchError("MEDIA_UNAVAILABLE: getFile gave no file_path")
+        url = f"{self._base}/file/bot{sender.token}/{file.file_path}"
+        data, served = await download(self._client, url, limit=limit, known_size=file.file_size)
+        _log.debug("telegram media fetched bot=%s bytes=%d", sender.id, len(data))
+        mime = media.mime or _guess(file.file_path) or served or "application/octet-stream"
+        return FetchedMedia(data=data, mime=mime, name=media.name)
+
     async def _call(self, sender: Sender, method: str, params: dict[str, Any]) -> Any:
+        """One Bot API call whose result is needed; raises `TelegramApiError` otherwise."""
         try:
             response = await self._client.post(
                 self._url(sender, method),
@@ -234,3 +346,29 @@ class TelegramChannel:
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+
+
+# --- chat helpers -----------------------------------------------------------------------------
+
+
+class _File(msgspec.Struct, frozen=True):
+    """The Bot API's `File`, as `getFile` answers it."""
+
+    file_id: str
+    file_size: int | None = None
+    file_path: str | None = None
+
+
+def _refuse_upload(media: OutgoingMedia, caption: str, limit: int) -> str | None:
+    if not media.data:
+        return "MEDIA_EMPTY"
+    if len(media.data) > limit:
+        return "MEDIA_TOO_LARGE"
+    if len(caption) > MAX_CAPTION:
+        return "CAPTION_TOO_LONG"
+    return None
+
+
+def _guess(path: str) -> str | None:
+    kind, _ = mimetypes.guess_type(path)
+    return kind

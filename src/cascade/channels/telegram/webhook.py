@@ -12,6 +12,11 @@ Survey options travel as an inline keyboard whose `callback_data` carries the op
 index and Cascade's message id, so an answer needs no server-side memory of what was
 sent: the pressed button (`callback_query`) or a text reply to the survey message
 (`reply_to_message` carries the keyboard) says everything.
+
+Everything else a person writes in their private chat with the bot — text, a photo, a
+document, a voice note, a video, a location, someone's contact — is a `BotChatMessage`
+(ChatHub). A photo, a document, a voice note or a video is kept as the `file_id` Telegram
+gave the bot (the largest of a photo's sizes); `TelegramChannel.fetch_media` gets its bytes.
 """
 
 from __future__ import annotations
@@ -25,7 +30,17 @@ import msgspec
 
 from cascade.channels.base import Inbound, WebhookReply, WebhookRoute
 from cascade.clock import Clock, SystemClock
-from cascade.domain.events import ContactLinked, ContactState, Event, SurveyAnswer
+from cascade.domain.events import (
+    BotChatMessage,
+    ChatContent,
+    ContactLinked,
+    ContactState,
+    Event,
+    GeoPoint,
+    MediaRef,
+    SharedContact,
+    SurveyAnswer,
+)
 from cascade.domain.phone import is_e164
 
 CHANNEL = "telegram"
@@ -48,6 +63,12 @@ class User(msgspec.Struct, frozen=True):
     id: int
     is_bot: bool = False
     first_name: str = ""
+    last_name: str | None = None
+
+    @property
+    def full_name(self) -> str | None:
+        name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return name or None
 
 
 class Chat(msgspec.Struct, frozen=True):
@@ -58,7 +79,29 @@ class Chat(msgspec.Struct, frozen=True):
 class Contact(msgspec.Struct, frozen=True):
     phone_number: str
     first_name: str = ""
+    last_name: str | None = None
     user_id: int | None = None  # absent when the contact is not a Telegram user
+
+
+class PhotoSize(msgspec.Struct, frozen=True):
+    file_id: str
+    width: int = 0
+    height: int = 0
+    file_size: int | None = None
+
+
+class File(msgspec.Struct, frozen=True):
+    """What a Document, a Voice and a Video share (the rest of their fields is unused)."""
+
+    file_id: str
+    file_name: str | None = None
+    mime_type: str | None = None
+    file_size: int | None = None
+
+
+class Location(msgspec.Struct, frozen=True):
+    latitude: float
+    longitude: float
 
 
 class InlineButton(msgspec.Struct, frozen=True):
@@ -84,7 +127,13 @@ class Message(msgspec.Struct, frozen=True):
     date: int = 0
     from_: User | None = msgspec.field(default=None, name="from")
     text: str | None = None
+    caption: str | None = None
     contact: Contact | None = None
+    photo: list[PhotoSize] | None = None
+    document: File | None = None
+    voice: File | None = None
+    video: File | None = None
+    location: Location | None = None
     reply_to_message: RepliedTo | None = None
 
 
@@ -217,9 +266,8 @@ def _start_reply(chat_id: int) -> WebhookReply:
 
 
 def _on_contact(inbound: Inbound, message: Message, contact: Contact) -> WebhookReply:
-    sender = message.from_
-    if sender is None or contact.user_id is None or contact.user_id != sender.id:
-        return _ok()  # someone else's contact proves nothing about this chat
+    """The person shared their own phone (onboarding): it links the phone to the chat.
+    Someone else's contact proves nothing about this chat; it is a chat line instead."""
     phone = normalise_phone(contact.phone_number)
     if phone is None:
         _log.info("telegram contact with an unusable number ignored (bot %s)", inbound.sender.id)
@@ -236,10 +284,15 @@ def _on_contact(inbound: Inbound, message: Message, contact: Contact) -> Webhook
     return _json_reply(body, linked)
 
 
+def _own_contact(message: Message, contact: Contact) -> bool:
+    sender = message.from_
+    return sender is not None and contact.user_id is not None and contact.user_id == sender.id
+
+
 def _on_message(inbound: Inbound, message: Message) -> WebhookReply:
     if message.chat.type != "private" or (message.from_ is not None and message.from_.is_bot):
         return _ok()
-    if message.contact is not None:
+    if message.contact is not None and _own_contact(message, message.contact):
         return _on_contact(inbound, message, message.contact)
     text = (message.text or "").strip()
     if text == "/start" or text.startswith("/start "):
@@ -257,7 +310,71 @@ def _on_message(inbound: Inbound, message: Message) -> WebhookReply:
                     at_ms=message.date * 1000,
                 )
                 return _ok(answer)
-    return _ok()
+    chat = chat_message(inbound.sender.id, message)
+    return _ok(chat) if chat is not None else _ok()
+
+
+def _largest(sizes: list[PhotoSize]) -> PhotoSize | None:
+    return max(sizes, key=lambda s: (s.width * s.height, s.file_size or 0), default=None)
+
+
+# Telegram re-encodes every photo as JPEG; a voice note is OGG/Opus unless it says otherwise
+_PHOTO_MIME = "image/jpeg"
+_VOICE_MIME = "audio/ogg"
+
+
+def _media(file: File, default_mime: str | None = None) -> MediaRef:
+    return MediaRef(
+        ref=file.file_id,
+        name=file.file_name,
+        mime=file.mime_type or default_mime,
+        size=file.file_size,
+    )
+
+
+def _content(message: Message) -> tuple[ChatContent, dict[str, Any]] | None:
+    """What the message holds, as `BotChatMessage` fields; None for what chats do not
+    carry (stickers, polls, service messages)."""
+    if message.text:
+        return ChatContent.TEXT, {}
+    photo = _largest(message.photo or [])
+    if photo is not None:
+        ref = MediaRef(ref=photo.file_id, mime=_PHOTO_MIME, size=photo.file_size)
+        return ChatContent.PHOTO, {"media": ref}
+    if message.document is not None:
+        return ChatContent.DOCUMENT, {"media": _media(message.document)}
+    if message.voice is not None:
+        return ChatContent.VOICE, {"media": _media(message.voice, _VOICE_MIME)}
+    if message.video is not None:
+        return ChatContent.VIDEO, {"media": _media(message.video)}
+    if message.location is not None:
+        point = GeoPoint(message.location.latitude, message.location.longitude)
+        return ChatContent.LOCATION, {"location": point}
+    if message.contact is not None:
+        card = message.contact
+        name = " ".join(p for p in (card.first_name, card.last_name) if p) or None
+        phone = normalise_phone(card.phone_number) or card.phone_number
+        return ChatContent.CONTACT, {"contact": SharedContact(phone=phone, name=name)}
+    return None
+
+
+def chat_message(sender_id: str, message: Message) -> BotChatMessage | None:
+    """A person's message in their private chat with the bot, as a chat line."""
+    found = _content(message)
+    if found is None:
+        return None
+    content, fields = found
+    return BotChatMessage(
+        channel=CHANNEL,
+        sender_id=sender_id,
+        address=str(message.chat.id),
+        provider_id=str(message.message_id),
+        at_ms=message.date * 1000,
+        content=content,
+        text=message.text or message.caption or "",
+        name=message.from_.full_name if message.from_ is not None else None,
+        **fields,
+    )
 
 
 def _on_member(inbound: Inbound, update: ChatMemberUpdated) -> WebhookReply:

@@ -3,6 +3,14 @@
 Viber answers HTTP 200 for nearly everything and puts the verdict in a numeric `status`;
 `_STATUSES` below is that table as data, each code mapped to what the engine should do.
 The bot's auth token travels only in the `X-Viber-Auth-Token` header and is never logged.
+
+Chats (ChatHub) use the same client: an operator's text is a `text` message; a picture or
+a file is a `picture` or `file` message naming a public URL Viber fetches the media from
+(Viber takes no uploads), so `send_chat_picture` and `send_chat_file` take that URL, and
+`send_chat_media` the operator's media with the URL Cascade serves it at. Acceptance is
+not delivery: the answer's `message_token` is what the `delivered` and `seen` callbacks
+name. A person's media is fetched from the URL its callback gave, without the bot's token
+(the URL needs none, and it must not travel to a host it was not meant for).
 """
 
 from __future__ import annotations
@@ -14,10 +22,19 @@ import httpx
 import msgspec
 
 from cascade.channels.base import WebhookRoute
+from cascade.channels.bot_chat import (
+    MAX_MEDIA_BYTES,
+    ChatSent,
+    FetchedMedia,
+    OutgoingMedia,
+    chat_sent,
+    download,
+)
 from cascade.channels.http import transport_outcome
 from cascade.channels.transport import provider_client
 from cascade.channels.viber_bot.webhook import WEBHOOK_ROUTE
 from cascade.domain.content import ContentKind
+from cascade.domain.events import ChatMessageStatus, MediaRef
 from cascade.domain.sending import (
     Failed,
     InDoubt,
@@ -42,6 +59,8 @@ DEFAULT_BASE_URL: Final = "https://chatapi.viber.com"
 MAX_TEXT: Final = 7000
 MAX_SENDER_NAME: Final = 28
 MAX_TRACKING_DATA: Final = 4096
+MAX_FILE_NAME: Final = 256
+MAX_FILE: Final = 50 * 1024 * 1024  # bytes of a file message's media
 
 LIMITS: Final = Limits(
     max_text=MAX_TEXT,
@@ -55,6 +74,9 @@ LIMITS: Final = Limits(
 
 # Viber names no wait for status 12; one second lets the engine's pause do the backing off.
 THROTTLE_PAUSE_S: Final = 1.0
+
+_OCTETS: Final = "application/octet-stream"
+_FALLBACK_NAME: Final = "Bot"
 
 _Kind = Literal["ok", "unreachable", "throttled", "misconfigured", "failed"]
 
@@ -155,6 +177,20 @@ class _TextMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
     keyboard: _Keyboard | None = None
 
 
+class _ChatMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A `send_message` body for a chat: text, picture or file (no tracking data: the
+    person's answer is a chat line, not a reply to something Cascade tracks)."""
+
+    receiver: str
+    min_api_version: int
+    sender: _SenderInfo
+    type: str
+    text: str | None = None
+    media: str | None = None
+    size: int | None = None
+    file_name: str | None = None
+
+
 def survey_keyboard(options: tuple[str, ...]) -> _Keyboard:
     """One full-width reply button per option: a tap sends the option back as text."""
     return _Keyboard(buttons=[_Button(action_type="reply", action_body=o, text=o) for o in options])
@@ -173,6 +209,7 @@ class ViberBotChannel:
         self._base_url = base_url.rstrip("/")
         self._owns_client = client is None
         self._client = client if client is not None else provider_client()
+        self._names: dict[str, str] = {}  # bot token -> the bot's name at Viber
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -217,6 +254,122 @@ class ViberBotChannel:
             )
         return outcome
 
+    # --- chats ---------------------------------------------------------------------------
+
+    async def send_chat_text(
+        self, sender: Sender, address: str, text: str, *, from_name: str = ""
+    ) -> ChatSent:
+        """An operator's text to the Viber user `address`; `from_name` is shown as the
+        sender (the bot's own name when empty)."""
+        if not text or len(text) > MAX_TEXT:
+            return chat_sent(Failed("TEXT_EMPTY" if not text else "TEXT_TOO_LONG"))
+        return await self._send_chat(sender, address, from_name, "text", text=text)
+
+    async def send_chat_picture(
+        self, sender: Sender, address: str, url: str, caption: str = "", *, from_name: str = ""
+    ) -> ChatSent:
+        """A `picture` message: Viber fetches the image from `url`, a public URL whose last
+        path segment ends in .jpeg, .jpg, .png or .gif."""
+        # a picture's text is required, and may be empty
+        return await self._send_chat(sender, address, from_name, "picture", text=caption, media=url)
+
+    async def send_chat_file(
+        self,
+        sender: Sender,
+        address: str,
+        url: str,
+        name: str,
+        size: int,
+        *,
+        from_name: str = "",
+    ) -> ChatSent:
+        """A `file` message: Viber fetches the file from the public `url`; `name` (with its
+        extension) and `size` in bytes are shown to the person."""
+        if size > MAX_FILE:
+            return chat_sent(Failed("MEDIA_TOO_LARGE"))
+        return await self._send_chat(
+            sender,
+            address,
+            from_name,
+            "file",
+            media=url,
+            size=size,
+            file_name=name[-MAX_FILE_NAME:],  # the end keeps the extension
+        )
+
+    async def send_chat_media(
+        self,
+        sender: Sender,
+        address: str,
+        media: OutgoingMedia,
+        caption: str = "",
+        *,
+        from_name: str = "",
+    ) -> ChatSent:
+        """An operator's image (a `picture`) or any other file (a `file`, whose message
+        carries no caption: a caption then goes first as a text). Needs `media.url`."""
+        if not media.url:
+            return chat_sent(Failed("MEDIA_URL_MISSING"))  # Viber takes media by URL only
+        if media.is_image:
+            return await self.send_chat_picture(
+                sender, address, media.url, caption, from_name=from_name
+            )
+        if caption:
+            said = await self.send_chat_text(sender, address, caption, from_name=from_name)
+            if said.status is ChatMessageStatus.REJECTED:
+                return said
+        return await self.send_chat_file(
+            sender, address, media.url, media.name, len(media.data), from_name=from_name
+        )
+
+    async def fetch_media(
+        self, sender: Sender, media: MediaRef, limit: int = MAX_MEDIA_BYTES
+    ) -> FetchedMedia:
+        """A person's picture, file or video from the URL its callback gave. Raises
+        `MediaFetchError` (`MediaTooLarge` above `limit`)."""
+        data, served = await download(self._client, media.ref, limit=limit, known_size=media.size)
+        log.debug("viber media fetched for bot %s: %d bytes", sender.id, len(data))
+        return FetchedMedia(data=data, mime=media.mime or served or _OCTETS, name=media.name)
+
+    async def _sender_info(self, sender: Sender, from_name: str) -> _SenderInfo:
+        name = from_name.strip() or await self._account_name(sender)
+        return _SenderInfo(name=name[:MAX_SENDER_NAME])
+
+    async def _account_name(self, sender: Sender) -> str:
+        """The bot's name as Viber has it (asked once per bot): Viber wants a sender name
+        on every message, and a chat's answer has no campaign name to give."""
+        name = self._names.get(sender.token)
+        if name is None:
+            try:
+                info = await self.get_account_info(sender)
+            except (ViberApiError, httpx.HTTPError, _HttpStatus):
+                return _FALLBACK_NAME  # the send itself will say what is wrong
+            name = str(info.get("name") or _FALLBACK_NAME)
+            self._names[sender.token] = name
+        return name
+
+    async def _send_chat(
+        self, sender: Sender, address: str, from_name: str, kind: str, **fields: Any
+    ) -> ChatSent:
+        body = _ChatMessage(
+            receiver=address,
+            min_api_version=1,
+            sender=await self._sender_info(sender, from_name),
+            type=kind,
+            **fields,
+        )
+        try:
+            answer = await self._call(sender, "send_message", body)
+        except httpx.HTTPError as exc:
+            return chat_sent(transport_outcome(exc))
+        except _HttpStatus as exc:
+            return chat_sent(exc.outcome)
+        if answer is None or (answer.status == 0 and answer.message_token is None):
+            return chat_sent(InDoubt("BAD_RESPONSE"))
+        sent = chat_sent(outcome_for_status(answer.status, str(answer.message_token or "")))
+        log.debug("viber chat %s for bot %s: %s", body.type, sender.id, sent.status.name)
+        return sent
+
     async def set_webhook(
         self, sender: Sender, url: str, event_types: list[str] | None = None
     ) -> list[str]:
@@ -225,8 +378,8 @@ class ViberBotChannel:
         Viber checks the URL by POSTing a signed `webhook` event to it before answering.
         Returns the event types Viber will send; raises `ViberApiError` otherwise.
         """
-        # Cascade needs user ids only: it asks Viber for no names and no photos.
-        body: dict[str, Any] = {"url": url, "send_name": False, "send_photo": False}
+        # Chats show an operator the person's name; Cascade asks Viber for no photos.
+        body: dict[str, Any] = {"url": url, "send_name": True, "send_photo": False}
         if event_types is not None:
             body["event_types"] = event_types
         answer = await self._checked_call(sender, "set_webhook", body)

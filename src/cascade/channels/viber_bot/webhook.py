@@ -5,6 +5,15 @@ raw body keyed by the bot's auth token; an unsigned or forged request gets 401 a
 changes nothing. Viber retries a callback for an hour until it sees 200, so callbacks
 that are well-formed but carry nothing for us (the `webhook` check, events we do not
 use) are acknowledged with 200.
+
+What a person writes to the bot (text, a picture, a file, a video, a location, someone's
+contact card) is a `BotChatMessage` (ChatHub); a picture, file or video is kept as the
+media URL Viber gives (it lives about an hour: `ViberBotChannel.fetch_media` fetches it).
+A contact card is the person's own phone (onboarding: it links the phone, as the
+`share-phone` button sends it) when it bears no name or the sender's own name; a card named
+for someone else is a chat line. A `delivered`, `seen` or `failed` receipt is a
+`DeliveryReport` for its message token, whoever sent that message: for an operator's
+message in a chat, `ChatMessageStatus.of_report` says what it becomes.
 """
 
 from __future__ import annotations
@@ -18,7 +27,18 @@ from typing import Annotated, Final, Literal
 import msgspec
 
 from cascade.channels.base import Inbound, WebhookReply, WebhookRoute
-from cascade.domain.events import ContactLinked, ContactState, DeliveryReport, Event, SurveyAnswer
+from cascade.domain.events import (
+    BotChatMessage,
+    ChatContent,
+    ContactLinked,
+    ContactState,
+    DeliveryReport,
+    Event,
+    GeoPoint,
+    MediaRef,
+    SharedContact,
+    SurveyAnswer,
+)
 from cascade.domain.phone import is_e164
 
 log = logging.getLogger(__name__)
@@ -79,7 +99,13 @@ class _Unsubscribed(msgspec.Struct):
 
 
 class _Contact(msgspec.Struct):
+    name: str | None = None
     phone_number: str | None = None
+
+
+class _Location(msgspec.Struct):
+    lat: float
+    lon: float
 
 
 class _Message(msgspec.Struct):
@@ -87,12 +113,23 @@ class _Message(msgspec.Struct):
     text: str | None = None
     tracking_data: str | None = None
     contact: _Contact | None = None
+    media: str | None = None  # picture, video, file: where Viber keeps it (about an hour)
+    file_name: str | None = None
+    file_size: int | None = None
+    size: int | None = None  # a video's, in the callbacks that name it so
+    location: _Location | None = None
+
+
+class _Sender(msgspec.Struct):
+    id: _Id
+    name: str | None = None  # only when the webhook was set with send_name
 
 
 class _MessageCallback(msgspec.Struct):
     timestamp: int
-    sender: _User
+    sender: _Sender
     message: _Message
+    message_token: int | str | None = None
 
 
 _RECEIPT_STATES: Final[dict[str, Literal["delivered", "read", "failed"]]] = {
@@ -174,20 +211,30 @@ def _events(inbound: Inbound) -> tuple[Event, ...]:
     return ()
 
 
+def _own_card(card: _Contact, sender: _Sender) -> bool:
+    """A contact card is the sender's own phone unless it is named for someone else."""
+    if not card.name or not sender.name:
+        return True
+    return card.name.strip().casefold() == sender.name.strip().casefold()
+
+
 def _message_events(callback: _MessageCallback, sender_id: str) -> tuple[Event, ...]:
     message = callback.message
     address = callback.sender.id
-    if message.type == "contact":
-        raw = message.contact.phone_number if message.contact else None
+    card = message.contact
+    if message.type == "contact" and (card is None or _own_card(card, callback.sender)):
+        raw = card.phone_number if card else None
         phone = normalise_phone(raw) if raw else None
         if phone is None:
             log.info("viber contact message without a usable phone number")
             return ()
         return (ContactLinked(CHANNEL, sender_id, phone=phone, address=address),)
+    events: list[Event] = []
     if message.type == "text" and message.tracking_data and message.text is not None:
         # Viber returns the tracking data of the last message the bot sent this user,
         # which Cascade sets to its message id: the engine decides if it was a survey.
-        return (
+        # The text is a chat line as well: only the store knows whether a survey was asked.
+        events.append(
             SurveyAnswer(
                 channel=CHANNEL,
                 sender_id=sender_id,
@@ -195,9 +242,59 @@ def _message_events(callback: _MessageCallback, sender_id: str) -> tuple[Event, 
                 answer=message.text,
                 message_id=message.tracking_data,
                 at_ms=callback.timestamp,
-            ),
+            )
         )
-    return ()
+    chat = _chat_message(callback, sender_id)
+    if chat is not None:
+        events.append(chat)
+    return tuple(events)
+
+
+_MEDIA: Final[dict[str, ChatContent]] = {
+    "picture": ChatContent.PHOTO,
+    "file": ChatContent.DOCUMENT,
+    "video": ChatContent.VIDEO,
+}
+
+
+def _chat_message(callback: _MessageCallback, sender_id: str) -> BotChatMessage | None:
+    """The person's message as a chat line; None for what chats do not carry (stickers,
+    URLs and rich media of their own) or a message missing what its type needs."""
+    message = callback.message
+    media: MediaRef | None = None
+    location: GeoPoint | None = None
+    card: SharedContact | None = None
+    if message.type == "text" and message.text:
+        content = ChatContent.TEXT
+    elif message.type in _MEDIA and message.media:
+        content = _MEDIA[message.type]
+        size = message.file_size if message.file_size is not None else message.size
+        media = MediaRef(ref=message.media, name=message.file_name, size=size)
+    elif message.type == "location" and message.location is not None:
+        content = ChatContent.LOCATION
+        location = GeoPoint(message.location.lat, message.location.lon)
+    elif message.type == "contact" and message.contact and message.contact.phone_number:
+        content = ChatContent.CONTACT
+        raw = message.contact.phone_number
+        card = SharedContact(phone=normalise_phone(raw) or raw, name=message.contact.name)
+    else:
+        log.debug("viber %s message not carried by chats", message.type)
+        return None
+    token = callback.message_token
+    return BotChatMessage(
+        channel=CHANNEL,
+        sender_id=sender_id,
+        address=callback.sender.id,
+        # every message callback has its token; a timestamp still names it per user
+        provider_id=str(token) if token not in (None, "") else f"t{callback.timestamp}",
+        at_ms=callback.timestamp,
+        content=content,
+        text=message.text or "",
+        name=callback.sender.name or None,
+        media=media,
+        location=location,
+        contact=card,
+    )
 
 
 WEBHOOK_ROUTE: Final = WebhookRoute(channel=CHANNEL, handler=handle_webhook)

@@ -10,7 +10,12 @@ Bot API (`bot` is a token or a bot id):
     DELETE /_sim/received
     GET    /_sim/users/{phone}       the simulated user's chat id and behaviour
     POST   /_sim/users/{phone}/{action}?bot=..   start | share_contact[&of=phone] | block |
-                                     unblock | say&text=..[&reply_to=id] | press&text=..
+                                     unblock | say&text=..[&reply_to=id] | press&text=.. |
+                                     location&lat=..&lon=..
+    POST   /_sim/users/{phone}/say?bot=..&kind=photo|document|voice|video[&name=..][&text=..]
+                                     the user sends the request's body as that file (typed
+                                     by its Content-Type), `text` its caption
+    GET    /file/bot{token}/{path}   a file's bytes, at the path getFile gave (Bot API)
     POST   /_sim/bots/{bot}/revoke   the token stops working (401 Unauthorized)
 
 Tokens are kept in memory only and never logged (`main` turns uvicorn's access log off).
@@ -22,13 +27,13 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get, post, route
-from litestar.datastructures import State
+from litestar.datastructures import State, UploadFile
 from litestar.params import FromPath, FromQuery
 
 from cascade.clock import Clock, SystemClock
 from cascade.simulators.control import any_form_routes
 from cascade.simulators.phones import normal_phone
-from cascade.simulators.telegram.simulator import TelegramSimulator, error
+from cascade.simulators.telegram.simulator import TelegramSimulator, Upload, error
 from cascade.simulators.telegram.users import Json, chat_id_for
 
 _JSON = "application/json"
@@ -59,8 +64,35 @@ async def _params(request: Request[Any, Any, Any]) -> Json | None:
             params.update(decoded)
     elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()
-        params.update({key: value for key, value in form.items() if isinstance(value, str)})
+        for key, value in form.items():
+            if isinstance(value, str):
+                params[key] = value
+            elif isinstance(value, UploadFile):
+                data = await value.read()
+                params[key] = Upload(value.filename or key, value.content_type, data)
     return params
+
+
+_MEDIA_KINDS = ("photo", "document", "voice", "video")
+_DEFAULT_NAMES = {
+    "photo": "photo.jpg",
+    "document": "file",
+    "voice": "voice.ogg",
+    "video": "video.mp4",
+}
+
+
+@get("/file/{segment:str}/{path:path}", media_type="application/octet-stream")
+async def download_file(
+    state: State, segment: FromPath[str], path: FromPath[str]
+) -> Response[bytes]:
+    """A file's bytes, as Telegram serves them: typed application/octet-stream."""
+    simulator = _sim(state)
+    bot_id = simulator.bot_id(segment)
+    kept = simulator.download(bot_id, path.lstrip("/")) if bot_id is not None else None
+    if kept is None:
+        return _json(*error(404, "Not Found"))
+    return Response(kept.data, media_type="application/octet-stream")
 
 
 @route("/{segment:str}/{method:str}", http_method=["GET", "POST"], include_in_schema=False)
@@ -89,6 +121,7 @@ async def get_user(state: State, phone: FromPath[str]) -> Response[bytes]:
 
 @post("/_sim/users/{phone:str}/{action:str}")
 async def user_action(
+    request: Request[Any, Any, Any],
     state: State,
     phone: FromPath[str],
     action: FromPath[str],
@@ -96,6 +129,10 @@ async def user_action(
     text: FromQuery[str | None] = None,
     of: FromQuery[str | None] = None,
     reply_to: FromQuery[int | None] = None,
+    kind: FromQuery[str | None] = None,
+    name: FromQuery[str | None] = None,
+    lat: FromQuery[float | None] = None,
+    lon: FromQuery[float | None] = None,
 ) -> Response[bytes]:
     simulator = _sim(state)
     bot_id = int(bot) if bot.isdigit() else simulator.bot_id(f"bot{bot}")
@@ -110,6 +147,19 @@ async def user_action(
         result = await simulator.block(bot_id, phone)
     elif action == "unblock":
         result = await simulator.unblock(bot_id, phone)
+    elif action == "say" and kind in _MEDIA_KINDS:
+        data = await request.body()
+        if not data:
+            return _json(400, {"error": "the request's body is the file to send"})
+        mime = request.headers.get("content-type", "application/octet-stream")
+        upload = Upload(name or _DEFAULT_NAMES[kind], mime.split(";")[0].strip(), data)
+        result = await simulator.send_media(bot_id, phone, kind, upload, text or "")
+    elif action == "say" and kind not in (None, "text"):
+        return _json(400, {"error": f"kind must be text or one of {', '.join(_MEDIA_KINDS)}"})
+    elif action == "location":
+        if lat is None or lon is None:
+            return _json(400, {"error": "lat and lon are required"})
+        result = await simulator.send_location(bot_id, phone, lat, lon)
     elif action in ("say", "press"):
         if not text:
             return _json(400, {"error": "text is required"})
@@ -147,6 +197,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             bot_api,
+            download_file,
             *any_form_routes(
                 set_script=sim.scripts.set,
                 reset=sim.reset,

@@ -15,8 +15,10 @@ webhook's status and that method's result.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
+import mimetypes
 import re
 import secrets
 from collections.abc import Callable
@@ -33,6 +35,12 @@ from cascade.simulators.telegram.flood import Buckets
 from cascade.simulators.telegram.users import Json, bot_user, chat, chat_id_for, phone_for, user
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_PHOTO_UPLOAD = 10 * 1024 * 1024
+MAX_UPLOAD = 50 * 1024 * 1024
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile answers no path for a larger file
+# the folder getFile's path puts a file in, by what it is
+_FOLDERS = {"photo": "photos", "document": "documents", "voice": "voice", "video": "videos"}
 PER_BOT_PER_SECOND = 30.0
 PER_CHAT_PER_SECOND = 1.0
 THROTTLE_RETRY_AFTER = 3  # seconds, when a phone's script says "throttle"
@@ -69,6 +77,27 @@ def _from_json(value: object) -> object:
         return _UNREADABLE
 
 
+class ReceivedMedia(msgspec.Struct, frozen=True):
+    """A photo or a document a bot sent: enough to tell the bytes arrived whole."""
+
+    file_id: str
+    file_name: str
+    mime: str
+    size: int
+    sha256: str
+
+
+def _extension(name: str, mime: str) -> str:
+    dot = name.rfind(".")
+    if 0 <= dot < len(name) - 1 and len(name) - dot <= 6:
+        return name[dot:].lower()
+    return mimetypes.guess_extension(mime) or ""
+
+
+def _without_name(document: Json) -> Json:
+    return {key: value for key, value in document.items() if key != "file_name"}
+
+
 class Received(msgspec.Struct, frozen=True):
     """One message the simulator accepted from a bot."""
 
@@ -80,6 +109,48 @@ class Received(msgspec.Struct, frozen=True):
     at_ms: int
     reply_markup: Json | None = None
     via: str = "api"  # "api", or "webhook_reply" for a method returned to a webhook call
+    kind: str = "text"  # "text", "photo" (sendPhoto), "document" (sendDocument)
+    media: ReceivedMedia | None = None  # what a photo or document carried (text: caption)
+
+
+class Upload(msgspec.Struct, frozen=True):
+    """A file in a multipart request (or a user's file, for `say`)."""
+
+    name: str
+    mime: str
+    data: bytes
+
+
+class StoredFile(msgspec.Struct, frozen=True):
+    """A file Telegram keeps: what users sent and what bots uploaded. Its id works for the
+    bot that saw it; getFile gives its path, and `/file/bot<token>/<path>` its bytes."""
+
+    bot_id: int
+    file_id: str
+    file_unique_id: str
+    path: str
+    name: str
+    mime: str
+    data: bytes
+
+    def photo_size(self) -> Json:
+        # one size: the simulator does not scale images (Telegram sends several)
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.data),
+            "width": 640,
+            "height": 480,
+        }
+
+    def document(self) -> Json:
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_name": self.name,
+            "mime_type": self.mime,
+            "file_size": len(self.data),
+        }
 
 
 @dataclass
@@ -103,10 +174,12 @@ class TelegramSimulator:
     # (bot id, chat id) -> "member" (started the bot) or "kicked" (blocked it)
     members: dict[tuple[int, int], str] = field(default_factory=dict)
     revoked: set[int] = field(default_factory=set)
+    files: dict[str, StoredFile] = field(default_factory=dict)  # by file_id
     _per_bot: Buckets = field(default_factory=lambda: Buckets(PER_BOT_PER_SECOND, 30.0))
     _per_chat: Buckets = field(default_factory=lambda: Buckets(PER_CHAT_PER_SECOND, 1.0))
     _message_ids: dict[tuple[int, int], itertools.count[int]] = field(default_factory=dict)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _file_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _http: httpx.AsyncClient | None = None
 
     # --- admin ----------------------------------------------------------------------------
@@ -141,6 +214,12 @@ class TelegramSimulator:
         name = method.lower()  # Bot API method names are case-insensitive
         if name == "sendmessage":
             return self._send_message(bot_id, params, limited=limited)
+        if name == "sendphoto":
+            return self._send_file(bot_id, "photo", params, limited=limited)
+        if name == "senddocument":
+            return self._send_file(bot_id, "document", params, limited=limited)
+        if name == "getfile":
+            return self._get_file(bot_id, params)
         if name == "setwebhook":
             return self._set_webhook(bot_id, params)
         if name == "deletewebhook":
@@ -156,19 +235,104 @@ class TelegramSimulator:
             return _ok(True)
         return error(404, "Not Found")
 
+    # --- files ----------------------------------------------------------------------------
+
+    def keep_file(self, bot_id: int, kind: str, upload: Upload) -> StoredFile:
+        number = next(self._file_numbers)
+        extension = _extension(upload.name, upload.mime)
+        kept = StoredFile(
+            bot_id=bot_id,
+            file_id=f"{kind[:2].upper()}{bot_id:x}-{number}-{secrets.token_urlsafe(12)}",
+            file_unique_id=f"U{number}{secrets.token_hex(4)}",
+            path=f"{_FOLDERS.get(kind, 'documents')}/file_{number}{extension}",
+            name=upload.name,
+            mime=upload.mime,
+            data=upload.data,
+        )
+        self.files[kept.file_id] = kept
+        return kept
+
+    def _get_file(self, bot_id: int, params: Json) -> tuple[int, Json]:
+        file_id = params.get("file_id")
+        if not file_id:
+            return error(400, 'Bad Request: parameter "file_id" is required')
+        kept = self.files.get(str(file_id))
+        if kept is None or kept.bot_id != bot_id:  # a file id is the bot's own
+            return error(400, "Bad Request: invalid file_id")
+        result: Json = {
+            "file_id": kept.file_id,
+            "file_unique_id": kept.file_unique_id,
+            "file_size": len(kept.data),
+        }
+        if len(kept.data) <= MAX_DOWNLOAD:
+            result["file_path"] = kept.path
+        return _ok(result)
+
+    def download(self, bot_id: int, path: str) -> StoredFile | None:
+        """The file at `path` for this bot (`GET /file/bot<token>/<path>`)."""
+        if bot_id in self.revoked:
+            return None
+        for kept in self.files.values():
+            if kept.bot_id == bot_id and kept.path == path and len(kept.data) <= MAX_DOWNLOAD:
+                return kept
+        return None
+
     def _next_message_id(self, bot_id: int, chat_id: int) -> int:
         counter = self._message_ids.setdefault((bot_id, chat_id), itertools.count(1))
         return next(counter)
 
     def _send_message(self, bot_id: int, params: Json, *, limited: bool) -> tuple[int, Json]:
-        raw_chat = params.get("chat_id")
-        if raw_chat in (None, ""):
+        if params.get("chat_id") in (None, ""):
             return error(400, "Bad Request: chat_id is empty")
         text = params.get("text")
         if not isinstance(text, str) or not text.strip():
             return error(400, "Bad Request: message text is empty")
         if len(text) > MAX_TEXT:
             return error(400, "Bad Request: message is too long")
+        return self._deliver(bot_id, params, limited=limited, text=text)
+
+    def _send_file(
+        self, bot_id: int, field: str, params: Json, *, limited: bool
+    ) -> tuple[int, Json]:
+        """sendPhoto (`field` "photo") or sendDocument ("document"): a multipart upload, or
+        the file_id of a file this bot already has."""
+        if params.get("chat_id") in (None, ""):
+            return error(400, "Bad Request: chat_id is empty")
+        caption = params.get("caption") or ""
+        if not isinstance(caption, str) or len(caption) > MAX_CAPTION:
+            return error(400, "Bad Request: message caption is too long")
+        given = params.get(field)
+        if isinstance(given, Upload):
+            if not given.data:
+                return error(400, f"Bad Request: file must be non-empty ({field})")
+            limit = MAX_PHOTO_UPLOAD if field == "photo" else MAX_UPLOAD
+            if len(given.data) > limit:
+                return error(413, "Request Entity Too Large")
+            upload = given
+        elif isinstance(given, str) and given in self.files:
+            kept = self.files[given]
+            upload = Upload(kept.name, kept.mime, kept.data)
+        elif given in (None, ""):
+            return error(400, f'Bad Request: parameter "{field}" is required')
+        else:
+            return error(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        return self._deliver(
+            bot_id, params, limited=limited, text=caption, kind=field, upload=upload
+        )
+
+    def _deliver(
+        self,
+        bot_id: int,
+        params: Json,
+        *,
+        limited: bool,
+        text: str,
+        kind: str = "text",
+        upload: Upload | None = None,
+    ) -> tuple[int, Json]:
+        """The checks every send passes (chat, flood control, the phone's script), then the
+        message recorded as the user received it."""
+        raw_chat = params.get("chat_id")
         markup = _from_json(params.get("reply_markup"))
         if markup is not None and not isinstance(markup, dict):
             return error(400, "Bad Request: can't parse reply keyboard markup JSON object")
@@ -209,6 +373,27 @@ class TelegramSimulator:
             self._per_chat.take((bot_id, chat_id), now)
         message_id = self._next_message_id(bot_id, chat_id)
         at_ms = self.clock.now_ms()
+        media: ReceivedMedia | None = None
+        result: Json = {
+            "message_id": message_id,
+            "from": bot_user(bot_id),
+            "chat": chat(phone),
+            "date": at_ms // 1000,
+        }
+        if upload is None:
+            result["text"] = text
+        else:
+            kept = self.keep_file(bot_id, kind, upload)
+            media = ReceivedMedia(
+                file_id=kept.file_id,
+                file_name=upload.name,
+                mime=upload.mime,
+                size=len(upload.data),
+                sha256=hashlib.sha256(upload.data).hexdigest(),
+            )
+            result[kind] = [kept.photo_size()] if kind == "photo" else kept.document()
+            if text:
+                result["caption"] = text
         self.received.append(
             Received(
                 bot_id=bot_id,
@@ -219,15 +404,10 @@ class TelegramSimulator:
                 at_ms=at_ms,
                 reply_markup=markup,
                 via="api" if limited else "webhook_reply",
+                kind=kind,
+                media=media,
             )
         )
-        result: Json = {
-            "message_id": message_id,
-            "from": bot_user(bot_id),
-            "chat": chat(phone),
-            "date": at_ms // 1000,
-            "text": text,
-        }
         if markup is not None and "inline_keyboard" in markup:
             result["reply_markup"] = markup  # Telegram echoes inline keyboards only
         return _ok(result)
@@ -340,6 +520,32 @@ class TelegramSimulator:
         self.members[(bot_id, chat_id)] = "member"
         return await self.push(
             bot_id, "my_chat_member", self._member_update(bot_id, phone, "kicked", "member")
+        )
+
+    async def send_media(
+        self, bot_id: int, phone: str, kind: str, upload: Upload, caption: str = ""
+    ) -> Json:
+        """The user sends a photo, a document, a voice note or a video (`kind`)."""
+        self.members.setdefault((bot_id, chat_id_for(phone)), "member")
+        kept = self.keep_file(bot_id, kind, upload)
+        content: Json
+        if kind == "photo":
+            content = {"photo": [kept.photo_size()]}
+        elif kind == "voice":
+            content = {"voice": {**_without_name(kept.document()), "duration": 1}}
+        elif kind == "video":
+            video = kept.document() | {"duration": 1, "width": 640, "height": 360}
+            content = {"video": video}
+        else:
+            content = {"document": kept.document()}
+        if caption and kind != "voice":
+            content["caption"] = caption
+        return await self.push(bot_id, "message", self._user_message(bot_id, phone, **content))
+
+    async def send_location(self, bot_id: int, phone: str, lat: float, lon: float) -> Json:
+        location = {"latitude": lat, "longitude": lon}
+        return await self.push(
+            bot_id, "message", self._user_message(bot_id, phone, location=location)
         )
 
     async def say(self, bot_id: int, phone: str, text: str, reply_to: int | None = None) -> Json:

@@ -23,6 +23,16 @@ Test and demo controls live under `/_sim/` (never on the real service):
 | POST | `/_sim/users/{phone}/conversation_started` | the user opens the chat |
 | POST | `/_sim/users/{phone}/share_contact` | the user shares their phone (`message`, contact) |
 | POST | `/_sim/users/{phone}/answer?text=…` | the user replies; carries the last tracking data |
+| POST | `/_sim/users/{phone}/say?kind=…` | the user writes (kinds below) |
+| GET | `/_sim/media/{id}/{name}` | a user's media, where their message's `media` URL points |
+
+`say` kinds: `text` (`&text=`); `picture`, `file`, `video` (the request's body is the
+media, typed by its Content-Type; `&name=`, and `&text=` a caption); `location`
+(`&lat=&lon=`); `contact` (`&of=` someone's phone, `&name=`).
+
+Pictures, files and videos a bot sends are fetched from their `media` URL before the
+message is accepted (as Viber does to show them); a URL that does not answer 200 is
+`badData`. What arrived is recorded with its size and SHA-256.
 
 User actions take `?token=` to pick the bot when the simulator has several, and post
 their callback before answering, so the caller knows it has arrived.
@@ -43,11 +53,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
-from litestar import Litestar, Request, get, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery
 
 from cascade.simulators.control import control_routes, e164
+from cascade.simulators.media import MediaFetcher, MediaRefused
 from cascade.simulators.script import Behaviour, Scripts
 from cascade.simulators.webhook_caller import WebhookCaller, WebhookFailed
 
@@ -135,6 +146,17 @@ class Bot:
     event_types: tuple[str, ...] = FILTERABLE_EVENTS
 
 
+class ReceivedMedia(msgspec.Struct, kw_only=True):
+    """What a picture, file or video message's URL served when the simulator fetched it."""
+
+    url: str
+    content_type: str
+    size: int
+    sha256: str
+    file_name: str | None = None
+    declared_size: int | None = None  # a file message's `size`
+
+
 class Received(msgspec.Struct, kw_only=True):
     """One accepted `send_message`."""
 
@@ -148,6 +170,7 @@ class Received(msgspec.Struct, kw_only=True):
     tracking_data: str | None
     sender_name: str
     at_ms: int
+    media: ReceivedMedia | None = None
 
 
 class CallbackSent(msgspec.Struct, kw_only=True):
@@ -174,6 +197,9 @@ class ViberSimulator(WebhookCaller):
     last_tracking: dict[tuple[str, str], str] = field(default_factory=dict)
     callback_attempts: int = 3
     callback_backoff_s: float = 0.2
+    fetcher: MediaFetcher = field(default_factory=MediaFetcher)
+    # users' media, served at /_sim/media/{id}/{name}: id -> (name, type, bytes)
+    user_media: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
 
     def add_bot(self, token: str, name: str) -> Bot:
         bot_id = "pa:" + str(int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "big"))
@@ -293,7 +319,56 @@ async def _json_object(request: Request[Any, Any, Any]) -> dict[str, Any] | None
     return value if isinstance(value, dict) else None
 
 
-def _send_message(sim: ViberSimulator, bot: Bot, body: dict[str, Any]) -> dict[str, Any]:
+_MEDIA_TYPES: Final = ("picture", "file", "video")
+_PICTURE_EXTENSIONS: Final = (".jpeg", ".jpg", ".png", ".gif")
+MAX_FILE_NAME: Final = 256
+
+
+def _media_missing(kind: object, body: dict[str, Any]) -> bool:
+    """What each media type requires (picture: a text, which may be empty; file: its size
+    and name; video: its size)."""
+    if kind not in _MEDIA_TYPES:
+        return False
+    if not isinstance(body.get("media"), str) or not body["media"]:
+        return True
+    if kind == "picture":
+        return body.get("text") is None
+    if kind == "file":
+        return body.get("size") is None or not body.get("file_name")
+    return body.get("size") is None
+
+
+def _media_bad(kind: object, body: dict[str, Any]) -> bool:
+    if kind not in _MEDIA_TYPES:
+        return False
+    size = body.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        return True
+    name = body.get("file_name")
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_FILE_NAME):
+        return True
+    # a picture's URL ends in the image's extension (Viber's rule for `media`)
+    path = str(body["media"]).split("?")[0].lower()
+    return kind == "picture" and not path.endswith(_PICTURE_EXTENSIONS)
+
+
+async def _fetch_media(sim: ViberSimulator, body: dict[str, Any]) -> ReceivedMedia | None:
+    found = await sim.fetcher.fetch(str(body["media"]))
+    if isinstance(found, MediaRefused):
+        log.info("viber simulator: media refused: %s", found.reason)
+        return None
+    fetched, data = found
+    return ReceivedMedia(
+        url=str(body["media"]),
+        content_type=fetched.content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        file_name=body.get("file_name"),
+        declared_size=body.get("size"),
+    )
+
+
+async def _send_message(sim: ViberSimulator, bot: Bot, body: dict[str, Any]) -> dict[str, Any]:
     receiver = body.get("receiver")
     kind = body.get("type")
     sender = body.get("sender")
@@ -301,6 +376,10 @@ def _send_message(sim: ViberSimulator, bot: Bot, body: dict[str, Any]) -> dict[s
     sender_name = sender.get("name") if isinstance(sender, dict) else None
     if not receiver or not kind or not sender_name or (kind == "text" and not text):
         return _status(4, "missingData")
+    if _media_missing(kind, body):
+        return _status(4, "missingData")
+    if _media_bad(kind, body):
+        return _status(3, "badData")
     if not isinstance(receiver, str) or not isinstance(sender_name, str):
         return _status(3, "badData")
     if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
@@ -323,6 +402,11 @@ def _send_message(sim: ViberSimulator, bot: Bot, body: dict[str, Any]) -> dict[s
         return _status(12, "tooManyRequests")
     if not sim.is_subscribed(phone):
         return _status(6, "notSubscribed")
+    media = None
+    if kind in _MEDIA_TYPES:
+        media = await _fetch_media(sim, body)
+        if media is None:
+            return _status(3, "badData")
     token = _new_token()
     sim.received.append(
         Received(
@@ -336,6 +420,7 @@ def _send_message(sim: ViberSimulator, bot: Bot, body: dict[str, Any]) -> dict[s
             tracking_data=tracking,
             sender_name=sender_name,
             at_ms=_now_ms(),
+            media=media,
         )
     )
     if tracking:
@@ -420,7 +505,12 @@ def _user(phone: str) -> dict[str, Any]:
 
 
 def _user_event(
-    sim: ViberSimulator, action: str, phone: str, bot: Bot, text: str
+    sim: ViberSimulator,
+    action: str,
+    phone: str,
+    bot: Bot,
+    text: str,
+    said: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     base: dict[str, Any] = {
         "timestamp": _now_ms(),
@@ -445,7 +535,9 @@ def _user_event(
     # Sending the bot a message subscribes the user (Viber sends no "subscribed" then).
     sim.subscriptions[phone] = True
     message: dict[str, Any]
-    if action == "share_contact":
+    if said is not None:
+        message = said
+    elif action == "share_contact":
         contact = {"name": f"Sim User {phone[-4:]}", "phone_number": phone.removeprefix("+")}
         message = {"type": "contact", "contact": contact}
     else:
@@ -475,7 +567,7 @@ def create_app(
         body = await _json_object(request)
         if body is None:
             return _status(3, "badData")
-        return _send_message(sim, bot, body)
+        return await _send_message(sim, bot, body)
 
     @post("/pa/set_webhook", status_code=200)
     async def set_webhook(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -503,8 +595,14 @@ def create_app(
     async def user_action(
         phone: FromPath[str],
         action: FromPath[str],
+        request: Request[Any, Any, Any],
         token: FromQuery[str | None] = None,
         text: FromQuery[str] = "",
+        kind: FromQuery[str] = "text",
+        name: FromQuery[str | None] = None,
+        lat: FromQuery[float | None] = None,
+        lon: FromQuery[float | None] = None,
+        of: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         number = e164(phone)
         if action not in (
@@ -513,6 +611,7 @@ def create_app(
             "conversation_started",
             "share_contact",
             "answer",
+            "say",
         ):
             raise NotFoundException(f"no user action {action!r}")
         if action == "answer" and not text:
@@ -520,12 +619,27 @@ def create_app(
         bot = _pick_bot(sim, token)
         if not bot.webhook:
             raise HTTPException(status_code=409, detail="the bot has no webhook")
-        payload = _user_event(sim, action, number, bot, text)
+        said = None
+        if action == "say":
+            said = await _said(sim, request, kind, text, name, lat, lon, of)
+        payload = _user_event(sim, action, number, bot, text, said)
         status = await sim.post_callback(bot, payload)
         return {"event": payload["event"], "user_id": user_id(number), "callback_status": status}
 
+    @get("/_sim/media/{media_id:str}/{name:str}", media_type="application/octet-stream")
+    async def user_media(media_id: FromPath[str], name: FromPath[str]) -> Response[bytes]:
+        found = sim.user_media.get(media_id)
+        if found is None or found[0] != name:
+            raise NotFoundException("no such media")
+        return Response(found[2], media_type=found[1])
+
+    async def stop() -> None:
+        await sim.stop()
+        await sim.fetcher.close()
+
     return Litestar(
         route_handlers=[
+            user_media,
             send_message,
             set_webhook,
             get_account_info,
@@ -539,9 +653,59 @@ def create_app(
             user_action,
         ],
         on_startup=[sim.start],
-        on_shutdown=[sim.stop],
+        on_shutdown=[stop],
         openapi_config=None,
     )
+
+
+_SAY_MEDIA: Final = {"picture": "picture.jpg", "file": "file", "video": "video.mp4"}
+
+
+async def _said(
+    sim: ViberSimulator,
+    request: Request[Any, Any, Any],
+    kind: str,
+    text: str,
+    name: str | None,
+    lat: float | None,
+    lon: float | None,
+    of: str | None,
+) -> dict[str, Any]:
+    """The `message` of a user's `say`, as Viber's callback carries it."""
+    if kind == "text":
+        if not text:
+            raise HTTPException(status_code=400, detail="say needs ?text=")
+        return {"type": "text", "text": text}
+    if kind == "location":
+        if lat is None or lon is None:
+            raise HTTPException(status_code=400, detail="a location needs ?lat=&lon=")
+        return {"type": "location", "location": {"lat": lat, "lon": lon}}
+    if kind == "contact":
+        if not of:
+            raise HTTPException(status_code=400, detail="a contact needs ?of=<phone>")
+        owner = e164(of)
+        card = {"name": name or f"Sim User {owner[-4:]}", "phone_number": owner[1:]}
+        return {"type": "contact", "contact": card}
+    if kind not in _SAY_MEDIA:
+        raise HTTPException(status_code=400, detail=f"no message kind {kind!r}")
+    data = await request.body()
+    if not data:
+        raise HTTPException(status_code=400, detail="the request's body is the media")
+    file_name = name or _SAY_MEDIA[kind]
+    mime = request.headers.get("content-type", "application/octet-stream").split(";")[0]
+    media_id = secrets.token_urlsafe(16)
+    sim.user_media[media_id] = (file_name, mime.strip(), data)
+    url = f"{str(request.base_url).rstrip('/')}/_sim/media/{media_id}/{file_name}"
+    message: dict[str, Any] = {"type": kind, "media": url}
+    if kind == "picture":
+        message.update(text=text, thumbnail=url)
+    elif kind == "file":
+        message.update(file_name=file_name, file_size=len(data))
+    else:
+        message.update(size=len(data), duration=1, thumbnail="")
+        if text:
+            message["text"] = text
+    return message
 
 
 def _pick_bot(sim: ViberSimulator, token: str | None) -> Bot:
