@@ -15,6 +15,8 @@ from cascade.api.app import Services, create_app
 from cascade.api.auth import Authenticator
 from cascade.api.bat.intake import BatIntake
 from cascade.api.bat.routes import bat_router
+from cascade.api.chathub.hub import Authenticate, Bus, Hub, LocalBus, PgBus, RedisBus, hub_router
+from cascade.api.chathub.hub.apikey import api_key_authenticate
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
@@ -164,6 +166,21 @@ def build_engine(
     )
 
 
+def build_bus(settings: Settings) -> Bus:
+    """How hub events reach every API process: Redis when configured, else the PostgreSQL
+    store's notifications, else (SQLite: one process) in process."""
+    if settings.redis_url:
+        return RedisBus(settings.redis_url)
+    if settings.database_url.startswith("postgresql"):
+        return PgBus(settings.database_url)
+    return LocalBus()
+
+
+def build_hub(settings: Settings, clock: Clock, authenticate: Authenticate) -> Hub:
+    """The ChatHub hub of one API process (SPEC E4); the chat code registers its methods."""
+    return Hub(authenticate, build_bus(settings), clock)
+
+
 def build_app(
     settings: Settings,
     *,
@@ -172,11 +189,14 @@ def build_app(
     limiter: Limiter | None = None,
     wake: Callable[[], None] | None = None,
     callback_resolve: Resolve | None = None,
+    hub: Hub | None = None,
 ) -> Litestar:
     clock = clock or SystemClock()
     store = store or build_store(settings, clock)
     limiter = limiter or build_limiter(settings, clock)
     bound_store = store
+    auth = Authenticator(store, clock, settings.auth_cache_seconds)
+    hub = hub or build_hub(settings, clock, api_key_authenticate(auth))
 
     async def on_events(events: Sequence[Event]) -> None:
         await apply_events(bound_store, events, wake)
@@ -184,7 +204,7 @@ def build_app(
     services = Services(
         store=store,
         clock=clock,
-        auth=Authenticator(store, clock, settings.auth_cache_seconds),
+        auth=auth,
         limiter=limiter,
         intake=Intake(store, clock, settings.public_url, new_link_code),
         send_rate=Rate(settings.send_rate, settings.send_burst),
@@ -201,9 +221,12 @@ def build_app(
     bat = BatIntake(store, clock, CARRIES, content_parts, content_pattern(settings))
     return create_app(
         services,
-        on_shutdown=[store.close, limiter.close],
-        # one price table per process, read again only after a `prices load` (D9)
-        routers=[bat_router(services, bat, content_parts, PriceBook(store, clock))],
+        on_shutdown=[hub.close, store.close, limiter.close],
+        routers=[
+            # one price table per process, read again only after a `prices load` (D9)
+            bat_router(services, bat, content_parts, PriceBook(store, clock)),
+            hub_router(hub),
+        ],
     )
 
 

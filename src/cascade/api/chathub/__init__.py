@@ -1,0 +1,1 @@
+"""ChatHub (SPEC Part E): live conversations between bot users and a business's operators."""
