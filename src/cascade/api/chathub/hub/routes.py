@@ -5,10 +5,10 @@ connection's state in the memory of the process that negotiated it, and every la
 request of that connection (each poll, each send) must reach that same process: behind
 several API processes without sticky sessions they would fail at random, and every
 client ChatHub serves (browsers, Node, Python, .NET) speaks WebSockets. A client that
-allows only those transports is told so by its own library at negotiate
-("'LongPolling' is not supported by the server" and the like), before any connection is
-attempted; one whose WebSocket is blocked fails with the WebSocket's error, there being
-no other transport to fall back to.
+allows only those transports fails at once after negotiate with its library's own error
+("Unable to connect to the server with any of the available transports. WebSockets
+failed: Error: 'WebSockets' is disabled by the client."); one whose WebSocket is blocked
+fails with the WebSocket's error, there being no other transport to fall back to.
 
 The bearer token comes as `Authorization: Bearer …` or the `access_token` query
 parameter (browsers cannot set headers on a WebSocket), and is checked by the one
