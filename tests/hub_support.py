@@ -4,6 +4,7 @@ routes, and an `authenticate` that is a real function over a dict of tokens."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -12,7 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import pytest
+import websockets
 from litestar import Litestar
+from websockets.asyncio.client import ClientConnection
 
 from cascade.api.chathub.hub import (
     Audience,
@@ -27,6 +31,7 @@ from cascade.clock import SystemClock
 from tests.threaded_server import ThreadedServer
 
 RS = "\x1e"
+WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -146,3 +151,48 @@ def live_hub(tokens: Tokens, settings: HubSettings | None = None) -> Iterator[Li
         yield live
     finally:
         live.stop()
+
+
+class Raw:
+    """A hub client written from the specification, a frame at a time."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.pending: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message) + RS)
+
+    async def next(self, *, pings: bool = False, within: float = WAIT_S) -> dict[str, Any]:
+        """The next message (pings skipped unless asked for)."""
+        while True:
+            while not self.pending:
+                frame = await asyncio.wait_for(self.ws.recv(), within)
+                assert isinstance(frame, str), "JSON goes in text frames"
+                assert frame.endswith(RS)
+                self.pending.extend(json.loads(r) for r in frame.split(RS) if r)
+            message = self.pending.pop(0)
+            if pings or message.get("type") != 6:
+                return message
+
+    async def invoke(self, target: str, *args: Any, invocation_id: str = "1") -> dict[str, Any]:
+        await self.send(
+            {"type": 1, "invocationId": invocation_id, "target": target, "arguments": list(args)}
+        )
+        return await self.next()
+
+    async def closed(self) -> int | None:
+        """Wait for the server to close the socket; its close code."""
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await self._drain()
+        return closed.value.rcvd.code if closed.value.rcvd else None
+
+    async def _drain(self) -> None:
+        while True:
+            await asyncio.wait_for(self.ws.recv(), WAIT_S)
+
+
+async def handshake(ws: ClientConnection) -> Raw:
+    await ws.send(json.dumps({"protocol": "json", "version": 1}) + RS)
+    assert await asyncio.wait_for(ws.recv(), WAIT_S) == "{}" + RS
+    return Raw(ws)

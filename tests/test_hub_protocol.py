@@ -15,9 +15,18 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from cascade.api.chathub.hub import Audience, HubSettings
-from tests.hub_support import RS, Caller, LiveHub, Media, Tokens, live_hub, now_ms
-
-WAIT_S = 5.0
+from tests.hub_support import (
+    RS,
+    WAIT_S,
+    Caller,
+    LiveHub,
+    Media,
+    Raw,
+    Tokens,
+    handshake,
+    live_hub,
+    now_ms,
+)
 
 
 def tokens() -> Tokens:
@@ -37,45 +46,6 @@ def hub() -> Iterator[LiveHub]:
         yield live
 
 
-class Raw:
-    """A hub client written from the specification, a frame at a time."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.pending: list[dict[str, Any]] = []
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(message) + RS)
-
-    async def next(self, *, pings: bool = False, within: float = WAIT_S) -> dict[str, Any]:
-        """The next message (pings skipped unless asked for)."""
-        while True:
-            while not self.pending:
-                frame = await asyncio.wait_for(self.ws.recv(), within)
-                assert isinstance(frame, str), "JSON goes in text frames"
-                assert frame.endswith(RS)
-                self.pending.extend(json.loads(r) for r in frame.split(RS) if r)
-            message = self.pending.pop(0)
-            if pings or message.get("type") != 6:
-                return message
-
-    async def invoke(self, target: str, *args: Any, invocation_id: str = "1") -> dict[str, Any]:
-        await self.send(
-            {"type": 1, "invocationId": invocation_id, "target": target, "arguments": list(args)}
-        )
-        return await self.next()
-
-    async def closed(self) -> int | None:
-        """Wait for the server to close the socket; its close code."""
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            await self._drain()
-        return closed.value.rcvd.code if closed.value.rcvd else None
-
-    async def _drain(self) -> None:
-        while True:
-            await asyncio.wait_for(self.ws.recv(), WAIT_S)
-
-
 async def connect(
     hub: LiveHub, token: str | None, *, query: str = "", header: bool = False
 ) -> ClientConnection:
@@ -87,12 +57,6 @@ async def connect(
         params.append(f"access_token={token}")
     url = hub.ws_url + ("?" + "&".join(params) if params else "")
     return await websockets.connect(url, additional_headers=headers, open_timeout=WAIT_S)
-
-
-async def handshake(ws: ClientConnection) -> Raw:
-    await ws.send(json.dumps({"protocol": "json", "version": 1}) + RS)
-    assert await asyncio.wait_for(ws.recv(), WAIT_S) == "{}" + RS
-    return Raw(ws)
 
 
 @pytest.fixture
