@@ -16,6 +16,8 @@ install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	@# the README's curl examples are run as written (tests/test_readme_bat.py)
 	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
+	@# the official SignalR JavaScript client, from the npm registry (tests/test_hub_clients.py)
+	cd tests/node && npm ci --no-audit --no-fund --silent
 
 ## make up: install and start the embedded gateway (SQLite) on 127.0.0.1:8080
 up: install

@@ -15,13 +15,13 @@ import uvicorn
 
 
 class ThreadedServer:
-    def __init__(self, app: Any, name: str = "test-server") -> None:
+    def __init__(self, app: Any, name: str = "test-server", ws: str = "none") -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="on", ws="none", loop="asyncio"
+            app, log_level="warning", access_log=False, lifespan="on", ws=ws, loop="asyncio"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

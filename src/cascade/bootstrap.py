@@ -15,6 +15,8 @@ from cascade.api.app import Services, create_app
 from cascade.api.auth import Authenticator
 from cascade.api.bat.intake import BatIntake
 from cascade.api.bat.routes import bat_router
+from cascade.api.chathub.hub import Authenticate, Bus, Hub, LocalBus, PgBus, RedisBus, hub_router
+from cascade.api.chathub.hub.apikey import api_key_authenticate
 from cascade.api.chathub.routes import chathub_router
 from cascade.api.chathub.tokens import ChatAuth, Tokens
 from cascade.api.intake import Intake
@@ -166,6 +168,21 @@ def build_engine(
     )
 
 
+def build_bus(settings: Settings) -> Bus:
+    """How hub events reach every API process: Redis when configured, else the PostgreSQL
+    store's notifications, else (SQLite: one process) in process."""
+    if settings.redis_url:
+        return RedisBus(settings.redis_url)
+    if settings.database_url.startswith("postgresql"):
+        return PgBus(settings.database_url)
+    return LocalBus()
+
+
+def build_hub(settings: Settings, clock: Clock, authenticate: Authenticate) -> Hub:
+    """The ChatHub hub of one API process (SPEC E4); the chat code registers its methods."""
+    return Hub(authenticate, build_bus(settings), clock)
+
+
 def build_app(
     settings: Settings,
     *,
@@ -174,11 +191,14 @@ def build_app(
     limiter: Limiter | None = None,
     wake: Callable[[], None] | None = None,
     callback_resolve: Resolve | None = None,
+    hub: Hub | None = None,
 ) -> Litestar:
     clock = clock or SystemClock()
     store = store or build_store(settings, clock)
     limiter = limiter or build_limiter(settings, clock)
     bound_store = store
+    auth = Authenticator(store, clock, settings.auth_cache_seconds)
+    hub = hub or build_hub(settings, clock, api_key_authenticate(auth))
 
     async def on_events(events: Sequence[Event]) -> None:
         await apply_events(bound_store, events, wake)
@@ -186,7 +206,7 @@ def build_app(
     services = Services(
         store=store,
         clock=clock,
-        auth=Authenticator(store, clock, settings.auth_cache_seconds),
+        auth=auth,
         limiter=limiter,
         intake=Intake(store, clock, settings.public_url, new_link_code),
         send_rate=Rate(settings.send_rate, settings.send_burst),
@@ -204,11 +224,12 @@ def build_app(
     chat_auth = build_chat_auth(settings, store, clock, services.auth)
     return create_app(
         services,
-        on_shutdown=[store.close, limiter.close],
+        on_shutdown=[hub.close, store.close, limiter.close],
         routers=[
             # one price table per process, read again only after a `prices load` (D9)
             bat_router(services, bat, content_parts, PriceBook(store, clock)),
             chathub_router(services, store, chat_auth, settings.company_token_seconds),
+            hub_router(hub),
         ],
     )
 

@@ -4,5 +4,6 @@ operators, a third wire format in front of the same accounts, bots and rate-limi
 - `tokens`: company and operator JWTs, and who a request or hub connection is
   (`ChatAuth.chat_principal`);
 - `wire`: the problem-document error body, reading request bodies, the answers;
-- `routes`: the REST routes for tokens, organizations and operators (E1-E2).
+- `routes`: the REST routes for tokens, organizations and operators (E1-E2);
+- `hub`: the SignalR hub at `/chathub` and its fan-out across API processes (E4).
 """

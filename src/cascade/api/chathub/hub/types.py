@@ -1,0 +1,54 @@
+"""What the hub needs from the application: who a caller is, who may see an event.
+
+The chat code (SPEC E1/E2) decides both: it builds the `Authenticate` callable that turns
+a bearer token into a principal, and each principal answers whether it may see an event
+sent to an `Audience`. The hub only routes: it never reads a token or a chat itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who an event is for: an account's organization (its company tokens and that
+    organization's operators), or one operator of the account.
+
+    A value that crosses processes (the fan-out bus carries it), so plain strings only.
+    """
+
+    account_id: str
+    organization_id: str | None = None
+    operator_id: str | None = None
+
+
+class HubPrincipal(Protocol):
+    """An authenticated caller as the hub sees it."""
+
+    @property
+    def id(self) -> str:
+        """Stable for the token's subject (an operator, a company): logs and tests."""
+
+    @property
+    def account_id(self) -> str:
+        """The account it acts for: events are offered only to its account's connections."""
+
+    @property
+    def expires_at_ms(self) -> int | None:
+        """When its credential expires (epoch ms); its connections are closed then. None
+        for a credential that does not expire (an API key)."""
+
+    def sees(self, audience: Audience) -> bool:
+        """Whether an event for `audience` may reach this caller."""
+
+
+Authenticate = Callable[[str], Awaitable[HubPrincipal | None]]
+"""A bearer token → its principal, or None when it is unknown, tampered with or expired."""
+
+
+class HubError(Exception):
+    """Raised by an invocation handler: the caller's Completion carries this text as its
+    error (any other exception becomes a generic error, its details only in the log)."""
