@@ -57,7 +57,8 @@ export class ChatHubLink {
 
   restart(error) {
     if (this.stopped) return;
-    if (error && error.statusCode === 401) {
+    // the client reports a refused negotiate in its message ("Status code '401'")
+    if (error && (error.statusCode === 401 || /\b401\b/.test(String(error.message ?? "")))) {
       this.onState("unauthorized", error);
       return;
     }
