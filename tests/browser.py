@@ -82,6 +82,7 @@ def page_html(script_src: str, token: str) -> str:
     records any `alert` and uncaught error, for the tests to read."""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>CRM — operator desk</title>
+<link rel="icon" href="data:,">
 <script>
   window.__alerts = []; window.alert = (m) => window.__alerts.push(String(m));
   window.__errors = [];
