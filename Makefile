@@ -16,6 +16,9 @@ install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	@# the README's curl examples are run as written (tests/test_readme_bat.py)
 	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
+	@# a real browser for the operator chat panel's tests (tests/test_widget_*.py)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 	@# the official SignalR JavaScript client, from the npm registry (tests/test_hub_clients.py)
 	cd tests/node && npm ci --no-audit --no-fund --silent
 

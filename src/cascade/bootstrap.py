@@ -19,6 +19,7 @@ from cascade.api.chathub.hub import Authenticate, Bus, Hub, LocalBus, PgBus, Red
 from cascade.api.chathub.hub.apikey import api_key_authenticate
 from cascade.api.chathub.routes import chathub_router
 from cascade.api.chathub.tokens import ChatAuth, Tokens
+from cascade.api.chathub.widget import CorsPolicy, chathub_surface, widget_router
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
@@ -228,8 +229,15 @@ def build_app(
         routers=[
             # one price table per process, read again only after a `prices load` (D9)
             bat_router(services, bat, content_parts, PriceBook(store, clock)),
-            chathub_router(services, store, chat_auth, settings.company_token_seconds),
-            hub_router(hub),
+            # ChatHub's routers, callable from the widget's pages on other origins (E5)
+            chathub_surface(
+                CorsPolicy.of(settings.widget_origins),
+                [
+                    chathub_router(services, store, chat_auth, settings.company_token_seconds),
+                    hub_router(hub),
+                    widget_router(),
+                ],
+            ),
         ],
     )
 

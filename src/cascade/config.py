@@ -52,6 +52,7 @@ class Settings:
     allow_private_callbacks: bool = False
     jwt_secret: str | None = None
     company_token_seconds: int = 86_400
+    widget_origins: str = "*"
 
     @property
     def enabled_channels(self) -> tuple[str, ...]:
@@ -154,6 +155,9 @@ _OWN_FIELDS: Mapping[str, str] = {
     "generated and kept in the database, shared by every API process",
     "company_token_seconds": "how long a ChatHub company token lives (operator tokens: "
     "as asked, at most 24 h)",
+    "widget_origins": "origins whose pages may load the operator chat panel and call "
+    "ChatHub from the browser (CORS): * for any (the default; tokens are bearer tokens, "
+    "never cookies), or a list such as https://crm.example.com,https://portal.example.com",
 }
 
 FIELDS: Mapping[str, str] = {
