@@ -15,18 +15,20 @@ from cascade.api.app import Services, create_app
 from cascade.api.auth import Authenticator
 from cascade.api.bat.intake import BatIntake
 from cascade.api.bat.routes import bat_router
+from cascade.api.chathub.conversations import ChatHubPrincipal, Conversations
 from cascade.api.chathub.hub import Authenticate, Bus, Hub, LocalBus, PgBus, RedisBus, hub_router
-from cascade.api.chathub.hub.apikey import api_key_authenticate
 from cascade.api.chathub.routes import chathub_router
-from cascade.api.chathub.tokens import ChatAuth, Tokens
+from cascade.api.chathub.tokens import ChatAuth, ChatPrincipal, Tokens
 from cascade.api.chathub.widget import CorsPolicy, chathub_surface, widget_router
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
 from cascade.channels.base import Channel, WebhookHandler
+from cascade.channels.bot_chat import BotChat
 from cascade.channels.registry import BY_NAME, CHANNELS
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
+from cascade.domain.chats import CHANNEL_SOURCES
 from cascade.domain.content import Content, ContentKind
 from cascade.domain.events import Event
 from cascade.domain.ratelimit import Rate
@@ -184,6 +186,32 @@ def build_hub(settings: Settings, clock: Clock, authenticate: Authenticate) -> H
     return Hub(authenticate, build_bus(settings), clock)
 
 
+def chat_authenticate(chat_auth: ChatAuth) -> Authenticate:
+    """Who a hub connection is: a company or operator JWT (SPEC E1), else an API key (a
+    company, as `X-Authorization-Key` is wherever a company token is)."""
+
+    async def authenticate(token: str) -> ChatHubPrincipal | None:
+        found = await chat_auth.chat_principal(token)
+        if found is None:
+            by_key = await chat_auth.authenticate({"x-authorization-key": token})
+            found = by_key if isinstance(by_key, ChatPrincipal) else None
+        return ChatHubPrincipal(found) if found is not None else None
+
+    return authenticate
+
+
+def build_chat_channels(settings: Settings) -> dict[str, BotChat]:
+    """The enabled bot channels that carry chats (Telegram, Viber bots), for an API
+    process's operators' answers and people's media: each with its own HTTP client."""
+    found: dict[str, BotChat] = {}
+    for name in CHANNEL_SOURCES:
+        if name in settings.enabled_channels and name in BY_NAME:
+            channel = BY_NAME[name].build(settings.of(BY_NAME[name]), settings.public_url)
+            if isinstance(channel, BotChat):
+                found[name] = channel
+    return found
+
+
 def build_app(
     settings: Settings,
     *,
@@ -193,16 +221,36 @@ def build_app(
     wake: Callable[[], None] | None = None,
     callback_resolve: Resolve | None = None,
     hub: Hub | None = None,
+    chat_channels: Mapping[str, BotChat] | None = None,
 ) -> Litestar:
     clock = clock or SystemClock()
     store = store or build_store(settings, clock)
     limiter = limiter or build_limiter(settings, clock)
     bound_store = store
     auth = Authenticator(store, clock, settings.auth_cache_seconds)
-    hub = hub or build_hub(settings, clock, api_key_authenticate(auth))
+    chat_auth = build_chat_auth(settings, store, clock, auth)
+    hub = hub or build_hub(settings, clock, chat_authenticate(chat_auth))
+    owned_channels = build_chat_channels(settings) if chat_channels is None else {}
+    conversations = Conversations(
+        store, hub, chat_channels or owned_channels, clock, settings.public_url
+    )
+    conversations.register(hub)
 
     async def on_events(events: Sequence[Event]) -> None:
-        await apply_events(bound_store, events, wake)
+        applied = await apply_events(bound_store, events, wake)
+        try:  # stored already: a live event that cannot go out is only logged
+            for arrival in applied.arrivals:
+                await conversations.announce_arrival(arrival)
+            for entry in applied.receipts:
+                await conversations.announce_status(entry)
+        except Exception:
+            logging.getLogger(__name__).exception("chathub: announcing events failed")
+
+    async def close_channels() -> None:
+        for channel in owned_channels.values():
+            close = getattr(channel, "aclose", None)
+            if close is not None:
+                await close()
 
     services = Services(
         store=store,
@@ -222,10 +270,16 @@ def build_app(
         callback_urls=callback_policy(settings, callback_resolve),
     )
     bat = BatIntake(store, clock, CARRIES, content_parts, content_pattern(settings))
-    chat_auth = build_chat_auth(settings, store, clock, services.auth)
     return create_app(
         services,
-        on_shutdown=[hub.close, store.close, limiter.close],
+        on_startup=[conversations.fetcher.start],
+        on_shutdown=[
+            conversations.fetcher.stop,
+            hub.close,
+            close_channels,
+            store.close,
+            limiter.close,
+        ],
         routers=[
             # one price table per process, read again only after a `prices load` (D9)
             bat_router(services, bat, content_parts, PriceBook(store, clock)),
@@ -233,7 +287,9 @@ def build_app(
             chathub_surface(
                 CorsPolicy.of(settings.widget_origins),
                 [
-                    chathub_router(services, store, chat_auth, settings.company_token_seconds),
+                    chathub_router(
+                        services, store, chat_auth, settings.company_token_seconds, conversations
+                    ),
                     hub_router(hub),
                     widget_router(),
                 ],

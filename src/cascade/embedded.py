@@ -103,7 +103,8 @@ def media_port(sim_port: int) -> int:
     return sim_port + sum(demo.ports for _, demo, _ in demo_channels(sim_port))
 
 
-def _server(app: object, host: str, port: int) -> _EmbeddedServer:
+def _server(app: object, host: str, port: int, *, websockets: bool = False) -> _EmbeddedServer:
+    """A server for the API (`websockets`: ChatHub's /chathub) or a simulator."""
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
@@ -111,7 +112,7 @@ def _server(app: object, host: str, port: int) -> _EmbeddedServer:
         log_level="warning",
         access_log=False,
         lifespan="on",
-        ws="none",
+        ws="websockets-sansio" if websockets else "none",
     )
     return _EmbeddedServer(config)
 
@@ -225,7 +226,7 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
             engine = build_engine(settings, store, channels, clock)
             api = build_app(settings, clock=clock, store=store, wake=engine.wake)
             await simulators.ready()
-            async with _serving([_server(api, host, port)]):
+            async with _serving([_server(api, host, port, websockets=True)]):
                 await _onboard(store, demo, settings, url)
                 engine_task = asyncio.create_task(engine.run(stop))
                 with simulators.watched(stop):

@@ -4,21 +4,12 @@
 // reads them, publishes an event when told "connected", and checks every line.
 //   node hub_client.js <example.js> <base URL> <token>
 "use strict";
-const fs = require("fs");
 const signalR = require("@microsoft/signalr");
+const { loadChathubClient } = require("./example");
 
 const [examplePath, baseUrl, token] = process.argv.slice(2);
 // report lines are marked: the example and the library log to the console too
 const say = (line) => process.stdout.write("@@ " + JSON.stringify(line) + "\n");
-
-function loadChathubClient() {
-  // the class as published, without its top-level usage lines (a CommonJS script has
-  // no top-level await), with only its URL changed
-  let source = fs.readFileSync(examplePath, "utf8");
-  source = source.split("// Usage example")[0];
-  source = source.split("https://chatapi.smsbat.com").join(baseUrl);
-  return new Function("signalR", source + "\nreturn ChathubClient;")(signalR);
-}
 
 async function main() {
   // a client that allows Long Polling only is told at negotiate that the server has none
@@ -48,7 +39,7 @@ async function main() {
     say({ step: "badToken", error: String(err) });
   }
 
-  const ChathubClient = loadChathubClient();
+  const ChathubClient = loadChathubClient(examplePath, baseUrl, signalR);
   const client = new ChathubClient();
   client.token = token;
   const seen = [];

@@ -249,6 +249,7 @@ def create_app(
     *,
     on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
     routers: Sequence[Router] = (),
+    on_startup: list[Callable[[], Awaitable[None]]] | None = None,
 ) -> Litestar:
     """The app; `routers` are the other API surfaces' (each with its own error body)."""
     s = services
@@ -471,6 +472,7 @@ def create_app(
         },
         openapi_config=None,
         request_max_body_size=s.max_body_bytes,
+        on_startup=on_startup or [],
         on_shutdown=on_shutdown or [],
         debug=False,
     )

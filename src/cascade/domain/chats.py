@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from cascade.domain.events import BotChatMessage, ChatContent, ChatMessageStatus
+
 # JSON numbers beyond this lose precision in JavaScript clients (Number.MAX_SAFE_INTEGER)
 MAX_ID = 2**53 - 1
 NAME_MAX = 200  # the `organizations.name` and `operators.name` columns
@@ -161,3 +163,231 @@ def open_counts(assigned: Iterable[int | None]) -> Mapping[int, int]:
         if op is not None:
             counts[op] = counts.get(op, 0) + 1
     return counts
+
+
+# --- chats and their messages (SPEC E3) ------------------------------------------------------
+
+MAX_MEDIA_BYTES = 20 * 1024 * 1024  # a stored media, a person's or an operator's upload
+MAX_CHAT_TEXT = 4096  # an operator's message (Telegram's limit; Viber's is 7,000)
+MAX_PER_PAGE = 100
+MEDIA_NAME_MAX = 200
+
+
+class ChatSource(IntEnum):
+    """Where a chat's person writes from (SPEC E3's `source`)."""
+
+    VIBER_BOT = 1
+    TELEGRAM = 2
+
+
+SOURCE_CHANNELS: Mapping[ChatSource, str] = {
+    ChatSource.VIBER_BOT: "viber_bot",
+    ChatSource.TELEGRAM: "telegram",
+}
+CHANNEL_SOURCES: Mapping[str, ChatSource] = {c: s for s, c in SOURCE_CHANNELS.items()}
+
+
+class Author(IntEnum):
+    OPERATOR = 0
+    CLIENT = 1
+
+
+def after_receipt(
+    current: ChatMessageStatus, reported: ChatMessageStatus
+) -> ChatMessageStatus | None:
+    """An operator's message's status after a platform's receipt; None: unchanged. Receipts
+    only move forward (New → Success → Read); a refusal counts only before delivery, and a
+    Rejected message stays so."""
+    rank = {ChatMessageStatus.NEW: 0, ChatMessageStatus.SUCCESS: 1, ChatMessageStatus.READ: 2}
+    if current is ChatMessageStatus.REJECTED or current is reported:
+        return None
+    if reported is ChatMessageStatus.REJECTED:
+        return reported if current is ChatMessageStatus.NEW else None
+    return reported if rank[reported] > rank[current] else None
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: int
+    account_id: str
+    organization_id: int | None  # its bot's organization when it began; None: no owner
+    bot_id: str
+    channel: str
+    address: str  # the person as the platform names them (Telegram chat id, Viber user id)
+    client_name: str | None
+    client_phone: str | None  # E.164, when the person shared it with the bot
+    status: ChatStatus
+    operator_id: int | None
+    theme: str | None
+    created_at_ms: int
+    last_message_at_ms: int
+    unread: int  # the person's messages since an operator last read the chat
+    first_client_at_ms: int | None  # the person's first message
+    first_response_at_ms: int | None  # the first operator message after it
+
+    @property
+    def source(self) -> ChatSource | None:
+        return CHANNEL_SOURCES.get(self.channel)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMediaInfo:
+    """A media as a message names it (its bytes are read apart)."""
+
+    id: int
+    name: str
+    mime: str
+    size: int
+    token: str  # the unguessable part of its public URL
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    id: int
+    chat_id: int
+    author: Author
+    text: str
+    content: str  # cascade.domain.events.ChatContent's values
+    status: ChatMessageStatus
+    created_at_ms: int
+    provider_id: str | None = None
+    media: StoredMediaInfo | None = None
+    media_pending: bool = False  # a person's media not fetched yet
+    media_error: str | None = None  # why its last fetch failed
+
+
+@dataclass(frozen=True, slots=True)
+class NewMedia:
+    """An operator's upload, or a person's media fetched from the platform."""
+
+    name: str
+    mime: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMedia:
+    info: StoredMediaInfo
+    account_id: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChatArrival:
+    """A person's message stored: its chat (as it is now), the message, and whether the
+    chat began with it."""
+
+    chat: Chat
+    message: ChatMessage
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEntry:
+    """A message and its chat, as they are now (after a store's write)."""
+
+    chat: Chat
+    message: ChatMessage
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMedia:
+    """A person's media still to fetch: which message, through which bot."""
+
+    message_id: int
+    chat_id: int
+    bot_id: str
+    channel: str
+    ref: str
+    name: str | None
+    mime: str | None
+    size: int | None
+    tries: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatQuery:
+    """`GET /api/chat/chats`'s filters (SPEC E3). `organization_ids`: what the caller may
+    see; `date_from_ms`/`date_to_ms` bound the last message's time (inclusive)."""
+
+    organization_ids: frozenset[int]
+    include_unowned: bool = False  # chats of bots no organization owns (a company sees them)
+    page: int = 1
+    per_page: int = 20
+    search: str | None = None  # in the person's name, phone or the messages' text
+    channel: str | None = None
+    date_from_ms: int | None = None
+    date_to_ms: int | None = None
+    address: str | None = None
+    phone: str | None = None
+    status: ChatStatus | None = None
+    organization_id: int | None = None
+    operator_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPage:
+    total: int
+    items: list[Chat]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatStats:
+    """For the console (SPEC F): chats by status, and each answered chat's first-response
+    time (from the person's first message to the first operator message), in ms."""
+
+    by_status: Mapping[ChatStatus, int]
+    first_response_ms: Sequence[int]
+
+    @property
+    def median_first_response_ms(self) -> int | None:
+        ordered = sorted(self.first_response_ms)
+        if not ordered:
+            return None
+        middle = len(ordered) // 2
+        if len(ordered) % 2:
+            return ordered[middle]
+        return (ordered[middle - 1] + ordered[middle]) // 2
+
+
+def first_response_ms(chat: Chat) -> int | None:
+    if chat.first_client_at_ms is None or chat.first_response_at_ms is None:
+        return None
+    return max(0, chat.first_response_at_ms - chat.first_client_at_ms)
+
+
+def media_name_problem(name: str) -> str | None:
+    if not name.strip():
+        return "the name is empty"
+    if len(name) > MEDIA_NAME_MAX:
+        return f"the name is longer than {MEDIA_NAME_MAX} characters"
+    if any(ord(c) < 32 or ord(c) == 127 or c in '/\\"' for c in name):
+        return "the name cannot contain control characters, slashes or quotes"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReceipts:
+    """What platforms' receipts did: for each report, whether it was for an operator's
+    message (the others are the engine's), and the messages whose status changed."""
+
+    matched: list[bool]
+    changed: list[ChatEntry]
+
+
+def client_text(message: BotChatMessage) -> str:
+    """What a person's message says, as text: its text or caption, a location's
+    coordinates, a contact card's name and phone."""
+    parts: list[str] = []
+    if message.location is not None:
+        parts.append(f"Location: {message.location.lat:.6f}, {message.location.lon:.6f}")
+    if message.contact is not None:
+        card = message.contact
+        parts.append(
+            f"Contact: {card.name} {card.phone}" if card.name else f"Contact: {card.phone}"
+        )
+    if message.text:
+        parts.append(message.text)
+    if not parts and message.content is not ChatContent.TEXT:
+        parts.append(f"[{message.content.value}]")
+    return "\n".join(parts)

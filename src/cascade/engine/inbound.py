@@ -1,12 +1,16 @@
 """Applying what channels' webhooks learnt: delivery reports, contacts, survey answers,
-and what people wrote back (stored before the provider is answered)."""
+what people wrote back, and what they write to bots (ChatHub chats) — all stored before
+the provider is answered."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+from cascade.domain.chats import CHANNEL_SOURCES, ChatArrival, ChatEntry
 from cascade.domain.events import (
+    BotChatMessage,
     ContactLinked,
     ContactState,
     DeliveryReport,
@@ -21,10 +25,29 @@ from cascade.store.protocols import InboundStore
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Applied:
+    """What applying events did to chats, for ChatHub's live events: people's messages
+    stored (their chats as they are now), and operators' messages whose receipts changed
+    their status."""
+
+    arrivals: list[ChatArrival] = field(default_factory=list)
+    receipts: list[ChatEntry] = field(default_factory=list)
+
+
 async def apply_events(
     store: InboundStore, events: Sequence[Event], wake: Callable[[], None] | None = None
-) -> None:
+) -> Applied:
+    applied = Applied()
     reports = [e for e in events if isinstance(e, DeliveryReport)]
+    # receipts for operators' chat messages (Viber's delivered / seen) are the chats'; the
+    # others, and any that matches no chat message yet, are the engine's
+    for_chats = [r for r in reports if r.channel in CHANNEL_SOURCES]
+    if for_chats:
+        found = await store.record_chat_receipts(for_chats)
+        applied.receipts = found.changed
+        ours = {id(r) for r, hit in zip(for_chats, found.matched, strict=True) if hit}
+        reports = [r for r in reports if id(r) not in ours]
     if reports:  # one transaction for all of them
         await store.record_reports(reports)
         if wake is not None and any(r.state == "failed" for r in reports):
@@ -40,6 +63,12 @@ async def apply_events(
                 await store.set_contact_reachable(channel, sender_id, address, reachable)
             case SurveyAnswer(channel, sender_id, address, answer, message_id, _at):
                 await store.record_survey_answer(channel, sender_id, address, answer, message_id)
+    # after contacts: a person who shares their phone and writes in one update is a chat
+    # with a phone
+    chats = [e for e in events if isinstance(e, BotChatMessage)]
+    if chats:  # one transaction, before the webhook is answered
+        applied.arrivals = [a for a in await store.record_chat_messages(chats) if a is not None]
+    return applied
 
 
 def log_incoming(stored: Sequence[StoredIncoming | None]) -> None:
@@ -78,6 +107,6 @@ def report_committer(
     for it, so a receipt is acknowledged to the provider only once it is stored."""
 
     async def commit(events: list[Event]) -> None:
-        await apply_events(store, events, wake)
+        await apply_events(store, events, wake)  # sessions carry no chats
 
     return GroupCommit(commit, linger_s=_REPORT_LINGER_S)

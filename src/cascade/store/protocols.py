@@ -21,9 +21,26 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from cascade.domain.chats import Operator, OperatorStatus, OperatorSync, Organization
+from cascade.domain.chats import (
+    Chat,
+    ChatArrival,
+    ChatEntry,
+    ChatMessage,
+    ChatPage,
+    ChatQuery,
+    ChatReceipts,
+    ChatStats,
+    ChatStatus,
+    NewMedia,
+    Operator,
+    OperatorStatus,
+    OperatorSync,
+    Organization,
+    PendingMedia,
+    StoredMedia,
+)
 from cascade.domain.delivery import Verdict
-from cascade.domain.events import DeliveryReport, InboundMessage
+from cascade.domain.events import BotChatMessage, ChatMessageStatus, DeliveryReport, InboundMessage
 from cascade.domain.prices import PriceTable
 from cascade.domain.records import (
     AttemptChange,
@@ -218,7 +235,57 @@ class ChatStore(Protocol):
     async def set_operator_status(
         self, account_id: str, operator_id: int, status: OperatorStatus
     ) -> Operator | None:
-        """Set an operator's status; None: the account has no such operator."""
+        """Set an operator's status and, in the same transaction, place its organization's
+        chats as `cascade.domain.chats.placements_after` says; None: the account has no
+        such operator."""
+
+    # --- chats (SPEC E3) ---------------------------------------------------------------
+
+    async def chat(self, account_id: str, chat_id: int) -> Chat | None: ...
+    async def list_chats(self, account_id: str, query: ChatQuery) -> ChatPage:
+        """The chats that match, the latest message first, one page of them."""
+
+    async def chat_messages(
+        self, account_id: str, chat_id: int, page: int, per_page: int
+    ) -> list[ChatMessage] | None:
+        """A page of the chat's messages, oldest first; None: no such chat."""
+
+    async def mark_chat_read(self, account_id: str, chat_id: int) -> None: ...
+    async def set_chat_status(
+        self, account_id: str, chat_id: int, status: ChatStatus
+    ) -> Chat | None: ...
+    async def delete_chat(self, account_id: str, chat_id: int) -> bool:
+        """Remove the chat with its messages and their media; False: no such chat."""
+
+    async def add_operator_message(
+        self, account_id: str, chat_id: int, text: str, media: NewMedia | None = None
+    ) -> ChatEntry | None:
+        """Store an operator's message (New), with its media; the chat's first response
+        time is set by the first, and a New chat becomes Open. None: no such chat."""
+
+    async def settle_operator_message(
+        self,
+        message_id: int,
+        status: ChatMessageStatus,
+        provider_id: str | None,
+        reason: str | None = None,
+    ) -> ChatEntry | None:
+        """What the platform answered to the send: its status and id; receipts that came
+        first (kept as orphan reports) are applied."""
+
+    async def chat_media(self, account_id: str, chat_id: int, media_id: int) -> StoredMedia | None:
+        """A media of one of the chat's messages."""
+
+    async def public_chat_media(self, token: str) -> StoredMedia | None: ...
+    async def due_media(self, limit: int = 20) -> list[PendingMedia]:
+        """People's media whose fetch is due, the longest waiting first."""
+
+    async def attach_chat_media(self, message_id: int, media: NewMedia) -> ChatEntry | None: ...
+    async def chat_media_failed(
+        self, message_id: int, reason: str, retry_at_ms: int | None
+    ) -> None: ...
+    async def chat_stats(self, account_id: str) -> ChatStats:
+        """For the console: the account's chats by status, and first-response times."""
 
 
 # --- the engine ---------------------------------------------------------------------------
@@ -240,6 +307,16 @@ class InboundStore(Protocol):
     async def record_survey_answer(
         self, channel: str, sender_id: str, address: str, answer: str, message_id: str | None
     ) -> bool: ...
+    async def record_chat_messages(
+        self, messages: Sequence[BotChatMessage]
+    ) -> list[ChatArrival | None]:
+        """Store what people wrote to bots, in one transaction: each finds its chat or
+        begins one (joined to its bot's organization, given an operator by the assignment
+        rule). None: a message the platform repeated, or one to an unknown bot."""
+
+    async def record_chat_receipts(self, reports: Sequence[DeliveryReport]) -> ChatReceipts:
+        """Apply receipts for operators' chat messages (found by provider id and channel)."""
+
     async def record_incoming(
         self, messages: Sequence[InboundMessage]
     ) -> list[StoredIncoming | None]:

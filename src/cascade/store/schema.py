@@ -385,3 +385,72 @@ operators = sa.Table(
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.Index("ix_operators_organization", "organization_id"),
 )
+
+# ChatHub's chats (SPEC E3, migration 0014): one person's conversation with one bot (the
+# pair bot_id, address is unique), joined to the bot's organization when it began; its
+# messages, the person's (author 1) deduplicated by the platform's id, the operators'
+# (author 0) found again by the id the platform gave their send (Viber's receipts); and
+# media, a person's fetched from the platform and operators' uploads, kept in the
+# database itself (every API process serves them, and they go with its backups).
+chats = sa.Table(
+    "chats",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("organization_id", BigId, sa.ForeignKey("organizations.id")),
+    sa.Column("bot_id", sa.String(36), sa.ForeignKey("bots.id"), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("address", sa.String(128), nullable=False),
+    sa.Column("client_name", sa.String(200)),
+    sa.Column("client_phone", sa.String(16)),
+    sa.Column("status", sa.SmallInteger, nullable=False),  # 0 new … 4 closed
+    sa.Column("operator_id", sa.BigInteger),  # the account's operator of that id
+    sa.Column("theme", sa.String(200)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("last_message_at", sa.BigInteger, nullable=False),
+    sa.Column("unread", sa.Integer, nullable=False),
+    sa.Column("first_client_at", sa.BigInteger),
+    sa.Column("first_response_at", sa.BigInteger),
+    sa.UniqueConstraint("bot_id", "address", name="uq_chats_bot_address"),
+    sa.Index("ix_chats_account_last", "account_id", "last_message_at"),
+    sa.Index("ix_chats_organization_status", "organization_id", "status"),
+)
+
+chat_media = sa.Table(
+    "chat_media",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("token", sa.String(64), nullable=False),  # its public URL's secret part
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("mime", sa.String(100), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("token", name="uq_chat_media_token"),
+)
+
+chat_messages = sa.Table(
+    "chat_messages",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("chat_id", BigId, sa.ForeignKey("chats.id"), nullable=False),
+    sa.Column("author", sa.SmallInteger, nullable=False),  # 0 operator, 1 the person
+    sa.Column("content", sa.String(16), nullable=False),  # text, photo, document, …
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.SmallInteger, nullable=False),  # 0 new, 1 success, 2 rejected, 3 read
+    sa.Column("reason", sa.String(200)),
+    sa.Column("provider_id", sa.String(128)),
+    sa.Column("media_id", BigId, sa.ForeignKey("chat_media.id")),
+    # a person's media still to fetch: the platform's reference (JSON), the next try's
+    # time (NULL: none due), how many tries failed and the last one's reason
+    sa.Column("media_ref", sa.Text),
+    sa.Column("media_due_at", sa.BigInteger),
+    sa.Column("media_tries", sa.Integer, nullable=False),
+    sa.Column("media_error", sa.String(200)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("chat_id", "author", "provider_id", name="uq_chat_messages_provider"),
+    sa.Index("ix_chat_messages_chat", "chat_id", "id"),
+    sa.Index("ix_chat_messages_provider", "provider_id"),
+    sa.Index("ix_chat_messages_media_due", "media_due_at"),
+)

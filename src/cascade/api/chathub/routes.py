@@ -8,7 +8,8 @@
 | GET | `/api/operator?organizationId=` | a company (all), an operator (its own organization's) |
 | POST | `/api/operator/get-token` | a company |
 | POST | `/api/operator/synchronize` | a company |
-| POST | `/api/operator/status` | a company |
+| POST | `/api/operator/status` | a company (the operator's chats are placed anew) |
+| … | `/api/chat/…` | chats and messages: `cascade.api.chathub.chat_routes` |
 
 "A company" is a company token or the account's API key (`X-Authorization-Key`). A
 request is checked in this order: credentials (401; 403 for a suspended account, or an
@@ -42,6 +43,8 @@ from cascade.api.app import (
     throttle,
 )
 from cascade.api.auth import Unauthorized
+from cascade.api.chathub.chat_routes import chat_routes
+from cascade.api.chathub.conversations import Conversations
 from cascade.api.chathub.tokens import (
     MAX_OPERATOR_TOKEN_MS,
     ChatAuth,
@@ -64,6 +67,7 @@ from cascade.api.chathub.wire import (
     operator_out,
     organization_out,
     problem_body,
+    query_id,
     required,
     text_field,
     wants_text,
@@ -81,12 +85,20 @@ BAD_LOGIN = "Invalid login or password"  # an unknown login and a wrong password
 COMPANY_ONLY = "This call needs a company token or the account's API key"
 
 
-def chathub_router(s: Services, store: ChatStore, auth: ChatAuth, company_token_s: int) -> Router:
-    """The router; `company_token_s` is how long a company token lives."""
+def chathub_router(
+    s: Services,
+    store: ChatStore,
+    auth: ChatAuth,
+    company_token_s: int,
+    conversations: Conversations | None = None,
+) -> Router:
+    """The router; `company_token_s` is how long a company token lives; `conversations`
+    serves the chats and messages (SPEC E3, `cascade.api.chathub.chat_routes`)."""
     if company_token_s < 1:
         raise ValueError("CASCADE_COMPANY_TOKEN_SECONDS must be at least 1")
 
     async def admit(request: AnyRequest, *, company: bool = False) -> ChatPrincipal:
+        """The caller, allowed and within its rate (401, 403, 429 otherwise)."""
         found = await auth.authenticate(request.headers, request.query_params)
         if isinstance(found, Refused):
             raise _refusal(found)
@@ -205,7 +217,7 @@ def chathub_router(s: Services, store: ChatStore, auth: ChatAuth, company_token_
         visible = await visible_organizations(principal)
         organization_id: int | None = None
         if raw is not None:
-            organization_id = _query_id(raw, "organizationId")
+            organization_id = query_id(raw, "organizationId")
             if organization_id not in visible:
                 raise ChatError(404, "No such organization", "organizationId")
         found = await store.operators(principal.account.id, organization_id)
@@ -254,6 +266,7 @@ def chathub_router(s: Services, store: ChatStore, auth: ChatAuth, company_token_
             operators,
             synchronize,
             operator_status,
+            *(chat_routes(conversations, admit, body_of) if conversations is not None else []),
         ],
         exception_handlers={
             ChatError: _on_chat_error,
@@ -267,12 +280,6 @@ def chathub_router(s: Services, store: ChatStore, auth: ChatAuth, company_token_
 def _refusal(refused: Refused) -> ChatError:
     headers = {"WWW-Authenticate": 'Bearer realm="chathub"'} if refused.status == 401 else None
     return ChatError(refused.status, refused.reason, headers=headers)
-
-
-def _query_id(raw: str, name: str) -> int:
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or not 1 <= int(raw) <= 2**53 - 1:
-        raise ChatError(400, f"{name} must be a whole number from 1 to 2^53-1", name)
-    return int(raw)
 
 
 def _status(value: Any) -> OperatorStatus:

@@ -112,6 +112,13 @@ def name_field(found: dict[str, Any], name: str, where: str = "") -> str:
     return value
 
 
+def query_id(raw: str, name: str) -> int:
+    """An id from the query string (400 otherwise)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or not is_id(int(raw)):
+        raise ChatError(400, f"{name} must be a whole number from 1 to 2^53-1", name)
+    return int(raw)
+
+
 def instant_field(found: dict[str, Any], name: str) -> int | None:
     """An ISO 8601 date and time as epoch milliseconds (one without a zone is UTC, as
     .NET reads it); None when absent."""

@@ -15,18 +15,20 @@ atomic as the SQL store's transactions are.
 - `ledger`: claims, transitions, send intents, delivery reports;
 - `prices`: the price table, replaced whole by each load.
 - `incoming`: incoming messages (people writing back) and the pieces of SMS waiting;
+- `conversations`: ChatHub's chats, their messages and media; operators' status changes;
 - `chats`: ChatHub's organizations, their bots and operators; the installation's secrets.
 """
 
 from typing import TYPE_CHECKING
 
 from cascade.store.memory.chats import Chats
+from cascade.store.memory.conversations import Conversations
 from cascade.store.memory.incoming import Incoming
 from cascade.store.memory.ledger import Ledger
 from cascade.store.memory.prices import Prices
 
 
-class MemoryStore(Ledger, Incoming, Prices, Chats):
+class MemoryStore(Ledger, Incoming, Prices, Conversations, Chats):
     """Everything the store does, in memory (see the modules)."""
 
 

@@ -135,16 +135,6 @@ class Chats(MemoryBase):
             result.append(_operator(row))
         return result
 
-    async def set_operator_status(
-        self, account_id: str, operator_id: int, status: OperatorStatus
-    ) -> Operator | None:
-        row = self._t.operators.get((account_id, operator_id))
-        if row is None:
-            return None
-        row.status = int(status)
-        row.updated_at = self._clock.now_ms()
-        return _operator(row)
-
     def _own_organization(self, account_id: str, organization_id: int) -> None:
         row = self._t.organizations.get(organization_id)
         if row is None or row.account_id != account_id:

@@ -292,6 +292,56 @@ class OperatorRow:
     updated_at: int
 
 
+@dataclass(slots=True, kw_only=True)
+class ChatRow:
+    id: int
+    account_id: str
+    organization_id: int | None
+    bot_id: str
+    channel: str
+    address: str
+    client_name: str | None
+    client_phone: str | None
+    status: int
+    operator_id: int | None
+    theme: str | None = None
+    created_at: int
+    last_message_at: int
+    unread: int
+    first_client_at: int | None
+    first_response_at: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatMediaRow:
+    id: int
+    account_id: str
+    token: str
+    name: str
+    mime: str
+    size: int
+    data: bytes
+    created_at: int
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatMessageRow:
+    id: int
+    chat_id: int
+    author: int
+    content: str
+    text: str
+    status: int
+    reason: str | None = None
+    provider_id: str | None
+    media_id: int | None = None
+    media_ref: str | None = None
+    media_due_at: int | None = None
+    media_tries: int = 0
+    media_error: str | None = None
+    created_at: int
+
+
 @dataclass
 class Tables:
     """Every table, keyed by its primary key (insertion order is kept, as dicts do)."""
@@ -324,6 +374,9 @@ class Tables:
     organizations: dict[int, OrganizationRow] = field(default_factory=dict)
     organization_bots: dict[str, OrganizationBotRow] = field(default_factory=dict)  # by bot
     operators: dict[tuple[str, int], OperatorRow] = field(default_factory=dict)  # (acct, id)
+    chats: dict[int, ChatRow] = field(default_factory=dict)
+    chat_media: dict[int, ChatMediaRow] = field(default_factory=dict)
+    chat_messages: dict[int, ChatMessageRow] = field(default_factory=dict)
     # the unique indexes the SQL schema has, and the lookups it indexes
     by_tracking: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, tid)
     by_idem: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, idem key)

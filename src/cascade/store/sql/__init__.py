@@ -14,6 +14,7 @@
 - `verification`: flash-call codes;
 - `ledger`: claims, transitions and send intents (over `reports` and `verification`);
 - `prices`: the price table, replaced whole by each load, with its version;
+- `conversations`: ChatHub's chats, their messages and media; operators' status changes;
 - `chats`: ChatHub's organizations, their bots and operators; the installation's secrets.
 
 SQLite's writer runtime (thread, lock file, GIL switch) is `cascade.store.sqlite_runtime`.
@@ -25,6 +26,7 @@ from cascade.store.sql.accounts import Accounts
 from cascade.store.sql.callbacks import Callbacks
 from cascade.store.sql.chats import Chats
 from cascade.store.sql.contacts import Contacts
+from cascade.store.sql.conversations import Conversations
 from cascade.store.sql.database import async_url
 from cascade.store.sql.incoming import IncomingMessages
 from cascade.store.sql.intake import Intake
@@ -34,7 +36,16 @@ from cascade.store.sql.views import Views
 
 
 class SqlStore(
-    Accounts, Intake, Views, Contacts, Callbacks, IncomingMessages, Ledger, Prices, Chats
+    Accounts,
+    Intake,
+    Views,
+    Contacts,
+    Callbacks,
+    IncomingMessages,
+    Ledger,
+    Prices,
+    Conversations,
+    Chats,
 ):
     """Everything the store does, over SQLite or PostgreSQL (see the modules)."""
 

@@ -225,26 +225,6 @@ class Chats(Database):
                 )
         return result
 
-    async def set_operator_status(
-        self, account_id: str, operator_id: int, status: OperatorStatus
-    ) -> Operator | None:
-        async with self._write() as conn:
-            changed = await conn.execute(
-                t.operators.update()
-                .where(_op.account_id == account_id, _op.id == operator_id)
-                .values(status=int(status), updated_at=self._clock.now_ms())
-            )
-            if not changed.rowcount:
-                return None
-            row = (
-                await conn.execute(
-                    sa.select(*_OPERATOR_COLUMNS).where(
-                        _op.account_id == account_id, _op.id == operator_id
-                    )
-                )
-            ).one()
-        return _operator(row)
-
     # --- plumbing ---------------------------------------------------------------------
 
     async def _lock_account(self, conn: AsyncConnection, account_id: str) -> None:
