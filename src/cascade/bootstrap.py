@@ -25,10 +25,15 @@ from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
 from cascade.channels.base import Channel, WebhookHandler
 from cascade.channels.bot_chat import BotChat
-from cascade.channels.registry import BY_NAME, CHANNELS
+from cascade.channels.registry import (
+    BY_NAME,
+    CHANNELS,
+    CHAT_CHANNELS,
+    CHAT_SOURCES,
+    SOURCE_OF_CHANNEL,
+)
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
-from cascade.domain.chats import CHANNEL_SOURCES
 from cascade.domain.content import Content, ContentKind
 from cascade.domain.events import Event
 from cascade.domain.ratelimit import Rate
@@ -204,7 +209,7 @@ def build_chat_channels(settings: Settings) -> dict[str, BotChat]:
     """The enabled bot channels that carry chats (Telegram, Viber bots), for an API
     process's operators' answers and people's media: each with its own HTTP client."""
     found: dict[str, BotChat] = {}
-    for name in CHANNEL_SOURCES:
+    for name in CHAT_SOURCES.values():
         if name in settings.enabled_channels and name in BY_NAME:
             channel = BY_NAME[name].build(settings.of(BY_NAME[name]), settings.public_url)
             if isinstance(channel, BotChat):
@@ -232,12 +237,17 @@ def build_app(
     hub = hub or build_hub(settings, clock, chat_authenticate(chat_auth))
     owned_channels = build_chat_channels(settings) if chat_channels is None else {}
     conversations = Conversations(
-        store, hub, chat_channels or owned_channels, clock, settings.public_url
+        store,
+        hub,
+        chat_channels or owned_channels,
+        clock,
+        settings.public_url,
+        SOURCE_OF_CHANNEL,
     )
     conversations.register(hub)
 
     async def on_events(events: Sequence[Event]) -> None:
-        applied = await apply_events(bound_store, events, wake)
+        applied = await apply_events(bound_store, events, wake, CHAT_CHANNELS)
         try:  # stored already: a live event that cannot go out is only logged
             for arrival in applied.arrivals:
                 await conversations.announce_arrival(arrival)

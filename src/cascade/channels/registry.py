@@ -33,3 +33,10 @@ BY_NAME: Mapping[str, ChannelSpec[Any]] = {spec.name: spec for spec in CHANNELS}
 BY_BOT_KIND: Mapping[str, ChannelSpec[Any]] = {
     spec.bots.kind: spec for spec in CHANNELS if spec.bots is not None
 }
+
+# the channels whose people chat with operators (ChatHub), by ChatHub's `source` number
+CHAT_SOURCES: Mapping[int, str] = {
+    spec.bots.chat_source: spec.name for spec in CHANNELS if spec.bots is not None
+}
+SOURCE_OF_CHANNEL: Mapping[str, int] = {name: n for n, name in CHAT_SOURCES.items()}
+CHAT_CHANNELS = frozenset(CHAT_SOURCES.values())

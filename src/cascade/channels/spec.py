@@ -52,6 +52,7 @@ class BotChannel:
     # points a bot's updates at `url` through the platform's own call
     set_webhook: Callable[[Any, Sender, str], Awaitable[object]]
     refused: type[Exception]  # what the platform's refusal raises
+    chat_source: int  # ChatHub's number for chats on it (SPEC E3 `source`)
 
 
 # A simulator's servers for `cascade up`: entered, it listens (for ASGI apps, it yields

@@ -173,20 +173,6 @@ MAX_PER_PAGE = 100
 MEDIA_NAME_MAX = 200
 
 
-class ChatSource(IntEnum):
-    """Where a chat's person writes from (SPEC E3's `source`)."""
-
-    VIBER_BOT = 1
-    TELEGRAM = 2
-
-
-SOURCE_CHANNELS: Mapping[ChatSource, str] = {
-    ChatSource.VIBER_BOT: "viber_bot",
-    ChatSource.TELEGRAM: "telegram",
-}
-CHANNEL_SOURCES: Mapping[str, ChatSource] = {c: s for s, c in SOURCE_CHANNELS.items()}
-
-
 class Author(IntEnum):
     OPERATOR = 0
     CLIENT = 1
@@ -224,10 +210,6 @@ class Chat:
     unread: int  # the person's messages since an operator last read the chat
     first_client_at_ms: int | None  # the person's first message
     first_response_at_ms: int | None  # the first operator message after it
-
-    @property
-    def source(self) -> ChatSource | None:
-        return CHANNEL_SOURCES.get(self.channel)
 
 
 @dataclass(frozen=True, slots=True)

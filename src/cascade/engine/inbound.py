@@ -5,10 +5,10 @@ the provider is answered."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from cascade.domain.chats import CHANNEL_SOURCES, ChatArrival, ChatEntry
+from cascade.domain.chats import ChatArrival, ChatEntry
 from cascade.domain.events import (
     BotChatMessage,
     ContactLinked,
@@ -36,13 +36,18 @@ class Applied:
 
 
 async def apply_events(
-    store: InboundStore, events: Sequence[Event], wake: Callable[[], None] | None = None
+    store: InboundStore,
+    events: Sequence[Event],
+    wake: Callable[[], None] | None = None,
+    chat_channels: Collection[str] = (),
 ) -> Applied:
+    """Store what `events` say. Delivery reports on `chat_channels` (the bots people chat
+    on) are first matched with operators' chat messages."""
     applied = Applied()
     reports = [e for e in events if isinstance(e, DeliveryReport)]
     # receipts for operators' chat messages (Viber's delivered / seen) are the chats'; the
     # others, and any that matches no chat message yet, are the engine's
-    for_chats = [r for r in reports if r.channel in CHANNEL_SOURCES]
+    for_chats = [r for r in reports if r.channel in chat_channels]
     if for_chats:
         found = await store.record_chat_receipts(for_chats)
         applied.receipts = found.changed

@@ -27,7 +27,7 @@ and video as an attachment. Reading a chat's messages marks it read (`countUnrea
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -55,9 +55,7 @@ from cascade.api.chathub.wire import (
 )
 from cascade.domain.chats import (
     MAX_PER_PAGE,
-    SOURCE_CHANNELS,
     ChatQuery,
-    ChatSource,
     ChatStatus,
     NewMedia,
     StoredMedia,
@@ -75,10 +73,13 @@ def chat_routes(c: Conversations, admit: Admit, body_of: BodyOf) -> list[HTTPRou
     @get("/chat/chats")
     async def list_chats(request: AnyRequest) -> Response[bytes]:
         principal = await admit(request)
-        query = _chat_query(request, principal)
+        query = _chat_query(request, principal, c.sources)
         page = await c.store.list_chats(principal.account.id, query)
         operators = await c.operators(principal.account.id)
-        body = {"total": page.total, "items": [chat_out(chat, operators) for chat in page.items]}
+        body = {
+            "total": page.total,
+            "items": [chat_out(chat, operators, c.sources) for chat in page.items],
+        }
         return Response(ENCODER.encode(body), media_type=JSON)
 
     @put("/chat/status", status_code=200)
@@ -93,7 +94,7 @@ def chat_routes(c: Conversations, admit: Admit, body_of: BodyOf) -> list[HTTPRou
             raise ChatError(404, "No such chat", "id")
         await c.hub.publish("ChatStatusChanged", [chat.id, int(chat.status)], audience_of(chat))
         operators = await c.operators(principal.account.id)
-        return Response(ENCODER.encode(chat_out(chat, operators)), media_type=JSON)
+        return Response(ENCODER.encode(chat_out(chat, operators, c.sources)), media_type=JSON)
 
     @delete("/chat/chats/{chat_id:str}", status_code=204)
     async def delete_chat(request: AnyRequest, chat_id: FromPath[str]) -> None:
@@ -238,16 +239,22 @@ def _day_or_instant(raw: str, *, end: bool) -> int:
     return int(at.timestamp() * 1000)
 
 
-def _chat_query(request: AnyRequest, principal: ChatPrincipal) -> ChatQuery:
+def _chat_query(
+    request: AnyRequest, principal: ChatPrincipal, sources: Mapping[str, int]
+) -> ChatQuery:
     params = request.query_params
     page = _int_param(request, "page", 1, 1, 10**9)
     per_page = _int_param(request, "per_page", 20, 1, MAX_PER_PAGE)
     channel = None
     raw_source = params.get("source")
     if raw_source:
-        if raw_source not in ("1", "2"):
-            raise ChatError(400, "source must be 1 (Viber bot) or 2 (Telegram)", "source")
-        channel = SOURCE_CHANNELS[ChatSource(int(raw_source))]
+        channels = {str(n): name for name, n in sources.items()}
+        if raw_source not in channels:
+            known = ", ".join(sorted(channels))
+            raise ChatError(
+                400, f"source must be one of {known} (1 Viber bot, 2 Telegram)", "source"
+            )
+        channel = channels[raw_source]
     dates = [d for d in params.getall("date", []) if d.strip()]
     date_from = date_to = None
     if len(dates) > 2:

@@ -226,21 +226,23 @@ def operator_ref(chat: Chat, operators: Mapping[int, Operator]) -> OperatorRef |
     return OperatorRef(chat.operator_id, found.name if found else "")
 
 
-def chat_out(chat: Chat, operators: Mapping[int, Operator]) -> ChatOut:
-    source = chat.source
+def chat_out(chat: Chat, operators: Mapping[int, Operator], sources: Mapping[str, int]) -> ChatOut:
+    source = sources.get(chat.channel)
     return ChatOut(
         chat.id,
         chat.theme,
         operator_ref(chat, operators),
         int(chat.status),
         chat.unread,
-        int(source) if source is not None else None,
+        source,
         ClientOut(chat.client_name, chat.client_phone),
         iso(chat.last_message_at_ms),
     )
 
 
-def received_out(chat: Chat, message: ChatMessage, base_url: str) -> ReceivedOut:
+def received_out(
+    chat: Chat, message: ChatMessage, base_url: str, sources: Mapping[str, int]
+) -> ReceivedOut:
     return ReceivedOut(
         message.id,
         chat.id,
@@ -250,7 +252,7 @@ def received_out(chat: Chat, message: ChatMessage, base_url: str) -> ReceivedOut
         iso(message.created_at_ms),
         chat.client_phone,
         chat.client_name,
-        int(chat.source) if chat.source is not None else None,
+        sources.get(chat.channel),
         chat.organization_id,
         chat.operator_id,
         _media_out(message, base_url),
@@ -331,10 +333,12 @@ class Conversations:
         channels: Mapping[str, BotChat],
         clock: Clock,
         public_url: str,
+        sources: Mapping[str, int],
     ) -> None:
         self.store = store
         self.hub = hub
         self.channels = channels
+        self.sources = sources  # ChatHub's `source` number of each chat channel (E3)
         self.clock = clock
         self.public_url = public_url.rstrip("/")
         self.fetcher = MediaFetcher(self)
@@ -413,9 +417,13 @@ class Conversations:
         audience = audience_of(entry.chat)
         if entry.created:
             operators = await self.operators(entry.chat.account_id)
-            await self.hub.publish("ChatCreated", [chat_created(entry.chat, operators)], audience)
+            await self.hub.publish(
+                "ChatCreated", [chat_created(entry.chat, operators, self.sources)], audience
+            )
         await self.hub.publish(
-            "ReceiveMessage", [received_out(entry.chat, entry.message, self.public_url)], audience
+            "ReceiveMessage",
+            [received_out(entry.chat, entry.message, self.public_url, self.sources)],
+            audience,
         )
         if entry.message.media_pending:
             self.fetcher.wake()
@@ -460,8 +468,10 @@ class Conversations:
             raise HubError(err.detail) from None
 
 
-def chat_created(chat: Chat, operators: Mapping[int, Operator]) -> ChatCreatedOut:
-    out = chat_out(chat, operators)
+def chat_created(
+    chat: Chat, operators: Mapping[int, Operator], sources: Mapping[str, int]
+) -> ChatCreatedOut:
+    out = chat_out(chat, operators, sources)
     return ChatCreatedOut(
         out.id,
         out.theme,
@@ -560,7 +570,7 @@ class MediaFetcher:
             return 0
         await self._c.hub.publish(
             "ReceiveMediaMessage",
-            [received_out(entry.chat, entry.message, self._c.public_url)],
+            [received_out(entry.chat, entry.message, self._c.public_url, self._c.sources)],
             audience_of(entry.chat),
         )
         return 1

@@ -25,6 +25,7 @@ SPEC: ChannelSpec[TelegramSettings] = ChannelSpec(
         kind="telegram",
         set_webhook=TelegramChannel.set_webhook,
         refused=TelegramApiError,
+        chat_source=2,
     ),
     on_by_default=True,
 )

@@ -24,6 +24,7 @@ SPEC: ChannelSpec[ViberBotSettings] = ChannelSpec(
         kind="viber",
         set_webhook=ViberBotChannel.set_webhook,
         refused=ViberApiError,
+        chat_source=1,
     ),
     on_by_default=True,
 )
