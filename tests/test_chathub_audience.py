@@ -123,6 +123,18 @@ async def test_each_operator_gets_its_organizations_events_and_the_company_all(
         assert wrong["error"].startswith("Argument 'chat_id' of 'SendMessage' is invalid")
         still = await ann.invoke("SendMessage", sales_chat, "still here", invocation_id="3")
         assert still["error"] == "No such chat"
+        # Sales closes the chat; the person writes again: it is New again, live
+        closed = httpx.put(
+            f"{server}/api/chat/status", headers=acme.key, json={"id": sales_chat, "status": 4}
+        )
+        assert closed.status_code == 200, closed.text
+        write(server, *bots[sales.id], 2002, "me again")
+        changes = [await bobs.next() for _ in range(3)]
+        assert [(m["target"], m["arguments"]) for m in changes[:2]] == [
+            ("ChatStatusChanged", [sales_chat, 4]),
+            ("ChatStatusChanged", [sales_chat, 0]),
+        ]
+        assert changes[2]["arguments"][0]["message"] == "me again"
     finally:
         for ws in sockets:
             await ws.close()

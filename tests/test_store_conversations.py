@@ -346,6 +346,10 @@ async def test_a_closed_chat_reopens_and_read_resets_unread(store: Store, acme: 
     assert b.chat.id == a.chat.id
     assert b.chat.status is ChatStatus.NEW
     assert b.chat.unread == 2
+    assert b.reopened
+    [c] = await store.record_chat_messages([said(acme.bot, "1", "3")])
+    assert c is not None
+    assert not c.reopened
     await store.mark_chat_read(acme.account_id, a.chat.id)
     chat = await store.chat(acme.account_id, a.chat.id)
     assert chat is not None

@@ -425,6 +425,10 @@ class Conversations:
         if entry.created:
             operators = await self.operators(entry.chat.account_id)
             await self.hub.publish("ChatCreated", [chat_created(entry.chat, operators)], audience)
+        elif entry.reopened:
+            await self.hub.publish(
+                "ChatStatusChanged", [entry.chat.id, int(entry.chat.status)], audience
+            )
         await self.hub.publish(
             "ReceiveMessage", [received_out(entry.chat, entry.message, self.public_url)], audience
         )

@@ -116,6 +116,7 @@ class Conversations(MemoryBase):
             None,
         )
         created = chat is None
+        reopened = False
         if chat is None:
             link = self._t.organization_bots.get(message.sender_id)
             organization_id = link.organization_id if link is not None else None
@@ -145,6 +146,7 @@ class Conversations(MemoryBase):
                 ):
                     return None
             if chat.status == ChatStatus.CLOSED:
+                reopened = True
                 chat.status = int(ChatStatus.NEW)
                 if chat.organization_id is not None:
                     chat.operator_id = self._choose(bot.account_id, chat.organization_id)
@@ -170,7 +172,7 @@ class Conversations(MemoryBase):
         self._t.chat_messages[row.id] = row
         chat.last_message_at = now
         chat.unread += 1
-        return ChatArrival(_chat(chat), self._message(row), created)
+        return ChatArrival(_chat(chat), self._message(row), created, reopened)
 
     def _phone(self, message: BotChatMessage) -> str | None:
         found = [

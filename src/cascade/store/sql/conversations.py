@@ -175,6 +175,7 @@ class Conversations(Database):
             )
         ).first()
         created = chat is None
+        reopened = False
         if chat is None:
             ob = t.organization_bots.c
             organization_id = (
@@ -221,6 +222,7 @@ class Conversations(Database):
                 return None
             changes: dict[str, Any] = {}
             if ChatStatus(chat.status) is ChatStatus.CLOSED:  # the person writes again
+                reopened = True
                 changes["status"] = int(ChatStatus.NEW)
                 if chat.organization_id is not None:
                     changes["operator_id"] = await self._choose(
@@ -259,7 +261,10 @@ class Conversations(Database):
             .values(last_message_at=now, unread=_c.unread + 1)
         )
         return ChatArrival(
-            await self._chat_in(conn, chat_id), await self._message_in(conn, message_id), created
+            await self._chat_in(conn, chat_id),
+            await self._message_in(conn, message_id),
+            created,
+            reopened,
         )
 
     async def _phone(self, conn: AsyncConnection, message: BotChatMessage) -> str | None:
