@@ -124,9 +124,10 @@ async def test_each_operator_gets_its_organizations_events_and_the_company_all(
         still = await ann.invoke("SendMessage", sales_chat, "still here", invocation_id="3")
         assert still["error"] == "No such chat"
         # Sales closes the chat; the person writes again: it is New again, live
-        closed = httpx.put(
-            f"{server}/api/chat/status", headers=acme.key, json={"id": sales_chat, "status": 4}
-        )
+        async with httpx.AsyncClient(base_url=server) as api:
+            closed = await api.put(
+                "/api/chat/status", headers=acme.key, json={"id": sales_chat, "status": 4}
+            )
         assert closed.status_code == 200, closed.text
         write(server, *bots[sales.id], 2002, "me again")
         changes = [await bobs.next() for _ in range(3)]
