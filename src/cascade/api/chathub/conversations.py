@@ -495,8 +495,9 @@ def chat_created(chat: Chat, operators: Mapping[int, Operator]) -> ChatCreatedOu
 
 
 class MediaFetcher:
-    """Fetches people's media whose time has come (`due_media`), in the background of an
-    API process: woken when a message with media is stored, else every `FETCH_POLL_S`."""
+    """Fetches people's media whose time has come, in the background of each API process:
+    woken when a message with media is stored, else every `FETCH_POLL_S`. Each media is
+    leased while it is fetched (`claim_due_media`), so processes do not fetch it twice."""
 
     def __init__(self, conversations: Conversations) -> None:
         self._c = conversations
@@ -534,7 +535,7 @@ class MediaFetcher:
         """Fetch every media due now; how many were stored."""
         stored = 0
         while True:
-            due = await self._c.store.due_media()
+            due = await self._c.store.claim_due_media()
             if not due:
                 return stored
             for pending in due:

@@ -449,7 +449,7 @@ class Conversations(MemoryBase):
             next((m for m in self._t.chat_media.values() if m.token == token), None)
         )
 
-    async def due_media(self, limit: int = 20) -> list[PendingMedia]:
+    async def claim_due_media(self, limit: int = 20, lease_ms: int = 60_000) -> list[PendingMedia]:
         now = self._clock.now_ms()
         due = sorted(
             (
@@ -461,6 +461,7 @@ class Conversations(MemoryBase):
         )[:limit]
         found = []
         for m in due:
+            m.media_due_at = now + lease_ms
             chat = self._t.chats[m.chat_id]
             ref = _ref_codec.decode(m.media_ref or "")
             found.append(
