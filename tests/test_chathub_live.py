@@ -10,6 +10,8 @@ its delivered / seen callbacks), and the chats are there over REST afterwards.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import subprocess
 import time
@@ -31,6 +33,11 @@ WAIT_S = 20.0
 TG_PERSON = "+380501230001"  # started the demo bot and shared their phone (`up` onboards)
 VB_PERSON = "+380501230009"  # a Viber bot subscriber who shared their phone, reads at once
 PASSWORD = "demo-password"
+PNG_SHA256 = hashlib.sha256(
+    base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    )
+).hexdigest()  # the picture tests/node/chat_client.js sends
 
 
 def _simulator(log: str, name: str) -> str:
@@ -74,14 +81,16 @@ def event(name: str, **where: Any) -> Callable[[dict[str, Any]], bool]:
 
 
 def poll(
-    read: Callable[[], list[dict[str, Any]]], test: Callable[[dict[str, Any]], bool]
+    read: Callable[[], list[dict[str, Any]]],
+    test: Callable[[dict[str, Any]], bool],
+    lines: Lines | None = None,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + WAIT_S
     while True:
         found = [item for item in read() if test(item)]
         if found:
             return found[0]
-        assert time.monotonic() < deadline, read()
+        assert time.monotonic() < deadline, (read(), lines.seen if lines else None)
         time.sleep(0.1)
 
 
@@ -113,9 +122,11 @@ def test_the_providers_client_answers_simulated_people_on_cascade_up(tmp_path: P
         ).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
 
-        def operator_message(chat_id: int) -> dict[str, Any]:
+        def operator_message(chat_id: int, kind: str = "text") -> dict[str, Any]:
             found = httpx.get(f"{base}/api/chat/{chat_id}/messages", headers=headers, timeout=10)
-            [answer] = [m for m in found.json() if m["author"] == 0]
+            [answer] = [
+                m for m in found.json() if m["author"] == 0 and ("media" in m) == (kind != "text")
+            ]
             return dict(answer)
 
         # --- a Telegram user writes; the operator's client answers --------------------------
@@ -145,7 +156,10 @@ def test_the_providers_client_answers_simulated_people_on_cascade_up(tmp_path: P
 
         delivered = poll(tg_sent, lambda r: r["text"] == reply)
         assert delivered["phone"] == TG_PERSON
-        answer = operator_message(tg_chat)
+        lines.find(lambda line: line == {"step": "sentMedia", "chatId": tg_chat}, "the picture")
+        photo = poll(tg_sent, lambda r: r["kind"] == "photo", lines)
+        assert (photo["phone"], photo["media"]["sha256"]) == (TG_PERSON, PNG_SHA256)
+        answer = operator_message(tg_chat, "text")
         assert (answer["message"], answer["status"]) == (reply, 1)  # Telegram accepted it
         lines.find(event("MessageStatusChanged", a0=answer["id"], a1=1), "Success (Telegram)")
 
@@ -170,6 +184,11 @@ def test_the_providers_client_answers_simulated_people_on_cascade_up(tmp_path: P
 
         delivered = poll(vb_sent, lambda r: r["text"] == "Operator: got 'Привіт з Viber'")
         assert delivered["type"] == "text"
+        # the picture: Viber fetched it from Cascade's public URL for the upload
+        picture = poll(vb_sent, lambda r: r["type"] == "picture")
+        assert picture["media"]["sha256"] == PNG_SHA256
+        assert picture["media"]["url"].startswith(f"{base}/api/chat/media/public/")
+        assert picture["media"]["url"].endswith("/photo.png")
         # Viber's delivered callback makes it Success, its seen Read
         answer = operator_message(vb_chat)
         lines.find(event("MessageStatusChanged", a0=answer["id"], a1=1), "Success (Viber)")
@@ -183,7 +202,11 @@ def test_the_providers_client_answers_simulated_people_on_cascade_up(tmp_path: P
         assert [(m["author"], m["message"], m["status"]) for m in messages.json()] == [
             (1, "Hello, is anyone there? <b>1</b>", 1),
             (0, reply, 1),
+            (0, "", 1),
         ]
+        picture_uri = messages.json()[2]["media"]["uri"]
+        served = httpx.get(picture_uri, headers=headers, timeout=10)
+        assert hashlib.sha256(served.content).hexdigest() == PNG_SHA256
     finally:
         client.kill()
         client.wait()

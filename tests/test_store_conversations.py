@@ -6,6 +6,7 @@ changes place chats; media; the console's hooks."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -283,7 +284,7 @@ async def test_media_uploads_fetches_and_retries(
     assert a is not None
     assert a.message.media_pending
     assert a.message.text == "[photo]"
-    [due] = await store.due_media()
+    [due] = await store.claim_due_media()
     assert (due.message_id, due.bot_id, due.ref, due.name, due.tries) == (
         a.message.id,
         acme.bot,
@@ -291,12 +292,17 @@ async def test_media_uploads_fetches_and_retries(
         "cat.jpg",
         0,
     )
+    # leased: no one else takes it meanwhile; due again when the lease runs out unsettled
+    assert await store.claim_due_media() == []
+    clock.advance(60)
+    [leased_again] = await store.claim_due_media(lease_ms=1000)
+    assert leased_again.message_id == a.message.id
     await store.chat_media_failed(
         a.message.id, "MEDIA_UNAVAILABLE: HTTP 502", clock.now_ms() + 5000
     )
-    assert await store.due_media() == []
+    assert await store.claim_due_media() == []
     clock.advance(5)
-    [again] = await store.due_media()
+    [again] = await store.claim_due_media()
     assert again.tries == 1
     entry = await store.attach_chat_media(
         a.message.id, NewMedia("cat.jpg", "image/jpeg", b"\xff\xd8x")
@@ -306,7 +312,7 @@ async def test_media_uploads_fetches_and_retries(
     assert not entry.message.media_pending
     assert entry.message.media_error is None
     assert await store.attach_chat_media(a.message.id, NewMedia("x", "x/y", b"1")) is None
-    assert await store.due_media() == []
+    assert await store.claim_due_media() == []
     media = entry.message.media
     stored = await store.chat_media(acme.account_id, a.chat.id, media.id)
     assert stored is not None
@@ -346,6 +352,10 @@ async def test_a_closed_chat_reopens_and_read_resets_unread(store: Store, acme: 
     assert b.chat.id == a.chat.id
     assert b.chat.status is ChatStatus.NEW
     assert b.chat.unread == 2
+    assert b.reopened
+    [c] = await store.record_chat_messages([said(acme.bot, "1", "3")])
+    assert c is not None
+    assert not c.reopened
     await store.mark_chat_read(acme.account_id, a.chat.id)
     chat = await store.chat(acme.account_id, a.chat.id)
     assert chat is not None
@@ -379,3 +389,16 @@ async def test_stats_count_by_status_and_first_response_times(
     assert stats.median_first_response_ms == 60_000
     other = await store.create_account("other", "Other")
     assert (await store.chat_stats(other.id)).first_response_ms == []
+
+
+async def test_two_fetchers_at_once_never_claim_the_same_media(store: Store, acme: Setup) -> None:
+    photos = [
+        said(acme.bot, str(i), "1", "", content=ChatContent.PHOTO, media=MediaRef(f"f{i}"))
+        for i in range(6)
+    ]
+    assert None not in await store.record_chat_messages(photos)
+    first, second = await asyncio.gather(
+        store.claim_due_media(limit=6), store.claim_due_media(limit=6)
+    )
+    claimed = [p.message_id for p in first + second]
+    assert len(claimed) == len(set(claimed)) == 6

@@ -3,6 +3,8 @@
 // the login and password (getToken), the hub (connect), and a reply (sendTextMessage) to
 // each of the first <replies> people's messages it receives. Every hub event is printed
 // as one JSON line after "@@ ", for the Python test (tests/test_chathub_live.py) to check.
+// Each reply is a text (sendTextMessage) and then a picture (sendMediaMessage, shaped as
+// the example's own mediaDTO: {Name, Format, DataBase64, Type}).
 //   node chat_client.js <example.js> <base URL> <login> <password> <replies>
 "use strict";
 const signalR = require("@microsoft/signalr");
@@ -10,6 +12,9 @@ const { loadChathubClient } = require("./example");
 
 const [examplePath, baseUrl, login, password, repliesArg] = process.argv.slice(2);
 const say = (line) => process.stdout.write("@@ " + JSON.stringify(line) + "\n");
+// a 1x1 PNG
+const PNG_BASE64 =
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 async function main() {
   const ChathubClient = loadChathubClient(examplePath, baseUrl, signalR);
@@ -27,6 +32,13 @@ async function main() {
     try {
       await client.sendTextMessage(message.chatId, "Operator: got '" + message.message + "'");
       say({ step: "sent", chatId: message.chatId });
+      await client.sendMediaMessage(message.chatId, {
+        Name: "photo.png",
+        Format: "png",
+        DataBase64: PNG_BASE64,
+        Type: 1, // MediaType.Photo
+      });
+      say({ step: "sentMedia", chatId: message.chatId });
     } catch (err) {
       say({ step: "sendFailed", error: String(err) });
     }

@@ -257,11 +257,12 @@ class StoredMedia:
 @dataclass(frozen=True, slots=True)
 class ChatArrival:
     """A person's message stored: its chat (as it is now), the message, and whether the
-    chat began with it."""
+    chat began with it or was reopened by it."""
 
     chat: Chat
     message: ChatMessage
     created: bool
+    reopened: bool = False  # the chat was Closed: the person's message made it New again
 
 
 @dataclass(frozen=True, slots=True)

@@ -277,8 +277,10 @@ class ChatStore(Protocol):
         """A media of one of the chat's messages."""
 
     async def public_chat_media(self, token: str) -> StoredMedia | None: ...
-    async def due_media(self, limit: int = 20) -> list[PendingMedia]:
-        """People's media whose fetch is due, the longest waiting first."""
+    async def claim_due_media(self, limit: int = 20, lease_ms: int = 60_000) -> list[PendingMedia]:
+        """People's media whose fetch is due, the longest waiting first, each leased for
+        `lease_ms`: another process does not take it meanwhile, and it is due again after
+        if nothing settles it (`attach_chat_media`, `chat_media_failed`)."""
 
     async def attach_chat_media(self, message_id: int, media: NewMedia) -> ChatEntry | None: ...
     async def chat_media_failed(

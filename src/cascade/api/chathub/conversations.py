@@ -64,7 +64,10 @@ log = logging.getLogger(__name__)
 MEDIA_TOO_LARGE = f"The media is larger than {MAX_MEDIA_BYTES} bytes (20 MB)"
 # tries of a person's media after the first: seconds to wait before each
 RETRY_S = (5, 30, 120, 600, 1800)
-FETCH_POLL_S = 30.0  # media due are looked for this often, and at once when one arrives
+FETCH_POLL_S = 30.0
+# an operator's send the platform throttled, or that reached nothing, is tried again after
+# these many seconds (the caller waits: a REST call or a hub invocation)
+SEND_RETRY_S = (1.0, 2.0)  # media due are looked for this often, and at once when one arrives
 
 
 class ConversationStore(ChatStore, Protocol):
@@ -394,21 +397,29 @@ class Conversations:
         if row is None:
             return ChatMessageStatus.REJECTED, None, "BOT_REVOKED"
         sender = Sender(row.id, row.token, row.webhook_secret)
-        try:
-            if media is None:
-                sent = await channel.send_chat_text(sender, entry.chat.address, text)
-            else:
-                stored = entry.message.media
-                url = None
-                if stored is not None:
-                    url = f"{self.public_url}/api/chat/media/public/{stored.token}/" + quote(
-                        stored.name
-                    )
-                outgoing = OutgoingMedia(media.data, media.name, media.mime, url)
-                sent = await channel.send_chat_media(sender, entry.chat.address, outgoing, text)
-        except Exception:  # a channel's fault must not lose the stored message
-            log.exception("chathub: sending message %s failed", entry.message.id)
-            return ChatMessageStatus.REJECTED, None, "SEND_FAILED"
+        outgoing = None
+        if media is not None:
+            stored = entry.message.media
+            url = None
+            if stored is not None:
+                url = f"{self.public_url}/api/chat/media/public/{stored.token}/" + quote(
+                    stored.name
+                )
+            outgoing = OutgoingMedia(media.data, media.name, media.mime, url)
+        for delay in (*SEND_RETRY_S, None):
+            try:
+                if outgoing is None:
+                    sent = await channel.send_chat_text(sender, entry.chat.address, text)
+                else:
+                    sent = await channel.send_chat_media(sender, entry.chat.address, outgoing, text)
+            except Exception:  # a channel's fault must not lose the stored message
+                log.exception("chathub: sending message %s failed", entry.message.id)
+                return ChatMessageStatus.REJECTED, None, "SEND_FAILED"
+            # throttled (Telegram: about one message a second in a chat) or nothing reached
+            # the platform: the same send again, a little later
+            if not sent.retryable or delay is None:
+                break
+            await asyncio.sleep(delay)
         return sent.status, sent.provider_id or None, sent.reason
 
     # --- live events ---------------------------------------------------------------------------
@@ -419,6 +430,10 @@ class Conversations:
             operators = await self.operators(entry.chat.account_id)
             await self.hub.publish(
                 "ChatCreated", [chat_created(entry.chat, operators, self.sources)], audience
+            )
+        elif entry.reopened:
+            await self.hub.publish(
+                "ChatStatusChanged", [entry.chat.id, int(entry.chat.status)], audience
             )
         await self.hub.publish(
             "ReceiveMessage",
@@ -490,8 +505,9 @@ def chat_created(
 
 
 class MediaFetcher:
-    """Fetches people's media whose time has come (`due_media`), in the background of an
-    API process: woken when a message with media is stored, else every `FETCH_POLL_S`."""
+    """Fetches people's media whose time has come, in the background of each API process:
+    woken when a message with media is stored, else every `FETCH_POLL_S`. Each media is
+    leased while it is fetched (`claim_due_media`), so processes do not fetch it twice."""
 
     def __init__(self, conversations: Conversations) -> None:
         self._c = conversations
@@ -499,7 +515,10 @@ class MediaFetcher:
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
+        """Look for media due now (starting the fetcher if the app's startup has not)."""
         self._wake.set()
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
 
     async def start(self) -> None:
         if self._task is None:
@@ -526,7 +545,7 @@ class MediaFetcher:
         """Fetch every media due now; how many were stored."""
         stored = 0
         while True:
-            due = await self._c.store.due_media()
+            due = await self._c.store.claim_due_media()
             if not due:
                 return stored
             for pending in due:

@@ -116,6 +116,7 @@ class Conversations(MemoryBase):
             None,
         )
         created = chat is None
+        reopened = False
         if chat is None:
             link = self._t.organization_bots.get(message.sender_id)
             organization_id = link.organization_id if link is not None else None
@@ -145,6 +146,7 @@ class Conversations(MemoryBase):
                 ):
                     return None
             if chat.status == ChatStatus.CLOSED:
+                reopened = True
                 chat.status = int(ChatStatus.NEW)
                 if chat.organization_id is not None:
                     chat.operator_id = self._choose(bot.account_id, chat.organization_id)
@@ -170,7 +172,7 @@ class Conversations(MemoryBase):
         self._t.chat_messages[row.id] = row
         chat.last_message_at = now
         chat.unread += 1
-        return ChatArrival(_chat(chat), self._message(row), created)
+        return ChatArrival(_chat(chat), self._message(row), created, reopened)
 
     def _phone(self, message: BotChatMessage) -> str | None:
         found = [
@@ -447,7 +449,7 @@ class Conversations(MemoryBase):
             next((m for m in self._t.chat_media.values() if m.token == token), None)
         )
 
-    async def due_media(self, limit: int = 20) -> list[PendingMedia]:
+    async def claim_due_media(self, limit: int = 20, lease_ms: int = 60_000) -> list[PendingMedia]:
         now = self._clock.now_ms()
         due = sorted(
             (
@@ -459,6 +461,7 @@ class Conversations(MemoryBase):
         )[:limit]
         found = []
         for m in due:
+            m.media_due_at = now + lease_ms
             chat = self._t.chats[m.chat_id]
             ref = _ref_codec.decode(m.media_ref or "")
             found.append(

@@ -175,6 +175,7 @@ class Conversations(Database):
             )
         ).first()
         created = chat is None
+        reopened = False
         if chat is None:
             ob = t.organization_bots.c
             organization_id = (
@@ -221,6 +222,7 @@ class Conversations(Database):
                 return None
             changes: dict[str, Any] = {}
             if ChatStatus(chat.status) is ChatStatus.CLOSED:  # the person writes again
+                reopened = True
                 changes["status"] = int(ChatStatus.NEW)
                 if chat.organization_id is not None:
                     changes["operator_id"] = await self._choose(
@@ -259,7 +261,10 @@ class Conversations(Database):
             .values(last_message_at=now, unread=_c.unread + 1)
         )
         return ChatArrival(
-            await self._chat_in(conn, chat_id), await self._message_in(conn, message_id), created
+            await self._chat_in(conn, chat_id),
+            await self._message_in(conn, message_id),
+            created,
+            reopened,
         )
 
     async def _phone(self, conn: AsyncConnection, message: BotChatMessage) -> str | None:
@@ -720,34 +725,44 @@ class Conversations(Database):
         info = StoredMediaInfo(int(row.id), row.name, row.mime, int(row.size), row.token)
         return StoredMedia(info, str(row.account_id), bytes(row.data))
 
-    async def due_media(self, limit: int = 20) -> list[PendingMedia]:
-        """People's media whose fetch is due now, the longest waiting first."""
+    async def claim_due_media(self, limit: int = 20, lease_ms: int = 60_000) -> list[PendingMedia]:
+        """People's media whose fetch is due now, the longest waiting first, each leased
+        for `lease_ms` (no other process takes it meanwhile; due again if this one dies)."""
         now = self._clock.now_ms()
-        async with self._read() as conn:
-            rows = await conn.execute(
+        async with self._write() as conn:
+            due = (
                 sa.select(_m.id, _m.chat_id, _m.media_ref, _m.media_tries, _c.bot_id, _c.channel)
                 .join(t.chats, _c.id == _m.chat_id)
                 .where(_m.media_due_at.is_not(None), _m.media_due_at <= now)
                 .order_by(_m.media_due_at, _m.id)
                 .limit(limit)
             )
-            found = []
-            for row in rows:
-                ref = _ref_codec.decode(row.media_ref)
-                found.append(
-                    PendingMedia(
-                        int(row.id),
-                        int(row.chat_id),
-                        str(row.bot_id),
-                        str(row.channel),
-                        ref.ref,
-                        ref.name,
-                        ref.mime,
-                        ref.size,
-                        int(row.media_tries),
-                    )
+            if self.dialect == "postgresql":
+                due = due.with_for_update(of=t.chat_messages, skip_locked=True)
+            rows = (await conn.execute(due)).all()
+            if rows:
+                await conn.execute(
+                    t.chat_messages.update()
+                    .where(_m.id.in_([row.id for row in rows]))
+                    .values(media_due_at=now + lease_ms)
                 )
-            return found
+        found = []
+        for row in rows:
+            ref = _ref_codec.decode(row.media_ref)
+            found.append(
+                PendingMedia(
+                    int(row.id),
+                    int(row.chat_id),
+                    str(row.bot_id),
+                    str(row.channel),
+                    ref.ref,
+                    ref.name,
+                    ref.mime,
+                    ref.size,
+                    int(row.media_tries),
+                )
+            )
+        return found
 
     async def attach_chat_media(self, message_id: int, media: NewMedia) -> ChatEntry | None:
         """A person's media, fetched: stored and named by its message (None: the message
