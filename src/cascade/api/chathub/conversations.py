@@ -2,11 +2,16 @@
 the fetching of people's media.
 
 - `Conversations.send` is an operator's message, from `POST /api/chat/{id}/message` and
-  the hub's `SendMessage` / `SendMediaMessage` alike: stored (New), sent on the bot's own
-  protocol through its channel (`cascade.channels.bot_chat.BotChat`), settled with what
-  the platform said (Telegram's acceptance is Success; Viber's answer leaves it New until
-  its `delivered` / `seen` receipt makes it Success / Read; a refusal is Rejected), and
-  announced with `MessageStatusChanged`.
+  the hub's `SendMessage` / `SendMediaMessage` alike: stored (New) and shown at once to
+  every connection that sees the chat (`ReceiveMessage`, or `ReceiveMediaMessage` with an
+  upload), sent on the bot's own protocol through its channel
+  (`cascade.channels.bot_chat.BotChat`), settled with what the platform said (Telegram's
+  acceptance is Success; Viber's answer leaves it New until its `delivered` / `seen`
+  receipt makes it Success / Read; a refusal is Rejected), and announced with
+  `MessageStatusChanged`.
+- `Conversations.announce_placed`: chats an operator's status change handed to another
+  operator or released (`cascade.domain.chats.placements_after`) are sent again as
+  `ChatCreated`, as they are now (see the method for why that event).
 - `Conversations.announce` turns what a webhook stored (`cascade.engine.inbound.Applied`)
   into hub events — `ChatCreated`, `ReceiveMessage`, `MessageStatusChanged` — published
   through the hub's bus from the API process that stored them, so every process's
@@ -29,7 +34,7 @@ import binascii
 import contextlib
 import logging
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
@@ -379,6 +384,11 @@ class Conversations:
             await self.hub.publish(
                 "ChatStatusChanged", [chat_id, int(entry.chat.status)], audience_of(entry.chat)
             )
+        # the chat's other operators (and the company) see the answer as it is written;
+        # the sender's own connections too: SPEC E4 gives every event of a chat to whoever
+        # may see it, and its other tabs and devices should show the answer as well
+        event = "ReceiveMessage" if entry.message.media is None else "ReceiveMediaMessage"
+        await self.announce_message(event, entry.chat, entry.message)
         status, provider_id, reason = await self._deliver(entry, channel, text, media)
         settled = await self.store.settle_operator_message(
             entry.message.id, status, provider_id, reason
@@ -435,13 +445,28 @@ class Conversations:
             await self.hub.publish(
                 "ChatStatusChanged", [entry.chat.id, int(entry.chat.status)], audience
             )
-        await self.hub.publish(
-            "ReceiveMessage",
-            [received_out(entry.chat, entry.message, self.public_url, self.sources)],
-            audience,
-        )
+        await self.announce_message("ReceiveMessage", entry.chat, entry.message)
         if entry.message.media_pending:
             self.fetcher.wake()
+
+    async def announce_placed(self, chats: Sequence[Chat]) -> None:
+        """Chats an operator's status change placed (`OperatorChange.placed`): each as it is
+        now, its new operator or none, to whoever sees it. SPEC E4 names no assignment
+        event; `ChatCreated(chatDTO)` is its one event that carries a chat's operator, and
+        clients take it by the chat's id (the widget updates a chat it has already)."""
+        if not chats:
+            return
+        operators = await self.operators(chats[0].account_id)
+        for chat in chats:
+            await self.hub.publish(
+                "ChatCreated", [chat_created(chat, operators, self.sources)], audience_of(chat)
+            )
+
+    async def announce_message(self, event: str, chat: Chat, message: ChatMessage) -> None:
+        """`ReceiveMessage` / `ReceiveMediaMessage` with a message of `chat`."""
+        await self.hub.publish(
+            event, [received_out(chat, message, self.public_url, self.sources)], audience_of(chat)
+        )
 
     async def announce_status(self, entry: ChatEntry) -> None:
         await self.hub.publish(
@@ -587,11 +612,7 @@ class MediaFetcher:
         )
         if entry is None:
             return 0
-        await self._c.hub.publish(
-            "ReceiveMediaMessage",
-            [received_out(entry.chat, entry.message, self._c.public_url, self._c.sources)],
-            audience_of(entry.chat),
-        )
+        await self._c.announce_message("ReceiveMediaMessage", entry.chat, entry.message)
         return 1
 
 
