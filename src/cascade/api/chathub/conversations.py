@@ -3,8 +3,8 @@ the fetching of people's media.
 
 - `Conversations.send` is an operator's message, from `POST /api/chat/{id}/message` and
   the hub's `SendMessage` / `SendMediaMessage` alike: stored (New) and shown at once to
-  every connection that sees the chat (`ReceiveMessage`, or `ReceiveMediaMessage` with an
-  upload), sent on the bot's own protocol through its channel
+  every connection that sees the chat but the one sending it (`ReceiveMessage`, or
+  `ReceiveMediaMessage` with an upload), sent on the bot's own protocol through its channel
   (`cascade.channels.bot_chat.BotChat`), settled with what the platform said (Telegram's
   acceptance is Success; Viber's answer leaves it New until its `delivered` / `seen`
   receipt makes it Success / Read; a refusal is Rejected), and announced with
@@ -35,7 +35,7 @@ import contextlib
 import logging
 import mimetypes
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 from urllib.parse import quote
 
@@ -365,8 +365,15 @@ class Conversations:
     # --- an operator's message ---------------------------------------------------------------
 
     async def send(
-        self, principal: ChatPrincipal, chat_id: int, text: str, media: NewMedia | None
+        self,
+        principal: ChatPrincipal,
+        chat_id: int,
+        text: str,
+        media: NewMedia | None,
+        origin: str | None = None,
     ) -> ChatMessage:
+        """`origin`: the hub connection sending it, which is answered with the message
+        rather than told of it."""
         if len(text) > MAX_CHAT_TEXT:
             raise ChatError(400, f"textMessage is longer than {MAX_CHAT_TEXT} characters")
         if not text.strip() and media is None:
@@ -384,11 +391,11 @@ class Conversations:
             await self.hub.publish(
                 "ChatStatusChanged", [chat_id, int(entry.chat.status)], audience_of(entry.chat)
             )
-        # the chat's other operators (and the company) see the answer as it is written;
-        # the sender's own connections too: SPEC E4 gives every event of a chat to whoever
-        # may see it, and its other tabs and devices should show the answer as well
+        # whoever else sees the chat sees the answer as it is written (the sender's other
+        # tabs and devices too); the sending connection has it in its completion, and a
+        # client answering each ReceiveMessage would otherwise answer its own answer
         event = "ReceiveMessage" if entry.message.media is None else "ReceiveMediaMessage"
-        await self.announce_message(event, entry.chat, entry.message)
+        await self.announce_message(event, entry.chat, entry.message, origin)
         status, provider_id, reason = await self._deliver(entry, channel, text, media)
         settled = await self.store.settle_operator_message(
             entry.message.id, status, provider_id, reason
@@ -462,10 +469,14 @@ class Conversations:
                 "ChatCreated", [chat_created(chat, operators, self.sources)], audience_of(chat)
             )
 
-    async def announce_message(self, event: str, chat: Chat, message: ChatMessage) -> None:
-        """`ReceiveMessage` / `ReceiveMediaMessage` with a message of `chat`."""
+    async def announce_message(
+        self, event: str, chat: Chat, message: ChatMessage, origin: str | None = None
+    ) -> None:
+        """`ReceiveMessage` / `ReceiveMediaMessage` with a message of `chat`, to every
+        connection that sees it but `origin`."""
+        audience = replace(audience_of(chat), except_connection=origin)
         await self.hub.publish(
-            event, [received_out(chat, message, self.public_url, self.sources)], audience_of(chat)
+            event, [received_out(chat, message, self.public_url, self.sources)], audience
         )
 
     async def announce_status(self, entry: ChatEntry) -> None:
@@ -503,7 +514,7 @@ class Conversations:
         if not isinstance(caller, ChatHubPrincipal):
             raise HubError("This connection cannot send chat messages")
         try:
-            return await self.send(caller.chat, chat_id, text, media)
+            return await self.send(caller.chat, chat_id, text, media, self.hub.invoker())
         except ChatError as err:
             raise HubError(err.detail) from None
 
