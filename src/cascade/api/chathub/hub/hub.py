@@ -70,12 +70,19 @@ class Hub:
         """Invoke `event(*args)` on every connection, in every process, that may see it.
 
         `args` are encoded as JSON (msgspec: dicts, lists, Structs, dataclasses…).
+
+        Every event announces what the store already holds, so a bus that fails is logged
+        and not raised: the caller's change stands, and a client that missed the event
+        reads the chat again over REST.
         """
         frame = protocol.invocation(event, [msgspec.to_builtins(a) for a in args])
         who = [audience.account_id, audience.organization_id, audience.operator_id]
         if audience.except_connection is not None:
             who.append(audience.except_connection)
-        await self._bus.publish(_encode(who) + b"\n" + frame)
+        try:
+            await self._bus.publish(_encode(who) + b"\n" + frame)
+        except Exception:
+            log.exception("chathub: announcing %s failed; the change it announces is stored", event)
 
     @staticmethod
     def invoker() -> str | None:
