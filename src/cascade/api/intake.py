@@ -95,7 +95,11 @@ class Intake:
         except TrackingIdConflict as err:
             item_index = order.index(err.index)
             raise _duplicate(f"{prefix}[{item_index}].id") from None
-        return [Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot]) for slot in order]
+        # a repeat answers with the id stored before, not the one made for it here
+        return [
+            Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot], ids[slot] != new[slot].id)
+            for slot in order
+        ]
 
     async def upload_variables(self, account_id: str, body: bytes) -> int:
         """POST /api/items: upsert account-level variable values."""

@@ -70,9 +70,12 @@ class VerifyIn(msgspec.Struct, frozen=True, rename="camel"):
     code: str
 
 
-class Accepted(msgspec.Struct, frozen=True):
+class Accepted(msgspec.Struct, frozen=True, omit_defaults=True):
     messageId: str  # noqa: N815 - the provider's wire name
     trackinId: str  # noqa: N815 - spelled so in the provider's API
+    # a Cascade extension (SPEC A4 allows extra fields): true when the message had been
+    # accepted before (an idempotent repeat, A7) and nothing new is sent; absent otherwise
+    repeated: bool = False
 
 
 class ErrorDetail(msgspec.Struct, frozen=True, omit_defaults=True):
