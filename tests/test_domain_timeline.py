@@ -84,7 +84,7 @@ def test_a_cascade_reads_in_the_order_it_happened() -> None:
     assert [e.at_ms - T0 for e in entries] == [0, 0, 0, 600, 600, 900, 900]
     assert entries[1].text == "step 0 telegram passed over: NO_CHAT"
     assert entries[3].text == "step 1 viber_bot: timeout (NO_CONFIRMATION)"
-    assert entries[5].text == "step 4 sms: delivered 2/2 parts delivered provider id p-9"
+    assert entries[5].text == "step 4 sms: delivered · 2/2 parts delivered · provider id p-9"
     assert (entries[6].text, entries[6].status, entries[6].channel) == (
         "delivered by sms",
         "delivered",

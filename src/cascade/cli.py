@@ -634,7 +634,9 @@ def status(
     if as_json:
         click.echo(msgspec.json.encode(shown))
         return
-    show_timeline(Console(highlight=False), shown)
+    # a pipe or a file gets whole lines, not ones wrapped at rich's default 80 columns
+    width = None if sys.stdout.isatty() else 240
+    show_timeline(Console(highlight=False, width=width), shown)
 
 
 @main.command()

@@ -93,6 +93,8 @@ class _Rate(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if speed is None and task.elapsed:  # too few updates for rich's own estimate
+            speed = task.completed / task.elapsed
         return Text("-- rows/s" if speed is None else f"{speed:,.0f} rows/s", style="cyan")
 
 

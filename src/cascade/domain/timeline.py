@@ -221,9 +221,8 @@ def _attempt(a: HistoryAttempt) -> list[TimelineEntry]:
     entries = [TimelineEntry(a.started_at_ms, EntryKind.SENT, sent, a.step, a.channel, a.status)]
     if a.status in _WAITING or a.finished_at_ms is None:
         return entries
-    words = [f"step {a.step} {a.channel}: {a.status}"]
-    if a.reason:
-        words.append(f"({a.reason})")
+    said = f"step {a.step} {a.channel}: {a.status}" + (f" ({a.reason})" if a.reason else "")
+    words = [said]
     if a.parts is not None and a.parts > 1:
         words.append(f"{a.parts_delivered}/{a.parts} parts delivered")
     if a.provider_message_id:
@@ -234,7 +233,7 @@ def _attempt(a: HistoryAttempt) -> list[TimelineEntry]:
         TimelineEntry(
             a.finished_at_ms,
             EntryKind.OUTCOME,
-            " ".join(words),
+            " · ".join(words),
             a.step,
             a.channel,
             a.status,
