@@ -777,6 +777,7 @@ def serve(host: str, port: int, workers: int, server: str) -> None:
             loop="uvloop",
             http="httptools",
             log_level="warning",
+            log_config=None,  # its lines go through Cascade's handler (text or JSON)
             access_log=False,
             timeout_graceful_shutdown=STOP_TIMEOUT_S,
         )
@@ -795,6 +796,13 @@ def serve(host: str, port: int, workers: int, server: str) -> None:
         loop=Loops.uvloop,
         log_access=False,
         log_level="warning",  # type: ignore[arg-type]
+        # its own lines go through Cascade's handler (text or JSON), as every logger's do
+        log_dictconfig={
+            "loggers": {
+                "_granian": {"handlers": [], "propagate": True},
+                "granian.access": {"handlers": [], "propagate": True},
+            }
+        },
         workers_kill_timeout=STOP_TIMEOUT_S,
     ).serve()
 
@@ -815,6 +823,9 @@ _server_option = click.option(
 @_server_option
 def api(host: str, port: int, workers: int, server: str) -> None:
     """Serve the HTTP API (schema must be current: run `cascade migrate`)."""
+    from cascade.bootstrap import configure_logging
+
+    configure_logging(_settings())  # this process's own lines (its workers' too, then)
     serve(host, port, workers, server)
 
 

@@ -471,6 +471,9 @@ def create_app(
             Exception: _on_fault,
         },
         openapi_config=None,
+        # Cascade configures logging itself (cascade.logs): Litestar's default would
+        # replace the root logger's handler, format and level when the app is built
+        logging_config=None,
         request_max_body_size=s.max_body_bytes,
         on_startup=on_startup or [],
         on_shutdown=on_shutdown or [],
