@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 
 from tests.conftest import cascade_cli, start_server, stop_server
 from tests.ports import free_port
+from tests.test_cli import base_env, run
 
 pytestmark = pytest.mark.live
 
@@ -32,17 +31,8 @@ class Installation:
         return created["accountId"], created["apiKey"]
 
     def cascade(self, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = dict(self.env)
-        if key is not None:
-            env["CASCADE_API_KEY"] = key
-        return subprocess.run(
-            [sys.executable, "-m", "cascade", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        keyed = {"CASCADE_API_KEY": key} if key is not None else {}
+        return run(*args, env=self.env | keyed)
 
     def send(self, path: Path, key: str, *more: str) -> subprocess.CompletedProcess[str]:
         return self.cascade("send", str(path), "--url", self.base_url, *more, key=key)
@@ -56,9 +46,7 @@ class Installation:
 @pytest.fixture(scope="module")
 def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
     db_path = tmp_path_factory.mktemp("send") / "cascade.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}
-    env["CASCADE_DATABASE_URL"] = f"sqlite:///{db_path}"
-    env["CASCADE_SQLITE_SYNCHRONOUS"] = "NORMAL"
+    env = base_env(db_path)
     cascade_cli("migrate", env=env)
     server = start_server(["api"], env, free_port())
     try:
