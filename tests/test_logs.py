@@ -19,6 +19,7 @@ from cascade.config import Settings
 from cascade.domain.sending import Delivered, Outbound, Outcome
 from cascade.engine.worker import Worker, WorkerConfig
 from cascade.logs import about_message, configure
+from cascade.store import StoreError
 from cascade.store.memory import MemoryStore
 from tests.conftest import make_account
 from tests.test_engine import Scene, ScriptedChannel
@@ -168,3 +169,26 @@ async def test_the_intake_names_each_message_it_accepts(
         ("accepted: standard route, to +380501234567", account.id),
         ("accepted before (a repeat): standard route, to +380501234567", account.id),
     ]
+
+
+class Unavailable(MemoryStore):
+    """A store whose public media cannot be read (the database is down)."""
+
+    async def public_chat_media(self, token: str) -> None:
+        raise StoreError("connection refused")
+
+
+async def test_a_fault_logs_the_route_not_a_token_in_its_path(
+    captured: io.StringIO, clock: ManualClock
+) -> None:
+    settings = Settings(database_url="sqlite://", public_url="http://cascade.test")
+    app = build_app(settings, clock=clock, store=Unavailable(clock))  # type: ignore[arg-type]
+    token = "capability-" + "x" * 32
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://cascade.test"
+    ) as client:
+        answer = await client.get(f"/api/chat/media/public/{token}/cat.png")
+    assert answer.status_code == 503
+    [line] = [line for line in lines(captured) if line["level"] == "warning"]
+    assert "/api/chat/media/public/{token}/{name}" in str(line["message"])
+    assert token not in captured.getvalue()
