@@ -94,6 +94,9 @@ def test_no_key_is_a_usage_error(installation: Installation, tmp_path: Path) -> 
     refused = installation.send(path, "not-a-key")
     assert refused.returncode == 1
     assert "refused the key (401)" in refused.stderr
+    assert "run the same command again" in refused.stderr
+    counts = summary(refused.stdout)
+    assert counts == {"accepted": 0, "already": 0, "rejected": 0, "not": 1, "total": 1}
 
 
 def test_a_bad_phone_is_rejected_with_its_error_and_the_rest_sent(

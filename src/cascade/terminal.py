@@ -123,6 +123,6 @@ def send_summary(outcome: Outcome, total: int) -> Table:
     table.add_row(Text("rejected", style="red" if rejected else ""), f"{rejected:,}")
     not_sent = total - accepted - repeated - rejected
     if not_sent:
-        table.add_row(Text("not sent (run again)", style="yellow"), f"{not_sent:,}")
+        table.add_row(Text("not confirmed (run again)", style="yellow"), f"{not_sent:,}")
     table.add_row(Text("total", style="bold"), f"{total:,}")
     return table
