@@ -109,6 +109,7 @@ def test_a_debug_run_logs_no_secret(tmp_path: Path, receiver: str) -> None:
             stdout=out,
             stderr=err,
         )
+    http = httpx.Client(base_url=base, timeout=30)
     try:
         wait_until_up(base + "/healthz", up, output=stderr.read_text)
         wait_for("the banner", lambda: "demo account:" in stdout.read_text())
@@ -125,7 +126,6 @@ def test_a_debug_run_logs_no_secret(tmp_path: Path, receiver: str) -> None:
         secrets["second API key"] = made["apiKey"]
         secrets["a wrong key a client tried"] = "wrong-" + uuid.uuid4().hex
 
-        http = httpx.Client(base_url=base, timeout=30)
         keyed = {"X-Authorization-Key": secrets["demo key"]}
         ids: list[str] = []
         for n, digit in enumerate("12379"):
@@ -190,6 +190,7 @@ def test_a_debug_run_logs_no_secret(tmp_path: Path, receiver: str) -> None:
         channels = {http.get(f"{STATUS}/{i}", headers=keyed).json()["channel"] for i in ids}
         assert {"telegram", "viber_bot", "viber_business", "flashcall"} <= channels
     finally:
+        http.close()
         up.send_signal(signal.SIGTERM)
         try:
             up.wait(timeout=30)
