@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
+from cascade.domain.cancel import CancelOutcome, CancelRequest
 from cascade.domain.chats import (
     Chat,
     ChatArrival,
@@ -152,6 +153,13 @@ class ApiStore(Protocol):
     ) -> MessageListView | None:
         """One page of a core-API message list, its messages ordered by id (None: the
         account has no such list)."""
+
+    # --- cancelling (SPEC A9) ----------------------------------------------------------
+    async def cancel_messages(self, account_id: str, request: CancelRequest) -> list[CancelOutcome]:
+        """Cancel the account's messages the request names, in one transaction, as
+        `cascade.domain.cancel.decide_cancel` says for each: one outcome per id, in the
+        request's order; an unknown id, or another account's, is `not_found` and changes
+        nothing."""
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         """Record a click on a short link; return its target, or None for an unknown code."""
