@@ -30,7 +30,7 @@ Store = SqlStore | MemoryStore
 
 @pytest.fixture
 def store(any_store: Store) -> Store:
-    """Every backend: in memory, SQLite, PostgreSQL."""
+    """Every backend: in memory, SQLite, PostgreSQL (the engine suite's scene over it)."""
     return any_store
 
 

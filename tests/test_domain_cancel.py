@@ -17,6 +17,9 @@ from cascade.domain.cancel import (
 from cascade.domain.delivery import FINAL, is_final
 from cascade.domain.lifecycle import AttemptStatus, Reason
 from cascade.domain.message import Status
+from cascade.domain.planner import ChannelInfo
+from cascade.domain.records import Claimed
+from tests.test_domain_planner import CHANNELS, claims, decide
 
 NOW = 1_800_000_000_000
 
@@ -98,3 +101,21 @@ def test_a_request_names_one_kind_of_id_and_answers_each_once() -> None:
     request = cancel_request(None, ["b", "a", "b"])
     assert (request.ids, request.by_tracking_id) == (("b", "a"), True)
     assert cancel_request(["x"] * 5000, None).ids == ("x",)
+
+
+@given(claims(st.sampled_from([Status.SCHEDULED, Status.PROCESSING])), CHANNELS)
+def test_the_planner_takes_no_further_step_for_a_message_cancelled_in_flight(
+    c: Claimed, channels: dict[str, ChannelInfo]
+) -> None:
+    decided, ids = decide(replace(c, cancel_requested=True), channels)
+    assert decided.send is None
+    assert ids.made == []
+    message = decided.transition.message
+    if not is_final(message.status):
+        # still waiting for the step in flight: its window has not ended
+        last = c.last_attempt
+        assert last is not None
+        assert last.status == AttemptStatus.SENT
+        assert message.due_at_ms == last.window_ends_at_ms
+    elif message.status == Status.CANCELLED:
+        assert message.reason == Reason.CANCELLED

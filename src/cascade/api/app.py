@@ -22,12 +22,15 @@ from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from cascade.api.auth import Authenticator, Principal, Unauthorized
 from cascade.api.docs import docs_page, openapi_document
+from cascade.api.dry_run import DRY_RUN, DryRun, wants_dry_run
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, retry_after_header
 from cascade.api.wire import (
+    DRY_RUN_ENCODER,
     AttemptOut,
     CallbackIn,
     CancelledOut,
+    DryRunOut,
     ErrorBody,
     ErrorDetail,
     StatusOut,
@@ -102,6 +105,7 @@ class Services:
     auth: Authenticator
     limiter: Limiter
     intake: Intake
+    dry_run: DryRun  # sends previewed, not made (SPEC A9)
     send_rate: Rate
     status_rate: Rate
     max_body_bytes: int
@@ -284,7 +288,16 @@ def create_app(
 
     async def send(request: AnyRequest, route: Route) -> Answer:
         principal = await admit(request, "send")
+        dry = wants_dry_run(request.query_params.get(DRY_RUN))
         body = await json_body(request)
+        if dry:
+            checked = await s.intake.check(principal, body, route)
+            routes = await s.dry_run.routes(principal, checked.messages)
+            previews = [
+                DryRunOut(checked.messages[slot].draft.tracking_id, True, routes[slot])
+                for slot in checked.order
+            ]
+            return Answer(DRY_RUN_ENCODER.encode(previews))
         accepted = await s.intake.send(principal, body, route)
         if s.wake is not None:
             s.wake()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import msgspec
 
@@ -31,6 +32,17 @@ from cascade.store import IntakeStore, NewMessage, TrackingIdConflict
 _encode = msgspec.json.encode
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A valid send request: the distinct messages to store, for each item its message's
+    index (an item repeated within the request shares the first's), and the items'
+    field prefix (`messages` in the envelope form)."""
+
+    messages: list[NewMessage]
+    order: list[int]
+    prefix: str
+
+
 class Intake:
     def __init__(
         self, store: IntakeStore, clock: Clock, link_base: str, new_code: Callable[[], str]
@@ -41,6 +53,18 @@ class Intake:
         self._new_code = new_code
 
     async def send(self, principal: Principal, body: bytes, route: Route) -> list[Accepted]:
+        checked = await self.check(principal, body, route)
+        new, order, prefix = checked.messages, checked.order, checked.prefix
+        try:
+            ids = await self._store.accept(principal.account.id, new)
+        except TrackingIdConflict as err:
+            item_index = order.index(err.index)
+            raise _duplicate(f"{prefix}[{item_index}].id") from None
+        return [Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot]) for slot in order]
+
+    async def check(self, principal: Principal, body: bytes, route: Route) -> Checked:
+        """Validate a send request as `send` does, storing nothing (a dry run stops here):
+        the messages it would store, and for each item of the request its message."""
         decoded = decode_send(body)
         form: Form
         if isinstance(decoded, Envelope):
@@ -90,12 +114,7 @@ class Intake:
             order.append(len(new))
             new.append(NewMessage(new_id(), draft, principal.bots))
 
-        try:
-            ids = await self._store.accept(account.id, new)
-        except TrackingIdConflict as err:
-            item_index = order.index(err.index)
-            raise _duplicate(f"{prefix}[{item_index}].id") from None
-        return [Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot]) for slot in order]
+        return Checked(new, order, prefix)
 
     async def upload_variables(self, account_id: str, body: bytes) -> int:
         """POST /api/items: upsert account-level variable values."""

@@ -8,12 +8,16 @@ Unknown fields are ignored, for forward compatibility.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Final, TypeVar
 
 import msgspec
 
 from cascade.callback_url import parse_callback_url
+from cascade.domain.dry_run import RoutePreview
 from cascade.domain.errors import RequestRejected
+from cascade.domain.prices import amount_number
+from cascade.domain.surfaces import iso
 
 
 class VariableIn(msgspec.Struct, frozen=True):
@@ -111,6 +115,69 @@ class AttemptOut(msgspec.Struct, frozen=True, omit_defaults=True):
     providerMessageId: str | None = None  # noqa: N815
     parts: int | None = None  # SMS segments
     detail: str | None = None  # e.g. a flash call's caller number pattern
+
+
+class RouteStepOut(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One step of a dry run's route (SPEC A9): `will_try` with its window, the latest
+    instant it could start within the TTL, its parts and price; or `skip` and why."""
+
+    step: int
+    channel: str
+    decision: str  # will_try | skip
+    reason: str | None = None
+    windowSeconds: int | None = None  # noqa: N815 - the API's wire names
+    latestStartAt: str | None = None  # noqa: N815
+    parts: int | None = None
+    price: Decimal | None = None  # a JSON number (DRY_RUN_ENCODER)
+
+
+class RouteOut(msgspec.Struct, frozen=True):
+    """A message's route now, and how it ends if no step it tries is confirmed."""
+
+    steps: list[RouteStepOut]
+    endsUnconfirmed: str  # noqa: N815 - the status if no tried step is confirmed
+    endReason: str | None  # noqa: N815
+    currency: str | None
+    expectedCost: Decimal | None  # noqa: N815 - the first tried step's price
+    maxCost: Decimal | None  # noqa: N815 - every tried step's price together
+
+
+class DryRunOut(msgspec.Struct, frozen=True):
+    """One message of a Cascade dry run's answer: its tracking id (when it has one), its
+    route; no messageId, since nothing is stored."""
+
+    trackinId: str | None  # noqa: N815 - spelled so, as in the provider's answer
+    dryRun: bool  # noqa: N815 - always true
+    route: RouteOut
+
+
+DRY_RUN_ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+def route_out(preview: RoutePreview) -> RouteOut:
+    def money(amount: Decimal | None) -> Decimal | None:
+        return amount_number(amount) if amount is not None else None
+
+    return RouteOut(
+        steps=[
+            RouteStepOut(
+                step=s.step,
+                channel=s.channel,
+                decision=s.decision.value,
+                reason=s.reason,
+                windowSeconds=s.window_s,
+                latestStartAt=iso(s.latest_start_ms),
+                parts=s.parts,
+                price=money(s.price),
+            )
+            for s in preview.steps
+        ],
+        endsUnconfirmed=preview.end_status,
+        endReason=preview.end_reason,
+        currency=preview.currency,
+        expectedCost=money(preview.expected_cost),
+        maxCost=money(preview.max_cost),
+    )
 
 
 class StatusOut(msgspec.Struct, frozen=True):

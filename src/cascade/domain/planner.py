@@ -11,7 +11,7 @@ into the transition to commit. Both are pure: a new attempt's id comes from the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import msgspec
@@ -357,6 +357,14 @@ def with_skips(stored: str | None, skips: list[Skip]) -> str | None:
 def _static(static_senders: Mapping[str, Sender] | None, channel: str) -> Sender:
     found = (static_senders or {}).get(channel)
     return found if found is not None else Sender(channel, "")
+
+
+def group_senders(rows: Iterable[SenderRow]) -> dict[tuple[str, str], list[SenderRow]]:
+    """Senders (bots) as `plan` takes them: by (account, channel), in the order given."""
+    grouped: dict[tuple[str, str], list[SenderRow]] = {}
+    for row in rows:
+        grouped.setdefault((row.account_id, row.channel), []).append(row)
+    return grouped
 
 
 def _pick_sender(

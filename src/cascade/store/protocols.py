@@ -336,7 +336,15 @@ class InboundStore(Protocol):
         a message the provider repeated)."""
 
 
-class EngineStore(InboundStore, Protocol):
+class RouteStore(Protocol):
+    """What deciding a message's route reads: the accounts' bots and the phones' contacts
+    (the engine's planner, and a dry run's preview of it)."""
+
+    async def senders(self, account_ids: Iterable[str]) -> list[SenderRow]: ...
+    async def contacts(self, phones: Iterable[str]) -> dict[tuple[str, str, str], Contact]: ...
+
+
+class EngineStore(InboundStore, RouteStore, Protocol):
     """The engine's worker: claims due work, commits its transitions and send intents,
     reads senders and contacts, and sweeps the reports kept."""
 
@@ -364,8 +372,6 @@ class EngineStore(InboundStore, Protocol):
         """Store the pieces of SMS whose first piece came at or before `older_than_ms`
         (the rest never came) as the message they make so far."""
 
-    async def senders(self, account_ids: Iterable[str]) -> list[SenderRow]: ...
-    async def contacts(self, phones: Iterable[str]) -> dict[tuple[str, str, str], Contact]: ...
     async def close(self) -> None: ...
 
 

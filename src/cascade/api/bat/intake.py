@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -25,7 +25,7 @@ from cascade.api.auth import Principal
 from cascade.api.bat.errors import BatError, Code, Rejected
 from cascade.api.bat.validate import MESSAGE_TYPE, BatType, Checked, Rules, validate
 from cascade.api.bat.wire import AcceptedOut, ErrorOut, ListIn, ListOut, MessageIn
-from cascade.api.wire import MAX_JSON_DEPTH, nested_deeper_than
+from cascade.api.wire import MAX_JSON_DEPTH, RouteOut, nested_deeper_than
 from cascade.clock import Clock
 from cascade.domain.content import Content, ContentKind
 from cascade.domain.message import MAX_BATCH, Draft, Route
@@ -59,6 +59,41 @@ class BatIntake:
         self._pattern = pattern
 
     async def send(self, principal: Principal, body: bytes) -> ListOut:
+        items, new = self._check(principal, body)
+        list_id, ids = await self._accept(principal.account.id, new, items)
+        if list_id is None:
+            first_rejected = next(item.error for item in items if item.error is not None)
+            raise first_rejected.refusal()
+        return ListOut(list_id, [self._answer(item, ids) for item in items])
+
+    async def preview(
+        self,
+        principal: Principal,
+        body: bytes,
+        routes: Callable[[Principal, Sequence[NewMessage]], Awaitable[list[RouteOut]]],
+    ) -> ListOut:
+        """A dry run (SPEC A9): the answer `send` would give, each accepted message with
+        the route `routes` says it would take, and no messagelistId nor messageIds:
+        nothing is stored. A list none of whose messages could be accepted is refused as
+        `send` refuses it."""
+        items, new = self._check(principal, body)
+        kept = [(slot, entry) for slot, entry in enumerate(new) if entry is not None]
+        if not kept:
+            first_rejected = next(item.error for item in items if item.error is not None)
+            raise first_rejected.refusal()
+        found = await routes(principal, [entry.message for _, entry in kept])
+        by_slot = {slot: route for (slot, _), route in zip(kept, found, strict=True)}
+        answers = []
+        for item in items:
+            answer = self._answer(item, dict.fromkeys(by_slot, ""))  # no id: none made
+            if item.error is None and item.slot is not None:
+                answer = msgspec.structs.replace(answer, messageId=None, route=by_slot[item.slot])
+            answers.append(answer)
+        return ListOut(None, answers, dryRun=True)
+
+    def _check(self, principal: Principal, body: bytes) -> tuple[list[_Item], list[_New | None]]:
+        """Each message of the request checked on its own: the answer's items, and the
+        messages to store (a rejected one's slot None)."""
         raws = decode_list(body)
         rules = Rules(self._clock.now_ms(), self._carries, self._parts)
         salt = os.urandom(8)  # an id-less message is its own: never taken for a repeat
@@ -92,12 +127,7 @@ class BatIntake:
             items.append(_Item(checked, slot=len(new)))
             draft = _draft(checked, fingerprint, rules.now_ms)
             new.append(_New(NewMessage(new_id(), draft, principal.bots, Surface.BAT), checked))
-
-        list_id, ids = await self._accept(principal.account.id, new, items)
-        if list_id is None:
-            first_rejected = next(item.error for item in items if item.error is not None)
-            raise first_rejected.refusal()
-        return ListOut(list_id, [self._answer(item, ids) for item in items])
+        return items, new
 
     def _answer(self, item: _Item, ids: Mapping[int, str]) -> AcceptedOut:
         answer = _answer(item, ids)
