@@ -17,13 +17,14 @@ from cascade.clock import ManualClock
 from cascade.domain.cancel import CancelOutcome
 from cascade.domain.errors import RequestRejected
 from cascade.domain.sending import Delivered, Failed, Outbound, Outcome, Retry, Sent
+from cascade.domain.surfaces import Surface
 from cascade.engine.worker import Worker, WorkerConfig
 from cascade.store import schema
 from cascade.store.memory import MemoryStore
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount, make_account
 from tests.test_engine import PHONE, Scene, ScriptedChannel, drain, plain
-from tests.test_store_contract import rows
+from tests.test_store_contract import draft, new, rows
 
 Store = SqlStore | MemoryStore
 
@@ -291,3 +292,20 @@ async def test_a_request_the_contract_refuses_stores_nothing(
         )
     assert refused.value.code == code
     assert await message_row(store, message_id) == before
+
+
+async def test_a_cancelled_core_api_message_owes_its_d7_webhook(
+    store: Store, clock: ManualClock, account: TestAccount
+) -> None:
+    await store.add_callback(account.id, "http://127.0.0.1:9/hook", "secret")
+    d = draft("sale-1", now_ms=clock.now_ms())
+    [message_id] = await store.accept(account.id, [new(d, surface=Surface.BAT)])
+    outcomes = await cancel_messages(store, account.id, tracking_ids=["sale-1"])
+    assert outcomes == [CancelOutcome("sale-1", "cancelled", message_id)]
+    events = await store.claim_callback_events(clock.now_ms(), 1000, 100)
+    [told] = [msgspec.json.decode(e[3]) for e in events]
+    assert (told["messageId"], told["customerMessageId"], told["deliverystatus"]) == (
+        message_id,
+        "sale-1",
+        "undeliverable",
+    )
