@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from cascade.clock import ManualClock
+from cascade.domain.surfaces import iso
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount, make_account
 
@@ -108,3 +110,16 @@ async def test_malformed_json_wrong_content_type_and_no_key(
     assert answer.status_code == 415
     answer = await client.post(CANCEL, json={"messageIds": ["x"]})
     assert (answer.status_code, answer.json()["error"]["code"]) == (401, "UNAUTHORIZED")
+
+
+async def test_a_message_a_worker_holds_is_cancelling_and_its_status_says_so(
+    client: httpx.AsyncClient, account: TestAccount, store: SqlStore, clock: ManualClock
+) -> None:
+    [held] = await send(client, account, "held")
+    [claimed] = await store.claim("a-worker", clock.now_ms(), 30_000, 10)
+    assert claimed.message_id == held
+    answer = await client.post(CANCEL, json={"trackingIds": ["held"]}, headers=account.headers)
+    assert answer.json() == [{"id": "held", "status": "cancelling", "messageId": held}]
+    status = (await client.get(f"{STATUS}/{held}", headers=account.headers)).json()
+    assert status["status"] == "scheduled"  # the worker's step decides what follows
+    assert status["cancelRequestedAt"] == iso(clock.now_ms())

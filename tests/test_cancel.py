@@ -82,7 +82,8 @@ async def test_a_step_waiting_for_its_report_ends_cancelled_when_its_window_ends
     await drain(worker)
     assert (await scene.view(message_id)).status == "processing"
     assert await cancel(scene, message_id) == ["cancelling"]
-    assert (await scene.view(message_id)).status == "processing"
+    v = await scene.view(message_id)
+    assert (v.status, v.cancel_requested_at_ms) == ("processing", clock.now_ms())
     clock.advance(61)  # viber_bot's window ends: its outcome is known (no confirmation)
     await drain(worker)
     v = await scene.view(message_id)

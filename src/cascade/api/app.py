@@ -230,6 +230,7 @@ def status_body(view: MessageView) -> StatusOut:
         ],
         clicks=view.clicks,
         surveyAnswer=view.survey_answer,
+        cancelRequestedAt=iso(view.cancel_requested_at_ms),
     )
 
 

@@ -196,6 +196,8 @@ class StatusOut(msgspec.Struct, frozen=True):
     attempts: list[AttemptOut]
     clicks: int
     surveyAnswer: str | None = None  # noqa: N815
+    # a Cascade extension (A9): when a cancel was asked for while a step was in flight
+    cancelRequestedAt: str | None = None  # noqa: N815
 
 
 SendBody = list[MessageIn] | Envelope
