@@ -268,3 +268,57 @@ async def test_a_message_list_dry_run_none_valid_is_refused_as_a_real_one(
     assert (dry.status_code, dry.json()) == (real.status_code, real.json())
     bad = await client.post(LIST, params={"dryRun": "maybe"}, json=body, headers=account.headers)
     assert (bad.status_code, bad.json()["code"]) == (400, 1001)
+
+
+async def test_a_dry_run_of_a_stored_tracking_id_is_a_repeat_or_a_duplicate(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount
+) -> None:
+    sent = await client.post(SEND, json=[message("kept")], headers=account.headers)
+    [original] = sent.json()
+    before = await table_sizes(store)
+    repeat = await dry_run(client, account, SEND, [message("kept"), message("fresh")])
+    assert repeat.status_code == 200, repeat.text
+    again, fresh = repeat.json()
+    assert again == {
+        "trackinId": "kept",
+        "dryRun": True,
+        "route": None,
+        "messageId": original["messageId"],
+    }
+    assert fresh["route"] is not None
+    other = await dry_run(client, account, SEND, [message("fresh"), message("kept", text="New")])
+    assert other.status_code == 400
+    assert (other.json()["error"]["code"], other.json()["error"]["field"]) == (
+        "DUPLICATE_ID",
+        "[1].id",
+    )
+    assert await table_sizes(store) == before
+
+
+async def test_a_message_list_dry_run_of_a_stored_customer_message_id(
+    client: httpx.AsyncClient, store: SqlStore, account: TestAccount
+) -> None:
+    first = {"from": "Shop", "to": PHONE, "type": "sms", "text": "Hi", "customerMessageId": "k"}
+    sent = await client.post(LIST, json={"messages": [first]}, headers=account.headers)
+    original = sent.json()["messages"][0]["messageId"]
+    before = await table_sizes(store)
+    changed = {**first, "text": "Changed"}
+    other = {"from": "Shop", "to": PHONE, "type": "sms", "text": "Other"}
+    response = await dry_run(client, account, LIST, {"messages": [first, other]})
+    assert response.status_code == 200, response.text
+    repeat, new = response.json()["messages"]
+    assert (repeat["status"], repeat["messageId"], "route" in repeat) == (
+        "accepted",
+        original,
+        False,
+    )
+    assert (new["status"], new["messageId"], steps(new)) == (
+        "accepted",
+        None,
+        [("sms", "will_try", None)],
+    )
+    response = await dry_run(client, account, LIST, {"messages": [changed, other]})
+    duplicate, new = response.json()["messages"]
+    assert (duplicate["status"], duplicate["error"]["code"]) == ("rejected", 1008)
+    assert new["status"] == "accepted"
+    assert await table_sizes(store) == before

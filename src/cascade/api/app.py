@@ -30,7 +30,6 @@ from cascade.api.wire import (
     AttemptOut,
     CallbackIn,
     CancelledOut,
-    DryRunOut,
     ErrorBody,
     ErrorDetail,
     StatusOut,
@@ -292,12 +291,7 @@ def create_app(
         dry = wants_dry_run(request.query_params.get(DRY_RUN))
         body = await json_body(request)
         if dry:
-            checked = await s.intake.check(principal, body, route)
-            routes = await s.dry_run.routes(principal, checked.messages)
-            previews = [
-                DryRunOut(checked.messages[slot].draft.tracking_id, True, routes[slot])
-                for slot in checked.order
-            ]
+            previews = await s.intake.preview(principal, body, route, s.dry_run.routes)
             return Answer(DRY_RUN_ENCODER.encode(previews))
         accepted = await s.intake.send(principal, body, route)
         if s.wake is not None:

@@ -607,7 +607,9 @@ DRY_RUN_RULES = (
     "`expectedCost` (the first tried step's price: the route stops at the first delivery) "
     "and `maxCost` (every tried step's), null when a price is missing. Nothing is stored "
     "and nothing is sent. An RCS step is `will_try`: the phone's capability is asked of the "
-    "provider only when the step is sent. A tracking id stored before is not looked up."
+    "provider only when the step is sent. A tracking id stored before with other content is "
+    "`400 DUPLICATE_ID`, as in a real send; with the same content the item is a repeat: "
+    "its stored `messageId`, `route` null (nothing would be sent again)."
 )
 
 DRY_RUN_PARAMETER: dict[str, Any] = {

@@ -7,13 +7,21 @@ tasks are committed in one transaction before the answer is sent (SPEC A3, A4, A
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
 
 from cascade.api.auth import Principal
-from cascade.api.wire import Accepted, Envelope, MessageIn, decode_items, decode_send
+from cascade.api.wire import (
+    Accepted,
+    DryRunOut,
+    Envelope,
+    MessageIn,
+    RouteOut,
+    decode_items,
+    decode_send,
+)
 from cascade.clock import Clock
 from cascade.domain.errors import RequestRejected
 from cascade.domain.message import (
@@ -61,6 +69,40 @@ class Intake:
             item_index = order.index(err.index)
             raise _duplicate(f"{prefix}[{item_index}].id") from None
         return [Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot]) for slot in order]
+
+    async def preview(
+        self,
+        principal: Principal,
+        body: bytes,
+        route: Route,
+        routes: Callable[[Principal, Sequence[NewMessage]], Awaitable[list[RouteOut]]],
+    ) -> list[DryRunOut]:
+        """A dry run (SPEC A9): the request checked as `send` checks it — a tracking id
+        stored with other content is DUPLICATE_ID — and, per item, the route `routes` says
+        its message would take, or, for a repeat of a stored message, that message's id
+        (nothing is sent again). Nothing is stored."""
+        checked = await self.check(principal, body, route)
+        messages, prefix = checked.messages, checked.prefix
+        tracked = {m.draft.tracking_id for m in messages if m.draft.tracking_id is not None}
+        stored = await self._store.stored_tracking_ids(principal.account.id, tracked)
+        repeats: dict[int, str] = {}
+        for slot, message in enumerate(messages):
+            tracking_id = message.draft.tracking_id
+            found = stored.get(tracking_id) if tracking_id is not None else None
+            if found is None:
+                continue
+            if found[1] != message.draft.fingerprint:
+                raise _duplicate(f"{prefix}[{checked.order.index(slot)}].id")
+            repeats[slot] = found[0]
+        fresh = [slot for slot in range(len(messages)) if slot not in repeats]
+        found_routes = await routes(principal, [messages[slot] for slot in fresh])
+        by_slot = dict(zip(fresh, found_routes, strict=True))
+        return [
+            DryRunOut(messages[slot].draft.tracking_id, True, None, repeats[slot])
+            if slot in repeats
+            else DryRunOut(messages[slot].draft.tracking_id, True, by_slot[slot])
+            for slot in checked.order
+        ]
 
     async def check(self, principal: Principal, body: bytes, route: Route) -> Checked:
         """Validate a send request as `send` does, storing nothing (a dry run stops here):

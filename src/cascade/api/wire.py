@@ -143,12 +143,14 @@ class RouteOut(msgspec.Struct, frozen=True):
 
 
 class DryRunOut(msgspec.Struct, frozen=True):
-    """One message of a Cascade dry run's answer: its tracking id (when it has one), its
-    route; no messageId, since nothing is stored."""
+    """One message of a Cascade dry run's answer: its tracking id (when it has one) and
+    its route; no messageId, since nothing is stored — but for a repeat of a message
+    stored before, which carries that message's id and no route (nothing is sent again)."""
 
     trackinId: str | None  # noqa: N815 - spelled so, as in the provider's answer
     dryRun: bool  # noqa: N815 - always true
-    route: RouteOut
+    route: RouteOut | None
+    messageId: str | msgspec.UnsetType = msgspec.UNSET  # noqa: N815
 
 
 DRY_RUN_ENCODER = msgspec.json.Encoder(decimal_format="number")

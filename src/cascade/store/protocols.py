@@ -129,6 +129,12 @@ class IntakeStore(Protocol):
         new id (an integer), which each new message of it keeps. A repeat keeps the list
         it was first stored in."""
 
+    async def stored_tracking_ids(
+        self, account_id: str, tracking_ids: Collection[str]
+    ) -> dict[str, tuple[str, bytes]]:
+        """Which of these tracking ids the account's messages have, each with its message's
+        id and fingerprint (what `accept` would find: a dry run's look-up, storing nothing)."""
+
     async def account_variables(self, account_id: str) -> dict[VariableKey, str]: ...
     async def upsert_variables(
         self, account_id: str, values: Mapping[VariableKey, str]

@@ -72,21 +72,41 @@ class BatIntake:
         body: bytes,
         routes: Callable[[Principal, Sequence[NewMessage]], Awaitable[list[RouteOut]]],
     ) -> ListOut:
-        """A dry run (SPEC A9): the answer `send` would give, each accepted message with
-        the route `routes` says it would take, and no messagelistId nor messageIds:
-        nothing is stored. A list none of whose messages could be accepted is refused as
-        `send` refuses it."""
+        """A dry run (SPEC A9): the answer `send` would give — a customerMessageId stored
+        with other content rejected (1008), a repeat answered with the stored message's
+        id — each new message with the route `routes` says it would take, and no
+        messagelistId nor new messageIds: nothing is stored. A list none of whose messages
+        could be accepted is refused as `send` refuses it."""
         items, new = self._check(principal, body)
-        kept = [(slot, entry) for slot, entry in enumerate(new) if entry is not None]
-        if not kept:
+        tracked = {
+            e.message.draft.tracking_id
+            for e in new
+            if e is not None and e.message.draft.tracking_id is not None
+        }
+        stored = await self._store.stored_tracking_ids(principal.account.id, tracked)
+        ids: dict[int, str] = {}  # a repeat's slot -> the stored message's id
+        for slot, entry in enumerate(new):
+            draft = entry.message.draft if entry is not None else None
+            found = stored.get(draft.tracking_id or "") if draft is not None else None
+            if draft is None or found is None:
+                continue
+            if found[1] == draft.fingerprint:
+                ids[slot] = found[0]
+                continue
+            new[slot] = None
+            for index, item in enumerate(items):
+                if item.slot == slot:
+                    items[index] = _Item(item.checked, _duplicate(index))
+        if all(entry is None for entry in new):
             first_rejected = next(item.error for item in items if item.error is not None)
             raise first_rejected.refusal()
-        found = await routes(principal, [entry.message for _, entry in kept])
-        by_slot = {slot: route for (slot, _), route in zip(kept, found, strict=True)}
+        fresh = [(s, e.message) for s, e in enumerate(new) if e is not None and s not in ids]
+        found_routes = await routes(principal, [message for _, message in fresh])
+        by_slot = {s: route for (s, _), route in zip(fresh, found_routes, strict=True)}
         answers = []
         for item in items:
-            answer = self._answer(item, dict.fromkeys(by_slot, ""))  # no id: none made
-            if item.error is None and item.slot is not None:
+            answer = self._answer(item, ids | dict.fromkeys(by_slot, ""))
+            if item.slot in by_slot:  # new: no id, since none is made
                 answer = msgspec.structs.replace(answer, messageId=None, route=by_slot[item.slot])
             answers.append(answer)
         return ListOut(None, answers, dryRun=True)
