@@ -22,13 +22,17 @@ from cascade.store.bulk import Bulk, ByIds
 from cascade.store.sql.changes import MessageChanges, _Stored
 
 _SELECT = "SELECT id, tracking_id, status, step, channel, reason, cancel_requested_at, surface "
-_BY_ID = ByIds(_SELECT + "FROM messages WHERE account_id = ? AND id {ids}")
-_BY_TRACKING_ID = ByIds(_SELECT + "FROM messages WHERE account_id = ? AND tracking_id {ids}")
+_BY_ID = ByIds(_SELECT + "FROM messages WHERE account_id = ? AND id {ids} ORDER BY id")
+_BY_TRACKING_ID = ByIds(
+    _SELECT + "FROM messages WHERE account_id = ? AND tracking_id {ids} ORDER BY id"
+)
 _NEWEST_ATTEMPTS = ByIds(
     "SELECT message_id, id, step, status FROM attempts WHERE message_id {ids} "
     "ORDER BY message_id, step, started_at"
 )
-_LEASES = ByIds("SELECT message_id, lease_until FROM tasks WHERE message_id {ids}")
+_LEASES = ByIds(
+    "SELECT message_id, lease_until FROM tasks WHERE message_id {ids} ORDER BY message_id"
+)
 _MARK = Bulk("UPDATE messages SET cancel_requested_at = ?, updated_at = ? WHERE id = ?")
 _END_ATTEMPT = Bulk("UPDATE attempts SET status = ?, reason = ?, finished_at = ? WHERE id = ?")
 
@@ -44,7 +48,8 @@ class Cancels(MessageChanges):
         self, conn: Connection, account_id: str, request: CancelRequest, now: int
     ) -> list[CancelOutcome]:
         query = _BY_TRACKING_ID if request.by_tracking_id else _BY_ID
-        # messages first, then their tasks: the order the engine's writers lock them in
+        # messages first, then their tasks: the order the engine's writers lock them in;
+        # each by id, so two cancels over the same messages cannot deadlock
         rows = {
             (r[1] if request.by_tracking_id else r[0]): r
             for r in query.rows(conn, request.ids, account_id, lock=True)
