@@ -20,6 +20,7 @@ from cascade.api.chathub.hub import Authenticate, Bus, Hub, LocalBus, PgBus, Red
 from cascade.api.chathub.routes import chathub_router
 from cascade.api.chathub.tokens import ChatAuth, ChatPrincipal, Tokens
 from cascade.api.chathub.widget import CorsPolicy, chathub_surface, widget_router
+from cascade.api.dry_run import DryRun
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
@@ -36,6 +37,7 @@ from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
 from cascade.domain.content import Content, ContentKind
 from cascade.domain.events import Event
+from cascade.domain.planner import ChannelInfo
 from cascade.domain.ratelimit import Rate
 from cascade.domain.sending import Sender
 from cascade.engine.callbacks import CallbackDispatcher
@@ -271,12 +273,20 @@ def build_app(
             if close is not None:
                 await close()
 
+    prices = PriceBook(store, clock)  # one price table per process, read again after a load
+    static_senders = provider_accounts(settings)
+    route_channels = {
+        name: ChannelInfo(BY_NAME[name].limits, window)
+        for name, window in windows(settings).items()
+        if name in settings.enabled_channels
+    }
     services = Services(
         store=store,
         clock=clock,
         auth=auth,
         limiter=limiter,
         intake=Intake(store, clock, settings.public_url, new_link_code),
+        dry_run=DryRun(store, route_channels, static_senders, content_parts, prices),
         send_rate=Rate(settings.send_rate, settings.send_burst),
         status_rate=Rate(settings.status_rate, settings.status_burst),
         max_body_bytes=settings.max_body_bytes,
@@ -284,7 +294,7 @@ def build_app(
         webhooks=WEBHOOKS,
         on_events=on_events,
         wake=wake,
-        static_senders=provider_accounts(settings),
+        static_senders=static_senders,
         public_url=settings.public_url,
         callback_urls=callback_policy(settings, callback_resolve),
     )
@@ -300,8 +310,7 @@ def build_app(
             limiter.close,
         ],
         routers=[
-            # one price table per process, read again only after a `prices load` (D9)
-            bat_router(services, bat, content_parts, PriceBook(store, clock)),
+            bat_router(services, bat, content_parts, prices),
             # ChatHub's routers, callable from the widget's pages on other origins (E5)
             chathub_surface(
                 CorsPolicy.of(settings.widget_origins),

@@ -25,6 +25,7 @@ from cascade.domain.planner import (
     Plan,
     Revoke,
     SendJob,
+    group_senders,
     plan,
     revoke_given_up,
     settle,
@@ -303,10 +304,7 @@ class Worker:
             log.warning("revoking on %s failed", revoke.channel, exc_info=True)
 
     async def _senders(self, account_ids: set[str]) -> dict[tuple[str, str], list[SenderRow]]:
-        grouped: dict[tuple[str, str], list[SenderRow]] = {}
-        for row in await self._store.senders(account_ids):
-            grouped.setdefault((row.account_id, row.channel), []).append(row)
-        return grouped
+        return group_senders(await self._store.senders(account_ids))
 
     async def _send(self, job: SendJob, intents: IntentCommitter) -> Outcome:
         # every line logged while it sends (the channel's too) names the message

@@ -166,6 +166,8 @@ class MessageView:
     surface: str = "cascade"  # the API it came through
     list_id: int | None = None  # its message list (core API)
     plan: tuple[PlanStep, ...] = ()  # the message's explicit plan, if it has one
+    # when a cancel was asked for while a step was in flight (SPEC A9): it is cancelling
+    cancel_requested_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +211,7 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
         surface=row.surface,
         list_id=row.list_id,
         plan=decode_plan(row.plan) if row.plan else (),
+        cancel_requested_at_ms=row.cancel_requested_at,
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
+from cascade.domain.cancel import CancelOutcome, CancelRequest
 from cascade.domain.chats import (
     Chat,
     ChatArrival,
@@ -130,6 +131,12 @@ class IntakeStore(Protocol):
         new id (an integer), which each new message of it keeps. A repeat keeps the list
         it was first stored in."""
 
+    async def stored_tracking_ids(
+        self, account_id: str, tracking_ids: Collection[str]
+    ) -> dict[str, tuple[str, bytes]]:
+        """Which of these tracking ids the account's messages have, each with its message's
+        id and fingerprint (what `accept` would find: a dry run's look-up, storing nothing)."""
+
     async def account_variables(self, account_id: str) -> dict[VariableKey, str]: ...
     async def upsert_variables(
         self, account_id: str, values: Mapping[VariableKey, str]
@@ -166,6 +173,13 @@ class ApiStore(Protocol):
         account's message with this id or tracking id (empty: none). `account_id` None:
         any account's (the command line's look-up), when a tracking id may name one
         message in each of several accounts (oldest first)."""
+
+    # --- cancelling (SPEC A9) ----------------------------------------------------------
+    async def cancel_messages(self, account_id: str, request: CancelRequest) -> list[CancelOutcome]:
+        """Cancel the account's messages the request names, in one transaction, as
+        `cascade.domain.cancel.decide_cancel` says for each: one outcome per id, in the
+        request's order; an unknown id, or another account's, is `not_found` and changes
+        nothing."""
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         """Record a click on a short link; return its target, or None for an unknown code."""
@@ -343,7 +357,15 @@ class InboundStore(Protocol):
         a message the provider repeated)."""
 
 
-class EngineStore(InboundStore, Protocol):
+class RouteStore(Protocol):
+    """What deciding a message's route reads: the accounts' bots and the phones' contacts
+    (the engine's planner, and a dry run's preview of it)."""
+
+    async def senders(self, account_ids: Iterable[str]) -> list[SenderRow]: ...
+    async def contacts(self, phones: Iterable[str]) -> dict[tuple[str, str, str], Contact]: ...
+
+
+class EngineStore(InboundStore, RouteStore, Protocol):
     """The engine's worker: claims due work, commits its transitions and send intents,
     reads senders and contacts, and sweeps the reports kept."""
 
@@ -371,8 +393,6 @@ class EngineStore(InboundStore, Protocol):
         """Store the pieces of SMS whose first piece came at or before `older_than_ms`
         (the rest never came) as the message they make so far."""
 
-    async def senders(self, account_ids: Iterable[str]) -> list[SenderRow]: ...
-    async def contacts(self, phones: Iterable[str]) -> dict[tuple[str, str, str], Contact]: ...
     async def close(self) -> None: ...
 
 

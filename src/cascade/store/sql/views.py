@@ -33,6 +33,7 @@ _VIEW_COLUMNS = (
     _m.surface,
     _m.list_id,
     _m.plan,
+    _m.cancel_requested_at,
 )
 
 
