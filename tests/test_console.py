@@ -469,8 +469,9 @@ async def test_throughput_and_latency_charts_render_as_svg(setup: Setup) -> None
     assert "3 accepted, 2 confirmed delivered; buckets of 1.0 min" in page
     assert page.count("<svg") == 2
     assert "<script" not in page
-    assert "<polyline" in page
-    assert 'class="series-1"' in page
+    # both confirmed in one minute: the latency is one dot per series, not a line
+    assert page.count('<circle class="dot series-') == 2
+    assert 'class="series-1"' in page  # a delivered bar
 
 
 async def test_chats_by_status_and_first_response(setup: Setup) -> None:

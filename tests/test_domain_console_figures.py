@@ -62,6 +62,7 @@ def test_funnel_orders_channels_as_the_route_and_adds_up_buckets() -> None:
         StepCount("flashcall", "failed", 1),  # not in the order given: after, by name
         StepCount("carrier_pigeon", "sent", 1),
         StepCount("viber_bot", "failed", 0),  # nothing counted: left out
+        StepCount("sms", "unreachable", 4, passed_over=True),  # no contact: nothing sent
     ]
     found = funnel(rows, ["telegram", "viber_bot", "sms"])
     assert [f.channel for f in found] == ["telegram", "sms", "carrier_pigeon", "flashcall"]
@@ -74,7 +75,7 @@ def test_funnel_orders_channels_as_the_route_and_adds_up_buckets() -> None:
         Outcome.DELIVERED: 3,
         Outcome.SENT: 2,
         Outcome.FAILED: 0,
-        Outcome.SKIPPED: 0,
+        Outcome.SKIPPED: 4,
         Outcome.PENDING: 0,
     }
 
@@ -114,7 +115,7 @@ def test_spend_against_all_sms_in_exact_decimals() -> None:
     result = spend(TABLE, messages, "sms")
     assert result.currency == "EUR"
     assert result.paid == Decimal("0.001") * 2 + Decimal("0.002") + Decimal("0.060")
-    assert result.all_sms == Decimal("0.030") + Decimal("0.090") + Decimal("0.060")
+    assert result.baseline_cost == Decimal("0.030") + Decimal("0.090") + Decimal("0.060")
     assert result.avoided == Decimal("0.116")
     assert str(result.avoided) == "0.116"  # exact: no float on the way
     assert (result.messages, result.priced, result.unpriced) == (3, 3, 0)
@@ -129,7 +130,7 @@ def test_a_message_priced_on_one_side_only_counts_on_neither() -> None:
         [SpentMessage(poland, [sent("telegram")], 1), SpentMessage(UA, [sent("sms", parts=1)], 1)],
         "sms",
     )
-    assert (result.paid, result.all_sms, result.avoided) == (
+    assert (result.paid, result.baseline_cost, result.avoided) == (
         Decimal("0.030"),
         Decimal("0.030"),
         Decimal(0),

@@ -214,8 +214,8 @@ async def test_step_counts_count_attempts_and_steps_passed_over(store: Store) ->
         StepCount("sms", "delivered", 1),
         StepCount("sms", "sent", 1),
         StepCount("telegram", "failed", 1),
-        StepCount("telegram", "skipped", 1),
-        StepCount("viber_bot", "unreachable", 1),
+        StepCount("telegram", "skipped", 1, passed_over=True),
+        StepCount("viber_bot", "unreachable", 1, passed_over=True),
     ]
     assert await store.step_counts(acme.id, NOW - 10 * MINUTE, NOW) == []
 

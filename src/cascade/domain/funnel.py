@@ -6,7 +6,9 @@ A step is an attempt row or a step passed over at once (kept on its message). It
 (the provider took it and no confirmation came: `sent` while it waits, `timeout` after
 the window), failed (`failed`, `unreachable`, and `unknown`: the answer was lost),
 skipped (passed over without a send), and pending (`sending`, `retrying`, `paused`: not
-settled yet). A status this module does not know is counted as pending, never dropped.
+settled yet). A step passed over at once is skipped whatever status it was given (no
+chat, not subscribed: `unreachable`), since nothing was sent. A status this module does
+not know is counted as pending, never dropped.
 
 Pure: the channels and their order are data the caller gives.
 """
@@ -50,11 +52,13 @@ def outcome(status: str) -> Outcome:
 
 @dataclass(frozen=True, slots=True)
 class StepCount:
-    """How many steps on `channel` ended in `status` (one row of the store's answer)."""
+    """How many steps on `channel` ended in `status` (one row of the store's answer);
+    `passed_over`: steps passed over at once, without an attempt."""
 
     channel: str
     status: str
     count: int
+    passed_over: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,7 @@ def funnel(rows: Iterable[StepCount], order: Sequence[str] = ()) -> list[Channel
         if row.count < 0:
             raise ValueError(f"a negative count of steps: {row}")
         per = counts.setdefault(row.channel, dict.fromkeys(Outcome, 0))
-        per[outcome(row.status)] += row.count
+        per[Outcome.SKIPPED if row.passed_over else outcome(row.status)] += row.count
     rank = {name: i for i, name in enumerate(order)}
     channels = sorted(counts, key=lambda c: (rank.get(c, len(rank)), c))
     return [ChannelFunnel(c, counts[c]) for c in channels if sum(counts[c].values())]

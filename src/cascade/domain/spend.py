@@ -43,14 +43,14 @@ class SpentMessage:
 class Spend:
     currency: str | None  # None: no price table, counts only
     paid: Decimal
-    all_sms: Decimal
+    baseline_cost: Decimal
     messages: int  # messages with at least one billed send
     priced: int  # of those, the ones both sums cover
     sends: Mapping[str, int] = field(default_factory=dict)  # billed sends per channel
 
     @property
     def avoided(self) -> Decimal:
-        return self.all_sms - self.paid
+        return self.baseline_cost - self.paid
 
     @property
     def unpriced(self) -> int:
@@ -59,12 +59,12 @@ class Spend:
     @property
     def avoided_share(self) -> float | None:
         """Avoided as a part of all-SMS (None when all-SMS is zero)."""
-        return float(self.avoided / self.all_sms) if self.all_sms else None
+        return float(self.avoided / self.baseline_cost) if self.baseline_cost else None
 
 
 def spend(table: PriceTable, messages: Iterable[SpentMessage], baseline_channel: str) -> Spend:
     paid = Decimal(0)
-    all_sms = Decimal(0)
+    baseline_cost = Decimal(0)
     counted = priced = 0
     sends: Counter[str] = Counter()
     for message in messages:
@@ -81,5 +81,5 @@ def spend(table: PriceTable, messages: Iterable[SpentMessage], baseline_channel:
             continue
         priced += 1
         paid += was.amount
-        all_sms += instead.amount
-    return Spend(table.currency, paid, all_sms, counted, priced, dict(sends))
+        baseline_cost += instead.amount
+    return Spend(table.currency, paid, baseline_cost, counted, priced, dict(sends))

@@ -215,8 +215,8 @@ class ConsoleStore(Protocol):
         first (ties by id, descending), one page of them, with how many match in all."""
 
     async def step_counts(self, account_id: str, since_ms: int, until_ms: int) -> list[StepCount]:
-        """The steps of the period's messages, by channel and status: attempt rows and
-        steps passed over at once (kept on the message), counted alike."""
+        """The steps of the period's messages, by channel and status: attempt rows, and
+        steps passed over at once (kept on the message) counted apart (`passed_over`)."""
 
     async def spend_rows(self, account_id: str, since_ms: int, until_ms: int) -> list[SpendRow]:
         """The period's messages that have an attempt the provider took (with its id),

@@ -35,6 +35,16 @@ class Line:
 
 
 @dataclass(frozen=True, slots=True)
+class Dot:
+    """A value with no neighbour to join: a line of one point draws nothing."""
+
+    series: int
+    x: float
+    y: float
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     at: float  # y for the value axis, x for the time axis
     label: str
@@ -46,6 +56,7 @@ class Chart:
     names: tuple[str, ...]  # the series, in colour order
     rects: tuple[Rect, ...]
     lines: tuple[Line, ...]
+    dots: tuple[Dot, ...]
     y_ticks: tuple[Tick, ...]
     x_ticks: tuple[Tick, ...]
     width: int = WIDTH
@@ -93,6 +104,7 @@ def chart(
     slot = (WIDTH - LEFT - RIGHT) / max(count, 1)
     rects: list[Rect] = []
     lines: list[Line] = []
+    dots: list[Dot] = []
     for n, name in enumerate(names):
         if kind == "bars":
             width = slot * 0.8 / len(names)
@@ -101,19 +113,22 @@ def chart(
                     continue
                 y = _y(value, top)
                 x = LEFT + i * slot + slot * 0.1 + n * width
-                title = f"{starts[i]}: {name} {label(value)}"
+                tip = f"{starts[i]}: {name} {label(value)}"
                 rects.append(
-                    Rect(n, round(x, 1), y, round(width, 1), round(HEIGHT - BOTTOM - y, 1), title)
+                    Rect(n, round(x, 1), y, round(width, 1), round(HEIGHT - BOTTOM - y, 1), tip)
                 )
         else:
-            run: list[str] = []
+            run: list[tuple[float, float, str]] = []
             for i, value in enumerate([*series[name], None]):
                 if value is None:
-                    if run:
-                        lines.append(Line(n, " ".join(run)))
+                    if len(run) == 1:
+                        dots.append(Dot(n, *run[0]))
+                    elif run:
+                        lines.append(Line(n, " ".join(f"{x},{y}" for x, y, _ in run)))
                     run = []
                     continue
-                run.append(f"{round(LEFT + (i + 0.5) * slot, 1)},{_y(value, top)}")
+                x = round(LEFT + (i + 0.5) * slot, 1)
+                run.append((x, _y(value, top), f"{starts[i]}: {name} {label(value)}"))
     y_ticks = tuple(Tick(_y(top * f, top), label(top * f)) for f in (0, 0.5, 1))
     every = max(1, math.ceil(count / X_LABELS))
     x_ticks = tuple(
@@ -128,6 +143,7 @@ def chart(
         names,
         tuple(rects),
         tuple(lines),
+        tuple(dots),
         y_ticks,
         x_ticks,
         empty=not any(v for v in values),

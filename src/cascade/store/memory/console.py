@@ -67,13 +67,13 @@ class ConsoleReads(Records):
 
     async def step_counts(self, account_id: str, since_ms: int, until_ms: int) -> list[StepCount]:
         messages = list(self._period(account_id, since_ms, until_ms))
-        counted: Counter[tuple[str, str]] = Counter(
-            (a.channel, a.status) for a in self._attempts({m.id for m in messages})
+        counted: Counter[tuple[str, str, bool]] = Counter(
+            (a.channel, a.status, False) for a in self._attempts({m.id for m in messages})
         )
         for m in messages:
             for _step, channel, status, *_rest in msgspec.json.decode(m.skipped or "[]"):
-                counted[(channel, status)] += 1
-        return [StepCount(c, s, n) for (c, s), n in sorted(counted.items())]
+                counted[(channel, status, True)] += 1
+        return [StepCount(c, s, n, skip) for (c, s, skip), n in sorted(counted.items())]
 
     async def spend_rows(self, account_id: str, since_ms: int, until_ms: int) -> list[SpendRow]:
         views = (self._view(m) for m in self._period(account_id, since_ms, until_ms))

@@ -78,7 +78,7 @@ class ConsoleReads(Database):
 
     async def step_counts(self, account_id: str, since_ms: int, until_ms: int) -> list[StepCount]:
         period = _period(account_id, since_ms, until_ms)
-        counted: Counter[tuple[str, str]] = Counter()
+        counted: Counter[tuple[str, str, bool]] = Counter()
         async with self._read() as conn:
             for channel, status, n in await conn.execute(
                 sa.select(_a.channel, _a.status, sa.func.count())
@@ -86,13 +86,13 @@ class ConsoleReads(Database):
                 .where(*period)
                 .group_by(_a.channel, _a.status)
             ):
-                counted[(channel, status)] += int(n)
+                counted[(channel, status, False)] += int(n)
             for (skipped,) in await conn.execute(
                 sa.select(_m.skipped).where(*period, _m.skipped.is_not(None))
             ):
                 for _step, channel, status, *_rest in msgspec.json.decode(skipped):
-                    counted[(channel, status)] += 1
-        return [StepCount(c, s, n) for (c, s), n in sorted(counted.items())]
+                    counted[(channel, status, True)] += 1
+        return [StepCount(c, s, n, skip) for (c, s, skip), n in sorted(counted.items())]
 
     async def spend_rows(self, account_id: str, since_ms: int, until_ms: int) -> list[SpendRow]:
         taken = sa.exists().where(_a.message_id == _m.id, _a.provider_message_id.is_not(None))
