@@ -27,14 +27,18 @@ from cascade.api.ratelimit import Limiter, retry_after_header
 from cascade.api.wire import (
     AttemptOut,
     CallbackIn,
+    CancelledOut,
     ErrorBody,
     ErrorDetail,
     StatusOut,
     callback_kind,
     decode_callback,
+    decode_cancel,
     decode_verify,
+    given,
 )
 from cascade.callback_url import CallbackUrlPolicy
+from cascade.cancel import cancel_messages
 from cascade.channels.base import Inbound, WebhookHandler
 from cascade.clock import Clock
 from cascade.domain.delivery import Verdict, code_hash, is_code
@@ -379,6 +383,20 @@ def create_app(
             raise ApiError(404, "NOT_FOUND", "No such verification")
         raise ApiError(400, *_REFUSED_CODE[result], "code")
 
+    @post("/api/CascadeMessage/cancel", status_code=200)
+    async def cancel(request: AnyRequest) -> Response[bytes]:
+        """SPEC A9 (a Cascade extension): one answer per id, in the order given."""
+        principal = await admit(request, "send")
+        wanted = decode_cancel(await json_body(request))
+        outcomes = await cancel_messages(
+            s.store,
+            principal.account.id,
+            message_ids=given(wanted.messageIds),
+            tracking_ids=given(wanted.trackingIds),
+        )
+        body = [CancelledOut(o.id, o.status, o.message_id) for o in outcomes]
+        return Response(_encode(body), media_type=JSON)
+
     # one handler for both methods, so OPTIONS and 405 answer `Allow: GET, POST`
     @route("/api/callbacks", http_method=["GET", "POST"], status_code=200)
     async def callbacks(request: AnyRequest) -> Response[bytes]:
@@ -451,6 +469,7 @@ def create_app(
         items,
         webhook,
         verify,
+        cancel,
         callbacks,
         remove_callback,
         status_by_id,

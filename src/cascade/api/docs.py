@@ -19,8 +19,9 @@ import msgspec
 
 from cascade import __version__
 from cascade.api.bat import docs as bat_docs
-from cascade.api.wire import MAX_JSON_DEPTH, Accepted, ErrorBody, StatusOut
+from cascade.api.wire import MAX_JSON_DEPTH, Accepted, CancelledOut, ErrorBody, StatusOut
 from cascade.callback_url import MAX_URL_LENGTH
+from cascade.domain.cancel import MAX_CANCEL_IDS
 from cascade.domain.delivery import CODE_PATTERN
 from cascade.domain.message import (
     MAX_BATCH,
@@ -232,6 +233,12 @@ def _message(form: str) -> Schema:
 
 def _request_schemas() -> dict[str, Schema]:
     batch = {"minItems": 1, "maxItems": MAX_BATCH}
+    cancel_ids = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_CANCEL_IDS,
+        "items": {"type": "string", "minLength": 1, "pattern": NO_NUL},
+    }
     return {
         "Variable": _variable(upload=False),
         "UploadedVariable": _variable(upload=True),
@@ -264,6 +271,16 @@ def _request_schemas() -> dict[str, Schema]:
                 "code": {"type": "string", "pattern": CODE_PATTERN},
             },
         },
+        "Cancel": {
+            "type": "object",
+            "description": "Exactly one of the two lists (both or neither: `400 "
+            "INVALID_REQUEST`); an id given twice is answered once.",
+            "oneOf": [{"required": ["messageIds"]}, {"required": ["trackingIds"]}],
+            "properties": {
+                "messageIds": cancel_ids,
+                "trackingIds": cancel_ids,
+            },
+        },
         "Callback": {
             "type": "object",
             "required": ["url"],
@@ -276,8 +293,8 @@ def _request_schemas() -> dict[str, Schema]:
 
 
 def openapi_document() -> dict[str, Any]:
-    (error, accepted, status), components = msgspec.json.schema_components(
-        [ErrorBody, list[Accepted], StatusOut], ref_template=_REF + "{name}"
+    (error, accepted, status, cancelled), components = msgspec.json.schema_components(
+        [ErrorBody, list[Accepted], StatusOut, list[CancelledOut]], ref_template=_REF + "{name}"
     )
     components.update(_request_schemas())
     components.update(bat_docs.schemas())
@@ -403,6 +420,18 @@ def openapi_document() -> dict[str, Any]:
                             },
                         ),
                         **errors(*posted, 404),
+                    },
+                }
+            },
+            "/api/CascadeMessage/cancel": {
+                "post": {
+                    "summary": "Cancel messages (Cascade extension)",
+                    "description": CANCEL_RULES,
+                    "security": security,
+                    "requestBody": body(_ref("Cancel")),
+                    "responses": {
+                        "200": ok("one item per distinct id, in the order given", cancelled),
+                        **errors(*posted),
                     },
                 }
             },
@@ -545,6 +574,20 @@ CALLBACK_KIND: dict[str, Any] = {
     'reply, an RCS user message), POSTed as `{"idUuid", "alphaName", "phoneNumber", '
     '"text", "dt"}`. Any other value is `400 INVALID_KIND`.',
 }
+
+CANCEL_RULES = (
+    "By Cascade's message ids (`messageIds`) or by the client's tracking ids (`trackingIds`), "
+    f"1 to {MAX_CANCEL_IDS}; it serves messages sent through `/bat/messagelist` too (the "
+    "same messages: `messageIds`, or `trackingIds` holding their `customerMessageId`). Each "
+    "message not yet final and with no step in flight ends `cancelled` at once and is never "
+    "sent; one whose step is in flight (sent and waiting for its report, or being sent "
+    "now) answers `cancelling` and ends `cancelled` once that step's outcome is known, with "
+    "no further step taken — unless that step delivers, when it is `delivered`. A final "
+    "message is left alone and answered with its status (`delivered`, `read`, "
+    "`undeliverable`, `expired`, `cancelled`). An unknown id, or another account's, is "
+    "`not_found` and changes nothing. A cancelled message's status webhooks are sent like "
+    "those of any final status (reason `CANCELLED`). Asking again changes nothing."
+)
 
 CALLBACK_RULES = (
     "Registers a URL that receives every status change of this account's messages (`kind` "

@@ -70,6 +70,23 @@ class VerifyIn(msgspec.Struct, frozen=True, rename="camel"):
     code: str
 
 
+class CancelIn(msgspec.Struct, frozen=True):
+    """`POST /api/CascadeMessage/cancel` (SPEC A9): one of the two lists."""
+
+    # absent, not null: a null list is a type error, as the document says
+    messageIds: list[str] | msgspec.UnsetType = msgspec.UNSET  # noqa: N815 - wire name
+    trackingIds: list[str] | msgspec.UnsetType = msgspec.UNSET  # noqa: N815 - wire name
+
+
+class CancelledOut(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One id's answer: `cancelled`, `cancelling`, a final status, or `not_found` (then
+    without `messageId`)."""
+
+    id: str
+    status: str
+    messageId: str | None = None  # noqa: N815 - the API's wire name
+
+
 class Accepted(msgspec.Struct, frozen=True):
     messageId: str  # noqa: N815 - the provider's wire name
     trackinId: str  # noqa: N815 - spelled so in the provider's API
@@ -121,6 +138,7 @@ _send_decoder = msgspec.json.Decoder(SendBody)
 _items_decoder = msgspec.json.Decoder(ItemsIn)
 _callback_decoder = msgspec.json.Decoder(CallbackIn)
 _verify_decoder = msgspec.json.Decoder(VerifyIn)
+_cancel_decoder = msgspec.json.Decoder(CancelIn)
 _ITEM = re.compile(r"(messages|variables)?(\[[0-9]+\])?")
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
@@ -134,6 +152,18 @@ def decode_send(body: bytes) -> list[MessageIn] | Envelope:
 
 def decode_verify(body: bytes) -> VerifyIn:
     wanted: VerifyIn = _decode(_verify_decoder, body, 'Body must be {"messageId", "code"}')
+    return wanted
+
+
+def given(value: list[str] | msgspec.UnsetType) -> list[str] | None:
+    """A list field as sent, or None when it was left out."""
+    return None if isinstance(value, msgspec.UnsetType) else value
+
+
+def decode_cancel(body: bytes) -> CancelIn:
+    wanted: CancelIn = _decode(
+        _cancel_decoder, body, 'Body must be {"messageIds": [...]} or {"trackingIds": [...]}'
+    )
     return wanted
 
 

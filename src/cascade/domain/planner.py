@@ -212,6 +212,15 @@ def plan(
     elif c.status == Status.SCHEDULED and step == 0 and not numbering_plan_allows(c.phone):
         return end(Status.UNDELIVERABLE, None, Reason.INVALID_NUMBER)
 
+    if c.cancel_requested:
+        # cancelled while its step was in flight: that step's outcome is known now
+        # (delivered ends above), and no further step is taken (cascade.domain.cancel)
+        if resend is not None and resend.status != AttemptStatus.SENDING:
+            changes.append(
+                AttemptChange(resend.id, AttemptStatus.FAILED, Reason.CANCELLED, finished_at_ms=now)
+            )
+        return end(Status.CANCELLED, None, Reason.CANCELLED)
+
     path = steps_of(c)
     # a flash call's first step is its call
     called = c.last_attempt is not None and c.message_type == MessageType.FLASHCALL

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
+from cascade.domain.cancel import CancelOutcome, CancelRequest
 from cascade.domain.chats import (
     Chat,
     ChatArrival,
@@ -170,6 +171,13 @@ class ApiStore(Protocol):
         account's message with this id or tracking id (empty: none). `account_id` None:
         any account's (the command line's look-up), when a tracking id may name one
         message in each of several accounts (oldest first)."""
+
+    # --- cancelling (SPEC A9) ----------------------------------------------------------
+    async def cancel_messages(self, account_id: str, request: CancelRequest) -> list[CancelOutcome]:
+        """Cancel the account's messages the request names, in one transaction, as
+        `cascade.domain.cancel.decide_cancel` says for each: one outcome per id, in the
+        request's order; an unknown id, or another account's, is `not_found` and changes
+        nothing."""
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         """Record a click on a short link; return its target, or None for an unknown code."""

@@ -13,6 +13,7 @@ atomic as the SQL store's transactions are.
 - `records`: accounts, credentials, variables, intake, reading back, short links,
   senders, contacts, callbacks and flash-call codes;
 - `ledger`: claims, transitions, send intents, delivery reports;
+- `cancel`: cancel requests (over `ledger`);
 - `prices`: the price table, replaced whole by each load;
 - `history`: a message's history, read for its timeline;
 - `incoming`: incoming messages (people writing back) and the pieces of SMS waiting;
@@ -23,6 +24,7 @@ atomic as the SQL store's transactions are.
 
 from typing import TYPE_CHECKING
 
+from cascade.store.memory.cancel import Cancels
 from cascade.store.memory.chats import Chats
 from cascade.store.memory.console import ConsoleReads
 from cascade.store.memory.conversations import Conversations
@@ -32,7 +34,7 @@ from cascade.store.memory.ledger import Ledger
 from cascade.store.memory.prices import Prices
 
 
-class MemoryStore(Ledger, Incoming, Prices, Conversations, Chats, History, ConsoleReads):
+class MemoryStore(Cancels, Ledger, Incoming, Prices, Conversations, Chats, History, ConsoleReads):
     """Everything the store does, in memory (see the modules)."""
 
 

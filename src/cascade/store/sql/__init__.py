@@ -13,6 +13,7 @@
 - `incoming`: incoming messages (people writing back), and the pieces of SMS waiting;
 - `changes`: a message's change of state and the webhook events it owes;
 - `reports`: delivery reports (over `changes`);
+- `cancel`: cancel requests (over `changes`);
 - `verification`: flash-call codes;
 - `ledger`: claims, transitions and send intents (over `reports` and `verification`);
 - `prices`: the price table, replaced whole by each load, with its version;
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from cascade.store.sql.accounts import Accounts
 from cascade.store.sql.callbacks import Callbacks
+from cascade.store.sql.cancel import Cancels
 from cascade.store.sql.chats import Chats
 from cascade.store.sql.console import ConsoleReads
 from cascade.store.sql.contacts import Contacts
@@ -49,6 +51,7 @@ class SqlStore(
     Callbacks,
     IncomingMessages,
     Ledger,
+    Cancels,
     Prices,
     Conversations,
     Chats,
