@@ -488,3 +488,93 @@ async def test_the_stylesheet_is_served_by_cascade(setup: Setup) -> None:
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
     assert "--delivered" in css.text
+
+
+# --- cancel (SPEC A9, through the one command) ------------------------------------------------
+
+
+async def status_of(setup: Setup, account: TestAccount, message_id: str) -> str:
+    response = await setup.client.get(
+        f"/api/CascadeMessage/status/{message_id}", headers=account.headers
+    )
+    assert response.status_code == 200
+    status: str = response.json()["status"]
+    return status
+
+
+async def test_cancel_a_scheduled_message_from_its_page(setup: Setup) -> None:
+    message_id = await setup.send(setup.acme, "later")
+    await signed_in(setup)
+    page = (await setup.client.get(f"/console/messages/{message_id}")).text
+    assert 'class="cancel"' in page
+    done = await setup.client.post(
+        f"/console/messages/{message_id}/cancel", data={"csrf": csrf_of(page)}
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/console/messages/{message_id}?cancel=cancelled"
+    assert await status_of(setup, setup.acme, message_id) == "cancelled"
+    shown = (await setup.client.get(done.headers["location"])).text
+    assert "Cancelled: no step of it will be sent." in shown
+    assert 'class="cancel"' not in shown  # final now: no button
+    # a second try changes nothing
+    again = await setup.client.post(
+        f"/console/messages/{message_id}/cancel", data={"csrf": csrf_of(shown)}
+    )
+    assert again.headers["location"].endswith("?cancel=cancelled")
+    assert await status_of(setup, setup.acme, message_id) == "cancelled"
+
+
+async def test_a_final_message_has_no_cancel_and_its_answer_says_why(setup: Setup) -> None:
+    message_id = await setup.send(setup.acme, "done")
+    now = setup.clock.now_ms()
+    await attempt(
+        setup.store,
+        message_id,
+        0,
+        "telegram",
+        AttemptStatus.DELIVERED,
+        started_ms=now,
+        finished_ms=now + 1,
+        provider_id="tg-1",
+        message_status=Status.DELIVERED,
+    )
+    token = await signed_in(setup)
+    page = (await setup.client.get(f"/console/messages/{message_id}")).text
+    assert 'class="cancel"' not in page
+    done = await setup.client.post(f"/console/messages/{message_id}/cancel", data={"csrf": token})
+    assert done.headers["location"].endswith("?cancel=delivered")
+    shown = (await setup.client.get(done.headers["location"])).text
+    assert "Nothing to cancel: it is delivered already." in shown
+    assert await status_of(setup, setup.acme, message_id) == "delivered"
+
+
+async def test_a_cancel_without_the_token_or_for_another_account_does_nothing(
+    setup: Setup,
+) -> None:
+    mine = await setup.send(setup.acme, "mine")
+    theirs = await setup.send(setup.other, "theirs")
+    token = await signed_in(setup)
+    for data in ({}, {"csrf": "forged"}):
+        refused = await setup.client.post(f"/console/messages/{mine}/cancel", data=data)
+        assert refused.status_code == 403
+    assert await status_of(setup, setup.acme, mine) == "scheduled"
+
+    other = await setup.client.post(f"/console/messages/{theirs}/cancel", data={"csrf": token})
+    assert other.status_code == 404
+    assert await status_of(setup, setup.other, theirs) == "scheduled"
+
+    setup.client.cookies.clear()  # signed out: a cancel is refused too
+    assert (
+        await setup.client.post(f"/console/messages/{mine}/cancel", data={"csrf": token})
+    ).status_code == 403
+    assert await status_of(setup, setup.acme, mine) == "scheduled"
+
+
+async def test_only_the_consoles_own_cancel_answers_are_shown(setup: Setup) -> None:
+    message_id = await setup.send(setup.acme, "x")
+    await signed_in(setup)
+    page = await setup.client.get(
+        f"/console/messages/{message_id}", params={"cancel": "Call +1 555 0100 now"}
+    )
+    assert page.status_code == 200
+    assert "Call +1 555" not in page.text

@@ -2,8 +2,8 @@
 the Telegram and Viber simulators, `cascade api` and a worker as processes
 (tests/e2e_stack.py), a login set with the CLI, messages sent through the public API.
 
-A person signs in, finds a message by its phone, opens its timeline, cancels a scheduled
-one, and reads the funnel, the charts and the spend. Screenshots go to
+A person signs in, finds a message by its phone, opens its timeline, reads the funnel,
+the charts and the spend, cancels a scheduled message, and signs out. Screenshots go to
 $CASCADE_TEST_ARTIFACTS/console (default test-artifacts/console, not committed);
 CASCADE_DOCS_SCREENSHOT=1 also writes the README's docs/console.png.
 """
@@ -196,6 +196,23 @@ def test_sign_in_find_a_message_read_its_timeline_and_the_figures(
     browser.get(f"{stack.api_url}/console/chats")
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#open-chats"), "the chats page")
     screenshot(browser, "7-chats")
+
+    # the scheduled one is not final: cancel it from its page
+    browser.get(f"{stack.api_url}/console/messages/{scheduled}")
+    button = wait(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, "form.cancel button"), "cancel"
+    )
+    assert one(browser, "#message-status").text == "scheduled"
+    button[0].click()
+    wait(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#cancel-answer"),
+        "the cancel's answer",
+    )
+    assert one(browser, "#message-status").text == "cancelled"
+    assert browser.find_elements(By.CSS_SELECTOR, "form.cancel") == []
+    assert stack.status(scheduled)["status"] == "cancelled"
+    screenshot(browser, "8-cancelled")
 
     # signing out ends it: a page asks for sign-in again
     one(browser, "form.sign-out button").click()

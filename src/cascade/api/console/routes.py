@@ -13,7 +13,7 @@ store that cannot be reached is a 503 page, any other fault a 500 page, never a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ from cascade.api.auth import Authenticator, Unauthorized
 from cascade.api.console import charts, forms
 from cascade.api.console.pages import duration, render, when
 from cascade.api.console.sessions import COOKIE, Session, Sessions
+from cascade.cancel import cancel_messages
 from cascade.clock import Clock
 from cascade.domain.chats import ChatStatus
 from cascade.domain.delivery import is_final
@@ -61,8 +62,17 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 
-# the command that cancels one of the account's messages: its answer (SPEC A9)
-Cancel = Callable[[str, str], Awaitable[str]]
+# what the cancel command answered (SPEC A9), as the message's page tells it
+CANCEL_ANSWERS = {
+    **{
+        status.value: f"Nothing to cancel: it is {status.value} already."
+        for status in Status
+        if is_final(status.value)
+    },
+    # a message cancelled now, or before: the command answers both alike
+    "cancelled": "Cancelled: no step of it will be sent.",
+    "cancelling": "Cancelling: the step in flight ends first, then no further step is taken.",
+}
 
 
 class Reads(ConsoleStore, ApiStore, ChatStore, Protocol):
@@ -79,7 +89,6 @@ class Console:
     channels: Sequence[str]  # every channel, in the order routes try them
     baseline_channel: str  # what "all-SMS" sends every message by
     baseline_parts: Callable[[str | None], int]  # a text's parts on that channel
-    cancel: Cancel | None = None
 
 
 class _SignInFirst(Exception):
@@ -242,7 +251,7 @@ def console_router(console: Console) -> Router:
         if not histories:
             raise _Refused(404, "No such message", "This account has no message with that id.")
         shown = timeline(histories[0])
-        answer = request.query_params.get("cancel")
+        answer = request.query_params.get("cancel")  # only ours is shown, never any text
         return _page(
             "message.html",
             **frame(
@@ -250,8 +259,8 @@ def console_router(console: Console) -> Router:
                 "messages",
                 timeline=shown,
                 message=shown.history,
-                cancellable=c.cancel is not None and not is_final(shown.history.status),
-                cancel_answer=answer if isinstance(answer, str) else None,
+                cancellable=not is_final(shown.history.status),
+                cancel_answer=CANCEL_ANSWERS.get(answer) if isinstance(answer, str) else None,
             ),
         )
 
@@ -261,9 +270,10 @@ def console_router(console: Console) -> Router:
         await checked(request, session)
         if session is None or session.account_id is None:
             raise _SignInFirst(f"{HOME}/{message_id}")
-        if c.cancel is None or "\x00" in message_id:
+        if "\x00" in message_id:
             raise _Refused(404, "No such message", "This account has no message with that id.")
-        answer = await c.cancel(session.account_id, message_id)
+        [outcome] = await cancel_messages(c.store, session.account_id, message_ids=[message_id])
+        answer = outcome.status
         if answer == "not_found":
             raise _Refused(404, "No such message", "This account has no message with that id.")
         return _redirect(f"{HOME}/{message_id}?{urlencode({'cancel': answer})}")
