@@ -578,3 +578,16 @@ async def test_only_the_consoles_own_cancel_answers_are_shown(setup: Setup) -> N
     )
     assert page.status_code == 200
     assert "Call +1 555" not in page.text
+
+
+async def test_a_suspended_account_cannot_sign_in_and_is_signed_out(setup: Setup) -> None:
+    await signed_in(setup)
+    assert await setup.store.set_suspended(setup.acme.id, True)
+    page = await setup.client.get("/console/messages")
+    assert page.status_code == 303  # its session ends at the next page
+    refused = await sign_in(setup.client)
+    assert refused.status_code == 401
+    assert "The account is suspended" in refused.text
+    assert "set-cookie" not in refused.headers
+    assert await setup.store.set_suspended(setup.acme.id, False)
+    assert (await sign_in(setup.client)).status_code == 303

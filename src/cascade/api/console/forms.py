@@ -116,4 +116,5 @@ def period(params: Mapping[str, str], now_ms: int) -> Period:
     problems: tuple[str, ...] = ()
     if name not in PERIODS:
         name, problems = DEFAULT_PERIOD, (f"Period: one of {', '.join(PERIODS)}",)
-    return Period(name, now_ms - PERIODS[name], now_ms, problems)
+    # until is exclusive: a message accepted this very millisecond is in
+    return Period(name, now_ms + 1 - PERIODS[name], now_ms + 1, problems)

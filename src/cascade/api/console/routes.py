@@ -40,7 +40,7 @@ from cascade.domain.spend import SpentMessage, spend
 from cascade.domain.timeline import timeline
 from cascade.store import StoreError
 from cascade.store.price_book import PriceBook
-from cascade.store.protocols import ApiStore, ChatStore, ConsoleStore
+from cascade.store.protocols import AccountStore, ApiStore, ChatStore, ConsoleStore
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ CANCEL_ANSWERS = {
 }
 
 
-class Reads(ConsoleStore, ApiStore, ChatStore, Protocol):
+class Reads(ConsoleStore, ApiStore, ChatStore, AccountStore, Protocol):
     """What the console reads of the store."""
 
 
@@ -89,6 +89,12 @@ class Console:
     channels: Sequence[str]  # every channel, in the order routes try them
     baseline_channel: str  # what "all-SMS" sends every message by
     baseline_parts: Callable[[str | None], int]  # a text's parts on that channel
+
+
+@dataclass(frozen=True, slots=True)
+class _SignedIn:
+    account_id: str
+    session: Session
 
 
 class _SignInFirst(Exception):
@@ -143,13 +149,24 @@ def console_router(console: Console) -> Router:
     def session_cookie(value: str, max_age: int) -> Cookie:
         return Cookie(value=value, **sessions.cookie_attributes(max_age))
 
-    async def who(request: AnyRequest) -> Session:
+    async def current(request: AnyRequest) -> _SignedIn | None:
+        """The request's signed-in session, if its account still may sign in (one
+        suspended since, or gone, is signed out at its next page)."""
         session = await sessions.decode(request.cookies.get(COOKIE))
-        if session is None or not session.signed_in:
+        if session is None or session.account_id is None:
+            return None
+        account = await c.store.get_account(session.account_id)
+        if account is None or account.suspended:
+            return None
+        return _SignedIn(session.account_id, session)
+
+    async def who(request: AnyRequest) -> _SignedIn:
+        me = await current(request)
+        if me is None:
             path = request.url.path
             query = request.url.query
             raise _SignInFirst(f"{path}?{query}" if query else path)
-        return session
+        return me
 
     async def checked(request: AnyRequest, session: Session | None) -> Mapping[str, str]:
         """The POSTed form, if it carries the session's CSRF token; else 403."""
@@ -174,11 +191,11 @@ def console_router(console: Console) -> Router:
 
     @get("/sign-in")
     async def sign_in_page(request: AnyRequest) -> Response[Any]:
-        session = await sessions.decode(request.cookies.get(COOKIE))
-        if session is not None and session.signed_in:
+        if await current(request) is not None:
             return _redirect(HOME)
+        session = await sessions.decode(request.cookies.get(COOKIE))
         cookies = []
-        if session is None:
+        if session is None or session.signed_in:  # none, or its account's suspended
             session = sessions.anonymous()
             cookies.append(session_cookie(await sessions.encode(session), 3_600))
         target = _safe_next(request.query_params.get("next"))
@@ -188,7 +205,8 @@ def console_router(console: Console) -> Router:
     async def sign_in(request: AnyRequest) -> Response[Any]:
         session = await sessions.decode(request.cookies.get(COOKIE))
         form = await checked(request, session)
-        assert session is not None  # checked() refuses a request without one
+        if session is None:  # checked() has refused it already
+            raise _SignInFirst(SIGN_IN)
         login, password = form.get("login", ""), form.get("password", "")
         target = _safe_next(form.get("next"))
         principal = None
@@ -213,11 +231,10 @@ def console_router(console: Console) -> Router:
 
     @get("/messages")
     async def messages(request: AnyRequest) -> Response[Any]:
-        session = await who(request)
+        me = await who(request)
         params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
         found = forms.search(params, statuses, c.channels)
-        assert session.account_id is not None
-        page = await c.store.search_messages(session.account_id, found.query)
+        page = await c.store.search_messages(me.account_id, found.query)
         kept = {k: v for k, v in found.typed.items() if v}
 
         def link(n: int) -> str:
@@ -227,7 +244,7 @@ def console_router(console: Console) -> Router:
         return _page(
             "messages.html",
             **frame(
-                session,
+                me.session,
                 "messages",
                 search=found,
                 page=page,
@@ -241,10 +258,9 @@ def console_router(console: Console) -> Router:
 
     @get("/messages/{message_id:str}")
     async def message(request: AnyRequest, message_id: FromPath[str]) -> Response[Any]:
-        session = await who(request)
-        assert session.account_id is not None
+        me = await who(request)
         histories = (
-            await c.store.message_history(session.account_id, message_id=message_id)
+            await c.store.message_history(me.account_id, message_id=message_id)
             if "\x00" not in message_id
             else []
         )
@@ -255,7 +271,7 @@ def console_router(console: Console) -> Router:
         return _page(
             "message.html",
             **frame(
-                session,
+                me.session,
                 "messages",
                 timeline=shown,
                 message=shown.history,
@@ -266,13 +282,13 @@ def console_router(console: Console) -> Router:
 
     @post("/messages/{message_id:str}/cancel", status_code=200)
     async def cancel(request: AnyRequest, message_id: FromPath[str]) -> Response[Any]:
-        session = await sessions.decode(request.cookies.get(COOKIE))
-        await checked(request, session)
-        if session is None or session.account_id is None:
+        me = await current(request)
+        await checked(request, me.session if me is not None else None)
+        if me is None:  # checked() has refused it already
             raise _SignInFirst(f"{HOME}/{message_id}")
         if "\x00" in message_id:
             raise _Refused(404, "No such message", "This account has no message with that id.")
-        [outcome] = await cancel_messages(c.store, session.account_id, message_ids=[message_id])
+        [outcome] = await cancel_messages(c.store, me.account_id, message_ids=[message_id])
         answer = outcome.status
         if answer == "not_found":
             raise _Refused(404, "No such message", "This account has no message with that id.")
@@ -286,16 +302,15 @@ def console_router(console: Console) -> Router:
 
     @get("/funnel")
     async def funnel_page(request: AnyRequest) -> Response[Any]:
-        session = await who(request)
-        assert session.account_id is not None
+        me = await who(request)
         period = period_of(request)
-        rows = await c.store.step_counts(session.account_id, period.since_ms, period.until_ms)
+        rows = await c.store.step_counts(me.account_id, period.since_ms, period.until_ms)
         found = funnel(rows, c.channels)
         bars = {f.channel: charts.stacked([(o.value, f.counts[o]) for o in Outcome]) for f in found}
         return _page(
             "funnel.html",
             **frame(
-                session,
+                me.session,
                 "funnel",
                 period=period,
                 periods=forms.PERIODS,
@@ -307,10 +322,9 @@ def console_router(console: Console) -> Router:
 
     @get("/spend")
     async def spend_page(request: AnyRequest) -> Response[Any]:
-        session = await who(request)
-        assert session.account_id is not None
+        me = await who(request)
         period = period_of(request)
-        rows = await c.store.spend_rows(session.account_id, period.since_ms, period.until_ms)
+        rows = await c.store.spend_rows(me.account_id, period.since_ms, period.until_ms)
         table = await c.prices.table()
         figures = spend(
             table,
@@ -320,7 +334,7 @@ def console_router(console: Console) -> Router:
         return _page(
             "spend.html",
             **frame(
-                session,
+                me.session,
                 "spend",
                 period=period,
                 periods=forms.PERIODS,
@@ -332,13 +346,12 @@ def console_router(console: Console) -> Router:
 
     @get("/activity")
     async def activity(request: AnyRequest) -> Response[Any]:
-        session = await who(request)
-        assert session.account_id is not None
+        me = await who(request)
         period = period_of(request)
         size = bucket_size_ms(period.since_ms, period.until_ms)
         since = period.since_ms - period.since_ms % size  # whole buckets, on the clock
         until = period.until_ms - period.until_ms % size + size
-        rows = await c.store.throughput(session.account_id, since, until, size)
+        rows = await c.store.throughput(me.account_id, since, until, size)
         points = series(rows, since, until, size)
         starts = [when(p.start_ms).removesuffix(" UTC")[5:16] for p in points]
         throughput = charts.chart(
@@ -363,7 +376,7 @@ def console_router(console: Console) -> Router:
         return _page(
             "activity.html",
             **frame(
-                session,
+                me.session,
                 "activity",
                 period=period,
                 periods=forms.PERIODS,
@@ -378,13 +391,12 @@ def console_router(console: Console) -> Router:
 
     @get("/chats")
     async def chats(request: AnyRequest) -> Response[Any]:
-        session = await who(request)
-        assert session.account_id is not None
-        stats = await c.store.chat_stats(session.account_id)
+        me = await who(request)
+        stats = await c.store.chat_stats(me.account_id)
         return _page(
             "chats.html",
             **frame(
-                session,
+                me.session,
                 "chats",
                 stats=stats,
                 statuses=[
