@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
-from tests.browser import chromium, wait
-from tests.e2e_stack import Stack, build_stack
+from tests.browser import wait
+from tests.e2e_stack import Stack
 
 pytestmark = pytest.mark.live
 
@@ -50,22 +49,6 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
     path = artifacts() / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    running = build_stack(tmp_path / "stack")
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    with chromium(tmp_path / "profile") as driver:
-        driver.set_window_size(1280, 900)
-        yield driver
 
 
 def set_login(stack: Stack) -> None:
@@ -105,6 +88,7 @@ def sign_in(driver: webdriver.Chrome) -> None:
 def test_sign_in_find_a_message_read_its_timeline_and_the_figures(
     stack: Stack, browser: webdriver.Chrome
 ) -> None:
+    browser.set_window_size(1280, 900)
     set_login(stack)
     load_prices(stack)
     stack.onboard_telegram(ON_TELEGRAM)
