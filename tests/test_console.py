@@ -102,6 +102,34 @@ async def signed_in(setup: Setup) -> str:
     return csrf_of(page.text)
 
 
+async def delivered(
+    setup: Setup,
+    message_id: str,
+    channel: str,
+    *,
+    step: int = 0,
+    took_ms: int = 1,
+    parts: int | None = None,
+    skipped: list[list[object]] | None = None,
+) -> None:
+    """The message delivered by `channel` at step `step`, confirmed `took_ms` after the
+    clock's now; `skipped`: the steps passed over before it."""
+    now = setup.clock.now_ms()
+    await attempt(
+        setup.store,
+        message_id,
+        step,
+        channel,
+        AttemptStatus.DELIVERED,
+        started_ms=now,
+        finished_ms=now + took_ms,
+        provider_id=f"{channel}-{message_id}",
+        parts=parts,
+        message_status=Status.DELIVERED,
+        skipped=skipped,
+    )
+
+
 # --- signing in -----------------------------------------------------------------------------
 
 
@@ -356,24 +384,13 @@ async def test_another_accounts_message_is_not_found(setup: Setup) -> None:
 async def test_a_timeline_shows_steps_tried_and_skipped(setup: Setup) -> None:
     message_id = await setup.send(setup.acme, "order-7")
     now = setup.clock.now_ms()
-    await attempt(
-        setup.store,
-        message_id,
-        4,
-        "sms",
-        AttemptStatus.DELIVERED,
-        started_ms=now + 1_000,
-        finished_ms=now + 3_000,
-        provider_id="smsc-1",
-        parts=1,
-        message_status=Status.DELIVERED,
-        skipped=[[0, "telegram", "skipped", "NO_CHAT", None, now + 1_000]],
-    )
+    skipped: list[list[object]] = [[0, "telegram", "skipped", "NO_CHAT", None, now]]
+    await delivered(setup, message_id, "sms", step=4, took_ms=2_000, parts=1, skipped=skipped)
     await signed_in(setup)
     page = (await setup.client.get(f"/console/messages/{message_id}")).text
     assert "step 0 telegram passed over: NO_CHAT" in page
     assert "step 4 sms: delivered" in page
-    assert "smsc-1" in page
+    assert f"sms-{message_id}" in page  # the provider's id
     assert 'id="message-status">delivered' in page
 
 
@@ -389,31 +406,10 @@ async def figures(setup: Setup) -> None:
     await setup.send(setup.acme, "c")
     theirs = await setup.send(setup.other, "a")
     for message_id in (by_telegram, theirs):
-        await attempt(
-            setup.store,
-            message_id,
-            0,
-            "telegram",
-            AttemptStatus.DELIVERED,
-            started_ms=now,
-            finished_ms=now + 2_000,
-            provider_id=f"tg-{message_id}",
-            message_status=Status.DELIVERED,
-        )
+        await delivered(setup, message_id, "telegram", took_ms=2_000)
     await attempt(setup.store, by_sms, 1, "viber_bot", AttemptStatus.FAILED, started_ms=now)
-    await attempt(
-        setup.store,
-        by_sms,
-        4,
-        "sms",
-        AttemptStatus.DELIVERED,
-        started_ms=now,
-        finished_ms=now + 8_000,
-        provider_id="smsc-1",
-        parts=1,
-        message_status=Status.DELIVERED,
-        skipped=[[0, "telegram", "skipped", "NO_CHAT", None, now]],
-    )
+    skipped: list[list[object]] = [[0, "telegram", "skipped", "NO_CHAT", None, now]]
+    await delivered(setup, by_sms, "sms", step=4, took_ms=8_000, parts=1, skipped=skipped)
     setup.clock.advance(60)
 
 
@@ -526,18 +522,7 @@ async def test_cancel_a_scheduled_message_from_its_page(setup: Setup) -> None:
 
 async def test_a_final_message_has_no_cancel_and_its_answer_says_why(setup: Setup) -> None:
     message_id = await setup.send(setup.acme, "done")
-    now = setup.clock.now_ms()
-    await attempt(
-        setup.store,
-        message_id,
-        0,
-        "telegram",
-        AttemptStatus.DELIVERED,
-        started_ms=now,
-        finished_ms=now + 1,
-        provider_id="tg-1",
-        message_status=Status.DELIVERED,
-    )
+    await delivered(setup, message_id, "telegram")
     token = await signed_in(setup)
     page = (await setup.client.get(f"/console/messages/{message_id}")).text
     assert 'class="cancel"' not in page
