@@ -11,6 +11,7 @@ CASCADE_DOCS_SCREENSHOT=1 also writes the README's docs/console.png.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,30 @@ def load_prices(stack: Stack) -> None:
     path = stack.tmp / "prices.csv"
     path.write_text(PRICES)
     stack.cli("prices", "load", str(path))
+
+
+def a_chat_answered(stack: Stack) -> None:
+    """An organization owning the Telegram bot (the CLI); a person writes to the bot, and
+    an operator answers through ChatHub's REST API: one chat, Open, answered."""
+    made = re.search(
+        r"organization id: (\d+)",
+        stack.cli("orgs", "create", "Support", "--account", stack.account_id),
+    )
+    assert made, "no organization id"
+    stack.cli("orgs", "bots", made.group(1), stack.tg_bot_id)
+    said = stack.http.post(
+        f"{stack.tg_url}/_sim/users/{ON_TELEGRAM}/say", params={"bot": stack.tg_token, "text": "Hi"}
+    )
+    assert said.json().get("webhook_status") == 200, said.text
+    key = {"X-Authorization-Key": stack.api_key}
+    chats = stack.http.get(f"{stack.api_url}/api/chat/chats", headers=key).json()["items"]
+    assert len(chats) == 1, chats
+    answered = stack.http.post(
+        f"{stack.api_url}/api/chat/{chats[0]['id']}/message",
+        headers=key,
+        json={"textMessage": "Hello, how can we help?", "author": 0},
+    )
+    assert answered.status_code == 200, answered.text
 
 
 def one(driver: webdriver.Chrome, selector: str) -> WebElement:
@@ -177,8 +202,16 @@ def test_sign_in_find_a_message_read_its_timeline_and_the_figures(
     assert avoided == "0.058 EUR"
     screenshot(browser, "6-spend")
 
+    a_chat_answered(stack)
     browser.get(f"{stack.api_url}/console/chats")
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#open-chats"), "the chats page")
+    assert one(browser, "#open-chats").text == "1"
+    assert one(browser, "#first-response").text != "—"  # answered: a time
+    by_status = {
+        row.find_element(By.CSS_SELECTOR, "th").text: row.find_element(By.CSS_SELECTOR, "td").text
+        for row in browser.find_elements(By.CSS_SELECTOR, "table.chats tbody tr")
+    }
+    assert by_status["Open"] == "1"
     screenshot(browser, "7-chats")
 
     # the scheduled one is not final: cancel it from its page
