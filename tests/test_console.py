@@ -1,11 +1,12 @@
-"""The console at /console (SPEC F) in process, on SQLite: signing in with the account's
-login, the session cookie and its CSRF token, each page, and bad input — a wrong
-password or an unknown login (one answer, comparable time), a forged, tampered or
-expired session, a POST without its token, another account's message, a search with SQL
-or markup in it."""
+"""The console at /console (SPEC F) in process, on SQLite and PostgreSQL: signing in
+with the account's login, the session cookie and its CSRF token, each page, and bad
+input — a wrong password or an unknown login (one answer, comparable time), a forged,
+tampered or expired session, a POST without its token, another account's message, a
+search with SQL or markup in it."""
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 import time
@@ -60,20 +61,23 @@ class Setup:
         return message_id
 
 
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD's hash with the real parameters: an unknown login is timed against them."""
+    return Passwords().hash(PASSWORD)
+
+
 @pytest.fixture
-async def setup(sqlite_url: str) -> AsyncIterator[Setup]:
-    clock = ManualClock()
-    store = SqlStore(sqlite_url, clock, sqlite_synchronous="NORMAL", pool_size=4)
+async def setup(store: SqlStore, clock: ManualClock, db_url: str) -> AsyncIterator[Setup]:
+    """The app on each SQL backend (conftest's `store`: SQLite and PostgreSQL)."""
     acme = await make_account(store, "acme")
     other = await make_account(store, "other")
-    passwords = Passwords()  # the real parameters: an unknown login is timed against them
-    await store.set_login(acme.id, LOGIN, passwords.hash(PASSWORD))
-    await store.set_login(other.id, "other-ops", passwords.hash(PASSWORD))
-    app = build_app(settings_for(sqlite_url), clock=clock, store=store)
+    await store.set_login(acme.id, LOGIN, password_hash())
+    await store.set_login(other.id, "other-ops", password_hash())
+    app = build_app(settings_for(db_url), clock=clock, store=store)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://cascade.test") as client:
         yield Setup(store, clock, client, acme, other)
-    await store.close()
 
 
 def csrf_of(page: str) -> str:
