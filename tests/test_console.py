@@ -201,6 +201,16 @@ async def test_a_wrong_password_and_an_unknown_login_get_one_answer_in_comparabl
     assert 1 / 3 < ratio < 3, (wrongs, unknowns)
 
 
+async def test_logins_that_cannot_exist_get_the_same_answer(setup: Setup) -> None:
+    wrong = await sign_in(setup.client, password="not the password")
+    for login in ("nul\x00login", "tab\tlogin", "x" * 201, ""):
+        refused = await sign_in(setup.client, login=login)
+        assert refused.status_code == 401, login
+        assert refused.text == wrong.text, login
+    too_long = await sign_in(setup.client, password="p" * 5_000)
+    assert too_long.text == wrong.text
+
+
 async def test_a_right_password_after_wrong_ones_signs_in(setup: Setup) -> None:
     assert (await sign_in(setup.client, password="nope")).status_code == 401
     assert (await sign_in(setup.client)).status_code == 303
@@ -344,6 +354,7 @@ async def test_search_pages(setup: Setup) -> None:
         '<script>alert("x")</script>',
         '"><img src=x onerror=alert(1)>',
         "%_%",
+        "nul \x00 in it",
     ],
 )
 async def test_a_search_with_sql_or_markup_is_shown_inertly(setup: Setup, typed: str) -> None:
@@ -361,6 +372,19 @@ async def test_a_search_with_sql_or_markup_is_shown_inertly(setup: Setup, typed:
     assert f"<q>{_escaped(typed)}</q>" in shown.text  # … but as the text typed
     # and the table is still there
     assert "order-1" in (await setup.client.get("/console/messages")).text
+
+
+async def test_times_at_the_ends_of_the_calendar_are_times(setup: Setup) -> None:
+    await setup.send(setup.acme, "order-1")
+    await signed_in(setup)
+    for params in (
+        {"since": "0001-01-01T00:00:00+01:00"},
+        {"until": "9999-12-31T23:59:59-01:00"},
+        {"since": "0001-01-01T00:00"},
+    ):
+        page = await setup.client.get("/console/messages", params=params)
+        assert page.status_code == 200, params
+        assert "1 message" in page.text, params
 
 
 def _escaped(text: str) -> str:

@@ -55,11 +55,11 @@ def _instant(typed: str) -> int | None:
     names its offset; epoch ms, or None when it is no time."""
     try:
         at = datetime.fromisoformat(typed)
-    except ValueError:
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return round(at.timestamp() * 1000)
+    except (ValueError, OverflowError):
         return None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return round(at.timestamp() * 1000)
 
 
 def search(
@@ -75,6 +75,8 @@ def search(
         prefix = phone_prefix(typed["phone"])
         if prefix is None:
             problems.append("Phone: digits of an international number, e.g. +38050")
+    if "\x00" in typed["tracking_id"]:  # no tracking id has one (PostgreSQL keeps none)
+        problems.append("Tracking id: a character no tracking id has")
     status = typed["status"] or None
     if status is not None and status not in statuses:
         problems.append("Status: not one of the statuses listed")

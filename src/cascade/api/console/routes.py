@@ -210,7 +210,10 @@ def console_router(console: Console) -> Router:
         login, password = form.get("login", ""), form.get("password", "")
         target = _safe_next(form.get("next"))
         principal = None
-        if 0 < len(login) <= MAX_LOGIN and len(password) <= MAX_PASSWORD:
+        # a login with a control character cannot exist (`security.login_problem`), and
+        # PostgreSQL could not even compare one with a NUL
+        possible = login.isprintable() and 0 < len(login) <= MAX_LOGIN
+        if possible and len(password) <= MAX_PASSWORD:
             try:
                 principal = await c.auth.authenticate_login(login, password)
             except Unauthorized:
