@@ -164,7 +164,13 @@ async def test_a_page_sends_a_stranger_to_sign_in_and_back(setup: Setup) -> None
 
 
 async def test_sign_in_goes_nowhere_but_the_console(setup: Setup) -> None:
-    for target in ("https://evil.test/", "//evil.test/console/", "/console/\\evil", "/api/items"):
+    for target in (
+        "https://evil.test/",
+        "//evil.test/console/",
+        "/console/\\evil",
+        "/api/items",
+        "/console/../api/items",
+    ):
         response = await sign_in(setup.client, next=target)
         assert response.headers["location"] == "/console/messages", target
         await setup.client.post("/console/sign-out", data={"csrf": await _token(setup)})

@@ -111,6 +111,10 @@ class _Refused(Exception):
         self.status, self.title, self.detail = status, title, detail
 
 
+def _no_such_message() -> _Refused:
+    return _Refused(404, "No such message", "This account has no message with that id.")
+
+
 def _page(
     template: str, status: int = 200, cookies: Sequence[Cookie] = (), **context: Any
 ) -> Response[str]:
@@ -135,6 +139,7 @@ def _safe_next(target: str | None) -> str:
         and target.startswith("/console/")
         and not target.startswith("//")
         and "\\" not in target
+        and ".." not in target
         and all(c.isprintable() for c in target)
     ):
         return target
@@ -268,7 +273,7 @@ def console_router(console: Console) -> Router:
             else []
         )
         if not histories:
-            raise _Refused(404, "No such message", "This account has no message with that id.")
+            raise _no_such_message()
         shown = timeline(histories[0])
         answer = request.query_params.get("cancel")  # only ours is shown, never any text
         return _page(
@@ -290,11 +295,11 @@ def console_router(console: Console) -> Router:
         if me is None:  # checked() has refused it already
             raise _SignInFirst(f"{HOME}/{message_id}")
         if "\x00" in message_id:
-            raise _Refused(404, "No such message", "This account has no message with that id.")
+            raise _no_such_message()
         [outcome] = await cancel_messages(c.store, me.account_id, message_ids=[message_id])
         answer = outcome.status
         if answer == "not_found":
-            raise _Refused(404, "No such message", "This account has no message with that id.")
+            raise _no_such_message()
         return _redirect(f"{HOME}/{message_id}?{urlencode({'cancel': answer})}")
 
     # --- figures ------------------------------------------------------------------------
