@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
-from litestar import Litestar
+from litestar import Litestar, Router
 
 from cascade.api.app import Services, create_app
 from cascade.api.auth import Authenticator
@@ -20,6 +20,7 @@ from cascade.api.chathub.hub import Authenticate, Bus, Hub, LocalBus, PgBus, Red
 from cascade.api.chathub.routes import chathub_router
 from cascade.api.chathub.tokens import ChatAuth, ChatPrincipal, Tokens
 from cascade.api.chathub.widget import CorsPolicy, chathub_surface, widget_router
+from cascade.api.console import Console, Sessions, console_router
 from cascade.api.dry_run import DryRun
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
@@ -32,6 +33,7 @@ from cascade.channels.registry import (
     CHAT_CHANNELS,
     CHAT_SOURCES,
     SOURCE_OF_CHANNEL,
+    SPEND_BASELINE,
 )
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
@@ -228,6 +230,36 @@ def build_chat_channels(settings: Settings) -> dict[str, BotChat]:
     return found
 
 
+def baseline_parts(text: str | None) -> int:
+    """How many parts a text takes on the spend baseline's channel (SMS segments)."""
+    return SPEND_BASELINE.parts(Content(text=text or ""))
+
+
+def build_console(
+    settings: Settings, store: SqlStore, clock: Clock, auth: Authenticator, prices: PriceBook
+) -> Router:
+    """The console at /console (SPEC F), signed in with the account's logins."""
+    sessions = Sessions(
+        store,
+        clock,
+        settings.console_secret,
+        settings.console_session_minutes * 60,
+        secure=settings.console_cookie_secure,
+    )
+    return console_router(
+        Console(
+            store=store,
+            auth=auth,
+            clock=clock,
+            sessions=sessions,
+            prices=prices,
+            channels=tuple(spec.name for spec in CHANNELS),
+            baseline_channel=SPEND_BASELINE.name,
+            baseline_parts=baseline_parts,
+        )
+    )
+
+
 def build_app(
     settings: Settings,
     *,
@@ -273,7 +305,8 @@ def build_app(
             if close is not None:
                 await close()
 
-    prices = PriceBook(store, clock)  # one price table per process, read again after a load
+    # one price table per process (dry runs, /bat, the console), read again after a load (D9)
+    prices = PriceBook(store, clock)
     static_senders = provider_accounts(settings)
     route_channels = {
         name: ChannelInfo(BY_NAME[name].limits, window)
@@ -322,6 +355,7 @@ def build_app(
                     widget_router(),
                 ],
             ),
+            build_console(settings, store, clock, auth, prices),
         ],
     )
 

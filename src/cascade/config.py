@@ -55,6 +55,17 @@ class Settings:
     jwt_secret: str | None = None
     company_token_seconds: int = 86_400
     widget_origins: str = "*"
+    console_secret: str | None = None
+    console_session_minutes: int = 480
+    console_secure_cookie: str = "auto"
+
+    @property
+    def console_cookie_secure(self) -> bool:
+        """Whether the console's session cookie is sent over HTTPS only."""
+        flag = self.console_secure_cookie.strip().lower()
+        if flag == "auto":
+            return self.public_url.lower().startswith("https://")
+        return _flag(flag)
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:
@@ -168,6 +179,11 @@ _OWN_FIELDS: Mapping[str, str] = {
     "widget_origins": "origins whose pages may load the operator chat panel and call "
     "ChatHub from the browser (CORS): * for any (the default; tokens are bearer tokens, "
     "never cookies), or a list such as https://crm.example.com,https://portal.example.com",
+    "console_secret": "the key that signs the console's session cookies (at least 32 "
+    "bytes); unset: one is generated and kept in the database, shared by every API process",
+    "console_session_minutes": "how long a console sign-in lasts",
+    "console_secure_cookie": "auto: the console's session cookie is Secure (HTTPS only) "
+    "when the public URL is https; 1 or 0 to say so",
 }
 
 FIELDS: Mapping[str, str] = {

@@ -381,6 +381,7 @@ def _banner(demo: DemoAccount, public: str, host: str, sim_port: int) -> None:
         f"  demo API key: {demo.key}",
         f"  demo login:   {demo.login}  password: {demo.password}  (HTTP Basic on /bat/…, "
         "ChatHub's POST /api/company/get-token)",
+        f"  console:      {public}/console  (sign in with the demo login)",
         f"  ChatHub:      organization {demo.organization_id} owns the demo bots; "
         f"operator id {demo.operator_id}",
         "",

@@ -180,6 +180,17 @@ class MessageListView:
     messages: tuple[MessageView, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    """A message as the console's spend figures read it: its number, its text, and its
+    attempts that the provider took (they have its id; `prices.went_out` says which of
+    them are billed)."""
+
+    phone: str
+    text: str | None
+    attempts: tuple[AttemptView, ...]
+
+
 Step = tuple[int, int, AttemptView]  # (step, started at, the attempt)
 
 

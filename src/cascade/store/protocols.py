@@ -4,7 +4,8 @@
   registration, bots' webhooks, health), `IntakeStore` (intake: messages and variables),
   `AccountStore` (authentication, and the administration of accounts and credentials),
   `PriceStore` (the price table, loaded by the command line), `ChatStore` (ChatHub's
-  organizations and operators, and the installation's shared secrets);
+  organizations and operators, and the installation's shared secrets), `ConsoleStore`
+  (the console's search and a period's figures);
 - the engine: `EngineStore` (the worker: claims, transitions, send intents, kept reports,
   senders and contacts), `InboundStore` (what webhooks and sessions learnt: reports,
   contacts, survey answers, incoming messages), `CallbackStore` (the webhook dispatcher).
@@ -43,6 +44,7 @@ from cascade.domain.chats import (
 )
 from cascade.domain.delivery import Verdict
 from cascade.domain.events import BotChatMessage, ChatMessageStatus, DeliveryReport, InboundMessage
+from cascade.domain.funnel import StepCount
 from cascade.domain.prices import PriceTable
 from cascade.domain.records import (
     AttemptChange,
@@ -52,6 +54,8 @@ from cascade.domain.records import (
     SenderRow,
     Transition,
 )
+from cascade.domain.search import MessagePage, MessageQuery
+from cascade.domain.series import BucketRow
 from cascade.domain.timeline import MessageHistory
 from cascade.domain.variables import VariableKey
 from cascade.store.base import (
@@ -63,6 +67,7 @@ from cascade.store.base import (
     MessageListView,
     MessageView,
     NewMessage,
+    SpendRow,
     StoredIncoming,
 )
 
@@ -214,6 +219,31 @@ class PriceStore(Protocol):
 
     async def price_version(self) -> int:
         """The current table's version, cheaply: each load's is greater (0: none yet)."""
+
+
+class ConsoleStore(Protocol):
+    """What the console (SPEC F) reads of an account's messages: a search, and the figures
+    of a period (its messages accepted at or after `since_ms` and before `until_ms`)."""
+
+    async def search_messages(self, account_id: str, query: MessageQuery) -> MessagePage:
+        """The account's messages that match every filter of `query`, the latest accepted
+        first (ties by id, descending), one page of them, with how many match in all."""
+
+    async def step_counts(self, account_id: str, since_ms: int, until_ms: int) -> list[StepCount]:
+        """The steps of the period's messages, by channel and status: attempt rows, and
+        steps passed over at once (kept on the message) counted apart (`passed_over`)."""
+
+    async def spend_rows(self, account_id: str, since_ms: int, until_ms: int) -> list[SpendRow]:
+        """The period's messages that have an attempt the provider took (with its id),
+        each with those attempts only, in no particular order."""
+
+    async def throughput(
+        self, account_id: str, since_ms: int, until_ms: int, size_ms: int
+    ) -> list[BucketRow]:
+        """The period cut in buckets of `size_ms` from `since_ms`: per bucket that had
+        any, the messages accepted in it, and the messages whose confirmation (a
+        `delivered` or `read` attempt's end) came in it with the sum and the largest of
+        their latencies (confirmation minus the later of acceptance and schedule)."""
 
 
 class ChatStore(Protocol):
@@ -413,6 +443,14 @@ class CallbackStore(Protocol):
 
 
 class Store(
-    AccountStore, IntakeStore, ApiStore, PriceStore, ChatStore, EngineStore, CallbackStore, Protocol
+    AccountStore,
+    IntakeStore,
+    ApiStore,
+    PriceStore,
+    ChatStore,
+    ConsoleStore,
+    EngineStore,
+    CallbackStore,
+    Protocol,
 ):
     """Every consumer's part in one: what each implementation (SqlStore, MemoryStore) is."""

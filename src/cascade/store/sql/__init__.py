@@ -18,7 +18,8 @@
 - `ledger`: claims, transitions and send intents (over `reports` and `verification`);
 - `prices`: the price table, replaced whole by each load, with its version;
 - `conversations`: ChatHub's chats, their messages and media; operators' status changes;
-- `chats`: ChatHub's organizations, their bots and operators; the installation's secrets.
+- `chats`: ChatHub's organizations, their bots and operators; the installation's secrets;
+- `console`: the console's reads: a message search and a period's figures.
 
 SQLite's writer runtime (thread, lock file, GIL switch) is `cascade.store.sqlite_runtime`.
 """
@@ -29,6 +30,7 @@ from cascade.store.sql.accounts import Accounts
 from cascade.store.sql.callbacks import Callbacks
 from cascade.store.sql.cancel import Cancels
 from cascade.store.sql.chats import Chats
+from cascade.store.sql.console import ConsoleReads
 from cascade.store.sql.contacts import Contacts
 from cascade.store.sql.conversations import Conversations
 from cascade.store.sql.database import async_url
@@ -53,6 +55,7 @@ class SqlStore(
     Prices,
     Conversations,
     Chats,
+    ConsoleReads,
 ):
     """Everything the store does, over SQLite or PostgreSQL (see the modules)."""
 

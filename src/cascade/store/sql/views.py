@@ -14,7 +14,7 @@ from cascade.store.base import AttemptView, MessageListView, MessageView, Step, 
 from cascade.store.sql.database import Database
 
 _m = t.messages.c
-_VIEW_COLUMNS = (
+VIEW_COLUMNS = (
     _m.id,
     _m.tracking_id,
     _m.status,
@@ -54,12 +54,12 @@ class Views(Database):
         async with self._read() as conn:
             row = (
                 await conn.execute(
-                    sa.select(*_VIEW_COLUMNS).where(where, _m.account_id == account_id)
+                    sa.select(*VIEW_COLUMNS).where(where, _m.account_id == account_id)
                 )
             ).first()
             if row is None:
                 return None
-            [view] = await _views(conn, [row])
+            [view] = await message_views(conn, [row])
         return view
 
     async def messages_by_id(self, message_ids: Collection[str]) -> list[MessageView]:
@@ -67,9 +67,9 @@ class Views(Database):
             return []
         async with self._read() as conn:
             rows = list(
-                await conn.execute(sa.select(*_VIEW_COLUMNS).where(_m.id.in_(list(message_ids))))
+                await conn.execute(sa.select(*VIEW_COLUMNS).where(_m.id.in_(list(message_ids))))
             )
-            return await _views(conn, rows)
+            return await message_views(conn, rows)
 
     async def message_list(
         self, account_id: str, list_id: int, offset: int, limit: int
@@ -95,14 +95,14 @@ class Views(Database):
             ).scalar_one()
             rows = list(
                 await conn.execute(
-                    sa.select(*_VIEW_COLUMNS)
+                    sa.select(*VIEW_COLUMNS)
                     .where(_m.list_id == list_id, _m.account_id == account_id)
                     .order_by(_m.created_at, _m.id)
                     .offset(offset)
                     .limit(limit)
                 )
             )
-            views = await _views(conn, rows)
+            views = await message_views(conn, rows)
         return MessageListView(list_id, int(created_at), int(total), tuple(views))
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
@@ -115,7 +115,7 @@ class Views(Database):
         return str(url)
 
 
-async def _views(conn: AsyncConnection, rows: Sequence[Any]) -> list[MessageView]:
+async def message_views(conn: AsyncConnection, rows: Sequence[Any]) -> list[MessageView]:
     """The messages' views from their rows: their attempts and clicks in one query each."""
     if not rows:
         return []
