@@ -162,3 +162,21 @@ def test_webhooks_of_both_surfaces_delivered_or_owed() -> None:
 def test_a_verified_code() -> None:
     h = history(verified_at_ms=T0 + 30_000)
     assert [e.text for e in timeline(h).entries][-1] == "code verified"
+
+
+def test_a_message_cancelled_before_its_time_was_never_due() -> None:
+    h = history(
+        scheduled_at_ms=T0 + 60_000,
+        status="cancelled",
+        reason="CANCELLED",
+        channel=None,
+        updated_at_ms=T0 + 1_000,
+    )
+    assert [e.kind for e in timeline(h).entries] == [EntryKind.ACCEPTED, EntryKind.FINAL]
+    # one that waited for its time and then ended is shown due
+    later = msgspec.structs.replace(h, status="expired", updated_at_ms=T0 + 90_000)
+    assert [e.kind for e in timeline(later).entries] == [
+        EntryKind.ACCEPTED,
+        EntryKind.SCHEDULED,
+        EntryKind.FINAL,
+    ]

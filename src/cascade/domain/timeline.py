@@ -162,10 +162,14 @@ def timeline(history: MessageHistory) -> Timeline:
             f"accepted ({h.surface} API, {h.route} route, {h.message_type})",
         )
     ]
-    if h.scheduled_at_ms is not None and h.scheduled_at_ms > h.created_at_ms:
-        entries.append(
-            TimelineEntry(h.scheduled_at_ms, EntryKind.SCHEDULED, "due (the time asked for)")
-        )
+    due = h.scheduled_at_ms
+    # a message cancelled (or expired) before the time asked for never was due
+    if (
+        due is not None
+        and due > h.created_at_ms
+        and not (is_final(h.status) and h.updated_at_ms < due)
+    ):
+        entries.append(TimelineEntry(due, EntryKind.SCHEDULED, "due (the time asked for)"))
     entries.extend(_skip(s) for s in h.skipped)
     for attempt in h.attempts:
         entries.extend(_attempt(attempt))
