@@ -298,7 +298,14 @@ def build_app(
                 CorsPolicy.of(settings.widget_origins),
                 [
                     chathub_router(
-                        services, store, chat_auth, settings.company_token_seconds, conversations
+                        services,
+                        store,
+                        chat_auth,
+                        settings.company_token_seconds,
+                        conversations,
+                        public_media_rate=Rate(
+                            settings.public_media_rate, settings.public_media_burst
+                        ),
                     ),
                     hub_router(hub),
                     widget_router(),

@@ -53,6 +53,10 @@ class Settings:
     jwt_secret: str | None = None
     company_token_seconds: int = 86_400
     widget_origins: str = "*"
+    # an operator's upload at its public URL (Viber fetches it): per client address
+    public_media_rate: float = 5.0
+    public_media_burst: int = 20
+    widget_demo: bool = False
 
     @property
     def enabled_channels(self) -> tuple[str, ...]:
@@ -158,6 +162,11 @@ _OWN_FIELDS: Mapping[str, str] = {
     "widget_origins": "origins whose pages may load the operator chat panel and call "
     "ChatHub from the browser (CORS): * for any (the default; tokens are bearer tokens, "
     "never cookies), or a list such as https://crm.example.com,https://portal.example.com",
+    "public_media_rate": "requests/s one client address may make for operators' uploads at "
+    "their public URL (/api/chat/media/public/…, which Viber fetches); more is 429",
+    "public_media_burst": "burst of those requests per client address",
+    "widget_demo": "1: serve the operator chat panel's demo page at /widget/demo (a "
+    "sign-in form for a company login); `cascade up` turns it on",
 }
 
 FIELDS: Mapping[str, str] = {

@@ -10,6 +10,9 @@
 | GET | `/api/chat/{chatId}/media/{mediaId}` | a media's bytes (authenticated as the rest) |
 | GET | `/api/chat/media/public/{token}/{name}` | an operator's upload, for Viber to fetch |
 
+The public media URL takes no credentials; each client address may fetch at the rate
+`CASCADE_PUBLIC_MEDIA_RATE` / `_BURST` allow (429 with Retry-After above it).
+
 `GET /api/chat/chats` filters: `page` (1), `per_page` (20, at most 100), `search` (the
 person's name, phone or address, the theme, the messages' text), `source` (1 Viber bot,
 2 Telegram), `date` (a day `2026-01-31` or an instant; once: that day, or from that
@@ -64,12 +67,18 @@ from cascade.domain.chats import (
 AnyRequest = Request[Any, Any, Any]
 Admit = Callable[[AnyRequest], Awaitable[ChatPrincipal]]
 BodyOf = Callable[[AnyRequest], Awaitable[Any]]
+Guard = Callable[[AnyRequest], Awaitable[None]]
 
 MESSAGES_PER_PAGE = 50
 _INLINE = ("image/", "audio/", "video/")
 
 
-def chat_routes(c: Conversations, admit: Admit, body_of: BodyOf) -> list[HTTPRouteHandler]:
+def chat_routes(
+    c: Conversations, admit: Admit, body_of: BodyOf, public_throttle: Guard
+) -> list[HTTPRouteHandler]:
+    """The routes; `public_throttle` refuses (429) a client address over its rate for the
+    public media URL, before the token is looked up, so guessing tokens is slow too."""
+
     @get("/chat/chats")
     async def list_chats(request: AnyRequest) -> Response[bytes]:
         principal = await admit(request)
@@ -147,7 +156,10 @@ def chat_routes(c: Conversations, admit: Admit, body_of: BodyOf) -> list[HTTPRou
         return _serve(stored, private=True)
 
     @get("/chat/media/public/{token:str}/{name:str}")
-    async def public_media(token: FromPath[str], name: FromPath[str]) -> Response[bytes]:
+    async def public_media(
+        request: AnyRequest, token: FromPath[str], name: FromPath[str]
+    ) -> Response[bytes]:
+        await public_throttle(request)
         stored = await c.store.public_chat_media(token) if len(token) <= 64 else None
         if stored is None:
             raise ChatError(404, "No such media")
