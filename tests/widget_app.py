@@ -113,6 +113,7 @@ class WidgetCascade:
                 return OperatorOnHub(principal)
             return await by_key(token)
 
+        self.store = store  # the server's own: for tests to seed chats on its loop
         self.hub = build_hub(self.settings, clock, authenticate)
         self.app = build_app(self.settings, clock=clock, store=store, hub=self.hub)
         self.loop: asyncio.AbstractEventLoop | None = None

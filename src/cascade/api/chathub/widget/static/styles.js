@@ -26,6 +26,9 @@ header { display: flex; justify-content: space-between; align-items: center;
   white-space: nowrap; font-size: 13px; }
 .chat .meta { grid-column: 1 / -1; display: flex; gap: 8px; font-size: 11px; color: #8a92a6; }
 .empty { padding: 12px; color: #8a92a6; }
+.more-chats, .older { display: block; width: 100%; padding: 6px; border: 0; font: inherit;
+  font-size: 13px; background: #f3f5f9; color: #2f6fed; cursor: pointer; }
+.more-chats[hidden], .older[hidden] { display: none; }
 .conversation { flex: 1; display: flex; flex-direction: column; min-width: 0; }
 .conversation-head { display: flex; justify-content: space-between; align-items: center;
   padding: 8px 12px; border-bottom: 1px solid #e3e6ed; }
