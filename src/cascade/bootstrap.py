@@ -20,6 +20,7 @@ from cascade.api.chathub.hub import Authenticate, Bus, Hub, LocalBus, PgBus, Red
 from cascade.api.chathub.routes import chathub_router
 from cascade.api.chathub.tokens import ChatAuth, ChatPrincipal, Tokens
 from cascade.api.chathub.widget import CorsPolicy, chathub_surface, widget_router
+from cascade.api.chathub.widget.demo import demo_router
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
@@ -309,6 +310,7 @@ def build_app(
                     ),
                     hub_router(hub),
                     widget_router(),
+                    *([demo_router(settings.demo_login)] if settings.widget_demo else []),
                 ],
             ),
         ],

@@ -79,6 +79,7 @@ class OperatorChatPanel extends HTMLElement {
     this.chatPage = 0; // the chat list's pages loaded, from the first
     this.chatTotal = null;
     this.oldestPage = 1; // the open conversation's oldest page loaded
+    this.announced = new Set(); // ids of the messages the hub announced
     this.root = this.attachShadow({ mode: "open" });
     this.build();
   }
@@ -293,7 +294,10 @@ class OperatorChatPanel extends HTMLElement {
   }
 
   chatCreated(dto) {
-    this.upsertChat(chatFrom(dto));
+    const known = this.chats.has(key(chatFrom(dto).id));
+    const chat = this.upsertChat(chatFrom(dto));
+    // its count holds the message(s) it began with, whose ReceiveMessage comes next
+    if (!known) chat.precounted = chat.countUnread;
     this.renderChats();
   }
 
@@ -398,8 +402,14 @@ class OperatorChatPanel extends HTMLElement {
     }
     chat.lastMessageAt = message.createdAt;
     chat.preview = message.text || (message.media ? `[${message.media.name ?? "attachment"}]` : "");
+    // a message is counted once: its media's ReceiveMediaMessage follows its ReceiveMessage
+    const fresh = message.id === null || !this.announced.has(key(message.id));
+    if (message.id !== null) this.announced.add(key(message.id));
     if (this.selected === key(message.chatId)) this.addMessage(message);
-    else if (message.author !== OPERATOR) chat.countUnread = (chat.countUnread ?? 0) + 1;
+    else if (message.author !== OPERATOR && fresh) {
+      if (chat.precounted > 0) chat.precounted -= 1;
+      else chat.countUnread = (chat.countUnread ?? 0) + 1;
+    }
     this.renderChats();
   }
 
