@@ -9,31 +9,17 @@ import httpx
 
 from cascade.bootstrap import build_app
 from cascade.clock import ManualClock
-from cascade.domain.chats import NewMedia
-from cascade.domain.events import BotChatMessage, ChatContent
-from cascade.security import hash_secret
 from cascade.store.sql import SqlStore
+from tests.chat_seed import PNG, chat_with_upload
 from tests.conftest import test_settings as app_settings
 from tests.test_api_chathub_tokens import assert_problem, company
-
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 
 async def public_path(store: SqlStore) -> str:
     """The public path of an operator's upload in a new chat."""
     acme = await company(store, "acme")
-    token = "7000000001:test-token"
-    bot = await store.add_bot(acme.account.id, "telegram", token, hash_secret(token))
-    await store.attach_bots(acme.account.id, acme.org.id, [bot])
-    said = BotChatMessage("telegram", bot, "1001", "m1", 0, ChatContent.TEXT, "Hi")
-    [arrival] = await store.record_chat_messages([said])
-    assert arrival is not None
-    upload = await store.add_operator_message(
-        acme.account.id, arrival.chat.id, "", NewMedia("a.png", "image/png", PNG)
-    )
-    assert upload is not None
-    assert upload.message.media is not None
-    return f"/api/chat/media/public/{upload.message.media.token}/a.png"
+    seeded = await chat_with_upload(store, acme.account.id, acme.org.id, "7000000001:test")
+    return seeded.public_path
 
 
 def client_at(app: object, address: str) -> httpx.AsyncClient:

@@ -367,9 +367,7 @@ async def _serving(servers: list[_EmbeddedServer]) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _banner(
-    demo: DemoAccount, settings: Settings, public: str, host: str, sim_port: int
-) -> None:
+def _banner(demo: DemoAccount, settings: Settings, public: str, host: str, sim_port: int) -> None:
     send = f"{public}/api/CascadeMessage/send_message/async"
     where = [f"{d.simulator} {host}:{port}" for _, d, port in demo_channels(sim_port)]
     lines = [

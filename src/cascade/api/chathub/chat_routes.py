@@ -30,6 +30,7 @@ and video as an attachment. Reading a chat's messages marks it read (`countUnrea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -49,7 +50,13 @@ from cascade.api.chathub.conversations import (
 )
 from cascade.api.chathub.tokens import ChatPrincipal
 from cascade.api.chathub.wire import (
+    CHATS_PER_PAGE,
     ENCODER,
+    MAX_PAGE,
+    MAX_SEARCH,
+    MESSAGES_PER_PAGE,
+    PHONE_QUERY_PATTERN,
+    TG_USER_ID_PATTERN,
     ChatError,
     fields_of,
     id_field,
@@ -69,7 +76,6 @@ Admit = Callable[[AnyRequest], Awaitable[ChatPrincipal]]
 BodyOf = Callable[[AnyRequest], Awaitable[Any]]
 Guard = Callable[[AnyRequest], Awaitable[None]]
 
-MESSAGES_PER_PAGE = 50
 _INLINE = ("image/", "audio/", "video/")
 
 
@@ -115,7 +121,7 @@ def chat_routes(
     async def messages(request: AnyRequest, chat_id: FromPath[str]) -> Response[bytes]:
         principal = await admit(request)
         chat = await c.visible_chat(principal, _path_id(chat_id))
-        page = _int_param(request, "page", 1, 1, 10**9)
+        page = _int_param(request, "page", 1, 1, MAX_PAGE)
         per_page = _int_param(request, "per_page", MESSAGES_PER_PAGE, 1, MAX_PER_PAGE)
         found = await c.store.chat_messages(principal.account.id, chat.id, page, per_page)
         if found is None:
@@ -255,8 +261,8 @@ def _chat_query(
     request: AnyRequest, principal: ChatPrincipal, sources: Mapping[str, int]
 ) -> ChatQuery:
     params = request.query_params
-    page = _int_param(request, "page", 1, 1, 10**9)
-    per_page = _int_param(request, "per_page", 20, 1, MAX_PER_PAGE)
+    page = _int_param(request, "page", 1, 1, MAX_PAGE)
+    per_page = _int_param(request, "per_page", CHATS_PER_PAGE, 1, MAX_PER_PAGE)
     channel = None
     raw_source = params.get("source")
     if raw_source:
@@ -282,17 +288,17 @@ def _chat_query(
             raise ChatError(400, "the first date is after the second", "date")
     address = params.get("tg_user_id") or None
     if address is not None:
-        if not address.lstrip("-").isdigit() or len(address) > 20:
+        if re.fullmatch(TG_USER_ID_PATTERN, address) is None:
             raise ChatError(400, "tg_user_id must be a Telegram chat id (a number)", "tg_user_id")
         if channel not in (None, "telegram"):
             raise ChatError(400, "tg_user_id names a Telegram chat: source must be 2", "source")
         channel = "telegram"
     phone = params.get("phone") or None
     if phone is not None:
-        digits = phone.strip().lstrip("+")  # an unescaped + arrives as a space
-        if not digits.isdigit() or not 6 <= len(digits) <= 15:
+        found = re.fullmatch(PHONE_QUERY_PATTERN, phone)
+        if found is None:
             raise ChatError(400, "phone must be an E.164 number, e.g. +380501234567", "phone")
-        phone = "+" + digits
+        phone = "+" + found.group(1)
     status = None
     if params.get("status"):
         status = _chat_status(params["status"], "status")
@@ -305,8 +311,8 @@ def _chat_query(
     if params.get("operatorId"):
         operator_id = query_id(params["operatorId"], "operatorId")
     search = (params.get("search") or "").strip() or None
-    if search is not None and len(search) > 200:
-        raise ChatError(400, "search is longer than 200 characters", "search")
+    if search is not None and len(search) > MAX_SEARCH:
+        raise ChatError(400, f"search is longer than {MAX_SEARCH} characters", "search")
     return ChatQuery(
         organization_ids=principal.organization_ids,
         include_unowned=principal.is_company,

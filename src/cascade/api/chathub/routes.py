@@ -54,6 +54,7 @@ from cascade.api.chathub.tokens import (
 )
 from cascade.api.chathub.wire import (
     ENCODER,
+    MAX_SYNCHRONIZE,
     PROBLEM_JSON,
     ChatError,
     TokenOut,
@@ -81,7 +82,6 @@ log = logging.getLogger(__name__)
 
 AnyRequest = Request[Any, Any, Any]
 
-MAX_SYNCHRONIZE = 1_000  # operators in one synchronize request
 BAD_LOGIN = "Invalid login or password"  # an unknown login and a wrong password alike
 COMPANY_ONLY = "This call needs a company token or the account's API key"
 
