@@ -47,6 +47,12 @@ Schema = dict[str, Any]
 PREFIX = "Chat"
 _REF = "#/components/schemas/"
 _ID: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+_ID_IN_BODY: Schema = {**_ID, "description": 'a JSON integer: 1, not 1.0 or "1"'}
+# a name: something besides blanks, and no control characters (`domain.chats`)
+_NAME_PATTERN = r"^[^\u0000-\u001f\u007f]*[^\s\u0000-\u001f\u007f][^\u0000-\u001f\u007f]*$"
+_MEDIA_NAME_PATTERN = (
+    r"^[^\u0000-\u001f\u007f/\\\"]*[^\s\u0000-\u001f\u007f/\\\"][^\u0000-\u001f\u007f/\\\"]*$"
+)
 _COMPANY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 _STATUSES = "0 New, 1 Open, 2 Waiting, 3 OnPause, 4 Closed"
 
@@ -84,7 +90,7 @@ def schemas() -> dict[str, Schema]:
         ),
         "OperatorTokenRequest": _obj(
             {
-                "id": _ID,
+                "id": _ID_IN_BODY,
                 "expiresAt": {
                     "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
                     "description": "ISO 8601 (UTC when it has no offset); in the future and "
@@ -99,9 +105,14 @@ def schemas() -> dict[str, Schema]:
             "maxItems": MAX_SYNCHRONIZE,
             "items": _obj(
                 {
-                    "organizationId": _ID,
-                    "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX},
-                    "id": {"anyOf": [_ID, {"type": "null"}]},
+                    "organizationId": _ID_IN_BODY,
+                    "name": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": NAME_MAX,
+                        "pattern": _NAME_PATTERN,
+                    },
+                    "id": {"anyOf": [_ID_IN_BODY, {"type": "null"}]},
                 },
                 ("organizationId", "name"),
             ),
@@ -109,7 +120,7 @@ def schemas() -> dict[str, Schema]:
         },
         "OperatorStatusChange": _obj(
             {
-                "id": _ID,
+                "id": _ID_IN_BODY,
                 "status": {
                     "type": "integer",
                     "enum": [int(s) for s in OperatorStatus],
@@ -118,7 +129,7 @@ def schemas() -> dict[str, Schema]:
             },
             ("id", "status"),
         ),
-        "ChatStatusChange": _obj({"id": _ID, "status": status}, ("id", "status")),
+        "ChatStatusChange": _obj({"id": _ID_IN_BODY, "status": status}, ("id", "status")),
         "OperatorMessage": _obj(
             {
                 "textMessage": {"type": ["string", "null"]},
@@ -131,6 +142,7 @@ def schemas() -> dict[str, Schema]:
                                     "type": "string",
                                     "minLength": 1,
                                     "maxLength": MEDIA_NAME_MAX,
+                                    "pattern": _MEDIA_NAME_PATTERN,
                                 },
                                 "format": {
                                     "type": ["string", "null"],
