@@ -33,6 +33,7 @@ from cascade.domain.chats import (
     ChatStatus,
     NewMedia,
     Operator,
+    OperatorChange,
     OperatorStatus,
     OperatorSync,
     Organization,
@@ -234,10 +235,11 @@ class ChatStore(Protocol):
 
     async def set_operator_status(
         self, account_id: str, operator_id: int, status: OperatorStatus
-    ) -> Operator | None:
+    ) -> OperatorChange | None:
         """Set an operator's status and, in the same transaction, place its organization's
-        chats as `cascade.domain.chats.placements_after` says; None: the account has no
-        such operator."""
+        chats as `cascade.domain.chats.placements_after` says: the operator, and the chats
+        placed as they are now (the oldest first); None: the account has no such
+        operator."""
 
     # --- chats (SPEC E3) ---------------------------------------------------------------
 

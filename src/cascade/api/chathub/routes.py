@@ -8,7 +8,7 @@
 | GET | `/api/operator?organizationId=` | a company (all), an operator (its own organization's) |
 | POST | `/api/operator/get-token` | a company |
 | POST | `/api/operator/synchronize` | a company |
-| POST | `/api/operator/status` | a company (the operator's chats are placed anew) |
+| POST | `/api/operator/status` | a company (its chats placed anew; each told as `ChatCreated`) |
 | … | `/api/chat/…` | chats and messages: `cascade.api.chathub.chat_routes` |
 
 "A company" is a company token or the account's API key (`X-Authorization-Key`). A
@@ -258,8 +258,10 @@ def chathub_router(
         changed = await store.set_operator_status(principal.account.id, operator_id, status)
         if changed is None:
             raise ChatError(404, "No such operator", "id")
+        if conversations is not None:
+            await conversations.announce_placed(changed.placed)
         visible = await visible_organizations(principal)
-        return Response(ENCODER.encode(operator_out(changed, visible)), media_type=JSON)
+        return Response(ENCODER.encode(operator_out(changed.operator, visible)), media_type=JSON)
 
     return Router(
         "/api",
