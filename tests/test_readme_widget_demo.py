@@ -105,6 +105,8 @@ def test_the_readme_walkthrough_of_the_demo_page(tmp_path: Path) -> None:
             panel.one("textarea.reply-text").send_keys(reply + "\n")  # Enter sends
             [sent] = wait(driver, lambda _: panel.sent_replies(), "the reply marked sent")
             assert sent.find_element(By.CSS_SELECTOR, ".text").text == reply
+            shown = [m.find_element(By.CSS_SELECTOR, ".text").text for m in panel.messages()]
+            assert shown == [said, reply]  # the reply below what it answers
             panel.screenshot("readme-demo-page")
             got = json.loads(sh(live(received)))
             assert got[-1]["text"] == reply, got

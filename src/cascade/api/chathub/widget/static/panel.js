@@ -48,6 +48,11 @@ function messageFrom(raw) {
   };
 }
 
+function instant(iso) {
+  const at = Date.parse(iso ?? "");
+  return Number.isNaN(at) ? Infinity : at;
+}
+
 function itemsOf(loaded) {
   return Array.isArray(loaded) ? loaded : loaded?.items ?? [];
 }
@@ -449,11 +454,14 @@ class OperatorChatPanel extends HTMLElement {
     return entry;
   }
 
+  // By time, as instants: the server writes whole seconds ("…:12Z"), a reply being sent
+  // has the browser's milliseconds ("…:12.345Z"), and as text the two sort the wrong way.
+  // A message of the same instant goes after those already shown.
   placeInOrder(entry) {
-    const at = entry.message.createdAt;
+    const at = instant(entry.message.createdAt);
     let before = null;
     for (const other of this.list.children) {
-      if (other.dataset.createdAt > at) { before = other; break; }
+      if (instant(other.dataset.createdAt) > at) { before = other; break; }
     }
     this.list.insertBefore(entry.el, before);
     this.list.scrollTop = this.list.scrollHeight;
@@ -521,6 +529,11 @@ class OperatorChatPanel extends HTMLElement {
       entry.message = { ...entry.message, id: message.id, status: message.status ?? 1 };
       for (const [local, other] of this.messages) if (other === entry) this.messages.delete(local);
       this.messages.set(key(message.id), entry);
+      if (typeof result.createdAt === "string") { // the server's time, not this browser's
+        entry.message.createdAt = result.createdAt;
+        entry.el.dataset.createdAt = result.createdAt;
+        this.placeInOrder(entry);
+      }
     } else {
       entry.message.status = entry.message.status || 1;
     }

@@ -1,7 +1,7 @@
 // The panel's look, inside its shadow root (the page's CSS neither leaks in nor out).
 
 export const CSS = `
-:host { display: block; font: 14px/1.4 system-ui, sans-serif; color: #1d2330; }
+:host { display: block; height: 100%; font: 14px/1.4 system-ui, sans-serif; color: #1d2330; }
 .panel { display: flex; flex-direction: column; height: 100%; min-height: 420px;
   border: 1px solid #d6dae3; border-radius: 8px; overflow: hidden; background: #fff; }
 header { display: flex; justify-content: space-between; align-items: center;
