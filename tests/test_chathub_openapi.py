@@ -134,6 +134,13 @@ async def test_answers_have_the_documented_status_and_shape(
              {"json": {"id": acme.operator.id, "status": 7}, "headers": key}),
             ("/api/chat/chats", "get", "/api/chat/chats?search=Hi&status=0", {"headers": key}),
             ("/api/chat/chats", "get", "/api/chat/chats?per_page=101", {"headers": key}),
+            # a NUL no database text holds: 400, not the store's fault (PostgreSQL)
+            ("/api/chat/chats", "get", "/api/chat/chats?search=a%00b", {"headers": key}),
+            ("/api/company/get-token", "post", "/api/company/get-token",
+             {"json": {"login": "a\x00b", "password": "x"}}),
+            ("/api/chat/{chatId}/message", "post", f"/api/chat/{chat}/message",
+             {"json": {"textMessage": "a\x00b"}, "headers": key}),
+            ("/api/chat/media/public/{token}/{name}", "get", "/api/chat/media/public/a%00b/x", {}),
             ("/api/chat/status", "put", "/api/chat/status",
              {"json": {"id": chat, "status": 1}, "headers": key}),
             ("/api/chat/{chatId}/messages", "get", f"/api/chat/{chat}/messages", {"headers": key}),
@@ -156,6 +163,7 @@ async def test_answers_have_the_documented_status_and_shape(
             seen.add((path, method))
             statuses.add(response.status_code)
         assert {200, 204, 400, 401, 404, 415} <= statuses
+        assert 503 not in statuses
         every = {(p, m) for p, ops in DOCUMENT["paths"].items() if CHATHUB.match(p) for m in ops}
         assert seen == every  # each operation answered at least once
 

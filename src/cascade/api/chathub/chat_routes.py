@@ -77,6 +77,7 @@ BodyOf = Callable[[AnyRequest], Awaitable[Any]]
 Guard = Callable[[AnyRequest], Awaitable[None]]
 
 _INLINE = ("image/", "audio/", "video/")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a public media token (URL-safe base64)
 
 
 def chat_routes(
@@ -166,7 +167,7 @@ def chat_routes(
         request: AnyRequest, token: FromPath[str], name: FromPath[str]
     ) -> Response[bytes]:
         await public_throttle(request)
-        stored = await c.store.public_chat_media(token) if len(token) <= 64 else None
+        stored = await c.store.public_chat_media(token) if _TOKEN.fullmatch(token) else None
         if stored is None:
             raise ChatError(404, "No such media")
         return _serve(stored, private=False)
@@ -313,6 +314,8 @@ def _chat_query(
     search = (params.get("search") or "").strip() or None
     if search is not None and len(search) > MAX_SEARCH:
         raise ChatError(400, f"search is longer than {MAX_SEARCH} characters", "search")
+    if search is not None and "\x00" in search:  # no database text holds one (PostgreSQL)
+        raise ChatError(400, "search cannot contain a NUL character", "search")
     return ChatQuery(
         organization_ids=principal.organization_ids,
         include_unowned=principal.is_company,

@@ -173,6 +173,7 @@ _MEANING = {
     404: "no such thing, or not one the caller may see",
     413: "body over the size limit, or media over 20 MB",
     415: "Content-Type is not application/json",
+    409: "the chat's channel is not enabled on this installation",
     429: "rate limit exceeded; see Retry-After",
     500: "server fault",
     503: "the database cannot be reached; see Retry-After",
@@ -329,7 +330,7 @@ def paths() -> dict[str, Any]:
                     _param(
                         "search",
                         "query",
-                        {"type": "string", "maxLength": MAX_SEARCH},
+                        {"type": "string", "maxLength": MAX_SEARCH, "pattern": "^[^\\u0000]*$"},
                         "in the person's name, phone or address, the theme, the messages "
                         "(blanks around it are ignored)",
                     ),
@@ -405,7 +406,7 @@ def paths() -> dict[str, Any]:
                 "requestBody": _body("OperatorMessage"),
                 "responses": {
                     "200": _ok("the stored message and its status", _ref("MessageOut")),
-                    **_errors(*_POSTED, *_READ),
+                    **_errors(*_POSTED, *_READ, 409),
                 },
             }
         },
