@@ -150,6 +150,7 @@ def schemas() -> dict[str, Schema]:
                                 },
                                 "dataBase64": {
                                     "type": "string",
+                                    "pattern": "\\S",
                                     "description": "base64 (or a data: URL); decoded, at most "
                                     f"{MAX_MEDIA_BYTES} bytes (413 above)",
                                 },
