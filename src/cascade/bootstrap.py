@@ -334,11 +334,10 @@ def build_chat_auth(
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    """Every logger's lines to stderr, as CASCADE_LOG_LEVEL and CASCADE_LOG_FORMAT say."""
+    from cascade import logs
+
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def asgi_app() -> Litestar:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from cascade.channels.registry import CHANNELS
 from cascade.channels.spec import ChannelSpec, setting_fields, setting_help
+from cascade.logs import FORMATS as LOG_FORMATS
 
 S = TypeVar("S")
 
@@ -41,6 +42,7 @@ class Settings:
     demo_login: str = "demo"
     demo_password: str | None = None
     log_level: str = "info"
+    log_format: str = "text"
     channels: str = field(default_factory=lambda: ",".join(DEFAULT_CHANNELS))
     # each channel's own settings (its spec's `settings`), by channel name
     channel_settings: Mapping[str, Any] = field(default_factory=_channel_defaults)
@@ -57,6 +59,12 @@ class Settings:
     public_media_rate: float = 5.0
     public_media_burst: int = 20
     widget_demo: bool = False
+
+    def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(
+                f"CASCADE_LOG_FORMAT must be {' or '.join(LOG_FORMATS)}: {self.log_format!r}"
+            )
 
     @property
     def enabled_channels(self) -> tuple[str, ...]:
@@ -142,6 +150,8 @@ _OWN_FIELDS: Mapping[str, str] = {
     "the core SMSBAT API",
     "demo_password": "that login's password (else generated, and printed, at every `up`)",
     "log_level": "debug, info, warning or error",
+    "log_format": "text (a line a record) or json (an object a line: time, level, logger, "
+    "message, and message_id and account on lines about a message)",
     "channels": "comma-separated channels this installation runs: "
     + ", ".join(spec.name for spec in CHANNELS)
     + " (others are skipped as not configured)",

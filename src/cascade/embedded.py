@@ -111,6 +111,7 @@ def _server(app: object, host: str, port: int, *, websockets: bool = False) -> _
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,  # its lines go through Cascade's handler (text or JSON)
         access_log=False,
         lifespan="on",
         ws="websockets-sansio" if websockets else "none",

@@ -169,16 +169,23 @@ def _on_http(request: AnyRequest, exc: HTTPException) -> Response[bytes]:
 STORE_RETRY_AFTER_S = 2  # a database restart or fail-over takes seconds
 
 
+def route_of(request: AnyRequest) -> str:
+    """The request's route as declared (`/api/chat/media/public/{token}/{name}`),
+    for log lines: a concrete path may carry a capability (a public media's token)."""
+    template = request.scope.get("path_template")
+    return template if isinstance(template, str) and template else request.url.path
+
+
 def _on_fault(request: AnyRequest, exc: Exception) -> Response[bytes]:
     if isinstance(exc, StoreError):  # not this server's fault, nor the client's: retry
-        log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        log.warning("store unavailable on %s %s: %s", request.method, route_of(request), exc)
         return error_response(
             503,
             "STORE_UNAVAILABLE",
             "Storage is unavailable; retry later",
             headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
         )
-    log.error("server fault on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("server fault on %s %s", request.method, route_of(request), exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", "Internal server error")
 
 
@@ -471,6 +478,9 @@ def create_app(
             Exception: _on_fault,
         },
         openapi_config=None,
+        # Cascade configures logging itself (cascade.logs): Litestar's default would
+        # replace the root logger's handler, format and level when the app is built
+        logging_config=None,
         request_max_body_size=s.max_body_bytes,
         on_startup=on_startup or [],
         on_shutdown=on_shutdown or [],

@@ -7,6 +7,7 @@ tasks are committed in one transaction before the answer is sent (SPEC A3, A4, A
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 
 import msgspec
@@ -26,9 +27,11 @@ from cascade.domain.message import (
 )
 from cascade.domain.variables import VariableKey, inline_variables, is_absolute_http_url
 from cascade.ids import new_id
+from cascade.logs import about_message
 from cascade.store import IntakeStore, NewMessage, TrackingIdConflict
 
 _encode = msgspec.json.encode
+log = logging.getLogger(__name__)
 
 
 class Intake:
@@ -90,12 +93,27 @@ class Intake:
             order.append(len(new))
             new.append(NewMessage(new_id(), draft, principal.bots))
 
-        try:
-            ids = await self._store.accept(account.id, new)
-        except TrackingIdConflict as err:
-            item_index = order.index(err.index)
-            raise _duplicate(f"{prefix}[{item_index}].id") from None
-        return [Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot]) for slot in order]
+        with about_message(account=account.id):
+            try:
+                ids = await self._store.accept(account.id, new)
+            except TrackingIdConflict as err:
+                item_index = order.index(err.index)
+                raise _duplicate(f"{prefix}[{item_index}].id") from None
+            if log.isEnabledFor(logging.DEBUG):
+                for message, stored in zip(new, ids, strict=True):
+                    said = "accepted" if stored == message.id else "accepted before (a repeat)"
+                    log.debug(
+                        "%s: %s route, to %s",
+                        said,
+                        route,
+                        message.draft.phone,
+                        extra={"message_id": stored},
+                    )
+        # a repeat answers with the id stored before, not the one made for it here
+        return [
+            Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot], ids[slot] != new[slot].id)
+            for slot in order
+        ]
 
     async def upload_variables(self, account_id: str, body: bytes) -> int:
         """POST /api/items: upsert account-level variable values."""

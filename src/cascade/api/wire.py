@@ -8,7 +8,7 @@ Unknown fields are ignored, for forward compatibility.
 from __future__ import annotations
 
 import re
-from typing import Final, TypeVar
+from typing import Annotated, Final, TypeVar
 
 import msgspec
 
@@ -70,9 +70,18 @@ class VerifyIn(msgspec.Struct, frozen=True, rename="camel"):
     code: str
 
 
-class Accepted(msgspec.Struct, frozen=True):
+class Accepted(msgspec.Struct, frozen=True, omit_defaults=True):
     messageId: str  # noqa: N815 - the provider's wire name
     trackinId: str  # noqa: N815 - spelled so in the provider's API
+    # a Cascade extension (SPEC A4 allows extra fields)
+    repeated: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Cascade extension: true when this id was accepted before with the "
+            "same content (an idempotent repeat): the original message, nothing sent again. "
+            "Absent for a new message."
+        ),
+    ] = False
 
 
 class ErrorDetail(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -32,12 +32,14 @@ from cascade.domain.planner import (
 from cascade.domain.ratelimit import Rate
 from cascade.domain.records import AttemptChange, Contact, NewAttempt, SenderRow, Transition
 from cascade.domain.sending import (
+    Delivered,
     Failed,
     InDoubt,
     Misconfigured,
     Outcome,
     Retry,
     Sender,
+    Sent,
     Throttled,
     Unreachable,
 )
@@ -45,6 +47,7 @@ from cascade.engine.group_commit import GroupCommit
 from cascade.engine.inbound import log_incoming
 from cascade.engine.pacing import Pacer
 from cascade.ids import new_id
+from cascade.logs import about_message
 from cascade.store.base import INCOMING_PARTS_WAIT_MS
 from cascade.store.protocols import EngineStore
 
@@ -306,6 +309,13 @@ class Worker:
         return grouped
 
     async def _send(self, job: SendJob, intents: IntentCommitter) -> Outcome:
+        # every line logged while it sends (the channel's too) names the message
+        with about_message(job.claimed.message_id, job.claimed.account_id):
+            outcome = await self._send_now(job, intents)
+            log.debug("step %d on %s: %s", job.step, job.channel, _said(outcome))
+        return outcome
+
+    async def _send_now(self, job: SendJob, intents: IntentCommitter) -> Outcome:
         channel = self._channels[job.channel]
         sender_key = f"{job.channel}:{job.outbound.sender.id}"
         paused = self._pacer.paused_for(sender_key)
@@ -384,6 +394,15 @@ class IntentCommitter:
         except Exception:
             log.exception("storing send intents failed; those sends wait for a retry")
             raise
+
+
+def _said(outcome: Outcome) -> str:
+    """What a send came to, for a log line: never its whole record (a flash call's `Sent`
+    carries the code the person must give back)."""
+    name = type(outcome).__name__
+    if isinstance(outcome, Delivered | Sent):
+        return f"{name} (provider id {outcome.provider_id})"
+    return f"{name} ({outcome.reason})"
 
 
 def _log_failure(batch: asyncio.Task[None]) -> None:

@@ -51,6 +51,7 @@ from cascade.domain.records import (
     SenderRow,
     Transition,
 )
+from cascade.domain.timeline import MessageHistory
 from cascade.domain.variables import VariableKey
 from cascade.store.base import (
     Account,
@@ -153,6 +154,18 @@ class ApiStore(Protocol):
     ) -> MessageListView | None:
         """One page of a core-API message list, its messages ordered by id (None: the
         account has no such list)."""
+
+    async def message_history(
+        self,
+        account_id: str | None,
+        *,
+        message_id: str | None = None,
+        tracking_id: str | None = None,
+    ) -> list[MessageHistory]:
+        """What the store keeps of a message, for its timeline (`domain.timeline`): the
+        account's message with this id or tracking id (empty: none). `account_id` None:
+        any account's (the command line's look-up), when a tracking id may name one
+        message in each of several accounts (oldest first)."""
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         """Record a click on a short link; return its target, or None for an unknown code."""

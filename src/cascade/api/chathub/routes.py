@@ -40,6 +40,7 @@ from cascade.api.app import (
     ApiError,
     Services,
     read_body,
+    route_of,
     throttle,
 )
 from cascade.api.auth import Unauthorized
@@ -363,7 +364,7 @@ def _on_http(request: AnyRequest, exc: HTTPException) -> Response[bytes]:
 
 def _on_fault(request: AnyRequest, exc: Exception) -> Response[bytes]:
     if isinstance(exc, StoreError):
-        log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        log.warning("store unavailable on %s %s: %s", request.method, route_of(request), exc)
         return _respond(
             ChatError(
                 503,
@@ -371,5 +372,5 @@ def _on_fault(request: AnyRequest, exc: Exception) -> Response[bytes]:
                 headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
             )
         )
-    log.error("server fault on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("server fault on %s %s", request.method, route_of(request), exc_info=exc)
     return _respond(ChatError(500, "Internal server error"))

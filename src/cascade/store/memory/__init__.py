@@ -13,7 +13,8 @@ atomic as the SQL store's transactions are.
 - `records`: accounts, credentials, variables, intake, reading back, short links,
   senders, contacts, callbacks and flash-call codes;
 - `ledger`: claims, transitions, send intents, delivery reports;
-- `prices`: the price table, replaced whole by each load.
+- `prices`: the price table, replaced whole by each load;
+- `history`: a message's history, read for its timeline;
 - `incoming`: incoming messages (people writing back) and the pieces of SMS waiting;
 - `conversations`: ChatHub's chats, their messages and media; operators' status changes;
 - `chats`: ChatHub's organizations, their bots and operators; the installation's secrets.
@@ -23,12 +24,13 @@ from typing import TYPE_CHECKING
 
 from cascade.store.memory.chats import Chats
 from cascade.store.memory.conversations import Conversations
+from cascade.store.memory.history import History
 from cascade.store.memory.incoming import Incoming
 from cascade.store.memory.ledger import Ledger
 from cascade.store.memory.prices import Prices
 
 
-class MemoryStore(Ledger, Incoming, Prices, Conversations, Chats):
+class MemoryStore(Ledger, Incoming, Prices, Conversations, Chats, History):
     """Everything the store does, in memory (see the modules)."""
 
 

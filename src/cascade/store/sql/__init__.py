@@ -6,6 +6,8 @@
 - `accounts`: accounts, API keys, bots, stored variables;
 - `intake`: new messages with their first tasks, in group commits;
 - `views`: a message read back, short links followed;
+- `history`: a message's history (attempts, kept reports, clicks, webhook events), read
+  for its timeline;
 - `contacts`: senders, contacts, survey answers;
 - `callbacks`: webhook callbacks (status, incoming) and the delivery of their events;
 - `incoming`: incoming messages (people writing back), and the pieces of SMS waiting;
@@ -28,6 +30,7 @@ from cascade.store.sql.chats import Chats
 from cascade.store.sql.contacts import Contacts
 from cascade.store.sql.conversations import Conversations
 from cascade.store.sql.database import async_url
+from cascade.store.sql.history import History
 from cascade.store.sql.incoming import IncomingMessages
 from cascade.store.sql.intake import Intake
 from cascade.store.sql.ledger import Ledger
@@ -39,6 +42,7 @@ class SqlStore(
     Accounts,
     Intake,
     Views,
+    History,
     Contacts,
     Callbacks,
     IncomingMessages,

@@ -36,16 +36,20 @@ _VIEW_COLUMNS = (
 )
 
 
+def named(message_id: str | None, tracking_id: str | None) -> sa.ColumnElement[bool]:
+    """The message a look-up names: by its id, else by its tracking id."""
+    if message_id is not None:
+        return _m.id == message_id
+    if tracking_id is not None:
+        return _m.tracking_id == tracking_id
+    raise ValueError("message_id or tracking_id is required")
+
+
 class Views(Database):
     async def message_view(
         self, account_id: str, *, message_id: str | None = None, tracking_id: str | None = None
     ) -> MessageView | None:
-        if message_id is not None:
-            where = _m.id == message_id
-        elif tracking_id is not None:
-            where = _m.tracking_id == tracking_id
-        else:
-            raise ValueError("message_id or tracking_id is required")
+        where = named(message_id, tracking_id)
         async with self._read() as conn:
             row = (
                 await conn.execute(
