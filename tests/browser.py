@@ -183,6 +183,15 @@ class Panel:
     def messages(self) -> list[WebElement]:
         return self.all("ol.messages li.message")
 
+    def sent_replies(self) -> list[WebElement]:
+        """The operator's messages the platform accepted (Sent or Read)."""
+        return [
+            m
+            for m in self.messages()
+            if m.get_attribute("data-author") == "operator"
+            and m.get_attribute("data-status") in ("1", "3")
+        ]
+
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"

@@ -208,6 +208,23 @@ async def test_memory_limiter_burst_on_long_running_host(uptime: float) -> None:
     assert results[:150] == [True] * 150
 
 
+async def test_memory_limiter_forgets_keys_whose_time_has_passed() -> None:
+    """One key per client address: the addresses of an hour ago are not kept for ever,
+    and a key still inside its burst is kept with what it has used."""
+    clock = ManualClock()
+    limiter = MemoryLimiter(clock)
+    rate = Rate(1, 2)
+    for n in range(MemoryLimiter.SWEEP_EVERY - 2):
+        assert (await limiter.hit(f"addr:{n}", rate)).allowed
+    assert len(limiter) == MemoryLimiter.SWEEP_EVERY - 2
+    clock.advance(3600)
+    assert (await limiter.hit("busy", rate)).allowed
+    assert (await limiter.hit("busy", rate)).allowed  # the sweep: only "busy" is current
+    assert len(limiter) == 1
+    assert not (await limiter.hit("busy", rate)).allowed  # its burst was not forgotten
+    assert (await limiter.hit("addr:0", rate)).allowed
+
+
 async def test_memory_limiter_keys_are_independent() -> None:
     clock = ManualClock()
     limiter = MemoryLimiter(clock)

@@ -20,11 +20,7 @@ coverage phase adds its own fixed set of boundary, negative and wrong-method cas
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,35 +28,29 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, cascade_cli, start_server, stop_server
+from tests.conftest import LiveServer, start_server, stop_server
 from tests.ports import free_port
+from tests.schemathesis_run import server_env, st_config, st_run, unlimited_account
 
 pytestmark = pytest.mark.live
 
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 SEED = 20261106
 MAX_EXAMPLES = 200  # fuzzed cases per operation: ~60 s for the 12 operations, all passing
-HIGH_LIMIT = "1000000"  # requests/s and burst, far above what one schemathesis worker sends
 SEND = "/api/CascadeMessage/send_message/async"
 STATUS = "/api/CascadeMessage/status"
 # Not run here: a core-API list answers 200 while one message is valid, each invalid one
 # rejected in the answer (SPEC D4), which schemathesis counts as accepting negative data.
 # Its document is held to the server by test_bat_openapi.py instead.
 BAT_SEND = "/bat/messagelist"
+# ChatHub's routes have a run of their own, with a chat to find: test_chathub_openapi.py
+CHATHUB = r"^/api/(company|operator|chat)(/|$)"
 TRACKING_ID = "openapi-known-1"
 _SHORT_LINK = re.compile(r"/s/([A-Za-z0-9_-]+)")
 
-# Warnings that mean the run did not test what it claims to, so they fail it too: every
-# request refused for its credentials, answered 429, sent elsewhere than the server, or a
-# known id below that never reached its operation. (Not "missing test data": verify's
-# message ids are flash calls a worker placed, which this server alone has none of; its
-# right and wrong codes are tested end to end and in test_verify_race.py.)
-FAIL_ON_WARNINGS = [
-    "missing_auth",
-    "rate_limited",
-    "base_url_mismatch",
-    "dictionary_mismatch",
-]
+# (Not "missing test data" among the warnings that fail the run: verify's message ids are
+# flash calls a worker placed, which this server alone has none of; its right and wrong
+# codes are tested end to end and in test_verify_race.py.)
 
 
 @dataclass
@@ -77,24 +67,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """`cascade api` on a migrated SQLite file, with an account whose limits never bite and
     one stored message with a short link, so status and `/s/` lookups can find something."""
     tmp: Path = tmp_path_factory.mktemp("openapi-server")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}
-    env["CASCADE_DATABASE_URL"] = f"sqlite:///{tmp / 'cascade.db'}"
-    env["CASCADE_SQLITE_SYNCHRONOUS"] = "NORMAL"
-    env["CASCADE_ALLOW_PRIVATE_CALLBACKS"] = "1"  # the hooks' callback URLs are loopback
     port = free_port()
-    env["CASCADE_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
-    cascade_cli("migrate", env=env)
-    created = json.loads(cascade_cli("accounts", "create", "schemathesis", "--json", env=env))
-    # The default send limit (100/s, burst 150) answers 429 at schemathesis's pace. 429 is
-    # documented; the point here is every other answer, so this account never meets it.
-    cascade_cli(
-        "accounts",
-        "limits",
-        created["accountId"],
-        *("--send-rate", HIGH_LIMIT, "--send-burst", HIGH_LIMIT),
-        *("--status-rate", HIGH_LIMIT, "--status-burst", HIGH_LIMIT),
-        env=env,
-    )
+    env = server_env(tmp, port)
+    env["CASCADE_ALLOW_PRIVATE_CALLBACKS"] = "1"  # the hooks' callback URLs are loopback
+    created = unlimited_account(env)
     server = start_server(["api"], env, port)
     try:
         key = created["apiKey"]
@@ -123,51 +99,26 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 def _config(live: Live) -> str:
-    """schemathesis.toml: what `st run` has no option for (dictionaries, their bindings,
-    warnings that fail the run) and the key, kept out of the process list. Strings are
-    quoted as JSON, which TOML's basic strings accept."""
-
-    def q(value: str) -> str:
-        return json.dumps(value)
-
-    # Known ids mixed (half the time) into the generated ones, so lookups reach 200 and 302.
-    known = {
-        "path.messageId": ("message-ids", live.message_id),
-        "query.trackingId": ("tracking-ids", TRACKING_ID),
-        "path.code": ("short-codes", live.short_code),
-        "path.messagelistId": ("message-lists", live.list_id),
-    }
-    lines = [f"headers = {{ {q('X-Authorization-Key')} = {q(live.api_key)} }}", ""]
-    lines += ["[generation]", "with-security-parameters = false", 'database = "none"', ""]
-    lines += ["[warnings]", f"fail-on = [{', '.join(q(w) for w in FAIL_ON_WARNINGS)}]", ""]
-    for name, value in known.values():
-        lines += [f"[dictionaries.{name}]", f"values = [{q(value)}]", ""]
-    lines.append("[parameters]")
-    for parameter, (name, _) in known.items():
-        lines.append(f"{q(parameter)} = {{ dictionary = {q(name)}, probability = 0.5 }}")
-    return "\n".join(lines) + "\n"
+    # Known ids, so lookups reach 200 and 302.
+    return st_config(
+        live.api_key,
+        {
+            "path.messageId": ("message-ids", live.message_id),
+            "query.trackingId": ("tracking-ids", TRACKING_ID),
+            "path.code": ("short-codes", live.short_code),
+            "path.messagelistId": ("message-lists", live.list_id),
+        },
+    )
 
 
 def test_openapi_document_matches_the_server(live: Live, tmp_path: Path) -> None:
-    config = tmp_path / "schemathesis.toml"
-    config.write_text(_config(live))
-    command = [
-        sys.executable,
-        *("-m", "schemathesis.cli", "--config-file", str(config), "--no-color", "run"),
-        f"{live.server.base_url}/openapi.json",
-        *("--checks", "all", "--seed", str(SEED), "--max-examples", str(MAX_EXAMPLES)),
-        *("--workers", "1", "--request-timeout", "10"),
+    st_run(
+        live.server.base_url,
+        _config(live),
+        HOOKS,
+        tmp_path,
+        SEED,
+        *("--max-examples", str(MAX_EXAMPLES)),
         *("--exclude-path", BAT_SEND),
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASCADE_")}
-    env["SCHEMATHESIS_HOOKS"] = str(HOOKS)
-    # Its run data (.hypothesis, .schemathesis for `st replay`) stays in the test's directory.
-    result = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False
+        *("--exclude-path-regex", CHATHUB),
     )
-    if result.returncode != 0:
-        pytest.fail(
-            f"st run failed (exit {result.returncode}; its run data is in {tmp_path}):\n"
-            f"{result.stdout}{result.stderr}",
-            pytrace=False,
-        )

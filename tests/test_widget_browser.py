@@ -145,6 +145,13 @@ def test_a_reply_the_server_refuses_is_marked_not_sent(
     panel.wait_chat(CHAT).click()
     box = panel.one("textarea.reply-text")
     wait(panel.driver, lambda _: box.is_enabled(), "the reply box to open")
+    # its messages are looked for first (none: no such chat), so that notice is not the
+    # last word below by arriving after the reply's
+    wait(
+        panel.driver,
+        lambda _: panel.one(".notice").text.startswith("Could not load the conversation"),
+        "the conversation's load to end",
+    )
     box.send_keys("We are on it")
     panel.one("button.send").click()
     mine = wait(

@@ -68,6 +68,7 @@ class WidgetCascade:
         )
         clock = SystemClock()
         store = build_store(self.settings, clock)
+        self.store = store  # the server's own: for tests to seed chats on its loop
         self.hub = build_chat_hub(self.settings, store, clock)
         self.app = build_app(self.settings, clock=clock, store=store, hub=self.hub)
         self.loop: asyncio.AbstractEventLoop | None = None

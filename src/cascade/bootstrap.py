@@ -20,6 +20,7 @@ from cascade.api.chathub.hub import Authenticate, Bus, Hub, LocalBus, PgBus, Red
 from cascade.api.chathub.routes import chathub_router
 from cascade.api.chathub.tokens import ChatAuth, ChatPrincipal, Tokens
 from cascade.api.chathub.widget import CorsPolicy, chathub_surface, widget_router
+from cascade.api.chathub.widget.demo import demo_router
 from cascade.api.console import Console, Sessions, console_router
 from cascade.api.dry_run import DryRun
 from cascade.api.intake import Intake
@@ -349,10 +350,18 @@ def build_app(
                 CorsPolicy.of(settings.widget_origins),
                 [
                     chathub_router(
-                        services, store, chat_auth, settings.company_token_seconds, conversations
+                        services,
+                        store,
+                        chat_auth,
+                        settings.company_token_seconds,
+                        conversations,
+                        public_media_rate=Rate(
+                            settings.public_media_rate, settings.public_media_burst
+                        ),
                     ),
                     hub_router(hub),
                     widget_router(),
+                    *([demo_router(settings.demo_login)] if settings.widget_demo else []),
                 ],
             ),
             build_console(settings, store, clock, auth, prices),

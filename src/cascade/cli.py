@@ -853,6 +853,8 @@ def up(host: str, port: int, sim_port: int) -> None:
     # the demo's webhook receivers are on this machine (loopback)
     if "CASCADE_ALLOW_PRIVATE_CALLBACKS" not in os.environ:
         settings = replace(settings, allow_private_callbacks=True)
+    if "CASCADE_WIDGET_DEMO" not in os.environ:  # the operator chat panel's demo page
+        settings = replace(settings, widget_demo=True)
     if settings.log_level == "info":  # the demo's own output, not every request's
         settings = replace(settings, log_level="warning")
     configure_logging(settings)

@@ -58,6 +58,10 @@ class Settings:
     console_secret: str | None = None
     console_session_minutes: int = 480
     console_secure_cookie: str = "auto"
+    # an operator's upload at its public URL (Viber fetches it): per client address
+    public_media_rate: float = 5.0
+    public_media_burst: int = 20
+    widget_demo: bool = False
 
     @property
     def console_cookie_secure(self) -> bool:
@@ -184,6 +188,11 @@ _OWN_FIELDS: Mapping[str, str] = {
     "console_session_minutes": "how long a console sign-in lasts",
     "console_secure_cookie": "auto: the console's session cookie is Secure (HTTPS only) "
     "when the public URL is https; 1 or 0 to say so",
+    "public_media_rate": "requests/s one client address may make for operators' uploads at "
+    "their public URL (/api/chat/media/public/…, which Viber fetches); more is 429",
+    "public_media_burst": "burst of those requests per client address",
+    "widget_demo": "1: serve the operator chat panel's demo page at /widget/demo (a "
+    "sign-in form for a company login); `cascade up` turns it on",
 }
 
 FIELDS: Mapping[str, str] = {

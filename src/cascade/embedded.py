@@ -31,6 +31,7 @@ import httpx
 import uvicorn
 
 from cascade import loop
+from cascade.api.chathub.widget.demo import PATH as DEMO_PAGE
 from cascade.bootstrap import (
     build_app,
     build_channels,
@@ -231,7 +232,7 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
                 await _onboard(store, demo, settings, url)
                 engine_task = asyncio.create_task(engine.run(stop))
                 with simulators.watched(stop):
-                    _banner(demo, settings.public_url, host, sim_port)
+                    _banner(demo, settings, settings.public_url, host, sim_port)
                     await stop.wait()
                 await asyncio.gather(engine_task, return_exceptions=True)
         finally:
@@ -367,7 +368,7 @@ async def _serving(servers: list[_EmbeddedServer]) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _banner(demo: DemoAccount, public: str, host: str, sim_port: int) -> None:
+def _banner(demo: DemoAccount, settings: Settings, public: str, host: str, sim_port: int) -> None:
     send = f"{public}/api/CascadeMessage/send_message/async"
     where = [f"{d.simulator} {host}:{port}" for _, d, port in demo_channels(sim_port)]
     lines = [
@@ -384,6 +385,11 @@ def _banner(demo: DemoAccount, public: str, host: str, sim_port: int) -> None:
         f"  console:      {public}/console  (sign in with the demo login)",
         f"  ChatHub:      organization {demo.organization_id} owns the demo bots; "
         f"operator id {demo.operator_id}",
+        *(
+            [f"  operator chat panel: {public}{DEMO_PAGE}  (sign in with the demo login)"]
+            if settings.widget_demo
+            else []
+        ),
         "",
         "Demo recipients:",
         *(f"  {phone}  {what}" for phone, what in PERSONAS.items()),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from cascade.clock import Clock
-from cascade.security import Passwords, hash_secret
+from cascade.security import Passwords, hash_secret, login_problem
 from cascade.store import Account, AccountStore, Credential, CredentialKind
 
 # header -> the bot channel whose bot token it carries (None: the account's API key)
@@ -159,7 +159,10 @@ class Authenticator:
 
     async def authenticate_login(self, login: str, password: str) -> Principal:
         """The account of this login, if the password is its own (HTTP Basic, SPEC D2).
-        An unknown login and a wrong password are refused alike, after as long."""
+        An unknown login and a wrong password are refused alike, after as long. A login
+        no account can have (a NUL, say, which no database text holds) is refused at once."""
+        if login_problem(login) is not None:
+            raise Unauthorized("invalid login or password")
         name, word = (
             login.encode("utf-8", "surrogatepass"),
             password.encode("utf-8", "surrogatepass"),

@@ -19,6 +19,7 @@ import msgspec
 
 from cascade import __version__
 from cascade.api.bat import docs as bat_docs
+from cascade.api.chathub import docs as chathub_docs
 from cascade.api.wire import (
     MAX_JSON_DEPTH,
     Accepted,
@@ -307,6 +308,7 @@ def openapi_document() -> dict[str, Any]:
     )
     components.update(_request_schemas())
     components.update(bat_docs.schemas())
+    components.update(chathub_docs.schemas())
     _as_numbers(components)
     for name, schema in components.items():
         if name.endswith("RouteStepOut"):
@@ -365,7 +367,9 @@ def openapi_document() -> dict[str, Any]:
             "title": "Cascade API",
             "version": __version__,
             "description": "Multi-channel cascade messaging, wire-compatible with the "
-            "SMSBAT Cascade API (`/api/…`) and its core API (`/bat/…`).",
+            "SMSBAT Cascade API (`/api/…`), its core API (`/bat/…`) and ChatHub "
+            "(`/api/company`, `/api/operator`, `/api/chat`; its errors are RFC 9457 problem "
+            "documents).",
         },
         "paths": {
             "/api/CascadeMessage/send_message/async": {
@@ -559,6 +563,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **bat_docs.paths(),
+            **chathub_docs.paths(),
             "/healthz": {
                 "get": {"summary": "Liveness", "responses": {"200": {"description": "up"}}}
             },
@@ -579,6 +584,7 @@ def openapi_document() -> dict[str, Any]:
                 "viberToken": {"type": "apiKey", "in": "header", "name": "X-Viber-Auth-Token"},
                 "telegramKey": {"type": "apiKey", "in": "header", "name": "X-Tg-Bot-Key"},
                 **bat_docs.SECURITY_SCHEMES,
+                **chathub_docs.SECURITY_SCHEMES,
             },
         },
     }

@@ -29,12 +29,27 @@ def retry_after_header(decision: Decision) -> str:
 
 
 class MemoryLimiter:
+    """Keys' TATs in a dict. A key whose TAT has passed is as good as unseen (`decide`
+    treats both alike), so such keys are dropped every SWEEP_EVERY hits: keys made from
+    client addresses (the public media URL) do not pile up."""
+
+    SWEEP_EVERY = 4096
+
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._tat: dict[str, float] = {}
+        self._hits = 0
+
+    def __len__(self) -> int:
+        """How many keys are held."""
+        return len(self._tat)
 
     async def hit(self, key: str, rate: Rate) -> Decision:
-        decision = decide(self._tat.get(key), self._clock.monotonic(), rate)
+        now = self._clock.monotonic()
+        self._hits += 1
+        if self._hits % self.SWEEP_EVERY == 0:
+            self._tat = {k: tat for k, tat in self._tat.items() if tat > now}
+        decision = decide(self._tat.get(key), now, rate)
         self._tat[key] = decision.tat
         return decision
 

@@ -10,6 +10,9 @@
 | GET | `/api/chat/{chatId}/media/{mediaId}` | a media's bytes (authenticated as the rest) |
 | GET | `/api/chat/media/public/{token}/{name}` | an operator's upload, for Viber to fetch |
 
+The public media URL takes no credentials; each client address may fetch at the rate
+`CASCADE_PUBLIC_MEDIA_RATE` / `_BURST` allow (429 with Retry-After above it).
+
 `GET /api/chat/chats` filters: `page` (1), `per_page` (20, at most 100), `search` (the
 person's name, phone or address, the theme, the messages' text), `source` (1 Viber bot,
 2 Telegram), `date` (a day `2026-01-31` or an instant; once: that day, or from that
@@ -27,6 +30,7 @@ and video as an attachment. Reading a chat's messages marks it read (`countUnrea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -46,7 +50,13 @@ from cascade.api.chathub.conversations import (
 )
 from cascade.api.chathub.tokens import ChatPrincipal
 from cascade.api.chathub.wire import (
+    CHATS_PER_PAGE,
     ENCODER,
+    MAX_PAGE,
+    MAX_SEARCH,
+    MESSAGES_PER_PAGE,
+    PHONE_QUERY_PATTERN,
+    TG_USER_ID_PATTERN,
     ChatError,
     fields_of,
     id_field,
@@ -64,12 +74,18 @@ from cascade.domain.chats import (
 AnyRequest = Request[Any, Any, Any]
 Admit = Callable[[AnyRequest], Awaitable[ChatPrincipal]]
 BodyOf = Callable[[AnyRequest], Awaitable[Any]]
+Guard = Callable[[AnyRequest], Awaitable[None]]
 
-MESSAGES_PER_PAGE = 50
 _INLINE = ("image/", "audio/", "video/")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a public media token (URL-safe base64)
 
 
-def chat_routes(c: Conversations, admit: Admit, body_of: BodyOf) -> list[HTTPRouteHandler]:
+def chat_routes(
+    c: Conversations, admit: Admit, body_of: BodyOf, public_throttle: Guard
+) -> list[HTTPRouteHandler]:
+    """The routes; `public_throttle` refuses (429) a client address over its rate for the
+    public media URL, before the token is looked up, so guessing tokens is slow too."""
+
     @get("/chat/chats")
     async def list_chats(request: AnyRequest) -> Response[bytes]:
         principal = await admit(request)
@@ -106,7 +122,7 @@ def chat_routes(c: Conversations, admit: Admit, body_of: BodyOf) -> list[HTTPRou
     async def messages(request: AnyRequest, chat_id: FromPath[str]) -> Response[bytes]:
         principal = await admit(request)
         chat = await c.visible_chat(principal, _path_id(chat_id))
-        page = _int_param(request, "page", 1, 1, 10**9)
+        page = _int_param(request, "page", 1, 1, MAX_PAGE)
         per_page = _int_param(request, "per_page", MESSAGES_PER_PAGE, 1, MAX_PER_PAGE)
         found = await c.store.chat_messages(principal.account.id, chat.id, page, per_page)
         if found is None:
@@ -147,8 +163,11 @@ def chat_routes(c: Conversations, admit: Admit, body_of: BodyOf) -> list[HTTPRou
         return _serve(stored, private=True)
 
     @get("/chat/media/public/{token:str}/{name:str}")
-    async def public_media(token: FromPath[str], name: FromPath[str]) -> Response[bytes]:
-        stored = await c.store.public_chat_media(token) if len(token) <= 64 else None
+    async def public_media(
+        request: AnyRequest, token: FromPath[str], name: FromPath[str]
+    ) -> Response[bytes]:
+        await public_throttle(request)
+        stored = await c.store.public_chat_media(token) if _TOKEN.fullmatch(token) else None
         if stored is None:
             raise ChatError(404, "No such media")
         return _serve(stored, private=False)
@@ -243,8 +262,8 @@ def _chat_query(
     request: AnyRequest, principal: ChatPrincipal, sources: Mapping[str, int]
 ) -> ChatQuery:
     params = request.query_params
-    page = _int_param(request, "page", 1, 1, 10**9)
-    per_page = _int_param(request, "per_page", 20, 1, MAX_PER_PAGE)
+    page = _int_param(request, "page", 1, 1, MAX_PAGE)
+    per_page = _int_param(request, "per_page", CHATS_PER_PAGE, 1, MAX_PER_PAGE)
     channel = None
     raw_source = params.get("source")
     if raw_source:
@@ -270,17 +289,17 @@ def _chat_query(
             raise ChatError(400, "the first date is after the second", "date")
     address = params.get("tg_user_id") or None
     if address is not None:
-        if not address.lstrip("-").isdigit() or len(address) > 20:
+        if re.fullmatch(TG_USER_ID_PATTERN, address) is None:
             raise ChatError(400, "tg_user_id must be a Telegram chat id (a number)", "tg_user_id")
         if channel not in (None, "telegram"):
             raise ChatError(400, "tg_user_id names a Telegram chat: source must be 2", "source")
         channel = "telegram"
     phone = params.get("phone") or None
     if phone is not None:
-        digits = phone.strip().lstrip("+")  # an unescaped + arrives as a space
-        if not digits.isdigit() or not 6 <= len(digits) <= 15:
+        found = re.fullmatch(PHONE_QUERY_PATTERN, phone)
+        if found is None:
             raise ChatError(400, "phone must be an E.164 number, e.g. +380501234567", "phone")
-        phone = "+" + digits
+        phone = "+" + found.group(1)
     status = None
     if params.get("status"):
         status = _chat_status(params["status"], "status")
@@ -293,8 +312,10 @@ def _chat_query(
     if params.get("operatorId"):
         operator_id = query_id(params["operatorId"], "operatorId")
     search = (params.get("search") or "").strip() or None
-    if search is not None and len(search) > 200:
-        raise ChatError(400, "search is longer than 200 characters", "search")
+    if search is not None and len(search) > MAX_SEARCH:
+        raise ChatError(400, f"search is longer than {MAX_SEARCH} characters", "search")
+    if search is not None and "\x00" in search:  # no database text holds one (PostgreSQL)
+        raise ChatError(400, "search cannot contain a NUL character", "search")
     return ChatQuery(
         organization_ids=principal.organization_ids,
         include_unowned=principal.is_company,

@@ -376,6 +376,8 @@ class Conversations:
         rather than told of it."""
         if len(text) > MAX_CHAT_TEXT:
             raise ChatError(400, f"textMessage is longer than {MAX_CHAT_TEXT} characters")
+        if "\x00" in text:  # no database text holds one (PostgreSQL)
+            raise ChatError(400, "textMessage cannot contain a NUL character", "textMessage")
         if not text.strip() and media is None:
             raise ChatError(400, "textMessage is empty and there is no media", "textMessage")
         before = await self.visible_chat(principal, chat_id)

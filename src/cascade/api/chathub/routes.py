@@ -55,6 +55,7 @@ from cascade.api.chathub.tokens import (
 )
 from cascade.api.chathub.wire import (
     ENCODER,
+    MAX_SYNCHRONIZE,
     PROBLEM_JSON,
     ChatError,
     TokenOut,
@@ -75,13 +76,13 @@ from cascade.api.chathub.wire import (
 )
 from cascade.api.ratelimit import retry_after_header
 from cascade.domain.chats import OperatorStatus, OperatorSync, Organization
+from cascade.domain.ratelimit import Decision, Rate
 from cascade.store import Account, ChatStore, NotFound, StoreError
 
 log = logging.getLogger(__name__)
 
 AnyRequest = Request[Any, Any, Any]
 
-MAX_SYNCHRONIZE = 1_000  # operators in one synchronize request
 BAD_LOGIN = "Invalid login or password"  # an unknown login and a wrong password alike
 COMPANY_ONLY = "This call needs a company token or the account's API key"
 
@@ -92,9 +93,13 @@ def chathub_router(
     auth: ChatAuth,
     company_token_s: int,
     conversations: Conversations | None = None,
+    *,
+    public_media_rate: Rate,
 ) -> Router:
     """The router; `company_token_s` is how long a company token lives; `conversations`
-    serves the chats and messages (SPEC E3, `cascade.api.chathub.chat_routes`)."""
+    serves the chats and messages (SPEC E3, `cascade.api.chathub.chat_routes`);
+    `public_media_rate` bounds each client address's fetches of operators' uploads at
+    their public, unauthenticated URL."""
     if company_token_s < 1:
         raise ValueError("CASCADE_COMPANY_TOKEN_SECONDS must be at least 1")
 
@@ -109,13 +114,13 @@ def chathub_router(
         return found
 
     async def _throttle(account: Account) -> None:
-        decision = await throttle(s, account, "status")
-        if not decision.allowed:
-            raise ChatError(
-                429,
-                "Rate limit exceeded. Please wait before sending more requests.",
-                headers={"Retry-After": retry_after_header(decision)},
-            )
+        _refuse_over(await throttle(s, account, "status"))
+
+    async def public_throttle(request: AnyRequest) -> None:
+        """The public media URL has no credentials: its bucket is the client address's
+        (the peer's: behind a proxy, the proxy's, which all its clients share)."""
+        address = request.client.host if request.client is not None else "unknown"
+        _refuse_over(await s.limiter.hit(f"public-media:{address}", public_media_rate))
 
     async def body_of(request: AnyRequest) -> Any:
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -269,7 +274,11 @@ def chathub_router(
             operators,
             synchronize,
             operator_status,
-            *(chat_routes(conversations, admit, body_of) if conversations is not None else []),
+            *(
+                chat_routes(conversations, admit, body_of, public_throttle)
+                if conversations is not None
+                else []
+            ),
         ],
         exception_handlers={
             ChatError: _on_chat_error,
@@ -278,6 +287,15 @@ def chathub_router(
             Exception: _on_fault,
         },
     )
+
+
+def _refuse_over(decision: Decision) -> None:
+    if not decision.allowed:
+        raise ChatError(
+            429,
+            "Rate limit exceeded. Please wait before sending more requests.",
+            headers={"Retry-After": retry_after_header(decision)},
+        )
 
 
 def _refusal(refused: Refused) -> ChatError:

@@ -24,6 +24,16 @@ from cascade.domain.chats import Operator, Organization, is_id, name_problem
 
 PROBLEM_JSON = "application/problem+json"
 
+# limits the routes apply and the OpenAPI document states (`cascade.api.chathub.docs`)
+MAX_SYNCHRONIZE = 1_000  # operators in one synchronize request
+CHATS_PER_PAGE = 20  # `GET /api/chat/chats`'s page when `per_page` is not given
+MESSAGES_PER_PAGE = 50  # `GET /api/chat/{chatId}/messages`'s
+MAX_PAGE = 10**9
+MAX_SEARCH = 200  # characters of `search`
+TG_USER_ID_PATTERN = "-?[0-9]{1,19}"  # `tg_user_id`: a Telegram chat id
+# `phone`: E.164, its + optional; an unescaped + arrives as a space
+PHONE_QUERY_PATTERN = r" ?\+?([0-9]{6,15})"
+
 
 class ChatError(Exception):
     """The request is refused with a problem document."""

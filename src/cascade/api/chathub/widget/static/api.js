@@ -46,10 +46,31 @@ export class ChatApi {
     return this.request("GET", "api/chat/chats", { query: { page, per_page: perPage } });
   }
 
-  messages(chatId, { page = 1, perPage = 100 } = {}) {
+  messages(chatId, { page = 1, perPage = 50 } = {}) {
     return this.request("GET", `api/chat/${encodeURIComponent(chatId)}/messages`, {
       query: { page, per_page: perPage },
     });
+  }
+
+  // How many messages a chat has. The messages come oldest first, in pages that never
+  // shift (a new message goes at the end), and the answer carries no total: pages of
+  // one message are asked for, doubling to overshoot the end, then halving back to it —
+  // about 2·log2(n) small requests, and only for a chat longer than one page.
+  async messageCount(chatId) {
+    const has = async (n) => ((await this.messages(chatId, { page: n, perPage: 1 })) ?? []).length > 0;
+    if (!(await has(1))) return 0;
+    let low = 1;
+    let high = 2;
+    while (await has(high)) {
+      low = high;
+      high *= 2;
+    }
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      if (await has(middle)) low = middle;
+      else high = middle;
+    }
+    return low;
   }
 
   sendText(chatId, text) {

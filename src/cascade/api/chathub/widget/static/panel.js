@@ -16,6 +16,10 @@ const OPERATOR = 0;
 const MAX_IMAGE_BYTES = 20 * 1024 * 1024; // the documented limit of a media upload
 const IMAGE_FORMATS = { "image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp" };
 const PHOTO = 1;
+const CHATS_PER_PAGE = 50;
+const MESSAGES_PER_PAGE = 50;
+const FEW = 20; // a newest page this short brings the one before it along
+const NEAR_EDGE_PX = 40; // scrolled this close to the end of a list: load its next page
 
 const key = (id) => String(id);
 
@@ -44,6 +48,15 @@ function messageFrom(raw) {
   };
 }
 
+function instant(iso) {
+  const at = Date.parse(iso ?? "");
+  return Number.isNaN(at) ? Infinity : at;
+}
+
+function itemsOf(loaded) {
+  return Array.isArray(loaded) ? loaded : loaded?.items ?? [];
+}
+
 function isImage(media) {
   const format = String(media.format ?? media.contentType ?? media.mimeType ?? "").toLowerCase();
   const name = String(media.name ?? media.uri ?? "").toLowerCase();
@@ -68,6 +81,10 @@ class OperatorChatPanel extends HTMLElement {
     this.messages = new Map(); // the open chat's, by id (or a local key while sending)
     this.selected = null;
     this.local = 0;
+    this.chatPage = 0; // the chat list's pages loaded, from the first
+    this.chatTotal = null;
+    this.oldestPage = 1; // the open conversation's oldest page loaded
+    this.announced = new Set(); // ids of the messages the hub announced
     this.root = this.attachShadow({ mode: "open" });
     this.build();
   }
@@ -107,6 +124,14 @@ class OperatorChatPanel extends HTMLElement {
     }
     this.stateText = h("span", { class: "state-text", text: "Connecting…" });
     this.chatList = h("ul", { class: "chat-list", role: "listbox", "aria-label": "Chats" });
+    this.moreChats = h("button", {
+      class: "more-chats", type: "button", hidden: true, text: "More chats",
+      onclick: () => this.loadMoreChats(),
+    });
+    this.olderButton = h("button", {
+      class: "older", type: "button", hidden: true, text: "Load older messages",
+      onclick: () => this.loadOlder(),
+    });
     this.noChats = h("p", { class: "empty", text: "No chats yet" });
     this.who = h("span", { class: "who", text: "Choose a chat" });
     this.statusSelect = h(
@@ -114,7 +139,10 @@ class OperatorChatPanel extends HTMLElement {
       { class: "chat-status", "aria-label": "Chat status", disabled: true, onchange: () => this.changeStatus() },
       CHAT_STATUS.map((name, value) => h("option", { value, text: name })),
     );
-    this.list = h("ol", { class: "messages", "aria-live": "polite" });
+    this.list = h("ol", {
+      class: "messages", "aria-live": "polite",
+      onscroll: () => { if (this.list.scrollTop < NEAR_EDGE_PX) this.loadOlder(); },
+    });
     this.input = h("textarea", {
       class: "reply-text", rows: 2, placeholder: "Write a reply…", "aria-label": "Reply", disabled: true,
       onkeydown: (event) => {
@@ -136,9 +164,11 @@ class OperatorChatPanel extends HTMLElement {
           h("strong", { text: "Chats" }),
           h("span", { class: "state" }, h("i", { class: "dot" }), this.stateText)),
         h("div", { class: "body" },
-          h("aside", { class: "chats" }, this.chatList, this.noChats),
+          this.chatsPane = h("aside", { class: "chats", onscroll: () => this.nearListEnd() },
+            this.chatList, this.moreChats, this.noChats),
           h("section", { class: "conversation" },
             h("div", { class: "conversation-head" }, this.who, this.statusSelect),
+            this.olderButton,
             this.list,
             h("form", { class: "reply", onsubmit: (event) => { event.preventDefault(); this.sendText(); } },
               this.input,
@@ -186,14 +216,43 @@ class OperatorChatPanel extends HTMLElement {
 
   // --- chats ---------------------------------------------------------------------------
 
+  // The first page again (at the start, after a reconnection, for a chat not heard of);
+  // the pages after it as the operator scrolls to the list's end or asks for more.
   async loadChats() {
     try {
-      const page = await this.api.chats();
-      for (const dto of page?.items ?? []) this.upsertChat(chatFrom(dto), { fromList: true });
-      this.renderChats();
+      this.takeChats(await this.api.chats({ page: 1, perPage: CHATS_PER_PAGE }), 1);
     } catch (error) {
       this.failed("Could not load the chats", error);
     }
+  }
+
+  async loadMoreChats() {
+    if (this.loadingChats || !this.moreChatsToLoad()) return;
+    this.loadingChats = true;
+    try {
+      const next = this.chatPage + 1;
+      this.takeChats(await this.api.chats({ page: next, perPage: CHATS_PER_PAGE }), next);
+    } catch (error) {
+      this.failed("Could not load more chats", error);
+    } finally {
+      this.loadingChats = false;
+    }
+  }
+
+  takeChats(page, number) {
+    for (const dto of itemsOf(page)) this.upsertChat(chatFrom(dto), { fromList: true });
+    if (typeof page?.total === "number") this.chatTotal = page.total;
+    this.chatPage = Math.max(this.chatPage, number);
+    this.renderChats();
+  }
+
+  moreChatsToLoad() {
+    return this.chatTotal !== null && this.chatPage * CHATS_PER_PAGE < this.chatTotal;
+  }
+
+  nearListEnd() {
+    const pane = this.chatsPane;
+    if (pane.scrollTop + pane.clientHeight >= pane.scrollHeight - NEAR_EDGE_PX) this.loadMoreChats();
   }
 
   upsertChat(chat, { fromList = false } = {}) {
@@ -236,10 +295,14 @@ class OperatorChatPanel extends HTMLElement {
             h("time", { text: when(chat.lastMessageAt) }))));
     }
     this.noChats.hidden = chats.length > 0;
+    this.moreChats.hidden = !this.moreChatsToLoad();
   }
 
   chatCreated(dto) {
-    this.upsertChat(chatFrom(dto));
+    const known = this.chats.has(key(chatFrom(dto).id));
+    const chat = this.upsertChat(chatFrom(dto));
+    // its count holds the message(s) it began with, whose ReceiveMessage comes next
+    if (!known) chat.precounted = chat.countUnread;
     this.renderChats();
   }
 
@@ -273,6 +336,8 @@ class OperatorChatPanel extends HTMLElement {
     this.selected = key(chatId);
     chat.countUnread = 0;
     this.messages.clear();
+    this.oldestPage = 1;
+    this.olderButton.hidden = true;
     clear(this.list);
     this.who.textContent = chat.client.name || chat.client.phone || `Chat ${chat.id}`;
     this.statusSelect.value = String(chat.chatStatus);
@@ -281,13 +346,56 @@ class OperatorChatPanel extends HTMLElement {
     }
     this.renderChats();
     try {
-      const loaded = await this.api.messages(chat.id);
+      const pages = await this.latestPages(chat.id);
       if (this.selected !== key(chatId)) return;
-      const items = Array.isArray(loaded) ? loaded : loaded?.items ?? [];
-      for (const raw of items) this.addMessage(messageFrom({ chatId: chat.id, ...raw }));
+      for (const [, items] of pages) {
+        for (const raw of items) this.addMessage(messageFrom({ chatId: chat.id, ...raw }));
+      }
+      this.oldestPage = pages[0][0];
+      this.olderButton.hidden = this.oldestPage <= 1;
       this.notify("");
     } catch (error) {
       this.failed("Could not load the conversation", error);
+    }
+  }
+
+  // The newest messages: the last page (and the one before when it is short), as
+  // [[page number, items], …] oldest first. One request for a chat of one page.
+  async latestPages(chatId) {
+    const fetchPage = async (page) =>
+      itemsOf(await this.api.messages(chatId, { page, perPage: MESSAGES_PER_PAGE }));
+    const first = await fetchPage(1);
+    if (first.length < MESSAGES_PER_PAGE) return [[1, first]];
+    const last = Math.max(1, Math.ceil((await this.api.messageCount(chatId)) / MESSAGES_PER_PAGE));
+    if (last === 1) return [[1, first]];
+    const pages = [[last, await fetchPage(last)]];
+    if (pages[0][1].length < FEW) {
+      pages.unshift([last - 1, last - 1 === 1 ? first : await fetchPage(last - 1)]);
+    }
+    return pages;
+  }
+
+  async loadOlder() {
+    const chatId = this.selected;
+    const chat = this.chats.get(chatId);
+    if (this.loadingOlder || !chat || this.oldestPage <= 1) return;
+    this.loadingOlder = true;
+    const page = this.oldestPage - 1;
+    try {
+      const items = itemsOf(await this.api.messages(chat.id, { page, perPage: MESSAGES_PER_PAGE }));
+      if (this.selected !== chatId) return;
+      const fromBottom = this.list.scrollHeight - this.list.scrollTop;
+      // newest first, each put before the rest: the page lands above, in its order
+      for (const raw of [...items].reverse()) {
+        this.addMessage(messageFrom({ chatId: chat.id, ...raw }), { older: true });
+      }
+      this.list.scrollTop = this.list.scrollHeight - fromBottom; // the view stays put
+      this.oldestPage = page;
+      this.olderButton.hidden = page <= 1;
+    } catch (error) {
+      this.failed("Could not load older messages", error);
+    } finally {
+      this.loadingOlder = false;
     }
   }
 
@@ -299,8 +407,14 @@ class OperatorChatPanel extends HTMLElement {
     }
     chat.lastMessageAt = message.createdAt;
     chat.preview = message.text || (message.media ? `[${message.media.name ?? "attachment"}]` : "");
+    // a message is counted once: its media's ReceiveMediaMessage follows its ReceiveMessage
+    const fresh = message.id === null || !this.announced.has(key(message.id));
+    if (message.id !== null) this.announced.add(key(message.id));
     if (this.selected === key(message.chatId)) this.addMessage(message);
-    else if (message.author !== OPERATOR) chat.countUnread = (chat.countUnread ?? 0) + 1;
+    else if (message.author !== OPERATOR && fresh) {
+      if (chat.precounted > 0) chat.precounted -= 1;
+      else chat.countUnread = (chat.countUnread ?? 0) + 1;
+    }
     this.renderChats();
   }
 
@@ -316,7 +430,7 @@ class OperatorChatPanel extends HTMLElement {
     this.renderMark(entry);
   }
 
-  addMessage(message) {
+  addMessage(message, { older = false } = {}) {
     // the operator's own message, already shown while it was being sent: now it has an id
     if (message.id !== null && this.messages.has(key(message.id))) {
       const entry = this.messages.get(key(message.id));
@@ -335,15 +449,19 @@ class OperatorChatPanel extends HTMLElement {
     const entry = this.renderMessage(message);
     const id = message.id !== null ? key(message.id) : `local-${++this.local}`;
     this.messages.set(id, entry);
-    this.placeInOrder(entry);
+    if (older) this.list.prepend(entry.el);
+    else this.placeInOrder(entry);
     return entry;
   }
 
+  // By time, as instants: the server writes whole seconds ("…:12Z"), a reply being sent
+  // has the browser's milliseconds ("…:12.345Z"), and as text the two sort the wrong way.
+  // A message of the same instant goes after those already shown.
   placeInOrder(entry) {
-    const at = entry.message.createdAt;
+    const at = instant(entry.message.createdAt);
     let before = null;
     for (const other of this.list.children) {
-      if (other.dataset.createdAt > at) { before = other; break; }
+      if (instant(other.dataset.createdAt) > at) { before = other; break; }
     }
     this.list.insertBefore(entry.el, before);
     this.list.scrollTop = this.list.scrollHeight;
@@ -411,6 +529,11 @@ class OperatorChatPanel extends HTMLElement {
       entry.message = { ...entry.message, id: message.id, status: message.status ?? 1 };
       for (const [local, other] of this.messages) if (other === entry) this.messages.delete(local);
       this.messages.set(key(message.id), entry);
+      if (typeof result.createdAt === "string") { // the server's time, not this browser's
+        entry.message.createdAt = result.createdAt;
+        entry.el.dataset.createdAt = result.createdAt;
+        this.placeInOrder(entry);
+      }
     } else {
       entry.message.status = entry.message.status || 1;
     }

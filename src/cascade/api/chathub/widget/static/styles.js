@@ -1,7 +1,7 @@
 // The panel's look, inside its shadow root (the page's CSS neither leaks in nor out).
 
 export const CSS = `
-:host { display: block; font: 14px/1.4 system-ui, sans-serif; color: #1d2330; }
+:host { display: block; height: 100%; font: 14px/1.4 system-ui, sans-serif; color: #1d2330; }
 .panel { display: flex; flex-direction: column; height: 100%; min-height: 420px;
   border: 1px solid #d6dae3; border-radius: 8px; overflow: hidden; background: #fff; }
 header { display: flex; justify-content: space-between; align-items: center;
@@ -26,6 +26,9 @@ header { display: flex; justify-content: space-between; align-items: center;
   white-space: nowrap; font-size: 13px; }
 .chat .meta { grid-column: 1 / -1; display: flex; gap: 8px; font-size: 11px; color: #8a92a6; }
 .empty { padding: 12px; color: #8a92a6; }
+.more-chats, .older { display: block; width: 100%; padding: 6px; border: 0; font: inherit;
+  font-size: 13px; background: #f3f5f9; color: #2f6fed; cursor: pointer; }
+.more-chats[hidden], .older[hidden] { display: none; }
 .conversation { flex: 1; display: flex; flex-direction: column; min-width: 0; }
 .conversation-head { display: flex; justify-content: space-between; align-items: center;
   padding: 8px 12px; border-bottom: 1px solid #e3e6ed; }
