@@ -7,6 +7,7 @@ call `asgi_app()` (a factory, so each server worker process builds its own).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 
 from litestar import Litestar
@@ -23,7 +24,7 @@ from cascade.api.chathub.widget import CorsPolicy, chathub_surface, widget_route
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
-from cascade.channels.base import Channel, WebhookHandler
+from cascade.channels.base import Channel, WebhookHandler, Windowed
 from cascade.channels.bot_chat import BotChat
 from cascade.channels.registry import (
     BY_NAME,
@@ -44,6 +45,8 @@ from cascade.engine.runner import Engine
 from cascade.engine.wakeup import PgListener
 from cascade.engine.webhook_cost import WebhookCost
 from cascade.engine.worker import Worker, WorkerConfig
+from cascade.metrics import Metrics
+from cascade.observer import NO_OBSERVER, Observer
 from cascade.security import new_link_code
 from cascade.store.migrate import head_revision
 from cascade.store.price_book import PriceBook
@@ -82,6 +85,20 @@ def build_store(settings: Settings, clock: Clock) -> SqlStore:
         sqlite_synchronous=settings.sqlite_synchronous,
         pool_size=settings.db_pool_size,
     )
+
+
+def build_metrics(settings: Settings, clock: Clock, store: SqlStore) -> Metrics:
+    """The process's metrics: counted into by the API, the engine and `store` (reports), and
+    reading the backlog and the chats from `store` when scraped. Under `cascade api
+    --workers N`, in the multiprocess mode of the directory `cascade api` made."""
+    metrics = Metrics(
+        clock,
+        account_labels=settings.metrics_account_labels,
+        multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
+    )
+    metrics.watch_store(store.figures)
+    store.observer = metrics
+    return metrics
 
 
 def build_limiter(settings: Settings, clock: Clock) -> Limiter:
@@ -125,6 +142,7 @@ def build_worker(
     clock: Clock,
     channels: Mapping[str, Channel],
     static_senders: Mapping[str, Sender] | None = None,
+    observer: Observer = NO_OBSERVER,
 ) -> Worker:
     return Worker(
         store,
@@ -141,6 +159,7 @@ def build_worker(
         static_senders=static_senders
         if static_senders is not None
         else provider_accounts(settings),
+        observer=observer,
     )
 
 
@@ -157,11 +176,18 @@ def build_engine(
     channels: Mapping[str, Channel],
     clock: Clock | None = None,
     static_senders: Mapping[str, Sender] | None = None,
+    metrics: Metrics | None = None,
 ) -> Engine:
     """A worker, the status-webhook dispatcher and, on PostgreSQL, the LISTEN/NOTIFY
-    listener that wakes the worker: `cascade worker`, and the engine inside `cascade up`."""
+    listener that wakes the worker: `cascade worker`, and the engine inside `cascade up`.
+    `metrics` is counted into, and shows the channels' windows when scraped."""
     clock = clock or SystemClock()
-    worker = build_worker(settings, store, clock, channels, static_senders)
+    observer: Observer = metrics if metrics is not None else NO_OBSERVER
+    if metrics is not None:
+        metrics.watch_windows(
+            {name: ch.window for name, ch in channels.items() if isinstance(ch, Windowed)}
+        )
+    worker = build_worker(settings, store, clock, channels, static_senders, observer)
     return Engine(
         store,
         channels,
@@ -171,6 +197,7 @@ def build_engine(
             clock,
             policy=callback_policy(settings),
             complete=WebhookCost(store, PriceBook(store, clock)),
+            observer=observer,
         ),
         PgListener(settings.database_url, worker.wake) if store.dialect == "postgresql" else None,
     )
@@ -227,9 +254,13 @@ def build_app(
     callback_resolve: Resolve | None = None,
     hub: Hub | None = None,
     chat_channels: Mapping[str, BotChat] | None = None,
+    metrics: Metrics | None = None,
 ) -> Litestar:
+    """The API of one process; `metrics` (else its own) is counted into and served at
+    `/metrics` (`cascade up` shares one with its engine)."""
     clock = clock or SystemClock()
     store = store or build_store(settings, clock)
+    metrics = metrics or build_metrics(settings, clock, store)
     limiter = limiter or build_limiter(settings, clock)
     bound_store = store
     auth = Authenticator(store, clock, settings.auth_cache_seconds)
@@ -267,7 +298,7 @@ def build_app(
         clock=clock,
         auth=auth,
         limiter=limiter,
-        intake=Intake(store, clock, settings.public_url, new_link_code),
+        intake=Intake(store, clock, settings.public_url, new_link_code, metrics),
         send_rate=Rate(settings.send_rate, settings.send_burst),
         status_rate=Rate(settings.status_rate, settings.status_burst),
         max_body_bytes=settings.max_body_bytes,
@@ -278,8 +309,12 @@ def build_app(
         static_senders=provider_accounts(settings),
         public_url=settings.public_url,
         callback_urls=callback_policy(settings, callback_resolve),
+        observer=metrics,
+        metrics=metrics,
     )
-    bat = BatIntake(store, clock, CARRIES, content_parts, content_pattern(settings))
+    bat = BatIntake(
+        store, clock, CARRIES, content_parts, content_pattern(settings), observer=metrics
+    )
     return create_app(
         services,
         on_startup=[conversations.fetcher.start],

@@ -26,16 +26,24 @@ from cascade.domain.message import (
 )
 from cascade.domain.variables import VariableKey, inline_variables, is_absolute_http_url
 from cascade.ids import new_id
+from cascade.observer import NO_OBSERVER, Observer
 from cascade.store import IntakeStore, NewMessage, TrackingIdConflict
+from cascade.store.base import fresh_count
 
 _encode = msgspec.json.encode
 
 
 class Intake:
     def __init__(
-        self, store: IntakeStore, clock: Clock, link_base: str, new_code: Callable[[], str]
+        self,
+        store: IntakeStore,
+        clock: Clock,
+        link_base: str,
+        new_code: Callable[[], str],
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self._store = store
+        self._observer = observer
         self._clock = clock
         self._link_base = link_base.rstrip("/")
         self._new_code = new_code
@@ -95,6 +103,7 @@ class Intake:
         except TrackingIdConflict as err:
             item_index = order.index(err.index)
             raise _duplicate(f"{prefix}[{item_index}].id") from None
+        self._observer.accepted(account.id, fresh_count(new, ids))
         return [Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot]) for slot in order]
 
     async def upload_variables(self, account_id: str, body: bytes) -> int:

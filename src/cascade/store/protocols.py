@@ -61,6 +61,7 @@ from cascade.store.base import (
     MessageView,
     NewMessage,
     StoredIncoming,
+    StoreFigures,
 )
 
 # --- the API ------------------------------------------------------------------------------
@@ -375,6 +376,13 @@ class CallbackStore(Protocol):
     async def messages_by_id(self, message_ids: Collection[str]) -> list[MessageView]:
         """These messages' views, whichever account's (an event names its message, not its
         account: the core API's webhooks are priced from them); unknown ids left out."""
+
+
+class FiguresStore(Protocol):
+    """The metrics' part (the SQL store only): aggregates read when they are scraped."""
+
+    async def figures(self, now_ms: int, first_response_bounds_ms: Sequence[int]) -> StoreFigures:
+        """The backlog due at `now_ms`, and ChatHub's chats (`StoreFigures`)."""
 
 
 class Store(

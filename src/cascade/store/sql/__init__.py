@@ -15,7 +15,8 @@
 - `ledger`: claims, transitions and send intents (over `reports` and `verification`);
 - `prices`: the price table, replaced whole by each load, with its version;
 - `conversations`: ChatHub's chats, their messages and media; operators' status changes;
-- `chats`: ChatHub's organizations, their bots and operators; the installation's secrets.
+- `chats`: ChatHub's organizations, their bots and operators; the installation's secrets;
+- `figures`: what the metrics read when scraped (the due backlog, chats by status).
 
 SQLite's writer runtime (thread, lock file, GIL switch) is `cascade.store.sqlite_runtime`.
 """
@@ -28,6 +29,7 @@ from cascade.store.sql.chats import Chats
 from cascade.store.sql.contacts import Contacts
 from cascade.store.sql.conversations import Conversations
 from cascade.store.sql.database import async_url
+from cascade.store.sql.figures import Figures
 from cascade.store.sql.incoming import IncomingMessages
 from cascade.store.sql.intake import Intake
 from cascade.store.sql.ledger import Ledger
@@ -46,6 +48,7 @@ class SqlStore(
     Prices,
     Conversations,
     Chats,
+    Figures,
 ):
     """Everything the store does, over SQLite or PostgreSQL (see the modules)."""
 
