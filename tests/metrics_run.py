@@ -28,6 +28,7 @@ STATUS = "/api/CascadeMessage/status"
 THROTTLED_PHONE = "+380509990000"
 REPORT_AFTER_S = 3.0  # how long after its send each SMS's receipt arrives
 WINDOW = 8
+SMS_LIMITS = Limits(4096, None, None, True, 3600)  # confirms delivery: waits for a receipt
 
 
 @dataclass
@@ -36,7 +37,7 @@ class SmsStandIn:
     window (`channels.base.Windowed`)."""
 
     name: str = "sms"
-    limits: Limits = Limits(4096, None, None, True, 3600)
+    limits: Limits = SMS_LIMITS
     sent: list[Outbound] = field(default_factory=list)
     throttled: int = 0
 
