@@ -23,8 +23,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest as _generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -67,7 +68,8 @@ class AccountLabels:
 class Metrics:
     """Every series; an `Observer` to count into and an `Exposition` to scrape."""
 
-    content_type = CONTENT_TYPE_LATEST
+    # the classic text format, which every Prometheus reads (the library answers it too)
+    content_type = CONTENT_TYPE_PLAIN_0_0_4
 
     def __init__(
         self,
