@@ -1,5 +1,6 @@
-"""deploy/grafana/cascade.json: every panel queries series that /metrics exposes after a
-run (tests/metrics_run.py), so no panel stays empty for a misspelt or missing name."""
+"""deploy/grafana/cascade.json and the alert examples of docs/operations.md: every series
+they query is one /metrics exposes after a run (tests/metrics_run.py), so no panel stays
+empty and no alert stays silent for a misspelt or missing name."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from cascade.clock import ManualClock
 from cascade.store.sql import SqlStore
 from tests.metrics_run import metrics_run
 
-DASHBOARD = Path(__file__).parent.parent / "deploy" / "grafana" / "cascade.json"
+ROOT = Path(__file__).parent.parent
+DASHBOARD = ROOT / "deploy" / "grafana" / "cascade.json"
+OPERATIONS = ROOT / "docs" / "operations.md"
 SERIES = re.compile(r"\bcascade_[a-z0-9_]+")
 
 
@@ -36,13 +39,22 @@ def test_every_panel_has_a_query() -> None:
         assert all(SERIES.search(e) for e in exprs), panel["title"]
 
 
+def alert_rules() -> str:
+    """The YAML block of docs/operations.md's alert examples."""
+    text = OPERATIONS.read_text()
+    start = text.index("```yaml", text.index("## What to alert on"))
+    return text[start : text.index("```", start + 7)]
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_every_series_a_panel_names_is_exposed(
+async def test_every_series_a_panel_or_an_alert_names_is_exposed(
     store: SqlStore, clock: ManualClock, db_url: str
 ) -> None:
     run = await metrics_run(store, clock, db_url)
     exposed = run.after.names()
-    named = {
+    alerts = {("alerts", name) for name in SERIES.findall(alert_rules())}
+    assert len(alerts) >= 10
+    named = alerts | {
         (panel["title"], name)
         for panel in panels(json.loads(DASHBOARD.read_text()))
         for target in panel.get("targets", [])
