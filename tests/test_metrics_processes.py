@@ -1,9 +1,11 @@
-"""/metrics from real processes on loopback: a worker's metrics port, and `cascade api
---workers 2`, whose processes count apart and answer a scrape with their sum."""
+"""/metrics from real processes on loopback: a worker's metrics port; `cascade api
+--workers 2`, whose processes count apart and answer a scrape with their sum; `cascade up`,
+whose one endpoint shows what its API and its engine count."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -12,10 +14,12 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import cascade_cli, start_server, stop_server, wait_until_up
 from tests.ports import free_port
+from tests.test_cli import base_env, start_up, stop
 
 TEXT_FORMAT = "text/plain; version=0.0.4"
 SEND = "/api/CascadeMessage/send_message/async"
@@ -113,3 +117,42 @@ def test_api_processes_answer_the_sum(live_env: dict[str, str]) -> None:
     finally:
         stop_server(server)
     assert not directory.exists()  # `cascade api` removed what it made
+
+
+@pytest.mark.live
+def test_up_shows_what_its_api_and_engine_count(tmp_path: Path) -> None:
+    env = base_env(tmp_path / "up.db")
+    key = "metrics-demo-key"
+    env["CASCADE_DEMO_KEY"] = key
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "up.log"
+    up = start_up(env, port, log)
+    try:
+        account = re.search(r"demo account:\s+(\S+)", log.read_text())
+        assert account
+        body = [
+            {
+                "id": "metrics-up-1",
+                "fromName": "Demo",
+                "toPhone": "+380501230001",  # the persona that is on Telegram
+                "messageType": "transaction",
+                "text": "Hello",
+            }
+        ]
+        headers = {"X-Authorization-Key": key}
+        sent = httpx.post(f"{base}{SEND}", json=body, headers=headers, timeout=10)
+        assert sent.status_code == 200, sent.text
+        status_url = f"{base}/api/CascadeMessage/status/{sent.json()[0]['messageId']}"
+        deadline = time.monotonic() + 30
+        while httpx.get(status_url, headers=headers, timeout=10).json()["status"] != "delivered":
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        found = scrape(base + "/metrics")
+        accepted = f"cascade_messages_accepted_total[('account', '{account.group(1)}')]"
+        assert found[accepted] == 1
+        telegram = "[('channel', 'telegram'), ('outcome', 'delivered')]"
+        assert found[f"cascade_attempts_total{telegram}"] == 1
+        assert found["cascade_smpp_window_size[('channel', 'sms')]"] >= 1
+    finally:
+        stop(up)
