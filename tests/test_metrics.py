@@ -7,10 +7,15 @@ import asyncio
 
 import pytest
 
+from cascade.bootstrap import build_metrics
 from cascade.clock import ManualClock
+from cascade.config import Settings
+from cascade.domain.chats import ChatStatus
 from cascade.metrics import OTHER_ACCOUNT, Metrics
+from cascade.security import hash_secret
 from cascade.store.sql import SqlStore
 from tests.metrics_run import REPORT_AFTER_S, WINDOW, Run, metrics_run, parse
+from tests.test_store_conversations import ops, said
 
 
 @pytest.fixture
@@ -101,3 +106,34 @@ def test_no_account_labels_when_the_cap_is_zero() -> None:
     metrics.accepted("a1", 3)
     scrape = parse(asyncio.run(metrics.render()).decode())
     assert scrape.value("cascade_messages_accepted_total", account=OTHER_ACCOUNT) == 3
+
+
+async def test_chats_by_status_and_first_response(store: SqlStore, clock: ManualClock) -> None:
+    """Every account's chats (SPEC E3, issue 16's figures), read when scraped."""
+    metrics = build_metrics(Settings(), clock, store)
+    account = await store.create_account("chats", "Chats")
+    org = await store.create_organization(account.id, "Support")
+    bot = await store.add_bot(account.id, "telegram", "tg-token", hash_secret("tg-token"))
+    await store.attach_bots(account.id, org.id, [bot])
+    await ops(store, account.id, org.id, "Ann")
+    chats = []
+    for address in ("1", "2", "3"):
+        [arrival] = await store.record_chat_messages([said(bot, address, "1")])
+        assert arrival is not None
+        chats.append(arrival.chat.id)
+    clock.advance(20)
+    await store.add_operator_message(account.id, chats[0], "first answer")
+    clock.advance(100)
+    await store.add_operator_message(account.id, chats[1], "later")
+    await store.set_chat_status(account.id, chats[2], ChatStatus.CLOSED)
+    scrape = parse((await metrics.render()).decode())
+    assert scrape.value("cascade_chats", status="open") == 2
+    assert scrape.value("cascade_chats", status="closed") == 1
+    assert scrape.value("cascade_chats", status="new") == 0
+    histogram = "cascade_chat_first_response_seconds"
+    assert scrape.value(f"{histogram}_count") == 2
+    assert scrape.value(f"{histogram}_sum") == 140
+    assert scrape.value(f"{histogram}_bucket", le="30.0") == 1
+    assert scrape.value(f"{histogram}_bucket", le="60.0") == 1  # 20 s and 120 s
+    assert scrape.value(f"{histogram}_bucket", le="120.0") == 2
+    assert scrape.value(f"{histogram}_bucket", le="+Inf") == 2
