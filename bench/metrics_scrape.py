@@ -23,11 +23,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-import msgspec
 from common import (
     CASCADE,
-    SMS_PHONES,
-    Item,
     free_port,
     latency_summary,
     live_server,
@@ -40,24 +37,9 @@ from common import (
     wait_http,
     worker_command,
 )
-from sms_end_to_end import post_at_rate, unfinished
+from sms_end_to_end import body, post_at_rate, unfinished
 
 TARGET_MS = 50.0
-
-
-def body(start: int, size: int) -> bytes:
-    return msgspec.json.encode(
-        [
-            Item(
-                id=f"scrape-{n}",
-                fromName="Bench",
-                toPhone=SMS_PHONES[n % len(SMS_PHONES)],
-                messageType="transaction",
-                text=f"Your code is {n % 1_000_000:06d}.",
-            )
-            for n in range(start, start + size)
-        ]
-    )
 
 
 async def timed_get(session: aiohttp.ClientSession, url: str) -> tuple[float, bytes]:
