@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 OTHER_ACCOUNT = "other"
 STORE_READ_EVERY_S = 1.0  # scrapes within this share one read of the store
 
-# seconds; a step waits from a second (a bot's report) to hours (an SMS receipt)
-STEP_REPORT_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 7200, 21600)
+# seconds; a report comes within 0.1 s (a simulator) to the window's end (SMS: an hour)
+STEP_REPORT_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 7200)
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 FIRST_RESPONSE_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
 
