@@ -4,6 +4,7 @@ sent; the bounded account label; nothing secret or personal in a label."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -13,6 +14,7 @@ from cascade.config import Settings
 from cascade.domain.chats import ChatStatus
 from cascade.metrics import OTHER_ACCOUNT, Metrics
 from cascade.security import hash_secret
+from cascade.store.base import StoreFigures
 from cascade.store.sql import SqlStore
 from tests.metrics_run import REPORT_AFTER_S, WINDOW, Run, metrics_run, parse
 from tests.test_store_conversations import ops, said
@@ -110,7 +112,7 @@ def test_no_account_labels_when_the_cap_is_zero() -> None:
 
 async def test_chats_by_status_and_first_response(store: SqlStore, clock: ManualClock) -> None:
     """Every account's chats (SPEC E3, issue 16's figures), read when scraped."""
-    metrics = build_metrics(Settings(), clock, store)
+    metrics = build_metrics(Settings(), clock, store, store_wait_s=None)
     account = await store.create_account("chats", "Chats")
     org = await store.create_organization(account.id, "Support")
     bot = await store.add_bot(account.id, "telegram", "tg-token", hash_secret("tg-token"))
@@ -137,3 +139,31 @@ async def test_chats_by_status_and_first_response(store: SqlStore, clock: Manual
     assert scrape.value(f"{histogram}_bucket", le="60.0") == 1  # 20 s and 120 s
     assert scrape.value(f"{histogram}_bucket", le="120.0") == 2
     assert scrape.value(f"{histogram}_bucket", le="+Inf") == 2
+
+
+async def test_a_slow_store_read_does_not_hold_the_scrape() -> None:
+    """The first scrape waits for the store; a later one whose read takes longer than
+    `store_wait_s` answers with the figures before, and the read lands for the next."""
+    clock = ManualClock()
+    release, finished = asyncio.Event(), asyncio.Event()
+    reads: list[int] = []
+
+    async def read(now_ms: int, bounds: Sequence[int]) -> StoreFigures:
+        reads.append(now_ms)
+        if len(reads) > 1:
+            await release.wait()
+            finished.set()  # the figures are kept in this same step, before anyone wakes
+        return StoreFigures(len(reads), None, {}, 0, 0, [0] * len(bounds))
+
+    metrics = Metrics(clock, store_wait_s=0.01)
+    metrics.watch_store(read)
+    assert parse((await metrics.render()).decode()).value("cascade_due_tasks") == 1
+    clock.advance(1)
+    # the read waits for `release`; a scrape that waited for it would time out here
+    held = parse((await asyncio.wait_for(metrics.render(), 5)).decode())
+    assert len(reads) == 2
+    assert held.value("cascade_due_tasks") == 1
+    release.set()
+    await finished.wait()
+    assert parse((await metrics.render()).decode()).value("cascade_due_tasks") == 2
+    assert len(reads) == 2  # within the second: no new read

@@ -45,7 +45,7 @@ from cascade.engine.runner import Engine
 from cascade.engine.wakeup import PgListener
 from cascade.engine.webhook_cost import WebhookCost
 from cascade.engine.worker import Worker, WorkerConfig
-from cascade.metrics import Metrics
+from cascade.metrics import STORE_WAIT_S, Metrics
 from cascade.observer import NO_OBSERVER, Observer
 from cascade.security import new_link_code
 from cascade.store.migrate import head_revision
@@ -87,14 +87,18 @@ def build_store(settings: Settings, clock: Clock) -> SqlStore:
     )
 
 
-def build_metrics(settings: Settings, clock: Clock, store: SqlStore) -> Metrics:
+def build_metrics(
+    settings: Settings, clock: Clock, store: SqlStore, store_wait_s: float | None = STORE_WAIT_S
+) -> Metrics:
     """The process's metrics: counted into by the API, the engine and `store` (reports), and
-    reading the backlog and the chats from `store` when scraped. Under `cascade api
-    --workers N`, in the multiprocess mode of the directory `cascade api` made."""
+    reading the backlog and the chats from `store` when scraped (waiting `store_wait_s` for
+    them; None: until read, for tests). Under `cascade api --workers N`, in the
+    multiprocess mode of the directory `cascade api` made."""
     metrics = Metrics(
         clock,
         account_labels=settings.metrics_account_labels,
         multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        store_wait_s=store_wait_s,
     )
     metrics.watch_store(store.figures)
     store.observer = metrics

@@ -20,6 +20,7 @@ or a name: only account ids, channel names, outcomes and route templates.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 OTHER_ACCOUNT = "other"
 STORE_READ_EVERY_S = 1.0  # scrapes within this share one read of the store
+# how long a scrape waits for a read of the store before it answers with the figures
+# before (a busy database must not make scrapes slow, or time out)
+STORE_WAIT_S = 0.02
 
 # seconds; a report comes within 0.1 s (a simulator) to the window's end (SMS: an hour)
 STEP_REPORT_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 7200)
@@ -77,9 +81,11 @@ class Metrics:
         *,
         account_labels: int = 100,
         multiprocess_dir: str | None = None,
+        store_wait_s: float | None = STORE_WAIT_S,
     ) -> None:
         """`multiprocess_dir`: the `PROMETHEUS_MULTIPROC_DIR` of several API processes
-        (then a scrape answers the sum of all of them)."""
+        (then a scrape answers the sum of all of them); `store_wait_s`: how long a scrape
+        waits for the store's figures (None: until they are read)."""
         self._clock = clock
         self._accounts = AccountLabels(account_labels)
         self._multiprocess_dir = multiprocess_dir
@@ -132,7 +138,7 @@ class Metrics:
         # the labelled children of the hot paths, so a request pays one dictionary look-up
         self._http_children: dict[tuple[str, str, int], Histogram] = {}
         self._accepted_children: dict[str, Counter] = {}
-        self._scraped = _Scraped(clock)
+        self._scraped = _Scraped(clock, store_wait_s)
         self._registry.register(self._scraped)
 
     # --- what is read when scraped --------------------------------------------------------
@@ -196,28 +202,45 @@ class Metrics:
 class _Scraped(Collector):
     """The series that are states, not events: read when scraped."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, wait_s: float | None) -> None:
         self._clock = clock
+        self._wait_s = wait_s
         self.read: ReadFigures | None = None
         self.windows: dict[str, Window] = {}
         self._figures: StoreFigures | None = None
+        self._now_ms = 0  # when the figures were read
         self._read_at: float | None = None
-        self._now_ms = 0
+        self._reading: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
+        """Start a read of the store if the last is a second old, and wait for it: the
+        first time in full, later for at most `wait_s` (a read that takes longer lands for
+        the next scrape, and this one answers with the figures before)."""
         if self.read is None:
             return
         now = self._clock.monotonic()
-        if self._read_at is not None and now - self._read_at < STORE_READ_EVERY_S:
+        stale = self._read_at is None or now - self._read_at >= STORE_READ_EVERY_S
+        if stale and self._reading is None:
+            self._read_at = now
+            self._reading = asyncio.ensure_future(self._read(self.read))
+        reading = self._reading
+        if reading is None:
             return
-        self._read_at = now
-        self._now_ms = self._clock.now_ms()
+        first = self._figures is None
+        await asyncio.wait({reading}, timeout=None if first else self._wait_s)
+
+    async def _read(self, read: ReadFigures) -> None:
+        now_ms = self._clock.now_ms()
         bounds = [int(b * 1000) for b in FIRST_RESPONSE_BUCKETS]
         try:
-            self._figures = await self.read(self._now_ms, bounds)
+            figures = await read(now_ms, bounds)
         except Exception:  # a scrape must answer; the store's series go missing meanwhile
             log.warning("metrics: reading the store failed", exc_info=True)
             self._figures = None
+        else:
+            self._figures, self._now_ms = figures, now_ms
+        finally:
+            self._reading = None
 
     def collect(self) -> Iterator[Metric]:
         if self.windows:
