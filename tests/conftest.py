@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from selenium import webdriver
 
 from cascade.bootstrap import build_app
 from cascade.clock import ManualClock
@@ -24,6 +25,8 @@ from cascade.store.migrate import upgrade
 from cascade.store.schema import metadata
 from cascade.store.sql import SqlStore
 from tests import services
+from tests.browser import chromium
+from tests.e2e_stack import Stack, build_stack
 from tests.ports import free_port
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -273,3 +276,24 @@ def live_server(live_env: dict[str, str]) -> Iterator[LiveServer]:
     server = start_server(["api"], live_env, port)
     yield server
     stop_server(server)
+
+
+# --- a whole installation, and a browser --------------------------------------------------------
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """The simulators, `cascade api` and a worker as processes (tests/e2e_stack.py), for
+    one test; modules that share one across their tests define their own `stack`."""
+    running = build_stack(tmp_path / "stack")
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium with a fresh profile (tests/browser.py)."""
+    with chromium(tmp_path / "profile") as driver:
+        yield driver

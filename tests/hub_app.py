@@ -2,18 +2,17 @@
 
 `Announce(chatId, text)` publishes `ReceiveMessage` to the caller's account, so a client of
 one server process makes an event that must reach clients of every other process (the
-chat code's SendMessage and webhooks will publish the same way). Served by granian or
-uvicorn as a factory: `tests.hub_app:app`.
+chat code's SendMessage and webhooks publish the same way). The hub authenticates as
+production's does (`build_chat_hub`: ChatHub's JWTs, then the account's API key). Served
+by granian or uvicorn as a factory: `tests.hub_app:app`.
 """
 
 from __future__ import annotations
 
 from litestar import Litestar
 
-from cascade.api.auth import Authenticator
 from cascade.api.chathub.hub import Audience, HubPrincipal
-from cascade.api.chathub.hub.apikey import api_key_authenticate
-from cascade.bootstrap import build_app, build_hub, build_store
+from cascade.bootstrap import build_app, build_chat_hub, build_store
 from cascade.clock import SystemClock
 from cascade.config import Settings
 
@@ -22,7 +21,7 @@ def app() -> Litestar:
     settings = Settings.from_env()
     clock = SystemClock()
     store = build_store(settings, clock)
-    hub = build_hub(settings, clock, api_key_authenticate(Authenticator(store, clock, 0)))
+    hub = build_chat_hub(settings, store, clock)
 
     async def announce(caller: HubPrincipal, chat_id: int, text: str) -> str:
         event = {"chatId": chat_id, "message": text}

@@ -22,7 +22,6 @@ from msgspec.structs import replace
 from cascade.channels.base import Channel, Inbound
 from cascade.channels.flashcall import (
     LIMITS,
-    MAX_ATTEMPTS,
     TWIML,
     WEBHOOK_ROUTE,
     FlashCallChannel,
@@ -35,11 +34,9 @@ from cascade.channels.flashcall import (
     pattern,
     pattern_in,
     signature,
-    verify,
 )
 from cascade.channels.flashcall.codes import check_prefix
 from cascade.domain.content import Content, ContentKind
-from cascade.domain.delivery import Verdict
 from cascade.domain.events import DeliveryReport, Event
 from cascade.domain.sending import (
     Failed,
@@ -142,38 +139,6 @@ def test_pattern_shows_the_caller_and_its_last_six_digits(
 def test_pattern_needs_a_caller_ending_in_a_code(caller: str, length: int) -> None:
     with pytest.raises(ValueError, match="does not end in a code"):
         pattern(caller, length)
-
-
-VERIFY_CASES: list[tuple[str, str, int, Verdict]] = [
-    ("0042", "0042", 3, Verdict.OK),
-    ("0042", " 0042\n", 1, Verdict.OK),  # pasted with whitespace
-    ("0042", "42", 3, Verdict.WRONG),
-    ("0042", "0043", 3, Verdict.WRONG),
-    ("0042", "00420", 3, Verdict.WRONG),
-    ("0042", "", 3, Verdict.WRONG),
-    ("0042", "٠٠٤٢", 3, Verdict.WRONG),  # Arabic-Indic digits are not the code
-    ("0042", "0043", 1, Verdict.EXHAUSTED),  # the last attempt, used up
-    ("0042", "0042", 1, Verdict.OK),
-    ("0042", "0042", 0, Verdict.EXHAUSTED),  # even the right code, once none are left
-    ("0042", "0043", -1, Verdict.EXHAUSTED),
-]
-
-
-@pytest.mark.parametrize(("expected", "given", "left", "verdict"), VERIFY_CASES)
-def test_verify(expected: str, given: str, left: int, verdict: Verdict) -> None:
-    assert verify(expected, given, left) is verdict
-
-
-def test_attempts_run_out() -> None:
-    left = MAX_ATTEMPTS
-    verdicts = []
-    for given in ("1111", "2222", "3333", "0042"):
-        verdict = verify("0042", given, left)
-        verdicts.append(verdict)
-        if verdict is not Verdict.OK:
-            left = max(left - 1, 0)
-    assert MAX_ATTEMPTS == 3
-    assert verdicts == [Verdict.WRONG, Verdict.WRONG, Verdict.EXHAUSTED, Verdict.EXHAUSTED]
 
 
 # --- the runner ---------------------------------------------------------------------------------

@@ -4,10 +4,14 @@ characters, and joined back whole; and a real NOTIFY round trip of a large event
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
 from cascade.api.chathub.hub.bus import NOTIFY_LIMIT, Assembler, PgBus, pieces
+from cascade.api.chathub.hub.hub import Hub
+from cascade.api.chathub.hub.types import Audience
+from cascade.clock import ManualClock
 
 WAIT_S = 10.0
 
@@ -58,3 +62,31 @@ async def test_a_large_event_crosses_postgresql_whole(pg_session_url: str) -> No
     assert await asyncio.wait_for(heard.get(), WAIT_S) == payload
     await listener.close()
     await publisher.close()
+
+
+class _DownBus:
+    """A bus whose server is gone: every publish fails."""
+
+    async def start(self, deliver: object) -> None:
+        raise ConnectionError("bus down")
+
+    async def publish(self, payload: bytes) -> None:
+        raise ConnectionError("bus down")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_bus_that_fails_is_logged_and_the_caller_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Events announce what is stored: a route whose change is committed must not answer
+    500 because the announcement could not travel."""
+
+    async def nobody(_: object) -> None:
+        return None
+
+    hub = Hub(nobody, _DownBus(), ManualClock())
+    with caplog.at_level(logging.ERROR, logger="cascade.api.chathub.hub.hub"):
+        await hub.publish("ChatStatusChanged", [7, 2], Audience("acct"))
+    assert "announcing ChatStatusChanged failed" in caplog.text

@@ -14,7 +14,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from cascade.api.chathub.hub import Audience, HubSettings
+from cascade.api.chathub.hub import Audience, Hub, HubPrincipal, HubSettings
 from tests.hub_support import (
     RS,
     WAIT_S,
@@ -370,4 +370,28 @@ async def test_an_event_reaches_exactly_the_connections_that_may_see_it(hub: Liv
     assert "MessageStatusChanged" not in received["op-a"]
     assert [m["arguments"] for m in got["other"]] == [["other", 4]]
     for client in clients.values():
+        await client.ws.close()
+
+
+async def test_an_event_may_except_the_connection_whose_invocation_made_it(hub: LiveHub) -> None:
+    async def echo(caller: HubPrincipal, text: str) -> str:
+        audience = Audience(caller.account_id, except_connection=Hub.invoker())
+        await hub.hub.publish("ReceiveMessage", [{"message": text}], audience)
+        return "told"
+
+    hub.hub.register("Echo", echo)
+    assert Hub.invoker() is None  # outside an invocation
+    sender, other_tab = [await handshake(await connect(hub, "company")) for _ in range(2)]
+    # published before the completion: were it for the sender, it would come first
+    assert await sender.invoke("Echo", "hi") == {
+        "type": 3,
+        "invocationId": "1",
+        "result": "told",
+    }
+    told = await other_tab.next()
+    assert (told["target"], told["arguments"]) == ("ReceiveMessage", [{"message": "hi"}])
+    # the sender's next event is the one published after: the echo never came
+    await asyncio.to_thread(hub.publish, "ChatStatusChanged", [1, 4], Audience("acc-1"))
+    assert (await sender.next())["target"] == "ChatStatusChanged"
+    for client in (sender, other_tab):
         await client.ws.close()

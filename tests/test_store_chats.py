@@ -232,9 +232,10 @@ async def test_an_operators_status_is_set_and_kept(store: Store) -> None:
     other = await store.create_account("other", "Other")
     org = await store.create_organization(acme.id, "Support")
     ann = await add_operator(store, acme.id, org.id, "Ann")
-    assert await store.set_operator_status(acme.id, ann.id, DELETED) == Operator(
-        ann.id, acme.id, org.id, "Ann", DELETED
-    )
+    changed = await store.set_operator_status(acme.id, ann.id, DELETED)
+    assert changed is not None
+    assert changed.operator == Operator(ann.id, acme.id, org.id, "Ann", DELETED)
+    assert changed.placed == []  # no chats to place
     assert (await store.operator(acme.id, ann.id)) == Operator(
         ann.id, acme.id, org.id, "Ann", DELETED
     )

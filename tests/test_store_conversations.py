@@ -143,17 +143,30 @@ async def test_a_chat_waits_unassigned_without_an_active_operator_and_is_taken_l
     assert b is not None
     assert a.chat.operator_id is None
     assert b.chat.operator_id is None
-    # Ann comes back: she takes the organization's unassigned open chats
-    await store.set_operator_status(acme.account_id, ann, ACTIVE)
+    # Ann comes back: she takes the organization's unassigned open chats, and says which
+    back = await store.set_operator_status(acme.account_id, ann, ACTIVE)
+    assert back is not None
+    assert [(c.id, c.operator_id) for c in back.placed] == [(a.chat.id, ann), (b.chat.id, ann)]
     page = await store.list_chats(acme.account_id, query(acme))
     assert {c.operator_id for c in page.items} == {ann}
     # Bob joins; Ann leaves: her chats go to Bob, in the same transaction
     [bob] = await ops(store, acme.account_id, acme.org_id, "Bob")
-    await store.set_operator_status(acme.account_id, ann, DELETED)
+    gone = await store.set_operator_status(acme.account_id, ann, DELETED)
+    assert gone is not None
+    assert [(c.id, c.operator_id) for c in gone.placed] == [(a.chat.id, bob), (b.chat.id, bob)]
     page = await store.list_chats(acme.account_id, query(acme))
     assert {c.operator_id for c in page.items} == {bob}
+    # setting the status it has already places nothing
+    same = await store.set_operator_status(acme.account_id, bob, ACTIVE)
+    assert same is not None
+    assert same.placed == []
     # Bob goes inactive with nobody left: the chats are released
-    await store.set_operator_status(acme.account_id, bob, INACTIVE)
+    released = await store.set_operator_status(acme.account_id, bob, INACTIVE)
+    assert released is not None
+    assert [(c.id, c.operator_id) for c in released.placed] == [
+        (a.chat.id, None),
+        (b.chat.id, None),
+    ]
     page = await store.list_chats(acme.account_id, query(acme))
     assert {c.operator_id for c in page.items} == {None}
 

@@ -15,7 +15,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from tests.browser import Panel, chromium, page_html, page_server, wait
+from tests.browser import Panel, page_html, page_server, wait
 from tests.widget_app import WidgetCascade
 
 pytestmark = pytest.mark.live
@@ -29,12 +29,6 @@ CHAT = 7001
 def cascade(tmp_path: Path) -> Iterator[WidgetCascade]:
     with WidgetCascade(tmp_path) as app:
         yield app
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    with chromium(tmp_path / "profile") as driver:
-        yield driver
 
 
 def open_page(driver: webdriver.Chrome, cascade: WidgetCascade, token: str) -> Iterator[Panel]:

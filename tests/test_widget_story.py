@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,27 +23,12 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from tests.browser import SCRIPT_PATH, Panel, chromium, page_html, page_server, wait
-from tests.e2e_stack import Stack, build_stack
+from tests.browser import SCRIPT_PATH, Panel, page_html, page_server, wait
+from tests.e2e_stack import Stack
 
 pytestmark = pytest.mark.live
 
 PHONE = "+380501000516"
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    running = build_stack(tmp_path / "stack")
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    with chromium(tmp_path / "profile") as driver:
-        yield driver
 
 
 def _id(output: str, what: str) -> int:

@@ -1,11 +1,9 @@
 """The real Cascade app on a loopback port, for the widget's browser tests.
 
 `build_app` as `cascade api` makes it, on a migrated SQLite file, under uvicorn with
-WebSockets, with an account, its organization and an operator. The one difference:
-main's `build_app` lets only API keys onto the hub so far (`api_key_authenticate`); the
-chat code will let ChatHub's JWTs on. Until then the hub here authenticates with the
-real `ChatAuth` (signature, expiry, the operator as it is now): `OperatorOnHub` is what
-an operator token is on the hub — its own account, its organization's events, its own.
+WebSockets, with an account, its organization and an operator. The hub is the one
+`build_app` would make (`build_chat_hub`: ChatHub's JWTs, then API keys), built here only
+so that a test can publish on it.
 """
 
 from __future__ import annotations
@@ -19,11 +17,8 @@ from typing import Any
 
 import httpx
 
-from cascade.api.auth import Authenticator
-from cascade.api.chathub.hub import Audience, HubPrincipal
-from cascade.api.chathub.hub.apikey import api_key_authenticate
-from cascade.api.chathub.tokens import ChatPrincipal
-from cascade.bootstrap import build_app, build_chat_auth, build_hub, build_store
+from cascade.api.chathub.hub import Audience
+from cascade.bootstrap import build_app, build_chat_hub, build_store
 from cascade.clock import SystemClock
 from cascade.config import Settings
 from cascade.domain.chats import OperatorSync
@@ -33,36 +28,6 @@ from cascade.store.sql import SqlStore
 from tests.threaded_server import ThreadedServer
 
 JWT_SECRET = "a-widget-test-signing-key-of-32-bytes-or-more"
-
-
-@dataclass(frozen=True)
-class OperatorOnHub:
-    """A ChatHub principal as the hub's `HubPrincipal`."""
-
-    principal: ChatPrincipal
-
-    @property
-    def id(self) -> str:
-        return f"{self.principal.kind}:{self.principal.account.id}:{self.principal.operator_id}"
-
-    @property
-    def account_id(self) -> str:
-        return self.principal.account.id
-
-    @property
-    def expires_at_ms(self) -> int | None:
-        return self.principal.expires_at_ms
-
-    def sees(self, audience: Audience) -> bool:
-        if audience.account_id != self.account_id:
-            return False
-        if audience.operator_id is not None:
-            return self.principal.is_company or audience.operator_id == str(
-                self.principal.operator_id
-            )
-        if audience.organization_id is None:
-            return self.principal.is_company
-        return self.principal.sees(int(audience.organization_id))
 
 
 @dataclass
@@ -103,17 +68,7 @@ class WidgetCascade:
         )
         clock = SystemClock()
         store = build_store(self.settings, clock)
-        keys = Authenticator(store, clock, 0)
-        chat_auth = build_chat_auth(self.settings, store, clock, keys)
-        by_key = api_key_authenticate(keys)
-
-        async def authenticate(token: str) -> HubPrincipal | None:
-            principal = await chat_auth.chat_principal(token)
-            if principal is not None:
-                return OperatorOnHub(principal)
-            return await by_key(token)
-
-        self.hub = build_hub(self.settings, clock, authenticate)
+        self.hub = build_chat_hub(self.settings, store, clock)
         self.app = build_app(self.settings, clock=clock, store=store, hub=self.hub)
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -146,14 +101,10 @@ class WidgetCascade:
         token: str = response.json()["token"]
         return token
 
-    def publish(self, event: str, *args: Any, operator: bool = False) -> None:
-        """`event(*args)` to the seeded organization (or, with `operator`, its operator)."""
+    def publish(self, event: str, *args: Any) -> None:
+        """`event(*args)` to the seeded organization, as the chat code publishes."""
         s = self.seeded
-        audience = (
-            Audience(s.account_id, operator_id=str(s.operator_id))
-            if operator
-            else Audience(s.account_id, organization_id=str(s.organization_id))
-        )
+        audience = Audience(s.account_id, organization_id=str(s.organization_id))
         self.on_server(self.hub.publish(event, list(args), audience))
 
     def connections(self) -> int:

@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 
-from litestar import Litestar
+from litestar import Litestar, Router
 
 from cascade.api.app import Services, create_app
 from cascade.api.auth import Authenticator
@@ -21,6 +21,8 @@ from cascade.api.chathub.hub import Authenticate, Bus, Hub, LocalBus, PgBus, Red
 from cascade.api.chathub.routes import chathub_router
 from cascade.api.chathub.tokens import ChatAuth, ChatPrincipal, Tokens
 from cascade.api.chathub.widget import CorsPolicy, chathub_surface, widget_router
+from cascade.api.console import Console, Sessions, console_router
+from cascade.api.dry_run import DryRun
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
@@ -32,11 +34,13 @@ from cascade.channels.registry import (
     CHAT_CHANNELS,
     CHAT_SOURCES,
     SOURCE_OF_CHANNEL,
+    SPEND_BASELINE,
 )
 from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
 from cascade.domain.content import Content, ContentKind
 from cascade.domain.events import Event
+from cascade.domain.planner import ChannelInfo
 from cascade.domain.ratelimit import Rate
 from cascade.domain.sending import Sender
 from cascade.engine.callbacks import CallbackDispatcher
@@ -236,6 +240,15 @@ def chat_authenticate(chat_auth: ChatAuth) -> Authenticate:
     return authenticate
 
 
+def build_chat_hub(settings: Settings, store: SqlStore, clock: Clock) -> Hub:
+    """The hub as `build_app` makes it when given none: its bus, and ChatHub's tokens and
+    the account's API keys as credentials (`chat_authenticate`). For a caller that
+    registers methods or publishes on the hub it then passes to `build_app`."""
+    keys = Authenticator(store, clock, settings.auth_cache_seconds)
+    chat_auth = build_chat_auth(settings, store, clock, keys)
+    return build_hub(settings, clock, chat_authenticate(chat_auth))
+
+
 def build_chat_channels(settings: Settings) -> dict[str, BotChat]:
     """The enabled bot channels that carry chats (Telegram, Viber bots), for an API
     process's operators' answers and people's media: each with its own HTTP client."""
@@ -246,6 +259,36 @@ def build_chat_channels(settings: Settings) -> dict[str, BotChat]:
             if isinstance(channel, BotChat):
                 found[name] = channel
     return found
+
+
+def baseline_parts(text: str | None) -> int:
+    """How many parts a text takes on the spend baseline's channel (SMS segments)."""
+    return SPEND_BASELINE.parts(Content(text=text or ""))
+
+
+def build_console(
+    settings: Settings, store: SqlStore, clock: Clock, auth: Authenticator, prices: PriceBook
+) -> Router:
+    """The console at /console (SPEC F), signed in with the account's logins."""
+    sessions = Sessions(
+        store,
+        clock,
+        settings.console_secret,
+        settings.console_session_minutes * 60,
+        secure=settings.console_cookie_secure,
+    )
+    return console_router(
+        Console(
+            store=store,
+            auth=auth,
+            clock=clock,
+            sessions=sessions,
+            prices=prices,
+            channels=tuple(spec.name for spec in CHANNELS),
+            baseline_channel=SPEND_BASELINE.name,
+            baseline_parts=baseline_parts,
+        )
+    )
 
 
 def build_app(
@@ -297,12 +340,21 @@ def build_app(
             if close is not None:
                 await close()
 
+    # one price table per process (dry runs, /bat, the console), read again after a load (D9)
+    prices = PriceBook(store, clock)
+    static_senders = provider_accounts(settings)
+    route_channels = {
+        name: ChannelInfo(BY_NAME[name].limits, window)
+        for name, window in windows(settings).items()
+        if name in settings.enabled_channels
+    }
     services = Services(
         store=store,
         clock=clock,
         auth=auth,
         limiter=limiter,
         intake=Intake(store, clock, settings.public_url, new_link_code, metrics),
+        dry_run=DryRun(store, route_channels, static_senders, content_parts, prices),
         send_rate=Rate(settings.send_rate, settings.send_burst),
         status_rate=Rate(settings.status_rate, settings.status_burst),
         max_body_bytes=settings.max_body_bytes,
@@ -310,7 +362,7 @@ def build_app(
         webhooks=WEBHOOKS,
         on_events=on_events,
         wake=wake,
-        static_senders=provider_accounts(settings),
+        static_senders=static_senders,
         public_url=settings.public_url,
         callback_urls=callback_policy(settings, callback_resolve),
         observer=metrics,
@@ -330,8 +382,7 @@ def build_app(
             limiter.close,
         ],
         routers=[
-            # one price table per process, read again only after a `prices load` (D9)
-            bat_router(services, bat, content_parts, PriceBook(store, clock)),
+            bat_router(services, bat, content_parts, prices),
             # ChatHub's routers, callable from the widget's pages on other origins (E5)
             chathub_surface(
                 CorsPolicy.of(settings.widget_origins),
@@ -343,6 +394,7 @@ def build_app(
                     widget_router(),
                 ],
             ),
+            build_console(settings, store, clock, auth, prices),
         ],
     )
 
@@ -355,11 +407,10 @@ def build_chat_auth(
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    """Every logger's lines to stderr, as CASCADE_LOG_LEVEL and CASCADE_LOG_FORMAT say."""
+    from cascade import logs
+
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def asgi_app() -> Litestar:

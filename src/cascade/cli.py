@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +22,9 @@ from cascade.store import Account, LoginTaken, StoreError
 from cascade.store.base import CallbackKind
 from cascade.store.migrate import upgrade
 from cascade.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from cascade.csv_send import CsvFile, Outcome
 
 # channels whose contacts can be imported: their recipients are users of a bot
 _BOT_CHANNELS = tuple(spec.name for spec in BY_BOT_KIND.values())
@@ -588,6 +591,146 @@ def callbacks_remove(callback_id: str, account_id: str) -> None:
     click.echo("callback removed")
 
 
+# --- a message's timeline; a CSV of messages ---------------------------------------------
+
+
+@main.command()
+@click.argument("message_id", required=False)
+@click.option("--tracking", "tracking_id", help="The client's tracking id (`id`) instead.")
+@click.option(
+    "--account",
+    "account_id",
+    help="Only this account's message (a tracking id is unique within an account).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+def status(
+    message_id: str | None, tracking_id: str | None, account_id: str | None, as_json: bool
+) -> None:
+    """Print a message's timeline: each step tried or passed over and why, delivery
+    reports, link clicks, status-webhook deliveries, its final status. Reads the database
+    (CASCADE_DATABASE_URL), so it runs where Cascade runs."""
+    import msgspec
+    from rich.console import Console
+
+    from cascade.domain.timeline import timeline
+    from cascade.terminal import show_timeline
+
+    if (message_id is None) == (tracking_id is None):
+        raise click.UsageError("give a MESSAGE_ID or --tracking TRACKING_ID (one of them)")
+    found = _with_store(
+        lambda s: s.message_history(account_id, message_id=message_id, tracking_id=tracking_id)
+    )
+    named = f"id {message_id}" if message_id is not None else f"tracking id {tracking_id}"
+    if not found:
+        within = f" in account {account_id}" if account_id else ""
+        raise click.ClickException(f"no message with {named}{within}")
+    if len(found) > 1:
+        accounts = ", ".join(h.account_id for h in found)
+        raise click.ClickException(
+            f"the {named} names a message in each of {len(found)} accounts ({accounts}): "
+            "give --account"
+        )
+    shown = timeline(found[0])
+    if as_json:
+        click.echo(msgspec.json.encode(shown))
+        return
+    # a pipe or a file gets whole lines, not ones wrapped at rich's default 80 columns
+    width = None if sys.stdout.isatty() else 240
+    show_timeline(Console(highlight=False, width=width), shown)
+
+
+@main.command()
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--route",
+    type=click.Choice(["standard", "tg-viber"]),
+    default="standard",
+    show_default=True,
+    help="The cascade: standard, or Telegram-Viber priority.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 5000),
+    default=500,
+    show_default=True,
+    help="Messages per request.",
+)
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="The Cascade API to send through.",
+)
+@click.option("--key", envvar="CASCADE_API_KEY", help="The account's API key [CASCADE_API_KEY].")
+def send(csv_file: Path, route: str, batch: int, url: str, key: str | None) -> None:
+    """Send a CSV of messages through the Cascade API, in batches.
+
+    Columns (a header row, any order, any case): phone,text and optionally
+    id,messageType,ttl,scheduledSent,fromName. A row without an id gets one made from the
+    file's path and its line, so running the same file again sends nothing twice: rows
+    accepted before are counted as already sent. Rows the API refuses are written, with
+    its error, to FILE.rejected.csv beside the file. Exit code 0: every row accepted; 1:
+    some rejected, or the run stopped (run it again); 2: the file or options are wrong.
+    """
+    from rich.console import Console
+
+    from cascade.csv_send import CsvProblem, Outcome, read_csv, rejected_path, write_rejected
+    from cascade.terminal import send_summary
+
+    if not key:
+        raise click.UsageError("give the account's API key: --key or CASCADE_API_KEY")
+    try:
+        file = read_csv(csv_file)
+    except CsvProblem as err:
+        raise click.UsageError(str(err)) from None
+    outcome = Outcome()
+    stopped: str | None = None
+    try:
+        stopped = asyncio.run(_send_file(file, url, key, route, batch, outcome))
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    out = Console(highlight=False)
+    out.print(send_summary(outcome, len(file.rows)))
+    stale = rejected_path(csv_file)
+    if outcome.rejected:
+        written = write_rejected(file, outcome.rejected)
+        out.print(f"rejected rows, with the API's error: {written}")
+    elif stopped is None and stale.exists():
+        stale.unlink()  # an earlier run's: none of its rows is rejected now
+    if stopped is not None:
+        click.echo(
+            f"stopped: {stopped}\nrun the same command again: rows accepted already are "
+            "not sent twice",
+            err=True,
+        )
+        sys.exit(130 if stopped == "interrupted" else 1)
+    if outcome.rejected:
+        sys.exit(1)
+
+
+async def _send_file(
+    file: CsvFile, url: str, key: str, route: str, size: int, outcome: Outcome
+) -> str | None:
+    """Send every batch, showing progress; the reason it stopped early, if it did."""
+    import httpx
+    from rich.console import Console
+
+    from cascade.csv_send import SendAborted, Sender, batches
+    from cascade.terminal import send_progress
+
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        sender = Sender(client, route, key, outcome=outcome)
+        with send_progress(Console(stderr=True)) as progress:
+            task = progress.add_task(file.path.name, total=len(file.rows))
+            for rows in batches(file.rows, size):
+                try:
+                    await sender.send(rows)
+                except SendAborted as err:
+                    return str(err)
+                progress.update(task, completed=outcome.done)
+    return None
+
+
 # --- the engine and the simulators ------------------------------------------------------
 
 
@@ -659,6 +802,7 @@ def _serve(host: str, port: int, workers: int, server: str) -> None:
             loop="uvloop",
             http="httptools",
             log_level="warning",
+            log_config=None,  # its lines go through Cascade's handler (text or JSON)
             access_log=False,
             timeout_graceful_shutdown=STOP_TIMEOUT_S,
         )
@@ -677,6 +821,13 @@ def _serve(host: str, port: int, workers: int, server: str) -> None:
         loop=Loops.uvloop,
         log_access=False,
         log_level="warning",  # type: ignore[arg-type]
+        # its own lines go through Cascade's handler (text or JSON), as every logger's do
+        log_dictconfig={
+            "loggers": {
+                "_granian": {"handlers": [], "propagate": True},
+                "granian.access": {"handlers": [], "propagate": True},
+            }
+        },
         workers_kill_timeout=STOP_TIMEOUT_S,
     ).serve()
 
@@ -697,6 +848,9 @@ _server_option = click.option(
 @_server_option
 def api(host: str, port: int, workers: int, server: str) -> None:
     """Serve the HTTP API (schema must be current: run `cascade migrate`)."""
+    from cascade.bootstrap import configure_logging
+
+    configure_logging(_settings())  # this process's own lines (its workers' too, then)
     serve(host, port, workers, server)
 
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from cascade.channels.registry import CHANNELS
 from cascade.channels.spec import ChannelSpec, setting_fields, setting_help
+from cascade.logs import FORMATS as LOG_FORMATS
 
 S = TypeVar("S")
 
@@ -41,6 +42,7 @@ class Settings:
     demo_login: str = "demo"
     demo_password: str | None = None
     log_level: str = "info"
+    log_format: str = "text"
     channels: str = field(default_factory=lambda: ",".join(DEFAULT_CHANNELS))
     # each channel's own settings (its spec's `settings`), by channel name
     channel_settings: Mapping[str, Any] = field(default_factory=_channel_defaults)
@@ -56,6 +58,23 @@ class Settings:
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
     metrics_account_labels: int = 100
+    console_secret: str | None = None
+    console_session_minutes: int = 480
+    console_secure_cookie: str = "auto"
+
+    @property
+    def console_cookie_secure(self) -> bool:
+        """Whether the console's session cookie is sent over HTTPS only."""
+        flag = self.console_secure_cookie.strip().lower()
+        if flag == "auto":
+            return self.public_url.lower().startswith("https://")
+        return _flag(flag)
+
+    def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(
+                f"CASCADE_LOG_FORMAT must be {' or '.join(LOG_FORMATS)}: {self.log_format!r}"
+            )
 
     @property
     def enabled_channels(self) -> tuple[str, ...]:
@@ -141,6 +160,8 @@ _OWN_FIELDS: Mapping[str, str] = {
     "the core SMSBAT API",
     "demo_password": "that login's password (else generated, and printed, at every `up`)",
     "log_level": "debug, info, warning or error",
+    "log_format": "text (a line a record) or json (an object a line: time, level, logger, "
+    "message, and message_id and account on lines about a message)",
     "channels": "comma-separated channels this installation runs: "
     + ", ".join(spec.name for spec in CHANNELS)
     + " (others are skipped as not configured)",
@@ -166,6 +187,11 @@ _OWN_FIELDS: Mapping[str, str] = {
     "metrics_host": "the address `cascade worker`'s metrics port listens on",
     "metrics_account_labels": "how many accounts a process labels by id in the metrics; "
     'later ones are counted as account="other" (0: all of them)',
+    "console_secret": "the key that signs the console's session cookies (at least 32 "
+    "bytes); unset: one is generated and kept in the database, shared by every API process",
+    "console_session_minutes": "how long a console sign-in lasts",
+    "console_secure_cookie": "auto: the console's session cookie is Secure (HTTPS only) "
+    "when the public URL is https; 1 or 0 to say so",
 }
 
 FIELDS: Mapping[str, str] = {

@@ -111,6 +111,7 @@ def _server(app: object, host: str, port: int, *, websockets: bool = False) -> _
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,  # its lines go through Cascade's handler (text or JSON)
         access_log=False,
         lifespan="on",
         ws="websockets-sansio" if websockets else "none",
@@ -383,6 +384,7 @@ def _banner(demo: DemoAccount, public: str, host: str, sim_port: int) -> None:
         f"  demo API key: {demo.key}",
         f"  demo login:   {demo.login}  password: {demo.password}  (HTTP Basic on /bat/…, "
         "ChatHub's POST /api/company/get-token)",
+        f"  console:      {public}/console  (sign in with the demo login)",
         f"  ChatHub:      organization {demo.organization_id} owns the demo bots; "
         f"operator id {demo.operator_id}",
         "",

@@ -22,20 +22,26 @@ from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from cascade.api.auth import Authenticator, Principal, Unauthorized
 from cascade.api.docs import docs_page, openapi_document
+from cascade.api.dry_run import DRY_RUN, DryRun, wants_dry_run
 from cascade.api.http_metrics import timed
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, retry_after_header
 from cascade.api.wire import (
+    DRY_RUN_ENCODER,
     AttemptOut,
     CallbackIn,
+    CancelledOut,
     ErrorBody,
     ErrorDetail,
     StatusOut,
     callback_kind,
     decode_callback,
+    decode_cancel,
     decode_verify,
+    given,
 )
 from cascade.callback_url import CallbackUrlPolicy
+from cascade.cancel import cancel_messages
 from cascade.channels.base import Inbound, WebhookHandler
 from cascade.clock import Clock
 from cascade.domain.delivery import Verdict, code_hash, is_code
@@ -100,6 +106,7 @@ class Services:
     auth: Authenticator
     limiter: Limiter
     intake: Intake
+    dry_run: DryRun  # sends previewed, not made (SPEC A9)
     send_rate: Rate
     status_rate: Rate
     max_body_bytes: int
@@ -174,16 +181,23 @@ def _on_http(request: AnyRequest, exc: HTTPException) -> Response[bytes]:
 STORE_RETRY_AFTER_S = 2  # a database restart or fail-over takes seconds
 
 
+def route_of(request: AnyRequest) -> str:
+    """The request's route as declared (`/api/chat/media/public/{token}/{name}`),
+    for log lines: a concrete path may carry a capability (a public media's token)."""
+    template = request.scope.get("path_template")
+    return template if isinstance(template, str) and template else request.url.path
+
+
 def _on_fault(request: AnyRequest, exc: Exception) -> Response[bytes]:
     if isinstance(exc, StoreError):  # not this server's fault, nor the client's: retry
-        log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        log.warning("store unavailable on %s %s: %s", request.method, route_of(request), exc)
         return error_response(
             503,
             "STORE_UNAVAILABLE",
             "Storage is unavailable; retry later",
             headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
         )
-    log.error("server fault on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("server fault on %s %s", request.method, route_of(request), exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", "Internal server error")
 
 
@@ -227,6 +241,7 @@ def status_body(view: MessageView) -> StatusOut:
         ],
         clicks=view.clicks,
         surveyAnswer=view.survey_answer,
+        cancelRequestedAt=iso(view.cancel_requested_at_ms),
     )
 
 
@@ -299,7 +314,11 @@ def create_app(
 
     async def send(request: AnyRequest, route: Route) -> Answer:
         principal = await admit(request, "send")
+        dry = wants_dry_run(request.query_params.get(DRY_RUN))
         body = await json_body(request)
+        if dry:
+            previews = await s.intake.preview(principal, body, route, s.dry_run.routes)
+            return Answer(DRY_RUN_ENCODER.encode(previews))
         accepted = await s.intake.send(principal, body, route)
         if s.wake is not None:
             s.wake()
@@ -398,6 +417,20 @@ def create_app(
             raise ApiError(404, "NOT_FOUND", "No such verification")
         raise ApiError(400, *_REFUSED_CODE[result], "code")
 
+    @post("/api/CascadeMessage/cancel", status_code=200)
+    async def cancel(request: AnyRequest) -> Response[bytes]:
+        """SPEC A9 (a Cascade extension): one answer per id, in the order given."""
+        principal = await admit(request, "send")
+        wanted = decode_cancel(await json_body(request))
+        outcomes = await cancel_messages(
+            s.store,
+            principal.account.id,
+            message_ids=given(wanted.messageIds),
+            tracking_ids=given(wanted.trackingIds),
+        )
+        body = [CancelledOut(o.id, o.status, o.message_id) for o in outcomes]
+        return Response(_encode(body), media_type=JSON)
+
     # one handler for both methods, so OPTIONS and 405 answer `Allow: GET, POST`
     @route("/api/callbacks", http_method=["GET", "POST"], status_code=200)
     async def callbacks(request: AnyRequest) -> Response[bytes]:
@@ -470,6 +503,7 @@ def create_app(
         items,
         webhook,
         verify,
+        cancel,
         callbacks,
         remove_callback,
         status_by_id,
@@ -492,6 +526,9 @@ def create_app(
             Exception: _on_fault,
         },
         openapi_config=None,
+        # Cascade configures logging itself (cascade.logs): Litestar's default would
+        # replace the root logger's handler, format and level when the app is built
+        logging_config=None,
         request_max_body_size=s.max_body_bytes,
         on_startup=on_startup or [],
         on_shutdown=on_shutdown or [],

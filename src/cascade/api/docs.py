@@ -19,9 +19,18 @@ import msgspec
 
 from cascade import __version__
 from cascade.api.bat import docs as bat_docs
-from cascade.api.wire import MAX_JSON_DEPTH, Accepted, ErrorBody, StatusOut
+from cascade.api.wire import (
+    MAX_JSON_DEPTH,
+    Accepted,
+    CancelledOut,
+    DryRunOut,
+    ErrorBody,
+    StatusOut,
+)
 from cascade.callback_url import MAX_URL_LENGTH
+from cascade.domain.cancel import MAX_CANCEL_IDS
 from cascade.domain.delivery import CODE_PATTERN
+from cascade.domain.dry_run import Decision
 from cascade.domain.message import (
     MAX_BATCH,
     MAX_BUTTON_TEXT,
@@ -232,6 +241,12 @@ def _message(form: str) -> Schema:
 
 def _request_schemas() -> dict[str, Schema]:
     batch = {"minItems": 1, "maxItems": MAX_BATCH}
+    cancel_ids = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_CANCEL_IDS,
+        "items": {"type": "string", "minLength": 1, "pattern": NO_NUL},
+    }
     return {
         "Variable": _variable(upload=False),
         "UploadedVariable": _variable(upload=True),
@@ -264,6 +279,16 @@ def _request_schemas() -> dict[str, Schema]:
                 "code": {"type": "string", "pattern": CODE_PATTERN},
             },
         },
+        "Cancel": {
+            "type": "object",
+            "description": "Exactly one of the two lists (both or neither: `400 "
+            "INVALID_REQUEST`); an id given twice is answered once.",
+            "oneOf": [{"required": ["messageIds"]}, {"required": ["trackingIds"]}],
+            "properties": {
+                "messageIds": cancel_ids,
+                "trackingIds": cancel_ids,
+            },
+        },
         "Callback": {
             "type": "object",
             "required": ["url"],
@@ -276,11 +301,16 @@ def _request_schemas() -> dict[str, Schema]:
 
 
 def openapi_document() -> dict[str, Any]:
-    (error, accepted, status), components = msgspec.json.schema_components(
-        [ErrorBody, list[Accepted], StatusOut], ref_template=_REF + "{name}"
+    (error, accepted, status, cancelled, dry_run), components = msgspec.json.schema_components(
+        [ErrorBody, list[Accepted], StatusOut, list[CancelledOut], list[DryRunOut]],
+        ref_template=_REF + "{name}",
     )
     components.update(_request_schemas())
     components.update(bat_docs.schemas())
+    _as_numbers(components)
+    for name, schema in components.items():
+        if name.endswith("RouteStepOut"):
+            schema["properties"]["decision"] = {"enum": [d.value for d in Decision]}
     security: list[dict[str, list[str]]] = [{"apiKey": []}, {"viberToken": []}, {"telegramKey": []}]
 
     def errors(*codes: int) -> dict[str, Any]:
@@ -313,11 +343,17 @@ def openapi_document() -> dict[str, Any]:
         "security": security,
         "description": (
             f"The array form or the envelope. JSON nested more than {MAX_JSON_DEPTH} levels "
-            "deep is `400 JSON_TOO_DEEP`; a body cut short is `400 INCOMPLETE_BODY`."
+            "deep is `400 JSON_TOO_DEEP`; a body cut short is `400 INCOMPLETE_BODY`. "
+            + DRY_RUN_RULES
         ),
+        "parameters": [DRY_RUN_PARAMETER],
         "requestBody": body({"oneOf": [_ref("MessageArray"), _ref("Envelope")]}),
         "responses": {
-            "200": ok("accepted and committed; one item per message, in order", accepted),
+            "200": ok(
+                "accepted and committed, one item per message, in order; with "
+                "`dryRun=true`, each message's route instead, nothing stored",
+                {"oneOf": [accepted, dry_run]},
+            ),
             **errors(*posted),
         },
     }
@@ -403,6 +439,18 @@ def openapi_document() -> dict[str, Any]:
                             },
                         ),
                         **errors(*posted, 404),
+                    },
+                }
+            },
+            "/api/CascadeMessage/cancel": {
+                "post": {
+                    "summary": "Cancel messages (Cascade extension)",
+                    "description": CANCEL_RULES,
+                    "security": security,
+                    "requestBody": body(_ref("Cancel")),
+                    "responses": {
+                        "200": ok("one item per distinct id, in the order given", cancelled),
+                        **errors(*posted),
                     },
                 }
             },
@@ -556,6 +604,67 @@ CALLBACK_KIND: dict[str, Any] = {
     'reply, an RCS user message), POSTed as `{"idUuid", "alphaName", "phoneNumber", '
     '"text", "dt"}`. Any other value is `400 INVALID_KIND`.',
 }
+
+DRY_RUN_RULES = (
+    "`?dryRun=true` (a Cascade extension) validates the request as a real send and answers, "
+    "per message, the route it would take now, decided by the engine's own planner: each "
+    "step `will_try` or `skip` with the planner's reason (`NO_CHAT`, `NOT_SUBSCRIBED`, "
+    "`BLOCKED`, `NOT_CONFIGURED` for a channel off or not set up, `CONTENT_NOT_CARRIED`, "
+    "`NO_TEXT`, `TEXT_TOO_LONG`, `TTL_EXPIRED` for a step the TTL would not reach if every "
+    "step before waited out its window, `INVALID_NUMBER`); a tried step's window "
+    "(`windowSeconds`, 0 when the provider taking it is delivery), the latest instant it "
+    "could start (`latestStartAt`), its parts and its price from the price table; "
+    "`endsUnconfirmed`/`endReason`, how the message ends if no tried step is confirmed; "
+    "`expectedCost` (the first tried step's price: the route stops at the first delivery) "
+    "and `maxCost` (every tried step's), null when a price is missing. Nothing is stored "
+    "and nothing is sent. An RCS step is `will_try`: the phone's capability is asked of the "
+    "provider only when the step is sent. A tracking id stored before with other content is "
+    "`400 DUPLICATE_ID`, as in a real send; with the same content the item is a repeat: "
+    "its stored `messageId`, `route` null (nothing would be sent again)."
+)
+
+DRY_RUN_PARAMETER: dict[str, Any] = {
+    "name": "dryRun",
+    "in": "query",
+    "required": False,
+    "description": "`true`: preview the routes, store and send nothing (a Cascade "
+    "extension); any value but `true` or `false` is `400`.",
+    "schema": {"type": "boolean", "default": False},
+}
+
+
+def _as_numbers(node: Any) -> None:
+    """Amounts are Decimals encoded as JSON numbers (exact, `decimal_format="number"`),
+    not as the strings msgspec's schema assumes."""
+    if isinstance(node, dict):
+        places: list[tuple[Any, Any]] = list(node.items())
+    elif isinstance(node, list):
+        places = list(enumerate(node))
+    else:
+        return
+    for key, value in places:
+        if value == _DECIMAL:
+            node[key] = {"type": "number"}
+        else:
+            _as_numbers(value)
+
+
+_DECIMAL = {"type": "string", "format": "decimal"}
+
+
+CANCEL_RULES = (
+    "By Cascade's message ids (`messageIds`) or by the client's tracking ids (`trackingIds`), "
+    f"1 to {MAX_CANCEL_IDS}; it serves messages sent through `/bat/messagelist` too (the "
+    "same messages: `messageIds`, or `trackingIds` holding their `customerMessageId`). Each "
+    "message not yet final and with no step in flight ends `cancelled` at once and is never "
+    "sent; one whose step is in flight (sent and waiting for its report, or being sent "
+    "now) answers `cancelling` and ends `cancelled` once that step's outcome is known, with "
+    "no further step taken — unless that step delivers, when it is `delivered`. A final "
+    "message is left alone and answered with its status (`delivered`, `read`, "
+    "`undeliverable`, `expired`, `cancelled`). An unknown id, or another account's, is "
+    "`not_found` and changes nothing. A cancelled message's status webhooks are sent like "
+    "those of any final status (reason `CANCELLED`). Asking again changes nothing."
+)
 
 CALLBACK_RULES = (
     "Registers a URL that receives every status change of this account's messages (`kind` "

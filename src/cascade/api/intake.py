@@ -7,12 +7,22 @@ tasks are committed in one transaction before the answer is sent (SPEC A3, A4, A
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import msgspec
 
 from cascade.api.auth import Principal
-from cascade.api.wire import Accepted, Envelope, MessageIn, decode_items, decode_send
+from cascade.api.wire import (
+    Accepted,
+    DryRunOut,
+    Envelope,
+    MessageIn,
+    RouteOut,
+    decode_items,
+    decode_send,
+)
 from cascade.clock import Clock
 from cascade.domain.errors import RequestRejected
 from cascade.domain.message import (
@@ -26,11 +36,24 @@ from cascade.domain.message import (
 )
 from cascade.domain.variables import VariableKey, inline_variables, is_absolute_http_url
 from cascade.ids import new_id
+from cascade.logs import about_message
 from cascade.observer import NO_OBSERVER, Observer
 from cascade.store import IntakeStore, NewMessage, TrackingIdConflict
 from cascade.store.base import fresh_count
 
 _encode = msgspec.json.encode
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A valid send request: the distinct messages to store, for each item its message's
+    index (an item repeated within the request shares the first's), and the items'
+    field prefix (`messages` in the envelope form)."""
+
+    messages: list[NewMessage]
+    order: list[int]
+    prefix: str
 
 
 class Intake:
@@ -49,6 +72,68 @@ class Intake:
         self._new_code = new_code
 
     async def send(self, principal: Principal, body: bytes, route: Route) -> list[Accepted]:
+        checked = await self.check(principal, body, route)
+        new, order, prefix = checked.messages, checked.order, checked.prefix
+        with about_message(account=principal.account.id):
+            try:
+                ids = await self._store.accept(principal.account.id, new)
+            except TrackingIdConflict as err:
+                item_index = order.index(err.index)
+                raise _duplicate(f"{prefix}[{item_index}].id") from None
+            self._observer.accepted(principal.account.id, fresh_count(new, ids))
+            if log.isEnabledFor(logging.DEBUG):
+                for message, stored in zip(new, ids, strict=True):
+                    said = "accepted" if stored == message.id else "accepted before (a repeat)"
+                    log.debug(
+                        "%s: %s route, to %s",
+                        said,
+                        route,
+                        message.draft.phone,
+                        extra={"message_id": stored},
+                    )
+        # a repeat answers with the id stored before, not the one made for it here
+        return [
+            Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot], ids[slot] != new[slot].id)
+            for slot in order
+        ]
+
+    async def preview(
+        self,
+        principal: Principal,
+        body: bytes,
+        route: Route,
+        routes: Callable[[Principal, Sequence[NewMessage]], Awaitable[list[RouteOut]]],
+    ) -> list[DryRunOut]:
+        """A dry run (SPEC A9): the request checked as `send` checks it — a tracking id
+        stored with other content is DUPLICATE_ID — and, per item, the route `routes` says
+        its message would take, or, for a repeat of a stored message, that message's id
+        (nothing is sent again). Nothing is stored."""
+        checked = await self.check(principal, body, route)
+        messages, prefix = checked.messages, checked.prefix
+        tracked = {m.draft.tracking_id for m in messages if m.draft.tracking_id is not None}
+        stored = await self._store.stored_tracking_ids(principal.account.id, tracked)
+        repeats: dict[int, str] = {}
+        for slot, message in enumerate(messages):
+            tracking_id = message.draft.tracking_id
+            found = stored.get(tracking_id) if tracking_id is not None else None
+            if found is None:
+                continue
+            if found[1] != message.draft.fingerprint:
+                raise _duplicate(f"{prefix}[{checked.order.index(slot)}].id")
+            repeats[slot] = found[0]
+        fresh = [slot for slot in range(len(messages)) if slot not in repeats]
+        found_routes = await routes(principal, [messages[slot] for slot in fresh])
+        by_slot = dict(zip(fresh, found_routes, strict=True))
+        return [
+            DryRunOut(messages[slot].draft.tracking_id, True, None, repeats[slot])
+            if slot in repeats
+            else DryRunOut(messages[slot].draft.tracking_id, True, by_slot[slot])
+            for slot in checked.order
+        ]
+
+    async def check(self, principal: Principal, body: bytes, route: Route) -> Checked:
+        """Validate a send request as `send` does, storing nothing (a dry run stops here):
+        the messages it would store, and for each item of the request its message."""
         decoded = decode_send(body)
         form: Form
         if isinstance(decoded, Envelope):
@@ -98,13 +183,7 @@ class Intake:
             order.append(len(new))
             new.append(NewMessage(new_id(), draft, principal.bots))
 
-        try:
-            ids = await self._store.accept(account.id, new)
-        except TrackingIdConflict as err:
-            item_index = order.index(err.index)
-            raise _duplicate(f"{prefix}[{item_index}].id") from None
-        self._observer.accepted(account.id, fresh_count(new, ids))
-        return [Accepted(ids[slot], new[slot].draft.tracking_id or ids[slot]) for slot in order]
+        return Checked(new, order, prefix)
 
     async def upload_variables(self, account_id: str, body: bytes) -> int:
         """POST /api/items: upsert account-level variable values."""

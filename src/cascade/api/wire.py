@@ -8,12 +8,16 @@ Unknown fields are ignored, for forward compatibility.
 from __future__ import annotations
 
 import re
-from typing import Final, TypeVar
+from decimal import Decimal
+from typing import Annotated, Final, TypeVar
 
 import msgspec
 
 from cascade.callback_url import parse_callback_url
+from cascade.domain.dry_run import RoutePreview
 from cascade.domain.errors import RequestRejected
+from cascade.domain.prices import amount_number
+from cascade.domain.surfaces import iso
 
 
 class VariableIn(msgspec.Struct, frozen=True):
@@ -70,9 +74,35 @@ class VerifyIn(msgspec.Struct, frozen=True, rename="camel"):
     code: str
 
 
-class Accepted(msgspec.Struct, frozen=True):
+class CancelIn(msgspec.Struct, frozen=True):
+    """`POST /api/CascadeMessage/cancel` (SPEC A9): one of the two lists."""
+
+    # absent, not null: a null list is a type error, as the document says
+    messageIds: list[str] | msgspec.UnsetType = msgspec.UNSET  # noqa: N815 - wire name
+    trackingIds: list[str] | msgspec.UnsetType = msgspec.UNSET  # noqa: N815 - wire name
+
+
+class CancelledOut(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One id's answer: `cancelled`, `cancelling`, a final status, or `not_found` (then
+    without `messageId`)."""
+
+    id: str
+    status: str
+    messageId: str | None = None  # noqa: N815 - the API's wire name
+
+
+class Accepted(msgspec.Struct, frozen=True, omit_defaults=True):
     messageId: str  # noqa: N815 - the provider's wire name
     trackinId: str  # noqa: N815 - spelled so in the provider's API
+    # a Cascade extension (SPEC A4 allows extra fields)
+    repeated: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Cascade extension: true when this id was accepted before with the "
+            "same content (an idempotent repeat): the original message, nothing sent again. "
+            "Absent for a new message."
+        ),
+    ] = False
 
 
 class ErrorDetail(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -96,6 +126,71 @@ class AttemptOut(msgspec.Struct, frozen=True, omit_defaults=True):
     detail: str | None = None  # e.g. a flash call's caller number pattern
 
 
+class RouteStepOut(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One step of a dry run's route (SPEC A9): `will_try` with its window, the latest
+    instant it could start within the TTL, its parts and price; or `skip` and why."""
+
+    step: int
+    channel: str
+    decision: str  # will_try | skip
+    reason: str | None = None
+    windowSeconds: int | None = None  # noqa: N815 - the API's wire names
+    latestStartAt: str | None = None  # noqa: N815
+    parts: int | None = None
+    price: Decimal | None = None  # a JSON number (DRY_RUN_ENCODER)
+
+
+class RouteOut(msgspec.Struct, frozen=True):
+    """A message's route now, and how it ends if no step it tries is confirmed."""
+
+    steps: list[RouteStepOut]
+    endsUnconfirmed: str  # noqa: N815 - the status if no tried step is confirmed
+    endReason: str | None  # noqa: N815
+    currency: str | None
+    expectedCost: Decimal | None  # noqa: N815 - the first tried step's price
+    maxCost: Decimal | None  # noqa: N815 - every tried step's price together
+
+
+class DryRunOut(msgspec.Struct, frozen=True):
+    """One message of a Cascade dry run's answer: its tracking id (when it has one) and
+    its route; no messageId, since nothing is stored — but for a repeat of a message
+    stored before, which carries that message's id and no route (nothing is sent again)."""
+
+    trackinId: str | None  # noqa: N815 - spelled so, as in the provider's answer
+    dryRun: bool  # noqa: N815 - always true
+    route: RouteOut | None
+    messageId: str | msgspec.UnsetType = msgspec.UNSET  # noqa: N815
+
+
+DRY_RUN_ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+def route_out(preview: RoutePreview) -> RouteOut:
+    def money(amount: Decimal | None) -> Decimal | None:
+        return amount_number(amount) if amount is not None else None
+
+    return RouteOut(
+        steps=[
+            RouteStepOut(
+                step=s.step,
+                channel=s.channel,
+                decision=s.decision.value,
+                reason=s.reason,
+                windowSeconds=s.window_s,
+                latestStartAt=iso(s.latest_start_ms),
+                parts=s.parts,
+                price=money(s.price),
+            )
+            for s in preview.steps
+        ],
+        endsUnconfirmed=preview.end_status,
+        endReason=preview.end_reason,
+        currency=preview.currency,
+        expectedCost=money(preview.expected_cost),
+        maxCost=money(preview.max_cost),
+    )
+
+
 class StatusOut(msgspec.Struct, frozen=True):
     messageId: str  # noqa: N815
     trackinId: str  # noqa: N815
@@ -112,6 +207,8 @@ class StatusOut(msgspec.Struct, frozen=True):
     attempts: list[AttemptOut]
     clicks: int
     surveyAnswer: str | None = None  # noqa: N815
+    # a Cascade extension (A9): when a cancel was asked for while a step was in flight
+    cancelRequestedAt: str | None = None  # noqa: N815
 
 
 SendBody = list[MessageIn] | Envelope
@@ -121,6 +218,7 @@ _send_decoder = msgspec.json.Decoder(SendBody)
 _items_decoder = msgspec.json.Decoder(ItemsIn)
 _callback_decoder = msgspec.json.Decoder(CallbackIn)
 _verify_decoder = msgspec.json.Decoder(VerifyIn)
+_cancel_decoder = msgspec.json.Decoder(CancelIn)
 _ITEM = re.compile(r"(messages|variables)?(\[[0-9]+\])?")
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
@@ -134,6 +232,18 @@ def decode_send(body: bytes) -> list[MessageIn] | Envelope:
 
 def decode_verify(body: bytes) -> VerifyIn:
     wanted: VerifyIn = _decode(_verify_decoder, body, 'Body must be {"messageId", "code"}')
+    return wanted
+
+
+def given(value: list[str] | msgspec.UnsetType) -> list[str] | None:
+    """A list field as sent, or None when it was left out."""
+    return None if isinstance(value, msgspec.UnsetType) else value
+
+
+def decode_cancel(body: bytes) -> CancelIn:
+    wanted: CancelIn = _decode(
+        _cancel_decoder, body, 'Body must be {"messageIds": [...]} or {"trackingIds": [...]}'
+    )
     return wanted
 
 

@@ -29,6 +29,9 @@ CHANNELS: tuple[ChannelSpec[Any], ...] = (
 
 BY_NAME: Mapping[str, ChannelSpec[Any]] = {spec.name: spec for spec in CHANNELS}
 
+# the channel any message could have gone by: the console's "all-SMS" spend baseline
+SPEND_BASELINE: ChannelSpec[Any] = SMS
+
 # bot channels by their bots' kind in `cascade bots add KIND`
 BY_BOT_KIND: Mapping[str, ChannelSpec[Any]] = {
     spec.bots.kind: spec for spec in CHANNELS if spec.bots is not None

@@ -101,6 +101,15 @@ def is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorChange:
+    """An operator's status set: the operator as it is now, and the chats the change
+    placed (`placements_after`), each as it is now: its new operator, or none."""
+
+    operator: Operator
+    placed: list[Chat]
+
+
 def next_operator_id(taken: Iterable[int]) -> int:
     """The id of an operator created without one: after the account's highest, so never
     one the company has used, nor one used before and deleted since (deleted operators

@@ -66,6 +66,7 @@ class Reason(StrEnum):
     TTL_EXPIRED = "TTL_EXPIRED"
     ROUTE_EXHAUSTED = "ROUTE_EXHAUSTED"  # every step was tried or passed over
     INVALID_NUMBER = "INVALID_NUMBER"  # the numbering plan says the number cannot exist
+    CANCELLED = "CANCELLED"  # the client cancelled it (SPEC A9)
 
 
 class ReportFate(StrEnum):

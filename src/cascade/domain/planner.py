@@ -11,7 +11,7 @@ into the transition to commit. Both are pure: a new attempt's id comes from the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import msgspec
@@ -212,6 +212,15 @@ def plan(
     elif c.status == Status.SCHEDULED and step == 0 and not numbering_plan_allows(c.phone):
         return end(Status.UNDELIVERABLE, None, Reason.INVALID_NUMBER)
 
+    if c.cancel_requested:
+        # cancelled while its step was in flight: that step's outcome is known now
+        # (delivered ends above), and no further step is taken (cascade.domain.cancel)
+        if resend is not None and resend.status != AttemptStatus.SENDING:
+            changes.append(
+                AttemptChange(resend.id, AttemptStatus.FAILED, Reason.CANCELLED, finished_at_ms=now)
+            )
+        return end(Status.CANCELLED, None, Reason.CANCELLED)
+
     path = steps_of(c)
     # a flash call's first step is its call
     called = c.last_attempt is not None and c.message_type == MessageType.FLASHCALL
@@ -348,6 +357,14 @@ def with_skips(stored: str | None, skips: list[Skip]) -> str | None:
 def _static(static_senders: Mapping[str, Sender] | None, channel: str) -> Sender:
     found = (static_senders or {}).get(channel)
     return found if found is not None else Sender(channel, "")
+
+
+def group_senders(rows: Iterable[SenderRow]) -> dict[tuple[str, str], list[SenderRow]]:
+    """Senders (bots) as `plan` takes them: by (account, channel), in the order given."""
+    grouped: dict[tuple[str, str], list[SenderRow]] = {}
+    for row in rows:
+        grouped.setdefault((row.account_id, row.channel), []).append(row)
+    return grouped
 
 
 def _pick_sender(

@@ -63,6 +63,9 @@ class Claimed(msgspec.Struct, frozen=True):
     # the message's explicit plan (the core API's primary step and its fallbacks), which
     # replaces its route; empty: the route's steps, each with the message's content
     plan: tuple[Step, ...] = ()
+    # a cancel was requested while a step was in flight (`cascade.domain.cancel`): no
+    # further step is taken once that step's outcome is known
+    cancel_requested: bool = False
 
 
 class NewAttempt(msgspec.Struct, frozen=True):

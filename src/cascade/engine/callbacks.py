@@ -37,6 +37,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
+import msgspec
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from cascade.callback_url import (
@@ -193,7 +194,9 @@ class CallbackDispatcher:
         try:
             target = parse_callback_url(url)
         except RequestRejected as err:
-            log.warning("status webhook event %d refused: %s", event_id, err.message)
+            log.warning(
+                "status webhook event %d refused: %s", event_id, err.message, extra=_about(payload)
+            )
             return False
         origin = str(target.origin())
         host = target.raw_host or ""
@@ -216,7 +219,11 @@ class CallbackDispatcher:
             refused = _refusal(err)
             if refused is not None:
                 log.warning(
-                    "status webhook event %d to %s refused: %s", event_id, origin, refused.reason
+                    "status webhook event %d to %s refused: %s",
+                    event_id,
+                    origin,
+                    refused.reason,
+                    extra=_about(payload),
                 )
             else:
                 log.info(
@@ -224,6 +231,7 @@ class CallbackDispatcher:
                     event_id,
                     origin,
                     type(err).__name__,
+                    extra=_about(payload),
                 )
             return False
         return 200 <= status < 300
@@ -231,3 +239,17 @@ class CallbackDispatcher:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.close()
+
+
+class _Named(msgspec.Struct):
+    messageId: str | None = None  # noqa: N815 - the webhook body's own name
+
+
+def _about(payload: str) -> dict[str, str]:
+    """The message an event's body is about, for its log lines (none: an incoming
+    message's event, or a body that names none)."""
+    try:
+        named = msgspec.json.decode(payload, type=_Named).messageId
+    except msgspec.DecodeError:
+        return {}
+    return {"message_id": named} if named else {}

@@ -98,6 +98,7 @@ def log_incoming(stored: Sequence[StoredIncoming | None]) -> None:
                 found.phone,
                 found.parts,
                 found.parts_expected,
+                extra={"account": found.account_id} if found.account_id else None,
             )
 
 

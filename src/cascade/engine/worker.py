@@ -25,6 +25,7 @@ from cascade.domain.planner import (
     Plan,
     Revoke,
     SendJob,
+    group_senders,
     plan,
     revoke_given_up,
     settle,
@@ -47,6 +48,7 @@ from cascade.engine.group_commit import GroupCommit
 from cascade.engine.inbound import log_incoming
 from cascade.engine.pacing import Pacer
 from cascade.ids import new_id
+from cascade.logs import about_message
 from cascade.observer import NO_OBSERVER, Observer
 from cascade.store.base import INCOMING_PARTS_WAIT_MS
 from cascade.store.protocols import EngineStore
@@ -317,12 +319,16 @@ class Worker:
             log.warning("revoking on %s failed", revoke.channel, exc_info=True)
 
     async def _senders(self, account_ids: set[str]) -> dict[tuple[str, str], list[SenderRow]]:
-        grouped: dict[tuple[str, str], list[SenderRow]] = {}
-        for row in await self._store.senders(account_ids):
-            grouped.setdefault((row.account_id, row.channel), []).append(row)
-        return grouped
+        return group_senders(await self._store.senders(account_ids))
 
     async def _send(self, job: SendJob, intents: IntentCommitter) -> Outcome:
+        # every line logged while it sends (the channel's too) names the message
+        with about_message(job.claimed.message_id, job.claimed.account_id):
+            outcome = await self._send_now(job, intents)
+            log.debug("step %d on %s: %s", job.step, job.channel, _said(outcome))
+        return outcome
+
+    async def _send_now(self, job: SendJob, intents: IntentCommitter) -> Outcome:
         channel = self._channels[job.channel]
         sender_key = f"{job.channel}:{job.outbound.sender.id}"
         paused = self._pacer.paused_for(sender_key)
@@ -402,6 +408,15 @@ class IntentCommitter:
         except Exception:
             log.exception("storing send intents failed; those sends wait for a retry")
             raise
+
+
+def _said(outcome: Outcome) -> str:
+    """What a send came to, for a log line: never its whole record (a flash call's `Sent`
+    carries the code the person must give back)."""
+    name = type(outcome).__name__
+    if isinstance(outcome, Delivered | Sent):
+        return f"{name} (provider id {outcome.provider_id})"
+    return f"{name} ({outcome.reason})"
 
 
 def _log_failure(batch: asyncio.Task[None]) -> None:

@@ -92,4 +92,8 @@ def create_app() -> Litestar:
         kind, content = found
         return Response(content, media_type=kind)
 
-    return Litestar(route_handlers=[sample], openapi_config=None)
+    return Litestar(
+        logging_config=None,  # the process's own logging stands (`cascade up`: text or JSON)
+        route_handlers=[sample],
+        openapi_config=None,
+    )

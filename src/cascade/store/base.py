@@ -9,7 +9,7 @@ exception.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,6 +24,14 @@ from cascade.domain.events import InboundMessage
 from cascade.domain.message import Draft
 from cascade.domain.prices import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, Price
 from cascade.domain.surfaces import Surface
+from cascade.domain.timeline import (
+    HistoryAttempt,
+    HistoryClick,
+    HistoryReport,
+    HistorySkip,
+    HistoryWebhook,
+    MessageHistory,
+)
 
 # The PostgreSQL LISTEN/NOTIFY channel on which the store announces that work came due (a
 # new message, a report that moved one on), in the transaction that makes it due; workers
@@ -164,6 +172,8 @@ class MessageView:
     surface: str = "cascade"  # the API it came through
     list_id: int | None = None  # its message list (core API)
     plan: tuple[PlanStep, ...] = ()  # the message's explicit plan, if it has one
+    # when a cancel was asked for while a step was in flight (SPEC A9): it is cancelling
+    cancel_requested_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +184,17 @@ class MessageListView:
     created_at_ms: int
     total: int  # messages in the whole list
     messages: tuple[MessageView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    """A message as the console's spend figures read it: its number, its text, and its
+    attempts that the provider took (they have its id; `prices.went_out` says which of
+    them are billed)."""
+
+    phone: str
+    text: str | None
+    attempts: tuple[AttemptView, ...]
 
 
 Step = tuple[int, int, AttemptView]  # (step, started at, the attempt)
@@ -207,7 +228,80 @@ def view_of(row: Any, attempts: list[Step], clicks: int) -> MessageView:
         surface=row.surface,
         list_id=row.list_id,
         plan=decode_plan(row.plan) if row.plan else (),
+        cancel_requested_at_ms=row.cancel_requested_at,
     )
+
+
+# --- a message's history (its timeline's input) ----------------------------------------
+
+
+def history_of(
+    row: Any,
+    attempts: Sequence[HistoryAttempt],
+    reports: Sequence[HistoryReport],
+    clicks: Sequence[HistoryClick],
+    webhooks: Sequence[HistoryWebhook],
+    verified_at_ms: int | None,
+) -> MessageHistory:
+    """A message's history from its row (the `messages` columns, by name) and what else the
+    store keeps of it, in either store; the steps skipped at once come from the row."""
+    skipped = tuple(
+        HistorySkip(step, channel, status, reason, at)
+        for step, channel, status, reason, _sender, at in msgspec.json.decode(row.skipped or "[]")
+    )
+    return MessageHistory(
+        message_id=row.id,
+        account_id=row.account_id,
+        tracking_id=row.tracking_id,
+        surface=row.surface,
+        route=row.route,
+        message_type=row.message_type,
+        phone=row.phone,
+        status=row.status,
+        channel=row.channel,
+        reason=row.reason,
+        created_at_ms=row.created_at,
+        scheduled_at_ms=row.scheduled_at,
+        expires_at_ms=row.expires_at,
+        updated_at_ms=row.updated_at,
+        attempts=tuple(sorted(attempts, key=lambda a: (a.step, a.started_at_ms))),
+        skipped=skipped,
+        reports=tuple(sorted(reports, key=lambda r: r.at_ms)),
+        clicks=tuple(sorted(clicks, key=lambda c: c.at_ms)),
+        webhooks=tuple(webhooks),
+        verified_at_ms=verified_at_ms,
+        survey_answer=row.survey_answer,
+    )
+
+
+def history_attempt(row: Any) -> HistoryAttempt:
+    """An attempt's part of a history from its row (the `attempts` columns, by name)."""
+    return HistoryAttempt(
+        step=row.step,
+        channel=row.channel,
+        status=row.status,
+        reason=row.reason,
+        started_at_ms=row.started_at,
+        finished_at_ms=row.finished_at,
+        provider_message_id=row.provider_message_id,
+        sender_id=row.sender_id,
+        parts=row.parts,
+        parts_delivered=row.parts_delivered,
+        window_ends_at_ms=row.window_ends_at,
+        detail=row.detail,
+    )
+
+
+def kept_reports(
+    attempt_ids: Collection[str], provider_ids: Collection[tuple[str, str]], orphans: Iterable[Any]
+) -> list[HistoryReport]:
+    """The kept reports (`orphan_reports` rows, by name) that are about a message: those
+    naming one of its attempts, or a (channel, provider id) one of its attempts has."""
+    return [
+        HistoryReport(o.channel, o.state, o.reason, o.at, o.provider_message_id)
+        for o in orphans
+        if o.attempt_id in attempt_ids or (o.channel, o.provider_message_id) in provider_ids
+    ]
 
 
 # --- prices -------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
   registration, bots' webhooks, health), `IntakeStore` (intake: messages and variables),
   `AccountStore` (authentication, and the administration of accounts and credentials),
   `PriceStore` (the price table, loaded by the command line), `ChatStore` (ChatHub's
-  organizations and operators, and the installation's shared secrets);
+  organizations and operators, and the installation's shared secrets), `ConsoleStore`
+  (the console's search and a period's figures);
 - the engine: `EngineStore` (the worker: claims, transitions, send intents, kept reports,
   senders and contacts), `InboundStore` (what webhooks and sessions learnt: reports,
   contacts, survey answers, incoming messages), `CallbackStore` (the webhook dispatcher).
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
+from cascade.domain.cancel import CancelOutcome, CancelRequest
 from cascade.domain.chats import (
     Chat,
     ChatArrival,
@@ -33,6 +35,7 @@ from cascade.domain.chats import (
     ChatStatus,
     NewMedia,
     Operator,
+    OperatorChange,
     OperatorStatus,
     OperatorSync,
     Organization,
@@ -41,6 +44,7 @@ from cascade.domain.chats import (
 )
 from cascade.domain.delivery import Verdict
 from cascade.domain.events import BotChatMessage, ChatMessageStatus, DeliveryReport, InboundMessage
+from cascade.domain.funnel import StepCount
 from cascade.domain.prices import PriceTable
 from cascade.domain.records import (
     AttemptChange,
@@ -50,6 +54,9 @@ from cascade.domain.records import (
     SenderRow,
     Transition,
 )
+from cascade.domain.search import MessagePage, MessageQuery
+from cascade.domain.series import BucketRow
+from cascade.domain.timeline import MessageHistory
 from cascade.domain.variables import VariableKey
 from cascade.store.base import (
     Account,
@@ -60,6 +67,7 @@ from cascade.store.base import (
     MessageListView,
     MessageView,
     NewMessage,
+    SpendRow,
     StoredIncoming,
     StoreFigures,
 )
@@ -129,6 +137,12 @@ class IntakeStore(Protocol):
         new id (an integer), which each new message of it keeps. A repeat keeps the list
         it was first stored in."""
 
+    async def stored_tracking_ids(
+        self, account_id: str, tracking_ids: Collection[str]
+    ) -> dict[str, tuple[str, bytes]]:
+        """Which of these tracking ids the account's messages have, each with its message's
+        id and fingerprint (what `accept` would find: a dry run's look-up, storing nothing)."""
+
     async def account_variables(self, account_id: str) -> dict[VariableKey, str]: ...
     async def upsert_variables(
         self, account_id: str, values: Mapping[VariableKey, str]
@@ -153,6 +167,25 @@ class ApiStore(Protocol):
     ) -> MessageListView | None:
         """One page of a core-API message list, its messages ordered by id (None: the
         account has no such list)."""
+
+    async def message_history(
+        self,
+        account_id: str | None,
+        *,
+        message_id: str | None = None,
+        tracking_id: str | None = None,
+    ) -> list[MessageHistory]:
+        """What the store keeps of a message, for its timeline (`domain.timeline`): the
+        account's message with this id or tracking id (empty: none). `account_id` None:
+        any account's (the command line's look-up), when a tracking id may name one
+        message in each of several accounts (oldest first)."""
+
+    # --- cancelling (SPEC A9) ----------------------------------------------------------
+    async def cancel_messages(self, account_id: str, request: CancelRequest) -> list[CancelOutcome]:
+        """Cancel the account's messages the request names, in one transaction, as
+        `cascade.domain.cancel.decide_cancel` says for each: one outcome per id, in the
+        request's order; an unknown id, or another account's, is `not_found` and changes
+        nothing."""
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
         """Record a click on a short link; return its target, or None for an unknown code."""
@@ -187,6 +220,31 @@ class PriceStore(Protocol):
 
     async def price_version(self) -> int:
         """The current table's version, cheaply: each load's is greater (0: none yet)."""
+
+
+class ConsoleStore(Protocol):
+    """What the console (SPEC F) reads of an account's messages: a search, and the figures
+    of a period (its messages accepted at or after `since_ms` and before `until_ms`)."""
+
+    async def search_messages(self, account_id: str, query: MessageQuery) -> MessagePage:
+        """The account's messages that match every filter of `query`, the latest accepted
+        first (ties by id, descending), one page of them, with how many match in all."""
+
+    async def step_counts(self, account_id: str, since_ms: int, until_ms: int) -> list[StepCount]:
+        """The steps of the period's messages, by channel and status: attempt rows, and
+        steps passed over at once (kept on the message) counted apart (`passed_over`)."""
+
+    async def spend_rows(self, account_id: str, since_ms: int, until_ms: int) -> list[SpendRow]:
+        """The period's messages that have an attempt the provider took (with its id),
+        each with those attempts only, in no particular order."""
+
+    async def throughput(
+        self, account_id: str, since_ms: int, until_ms: int, size_ms: int
+    ) -> list[BucketRow]:
+        """The period cut in buckets of `size_ms` from `since_ms`: per bucket that had
+        any, the messages accepted in it, and the messages whose confirmation (a
+        `delivered` or `read` attempt's end) came in it with the sum and the largest of
+        their latencies (confirmation minus the later of acceptance and schedule)."""
 
 
 class ChatStore(Protocol):
@@ -235,10 +293,11 @@ class ChatStore(Protocol):
 
     async def set_operator_status(
         self, account_id: str, operator_id: int, status: OperatorStatus
-    ) -> Operator | None:
+    ) -> OperatorChange | None:
         """Set an operator's status and, in the same transaction, place its organization's
-        chats as `cascade.domain.chats.placements_after` says; None: the account has no
-        such operator."""
+        chats as `cascade.domain.chats.placements_after` says: the operator, and the chats
+        placed as they are now (the oldest first); None: the account has no such
+        operator."""
 
     # --- chats (SPEC E3) ---------------------------------------------------------------
 
@@ -329,7 +388,15 @@ class InboundStore(Protocol):
         a message the provider repeated)."""
 
 
-class EngineStore(InboundStore, Protocol):
+class RouteStore(Protocol):
+    """What deciding a message's route reads: the accounts' bots and the phones' contacts
+    (the engine's planner, and a dry run's preview of it)."""
+
+    async def senders(self, account_ids: Iterable[str]) -> list[SenderRow]: ...
+    async def contacts(self, phones: Iterable[str]) -> dict[tuple[str, str, str], Contact]: ...
+
+
+class EngineStore(InboundStore, RouteStore, Protocol):
     """The engine's worker: claims due work, commits its transitions and send intents,
     reads senders and contacts, and sweeps the reports kept."""
 
@@ -357,8 +424,6 @@ class EngineStore(InboundStore, Protocol):
         """Store the pieces of SMS whose first piece came at or before `older_than_ms`
         (the rest never came) as the message they make so far."""
 
-    async def senders(self, account_ids: Iterable[str]) -> list[SenderRow]: ...
-    async def contacts(self, phones: Iterable[str]) -> dict[tuple[str, str, str], Contact]: ...
     async def close(self) -> None: ...
 
 
@@ -386,6 +451,14 @@ class FiguresStore(Protocol):
 
 
 class Store(
-    AccountStore, IntakeStore, ApiStore, PriceStore, ChatStore, EngineStore, CallbackStore, Protocol
+    AccountStore,
+    IntakeStore,
+    ApiStore,
+    PriceStore,
+    ChatStore,
+    ConsoleStore,
+    EngineStore,
+    CallbackStore,
+    Protocol,
 ):
     """Every consumer's part in one: what each implementation (SqlStore, MemoryStore) is."""

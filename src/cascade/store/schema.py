@@ -103,6 +103,9 @@ messages = sa.Table(
     # the API surface it came through (`cascade`, `bat`): its status webhooks' shape
     sa.Column("surface", sa.String(16), nullable=False, server_default="cascade"),
     sa.Column("list_id", sa.BigInteger),  # its message list (`bat`): message_lists.id
+    # when a cancel was asked for while a step was in flight (migration 0015): the engine
+    # takes no further step once that step's outcome is known (cascade.domain.cancel)
+    sa.Column("cancel_requested_at", sa.BigInteger),
     sa.UniqueConstraint("account_id", "tracking_id", name="uq_messages_account_tracking"),
     sa.UniqueConstraint("account_id", "idem_key", name="uq_messages_account_idem"),
     sa.Index("ix_messages_list", "list_id"),

@@ -68,8 +68,20 @@ def _sqlite_setup(engine: Engine, *, synchronous: str, writer: bool) -> None:
         conn.exec_driver_sql(begin)
 
 
+# Statements' parameters are bot tokens, webhook secrets, password hashes, people's texts:
+# SQLAlchemy leaves them out of its errors (which the store's errors carry, and the API
+# logs) and of its statement log.
+HIDE_PARAMETERS = True
+
+
 def sqlite_engine(url: str, *, synchronous: str, writer: bool, pool_size: int) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+        hide_parameters=HIDE_PARAMETERS,
+    )
     _sqlite_setup(engine.sync_engine, synchronous=synchronous, writer=writer)
     return engine
 
@@ -157,7 +169,11 @@ class SqliteTransactor:
     def __init__(self, url: str, synchronous: str) -> None:
         sync_url = url.replace("sqlite+aiosqlite://", "sqlite://", 1)
         self._engine = sa.create_engine(
-            sync_url, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False}
+            sync_url,
+            pool_size=1,
+            max_overflow=0,
+            connect_args={"check_same_thread": False},
+            hide_parameters=HIDE_PARAMETERS,
         )
         _sqlite_setup(self._engine, synchronous=synchronous, writer=True)
         self._queue = _WriterQueue(sa.engine.make_url(sync_url).database)

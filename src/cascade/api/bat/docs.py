@@ -347,9 +347,21 @@ def paths() -> dict[str, Any]:
                 "summary": "Core API: send a message list (1-5,000 messages)",
                 "description": (
                     "Answers 200 while one message is valid: each invalid one is "
-                    "`rejected` with its `error` and not stored (D4)."
+                    "`rejected` with its `error` and not stored (D4). With `?dryRun=true` "
+                    "(a Cascade extension) nothing is stored or sent: `messagelistId` and "
+                    "each `messageId` are null, `dryRun` is true, and each accepted "
+                    "message carries the `route` it would take now (see the Cascade "
+                    "API's send endpoints for its fields)."
                 ),
                 "security": _SECURITY,
+                "parameters": [
+                    {
+                        "name": "dryRun",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "boolean", "default": False},
+                    }
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("MessageList")}},

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -25,7 +25,7 @@ from cascade.api.auth import Principal
 from cascade.api.bat.errors import BatError, Code, Rejected
 from cascade.api.bat.validate import MESSAGE_TYPE, BatType, Checked, Rules, validate
 from cascade.api.bat.wire import AcceptedOut, ErrorOut, ListIn, ListOut, MessageIn
-from cascade.api.wire import MAX_JSON_DEPTH, nested_deeper_than
+from cascade.api.wire import MAX_JSON_DEPTH, RouteOut, nested_deeper_than
 from cascade.clock import Clock
 from cascade.domain.content import Content, ContentKind
 from cascade.domain.message import MAX_BATCH, Draft, Route
@@ -63,6 +63,61 @@ class BatIntake:
         self._observer = observer
 
     async def send(self, principal: Principal, body: bytes) -> ListOut:
+        items, new = self._check(principal, body)
+        list_id, ids = await self._accept(principal.account.id, new, items)
+        if list_id is None:
+            first_rejected = next(item.error for item in items if item.error is not None)
+            raise first_rejected.refusal()
+        return ListOut(list_id, [self._answer(item, ids) for item in items])
+
+    async def preview(
+        self,
+        principal: Principal,
+        body: bytes,
+        routes: Callable[[Principal, Sequence[NewMessage]], Awaitable[list[RouteOut]]],
+    ) -> ListOut:
+        """A dry run (SPEC A9): the answer `send` would give — a customerMessageId stored
+        with other content rejected (1008), a repeat answered with the stored message's
+        id — each new message with the route `routes` says it would take, and no
+        messagelistId nor new messageIds: nothing is stored. A list none of whose messages
+        could be accepted is refused as `send` refuses it."""
+        items, new = self._check(principal, body)
+        tracked = {
+            e.message.draft.tracking_id
+            for e in new
+            if e is not None and e.message.draft.tracking_id is not None
+        }
+        stored = await self._store.stored_tracking_ids(principal.account.id, tracked)
+        ids: dict[int, str] = {}  # a repeat's slot -> the stored message's id
+        for slot, entry in enumerate(new):
+            draft = entry.message.draft if entry is not None else None
+            found = stored.get(draft.tracking_id or "") if draft is not None else None
+            if draft is None or found is None:
+                continue
+            if found[1] == draft.fingerprint:
+                ids[slot] = found[0]
+                continue
+            new[slot] = None
+            for index, item in enumerate(items):
+                if item.slot == slot:
+                    items[index] = _Item(item.checked, _duplicate(index))
+        if all(entry is None for entry in new):
+            first_rejected = next(item.error for item in items if item.error is not None)
+            raise first_rejected.refusal()
+        fresh = [(s, e.message) for s, e in enumerate(new) if e is not None and s not in ids]
+        found_routes = await routes(principal, [message for _, message in fresh])
+        by_slot = {s: route for (s, _), route in zip(fresh, found_routes, strict=True)}
+        answers = []
+        for item in items:
+            answer = self._answer(item, ids | dict.fromkeys(by_slot, ""))
+            if item.slot in by_slot:  # new: no id, since none is made
+                answer = msgspec.structs.replace(answer, messageId=None, route=by_slot[item.slot])
+            answers.append(answer)
+        return ListOut(None, answers, dryRun=True)
+
+    def _check(self, principal: Principal, body: bytes) -> tuple[list[_Item], list[_New | None]]:
+        """Each message of the request checked on its own: the answer's items, and the
+        messages to store (a rejected one's slot None)."""
         raws = decode_list(body)
         rules = Rules(self._clock.now_ms(), self._carries, self._parts)
         salt = os.urandom(8)  # an id-less message is its own: never taken for a repeat
@@ -96,12 +151,7 @@ class BatIntake:
             items.append(_Item(checked, slot=len(new)))
             draft = _draft(checked, fingerprint, rules.now_ms)
             new.append(_New(NewMessage(new_id(), draft, principal.bots, Surface.BAT), checked))
-
-        list_id, ids = await self._accept(principal.account.id, new, items)
-        if list_id is None:
-            first_rejected = next(item.error for item in items if item.error is not None)
-            raise first_rejected.refusal()
-        return ListOut(list_id, [self._answer(item, ids) for item in items])
+        return items, new
 
     def _answer(self, item: _Item, ids: Mapping[int, str]) -> AcceptedOut:
         answer = _answer(item, ids)

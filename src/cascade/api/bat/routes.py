@@ -25,6 +25,7 @@ from cascade.api.app import (
     RateKind,
     Services,
     read_body,
+    route_of,
     throttle,
 )
 from cascade.api.auth import Principal
@@ -39,8 +40,10 @@ from cascade.api.bat.wire import (
     ListPageOut,
 )
 from cascade.api.bat_auth import AuthFailure, authenticate_bat
+from cascade.api.dry_run import DRY_RUN, wants_dry_run
 from cascade.api.ratelimit import retry_after_header
 from cascade.domain.content import Content
+from cascade.domain.errors import RequestRejected
 from cascade.domain.surfaces import iso
 from cascade.store import StoreError
 from cascade.store.price_book import PriceBook
@@ -76,6 +79,10 @@ def bat_router(
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media_type != JSON:
             raise BatError(415, "Content-Type must be application/json")
+        dry = _dry_run(request)
+        if dry:
+            preview = await intake.preview(principal, await read_body(request), s.dry_run.routes)
+            return Answer(_encode(preview))
         answer = await intake.send(principal, await read_body(request))
         if s.wake is not None:
             s.wake()
@@ -130,6 +137,13 @@ def bat_router(
     )
 
 
+def _dry_run(request: AnyRequest) -> bool:
+    try:
+        return wants_dry_run(request.query_params.get(DRY_RUN))
+    except RequestRejected as err:
+        raise BatError(400, err.message, Code.INVALID_FORMAT, err.field) from None
+
+
 def _whole(value: str) -> int | None:
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
         return None
@@ -176,7 +190,7 @@ def _on_http(request: AnyRequest, exc: HTTPException) -> Response[bytes]:
 
 def _on_fault(request: AnyRequest, exc: Exception) -> Response[bytes]:
     if isinstance(exc, StoreError):
-        log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        log.warning("store unavailable on %s %s: %s", request.method, route_of(request), exc)
         return _respond(
             BatError(
                 503,
@@ -184,5 +198,5 @@ def _on_fault(request: AnyRequest, exc: Exception) -> Response[bytes]:
                 headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
             )
         )
-    log.error("server fault on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("server fault on %s %s", request.method, route_of(request), exc_info=exc)
     return _respond(BatError(500, "Internal server error"))

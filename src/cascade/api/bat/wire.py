@@ -15,6 +15,8 @@ from decimal import Decimal
 
 import msgspec
 
+from cascade.api.wire import RouteOut
+
 # --- the request -------------------------------------------------------------------------
 
 
@@ -167,11 +169,14 @@ class AcceptedOut(msgspec.Struct, frozen=True):
     error: ErrorOut | None = msgspec.field(default=None)
     # a flash call from its `callerId`: the code's digits behind stars (D3); absent elsewhere
     pattern: str | msgspec.UnsetType = msgspec.UNSET
+    # a dry run's (SPEC A9, a Cascade extension): the route it would take now
+    route: RouteOut | msgspec.UnsetType = msgspec.UNSET
 
 
 class ListOut(msgspec.Struct, frozen=True):
     messagelistId: int | None  # noqa: N815 - None: nothing was stored
     messages: list[AcceptedOut]
+    dryRun: bool | msgspec.UnsetType = msgspec.UNSET  # noqa: N815 - true in a dry run
 
 
 class StepOut(msgspec.Struct, frozen=True):

@@ -2,11 +2,16 @@
 the fetching of people's media.
 
 - `Conversations.send` is an operator's message, from `POST /api/chat/{id}/message` and
-  the hub's `SendMessage` / `SendMediaMessage` alike: stored (New), sent on the bot's own
-  protocol through its channel (`cascade.channels.bot_chat.BotChat`), settled with what
-  the platform said (Telegram's acceptance is Success; Viber's answer leaves it New until
-  its `delivered` / `seen` receipt makes it Success / Read; a refusal is Rejected), and
-  announced with `MessageStatusChanged`.
+  the hub's `SendMessage` / `SendMediaMessage` alike: stored (New) and shown at once to
+  every connection that sees the chat but the one sending it (`ReceiveMessage`, or
+  `ReceiveMediaMessage` with an upload), sent on the bot's own protocol through its channel
+  (`cascade.channels.bot_chat.BotChat`), settled with what the platform said (Telegram's
+  acceptance is Success; Viber's answer leaves it New until its `delivered` / `seen`
+  receipt makes it Success / Read; a refusal is Rejected), and announced with
+  `MessageStatusChanged`.
+- `Conversations.announce_placed`: chats an operator's status change handed to another
+  operator or released (`cascade.domain.chats.placements_after`) are sent again as
+  `ChatCreated`, as they are now (see the method for why that event).
 - `Conversations.announce` turns what a webhook stored (`cascade.engine.inbound.Applied`)
   into hub events — `ChatCreated`, `ReceiveMessage`, `MessageStatusChanged` — published
   through the hub's bus from the API process that stored them, so every process's
@@ -29,8 +34,8 @@ import binascii
 import contextlib
 import logging
 import mimetypes
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 from urllib.parse import quote
 
@@ -360,8 +365,15 @@ class Conversations:
     # --- an operator's message ---------------------------------------------------------------
 
     async def send(
-        self, principal: ChatPrincipal, chat_id: int, text: str, media: NewMedia | None
+        self,
+        principal: ChatPrincipal,
+        chat_id: int,
+        text: str,
+        media: NewMedia | None,
+        origin: str | None = None,
     ) -> ChatMessage:
+        """`origin`: the hub connection sending it, which is answered with the message
+        rather than told of it."""
         if len(text) > MAX_CHAT_TEXT:
             raise ChatError(400, f"textMessage is longer than {MAX_CHAT_TEXT} characters")
         if not text.strip() and media is None:
@@ -379,6 +391,11 @@ class Conversations:
             await self.hub.publish(
                 "ChatStatusChanged", [chat_id, int(entry.chat.status)], audience_of(entry.chat)
             )
+        # whoever else sees the chat sees the answer as it is written (the sender's other
+        # tabs and devices too); the sending connection has it in its completion, and a
+        # client answering each ReceiveMessage would otherwise answer its own answer
+        event = "ReceiveMessage" if entry.message.media is None else "ReceiveMediaMessage"
+        await self.announce_message(event, entry.chat, entry.message, origin)
         status, provider_id, reason = await self._deliver(entry, channel, text, media)
         settled = await self.store.settle_operator_message(
             entry.message.id, status, provider_id, reason
@@ -435,13 +452,32 @@ class Conversations:
             await self.hub.publish(
                 "ChatStatusChanged", [entry.chat.id, int(entry.chat.status)], audience
             )
-        await self.hub.publish(
-            "ReceiveMessage",
-            [received_out(entry.chat, entry.message, self.public_url, self.sources)],
-            audience,
-        )
+        await self.announce_message("ReceiveMessage", entry.chat, entry.message)
         if entry.message.media_pending:
             self.fetcher.wake()
+
+    async def announce_placed(self, chats: Sequence[Chat]) -> None:
+        """Chats an operator's status change placed (`OperatorChange.placed`): each as it is
+        now, its new operator or none, to whoever sees it. SPEC E4 names no assignment
+        event; `ChatCreated(chatDTO)` is its one event that carries a chat's operator, and
+        clients take it by the chat's id (the widget updates a chat it has already)."""
+        if not chats:
+            return
+        operators = await self.operators(chats[0].account_id)
+        for chat in chats:
+            await self.hub.publish(
+                "ChatCreated", [chat_created(chat, operators, self.sources)], audience_of(chat)
+            )
+
+    async def announce_message(
+        self, event: str, chat: Chat, message: ChatMessage, origin: str | None = None
+    ) -> None:
+        """`ReceiveMessage` / `ReceiveMediaMessage` with a message of `chat`, to every
+        connection that sees it but `origin`."""
+        audience = replace(audience_of(chat), except_connection=origin)
+        await self.hub.publish(
+            event, [received_out(chat, message, self.public_url, self.sources)], audience
+        )
 
     async def announce_status(self, entry: ChatEntry) -> None:
         await self.hub.publish(
@@ -478,7 +514,7 @@ class Conversations:
         if not isinstance(caller, ChatHubPrincipal):
             raise HubError("This connection cannot send chat messages")
         try:
-            return await self.send(caller.chat, chat_id, text, media)
+            return await self.send(caller.chat, chat_id, text, media, self.hub.invoker())
         except ChatError as err:
             raise HubError(err.detail) from None
 
@@ -587,11 +623,7 @@ class MediaFetcher:
         )
         if entry is None:
             return 0
-        await self._c.hub.publish(
-            "ReceiveMediaMessage",
-            [received_out(entry.chat, entry.message, self._c.public_url, self._c.sources)],
-            audience_of(entry.chat),
-        )
+        await self._c.announce_message("ReceiveMediaMessage", entry.chat, entry.message)
         return 1
 
 

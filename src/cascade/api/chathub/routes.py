@@ -8,7 +8,7 @@
 | GET | `/api/operator?organizationId=` | a company (all), an operator (its own organization's) |
 | POST | `/api/operator/get-token` | a company |
 | POST | `/api/operator/synchronize` | a company |
-| POST | `/api/operator/status` | a company (the operator's chats are placed anew) |
+| POST | `/api/operator/status` | a company (its chats placed anew; each told as `ChatCreated`) |
 | … | `/api/chat/…` | chats and messages: `cascade.api.chathub.chat_routes` |
 
 "A company" is a company token or the account's API key (`X-Authorization-Key`). A
@@ -40,6 +40,7 @@ from cascade.api.app import (
     ApiError,
     Services,
     read_body,
+    route_of,
     throttle,
 )
 from cascade.api.auth import Unauthorized
@@ -253,8 +254,10 @@ def chathub_router(
         changed = await store.set_operator_status(principal.account.id, operator_id, status)
         if changed is None:
             raise ChatError(404, "No such operator", "id")
+        if conversations is not None:
+            await conversations.announce_placed(changed.placed)
         visible = await visible_organizations(principal)
-        return Response(ENCODER.encode(operator_out(changed, visible)), media_type=JSON)
+        return Response(ENCODER.encode(operator_out(changed.operator, visible)), media_type=JSON)
 
     return Router(
         "/api",
@@ -343,7 +346,7 @@ def _on_http(request: AnyRequest, exc: HTTPException) -> Response[bytes]:
 
 def _on_fault(request: AnyRequest, exc: Exception) -> Response[bytes]:
     if isinstance(exc, StoreError):
-        log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        log.warning("store unavailable on %s %s: %s", request.method, route_of(request), exc)
         return _respond(
             ChatError(
                 503,
@@ -351,5 +354,5 @@ def _on_fault(request: AnyRequest, exc: Exception) -> Response[bytes]:
                 headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
             )
         )
-    log.error("server fault on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("server fault on %s %s", request.method, route_of(request), exc_info=exc)
     return _respond(ChatError(500, "Internal server error"))

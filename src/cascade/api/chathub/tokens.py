@@ -29,8 +29,6 @@ token is.
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from typing import Any, Protocol
 import jwt
 
 from cascade.api.auth import Authenticator, Unauthorized
+from cascade.api.installation_key import InstallationKey
 from cascade.clock import Clock
 from cascade.domain.chats import OperatorStatus, is_id
 from cascade.store import Account, ChatStore
@@ -110,18 +109,10 @@ class Tokens:
                 raise ValueError(problem)
         self._store = store
         self._clock = clock
-        self._key: bytes | None = configured_secret.encode() if configured_secret else None
-        self._loading = asyncio.Lock()
+        self._key = InstallationKey(store, KEY_ROW, configured_secret)
 
     async def key(self) -> bytes:
-        if self._key is None:
-            async with self._loading:
-                if self._key is None:
-                    stored = await self._store.installation_secret(
-                        KEY_ROW, secrets.token_urlsafe(48)
-                    )
-                    self._key = stored.encode()
-        return self._key
+        return await self._key.get()
 
     async def issue(
         self,

@@ -21,7 +21,6 @@ from cascade.channels.flashcall.codes import (
     new_code,
     pattern,
     pattern_in,
-    verify,
 )
 from cascade.channels.flashcall.webhook import (
     SIGNATURE_HEADER,
@@ -52,5 +51,4 @@ __all__ = [
     "pattern",
     "pattern_in",
     "signature",
-    "verify",
 ]

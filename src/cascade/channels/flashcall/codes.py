@@ -16,7 +16,6 @@ code's digits alone behind stars (`***4567`), as the core API's `pattern`.
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 from typing import Final
@@ -26,7 +25,6 @@ from cascade.domain.delivery import (
     MAX_CODE_LENGTH,
     MIN_CODE_LENGTH,
     VERIFY_ATTEMPTS,
-    Verdict,
     call_pattern,
     call_pattern_in,
 )
@@ -112,18 +110,3 @@ def masked(code: str) -> str:
 
 # the pattern a call's status detail carries, for the core API's `pattern` (the domain's rule)
 pattern_in = call_pattern_in
-
-
-def verify(expected_code: str, given: str, attempts_left: int) -> Verdict:
-    """Check `given` against the code, in constant time.
-
-    `attempts_left` counts the attempts still allowed, this one included; at zero nothing
-    is compared. A wrong code uses one up (the caller stores `attempts_left - 1`); the
-    answer to the last wrong one is EXHAUSTED, so the client learns it cannot try again.
-    """
-    if attempts_left <= 0:
-        return Verdict.EXHAUSTED
-    candidate = given.strip().encode()
-    if hmac.compare_digest(expected_code.encode(), candidate):
-        return Verdict.OK
-    return Verdict.WRONG if attempts_left > 1 else Verdict.EXHAUSTED

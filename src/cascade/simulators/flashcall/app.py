@@ -487,6 +487,7 @@ def create_app(
         return Response(msgspec.json.encode(body), status_code=200, media_type=_JSON)
 
     return Litestar(
+        logging_config=None,  # the process's own logging stands (`cascade up`: text or JSON)
         route_handlers=[
             create_call,
             update_call,

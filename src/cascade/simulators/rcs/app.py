@@ -574,6 +574,7 @@ def create_app(
         return {"kind": kind, "webhook_status": status}
 
     return Litestar(
+        logging_config=None,  # the process's own logging stands (`cascade up`: text or JSON)
         route_handlers=[
             token,
             capabilities,

@@ -84,6 +84,7 @@ def create_admin_app(simulator: SmscSimulator) -> Litestar:
         }
 
     return Litestar(
+        logging_config=None,  # the process's own logging stands (`cascade up`: text or JSON)
         route_handlers=[
             *any_form_routes(
                 set_script=simulator.script,

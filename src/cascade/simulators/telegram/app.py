@@ -195,6 +195,7 @@ def create_app(
         await sim.aclose()
 
     return Litestar(
+        logging_config=None,  # the process's own logging stands (`cascade up`: text or JSON)
         route_handlers=[
             bot_api,
             download_file,

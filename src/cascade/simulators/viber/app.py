@@ -638,6 +638,7 @@ def create_app(
         await sim.fetcher.close()
 
     return Litestar(
+        logging_config=None,  # the process's own logging stands (`cascade up`: text or JSON)
         route_handlers=[
             user_media,
             send_message,

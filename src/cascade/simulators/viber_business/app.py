@@ -704,6 +704,7 @@ def create_app(
             raise HTTPException(status_code=404, detail=str(exc)) from None
 
     return Litestar(
+        logging_config=None,  # the process's own logging stands (`cascade up`: text or JSON)
         route_handlers=[
             send_message,
             set_webhook,

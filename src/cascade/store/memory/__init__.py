@@ -13,22 +13,28 @@ atomic as the SQL store's transactions are.
 - `records`: accounts, credentials, variables, intake, reading back, short links,
   senders, contacts, callbacks and flash-call codes;
 - `ledger`: claims, transitions, send intents, delivery reports;
-- `prices`: the price table, replaced whole by each load.
+- `cancel`: cancel requests (over `ledger`);
+- `prices`: the price table, replaced whole by each load;
+- `history`: a message's history, read for its timeline;
 - `incoming`: incoming messages (people writing back) and the pieces of SMS waiting;
 - `conversations`: ChatHub's chats, their messages and media; operators' status changes;
-- `chats`: ChatHub's organizations, their bots and operators; the installation's secrets.
+- `chats`: ChatHub's organizations, their bots and operators; the installation's secrets;
+- `console`: the console's reads: a message search and a period's figures.
 """
 
 from typing import TYPE_CHECKING
 
+from cascade.store.memory.cancel import Cancels
 from cascade.store.memory.chats import Chats
+from cascade.store.memory.console import ConsoleReads
 from cascade.store.memory.conversations import Conversations
+from cascade.store.memory.history import History
 from cascade.store.memory.incoming import Incoming
 from cascade.store.memory.ledger import Ledger
 from cascade.store.memory.prices import Prices
 
 
-class MemoryStore(Ledger, Incoming, Prices, Conversations, Chats):
+class MemoryStore(Cancels, Ledger, Incoming, Prices, Conversations, Chats, History, ConsoleReads):
     """Everything the store does, in memory (see the modules)."""
 
 

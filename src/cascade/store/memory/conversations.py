@@ -22,6 +22,7 @@ from cascade.domain.chats import (
     ChatStatus,
     NewMedia,
     Operator,
+    OperatorChange,
     OperatorLoad,
     OperatorStatus,
     PendingMedia,
@@ -204,10 +205,11 @@ class Conversations(MemoryBase):
 
     async def set_operator_status(
         self, account_id: str, operator_id: int, status: OperatorStatus
-    ) -> Operator | None:
+    ) -> OperatorChange | None:
         row = self._t.operators.get((account_id, operator_id))
         if row is None:
             return None
+        placed: dict[int, int | None] = {}
         if OperatorStatus(row.status) is not status:
             is_open = [
                 c
@@ -229,7 +231,9 @@ class Conversations(MemoryBase):
                 self._t.chats[chat_id].operator_id = new_operator
         row.status = int(status)
         row.updated_at = self._clock.now_ms()
-        return Operator(row.id, row.account_id, row.organization_id, row.name, status)
+        changed = Operator(row.id, row.account_id, row.organization_id, row.name, status)
+        moved = sorted((self._t.chats[i] for i in placed), key=lambda c: (c.created_at, c.id))
+        return OperatorChange(changed, [_chat(c) for c in moved])
 
     # --- reading --------------------------------------------------------------------------
 

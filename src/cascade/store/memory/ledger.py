@@ -100,6 +100,7 @@ class Ledger(Records):
             channel_order=tuple(order.split(",")) if order else None,
             skipped=m.skipped,
             plan=decode_plan(m.plan) if m.plan else (),
+            cancel_requested=m.cancel_requested_at is not None,
         )
 
     async def next_due_ms(self) -> int | None:

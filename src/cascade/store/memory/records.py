@@ -294,6 +294,17 @@ class Records(MemoryBase):
                 code=link.code, message_id=row.id, url=link.url, created_at=now
             )
 
+    async def stored_tracking_ids(
+        self, account_id: str, tracking_ids: Collection[str]
+    ) -> dict[str, tuple[str, bytes]]:
+        t = self._t
+        found: dict[str, tuple[str, bytes]] = {}
+        for tracking_id in tracking_ids:
+            message_id = t.by_tracking.get((account_id, tracking_id))
+            if message_id is not None:
+                found[tracking_id] = (message_id, t.messages[message_id].fingerprint)
+        return found
+
     # --- reading back -------------------------------------------------------------------
 
     async def message_view(

@@ -87,6 +87,7 @@ class MessageRow:
     updated_at: int
     surface: str = "cascade"
     list_id: int | None = None
+    cancel_requested_at: int | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -36,6 +36,7 @@ from cascade.domain.chats import (
     ChatStatus,
     NewMedia,
     Operator,
+    OperatorChange,
     OperatorLoad,
     OperatorStatus,
     PendingMedia,
@@ -325,7 +326,7 @@ class Conversations(Database):
 
     async def set_operator_status(
         self, account_id: str, operator_id: int, status: OperatorStatus
-    ) -> Operator | None:
+    ) -> OperatorChange | None:
         """Set an operator's status and, in the same transaction, hand its open chats on
         or give it the organization's unassigned ones (`placements_after`)."""
         async with self._write() as conn:
@@ -336,8 +337,14 @@ class Conversations(Database):
             ).first()
             if before is None:
                 return None
+            placed: list[Chat] = []
             if OperatorStatus(before.status) is not status:
-                await self._place_operator_chats(conn, account_id, operator_id, status)
+                moved = await self._place_operator_chats(conn, account_id, operator_id, status)
+                if moved:
+                    rows = await conn.execute(
+                        sa.select(t.chats).where(_c.id.in_(moved)).order_by(_c.created_at, _c.id)
+                    )
+                    placed = [row_chat(r) for r in rows]
             await conn.execute(
                 t.operators.update()
                 .where(_op.account_id == account_id, _op.id == operator_id)
@@ -350,7 +357,8 @@ class Conversations(Database):
                     )
                 )
             ).one()
-        return Operator(int(row.id), account_id, int(row.organization_id), str(row.name), status)
+        changed = Operator(int(row.id), account_id, int(row.organization_id), str(row.name), status)
+        return OperatorChange(changed, placed)
 
     async def _place_operator_chats(
         self, conn: AsyncConnection, account_id: str, operator_id: int, status: OperatorStatus

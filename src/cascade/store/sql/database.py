@@ -26,7 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from cascade.clock import Clock
 from cascade.store.base import WAKE_CHANNEL, Conflict, StoreError
-from cascade.store.sqlite_runtime import SqliteTransactor, sqlite_engine, synchronous_invalid
+from cascade.store.sqlite_runtime import (
+    HIDE_PARAMETERS,
+    SqliteTransactor,
+    sqlite_engine,
+    synchronous_invalid,
+)
 
 
 def async_url(url: str) -> str:
@@ -86,7 +91,11 @@ class Database:
             )
         else:
             self._reader = self._writer = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=False,
+                hide_parameters=HIDE_PARAMETERS,
             )
             self._transactor = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -312,6 +312,17 @@ class Intake(Database):
         ):
             found[bytes(fingerprint)] = message_id
         return found
+
+    async def stored_tracking_ids(
+        self, account_id: str, tracking_ids: Collection[str]
+    ) -> dict[str, tuple[str, bytes]]:
+        if not tracking_ids:
+            return {}
+        wanted = list(tracking_ids)
+        async with self._read() as conn:
+            return await conn.run_sync(
+                lambda sync: self._stored_fingerprints(sync, account_id, wanted)
+            )
 
     def _stored_fingerprints(
         self, conn: Connection, account_id: str, tracking: Sequence[str]

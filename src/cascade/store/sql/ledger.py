@@ -41,7 +41,8 @@ _INSERT_REF = Bulk(
 _CLAIMED_MESSAGES = ByIds(
     "SELECT m.id, m.account_id, m.tracking_id, m.route, m.message_type, m.phone, m.text, "
     "m.from_name, m.survey_options, m.status, m.step, m.expires_at, m.pinned_bots, "
-    "m.event_seq, m.fallback, m.media, a.channel_order, m.skipped, m.plan "
+    "m.event_seq, m.fallback, m.media, a.channel_order, m.skipped, m.plan, "
+    "m.cancel_requested_at "
     "FROM messages AS m JOIN accounts AS a ON a.id = m.account_id WHERE m.id {ids}"
 )
 _CLAIMED_ATTEMPTS = ByIds(
@@ -104,6 +105,7 @@ class Ledger(Reports, Verification):
             channel_order,
             skipped,
             plan,
+            cancel_requested_at,
         ) in _CLAIMED_MESSAGES.rows(conn, ids):
             fallback = decode(fallback_json) if fallback_json else _NONE
             media = decode(media_json) if media_json else _NONE
@@ -133,6 +135,7 @@ class Ledger(Reports, Verification):
                     channel_order=tuple(channel_order.split(",")) if channel_order else None,
                     skipped=skipped,
                     plan=decode_plan(plan) if plan else (),
+                    cancel_requested=cancel_requested_at is not None,
                 )
             )
         return claimed

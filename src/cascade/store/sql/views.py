@@ -14,7 +14,7 @@ from cascade.store.base import AttemptView, MessageListView, MessageView, Step, 
 from cascade.store.sql.database import Database
 
 _m = t.messages.c
-_VIEW_COLUMNS = (
+VIEW_COLUMNS = (
     _m.id,
     _m.tracking_id,
     _m.status,
@@ -33,28 +33,33 @@ _VIEW_COLUMNS = (
     _m.surface,
     _m.list_id,
     _m.plan,
+    _m.cancel_requested_at,
 )
+
+
+def named(message_id: str | None, tracking_id: str | None) -> sa.ColumnElement[bool]:
+    """The message a look-up names: by its id, else by its tracking id."""
+    if message_id is not None:
+        return _m.id == message_id
+    if tracking_id is not None:
+        return _m.tracking_id == tracking_id
+    raise ValueError("message_id or tracking_id is required")
 
 
 class Views(Database):
     async def message_view(
         self, account_id: str, *, message_id: str | None = None, tracking_id: str | None = None
     ) -> MessageView | None:
-        if message_id is not None:
-            where = _m.id == message_id
-        elif tracking_id is not None:
-            where = _m.tracking_id == tracking_id
-        else:
-            raise ValueError("message_id or tracking_id is required")
+        where = named(message_id, tracking_id)
         async with self._read() as conn:
             row = (
                 await conn.execute(
-                    sa.select(*_VIEW_COLUMNS).where(where, _m.account_id == account_id)
+                    sa.select(*VIEW_COLUMNS).where(where, _m.account_id == account_id)
                 )
             ).first()
             if row is None:
                 return None
-            [view] = await _views(conn, [row])
+            [view] = await message_views(conn, [row])
         return view
 
     async def messages_by_id(self, message_ids: Collection[str]) -> list[MessageView]:
@@ -62,9 +67,9 @@ class Views(Database):
             return []
         async with self._read() as conn:
             rows = list(
-                await conn.execute(sa.select(*_VIEW_COLUMNS).where(_m.id.in_(list(message_ids))))
+                await conn.execute(sa.select(*VIEW_COLUMNS).where(_m.id.in_(list(message_ids))))
             )
-            return await _views(conn, rows)
+            return await message_views(conn, rows)
 
     async def message_list(
         self, account_id: str, list_id: int, offset: int, limit: int
@@ -90,14 +95,14 @@ class Views(Database):
             ).scalar_one()
             rows = list(
                 await conn.execute(
-                    sa.select(*_VIEW_COLUMNS)
+                    sa.select(*VIEW_COLUMNS)
                     .where(_m.list_id == list_id, _m.account_id == account_id)
                     .order_by(_m.created_at, _m.id)
                     .offset(offset)
                     .limit(limit)
                 )
             )
-            views = await _views(conn, rows)
+            views = await message_views(conn, rows)
         return MessageListView(list_id, int(created_at), int(total), tuple(views))
 
     async def follow_link(self, code: str, at_ms: int, user_agent: str | None) -> str | None:
@@ -110,7 +115,7 @@ class Views(Database):
         return str(url)
 
 
-async def _views(conn: AsyncConnection, rows: Sequence[Any]) -> list[MessageView]:
+async def message_views(conn: AsyncConnection, rows: Sequence[Any]) -> list[MessageView]:
     """The messages' views from their rows: their attempts and clicks in one query each."""
     if not rows:
         return []

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,10 @@ TIMED_OUT = "Server timeout elapsed without receiving a message from the client.
 TOO_SLOW = "The client did not read its messages fast enough"
 SHUTDOWN = "The server is shutting down"
 _REFUSED_STREAMS_KEPT = 64
+
+# the connection whose invocation is running: each invocation runs in a task of its own,
+# which sets it (`Hub.invoker`)
+INVOKER: ContextVar[str | None] = ContextVar("chathub_invoker", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +286,7 @@ class Connection:
         self._spawn(self._run(method, bound, invocation_id))
 
     async def _run(self, method: Method, arguments: list[Any], invocation_id: str | None) -> None:
+        INVOKER.set(self.id)  # this invocation's own task: set for it alone
         try:
             result = await method.handler(self.principal, *arguments)
             if invocation_id is not None:

@@ -22,6 +22,7 @@ from cascade.api.chathub.hub import protocol
 from cascade.api.chathub.hub.bus import Bus
 from cascade.api.chathub.hub.connection import (
     EXPIRED,
+    INVOKER,
     SHUTDOWN,
     Connection,
     HubSettings,
@@ -35,7 +36,8 @@ from cascade.clock import Clock
 log = logging.getLogger(__name__)
 
 _encode = msgspec.json.encode
-_audience = msgspec.json.Decoder(tuple[str, str | None, str | None])
+# account, organization, operator[, the connection excepted]
+_audience = msgspec.json.Decoder(list[str | None])
 
 
 class Hub:
@@ -68,10 +70,25 @@ class Hub:
         """Invoke `event(*args)` on every connection, in every process, that may see it.
 
         `args` are encoded as JSON (msgspec: dicts, lists, Structs, dataclasses…).
+
+        Every event announces what the store already holds, so a bus that fails is logged
+        and not raised: the caller's change stands, and a client that missed the event
+        reads the chat again over REST.
         """
         frame = protocol.invocation(event, [msgspec.to_builtins(a) for a in args])
-        head = _encode((audience.account_id, audience.organization_id, audience.operator_id))
-        await self._bus.publish(head + b"\n" + frame)
+        who = [audience.account_id, audience.organization_id, audience.operator_id]
+        if audience.except_connection is not None:
+            who.append(audience.except_connection)
+        try:
+            await self._bus.publish(_encode(who) + b"\n" + frame)
+        except Exception:
+            log.exception("chathub: announcing %s failed; the change it announces is stored", event)
+
+    @staticmethod
+    def invoker() -> str | None:
+        """In a method's handler: the id of the connection that invoked it (for an
+        `Audience` that excepts it); None outside an invocation."""
+        return INVOKER.get()
 
     # --- connections ------------------------------------------------------------------------
 
@@ -132,16 +149,20 @@ class Hub:
     def _deliver(self, payload: bytes) -> None:
         head, _, frame = payload.partition(b"\n")
         try:
-            account_id, organization_id, operator_id = _audience.decode(head)
+            who = _audience.decode(head)
         except msgspec.DecodeError:
+            who = []
+        if len(who) not in (3, 4) or not isinstance(who[0], str):
             log.warning("chathub: an event with no audience was dropped")
             return
-        peers = self._by_account.get(account_id)
+        peers = self._by_account.get(who[0])
         if not peers:
             return
-        audience = Audience(account_id, organization_id, operator_id)
+        audience = Audience(who[0], *who[1:])
         text = frame.decode()
         for connection in list(peers):
+            if connection.id == audience.except_connection:
+                continue
             try:
                 allowed = connection.principal.sees(audience)
             except Exception:

@@ -15,7 +15,8 @@ from typing import Protocol
 @dataclass(frozen=True, slots=True)
 class Audience:
     """Who an event is for: an account's organization (its company tokens and that
-    organization's operators), or one operator of the account.
+    organization's operators), or one operator of the account; but never the connection
+    `except_connection` (the one whose invocation made the event, which has its answer).
 
     A value that crosses processes (the fan-out bus carries it), so plain strings only.
     """
@@ -23,6 +24,7 @@ class Audience:
     account_id: str
     organization_id: str | None = None
     operator_id: str | None = None
+    except_connection: str | None = None
 
 
 class HubPrincipal(Protocol):
