@@ -150,7 +150,7 @@ async def metrics_run(store: SqlStore, clock: ManualClock, db_url: str, count: i
     limited = await make_account(store, "limited")
     await store.set_account_limits(limited.id, send=(1.0, 1))
     channel = SmsStandIn()
-    metrics = build_metrics(settings, clock, store, store_wait_s=None)  # figures as of now
+    metrics = build_metrics(settings, clock, store, wait_for_store=True)  # figures as of now
     engine = build_engine(
         settings, store, {"sms": channel}, clock, {"sms": Sender("sms", "")}, metrics
     )

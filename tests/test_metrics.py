@@ -112,7 +112,7 @@ def test_no_account_labels_when_the_cap_is_zero() -> None:
 
 async def test_chats_by_status_and_first_response(store: SqlStore, clock: ManualClock) -> None:
     """Every account's chats (SPEC E3, issue 16's figures), read when scraped."""
-    metrics = build_metrics(Settings(), clock, store, store_wait_s=None)
+    metrics = build_metrics(Settings(), clock, store, wait_for_store=True)
     account = await store.create_account("chats", "Chats")
     org = await store.create_organization(account.id, "Support")
     bot = await store.add_bot(account.id, "telegram", "tg-token", hash_secret("tg-token"))

@@ -156,3 +156,19 @@ def test_up_shows_what_its_api_and_engine_count(tmp_path: Path) -> None:
         assert found["cascade_smpp_window_size[('channel', 'sms')]"] >= 1
     finally:
         stop(up)
+
+
+def test_the_entry_points_leave_prometheus_client_unimported() -> None:
+    """prometheus-client picks its multiprocess mode when imported, and `cascade api` runs
+    the entry points (its logging comes from the composition root) before it names the
+    directory its server processes count in: they must not import the library."""
+    check = (
+        "import sys\n"
+        "import cascade.__main__, cascade.cli, cascade.bootstrap, cascade.service\n"
+        "import cascade.embedded\n"
+        "print(sorted(m for m in sys.modules if m.startswith('prometheus_client')))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert found.stdout.strip() == "[]", found.stdout

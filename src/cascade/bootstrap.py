@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from litestar import Litestar, Router
 
@@ -49,12 +50,14 @@ from cascade.engine.runner import Engine
 from cascade.engine.wakeup import PgListener
 from cascade.engine.webhook_cost import WebhookCost
 from cascade.engine.worker import Worker, WorkerConfig
-from cascade.metrics import STORE_WAIT_S, Metrics
 from cascade.observer import NO_OBSERVER, Observer
 from cascade.security import new_link_code
 from cascade.store.migrate import head_revision
 from cascade.store.price_book import PriceBook
 from cascade.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from cascade.metrics import Metrics
 
 WEBHOOKS: Mapping[str, WebhookHandler] = {
     spec.webhook.channel: spec.webhook.handler for spec in CHANNELS if spec.webhook is not None
@@ -92,17 +95,23 @@ def build_store(settings: Settings, clock: Clock) -> SqlStore:
 
 
 def build_metrics(
-    settings: Settings, clock: Clock, store: SqlStore, store_wait_s: float | None = STORE_WAIT_S
+    settings: Settings, clock: Clock, store: SqlStore, *, wait_for_store: bool = False
 ) -> Metrics:
     """The process's metrics: counted into by the API, the engine and `store` (reports), and
-    reading the backlog and the chats from `store` when scraped (waiting `store_wait_s` for
-    them; None: until read, for tests). Under `cascade api --workers N`, in the
-    multiprocess mode of the directory `cascade api` made."""
+    reading the backlog and the chats from `store` when scraped (`wait_for_store`: each
+    scrape waits until they are read, for tests). Under `cascade api --workers N`, in the
+    multiprocess mode of the directory `cascade api` made.
+
+    prometheus-client is imported here, not with this module: it picks its multiprocess
+    mode when imported, and `cascade api` imports this module (for its logging) before it
+    names the directory its server processes will count in."""
+    from cascade.metrics import STORE_WAIT_S, Metrics
+
     metrics = Metrics(
         clock,
         account_labels=settings.metrics_account_labels,
         multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
-        store_wait_s=store_wait_s,
+        store_wait_s=None if wait_for_store else STORE_WAIT_S,
     )
     metrics.watch_store(store.figures)
     store.observer = metrics
