@@ -7,7 +7,9 @@ call `asgi_app()` (a factory, so each server worker process builds its own).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from litestar import Litestar, Router
 
@@ -26,7 +28,7 @@ from cascade.api.dry_run import DryRun
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
-from cascade.channels.base import Channel, WebhookHandler
+from cascade.channels.base import Channel, WebhookHandler, Windowed
 from cascade.channels.bot_chat import BotChat
 from cascade.channels.registry import (
     BY_NAME,
@@ -49,10 +51,14 @@ from cascade.engine.runner import Engine
 from cascade.engine.wakeup import PgListener
 from cascade.engine.webhook_cost import WebhookCost
 from cascade.engine.worker import Worker, WorkerConfig
+from cascade.observer import NO_OBSERVER, Observer
 from cascade.security import new_link_code
 from cascade.store.migrate import head_revision
 from cascade.store.price_book import PriceBook
 from cascade.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from cascade.metrics import Metrics
 
 WEBHOOKS: Mapping[str, WebhookHandler] = {
     spec.webhook.channel: spec.webhook.handler for spec in CHANNELS if spec.webhook is not None
@@ -87,6 +93,30 @@ def build_store(settings: Settings, clock: Clock) -> SqlStore:
         sqlite_synchronous=settings.sqlite_synchronous,
         pool_size=settings.db_pool_size,
     )
+
+
+def build_metrics(
+    settings: Settings, clock: Clock, store: SqlStore, *, wait_for_store: bool = False
+) -> Metrics:
+    """The process's metrics: counted into by the API, the engine and `store` (reports), and
+    reading the backlog and the chats from `store` when scraped (`wait_for_store`: each
+    scrape waits until they are read, for tests). Under `cascade api --workers N`, in the
+    multiprocess mode of the directory `cascade api` made.
+
+    prometheus-client is imported here, not with this module: it picks its multiprocess
+    mode when imported, and `cascade api` imports this module (for its logging) before it
+    names the directory its server processes will count in."""
+    from cascade.metrics import STORE_WAIT_S, Metrics
+
+    metrics = Metrics(
+        clock,
+        account_labels=settings.metrics_account_labels,
+        multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        store_wait_s=None if wait_for_store else STORE_WAIT_S,
+    )
+    metrics.watch_store(store.figures)
+    store.observer = metrics
+    return metrics
 
 
 def build_limiter(settings: Settings, clock: Clock) -> Limiter:
@@ -130,6 +160,7 @@ def build_worker(
     clock: Clock,
     channels: Mapping[str, Channel],
     static_senders: Mapping[str, Sender] | None = None,
+    observer: Observer = NO_OBSERVER,
 ) -> Worker:
     return Worker(
         store,
@@ -146,6 +177,7 @@ def build_worker(
         static_senders=static_senders
         if static_senders is not None
         else provider_accounts(settings),
+        observer=observer,
     )
 
 
@@ -162,11 +194,18 @@ def build_engine(
     channels: Mapping[str, Channel],
     clock: Clock | None = None,
     static_senders: Mapping[str, Sender] | None = None,
+    metrics: Metrics | None = None,
 ) -> Engine:
     """A worker, the status-webhook dispatcher and, on PostgreSQL, the LISTEN/NOTIFY
-    listener that wakes the worker: `cascade worker`, and the engine inside `cascade up`."""
+    listener that wakes the worker: `cascade worker`, and the engine inside `cascade up`.
+    `metrics` is counted into, and shows the channels' windows when scraped."""
     clock = clock or SystemClock()
-    worker = build_worker(settings, store, clock, channels, static_senders)
+    observer: Observer = metrics if metrics is not None else NO_OBSERVER
+    if metrics is not None:
+        metrics.watch_windows(
+            {name: ch.window for name, ch in channels.items() if isinstance(ch, Windowed)}
+        )
+    worker = build_worker(settings, store, clock, channels, static_senders, observer)
     return Engine(
         store,
         channels,
@@ -176,6 +215,7 @@ def build_engine(
             clock,
             policy=callback_policy(settings),
             complete=WebhookCost(store, PriceBook(store, clock)),
+            observer=observer,
         ),
         PgListener(settings.database_url, worker.wake) if store.dialect == "postgresql" else None,
     )
@@ -271,9 +311,13 @@ def build_app(
     callback_resolve: Resolve | None = None,
     hub: Hub | None = None,
     chat_channels: Mapping[str, BotChat] | None = None,
+    metrics: Metrics | None = None,
 ) -> Litestar:
+    """The API of one process; `metrics` (else its own) is counted into and served at
+    `/metrics` (`cascade up` shares one with its engine)."""
     clock = clock or SystemClock()
     store = store or build_store(settings, clock)
+    metrics = metrics or build_metrics(settings, clock, store)
     limiter = limiter or build_limiter(settings, clock)
     bound_store = store
     auth = Authenticator(store, clock, settings.auth_cache_seconds)
@@ -319,7 +363,7 @@ def build_app(
         clock=clock,
         auth=auth,
         limiter=limiter,
-        intake=Intake(store, clock, settings.public_url, new_link_code),
+        intake=Intake(store, clock, settings.public_url, new_link_code, metrics),
         dry_run=DryRun(store, route_channels, static_senders, content_parts, prices),
         send_rate=Rate(settings.send_rate, settings.send_burst),
         status_rate=Rate(settings.status_rate, settings.status_burst),
@@ -331,8 +375,12 @@ def build_app(
         static_senders=static_senders,
         public_url=settings.public_url,
         callback_urls=callback_policy(settings, callback_resolve),
+        observer=metrics,
+        metrics=metrics,
     )
-    bat = BatIntake(store, clock, CARRIES, content_parts, content_pattern(settings))
+    bat = BatIntake(
+        store, clock, CARRIES, content_parts, content_pattern(settings), observer=metrics
+    )
     return create_app(
         services,
         on_startup=[conversations.fetcher.start],

@@ -737,16 +737,33 @@ async def _send_file(
 @main.command()
 def worker() -> None:
     """Run a delivery worker (any number may run; stops cleanly on SIGTERM)."""
-    from cascade.bootstrap import build_channels, build_engine, build_store, configure_logging
+    from cascade.bootstrap import (
+        build_channels,
+        build_engine,
+        build_metrics,
+        build_store,
+        configure_logging,
+    )
     from cascade.engine.runner import run_until_signalled
+    from cascade.metrics_port import serving_metrics
 
     settings = _settings()
     configure_logging(settings)
     clock = SystemClock()
-    engine = build_engine(settings, build_store(settings, clock), build_channels(settings), clock)
+    store = build_store(settings, clock)
+    metrics = build_metrics(settings, clock, store)
+    engine = build_engine(settings, store, build_channels(settings), clock, metrics=metrics)
+
+    async def run() -> None:
+        if not settings.metrics_port:
+            await run_until_signalled(engine)
+            return
+        async with serving_metrics(metrics, settings.metrics_host, settings.metrics_port):
+            await run_until_signalled(engine)
+
     from cascade import loop
 
-    loop.run(run_until_signalled(engine))
+    loop.run(run())
 
 
 # --- serving --------------------------------------------------------------------------
@@ -759,6 +776,14 @@ def serve(host: str, port: int, workers: int, server: str) -> None:
     `STOP_TIMEOUT_S`, and the workers die with the process that started them, even if it
     is killed with SIGKILL.
     """
+    from cascade.service import metrics_directory
+
+    # before any server process imports prometheus-client (cascade/metrics.py)
+    with metrics_directory(workers):
+        _serve(host, port, workers, server)
+
+
+def _serve(host: str, port: int, workers: int, server: str) -> None:
     from cascade.service import (
         APP_FACTORY,
         STOP_TIMEOUT_S,

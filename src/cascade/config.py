@@ -55,6 +55,9 @@ class Settings:
     jwt_secret: str | None = None
     company_token_seconds: int = 86_400
     widget_origins: str = "*"
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    metrics_account_labels: int = 100
     console_secret: str | None = None
     console_session_minutes: int = 480
     console_secure_cookie: str = "auto"
@@ -183,6 +186,11 @@ _OWN_FIELDS: Mapping[str, str] = {
     "widget_origins": "origins whose pages may load the operator chat panel and call "
     "ChatHub from the browser (CORS): * for any (the default; tokens are bearer tokens, "
     "never cookies), or a list such as https://crm.example.com,https://portal.example.com",
+    "metrics_port": "`cascade worker`: serve GET /metrics on this port (0: none; API "
+    "processes serve /metrics on their own port)",
+    "metrics_host": "the address `cascade worker`'s metrics port listens on",
+    "metrics_account_labels": "how many accounts a process labels by id in the metrics; "
+    'later ones are counted as account="other" (0: all of them)',
     "console_secret": "the key that signs the console's session cookies (at least 32 "
     "bytes); unset: one is generated and kept in the database, shared by every API process",
     "console_session_minutes": "how long a console sign-in lasts",

@@ -36,6 +36,7 @@ from cascade.bootstrap import (
     build_app,
     build_channels,
     build_engine,
+    build_metrics,
     build_store,
     configure_logging,
 )
@@ -225,8 +226,10 @@ async def run(settings: Settings, host: str, port: int, sim_port: int) -> None:
         try:
             demo = await _prepare_demo(store, key, settings.demo_login, password)
             channels = build_channels(settings)
-            engine = build_engine(settings, store, channels, clock)
-            api = build_app(settings, clock=clock, store=store, wake=engine.wake)
+            # one process: its /metrics shows what the API and the engine count
+            metrics = build_metrics(settings, clock, store)
+            engine = build_engine(settings, store, channels, clock, metrics=metrics)
+            api = build_app(settings, clock=clock, store=store, wake=engine.wake, metrics=metrics)
             await simulators.ready()
             async with _serving([_server(api, host, port, websockets=True)]):
                 await _onboard(store, demo, settings, url)

@@ -23,11 +23,15 @@ milliseconds between the app's startup and serving (then the worker is killed).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -69,6 +73,28 @@ def asgi_app() -> Litestar:
     from cascade.bootstrap import asgi_app as build
 
     return build()
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def metrics_directory(workers: int) -> Iterator[str | None]:
+    """With several server processes, a fresh directory where each writes its metrics
+    (prometheus-client's multiprocess mode: a scrape of any answers their sum), named in
+    `PROMETHEUS_MULTIPROC_DIR` for the processes this one starts, and removed at the end.
+    One the operator set already is used as it is (and its emptying left to them); one
+    process needs none."""
+    if workers <= 1 or os.environ.get(MULTIPROC_ENV):
+        yield os.environ.get(MULTIPROC_ENV) or None
+        return
+    path = tempfile.mkdtemp(prefix="cascade-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def reset_stop_signals_in_forked_workers() -> None:

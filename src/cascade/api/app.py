@@ -23,6 +23,7 @@ from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 from cascade.api.auth import Authenticator, Principal, Unauthorized
 from cascade.api.docs import docs_page, openapi_document
 from cascade.api.dry_run import DRY_RUN, DryRun, wants_dry_run
+from cascade.api.http_metrics import timed
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, retry_after_header
 from cascade.api.wire import (
@@ -50,6 +51,7 @@ from cascade.domain.message import Route
 from cascade.domain.ratelimit import Decision, Rate
 from cascade.domain.sending import Sender
 from cascade.domain.surfaces import iso
+from cascade.observer import NO_OBSERVER, Exposition, Observer
 from cascade.store import Account, ApiStore, MessageView, StoreError
 from cascade.store.base import CallbackKind
 
@@ -118,6 +120,9 @@ class Services:
     public_url: str = ""
     # which status-webhook URLs may be registered (cascade.callback_url)
     callback_urls: CallbackUrlPolicy = field(default_factory=CallbackUrlPolicy)
+    # what is counted (refusals, HTTP latency), and GET /metrics's answer (None: no route)
+    observer: Observer = NO_OBSERVER
+    metrics: Exposition | None = None
 
 
 class Answer:
@@ -256,7 +261,21 @@ async def throttle(s: Services, account: Account, kind: RateKind) -> Decision:
             account.status_rate or s.status_rate.per_second,
             account.status_burst or s.status_rate.burst,
         )
-    return await s.limiter.hit(f"{account.id}:{kind}", rate)
+    decision = await s.limiter.hit(f"{account.id}:{kind}", rate)
+    if not decision.allowed:
+        s.observer.rate_limited(account.id, kind)
+    return decision
+
+
+def metrics_route(exposition: Exposition) -> ControllerRouterHandler:
+    """`GET /metrics`: what this process counts (with several API processes, what all of
+    them count), in Prometheus's text format (docs/operations.md)."""
+
+    @get("/metrics")
+    async def metrics() -> Response[bytes]:
+        return Response(await exposition.render(), media_type=exposition.content_type)
+
+    return metrics
 
 
 def create_app(
@@ -496,6 +515,8 @@ def create_app(
         docs,
         *routers,
     ]
+    if s.metrics is not None:
+        handlers.append(metrics_route(s.metrics))
     return Litestar(
         route_handlers=handlers,
         exception_handlers={
@@ -511,5 +532,6 @@ def create_app(
         request_max_body_size=s.max_body_bytes,
         on_startup=on_startup or [],
         on_shutdown=on_shutdown or [],
+        middleware=[timed(s.observer, s.clock)],
         debug=False,
     )

@@ -576,6 +576,17 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of every API process (docs/operations.md)",
+                    "responses": {
+                        "200": {
+                            "description": "the series, in Prometheus's text format 0.0.4",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
         },
         "components": {
             "schemas": components,

@@ -37,7 +37,9 @@ from cascade.domain.message import (
 from cascade.domain.variables import VariableKey, inline_variables, is_absolute_http_url
 from cascade.ids import new_id
 from cascade.logs import about_message
+from cascade.observer import NO_OBSERVER, Observer
 from cascade.store import IntakeStore, NewMessage, TrackingIdConflict
+from cascade.store.base import fresh_count
 
 _encode = msgspec.json.encode
 log = logging.getLogger(__name__)
@@ -56,9 +58,15 @@ class Checked:
 
 class Intake:
     def __init__(
-        self, store: IntakeStore, clock: Clock, link_base: str, new_code: Callable[[], str]
+        self,
+        store: IntakeStore,
+        clock: Clock,
+        link_base: str,
+        new_code: Callable[[], str],
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self._store = store
+        self._observer = observer
         self._clock = clock
         self._link_base = link_base.rstrip("/")
         self._new_code = new_code
@@ -72,6 +80,7 @@ class Intake:
             except TrackingIdConflict as err:
                 item_index = order.index(err.index)
                 raise _duplicate(f"{prefix}[{item_index}].id") from None
+            self._observer.accepted(principal.account.id, fresh_count(new, ids))
             if log.isEnabledFor(logging.DEBUG):
                 for message, stored in zip(new, ids, strict=True):
                     said = "accepted" if stored == message.id else "accepted before (a repeat)"

@@ -65,6 +65,16 @@ class Revocable(Protocol):
     async def revoke(self, sender: Sender, phone: str, provider_id: str) -> None: ...
 
 
+@runtime_checkable
+class Windowed(Protocol):
+    """A channel whose sends hold a slot of a window while they wait for the provider's
+    answer (SMPP's `submit_sm` window): the metrics read how full it is when scraped."""
+
+    def window(self) -> tuple[int, int]:
+        """(sends in the window now, the window's size)."""
+        ...
+
+
 # --- what comes back in through webhooks ----------------------------------------------------
 
 

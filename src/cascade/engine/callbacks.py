@@ -48,6 +48,7 @@ from cascade.callback_url import (
 )
 from cascade.clock import Clock
 from cascade.domain.errors import RequestRejected
+from cascade.observer import NO_OBSERVER, Observer
 from cascade.store.protocols import CallbackStore
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class CallbackDispatcher:
         timeout_s: float = TIMEOUT_S,
         tls: ssl.SSLContext | None = None,
         complete: Complete | None = None,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         """`policy` defaults to the strict one (public addresses only); `tls` is the trust
         store for https receivers (default: the system's); `complete` fills in each batch
@@ -134,6 +136,7 @@ class CallbackDispatcher:
         self._timeout_s = timeout_s
         self._tls = tls
         self._complete = complete
+        self._observer = observer
         self._http: aiohttp.ClientSession | None = None
 
     def _session(self) -> aiohttp.ClientSession:
@@ -176,6 +179,8 @@ class CallbackDispatcher:
             *(self._post(e[0], e[1], e[2], body) for e, body in zip(events, bodies, strict=True))
         )
         done_at = self._clock.now_ms()
+        for ok in results:
+            self._observer.webhook_delivery(ok)
         delivered = [e[0] for e, ok in zip(events, results, strict=True) if ok]
         retry = [
             (e[0], done_at + backoff_ms(e[4]))

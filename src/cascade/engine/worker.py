@@ -49,6 +49,7 @@ from cascade.engine.inbound import log_incoming
 from cascade.engine.pacing import Pacer
 from cascade.ids import new_id
 from cascade.logs import about_message
+from cascade.observer import NO_OBSERVER, Observer
 from cascade.store.base import INCOMING_PARTS_WAIT_MS
 from cascade.store.protocols import EngineStore
 
@@ -61,6 +62,17 @@ _COMMIT_RETRY_S = 0.05  # first pause before committing a batch's results again
 _COMMIT_RETRY_MAX_S = 2.0
 _LEASE_MARGIN_S = 2.0  # results are committed at least this long before the lease ends
 _STEP_ENDS = (Failed, Unreachable, Misconfigured)  # outcomes that end a step unsent
+# a send's outcome as the metrics' `outcome` label
+OUTCOME_LABELS: Mapping[type[Outcome], str] = {
+    Delivered: "delivered",
+    Sent: "sent",
+    Unreachable: "unreachable",
+    Failed: "failed",
+    Retry: "retry",
+    InDoubt: "in_doubt",
+    Throttled: "throttled",
+    Misconfigured: "misconfigured",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +96,10 @@ class Worker:
         config: WorkerConfig = WorkerConfig(),
         owner: str | None = None,
         static_senders: Mapping[str, Sender] | None = None,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self._store = store
+        self._observer = observer
         self._clock = clock
         self._channels = dict(channels)
         self._info = {
@@ -257,6 +271,7 @@ class Worker:
             revokes: list[Revoke] = []
             for job, future in group:
                 outcome = future.result()
+                self._observer.attempt(job.channel, OUTCOME_LABELS[type(outcome)])
                 if not intents.stored(job):  # it never left: its plan still stands
                     if job.plan is not None:
                         plans.append(job.plan)
@@ -340,6 +355,7 @@ class Worker:
                 return Retry(f"ERROR:{type(err).__name__}")  # nothing left: try again
         if isinstance(outcome, Throttled):
             self._pacer.pause(sender_key, outcome.retry_after_s)
+            self._observer.throttled(job.channel)
         return outcome
 
     async def _pace(self, job: SendJob, sender_key: str, channel: Channel) -> None:

@@ -9,7 +9,7 @@ exception.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -130,6 +130,12 @@ class NewMessage:
     draft: Draft
     pinned_bots: tuple[str, ...] = ()  # bots the request's credentials named
     surface: Surface = Surface.CASCADE  # the API it came through: its webhooks' shape
+
+
+def fresh_count(offered: Sequence[NewMessage], ids: Sequence[str]) -> int:
+    """How many of the messages offered to `accept` were stored as new: a repeat (SPEC A7)
+    is answered with the id stored before, not the one it was offered."""
+    return sum(1 for message, stored in zip(offered, ids, strict=True) if stored == message.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,3 +426,17 @@ def incoming_payload(incoming_id: str, alpha_name: str, phone: str, text: str, a
             "dt": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
     ).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFigures:
+    """What the metrics read from the store when scraped (`cascade.metrics`): the due
+    backlog, and ChatHub's chats by status with their first-response times counted into
+    the buckets asked for (cumulative, as a Prometheus histogram has them)."""
+
+    due: int  # tasks due now and not claimed
+    oldest_due_at_ms: int | None  # the earliest due time among them
+    chats_by_status: Mapping[int, int]  # ChatStatus value -> chats
+    first_responses: int  # answered chats
+    first_response_sum_ms: int
+    first_response_le: Sequence[int]  # answered within each bound asked for, in order

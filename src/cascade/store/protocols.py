@@ -69,6 +69,7 @@ from cascade.store.base import (
     NewMessage,
     SpendRow,
     StoredIncoming,
+    StoreFigures,
 )
 
 # --- the API ------------------------------------------------------------------------------
@@ -440,6 +441,13 @@ class CallbackStore(Protocol):
     async def messages_by_id(self, message_ids: Collection[str]) -> list[MessageView]:
         """These messages' views, whichever account's (an event names its message, not its
         account: the core API's webhooks are priced from them); unknown ids left out."""
+
+
+class FiguresStore(Protocol):
+    """The metrics' part (the SQL store only): aggregates read when they are scraped."""
+
+    async def figures(self, now_ms: int, first_response_bounds_ms: Sequence[int]) -> StoreFigures:
+        """The backlog due at `now_ms`, and ChatHub's chats (`StoreFigures`)."""
 
 
 class Store(

@@ -31,7 +31,9 @@ from cascade.domain.content import Content, ContentKind
 from cascade.domain.message import MAX_BATCH, Draft, Route
 from cascade.domain.surfaces import Surface
 from cascade.ids import new_id
+from cascade.observer import NO_OBSERVER, Observer
 from cascade.store import IntakeStore, NewMessage, TrackingIdConflict
+from cascade.store.base import fresh_count
 
 _encode = msgspec.json.encode
 _list_decoder = msgspec.json.Decoder(ListIn)
@@ -49,6 +51,7 @@ class BatIntake:
         carries: Mapping[str, frozenset[ContentKind]],
         parts: Callable[[str, Content], int],
         pattern: Callable[[str, Content], str | None] = lambda channel, content: None,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         """`parts` counts a step's parts on a channel, `pattern` is what the answer shows of
         it before it is sent (a flash call's masked caller id), by channel name."""
@@ -57,6 +60,7 @@ class BatIntake:
         self._carries = carries
         self._parts = parts
         self._pattern = pattern
+        self._observer = observer
 
     async def send(self, principal: Principal, body: bytes) -> ListOut:
         items, new = self._check(principal, body)
@@ -177,6 +181,7 @@ class BatIntake:
                     if item.slot == taken:
                         items[index] = _Item(item.checked, _duplicate(index))
                 continue
+            self._observer.accepted(account_id, fresh_count(messages, ids))
             return list_id, dict(zip(slots, ids, strict=True))
 
 

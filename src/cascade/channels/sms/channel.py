@@ -279,6 +279,10 @@ class SmsChannel:
     async def aclose(self) -> None:
         await self.session.aclose()
 
+    def window(self) -> tuple[int, int]:
+        """`Windowed`: submits waiting for their `submit_sm_resp`, and the window's size."""
+        return self.session.in_flight, self.session.config.window
+
     async def send(self, out: Outbound) -> Outcome:
         return await self.send_when(out, _at_once)
 

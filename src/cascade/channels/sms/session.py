@@ -378,6 +378,7 @@ class SmppSession:
         self.last_bind_status: int | None = None  # None: no bind answered yet
         self.binds = 0  # successful binds so far
         self._window = asyncio.Semaphore(config.window)
+        self.in_flight = 0  # submits holding a window slot (the metrics read it)
         self._bound = asyncio.Event()
         self._changed = asyncio.Event()  # set (and replaced) after every connection attempt
         self._link: _Link | None = None
@@ -459,35 +460,45 @@ class SmppSession:
         if not await self.wait_bound(bind_wait_s):
             return NotSent("NOT_BOUND")
         async with self._window:
-            link = self._link
+            self.in_flight += 1
+            try:
+                return await self._submit_in_window(submit, depart)
+            finally:
+                self.in_flight -= 1
+
+    async def _submit_in_window(
+        self, submit: Submit, depart: Callable[[], Awaitable[bool]] | None
+    ) -> SubmitResult:
+        """The part of `submit` that holds a window slot."""
+        link = self._link
+        if link is None or link.closed.is_set():
+            return NotSent("NOT_BOUND")
+        if depart is not None:
+            if not await depart():
+                return NotSent(Reason.INTENT_NOT_STORED)
+            link = self._link  # the link may have ended while the intent was stored
             if link is None or link.closed.is_set():
                 return NotSent("NOT_BOUND")
-            if depart is not None:
-                if not await depart():
-                    return NotSent(Reason.INTENT_NOT_STORED)
-                link = self._link  # the link may have ended while the intent was stored
-                if link is None or link.closed.is_set():
-                    return NotSent("NOT_BOUND")
-            sequence = self._next_sequence()
-            data = submit.encode(sequence)
-            answer = link.expect(sequence)
-            if not link.write(data):
-                link.pending.pop(sequence, None)
-                return NotSent("CONNECTION_CLOSED")
-            # one timer per submit, not asyncio.wait_for's task and callbacks
-            timer = asyncio.get_running_loop().call_later(
-                self.config.response_timeout_s, _time_out, answer
-            )
-            try:
-                await link.writer.drain()
-                pdu = await answer
-            except (_LinkLost, ConnectionError):
-                return Lost("CONNECTION_LOST")
-            except TimeoutError:
-                link.pending.pop(sequence, None)
-                return Lost("NO_RESPONSE")
-            finally:
-                timer.cancel()
+        sequence = self._next_sequence()
+        data = submit.encode(sequence)
+        answer = link.expect(sequence)
+        if not link.write(data):
+            link.pending.pop(sequence, None)
+            return NotSent("CONNECTION_CLOSED")
+        # one timer per submit, not asyncio.wait_for's task and callbacks
+        timer = asyncio.get_running_loop().call_later(
+            self.config.response_timeout_s, _time_out, answer
+        )
+        try:
+            await link.writer.drain()
+            pdu = await answer
+        except (_LinkLost, ConnectionError):
+            return Lost("CONNECTION_LOST")
+        except TimeoutError:
+            link.pending.pop(sequence, None)
+            return Lost("NO_RESPONSE")
+        finally:
+            timer.cancel()
         reply = header(pdu)
         if reply.command_id == GENERIC_NACK or reply.status != ESME_ROK:
             return Rejected(reply.status or ESME_RINVCMDID)

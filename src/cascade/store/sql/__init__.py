@@ -19,6 +19,7 @@
 - `prices`: the price table, replaced whole by each load, with its version;
 - `conversations`: ChatHub's chats, their messages and media; operators' status changes;
 - `chats`: ChatHub's organizations, their bots and operators; the installation's secrets;
+- `figures`: what the metrics read when scraped (the due backlog, chats by status).
 - `console`: the console's reads: a message search and a period's figures.
 
 SQLite's writer runtime (thread, lock file, GIL switch) is `cascade.store.sqlite_runtime`.
@@ -34,6 +35,7 @@ from cascade.store.sql.console import ConsoleReads
 from cascade.store.sql.contacts import Contacts
 from cascade.store.sql.conversations import Conversations
 from cascade.store.sql.database import async_url
+from cascade.store.sql.figures import Figures
 from cascade.store.sql.history import History
 from cascade.store.sql.incoming import IncomingMessages
 from cascade.store.sql.intake import Intake
@@ -55,6 +57,7 @@ class SqlStore(
     Prices,
     Conversations,
     Chats,
+    Figures,
     ConsoleReads,
 ):
     """Everything the store does, over SQLite or PostgreSQL (see the modules)."""

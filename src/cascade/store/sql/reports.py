@@ -21,6 +21,7 @@ from cascade.domain.lifecycle import (
     apply_report,
 )
 from cascade.domain.records import MessageChange
+from cascade.observer import NO_OBSERVER, Observer
 from cascade.store import schema as t
 from cascade.store.bulk import Bulk, ByIds
 from cascade.store.sql.changes import MessageChanges, _Stored
@@ -35,6 +36,10 @@ ReportedState = Literal["delivered", "read", "failed"]
 
 
 class Reports(MessageChanges):
+    # told of each step a report ends, with the time from its send (the metrics'
+    # step time to report); set by the composition root
+    observer: Observer = NO_OBSERVER
+
     async def record_report(
         self,
         channel: str,
@@ -241,7 +246,11 @@ class Reports(MessageChanges):
                 fates.append(ReportFate.HELD)
                 continue
             fates.append(ReportFate.APPLIED)
+            open_before = attempt.finished_at is None
             change = _report_effect(report, ref, attempt, found.messages.get(attempt.message_id))
+            if open_before and attempt.finished_at is not None:
+                seconds = max(0, attempt.finished_at - attempt.started_at) / 1000
+                self.observer.step_reported(attempt.channel, attempt.status, seconds)
             if change == "finish":
                 message = found.messages[attempt.message_id]
                 finished.append(
@@ -281,7 +290,7 @@ _REFS = ByIds(
 )
 _ATTEMPT_SELECT = (
     "SELECT id, message_id, channel, provider_message_id, status, step, parts, "
-    "parts_delivered, reason, finished_at FROM attempts WHERE "
+    "parts_delivered, reason, finished_at, started_at FROM attempts WHERE "
 )
 _ATTEMPTS = ByIds(_ATTEMPT_SELECT + "id {ids}")
 _ATTEMPTS_BY_PROVIDER = ByIds(_ATTEMPT_SELECT + "channel = ? AND provider_message_id {ids}")
@@ -311,6 +320,7 @@ class _Attempt:
     parts_delivered: int
     reason: str | None
     finished_at: int | None
+    started_at: int
     dirty: bool = False
 
 
