@@ -746,3 +746,24 @@ async def test_follow_unknown_link(store: Store, account: TestAccount) -> None:
 async def test_ping_and_schema_revision(store: Store) -> None:
     await store.ping()
     assert await store.schema_revision() == head_revision()
+
+
+async def test_figures_count_the_due_backlog_and_its_oldest(
+    store: Store, account: TestAccount, clock: ManualClock
+) -> None:
+    """What /metrics reads (`cascade_due_tasks`, `cascade_oldest_due_age_seconds`): tasks due
+    now and not claimed; a scheduled one counts once its time has come."""
+    assert (await store.figures(clock.now_ms(), [])).due == 0
+    first = draft("f-1")
+    clock.advance(5)
+    second = draft("f-2", now_ms=clock.now_ms())
+    later = draft(
+        "f-3", now_ms=clock.now_ms(), scheduled_at_ms=NOW + 60_000, due_at_ms=NOW + 60_000
+    )
+    await store.accept(account.id, [new(first), new(second), new(later)])
+    figures = await store.figures(clock.now_ms(), [])
+    assert (figures.due, figures.oldest_due_at_ms) == (2, NOW)
+    [claimed] = await store.claim("w-1", clock.now_ms(), 120_000, 1)  # the oldest, leased
+    assert (await store.figures(clock.now_ms(), [])).oldest_due_at_ms == NOW + 5_000
+    assert (await store.figures(NOW + 60_000, [])).due == 2  # f-2 and f-3; f-1 is leased
+    assert claimed.tracking_id == "f-1"

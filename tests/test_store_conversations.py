@@ -402,6 +402,14 @@ async def test_stats_count_by_status_and_first_response_times(
     assert stats.median_first_response_ms == 60_000
     other = await store.create_account("other", "Other")
     assert (await store.chat_stats(other.id)).first_response_ms == []
+    # the metrics' figures: every account's chats, first responses counted into buckets
+    figures = await store.figures(clock.now_ms(), [29_999, 30_000, 90_000])
+    assert {k: v for k, v in figures.chats_by_status.items() if v} == {
+        ChatStatus.OPEN: 2,
+        ChatStatus.CLOSED: 1,
+    }
+    assert (figures.first_responses, figures.first_response_sum_ms) == (2, 120_000)
+    assert list(figures.first_response_le) == [0, 1, 2]
 
 
 async def test_two_fetchers_at_once_never_claim_the_same_media(store: Store, acme: Setup) -> None:

@@ -444,7 +444,7 @@ class CallbackStore(Protocol):
 
 
 class FiguresStore(Protocol):
-    """The metrics' part (the SQL store only): aggregates read when they are scraped."""
+    """The metrics' part: aggregates read when they are scraped."""
 
     async def figures(self, now_ms: int, first_response_bounds_ms: Sequence[int]) -> StoreFigures:
         """The backlog due at `now_ms`, and ChatHub's chats (`StoreFigures`)."""
@@ -459,6 +459,7 @@ class Store(
     ConsoleStore,
     EngineStore,
     CallbackStore,
+    FiguresStore,
     Protocol,
 ):
     """Every consumer's part in one: what each implementation (SqlStore, MemoryStore) is."""

@@ -19,7 +19,8 @@ atomic as the SQL store's transactions are.
 - `incoming`: incoming messages (people writing back) and the pieces of SMS waiting;
 - `conversations`: ChatHub's chats, their messages and media; operators' status changes;
 - `chats`: ChatHub's organizations, their bots and operators; the installation's secrets;
-- `console`: the console's reads: a message search and a period's figures.
+- `console`: the console's reads: a message search and a period's figures;
+- `figures`: what the metrics read when scraped: the due backlog, ChatHub's chats.
 """
 
 from typing import TYPE_CHECKING
@@ -28,13 +29,16 @@ from cascade.store.memory.cancel import Cancels
 from cascade.store.memory.chats import Chats
 from cascade.store.memory.console import ConsoleReads
 from cascade.store.memory.conversations import Conversations
+from cascade.store.memory.figures import Figures
 from cascade.store.memory.history import History
 from cascade.store.memory.incoming import Incoming
 from cascade.store.memory.ledger import Ledger
 from cascade.store.memory.prices import Prices
 
 
-class MemoryStore(Cancels, Ledger, Incoming, Prices, Conversations, Chats, History, ConsoleReads):
+class MemoryStore(
+    Cancels, Ledger, Incoming, Prices, Conversations, Chats, History, ConsoleReads, Figures
+):
     """Everything the store does, in memory (see the modules)."""
 
 
