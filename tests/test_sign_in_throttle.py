@@ -25,6 +25,7 @@ from cascade.api.ratelimit import MemoryLimiter, RedisLimiter
 from cascade.api.sign_in_throttle import TOO_MANY_SIGN_INS, SignInThrottle
 from cascade.bootstrap import build_app
 from cascade.clock import ManualClock
+from cascade.config import Settings, env_name
 from cascade.domain.ratelimit import Rate
 from cascade.security import Passwords
 from cascade.store.sql import SqlStore
@@ -252,3 +253,17 @@ async def test_the_throttle_keeps_no_login_in_its_keys() -> None:
     keys: dict[str, Any] = limiter._tat
     assert len(keys) == 2
     assert not any("secret-login" in key for key in keys)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("sign_in_login_interval_s", 0.0),
+        ("sign_in_address_interval_s", -1.0),
+        ("sign_in_login_burst", 0),
+        ("sign_in_address_burst", 0),
+    ],
+)
+def test_a_limit_that_cannot_be_is_refused_at_start(name: str, value: float) -> None:
+    with pytest.raises(ValueError, match=env_name(name)):
+        Settings(**{name: value})  # type: ignore[arg-type]
