@@ -73,7 +73,7 @@ class Setup:
         assert await self.store.set_login(account_id, login, self.passwords.hash(password))
 
     async def check(self, headers: dict[str, str]) -> Principal | AuthFailure:
-        return await authenticate_bat(self.auth, headers)
+        return await authenticate_bat(self.auth, headers, "192.0.2.1")
 
 
 async def accepted(setup: Setup, headers: dict[str, str]) -> str:

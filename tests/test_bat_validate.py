@@ -507,3 +507,95 @@ def test_primary_content_its_channel_cannot_carry() -> None:
         "messageData",
         rules,
     )
+
+
+# --- a NUL anywhere ---------------------------------------------------------------------------
+
+NUL_BASES: list[dict[str, Any]] = [
+    base(
+        "viber_promo",
+        text="Sale",
+        customerMessageId="c-1",
+        callbackUrl="https://cb.example/h",
+        messageData={
+            "image": "https://shop.example/i.png",
+            "buttonText": "Buy",
+            "buttonAction": "https://shop.example/b",
+        },
+        fallback={"type": "sms", "text": "Hi by SMS"},
+    ),
+    base(
+        "viber_trans",
+        text="Inv",
+        messageData={"fileUrl": "https://d.example/i.pdf", "fileName": "i.pdf", "fileType": "pdf"},
+    ),
+    base(
+        "viber_otp",
+        messageData={
+            "templateId": OTP.id,
+            "templateLang": "en",
+            "templateParams": {
+                "pin": "1234",
+                "business_platform_name": "Shop",
+                "code_validity_time": 5,
+            },
+        },
+    ),
+    base("viber_survey", text="Happy?", messageData={"options": ["Yes", "No"]}),
+    base("viber_carousel", messageData={"carousel": {"items": [item(1), item(2)]}}),
+    base(
+        "rcs",
+        text="Card",
+        messageData={
+            "media": {"url": "https://r.example/a.png", "type": "image", "height": "medium"},
+            "buttons": [
+                rcs_button(url="https://r.example"),
+                rcs_button("dial", phoneNumber="+380501234567"),
+                rcs_button(
+                    "createCalendarEvent",
+                    title="Visit",
+                    description="At ours",
+                    startTime="2026-01-02T10:00:00Z",
+                    endTime="2026-01-02T11:00:00Z",
+                ),
+            ],
+        },
+    ),
+    base("flashcall", messageData={"callerId": "380441234567"}),
+    base("sms", text="Hi", scheduledAt="2026-01-02T00:00:00"),
+]
+
+
+def _with_nul_at_each_string(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """Every copy of `value` with a NUL put into one of its strings (keys included)."""
+    if isinstance(value, str):
+        return [(path, value[:1] + "\x00" + value[1:])]
+    if isinstance(value, list):
+        return [
+            (where, [*value[:i], changed, *value[i + 1 :]])
+            for i, element in enumerate(value)
+            for where, changed in _with_nul_at_each_string(element, f"{path}[{i}]")
+        ]
+    if isinstance(value, dict):
+        found: list[tuple[str, Any]] = []
+        for key, element in value.items():
+            for where, changed in _with_nul_at_each_string(element, f"{path}.{key}"):
+                found.append((where, {**value, key: changed}))
+        return found
+    return []
+
+
+def test_a_nul_in_any_string_of_a_send_is_rejected_or_kept_out_of_the_plan() -> None:
+    """PostgreSQL's text cannot hold a NUL: one in any field is refused with D6's error,
+    never let into what would be stored."""
+    let_through: list[str] = []
+    for message in NUL_BASES:
+        assert check(message).plan  # valid as it is
+        for where, changed in _with_nul_at_each_string(message):
+            try:
+                checked = check(changed)
+            except Rejected:
+                continue
+            if "\\x00" in repr(checked):  # repr escapes it
+                let_through.append(f"{message['type']}{where}")
+    assert let_through == []

@@ -962,6 +962,9 @@ EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     ("reply-without-text", reply("reply:yes", ""), (said("reply:yes"),)),
     ("typed-text", user_message(text="Good"),
      (SurveyAnswer("rcs", "rcs-1", PHONE, "Good", None, AT_MS), said("Good"))),
+    # a NUL as written: the store shows it as U+FFFD (tests/test_inbound_nul.py)
+    ("typed-nul", user_message(text="Go\u0000od"),
+     (SurveyAnswer("rcs", "rcs-1", PHONE, "Go\u0000od", None, AT_MS), said("Go\u0000od"))),
     ("typed-text-no-agent", {**user_message(text="Stop"), "agentId": ""},
      (SurveyAnswer("rcs", "rcs-1", PHONE, "Stop", None, AT_MS), said("Stop", to="rcs-1"))),
     ("file", user_message(userFile={"payload": {"mimeType": "image/gif"}}), ()),

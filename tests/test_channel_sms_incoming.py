@@ -55,6 +55,7 @@ def read(text: str, part: tuple[int, int, int] | None = None) -> MobileOriginate
 CASES: list[tuple[str, Deliver, MobileOriginated | None]] = [
     ("gsm7", mo(b"Hi \x00 \x01 \x1b\x65"), read("Hi @ £ €")),
     ("ucs2", mo("Привіт".encode("utf-16-be"), data_coding=0x08), read("Привіт")),
+    ("ucs2-nul", mo("a\x00b".encode("utf-16-be"), data_coding=0x08), read("a\x00b")),
     ("latin1", mo("Grüße".encode("latin-1"), data_coding=0x03), read("Grüße")),
     ("ia5", mo(b"plain", data_coding=0x01), read("plain")),
     (
@@ -210,6 +211,16 @@ async def test_a_single_message_is_stored_at_once(
     smsc.send_mo(PHONE, "+" + NUMBER, "STOP")
     await eventually(lambda: len(smsc.mo_taken) == 1)
     assert stored.texts() == ["STOP"]
+
+
+async def test_a_nul_a_phone_sent_is_stored_as_the_replacement_character(
+    smsc: SmscSimulator, bound: tuple[SmsChannel, Stored]
+) -> None:
+    """U+0000 can be written in UCS-2; PostgreSQL's text cannot hold it (test_inbound_nul)."""
+    _, stored = bound
+    smsc.send_mo(PHONE, NUMBER, "a\x00b", coding="ucs2")
+    await eventually(lambda: len(smsc.mo_taken) == 1)
+    assert stored.texts() == ["a\ufffdb"]
 
 
 async def test_a_piece_that_never_comes_leaves_the_others_kept_then_stored_as_they_are(

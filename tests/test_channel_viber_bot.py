@@ -362,6 +362,12 @@ MEDIA_URL = "https://dl-media.viber.com/1/share/2/long/bots/generated/img/abc.jp
 # Message callbacks as Viber sends them (developers.viber.com, "Receive message from user")
 CHAT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     ("text", message({"type": "text", "text": "hello"}), (chat(ChatContent.TEXT, "hello"),)),
+    # a NUL as written: the store shows it as U+FFFD (tests/test_inbound_nul.py)
+    (
+        "text-with-nul",
+        message({"type": "text", "text": "hel\u0000lo"}),
+        (chat(ChatContent.TEXT, "hel\u0000lo"),),
+    ),
     (
         "picture with a caption",
         message({"type": "picture", "text": "my receipt", "media": MEDIA_URL, "thumbnail": ""}),

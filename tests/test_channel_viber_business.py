@@ -659,6 +659,8 @@ EVENT_CASES: list[tuple[str, dict[str, Any], tuple[Event, ...]]] = [
     ("future-status", status("accepted_by_carrier"), ()),
     # a person answering: the inbound URL's webhook (Messages API v1, viber_service)
     ("inbound-text", inbound(), (answer("Yes, please"),)),
+    # a NUL as written: the store shows it as U+FFFD (tests/test_inbound_nul.py)
+    ("inbound-nul", inbound(text="Yes\u0000"), (answer("Yes\u0000"),)),
     ("inbound-plus-sender", inbound(**{"from": "+380501234563"}), (answer("Yes, please"),)),
     ("inbound-without-channel", inbound(channel=None), (answer("Yes, please"),)),
     ("inbound-other-channel", inbound(channel="whatsapp"), ()),

@@ -189,7 +189,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 async def authenticates_as(store: AccountStore, login: str, password: str) -> str | None:
     """The account id these credentials open on the core SMSBAT API, or None."""
     auth = Authenticator(store, ManualClock(), cache_seconds=0.0)
-    answer = await authenticate_bat(auth, basic(login, password))
+    answer = await authenticate_bat(auth, basic(login, password), "192.0.2.1")
     return answer.account.id if isinstance(answer, Principal) else None
 
 

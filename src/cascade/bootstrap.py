@@ -27,6 +27,7 @@ from cascade.api.console import Console, Sessions, console_router
 from cascade.api.dry_run import DryRun
 from cascade.api.intake import Intake
 from cascade.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from cascade.api.sign_in_throttle import SignInThrottle
 from cascade.callback_url import CallbackUrlPolicy, Resolve, resolve_host
 from cascade.channels.base import Channel, WebhookHandler, Windowed
 from cascade.channels.bot_chat import BotChat
@@ -123,6 +124,15 @@ def build_limiter(settings: Settings, clock: Clock) -> Limiter:
     if settings.redis_url:
         return RedisLimiter(settings.redis_url)
     return MemoryLimiter(clock)
+
+
+def sign_in_throttle(settings: Settings, limiter: Limiter) -> SignInThrottle:
+    """Failed password sign-ins, per client address and per login, in `limiter`."""
+    return SignInThrottle(
+        limiter,
+        per_address=Rate(1 / settings.sign_in_address_interval_s, settings.sign_in_address_burst),
+        per_login=Rate(1 / settings.sign_in_login_interval_s, settings.sign_in_login_burst),
+    )
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
@@ -320,7 +330,9 @@ def build_app(
     metrics = metrics or build_metrics(settings, clock, store)
     limiter = limiter or build_limiter(settings, clock)
     bound_store = store
-    auth = Authenticator(store, clock, settings.auth_cache_seconds)
+    auth = Authenticator(
+        store, clock, settings.auth_cache_seconds, throttle=sign_in_throttle(settings, limiter)
+    )
     chat_auth = build_chat_auth(settings, store, clock, auth)
     hub = hub or build_hub(settings, clock, chat_authenticate(chat_auth))
     owned_channels = build_chat_channels(settings) if chat_channels is None else {}

@@ -64,6 +64,12 @@ class Settings:
     # an operator's upload at its public URL (Viber fetches it): per client address
     public_media_rate: float = 5.0
     public_media_burst: int = 20
+    # failed password sign-ins (console, ChatHub get-token, /bat Basic): bursts, then one
+    # more every so many seconds
+    sign_in_login_burst: int = 10
+    sign_in_login_interval_s: float = 6.0
+    sign_in_address_burst: int = 30
+    sign_in_address_interval_s: float = 2.0
     widget_demo: bool = False
 
     @property
@@ -79,6 +85,12 @@ class Settings:
             raise ValueError(
                 f"CASCADE_LOG_FORMAT must be {' or '.join(LOG_FORMATS)}: {self.log_format!r}"
             )
+        for name in ("sign_in_login_interval_s", "sign_in_address_interval_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{env_name(name)} must be more than 0")
+        for name in ("sign_in_login_burst", "sign_in_address_burst"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{env_name(name)} must be at least 1")
 
     @property
     def enabled_channels(self) -> tuple[str, ...]:
@@ -199,6 +211,12 @@ _OWN_FIELDS: Mapping[str, str] = {
     "public_media_rate": "requests/s one client address may make for operators' uploads at "
     "their public URL (/api/chat/media/public/…, which Viber fetches); more is 429",
     "public_media_burst": "burst of those requests per client address",
+    "sign_in_login_burst": "failed password sign-ins one login may have at once (the "
+    "console, ChatHub's get-token, HTTP Basic on /bat); more is 429",
+    "sign_in_login_interval_s": "after those, one more failed sign-in per login every so "
+    "many seconds",
+    "sign_in_address_burst": "failed password sign-ins one client address may make at once",
+    "sign_in_address_interval_s": "after those, one more per address every so many seconds",
     "widget_demo": "1: serve the operator chat panel's demo page at /widget/demo (a "
     "sign-in form for a company login); `cascade up` turns it on",
 }

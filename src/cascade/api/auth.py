@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from cascade.api.sign_in_throttle import SignInThrottle
 from cascade.clock import Clock
 from cascade.security import Passwords, hash_secret, login_problem
 from cascade.store import Account, AccountStore, Credential, CredentialKind
@@ -115,8 +116,12 @@ class Authenticator:
         clock: Clock,
         cache_seconds: float,
         passwords: Passwords | None = None,
+        throttle: SignInThrottle | None = None,
     ) -> None:
+        """`throttle` holds back failed sign-ins with a password (None: an authenticator
+        of keys only, or a test's)."""
         self._store = store
+        self._throttle = throttle
         self._credentials: _Cache[tuple[CredentialKind, str], Credential] = _Cache(
             clock, cache_seconds
         )
@@ -157,10 +162,22 @@ class Authenticator:
             raise Unauthorized("unknown account")
         return Principal(account, tuple(bots))
 
-    async def authenticate_login(self, login: str, password: str) -> Principal:
-        """The account of this login, if the password is its own (HTTP Basic, SPEC D2).
-        An unknown login and a wrong password are refused alike, after as long. A login
-        no account can have (a NUL, say, which no database text holds) is refused at once."""
+    async def authenticate_login(self, login: str, password: str, address: str) -> Principal:
+        """The account of this login, if the password is its own (HTTP Basic, SPEC D2),
+        signing in from the client `address`. An unknown login and a wrong password are
+        refused alike, after as long. A login no account can have (a NUL, say, which no
+        database text holds) is refused at once. Too many failures from the address or
+        for the login are `TooManyAttempts` (`cascade.api.sign_in_throttle`)."""
+        if self._throttle is None:
+            return await self._login(login, password)
+        await self._throttle.check(address, login)
+        try:
+            return await self._login(login, password)
+        except Unauthorized:
+            await self._throttle.failed(address, login)
+            raise
+
+    async def _login(self, login: str, password: str) -> Principal:
         if login_problem(login) is not None:
             raise Unauthorized("invalid login or password")
         name, word = (

@@ -10,8 +10,10 @@ Keys and logins are resolved by the Cascade API's `Authenticator` (`cascade.api.
 the one key look-up, its cache, and the cached argon2 verification of logins. A request
 that carries both a key header and Basic is accepted only if both are valid and name one
 account, as SPEC A2 asks of the Cascade API's headers. Anything else is 401; an account
-that is suspended, however it authenticated, 403. A refusal is SPEC D6's body without a
-`code` (D6's numeric codes are those of the request's rules).
+that is suspended, however it authenticated, 403; too many failed sign-ins with a login
+and password from the client's address or for the login, 429 with `Retry-After`
+(`cascade.api.sign_in_throttle`). A refusal is SPEC D6's body without a `code` (D6's
+numeric codes are those of the request's rules).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from cascade.api.auth import Authenticator, Principal, Unauthorized
+from cascade.api.ratelimit import retry_after_header
+from cascade.api.sign_in_throttle import TOO_MANY_SIGN_INS, TooManyAttempts
 from cascade.security import API_KEY_USER
 
 _KEY_HEADER = "x-authorization-key"
@@ -42,10 +46,12 @@ SUSPENDED = "The account is suspended"
 
 @dataclass(frozen=True, slots=True)
 class AuthFailure:
-    """A refused request: 401 (no valid credentials) or 403 (account suspended)."""
+    """A refused request: 401 (no valid credentials), 403 (account suspended) or 429 (too
+    many failed sign-ins: `retry_after`, the Retry-After header's value)."""
 
     status: int
     message: str
+    retry_after: str | None = None
 
     @property
     def error(self) -> str:
@@ -56,14 +62,17 @@ class AuthFailure:
         return {"status": self.status, "error": self.error, "message": self.message}
 
     def headers(self) -> dict[str, str]:
+        if self.retry_after is not None:
+            return {"Retry-After": self.retry_after}
         return {"WWW-Authenticate": CHALLENGE} if self.status == 401 else {}
 
 
 async def authenticate_bat(
-    auth: Authenticator, headers: Mapping[str, str]
+    auth: Authenticator, headers: Mapping[str, str], address: str
 ) -> Principal | AuthFailure:
     """The request's account (as the Cascade API's `Principal`, with no bots), or why
-    not. `headers` is keyed in lower case, as Litestar's `request.headers` is."""
+    not. `headers` is keyed in lower case, as Litestar's `request.headers` is; `address`
+    is the client's (failed sign-ins with a password are throttled by it)."""
     key = headers.get(_KEY_HEADER)
     authorization = headers.get("authorization")
     if key is None and authorization is None:
@@ -83,7 +92,9 @@ async def authenticate_bat(
             if user == API_KEY_USER:
                 principals.append(await auth.authenticate({_KEY_HEADER: password}))
             else:
-                principals.append(await auth.authenticate_login(user, password))
+                principals.append(await auth.authenticate_login(user, password, address))
+        except TooManyAttempts as refused:
+            return AuthFailure(429, TOO_MANY_SIGN_INS, retry_after_header(refused.decision))
         except Unauthorized:
             return AuthFailure(401, BAD_KEY if user == API_KEY_USER else BAD_LOGIN)
     if len({p.account.id for p in principals}) > 1:

@@ -9,9 +9,9 @@ them without importing the channel layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from enum import IntEnum, StrEnum
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -191,3 +191,41 @@ _REPORTED: dict[str, ChatMessageStatus] = {
 Event = (
     DeliveryReport | ContactLinked | ContactState | SurveyAnswer | InboundMessage | BotChatMessage
 )
+
+
+# --- what no database text can hold ------------------------------------------------------------
+
+NUL = "\x00"
+NUL_SHOWN = "\ufffd"  # U+FFFD REPLACEMENT CHARACTER
+
+T = TypeVar("T")
+
+
+def without_nul(event: T) -> T:
+    """`event` with every U+0000 in its text (and in its nested parts: a media's name, a
+    shared contact's) replaced by U+FFFD, and nothing else changed; `event` itself when it
+    has none. PostgreSQL's `text` cannot hold a NUL, and a person can write one: the
+    message is kept, and shows where it was, rather than failing its webhook for ever."""
+    return _without_nul(event)  # type: ignore[no-any-return]
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(NUL, NUL_SHOWN) if NUL in value else value
+    if isinstance(value, msgspec.Struct):
+        changed = _changed(value, value.__struct_fields__)
+        return msgspec.structs.replace(value, **changed) if changed else value
+    if is_dataclass(value) and not isinstance(value, type):
+        changed = _changed(value, [f.name for f in fields(value)])
+        return replace(value, **changed) if changed else value
+    return value
+
+
+def _changed(value: object, names: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name in names:
+        before = getattr(value, name)
+        after = _without_nul(before)
+        if after is not before:
+            found[name] = after
+    return found

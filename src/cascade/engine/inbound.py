@@ -17,6 +17,7 @@ from cascade.domain.events import (
     Event,
     InboundMessage,
     SurveyAnswer,
+    without_nul,
 )
 from cascade.engine.group_commit import GroupCommit
 from cascade.store.base import StoredIncoming
@@ -42,7 +43,9 @@ async def apply_events(
     chat_channels: Collection[str] = (),
 ) -> Applied:
     """Store what `events` say. Delivery reports on `chat_channels` (the bots people chat
-    on) are first matched with operators' chat messages."""
+    on) are first matched with operators' chat messages. A NUL anywhere in them is
+    stored as U+FFFD (`without_nul`): PostgreSQL's text cannot hold it."""
+    events = [without_nul(event) for event in events]
     applied = Applied()
     reports = [e for e in events if isinstance(e, DeliveryReport)]
     # receipts for operators' chat messages (Viber's delivered / seen) are the chats'; the

@@ -315,8 +315,9 @@ def paths() -> dict[str, Any]:
         413: "body over the size limit",
         415: "Content-Type is not application/json",
         422: "no message of the list is valid: the first one's code and field",
-        429: "rate limit exceeded (the account's bucket, shared with the Cascade API); "
-        "see Retry-After",
+        429: "rate limit exceeded (the account's bucket, shared with the Cascade API), or "
+        "too many failed sign-ins with a login and password (from the client's address, or "
+        "for the login); see Retry-After",
         500: "server fault",
         503: "the database cannot be reached; see Retry-After",
     }

@@ -41,7 +41,7 @@ from cascade.api.bat.wire import (
 )
 from cascade.api.bat_auth import AuthFailure, authenticate_bat
 from cascade.api.dry_run import DRY_RUN, wants_dry_run
-from cascade.api.ratelimit import retry_after_header
+from cascade.api.ratelimit import client_address, retry_after_header
 from cascade.domain.content import Content
 from cascade.domain.errors import RequestRejected
 from cascade.domain.surfaces import iso
@@ -61,7 +61,7 @@ def bat_router(
     """The router; `prices` is this process's price table, for each status's `cost`."""
 
     async def admit(request: AnyRequest, kind: RateKind) -> Principal:
-        found = await authenticate_bat(s.auth, request.headers)
+        found = await authenticate_bat(s.auth, request.headers, client_address(request))
         if isinstance(found, AuthFailure):
             raise BatError(found.status, found.message, headers=found.headers())
         decision = await throttle(s, found.account, kind)

@@ -620,6 +620,9 @@ def _action(action: ActionIn, at: str) -> Action:
         ):
             if not value:
                 raise _content_error(f"a calendar event needs its {name}", f"{at}.{name}")
+            _no_nul(value, f"messageData.{at}.{name}")
+        if action.description is not None:
+            _no_nul(action.description, f"messageData.{at}.description")
         return Action(
             kind,
             title=action.title,

@@ -175,7 +175,8 @@ _MEANING = {
     413: "body over the size limit, or media over 20 MB",
     415: "Content-Type is not application/json",
     409: "the chat's channel is not enabled on this installation",
-    429: "rate limit exceeded; see Retry-After",
+    429: "rate limit exceeded, or (get-token) too many failed sign-ins from the client's "
+    "address or for the login; see Retry-After",
     500: "server fault",
     503: "the database cannot be reached; see Retry-After",
 }

@@ -74,7 +74,8 @@ from cascade.api.chathub.wire import (
     text_field,
     wants_text,
 )
-from cascade.api.ratelimit import retry_after_header
+from cascade.api.ratelimit import client_address, retry_after_header
+from cascade.api.sign_in_throttle import TOO_MANY_SIGN_INS, TooManyAttempts
 from cascade.domain.chats import OperatorStatus, OperatorSync, Organization
 from cascade.domain.ratelimit import Decision, Rate
 from cascade.store import Account, ChatStore, NotFound, StoreError
@@ -117,9 +118,8 @@ def chathub_router(
         _refuse_over(await throttle(s, account, "status"))
 
     async def public_throttle(request: AnyRequest) -> None:
-        """The public media URL has no credentials: its bucket is the client address's
-        (the peer's: behind a proxy, the proxy's, which all its clients share)."""
-        address = request.client.host if request.client is not None else "unknown"
+        """The public media URL has no credentials: its bucket is the client address's."""
+        address = client_address(request)
         _refuse_over(await s.limiter.hit(f"public-media:{address}", public_media_rate))
 
     async def body_of(request: AnyRequest) -> Any:
@@ -147,7 +147,13 @@ def chathub_router(
         found = fields_of(await body_of(request))
         login, password = text_field(found, "login"), text_field(found, "password")
         try:
-            principal = await s.auth.authenticate_login(login, password)
+            principal = await s.auth.authenticate_login(login, password, client_address(request))
+        except TooManyAttempts as refused:
+            raise ChatError(
+                429,
+                TOO_MANY_SIGN_INS,
+                headers={"Retry-After": retry_after_header(refused.decision)},
+            ) from None
         except Unauthorized:
             raise ChatError(401, BAD_LOGIN) from None
         if principal.account.suspended:

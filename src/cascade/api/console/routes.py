@@ -29,6 +29,8 @@ from cascade.api.auth import Authenticator, Unauthorized
 from cascade.api.console import charts, forms
 from cascade.api.console.pages import duration, render, when
 from cascade.api.console.sessions import COOKIE, Session, Sessions
+from cascade.api.ratelimit import client_address, retry_after_header
+from cascade.api.sign_in_throttle import TOO_MANY_SIGN_INS, TooManyAttempts
 from cascade.cancel import cancel_messages
 from cascade.clock import Clock
 from cascade.domain.chats import ChatStatus
@@ -116,13 +118,17 @@ def _no_such_message() -> _Refused:
 
 
 def _page(
-    template: str, status: int = 200, cookies: Sequence[Cookie] = (), **context: Any
+    template: str,
+    status: int = 200,
+    cookies: Sequence[Cookie] = (),
+    headers: Mapping[str, str] | None = None,
+    **context: Any,
 ) -> Response[str]:
     return Response(
         render(template, **context),
         status_code=status,
         media_type=HTML,
-        headers=HEADERS,
+        headers={**HEADERS, **(headers or {})},
         cookies=list(cookies),
     )
 
@@ -220,7 +226,18 @@ def console_router(console: Console) -> Router:
         possible = login.isprintable() and 0 < len(login) <= MAX_LOGIN
         if possible and len(password) <= MAX_PASSWORD:
             try:
-                principal = await c.auth.authenticate_login(login, password)
+                principal = await c.auth.authenticate_login(
+                    login, password, client_address(request)
+                )
+            except TooManyAttempts as refused:
+                return _page(
+                    "sign_in.html",
+                    status=429,
+                    headers={"Retry-After": retry_after_header(refused.decision)},
+                    csrf=session.csrf,
+                    next=target,
+                    error=TOO_MANY_SIGN_INS,
+                )
             except Unauthorized:
                 principal = None
         if principal is None or principal.account.suspended:
