@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection
 
 from cascade.api.chathub.hub import (
     Audience,
+    Dismissal,
     Hub,
     HubError,
     HubPrincipal,
@@ -50,6 +51,11 @@ class Caller:
         if audience.operator_id is not None:
             return audience.operator_id == self.operator_id or self.operator_id is None
         return self.operator_id is None or audience.organization_id == self.organization_id
+
+    def dismissed_by(self, dismissal: Dismissal) -> bool:
+        if dismissal.account_id != self.account_id:
+            return False
+        return dismissal.operator_id is None or dismissal.operator_id == self.operator_id
 
 
 @dataclass

@@ -23,7 +23,13 @@ the fetching of people's media.
 Who sees what: an event goes to the chat's organization (`Audience(account,
 organization)`): a company token or API key sees every chat of its account, an operator
 token its organization's (SPEC E1: an operator token reaches only its own organization's
-chats; E4: a company token sees all).
+chats; E4: a company token sees all). A company's connection sees its account's every
+organization, those created after it connected too; an operator's holds the organization
+it had when it connected, so a change of who the operator is closes its connections
+(`Dismissal`s below, sent by the routes and the CLI that make the change): deleted, with
+no reconnect (its token is refused from then on); moved to another organization, with
+`allowReconnect` (reconnecting, it holds the new one); and an account suspended closes
+all of its account's connections, with no reconnect.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from cascade.api.chathub.hub import Audience, Hub, HubError, HubPrincipal
+from cascade.api.chathub.hub import Audience, Dismissal, Hub, HubError, HubPrincipal
 from cascade.api.chathub.tokens import ChatPrincipal
 from cascade.api.chathub.wire import ChatError
 from cascade.api.chathub.wire import iso_ms as iso
@@ -110,6 +116,16 @@ class ChatHubPrincipal:
         org = audience.organization_id
         return org is not None and org.isdigit() and self.chat.sees(int(org))
 
+    def dismissed_by(self, dismissal: Dismissal) -> bool:
+        if dismissal.account_id != self.chat.account.id:
+            return False
+        if dismissal.operator_id is None:  # the whole account
+            return True
+        if self.chat.operator_id is None or str(self.chat.operator_id) != dismissal.operator_id:
+            return False
+        keep = dismissal.organization_id
+        return keep is None or not (keep.isdigit() and self.chat.sees(int(keep)))
+
 
 def sees_chat(principal: ChatPrincipal, chat: Chat) -> bool:
     if chat.account_id != principal.account.id:
@@ -122,6 +138,33 @@ def sees_chat(principal: ChatPrincipal, chat: Chat) -> bool:
 def audience_of(chat: Chat) -> Audience:
     org = None if chat.organization_id is None else str(chat.organization_id)
     return Audience(chat.account_id, org)
+
+
+OPERATOR_DELETED = "The operator was deleted"
+OPERATOR_MOVED = "The operator moved to another organization; reconnect to see its chats"
+ACCOUNT_SUSPENDED = "The account is suspended"
+
+
+def operator_deleted(operator: Operator) -> Dismissal:
+    """The deleted operator's connections close for good (its token is refused now)."""
+    return Dismissal(operator.account_id, OPERATOR_DELETED, operator_id=str(operator.id))
+
+
+def operator_moved(operator: Operator) -> Dismissal:
+    """The moved operator's connections that hold another organization than its own now
+    close, and may reconnect (they then hold this one)."""
+    return Dismissal(
+        operator.account_id,
+        OPERATOR_MOVED,
+        allow_reconnect=True,
+        operator_id=str(operator.id),
+        organization_id=str(operator.organization_id),
+    )
+
+
+def account_suspended(account_id: str) -> Dismissal:
+    """Every connection of the suspended account closes, with no reconnect."""
+    return Dismissal(account_id, ACCOUNT_SUSPENDED)
 
 
 # --- the wire -----------------------------------------------------------------------------

@@ -19,6 +19,11 @@ an organization or operator the caller may not see is answered as one that does 
 exist). Every refusal, the framework's own and a server fault included, is
 `cascade.api.chathub.wire`'s problem document.
 
+An operator's hub connections hold the organization it had when they connected: one
+`synchronize` moves to another organization has them closed with `allowReconnect` (they
+reconnect into the new one), and one deleted has them closed for good, before its chats
+are told (`cascade.api.chathub.conversations`' dismissals).
+
 Operator ids: an operator's `id` is an integer unique within its account. Synchronize
 with an `id` and it is the company's own id for that operator (the operator of that id
 is updated, or created with it); without one, Cascade picks the next after the account's
@@ -45,7 +50,7 @@ from cascade.api.app import (
 )
 from cascade.api.auth import Unauthorized
 from cascade.api.chathub.chat_routes import chat_routes
-from cascade.api.chathub.conversations import Conversations
+from cascade.api.chathub.conversations import Conversations, operator_deleted, operator_moved
 from cascade.api.chathub.tokens import (
     MAX_OPERATOR_TOKEN_MS,
     ChatAuth,
@@ -244,6 +249,12 @@ def chathub_router(
     async def synchronize(request: AnyRequest) -> Response[bytes]:
         principal = await admit(request, company=True)
         items = _sync_items(await body_of(request))
+        named = {item.id for item in items if item.id is not None}
+        before = {
+            op.id: op.organization_id
+            for op in await store.operators(principal.account.id)
+            if op.id in named
+        }
         try:
             result = await store.synchronize_operators(principal.account.id, items)
         except NotFound as err:
@@ -251,6 +262,10 @@ def chathub_router(
             raise ChatError(
                 404, f"No such organization: {err.key}", f"[{at}].organizationId"
             ) from None
+        if conversations is not None:  # a moved operator's connections hold its old one
+            for op in result:
+                if before.get(op.id, op.organization_id) != op.organization_id:
+                    await conversations.hub.dismiss(operator_moved(op))
         visible = await visible_organizations(principal)
         return Response(
             ENCODER.encode([operator_out(op, visible) for op in result]), media_type=JSON
@@ -266,6 +281,8 @@ def chathub_router(
         if changed is None:
             raise ChatError(404, "No such operator", "id")
         if conversations is not None:
+            if status is OperatorStatus.DELETED:  # before its chats are told: not to it
+                await conversations.hub.dismiss(operator_deleted(changed.operator))
             await conversations.announce_placed(changed.placed)
         visible = await visible_organizations(principal)
         return Response(ENCODER.encode(operator_out(changed.operator, visible)), media_type=JSON)

@@ -5,7 +5,8 @@ The application's side is small: `register(name, handler)` for each method clien
 invoke, and `publish(event, args, audience)` for each event. Publishing goes through the
 bus (cascade.api.chathub.hub.bus); what the bus delivers is offered to this process's
 connections of the audience's account, and each one whose principal `sees` the audience
-gets it.
+gets it. `dismiss(dismissal)` goes through the bus the same way and closes, in every
+process, the connections whose principal is `dismissed_by` it (bus_records: both forms).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
 
-from cascade.api.chathub.hub import protocol
+from cascade.api.chathub.hub import bus_records, protocol
 from cascade.api.chathub.hub.bus import Bus
 from cascade.api.chathub.hub.connection import (
     EXPIRED,
@@ -30,14 +31,10 @@ from cascade.api.chathub.hub.connection import (
     Send,
 )
 from cascade.api.chathub.hub.methods import Handler, Method
-from cascade.api.chathub.hub.types import Audience, Authenticate, HubPrincipal
+from cascade.api.chathub.hub.types import Audience, Authenticate, Dismissal, HubPrincipal
 from cascade.clock import Clock
 
 log = logging.getLogger(__name__)
-
-_encode = msgspec.json.encode
-# account, organization, operator[, the connection excepted]
-_audience = msgspec.json.Decoder(list[str | None])
 
 
 class Hub:
@@ -76,13 +73,20 @@ class Hub:
         reads the chat again over REST.
         """
         frame = protocol.invocation(event, [msgspec.to_builtins(a) for a in args])
-        who = [audience.account_id, audience.organization_id, audience.operator_id]
-        if audience.except_connection is not None:
-            who.append(audience.except_connection)
         try:
-            await self._bus.publish(_encode(who) + b"\n" + frame)
+            await self._bus.publish(bus_records.event(frame, audience))
         except Exception:
             log.exception("chathub: announcing %s failed; the change it announces is stored", event)
+
+    async def dismiss(self, dismissal: Dismissal) -> None:
+        """Close every connection, in every process, whose principal is `dismissed_by`
+        `dismissal` (an operator deleted or moved, an account suspended: the chat code
+        says whom). Like `publish`, a bus that fails is logged, not raised: the change is
+        stored, and what the connections may see is checked again when they reconnect."""
+        try:
+            await self._bus.publish(bus_records.dismissal(dismissal))
+        except Exception:
+            log.exception("chathub: dismissing %s's connections failed", dismissal.account_id)
 
     @staticmethod
     def invoker() -> str | None:
@@ -147,29 +151,37 @@ class Hub:
         task.add_done_callback(self._tasks.discard)
 
     def _deliver(self, payload: bytes) -> None:
-        head, _, frame = payload.partition(b"\n")
-        try:
-            who = _audience.decode(head)
-        except msgspec.DecodeError:
-            who = []
-        if len(who) not in (3, 4) or not isinstance(who[0], str):
-            log.warning("chathub: an event with no audience was dropped")
-            return
-        peers = self._by_account.get(who[0])
-        if not peers:
-            return
-        audience = Audience(who[0], *who[1:])
-        text = frame.decode()
-        for connection in list(peers):
-            if connection.id == audience.except_connection:
-                continue
-            try:
-                allowed = connection.principal.sees(audience)
-            except Exception:
-                log.exception("chathub: sees() failed for %s", connection.principal.id)
-                continue
-            if allowed:
+        found = bus_records.read(payload)
+        if isinstance(found, Dismissal):
+            self._dismissed(found)
+        elif found is not None:
+            self._offer(*found)
+
+    def _offer(self, audience: Audience, text: str) -> None:
+        for connection in self._where(audience.account_id, "sees", lambda p: p.sees(audience)):
+            if connection.id != audience.except_connection:
                 connection.enqueue(text)
+
+    def _dismissed(self, dismissal: Dismissal) -> None:
+        def answer(principal: HubPrincipal) -> bool:
+            return principal.dismissed_by(dismissal)
+
+        for connection in self._where(dismissal.account_id, "dismissed_by", answer):
+            connection.close(dismissal.error, allow_reconnect=dismissal.allow_reconnect)
+
+    def _where(
+        self, account_id: str, asks: str, answer: Callable[[HubPrincipal], bool]
+    ) -> list[Connection]:
+        """This process's connections of the account whose principal `answer`s yes (one
+        whose principal fails to answer is logged and left out)."""
+        found = []
+        for connection in list(self._by_account.get(account_id, ())):
+            try:
+                if answer(connection.principal):
+                    found.append(connection)
+            except Exception:
+                log.exception("chathub: %s() failed for %s", asks, connection.principal.id)
+        return found
 
     async def close(self) -> None:
         """Close every connection (clients may reconnect: to another process) and the bus."""

@@ -27,6 +27,24 @@ class Audience:
     except_connection: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Dismissal:
+    """Connections to close, in every process: those of `account_id` whose principal is
+    `dismissed_by` this (the chat code decides; the hub closes). `operator_id` None: every
+    connection of the account; else that operator's, but for those that already hold
+    `organization_id` when one is named (an operator moved there, reconnected).
+
+    Each is closed with a Close message carrying `error`, and `allowReconnect` when
+    `allow_reconnect`. Crosses processes like `Audience`: plain values only.
+    """
+
+    account_id: str
+    error: str
+    allow_reconnect: bool = False
+    operator_id: str | None = None
+    organization_id: str | None = None
+
+
 class HubPrincipal(Protocol):
     """An authenticated caller as the hub sees it."""
 
@@ -45,6 +63,9 @@ class HubPrincipal(Protocol):
 
     def sees(self, audience: Audience) -> bool:
         """Whether an event for `audience` may reach this caller."""
+
+    def dismissed_by(self, dismissal: Dismissal) -> bool:
+        """Whether this caller's connections are to close on `dismissal`."""
 
 
 Authenticate = Callable[[str], Awaitable[HubPrincipal | None]]
