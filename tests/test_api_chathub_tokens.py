@@ -14,7 +14,9 @@ import jwt
 import pytest
 from argon2 import PasswordHasher
 
-from cascade.bootstrap import build_app
+from cascade.api.auth import Authenticator
+from cascade.api.chathub.hub import Hub, LocalBus
+from cascade.bootstrap import build_app, build_chat_auth, chat_authenticate
 from cascade.clock import ManualClock
 from cascade.domain.chats import Operator, OperatorSync, Organization
 from cascade.security import Passwords
@@ -64,7 +66,12 @@ async def other(store: SqlStore) -> Company:
 def app_client(
     store: SqlStore, clock: ManualClock, db_url: str, **settings: object
 ) -> httpx.AsyncClient:
-    app = build_app(app_settings(db_url, **settings), clock=clock, store=store)
+    configured = app_settings(db_url, **settings)
+    # one process: events in process (no PostgreSQL connection of the hub's bus to leave
+    # open without a lifespan: deleting an operator publishes, to close its connections)
+    auth = build_chat_auth(configured, store, clock, Authenticator(store, clock, 0))
+    hub = Hub(chat_authenticate(auth), LocalBus(), clock)
+    app = build_app(configured, clock=clock, store=store, hub=hub)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cascade.test")
 
 
