@@ -2,7 +2,10 @@
 (SPEC E1, E4): an operator deleted is cut off for good, one moved to another organization
 is closed to reconnect into the new one, and a company sees the organizations made after
 it connected. The real app under uvicorn, people writing through the real Telegram
-webhook, real WebSocket clients (the world of tests/test_chathub_audience.py).
+webhook, real WebSocket clients (the world of tests/test_chathub_audience.py). And across
+two `cascade api` processes on PostgreSQL: a deletion made through one closes the
+operator's connection held by the other, and `cascade accounts suspend` (a process with no
+hub) closes the account's connections on both.
 
 That a closed connection hears nothing more is shown by the first thing it receives after
 the change being its Close message, though events it would have seen follow at once.
@@ -10,6 +13,9 @@ the change being its Close message, though events it would have seen follow at o
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -17,9 +23,11 @@ import pytest
 import websockets
 
 from cascade.clock import SystemClock
+from cascade.domain.chats import OperatorSync
 from cascade.store.sql import SqlStore
+from tests.conftest import TestAccount
 from tests.hub_support import Raw
-from tests.test_api_chathub_tokens import PASSWORD
+from tests.test_api_chathub_tokens import PASSWORD, SECRET
 from tests.test_chathub_audience import (  # noqa: F401 (bot_api, world: fixtures)
     World,
     _bot,
@@ -28,6 +36,13 @@ from tests.test_chathub_audience import (  # noqa: F401 (bot_api, world: fixture
     events,
     world,
     write,
+)
+from tests.test_hub_fanout import (  # noqa: F401 (pg_account, servers: fixtures)
+    Servers,
+    _env,
+    client,
+    pg_account,
+    servers,
 )
 
 CLOSE = 7
@@ -125,3 +140,42 @@ async def test_a_company_sees_an_organization_made_after_it_connected(
             assert [target for target, _ in found] == ["ChatCreated", "ReceiveMessage"]
             assert found[0][1]["organizationId"] == billing.id
             assert found[1][1]["message"] == "to billing"
+
+
+# --- several API processes ----------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.live
+async def test_a_dismissal_reaches_connections_on_every_process_from_rest_and_the_cli(
+    pg_account: tuple[str, TestAccount],  # noqa: F811
+    servers: Servers,  # noqa: F811
+) -> None:
+    url, account = pg_account
+    store = SqlStore(url, SystemClock(), pool_size=2)
+    try:
+        org = await store.create_organization(account.id, "support")
+        [ann] = await store.synchronize_operators(account.id, [OperatorSync(org.id, "Ann")])
+    finally:
+        await store.close()
+    env = {**_env(url, None), "CASCADE_JWT_SECRET": SECRET}
+    a = await asyncio.to_thread(servers.cascade_api, env, "granian")
+    b = await asyncio.to_thread(servers.cascade_api, env, "uvicorn")
+    key = {"X-Authorization-Key": account.key}
+    async with httpx.AsyncClient() as http:
+        got = await http.post(f"{a}/api/operator/get-token", headers=key, json={"id": ann.id})
+        anns = await client(b, got.json()["token"])
+        companies = [await client(a, account.key), await client(b, account.key)]
+        # deleted through process A: Ann's connection on B closes
+        deleted = await http.post(
+            f"{a}/api/operator/status", headers=key, json={"id": ann.id, "status": 2}
+        )
+        assert deleted.status_code == 200, deleted.text
+        assert await dismissed(anns) == {"type": CLOSE, "error": "The operator was deleted"}
+    # suspended by the CLI, a process with no hub: the company's connections on both close
+    suspend = [sys.executable, "-m", "cascade", "accounts", "suspend", account.id]
+    done = await asyncio.to_thread(subprocess.run, suspend, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert b"ChatHub connections are told to close" in done.stdout
+    for raw in companies:
+        assert await dismissed(raw) == {"type": CLOSE, "error": "The account is suspended"}

@@ -24,6 +24,7 @@ from cascade.store.migrate import upgrade
 from cascade.store.sql import SqlStore
 
 if TYPE_CHECKING:
+    from cascade.api.chathub.hub import Dismissal
     from cascade.csv_send import CsvFile, Outcome
 
 # channels whose contacts can be imported: their recipients are users of a bot
@@ -208,7 +209,8 @@ def _read_password() -> str:
 @accounts.command("suspend")
 @click.argument("account_id")
 def accounts_suspend(account_id: str) -> None:
-    """Suspend an account: the core SMSBAT API refuses its credentials with 403."""
+    """Suspend an account: its credentials are refused with 403, and its open ChatHub
+    connections are closed (through PostgreSQL's or Redis' bus: see below)."""
     _set_suspended(account_id, True)
 
 
@@ -222,7 +224,35 @@ def accounts_resume(account_id: str) -> None:
 def _set_suspended(account_id: str, suspended: bool) -> None:
     if not _with_store(lambda s: s.set_suspended(account_id, suspended)):
         raise click.ClickException(f"no account {account_id}")
-    click.echo("account suspended" if suspended else "account resumed")
+    if not suspended:
+        click.echo("account resumed")
+        return
+    from cascade.api.chathub.conversations import account_suspended
+
+    if asyncio.run(_dismiss_on_hubs(account_suspended(account_id))):
+        click.echo("account suspended; its ChatHub connections are told to close")
+    else:
+        click.echo(
+            "account suspended; its ChatHub connections open in a running `cascade up` on "
+            "SQLite are not reached from here (they stay until their tokens expire or they "
+            "disconnect; restart it to end them now)"
+        )
+
+
+async def _dismiss_on_hubs(dismissal: Dismissal) -> bool:
+    """Publish a ChatHub dismissal on the API processes' bus (PostgreSQL's notifications or
+    Redis); False when the bus is in-process (SQLite: the API is another process)."""
+    from cascade.api.chathub.hub import LocalBus, bus_records
+    from cascade.bootstrap import build_bus
+
+    bus = build_bus(_settings())
+    if isinstance(bus, LocalBus):
+        return False
+    try:
+        await bus.publish(bus_records.dismissal(dismissal))
+    finally:
+        await bus.close()
+    return True
 
 
 # --- keys -----------------------------------------------------------------------------

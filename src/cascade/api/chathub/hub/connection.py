@@ -3,10 +3,10 @@
 The reader takes the client's records and answers them; the writer sends what is queued
 for the client, and a Ping whenever `keepalive_s` passes with nothing sent. A client
 that sends nothing (not even its own pings) for `client_timeout_s` is closed, as is one
-whose credential expires or who breaks the protocol; each close is a Close message with
-its error, then the WebSocket close. Invocations run as tasks of their own (at most
-`max_parallel_invocations` at once per connection), so a slow method never holds up the
-client's pings or its other calls.
+whose credential expires, who breaks the protocol, or whom the application dismisses
+(`Hub.dismiss`); each close is a Close message with its error, then the WebSocket close.
+Invocations run as tasks of their own (at most `max_parallel_invocations` at once per
+connection), so a slow method never holds up the client's pings or its other calls.
 """
 
 from __future__ import annotations
