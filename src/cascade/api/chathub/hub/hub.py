@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -36,6 +38,11 @@ from cascade.clock import Clock
 
 log = logging.getLogger(__name__)
 
+# a dismissal heard is kept this long past the handshake's limit, for the connections
+# authenticated before it and attached after (`attach`); and at most this many
+_DISMISSALS_KEPT_S = 60.0
+_DISMISSALS_KEPT = 1024
+
 
 class Hub:
     def __init__(
@@ -54,6 +61,7 @@ class Hub:
         self._by_id: dict[str, Connection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._listening: asyncio.Task[None] | None = None
+        self._dismissals: deque[tuple[float, Dismissal]] = deque(maxlen=_DISMISSALS_KEPT)
 
     # --- the application's interface ------------------------------------------------------
 
@@ -113,10 +121,20 @@ class Hub:
             self._listening = None  # the next client tries again
             raise
 
-    async def attach(self, connection: Connection) -> None:
-        """Serve a connection whose handshake succeeded until it ends."""
+    async def attach(self, connection: Connection, authenticated_at: float) -> None:
+        """Serve a connection whose handshake succeeded until it ends.
+
+        `authenticated_at` (`time.monotonic()`, taken before its principal was read, with
+        the hub listening): a dismissal heard since then, before the connection was
+        attached, may be of a change its principal was read just before; it applies.
+        """
         self._by_id[connection.id] = connection
         self._by_account.setdefault(connection.principal.account_id, set()).add(connection)
+        for heard_at, dismissal in list(self._dismissals):
+            if heard_at >= authenticated_at and dismissal.account_id == (
+                connection.principal.account_id
+            ):
+                self._close_if(connection, dismissal)
         expiry = self._expiry_timer(connection)
         try:
             await connection.serve()
@@ -158,30 +176,28 @@ class Hub:
             self._offer(*found)
 
     def _offer(self, audience: Audience, text: str) -> None:
-        for connection in self._where(audience.account_id, "sees", lambda p: p.sees(audience)):
-            if connection.id != audience.except_connection:
+        for connection in list(self._by_account.get(audience.account_id, ())):
+            if connection.id != audience.except_connection and _answers(
+                connection, "sees", lambda p: p.sees(audience)
+            ):
                 connection.enqueue(text)
 
     def _dismissed(self, dismissal: Dismissal) -> None:
-        def answer(principal: HubPrincipal) -> bool:
-            return principal.dismissed_by(dismissal)
+        now = time.monotonic()
+        while self._dismissals and now - self._dismissals[0][0] > self._kept_s:
+            self._dismissals.popleft()
+        self._dismissals.append((now, dismissal))
+        for connection in list(self._by_account.get(dismissal.account_id, ())):
+            self._close_if(connection, dismissal)
 
-        for connection in self._where(dismissal.account_id, "dismissed_by", answer):
+    @property
+    def _kept_s(self) -> float:
+        return self.settings.handshake_timeout_s + _DISMISSALS_KEPT_S
+
+    @staticmethod
+    def _close_if(connection: Connection, dismissal: Dismissal) -> None:
+        if _answers(connection, "dismissed_by", lambda p: p.dismissed_by(dismissal)):
             connection.close(dismissal.error, allow_reconnect=dismissal.allow_reconnect)
-
-    def _where(
-        self, account_id: str, asks: str, answer: Callable[[HubPrincipal], bool]
-    ) -> list[Connection]:
-        """This process's connections of the account whose principal `answer`s yes (one
-        whose principal fails to answer is logged and left out)."""
-        found = []
-        for connection in list(self._by_account.get(account_id, ())):
-            try:
-                if answer(connection.principal):
-                    found.append(connection)
-            except Exception:
-                log.exception("chathub: %s() failed for %s", asks, connection.principal.id)
-        return found
 
     async def close(self) -> None:
         """Close every connection (clients may reconnect: to another process) and the bus."""
@@ -193,6 +209,15 @@ class Hub:
             with contextlib.suppress(Exception):
                 await self._listening
         await self._bus.close()
+
+
+def _answers(connection: Connection, asked: str, ask: Callable[[HubPrincipal], bool]) -> bool:
+    """The connection's principal's answer; no when it fails to answer (logged)."""
+    try:
+        return ask(connection.principal)
+    except Exception:
+        log.exception("chathub: %s() failed for %s", asked, connection.principal.id)
+        return False
 
 
 def _expire(connection: Connection) -> None:

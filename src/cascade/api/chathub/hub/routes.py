@@ -18,6 +18,7 @@ parameter (browsers cannot set headers on a WebSocket), and is checked by the on
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -97,6 +98,13 @@ def hub_router(hub: Hub, path: str = "/chathub") -> Router:
 
     @websocket("/")
     async def connect(socket: WebSocket[Any, Any, Any]) -> None:
+        try:  # before the principal is read: no dismissal after that read goes unheard
+            await hub.listen()
+        except Exception:
+            log.exception("chathub: cannot listen for events")
+            await _refuse(socket, 500, "Events are unavailable; retry later")
+            return
+        authenticated_at = time.monotonic()
         token = bearer_token(socket.headers, socket.query_params)
         principal = await _principal(hub, token)
         if principal is None or token is None:
@@ -113,16 +121,10 @@ def hub_router(hub: Hub, path: str = "/chathub") -> Router:
                 return
         else:  # negotiate skipped: a connection of its own
             connection_id = tokens.new_connection_id()
-        try:
-            await hub.listen()
-        except Exception:
-            log.exception("chathub: cannot listen for events")
-            await _refuse(socket, 500, "Events are unavailable; retry later")
-            return
         await socket.accept()
         connection = hub.connection(connection_id, principal, socket.receive, socket.send)
         if await connection.handshake():
-            await hub.attach(connection)
+            await hub.attach(connection, authenticated_at)
 
     return Router(path=path, route_handlers=[negotiate, connect])
 
