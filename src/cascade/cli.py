@@ -210,7 +210,8 @@ def _read_password() -> str:
 @click.argument("account_id")
 def accounts_suspend(account_id: str) -> None:
     """Suspend an account: its credentials are refused with 403, and its open ChatHub
-    connections are closed (through PostgreSQL's or Redis' bus: see below)."""
+    connections are closed (told through PostgreSQL or Redis; on SQLite a running
+    `cascade up` is not reached)."""
     _set_suspended(account_id, True)
 
 
