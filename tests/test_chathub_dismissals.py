@@ -5,7 +5,8 @@ it connected. The real app under uvicorn, people writing through the real Telegr
 webhook, real WebSocket clients (the world of tests/test_chathub_audience.py). And across
 two `cascade api` processes on PostgreSQL: a deletion made through one closes the
 operator's connection held by the other, and `cascade accounts suspend` (a process with no
-hub) closes the account's connections on both.
+hub) closes the account's connections on both; with Redis configured, the CLI tells it
+there.
 
 That a closed connection hears nothing more is shown by the first thing it receives after
 the change being its Close message, though events it would have seen follow at once.
@@ -22,11 +23,13 @@ import httpx
 import pytest
 import websockets
 
+from cascade.api.chathub.conversations import account_suspended
+from cascade.api.chathub.hub import RedisBus, bus_records
 from cascade.clock import SystemClock
 from cascade.domain.chats import OperatorSync
 from cascade.store.sql import SqlStore
-from tests.conftest import TestAccount
-from tests.hub_support import Raw
+from tests.conftest import TestAccount, make_account
+from tests.hub_support import WAIT_S, Raw
 from tests.test_api_chathub_tokens import PASSWORD, SECRET
 from tests.test_chathub_audience import (  # noqa: F401 (bot_api, world: fixtures)
     World,
@@ -37,11 +40,12 @@ from tests.test_chathub_audience import (  # noqa: F401 (bot_api, world: fixture
     world,
     write,
 )
-from tests.test_hub_fanout import (  # noqa: F401 (pg_account, servers: fixtures)
+from tests.test_hub_fanout import (  # noqa: F401 (pg_account, redis_url, servers: fixtures)
     Servers,
     _env,
     client,
     pg_account,
+    redis_url,
     servers,
 )
 
@@ -179,3 +183,26 @@ async def test_a_dismissal_reaches_connections_on_every_process_from_rest_and_th
     assert b"ChatHub connections are told to close" in done.stdout
     for raw in companies:
         assert await dismissed(raw) == {"type": CLOSE, "error": "The account is suspended"}
+
+
+async def test_the_cli_tells_the_api_processes_through_redis_when_configured(
+    sqlite_url: str,
+    redis_url: str,  # noqa: F811
+) -> None:
+    store = SqlStore(sqlite_url, SystemClock())
+    try:
+        account = await make_account(store, "redis")
+    finally:
+        await store.close()
+    heard: asyncio.Queue[bytes] = asyncio.Queue()
+    listener = RedisBus(redis_url)  # as an API process's hub listens
+    await listener.start(heard.put_nowait)
+    try:
+        env = _env(sqlite_url, redis_url)
+        suspend = [sys.executable, "-m", "cascade", "accounts", "suspend", account.id]
+        done = await asyncio.to_thread(subprocess.run, suspend, env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr
+        payload = await asyncio.wait_for(heard.get(), WAIT_S)
+    finally:
+        await listener.close()
+    assert bus_records.read(payload) == account_suspended(account.id)
