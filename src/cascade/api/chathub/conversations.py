@@ -211,18 +211,11 @@ class ChatOut(msgspec.Struct, frozen=True):
     lastMessageAt: str  # noqa: N815
 
 
-class ChatCreatedOut(msgspec.Struct, frozen=True):
-    """`ChatCreated(chatDTO)`: the list item, plus the provider's `messSource`."""
+class ChatCreatedOut(ChatOut, frozen=True):
+    """`ChatCreated(chatDTO)`: the list item, plus the provider's `messSource` and the
+    chat's organization."""
 
-    id: int
-    theme: str | None
-    operator: OperatorRef | None
-    chatStatus: int  # noqa: N815
-    countUnread: int  # noqa: N815
-    source: int | None
     messSource: int | None  # noqa: N815
-    client: ClientOut
-    lastMessageAt: str  # noqa: N815
     organizationId: int | None  # noqa: N815
 
 
@@ -569,16 +562,7 @@ def chat_created(
 ) -> ChatCreatedOut:
     out = chat_out(chat, operators, sources)
     return ChatCreatedOut(
-        out.id,
-        out.theme,
-        out.operator,
-        out.chatStatus,
-        out.countUnread,
-        out.source,
-        out.source,
-        out.client,
-        out.lastMessageAt,
-        chat.organization_id,
+        **msgspec.structs.asdict(out), messSource=out.source, organizationId=chat.organization_id
     )
 
 
