@@ -17,7 +17,8 @@ import pytest
 from cascade.api.docs import openapi_document
 from cascade.store.sql import SqlStore
 from tests.conftest import TestAccount
-from tests.test_readme_bat import examples
+from tests.readme_blocks import sh_blocks
+from tests.test_readme_bat import SECTION
 
 DOCUMENT = openapi_document()
 SEND = "/bat/messagelist"
@@ -30,7 +31,7 @@ def validator(name: str) -> Any:
 
 def readme_bodies() -> list[dict[str, Any]]:
     bodies = []
-    for block in examples():
+    for block in sh_blocks(SECTION):
         body = re.search(r"-d '(.*?)'", block, re.S)
         if body:
             bodies.append(json.loads(body.group(1)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -19,14 +18,12 @@ import pytest
 
 from tests.conftest import cascade_cli
 from tests.ports import free_port
+from tests.readme_blocks import API, ROOT, sh, sh_blocks
 from tests.test_cli import base_env, start_up, stop
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 SECTION = "## The core SMSBAT API"
-API = "http://127.0.0.1:8080"  # `make up`'s, as the README writes them
 MEDIA = "http://127.0.0.1:8088"
 CHANNEL = {  # the channel each type goes through (SPEC D3)
     "sms": "sms",
@@ -41,20 +38,8 @@ CHANNEL = {  # the channel each type goes through (SPEC D3)
 STATUS_TIMEOUT_S = 60
 
 
-def examples() -> list[str]:
-    """The section's `sh` blocks, in order."""
-    text = README.read_text()
-    assert SECTION in text
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sh\n(.*?)```", section, re.S)
-
-
 def run(command: str, env: dict[str, str]) -> Any:
-    result = subprocess.run(
-        ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30, check=False
-    )
-    assert result.returncode == 0, (command, result.stderr)
-    return json.loads(result.stdout)
+    return json.loads(sh(command, env))
 
 
 def settled(status_command: str, env: dict[str, str]) -> dict[str, Any]:
@@ -78,7 +63,7 @@ def shown_answer(block: str) -> dict[str, Any]:
 
 
 def test_every_core_api_example_in_the_readme(tmp_path: Path) -> None:
-    blocks = examples()
+    blocks = sh_blocks(SECTION)
     sends = [b for b in blocks if "/bat/messagelist" in b]
     [status_block] = [b for b in blocks if "/bat/message/$ID" in b]
     assert len(blocks) == len(sends) + 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,29 +15,17 @@ import pytest
 
 from tests.conftest import cascade_cli
 from tests.ports import free_port
+from tests.readme_blocks import API, ROOT, sh, sh_blocks
 from tests.test_cli import base_env, start_up, stop
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Cancel and dry run (Cascade extensions)"
-API = "http://127.0.0.1:8080"
-
-
-def examples() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    assert SECTION in text
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sh\n(.*?)```", section, re.S)
 
 
 def answers(command: str, env: dict[str, str]) -> list[Any]:
     """Every JSON document the command printed, in order (curl adds no newline)."""
-    result = subprocess.run(
-        ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30, check=False
-    )
-    assert result.returncode == 0, (command, result.stderr)
-    decoder, text, found = json.JSONDecoder(), result.stdout.strip(), []
+    decoder, text, found = json.JSONDecoder(), sh(command, env).strip(), []
     while text:
         value, end = decoder.raw_decode(text)
         found.append(value)
@@ -53,7 +40,7 @@ def shown(block: str) -> str:
 
 
 def test_the_cancel_and_dry_run_examples_in_the_readme(tmp_path: Path) -> None:
-    cancel_block, dry_run_block = examples()
+    cancel_block, dry_run_block = sh_blocks(SECTION)
     env = base_env(tmp_path / "demo.db")
     env["CASCADE_DEMO_KEY"] = "readme-key-" + uuid.uuid4().hex
     port = free_port()

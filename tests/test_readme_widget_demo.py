@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import textwrap
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -20,37 +18,19 @@ from selenium.webdriver.common.by import By
 
 from tests.browser import Panel, chromium, wait
 from tests.ports import free_port
+from tests.readme_blocks import API, sh, sh_blocks
+from tests.readme_blocks import section as readme_section
 from tests.test_cli import base_env, start_up, stop
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 SECTION = "### Try the panel: `cascade up`'s demo page"
-API = "http://127.0.0.1:8080"  # `make up`'s, as the README writes them
 TELEGRAM = "http://127.0.0.1:8081"
 PAGE = API + "/widget/demo"
 
 
-def walkthrough() -> tuple[str, list[str]]:
-    """The section's text and its `sh` blocks, in order."""
-    text = README.read_text()
-    assert SECTION in text
-    section = text.split(SECTION, 1)[1].split("\n#", 1)[0]
-    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
-    return section, [textwrap.dedent(b).strip() for b in blocks]
-
-
-def sh(command: str) -> str:
-    result = subprocess.run(
-        ["bash", "-c", command], capture_output=True, text=True, timeout=30, check=False
-    )
-    assert result.returncode == 0, (command, result.stderr)
-    return result.stdout
-
-
 def test_the_readme_walkthrough_of_the_demo_page(tmp_path: Path) -> None:
-    section, blocks = walkthrough()
+    section, blocks = readme_section(SECTION), sh_blocks(SECTION)
     [say, received] = blocks
     assert "/say?" in say
     assert "/_sim/received" in received
