@@ -658,7 +658,3 @@ class MediaFetcher:
 
 def _default_name(message_id: int, mime: str) -> str:
     return f"media-{message_id}{mimetypes.guess_extension(mime) or ''}"
-
-
-def hub_principal(chat: ChatPrincipal | None) -> HubPrincipal | None:
-    return ChatHubPrincipal(chat) if chat is not None else None
