@@ -49,7 +49,6 @@ AUDIENCE = "chathub"
 KEY_ROW = "chathub_jwt_key"  # its row in installation_secrets
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key of at least 256 bits
 MAX_OPERATOR_TOKEN_MS = 24 * 3600 * 1000  # SPEC E1: an operator token lives 24 h at most
-DEFAULT_COMPANY_TOKEN_S = 24 * 3600
 _REQUIRED = ["iss", "aud", "typ", "acc", "iat", "exp"]
 
 

@@ -13,7 +13,6 @@ from cascade.channels.flashcall.client import (
     outcome_for_error,
 )
 from cascade.channels.flashcall.codes import (
-    MAX_ATTEMPTS,
     caller_for,
     code_of,
     given_caller,
@@ -34,7 +33,6 @@ from cascade.channels.flashcall.webhook import (
 __all__ = [
     "DEFAULT_BASE_URL",
     "LIMITS",
-    "MAX_ATTEMPTS",
     "SIGNATURE_HEADER",
     "TWIML",
     "WEBHOOK_ROUTE",

@@ -21,16 +21,11 @@ import secrets
 from typing import Final
 
 from cascade.domain.delivery import (
-    CALL_MASK,
     MAX_CODE_LENGTH,
     MIN_CODE_LENGTH,
-    VERIFY_ATTEMPTS,
     call_pattern,
     call_pattern_in,
 )
-
-MAX_ATTEMPTS: Final = VERIFY_ATTEMPTS  # wrong codes allowed before the code is void
-MASK: Final = CALL_MASK
 
 # E.164: "+", a country code that does not start with 0, 8-15 digits in all.
 _PREFIX = re.compile(r"\+[1-9][0-9]*")
