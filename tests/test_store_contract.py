@@ -767,3 +767,15 @@ async def test_figures_count_the_due_backlog_and_its_oldest(
     assert (await store.figures(clock.now_ms(), [])).oldest_due_at_ms == NOW + 5_000
     assert (await store.figures(NOW + 60_000, [])).due == 2  # f-2 and f-3; f-1 is leased
     assert claimed.tracking_id == "f-1"
+
+
+async def test_a_look_up_by_an_id_with_a_nul_finds_nothing(
+    store: Store, account: TestAccount
+) -> None:
+    """No message has a NUL in its id or tracking id (intake refuses one; PostgreSQL could
+    not compare it): the look-ups every surface makes by a caller's id answer none."""
+    await store.accept(account.id, [new(draft("t-"))])
+    for wanted in ({"message_id": "m\x00"}, {"tracking_id": "t-\x00"}):
+        assert await store.message_view(account.id, **wanted) is None
+        assert await store.message_history(account.id, **wanted) == []
+    assert await store.message_view(account.id, tracking_id="t-") is not None

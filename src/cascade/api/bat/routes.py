@@ -91,9 +91,7 @@ def bat_router(
     @get("/message/{message_id:str}")
     async def message(request: AnyRequest, message_id: FromPath[str]) -> Answer:
         principal = await admit(request, "status")
-        view = None
-        if "\x00" not in message_id:  # no stored id has one, and PostgreSQL cannot compare it
-            view = await s.store.message_view(principal.account.id, message_id=message_id)
+        view = await s.store.message_view(principal.account.id, message_id=message_id)
         if view is None:
             raise BatError(404, "No such message")
         return Answer(_encode(status_body(view, parts, await prices.table())))

@@ -284,11 +284,7 @@ def console_router(console: Console) -> Router:
     @get("/messages/{message_id:str}")
     async def message(request: AnyRequest, message_id: FromPath[str]) -> Response[Any]:
         me = await who(request)
-        histories = (
-            await c.store.message_history(me.account_id, message_id=message_id)
-            if "\x00" not in message_id
-            else []
-        )
+        histories = await c.store.message_history(me.account_id, message_id=message_id)
         if not histories:
             raise _no_such_message()
         shown = timeline(histories[0])

@@ -38,12 +38,15 @@ VIEW_COLUMNS = (
 
 
 def named(message_id: str | None, tracking_id: str | None) -> sa.ColumnElement[bool]:
-    """The message a look-up names: by its id, else by its tracking id."""
-    if message_id is not None:
-        return _m.id == message_id
-    if tracking_id is not None:
-        return _m.tracking_id == tracking_id
-    raise ValueError("message_id or tracking_id is required")
+    """The message a look-up names: by its id, else by its tracking id. One with a NUL
+    names none (intake refuses it, and PostgreSQL could not even compare it), so no
+    surface's look-up by a caller's id needs to check for one."""
+    wanted = message_id if message_id is not None else tracking_id
+    if wanted is None:
+        raise ValueError("message_id or tracking_id is required")
+    if "\x00" in wanted:
+        return sa.false()
+    return _m.id == wanted if message_id is not None else _m.tracking_id == wanted
 
 
 class Views(Database):
