@@ -250,6 +250,8 @@ async def test_every_requested_event_is_reported_and_signed(live: Live) -> None:
         ("no-answer", 200),
     ]
     assert [len(c.events) for c in seen] == [0, 0, 1]
+    # the simulator records a callback once the receiver has answered it
+    await wait_for(lambda: len(live.simulator.callbacks) == 3)
     posted = (await live.admin.get("/_sim/callbacks")).json()
     assert [(c["call_status"], c["sequence"], c["http_status"]) for c in posted] == [
         ("initiated", 0, 200),
@@ -264,6 +266,7 @@ async def test_receiver_checking_another_token_refuses_every_callback(live: Live
     await wait_for(lambda: bool(live.receiver.callbacks()))
     assert [(c.kind, c.status) for c in live.receiver.callbacks()] == [("no-answer", 403)]
     assert live.receiver.events() == []
+    await wait_for(lambda: len(live.simulator.callbacks) == 1)
     (posted,) = (await live.admin.get("/_sim/callbacks")).json()
     assert posted["http_status"] == 403
 
