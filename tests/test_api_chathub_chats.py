@@ -30,8 +30,8 @@ from cascade.domain.chats import MAX_MEDIA_BYTES, OperatorSync
 from cascade.domain.events import BotChatMessage, ChatContent, MediaRef
 from cascade.security import hash_secret
 from cascade.store.sql import SqlStore
+from tests.chathub_company import SECRET, Company, assert_problem, company
 from tests.conftest import test_settings as app_settings
-from tests.test_api_chathub_tokens import SECRET, Company, assert_problem, company
 
 TG_BASE = "https://tg.test"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8

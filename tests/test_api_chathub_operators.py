@@ -12,7 +12,7 @@ import pytest
 from cascade.clock import ManualClock
 from cascade.domain.chats import OperatorSync
 from cascade.store.sql import SqlStore
-from tests.test_api_chathub_tokens import (
+from tests.chathub_company import (
     SECRET,
     Company,
     app_client,

@@ -32,10 +32,10 @@ from cascade.clock import SystemClock
 from cascade.domain.chats import Operator, OperatorSync
 from cascade.security import hash_secret
 from cascade.store.sql import SqlStore
+from tests.chathub_company import SECRET, Company, company
 from tests.conftest import test_settings as app_settings
 from tests.hub_support import Raw, handshake
 from tests.test_api_chathub_chats import JPEG, TG_BASE, BotApi
-from tests.test_api_chathub_tokens import SECRET, Company, company
 from tests.threaded_server import ThreadedServer
 
 UPDATES = itertools.count(1)

@@ -28,9 +28,9 @@ from cascade.api.chathub.hub import RedisBus, bus_records
 from cascade.clock import SystemClock
 from cascade.domain.chats import OperatorSync
 from cascade.store.sql import SqlStore
+from tests.chathub_company import PASSWORD, SECRET
 from tests.conftest import TestAccount, make_account
 from tests.hub_support import WAIT_S, Raw
-from tests.test_api_chathub_tokens import PASSWORD, SECRET
 from tests.test_chathub_audience import (  # noqa: F401 (bot_api, world: fixtures)
     World,
     _bot,

@@ -26,11 +26,11 @@ from cascade.clock import ManualClock, SystemClock
 from cascade.domain.chats import OperatorSync
 from cascade.store.sql import SqlStore
 from tests.chat_seed import SeededChat, chat_with_upload
+from tests.chathub_company import PASSWORD, company
 from tests.conftest import LiveServer, start_server, stop_server
 from tests.conftest import test_settings as app_settings
 from tests.ports import free_port
 from tests.schemathesis_run import UNLIMITED, server_env, st_config, st_run, unlimited_account
-from tests.test_api_chathub_tokens import PASSWORD, company
 
 DOCUMENT = openapi_document()
 CHATHUB = re.compile(r"^/api/(company|operator|chat)(/|$)")

@@ -11,8 +11,8 @@ from cascade.bootstrap import build_app
 from cascade.clock import ManualClock
 from cascade.store.sql import SqlStore
 from tests.chat_seed import PNG, chat_with_upload
+from tests.chathub_company import assert_problem, company
 from tests.conftest import test_settings as app_settings
-from tests.test_api_chathub_tokens import assert_problem, company
 
 
 async def public_path(store: SqlStore) -> str:
