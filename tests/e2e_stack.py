@@ -342,9 +342,13 @@ class Stack:
         is sent inside its job only), and every simulator records what it takes before
         it answers, so what a settled message sent is already in the simulators' logs.
 
-        A send left in doubt (an `unknown` attempt: its request may have left without
-        an answer) can still reach its provider late, and no wait proves otherwise:
-        such a message fails this wait rather than let a count after it pass by luck.
+        Not covered: a job whose lease ran out before its send left (one held longer
+        than WORKER_LEASE_S, e.g. by the per-chat pacing) still sends, as the intent's
+        commit does not check the lease; the tests here send a few messages per chat
+        under the default 30 s lease. A send left in doubt (an `unknown` attempt: its
+        request may have left without an answer) can still reach its provider late, and
+        no wait proves otherwise: such a message fails this wait rather than let a count
+        after it pass by luck.
         """
         ids = list(message_ids)
         deadline = time.monotonic() + timeout
