@@ -25,10 +25,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -47,6 +47,7 @@ TELEGRAM_TOKEN = "123456:ABC_def-e2e-telegram-bot-token"
 VIBER_TOKEN = "e2e-viber-bot-auth-token-0123456789"
 
 _BOT_ID = re.compile(r"bot id: (\S+)")
+T = TypeVar("T")
 
 
 @dataclass
@@ -307,17 +308,70 @@ class Stack:
 
     # --- the database, read-only ----------------------------------------------------------
 
-    def pending_tasks(self) -> int:
-        """Messages not yet final (each has exactly one task row until it ends)."""
-
-        async def count() -> int:
+    def _read_store(self, read: Callable[[SqlStore], Awaitable[T]]) -> T:
+        async def run() -> T:
             store = SqlStore(self.database_url, SystemClock(), pool_size=1)
             try:
-                return await store.pending_tasks()
+                return await read(store)
             finally:
                 await store.close()
 
-        return asyncio.run(count())
+        return asyncio.run(run())
+
+    def pending_tasks(self) -> int:
+        """Messages not yet final (each has exactly one task row until it ends)."""
+        return self._read_store(lambda store: store.pending_tasks())
+
+    def open_tasks(self, message_ids: Iterable[str]) -> set[str]:
+        """Which of these messages still have a task row (due, or held under a lease)."""
+        ids = list(message_ids)
+        return self._read_store(lambda store: store.open_tasks(ids))
+
+    def wait_settled(
+        self, message_ids: Iterable[str], timeout: float = 30
+    ) -> dict[str, dict[str, Any]]:
+        """Wait until the engine can send nothing more for these messages; their statuses.
+
+        Settled: each message's status is final, none of its attempts is `sending`, and
+        its task row is gone. Why that is enough: a send leaves only from a job a worker
+        built from a claimed task, and the task stays (held by the claim's lease) until
+        the send's result is committed; the transition that makes a message final
+        deletes its task in the same transaction, and reports and cancels that would end
+        it wait while a lease holds it. With no task row nothing can claim the message
+        again, and no job of it is under way. The SMPP session never resubmits (a submit
+        is sent inside its job only), and every simulator records what it takes before
+        it answers, so what a settled message sent is already in the simulators' logs.
+
+        Not covered: a job whose lease ran out before its send left (one held longer
+        than WORKER_LEASE_S, e.g. by the per-chat pacing) still sends, as the intent's
+        commit does not check the lease; the tests here send a few messages per chat
+        under the default 30 s lease. A send left in doubt (an `unknown` attempt: its
+        request may have left without an answer) can still reach its provider late, and
+        no wait proves otherwise: such a message fails this wait rather than let a count
+        after it pass by luck.
+        """
+        ids = list(message_ids)
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = {m: self.status(m) for m in ids}
+            unsettled = {
+                m
+                for m, s in shown.items()
+                if s["status"] not in FINAL or any(a["status"] == "sending" for a in s["attempts"])
+            } | self.open_tasks(ids)
+            if not unsettled:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"not settled in {timeout}s: {[shown[m] for m in sorted(unsettled)]}\n"
+                    f"{self.logs()}"
+                )
+            time.sleep(0.05)
+        in_doubt = [
+            s for s in shown.values() if any(a["status"] == "unknown" for a in s["attempts"])
+        ]
+        assert not in_doubt, f"a send in doubt may still reach its provider: {in_doubt}"
+        return shown
 
     def wait_all_final(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -316,7 +316,7 @@ def test_a_throttling_smsc_pauses_sms_and_nothing_is_lost_or_doubled(
         # paused and resumed on the same attempt: one SMS attempt, not a failure and a retry
         assert [a["channel"] for a in shown["attempts"]] == STANDARD, shown
         delivered.append(shown["text"])
-    time.sleep(0.3)
+    stack.wait_settled(sent)
     at_smsc = Counter(r["text"] for r in stack.sms_received())
     for text in delivered:
         assert at_smsc[text] == 1, text

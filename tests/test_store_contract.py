@@ -19,6 +19,7 @@ from cascade.api.wire import FallbackIn, MessageIn, VariableIn
 from cascade.clock import ManualClock
 from cascade.domain.content import Action, ActionKind, Button, Content, Media, MediaKind, Step
 from cascade.domain.message import Context, Draft, Form, MessageType, Route, validate
+from cascade.domain.records import MessageChange, Transition
 from cascade.domain.variables import UNTYPED, ShortLink
 from cascade.security import hash_secret, new_link_code
 from cascade.store import (
@@ -767,6 +768,27 @@ async def test_figures_count_the_due_backlog_and_its_oldest(
     assert (await store.figures(clock.now_ms(), [])).oldest_due_at_ms == NOW + 5_000
     assert (await store.figures(NOW + 60_000, [])).due == 2  # f-2 and f-3; f-1 is leased
     assert claimed.tracking_id == "f-1"
+
+
+async def test_open_tasks_names_the_messages_that_can_still_be_claimed(
+    store: Store, account: TestAccount, clock: ManualClock
+) -> None:
+    """A message's task lives until the transition that ends it: the e2e tests wait on
+    its absence (with a final status) to know nothing more can be sent for it."""
+    due, leased, ended = await store.accept(
+        account.id, [new(draft("o-1")), new(draft("o-2")), new(draft("o-3"))]
+    )
+    assert await store.open_tasks([]) == set()
+    claimed = await store.claim("w-1", clock.now_ms(), 30_000, 10)
+    assert {c.message_id for c in claimed} == {due, leased, ended}
+    # the end of a message and of its task are one transaction
+    done = MessageChange(ended, "delivered", 0, "telegram", None, None)
+    later = MessageChange(due, "processing", 0, None, None, clock.now_ms() + 60_000)
+    await store.apply([Transition(done), Transition(later)])
+
+    assert await store.open_tasks([due, leased, ended, "no-such-message"]) == {due, leased}
+    assert await store.open_tasks([ended]) == set()
+    assert await store.pending_tasks() == 2  # read only
 
 
 async def test_a_look_up_by_an_id_with_a_nul_finds_nothing(

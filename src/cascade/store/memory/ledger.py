@@ -5,7 +5,7 @@ the domain's rule, `cascade.domain.lifecycle.apply_report`), as `cascade.store.s
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Literal
 
 import msgspec
@@ -108,6 +108,10 @@ class Ledger(Records):
 
     async def pending_tasks(self) -> int:
         return len(self._t.tasks)
+
+    async def open_tasks(self, message_ids: Iterable[str]) -> set[str]:
+        """Which of these messages still have their task (see the SQL store's)."""
+        return {m for m in message_ids if m in self._t.tasks}
 
     # --- transitions and send intents ---------------------------------------------------
 

@@ -9,7 +9,7 @@ makes every claim exclusive anyway.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import msgspec
 import sqlalchemy as sa
@@ -149,6 +149,17 @@ class Ledger(Reports, Verification):
         async with self._read() as conn:
             value = (await conn.execute(sa.select(sa.func.count()).select_from(t.tasks))).scalar()
         return int(value or 0)
+
+    async def open_tasks(self, message_ids: Iterable[str]) -> set[str]:
+        """Which of these messages still have their task (due, or held under a lease):
+        a message without one can no longer be claimed (read only)."""
+        ids = list(message_ids)
+        if not ids:
+            return set()
+        k = t.tasks.c
+        async with self._read() as conn:
+            found = await conn.execute(sa.select(k.message_id).where(k.message_id.in_(ids)))
+        return {row[0] for row in found}
 
     async def apply(self, transitions: Sequence[Transition]) -> None:
         """Commit engine decisions, in one transaction."""
