@@ -18,8 +18,9 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 from cascade.api.wire import FallbackIn, MessageIn, VariableIn
 from cascade.clock import ManualClock
 from cascade.domain.content import Action, ActionKind, Button, Content, Media, MediaKind, Step
+from cascade.domain.lifecycle import AttemptStatus
 from cascade.domain.message import Context, Draft, Form, MessageType, Route, validate
-from cascade.domain.records import MessageChange, Transition
+from cascade.domain.records import AttemptChange, Lease, MessageChange, NewAttempt, Transition
 from cascade.domain.variables import UNTYPED, ShortLink
 from cascade.security import hash_secret, new_link_code
 from cascade.store import (
@@ -789,6 +790,76 @@ async def test_open_tasks_names_the_messages_that_can_still_be_claimed(
     assert await store.open_tasks([due, leased, ended, "no-such-message"]) == {due, leased}
     assert await store.open_tasks([ended]) == set()
     assert await store.pending_tasks() == 2  # read only
+
+
+def _intent(message_id: str, at_ms: int) -> tuple[NewAttempt, Transition]:
+    """A send's intent and its plan, as the worker commits them just before it leaves."""
+    attempt = NewAttempt(
+        str(uuid.uuid4()),
+        message_id,
+        0,
+        "telegram",
+        AttemptStatus.SENDING,
+        None,
+        "bot-1",
+        "+380501234567",
+        at_ms,
+        None,
+    )
+    plan = MessageChange(message_id, "processing", 0, "telegram", None, None, store_task=False)
+    return attempt, Transition(plan)
+
+
+async def test_a_write_under_a_lease_is_refused_once_another_claim_took_the_task(
+    store: Store, account: TestAccount, clock: ManualClock
+) -> None:
+    """The fencing that keeps two workers from sending one message: a worker whose lease
+    ran out while its send waited, and whose task another worker has claimed since, can
+    no longer commit the intent (so it does not send) nor a result for it."""
+    kept, lost = await store.accept(account.id, [new(draft("l-1")), new(draft("l-2"))])
+    first_at = clock.now_ms()
+    assert len(await store.claim("w-1", first_at, 1_000, 10)) == 2
+    first = Lease("w-1", first_at + 1_000)
+    # w-1's lease runs out; the task of `lost` is claimed again (by w-1 itself, even: a
+    # later claim of the same worker is another claim)
+    clock.advance(2)
+    again_at = clock.now_ms()
+    later = MessageChange(kept, "processing", 0, None, None, again_at + 60_000)
+    await store.apply([Transition(later)])  # `kept` is not due, so not claimed again
+    [taken] = await store.claim("w-1", again_at, 1_000, 10)
+    assert taken.message_id == lost
+    second = Lease("w-1", again_at + 1_000)
+
+    stale, stale_plan = _intent(lost, again_at)
+    refused = await store.record_intents([stale], [], [stale_plan], lease=first)
+    assert refused == {lost}
+    view = await store.message_view(account.id, message_id=lost)
+    assert view is not None
+    assert view.attempts == ()  # nothing written for it
+    # a result under the old lease is refused too, and leaves the task with its new claim
+    gone = Transition(MessageChange(lost, "delivered", 0, "telegram", None, None))
+    assert await store.record_intents([], [], results=[gone], lease=first) == {lost}
+    assert await store.open_tasks([lost]) == {lost}
+
+    # the claim that holds the task writes; in one write, only the held messages are
+    # written and the rest refused whole
+    fresh, fresh_plan = _intent(lost, again_at)
+    other, other_plan = _intent(kept, again_at)
+    refused = await store.record_intents([fresh, other], [], [fresh_plan, other_plan], lease=second)
+    assert refused == {kept}  # its task was rescheduled: no claim holds it
+    view = await store.message_view(account.id, message_id=lost)
+    assert view is not None
+    assert [a.status for a in view.attempts] == [AttemptStatus.SENDING]
+    view = await store.message_view(account.id, message_id=kept)
+    assert view is not None
+    assert view.attempts == ()
+    # a resent attempt is fenced by its message too
+    resend = AttemptChange(fresh.id, AttemptStatus.SENDING, None)
+    assert await store.record_intents([], [resend], lease=first) == {lost}
+    assert await store.record_intents([], [resend], lease=second) == frozenset()
+    # without a lease (the engine's own tools, tests) nothing is fenced
+    assert await store.record_intents([], [], results=[gone]) == frozenset()
+    assert await store.open_tasks([lost]) == set()
 
 
 async def test_a_look_up_by_an_id_with_a_nul_finds_nothing(

@@ -61,6 +61,7 @@ class Reason(StrEnum):
     CONTENT_NOT_CARRIED = "CONTENT_NOT_CARRIED"  # nothing the channel shows can stand for it
     BLOCKED = "BLOCKED"  # the person blocked the bot
     SENDER_PAUSED = "SENDER_PAUSED"  # the sender was throttled: the send waits
+    PACED = "PACED"  # the channel's rate gives the send a turn after its claim's lease
     NO_CONFIRMATION = "NO_CONFIRMATION"  # no report within the step's window
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
     TTL_EXPIRED = "TTL_EXPIRED"

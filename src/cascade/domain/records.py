@@ -13,6 +13,16 @@ import msgspec
 from cascade.domain.content import Step
 
 
+class Lease(msgspec.Struct, frozen=True):
+    """A claim's hold on the tasks it took: its owner and the end of its lease, as the
+    claim wrote them. A write under a lease applies only to the messages whose task that
+    same claim still holds (a fencing token): once another claim has taken a task, what
+    the first one decided for it is refused, so two claims can never both send."""
+
+    owner: str
+    until_ms: int
+
+
 class SenderRow(msgspec.Struct, frozen=True):
     id: str
     account_id: str

@@ -18,12 +18,17 @@ class Pacer:
         self._tat: dict[str, float] = {}
         self._paused: dict[str, float] = {}  # sender key → monotonic time it may resume
 
-    async def wait(self, key: str, rate: Rate) -> None:
+    async def wait(self, key: str, rate: Rate, until: float = float("inf")) -> float:
+        """Wait for the key's next turn and take it (0.0), if it comes before `until`
+        (monotonic); otherwise take nothing and return the seconds until it comes."""
         while True:
-            decision = decide(self._tat.get(key), self._clock.monotonic(), rate)
+            now = self._clock.monotonic()
+            decision = decide(self._tat.get(key), now, rate)
             if decision.allowed:
                 self._tat[key] = decision.tat
-                return
+                return 0.0
+            if now + decision.retry_after > until:
+                return decision.retry_after
             await asyncio.sleep(decision.retry_after)
 
     def pause(self, key: str, seconds: float) -> None:

@@ -31,7 +31,14 @@ from cascade.domain.planner import (
     settle,
 )
 from cascade.domain.ratelimit import Rate
-from cascade.domain.records import AttemptChange, Contact, NewAttempt, SenderRow, Transition
+from cascade.domain.records import (
+    AttemptChange,
+    Contact,
+    Lease,
+    NewAttempt,
+    SenderRow,
+    Transition,
+)
 from cascade.domain.sending import (
     Delivered,
     Failed,
@@ -60,7 +67,8 @@ _FLUSH_SIZE = 128  # or as soon as this many have finished
 _ORPHAN_SWEEP_S = 5.0  # how often kept delivery reports (early, or held) are matched again
 _COMMIT_RETRY_S = 0.05  # first pause before committing a batch's results again
 _COMMIT_RETRY_MAX_S = 2.0
-_LEASE_MARGIN_S = 2.0  # results are committed at least this long before the lease ends
+_LEASE_MARGIN_S = 2.0  # sends leave, and results are committed, this long before the lease
+# ends (a quarter of a shorter lease)
 _STEP_ENDS = (Failed, Unreachable, Misconfigured)  # outcomes that end a step unsent
 # a send's outcome as the metrics' `outcome` label
 OUTCOME_LABELS: Mapping[type[Outcome], str] = {
@@ -231,10 +239,14 @@ class Worker:
         jobs = [p.send for p in plans if p.send is not None]
         if not jobs:
             return len(claimed), None
-        lease_ends = claimed_at + self._config.lease_ms / 1000 - _LEASE_MARGIN_S
-        return len(claimed), asyncio.create_task(self._send_all(jobs, lease_ends))
+        lease_s = self._config.lease_ms / 1000
+        claim = _Claim(
+            Lease(self.owner, now + self._config.lease_ms),
+            claimed_at + lease_s - min(_LEASE_MARGIN_S, lease_s / 4),
+        )
+        return len(claimed), asyncio.create_task(self._send_all(jobs, claim))
 
-    async def _send_all(self, jobs: list[SendJob], lease_ends: float) -> None:
+    async def _send_all(self, jobs: list[SendJob], claim: _Claim) -> None:
         """Send concurrently; commit results in small groups as they complete.
 
         Committing as results arrive (rather than after the whole batch) keeps the set of
@@ -242,7 +254,7 @@ class Worker:
         Each send reports its end through a callback, so collecting results costs the
         same whatever the number of sends still under way.
         """
-        intents = IntentCommitter(self._store)
+        intents = IntentCommitter(self._store, self._clock, claim)
         finished: list[tuple[SendJob, asyncio.Future[Outcome]]] = []
         arrived = asyncio.Event()
 
@@ -282,7 +294,7 @@ class Worker:
                 results.append(settle(job, outcome, now, info.window_s))
                 if (revoke := revoke_given_up(job, outcome, info)) is not None:
                     revokes.append(revoke)
-            await self._commit_results(unsent, plans, results, lease_ends)
+            await self._commit_results(unsent, plans, results, claim)
             if revokes:
                 await asyncio.gather(*(self._revoke(r) for r in revokes))
             flushed_at = self._clock.monotonic()
@@ -292,18 +304,23 @@ class Worker:
         unsent: list[NewAttempt],
         plans: list[Transition],
         results: list[Transition],
-        lease_ends: float,
+        claim: _Claim,
     ) -> None:
         """Commit what the sends came to, trying again while the claim's lease lasts: a
         database outage then costs time, not outcomes. Past the lease the tasks may be
-        claimed again, and the sends that left are in doubt, as after a crash."""
+        claimed again, and the sends that left are in doubt, as after a crash; the store
+        refuses what this claim decided for a task another claim has taken since."""
         pause = _COMMIT_RETRY_S
         while True:
             try:
-                await self._store.record_intents(unsent, (), plans, results)
+                refused = await self._store.record_intents(
+                    unsent, (), plans, results, lease=claim.lease
+                )
+                if refused:
+                    log.warning("%d results came after their lease was taken over", len(refused))
                 return
             except Exception:
-                if self._clock.monotonic() + pause >= lease_ends:
+                if self._clock.monotonic() + pause >= claim.ends:
                     raise
                 log.warning("committing send results failed; trying again", exc_info=True)
             await asyncio.sleep(pause)
@@ -336,7 +353,11 @@ class Worker:
             return Throttled(paused, Reason.SENDER_PAUSED)
         async with self._gate:
             if self._config.enforce_rates:
-                await self._pace(job, sender_key, channel)
+                # a turn that comes after the lease is not waited for: the step is taken
+                # again at that turn (waiting would let another claim send it meanwhile)
+                wait = await self._pace(job, sender_key, channel, intents.claim.ends)
+                if wait > 0:
+                    return Throttled(wait, Reason.PACED)
             # Commit the intent only now, when nothing stands between it and the request
             # (a gated channel says when that is: an SMPP submit waits for a window slot
             # first): a crash can then leave in doubt only sends that were really under way.
@@ -358,31 +379,57 @@ class Worker:
             self._observer.throttled(job.channel)
         return outcome
 
-    async def _pace(self, job: SendJob, sender_key: str, channel: Channel) -> None:
+    async def _pace(self, job: SendJob, sender_key: str, channel: Channel, until: float) -> float:
+        """Wait for the send's turn under the channel's rates, if it comes before `until`
+        (monotonic); otherwise the seconds until it comes."""
         limits = channel.limits
         if limits.per_sender_per_second:
             rate = limits.per_sender_per_second
-            await self._pacer.wait(sender_key, Rate(rate, max(1, int(rate))))
+            wait = await self._pacer.wait(sender_key, Rate(rate, max(1, int(rate))), until)
+            if wait > 0:
+                return wait
         if limits.per_recipient_per_second:
-            await self._pacer.wait(
+            return await self._pacer.wait(
                 f"{sender_key}:{job.outbound.address}",
                 Rate(limits.per_recipient_per_second, 1),
+                until,
             )
+        return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """One claim's lease: as the store knows it, and when its sends must have left
+    (monotonic, a margin before the lease ends)."""
+
+    lease: Lease
+    ends: float
 
 
 class IntentCommitter:
     """Group commit of send intents: the sends about to leave at the same moment share one
-    transaction, and each waits for it before its request goes out."""
+    transaction, and each waits for it before its request goes out.
 
-    def __init__(self, store: EngineStore) -> None:
+    Only while the claim's lease lasts, and only for the tasks it still holds: a send
+    whose lease is over (it waited for a window slot or a database too long) does not
+    leave, so another worker that has claimed its task since is the only one to send."""
+
+    def __init__(self, store: EngineStore, clock: Clock, claim: _Claim) -> None:
         self._store = store
+        self._clock = clock
+        self.claim = claim
         self._group: GroupCommit[SendJob] = GroupCommit(self._record)
         self._stored: set[str] = set()
+        self._refused: set[str] = set()
 
     async def commit(self, job: SendJob) -> bool:
+        if self._clock.monotonic() >= self.claim.ends:
+            return False
         try:
             await self._group([job])
         except Exception:  # logged once for the group; those sends wait for a retry
+            return False
+        if job.claimed.message_id in self._refused:
             return False
         self._stored.add(job.attempt_id)
         return True
@@ -400,14 +447,18 @@ class IntentCommitter:
 
     async def _record(self, jobs: list[SendJob]) -> None:
         try:
-            await self._store.record_intents(
+            refused = await self._store.record_intents(
                 [j.intent for j in jobs if isinstance(j.intent, NewAttempt)],
                 [j.intent for j in jobs if isinstance(j.intent, AttemptChange)],
                 [j.plan for j in jobs if j.plan is not None],
+                lease=self.claim.lease,
             )
         except Exception:
             log.exception("storing send intents failed; those sends wait for a retry")
             raise
+        if refused:
+            log.warning("%d sends not made: another worker has claimed them", len(refused))
+            self._refused |= refused
 
 
 def _said(outcome: Outcome) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -23,6 +23,7 @@ from cascade.domain.content import decode_plan
 from cascade.domain.events import InboundMessage
 from cascade.domain.message import Draft
 from cascade.domain.prices import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, Price
+from cascade.domain.records import AttemptChange, NewAttempt, Transition
 from cascade.domain.surfaces import Surface
 from cascade.domain.timeline import (
     HistoryAttempt,
@@ -354,6 +355,46 @@ class StoredIncoming:
 # reference, count and number, received within this window of the first. Its limit: two
 # identical texts from one phone within the window are one message.
 REPEAT_WINDOW_MS = 600_000
+
+
+class UnderLease(NamedTuple):
+    """What a write under a lease may apply, and the messages it refuses."""
+
+    new: Sequence[NewAttempt]
+    resent: Sequence[AttemptChange]
+    plans: Sequence[Transition]
+    results: Sequence[Transition]
+    refused: frozenset[str]
+
+
+def messages_written(
+    new: Sequence[NewAttempt],
+    resent: Sequence[AttemptChange],
+    transitions: Iterable[Transition],
+    message_of: Mapping[str, str],
+) -> set[str]:
+    """The messages an engine write touches (`message_of`: a resent attempt's message)."""
+    ids = {a.message_id for a in new} | {tr.message.message_id for tr in transitions}
+    return ids | {message_of[c.id] for c in resent if c.id in message_of}
+
+
+def under_lease(
+    held: Collection[str],
+    message_of: Mapping[str, str],
+    new: Sequence[NewAttempt],
+    resent: Sequence[AttemptChange],
+    plans: Sequence[Transition],
+    results: Sequence[Transition],
+) -> UnderLease:
+    """The parts of an engine write whose message's task the lease still holds (`held`);
+    the rest are refused whole: neither its attempts nor its plan nor its result."""
+    return UnderLease(
+        [a for a in new if a.message_id in held],
+        [c for c in resent if message_of.get(c.id) in held],
+        [tr for tr in plans if tr.message.message_id in held],
+        [tr for tr in results if tr.message.message_id in held],
+        frozenset(messages_written(new, resent, (*plans, *results), message_of)) - set(held),
+    )
 
 
 def is_repeat(first_ms: int, again_ms: int) -> bool:

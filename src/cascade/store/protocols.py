@@ -50,6 +50,7 @@ from cascade.domain.records import (
     AttemptChange,
     Claimed,
     Contact,
+    Lease,
     NewAttempt,
     SenderRow,
     Transition,
@@ -413,9 +414,11 @@ class EngineStore(InboundStore, RouteStore, Protocol):
         resent: Sequence[AttemptChange],
         plans: Sequence[Transition] = (),
         results: Sequence[Transition] = (),
-    ) -> None:
+        lease: Lease | None = None,
+    ) -> frozenset[str]:
         """Commit `sending` attempts after the plans that led to them, and `results`
-        last, in one transaction (see `cascade.store.sql.ledger`)."""
+        last, in one transaction; under a `lease`, only for the messages whose task that
+        claim still holds, returning the refused ones' ids (see `cascade.store.sql.ledger`)."""
 
     async def match_orphans(self) -> None:
         """Apply the kept reports that now find their attempt."""

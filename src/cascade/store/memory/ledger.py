@@ -20,10 +20,17 @@ from cascade.domain.lifecycle import (
     ReportFate,
     apply_report,
 )
-from cascade.domain.records import AttemptChange, Claimed, MessageChange, NewAttempt, Transition
+from cascade.domain.records import (
+    AttemptChange,
+    Claimed,
+    Lease,
+    MessageChange,
+    NewAttempt,
+    Transition,
+)
 from cascade.domain.records import AttemptRow as ClaimedAttempt
 from cascade.domain.surfaces import owes_event, status_event
-from cascade.store.base import CallbackKind, Conflict
+from cascade.store.base import CallbackKind, Conflict, messages_written, under_lease
 from cascade.store.memory.records import Records
 from cascade.store.memory.tables import (
     AttemptRow,
@@ -128,10 +135,26 @@ class Ledger(Records):
         resent: Sequence[AttemptChange],
         plans: Sequence[Transition] = (),
         results: Sequence[Transition] = (),
-    ) -> None:
+        lease: Lease | None = None,
+    ) -> frozenset[str]:
         """Commit `sending` attempts after their `plans`, and `results` last, all or
-        nothing (see `cascade.store.sql.ledger`)."""
+        nothing; under a `lease`, only for the messages whose task that claim still holds,
+        returning the others' ids (see `cascade.store.sql.ledger`)."""
         now = self._clock.now_ms()
+        refused: frozenset[str] = frozenset()
+        if lease is not None:
+            t = self._t
+            message_of = {c.id: t.attempts[c.id].message_id for c in resent if c.id in t.attempts}
+            written = messages_written(new, resent, (*plans, *results), message_of)
+            held = {
+                i
+                for i in written
+                if (task := t.tasks.get(i)) is not None
+                and (task.lease_owner, task.lease_until) == (lease.owner, lease.until_ms)
+            }
+            new, resent, plans, results, refused = under_lease(
+                held, message_of, new, resent, plans, results
+            )
         ids = [a.id for a in new]
         if len(set(ids)) != len(ids) or any(i in self._t.attempts for i in ids):
             raise Conflict("attempt id is taken")
@@ -156,6 +179,7 @@ class Ledger(Records):
                 self._t.attempts[c.id].status = AttemptStatus.SENDING
         if results:
             self._apply(results, now)
+        return refused
 
     def _check_refs(self, transitions: Sequence[Transition], new: Sequence[NewAttempt]) -> None:
         """Refuse, before anything changes, segment ids the provider_refs key has."""

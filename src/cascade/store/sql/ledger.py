@@ -17,8 +17,16 @@ from sqlalchemy.engine import Connection
 
 from cascade.domain.content import decode_plan
 from cascade.domain.lifecycle import AttemptStatus
-from cascade.domain.records import AttemptChange, AttemptRow, Claimed, NewAttempt, Transition
+from cascade.domain.records import (
+    AttemptChange,
+    AttemptRow,
+    Claimed,
+    Lease,
+    NewAttempt,
+    Transition,
+)
 from cascade.store import schema as t
+from cascade.store.base import UnderLease, messages_written, under_lease
 from cascade.store.bulk import Bulk, ByIds
 from cascade.store.sql.reports import Reports
 from cascade.store.sql.verification import Verification
@@ -49,6 +57,12 @@ _CLAIMED_ATTEMPTS = ByIds(
     "SELECT message_id, id, step, channel, status, reason, sender_id, address, "
     "provider_message_id, started_at, window_ends_at FROM attempts WHERE message_id {ids} "
     "ORDER BY message_id, step, started_at"
+)
+_ATTEMPT_MESSAGES = ByIds("SELECT id, message_id FROM attempts WHERE id {ids}")
+_LOCK_MESSAGES = ByIds("SELECT id FROM messages WHERE id {ids} ORDER BY id")
+_HOLDERS = ByIds(
+    "SELECT message_id, lease_owner, lease_until FROM tasks WHERE message_id {ids} "
+    "ORDER BY message_id"
 )
 _ATTEMPT_CHANNELS = ByIds("SELECT id, channel FROM attempts WHERE id {ids}")
 _NONE: dict[str, str] = {}
@@ -174,24 +188,57 @@ class Ledger(Reports, Verification):
         resent: Sequence[AttemptChange],
         plans: Sequence[Transition] = (),
         results: Sequence[Transition] = (),
-    ) -> None:
+        lease: Lease | None = None,
+    ) -> frozenset[str]:
         """Commit `sending` attempts, after the `plans` that led to them (the steps
         skipped on the way, the message's new step): from here on a crash leaves these
         sends in doubt. `results`, applied last, settle attempts in the same transaction
-        (a send that ended before it left is recorded with its outcome at once)."""
+        (a send that ended before it left is recorded with its outcome at once).
+
+        Under a `lease`, only the messages whose task that claim still holds are written;
+        the others' ids are returned, refused (another claim has taken them)."""
         if not new and not resent and not plans and not results:
-            return
+            return frozenset()
         now = self._clock.now_ms()
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> frozenset[str]:
+            nonlocal new, resent, plans, results
+            refused: frozenset[str] = frozenset()
+            if lease is not None:
+                new, resent, plans, results, refused = self._under_lease(
+                    conn, lease, new, resent, plans, results
+                )
             if plans:
                 self._apply(conn, plans, now)
             self._insert_attempts(conn, new)
             _RESEND.run(conn, [(AttemptStatus.SENDING, c.id) for c in resent])
             if results:
                 self._apply(conn, results, now)
+            return refused
 
-        await self._transact(work)
+        return await self._transact(work)
+
+    def _under_lease(
+        self,
+        conn: Connection,
+        lease: Lease,
+        new: Sequence[NewAttempt],
+        resent: Sequence[AttemptChange],
+        plans: Sequence[Transition],
+        results: Sequence[Transition],
+    ) -> UnderLease:
+        """Lock the messages written, then their tasks (the order every engine writer
+        takes), and keep what this claim still holds: a claim after this transaction sees
+        what it wrote; one before it has changed the task's lease, and is not this one."""
+        message_of = dict(_ATTEMPT_MESSAGES.rows(conn, [c.id for c in resent])) if resent else {}
+        ids = sorted(messages_written(new, resent, (*plans, *results), message_of))
+        _LOCK_MESSAGES.rows(conn, ids, lock=True)
+        held = {
+            message_id
+            for message_id, owner, until in _HOLDERS.rows(conn, ids, lock=True)
+            if owner == lease.owner and until == lease.until_ms
+        }
+        return under_lease(held, message_of, new, resent, plans, results)
 
     def _insert_attempts(self, conn: Connection, new_attempts: Sequence[NewAttempt]) -> None:
         _INSERT_ATTEMPT.run(
