@@ -9,6 +9,7 @@ produce events. It keeps what it saw: every callback, what the handler answered,
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ class Callback:
     kind: str  # what the callback was about (its event or status, as `kind_of` reads it)
     status: int  # the HTTP status the handler answered with
     events: tuple[Event, ...]
+    arrived: float  # time.monotonic() when the request came in
 
 
 def json_field(name: str) -> Callable[[bytes], str]:
@@ -88,12 +90,13 @@ class Receiver:
             sender = senders.get(sender_id)
             if sender is None:  # as the API layer answers
                 return Response(b"", status_code=404)
+            arrived = time.monotonic()
             body = await request.body()
             headers = {k.lower(): v for k, v in request.headers.items()}
             headers["x-cascade-webhook-url"] = str(request.url)  # as the API layer passes it
             reply = await self.handler(Inbound(sender, headers, body))
             with self.lock:
-                self.seen.append(Callback(self.kind_of(body), reply.status, reply.events))
+                self.seen.append(Callback(self.kind_of(body), reply.status, reply.events, arrived))
             return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
 
         return Litestar([webhook], openapi_config=None)
@@ -104,4 +107,14 @@ def reports(receiver: Receiver, provider_id: str) -> list[DeliveryReport]:
         e
         for e in receiver.events()
         if isinstance(e, DeliveryReport) and e.provider_id == provider_id
+    ]
+
+
+def report_arrivals(receiver: Receiver, provider_id: str) -> list[float]:
+    """When each callback with a report of `provider_id` came in (time.monotonic()), oldest
+    first: a test shows a report was held by comparing with the time it sent."""
+    return [
+        c.arrived
+        for c in receiver.callbacks()
+        if any(isinstance(e, DeliveryReport) and e.provider_id == provider_id for e in c.events)
     ]

@@ -29,6 +29,7 @@ from cascade.channels.sms.session import (
     receipt_fields,
 )
 from cascade.channels.sms.spec import SPEC as SMS_SPEC
+from cascade.clock import ManualClock
 from cascade.domain.content import (
     Action,
     ActionKind,
@@ -55,6 +56,7 @@ from cascade.domain.sending import (
 from cascade.simulators.script import Behaviour, Scripts
 from cascade.simulators.smsc import SmscSimulator, create_admin_app, create_server
 from cascade.simulators.smsc.server import SubmittedPart
+from cascade.simulators.smsc.wire import Status
 from tests import channel_cases as cases
 from tests.outbound import outbound_to
 
@@ -141,6 +143,18 @@ async def channel(smsc: SmscSimulator, reports: Reports) -> AsyncIterator[SmsCha
     sms = make_channel(smsc.port)
     await sms.start(reports.sink)
     yield sms
+    await sms.aclose()
+
+
+@pytest.fixture
+async def paced(
+    smsc: SmscSimulator, reports: Reports
+) -> AsyncIterator[tuple[SmsChannel, ManualClock]]:
+    """A started channel, and the clock its throttling pause runs on (the test moves it)."""
+    clock = ManualClock()
+    sms = make_channel(smsc.port, clock=clock)
+    await sms.start(reports.sink)
+    yield sms, clock
     await sms.aclose()
 
 
@@ -588,7 +602,9 @@ async def test_a_phone_that_never_confirms_gets_no_receipt(
 ) -> None:
     smsc.script("+380501234566", Behaviour(reachable=True, deliver_after_ms=None))
     await sent(channel, outbound("+380501234566"))
-    await asyncio.sleep(0.3)
+    # the SMSC owes no receipt for it: none will ever come
+    await eventually(lambda: smsc.receipts_owed() == {})
+    assert smsc.receipts == []
     assert reports.events == []
     assert smsc.count("+380501234566") == 1
 
@@ -616,8 +632,9 @@ def test_validity_period_needs_a_second() -> None:
 
 
 async def test_throttling_pauses_sending_and_it_resumes_with_nothing_lost(
-    smsc: SmscSimulator, channel: SmsChannel, reports: Reports
+    smsc: SmscSimulator, paced: tuple[SmsChannel, ManualClock], reports: Reports
 ) -> None:
+    channel, clock = paced
     phone = "+380501234566"
     smsc.script(phone, Behaviour(reachable=True, throttle=True))
     first = await channel.send(outbound(phone))
@@ -626,22 +643,23 @@ async def test_throttling_pauses_sending_and_it_resumes_with_nothing_lost(
     during = await channel.send(outbound(phone))  # the pause holds: the SMSC sees nothing
     assert isinstance(during, Throttled)
     assert during.reason == "PAUSED"
-    assert 0 < during.retry_after_s <= 0.2
+    assert during.retry_after_s == pytest.approx(0.2)  # the clock has not moved
     assert smsc.parts == []
 
     smsc.script(phone, QUICK)
-    await asyncio.sleep(0.25)
+    clock.advance(0.25)  # the pause is over
     result = await sent(channel, outbound(phone))
     assert (await reports.wait_for(result.provider_id)).state == "delivered"
     assert smsc.count(phone) == 1
 
 
 async def test_consecutive_throttling_doubles_the_pause(
-    smsc: SmscSimulator, channel: SmsChannel
+    smsc: SmscSimulator, paced: tuple[SmsChannel, ManualClock]
 ) -> None:
+    channel, clock = paced
     smsc.script("+380501234566", Behaviour(reachable=True, throttle=True))
     assert await channel.send(outbound("+380501234566")) == Throttled(0.2, "ESME_RTHROTTLED")
-    await asyncio.sleep(0.25)
+    clock.advance(0.25)  # the pause is over
     assert await channel.send(outbound("+380501234566")) == Throttled(0.4, "ESME_RTHROTTLED")
 
 
@@ -705,7 +723,7 @@ async def test_a_receipt_for_an_old_message_reaches_a_later_session(
     result = await sent(first, outbound("+380501234566"))
     await first.aclose()  # gone before the receipt: the SMSC holds it
 
-    await asyncio.sleep(0.3)
+    await eventually(lambda: smsc.receipts_owed() == {result.provider_id: "held"})
     assert smsc.receipts == []
     second = make_channel(smsc.port)  # another process, after a restart: nothing in memory
     await second.start(reports.sink)
@@ -823,8 +841,12 @@ async def test_send_before_start_binds_and_receipts_wait_for_the_sink(
     sms = make_channel(smsc.port)
     try:
         result = await sent(sms, outbound("+380501234566"))
-        await asyncio.sleep(0.1)
-        assert smsc.receipts == []  # refused with ESME_RX_T_APPN: no sink yet
+        await eventually(lambda: bool(smsc.refused))
+        # refused with ESME_RX_T_APPN: no sink yet
+        assert [(r.message_id, r.status) for r in smsc.refused][:1] == [
+            (result.provider_id, Status.ESME_RX_T_APPN)
+        ]
+        assert smsc.receipts == []
         await sms.start(reports.sink)
         assert (await reports.wait_for(result.provider_id)).state == "delivered"
     finally:
@@ -834,7 +856,10 @@ async def test_send_before_start_binds_and_receipts_wait_for_the_sink(
 # --- the admin API of the simulator, for out-of-process tests -------------------------------------
 
 
-async def test_the_admin_api_scripts_and_reports(smsc: SmscSimulator, channel: SmsChannel) -> None:
+async def test_the_admin_api_scripts_and_reports(
+    smsc: SmscSimulator, paced: tuple[SmsChannel, ManualClock]
+) -> None:
+    channel, clock = paced
     transport = httpx.ASGITransport(app=create_admin_app(smsc))
     async with httpx.AsyncClient(transport=transport, base_url="http://smsc.test") as admin:
         response = await admin.put(
@@ -844,7 +869,7 @@ async def test_the_admin_api_scripts_and_reports(smsc: SmscSimulator, channel: S
         assert isinstance(await channel.send(outbound("+380501234566")), Throttled)
 
         assert (await admin.delete("/_sim/script")).status_code == 204
-        await asyncio.sleep(0.25)
+        clock.advance(0.25)  # the channel's throttling pause is over
         result = await sent(channel, outbound("+380501234566", "via admin"))
         await eventually(lambda: len(smsc.receipts) == 1)
 

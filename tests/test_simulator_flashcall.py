@@ -8,7 +8,6 @@ must carry a valid signature to produce events. The tests talk to both over loop
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,7 +31,7 @@ from cascade.simulators.flashcall import FlashCallSimulator, create_app
 from tests import live_simulator
 from tests.live_simulator import live_on, script, wait_for
 from tests.outbound import numbered_outbound_to
-from tests.receiver import Receiver, form_field, reports
+from tests.receiver import Receiver, form_field, report_arrivals, reports
 
 ACCOUNT = "AC3f2a0c5d9e8b7a6f5e4d3c2b1a0f9e8d"
 TOKEN = "9c1e4f7a2b5d8e0f3a6c9b2e5d8f1a4c"
@@ -152,18 +151,20 @@ async def test_scripted_blocked_and_failing_phones(live: Live) -> None:
 
 async def test_scripted_delay_holds_the_report(live: Live) -> None:
     await script(live, "+380501234560", reachable=True, deliver_after_ms=400)
+    sent_at = time.monotonic()
     outcome = await live.channel.send(outbound("+380501234560"))
     assert isinstance(outcome, Sent)  # the create answer does not wait for the call
-    await asyncio.sleep(0.2)
-    assert reports(live.receiver, outcome.provider_id) == []
     await wait_for(lambda: bool(reports(live.receiver, outcome.provider_id)))
+    # held: it came no sooner than the scripted 400 ms after the send
+    assert report_arrivals(live.receiver, outcome.provider_id)[0] - sent_at >= 0.4
 
 
 async def test_revoke_cancels_a_call_that_keeps_ringing(live: Live) -> None:
     await script(live, "+380501234560", reachable=True, deliver_after_ms=None)
     outcome = await live.channel.send(outbound("+380501234560"))
     assert isinstance(outcome, Sent)
-    await asyncio.sleep(0.1)
+    # the simulator has done all it will for the call until asked: it keeps ringing
+    await wait_for(live.simulator.idle)
     assert reports(live.receiver, outcome.provider_id) == []
     await live.channel.revoke(SENDER, "+380501234560", outcome.provider_id)
     (report,) = reports(live.receiver, outcome.provider_id)  # posted before the answer

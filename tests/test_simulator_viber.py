@@ -7,7 +7,6 @@ carry a valid signature to produce events). The tests talk to both over loopback
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -35,7 +34,7 @@ from tests import live_simulator
 from tests.live_simulator import live_on, script, wait_for
 from tests.media_server import MEDIA, media_server
 from tests.outbound import numbered_outbound_to
-from tests.receiver import Receiver, json_field, reports
+from tests.receiver import Receiver, json_field, report_arrivals, reports
 
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
 SENDER = Sender(id="bot-1", token=TOKEN)
@@ -154,7 +153,8 @@ async def test_persona_5_never_confirms(ready: Live) -> None:
     assert isinstance(outcome, Sent)
     received = (await ready.admin.get("/_sim/received", params={"phone": phone})).json()
     assert [str(r["message_token"]) for r in received] == [outcome.provider_id]
-    await asyncio.sleep(0.5)
+    # the simulator is done with the message: whatever it was to call back has come
+    await wait_for(ready.simulator.idle)
     assert reports(ready.receiver, outcome.provider_id) == []
     callbacks = (await ready.admin.get("/_sim/callbacks")).json()
     assert [c["event"] for c in callbacks] == ["webhook"]
@@ -214,11 +214,12 @@ async def test_scripted_failure_reports_failed(ready: Live) -> None:
 
 async def test_scripted_delay_holds_the_receipt(ready: Live) -> None:
     await script(ready, "+380501234560", reachable=True, deliver_after_ms=400)
+    sent_at = time.monotonic()
     outcome = await ready.channel.send(outbound("+380501234560"))
     assert isinstance(outcome, Sent)  # the send answer does not wait for the receipt
-    await asyncio.sleep(0.15)
-    assert reports(ready.receiver, outcome.provider_id) == []
     await wait_for(lambda: bool(reports(ready.receiver, outcome.provider_id)))
+    # held: it came no sooner than the scripted 400 ms after the send
+    assert report_arrivals(ready.receiver, outcome.provider_id)[0] - sent_at >= 0.4
 
 
 # --- user actions ---------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ carry a valid JWT to produce events). The tests talk to both over loopback only.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -36,7 +35,7 @@ from tests import live_simulator
 from tests.live_simulator import live_on, script, wait_for
 from tests.media_server import MediaHost, media_server
 from tests.outbound import numbered_outbound_to
-from tests.receiver import Receiver, json_field, reports
+from tests.receiver import Receiver, json_field, report_arrivals, reports
 
 API_KEY = "a1b2c3d4"
 API_SECRET = "Z9y8X7w6V5u4T3s2"
@@ -131,7 +130,8 @@ async def test_persona_9_is_delivered_then_read(ready: Live) -> None:
 async def test_persona_5_never_confirms(ready: Live) -> None:
     outcome = await ready.channel.send(outbound("+380501234565"))
     assert isinstance(outcome, Sent)
-    await asyncio.sleep(0.4)
+    # the simulator is done with the message: whatever it was to call back has come
+    await wait_for(ready.simulator.idle)
     assert reports(ready.receiver, outcome.provider_id) == []
     callbacks = (await ready.admin.get("/_sim/callbacks")).json()
     assert [c["status"] for c in callbacks] == ["submitted"]
@@ -194,11 +194,12 @@ async def test_delivery_later_than_the_ttl_expires(ready: Live) -> None:
 
 async def test_scripted_delay_holds_the_report(ready: Live) -> None:
     await script(ready, "+380501234560", reachable=True, deliver_after_ms=400)
+    sent_at = time.monotonic()
     outcome = await ready.channel.send(outbound("+380501234560"))
     assert isinstance(outcome, Sent)  # the 202 does not wait for delivery
-    await asyncio.sleep(0.15)
-    assert reports(ready.receiver, outcome.provider_id) == []
     await wait_for(lambda: bool(reports(ready.receiver, outcome.provider_id)))
+    # held: it came no sooner than the scripted 400 ms after the send
+    assert report_arrivals(ready.receiver, outcome.provider_id)[0] - sent_at >= 0.4
     assert (await ready.admin.delete("/_sim/script")).status_code == 204
 
 

@@ -46,13 +46,18 @@ async def test_posting_before_start_is_refused() -> None:
 
 
 async def test_a_setup_check_does_not_wait_behind_a_burst() -> None:
-    release = asyncio.Event()
+    release, full = asyncio.Event(), asyncio.Event()
     checked: list[str] = []
+    hanging = 0
 
     async def receiver(request: httpx.Request) -> httpx.Response:
+        nonlocal hanging
         if request.url.path == "/check":
             checked.append(request.content.decode())
             return httpx.Response(200)
+        hanging += 1
+        if hanging == POSTS_IN_FLIGHT:
+            full.set()
         await release.wait()  # the burst's receiver hangs
         return httpx.Response(200)
 
@@ -63,7 +68,8 @@ async def test_a_setup_check_does_not_wait_behind_a_burst() -> None:
             asyncio.create_task(caller.post("http://hook/report", "r", {}))
             for _ in range(POSTS_IN_FLIGHT * 2)
         ]
-        await asyncio.sleep(0.05)  # every slot taken, the rest queued
+        await asyncio.wait_for(full.wait(), 30)  # every slot taken, the rest queued
+        assert hanging == POSTS_IN_FLIGHT
         with pytest.raises(TimeoutError):  # a queued post waits
             await asyncio.wait_for(caller.post("http://hook/check", "queued", {}), 0.2)
         check = await asyncio.wait_for(

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection
 from cascade.clock import ManualClock
 from cascade.store.base import StoreError
 from cascade.store.sql import SqlStore
+from cascade.store.sqlite_runtime import SqliteTransactor
+from tests.live_simulator import wait_for
 
 
 @pytest.fixture
@@ -56,6 +58,11 @@ class Hold:
         return task
 
 
+def writer(store: SqlStore) -> SqliteTransactor:
+    assert store._transactor is not None  # SQLite's: a writer thread of its own
+    return store._transactor
+
+
 def committed(store: SqlStore) -> list[int]:
     path = sa.engine.make_url(store.url).database
     with sqlite3.connect(str(path)) as db:
@@ -79,7 +86,7 @@ async def test_work_waiting_together_shares_one_transaction_and_a_failure_stays_
         asyncio.create_task(store._transact(insert(2))),
         asyncio.create_task(store._transact(look)),
     ]
-    await asyncio.sleep(0.05)
+    await wait_for(lambda: writer(store).queued() == len(pieces))  # all behind `hold`
     hold.release.set()
     await first
     results = await asyncio.gather(*pieces, return_exceptions=True)
@@ -150,8 +157,10 @@ async def test_a_second_store_waits_for_the_first_writer(tmp_path: Path) -> None
         await two._transact(lambda conn: conn.exec_driver_sql("PRAGMA busy_timeout=0"))
         first = await hold.started(one)
         second = asyncio.create_task(two._transact(after))
-        await asyncio.sleep(0.05)
+        # the second store's writer waits its turn on the lock file (or has failed: below)
+        await wait_for(lambda: writer(two).waiting_for_the_lock_file() or second.done())
         assert order == []  # queued behind the first, not failing on SQLite's lock
+        assert not second.done()
         hold.release.set()
         await asyncio.gather(first, second)
         assert order == ["first done", "second ran"]

@@ -1,6 +1,6 @@
 """The part of an HTTP simulator that calls webhooks back: its HTTP client and the
 background tasks that will call later (delivery reports, call progress). Both are
-stopped together with the app.
+stopped together with the app; `idle` says when no such task is left.
 
 At most `POSTS_IN_FLIGHT` webhook requests (reports, call progress) are under way at
 once; the others wait their turn here, so that a burst of reports costs each request
@@ -107,6 +107,12 @@ class WebhookCaller:
         name = task if key is None else key
         self._tasks[name] = task
         task.add_done_callback(lambda _: self._forget(name, task))
+
+    def idle(self) -> bool:
+        """Whether every task spawned has run to its end (or was withdrawn): nothing more
+        will be called back until the simulator is asked again. Tests wait on it to know
+        that a report that has not come never will."""
+        return not self._tasks
 
     def withdraw(self, key: object) -> asyncio.Task[None] | None:
         """The task spawned under `key`, no longer stopped with the app."""

@@ -102,13 +102,18 @@ class _WriterQueue:
         on_disk = database not in (None, "", ":memory:") and not str(database).startswith("file:")
         self._path = f"{database}-writer.lock" if fcntl is not None and on_disk else None
         self._fd: int | None = None
+        self.waiting = False  # this writer is waiting for the lock (another one holds it)
 
     def __enter__(self) -> None:
         if self._path is None or fcntl is None:
             return
         if self._fd is None:  # opened on first use: a missing directory fails like SQLite
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self.waiting = True
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        finally:
+            self.waiting = False
 
     def __exit__(self, *_exc: object) -> None:
         if self._fd is not None and fcntl is not None:
@@ -164,6 +169,9 @@ class SqliteTransactor:
     much CPU per transaction as the statements of a one-message intake. After a failure
     that escapes a transaction the connection goes back to the pool and the next
     transaction takes it afresh.
+
+    `queued` and `waiting_for_the_lock_file` say where the work stands, for tests to wait
+    on instead of on time.
     """
 
     def __init__(self, url: str, synchronous: str) -> None:
@@ -191,6 +199,15 @@ class SqliteTransactor:
                 self._draining = True
                 self._thread.submit(self._drain)
         return await future
+
+    def queued(self) -> int:
+        """How many pieces of work handed in wait for the writer's next transaction."""
+        with self._guard:
+            return len(self._pending)
+
+    def waiting_for_the_lock_file(self) -> bool:
+        """Whether the writer waits its turn on the lock file, another writer holding it."""
+        return self._queue.waiting
 
     def _drain(self) -> None:
         while True:

@@ -6,9 +6,10 @@ over its state (never part of a real SMSC):
     GET    /_sim/received            every message taken, oldest first
     GET    /_sim/parts               every submit_sm taken
     GET    /_sim/receipts            every receipt an ESME acknowledged
+    GET    /_sim/refused             every receipt an ESME refused for now (offered again)
     POST   /_sim/mo                  a phone writes to an address (below)
     GET    /_sim/mo_taken            every piece of such messages an ESME acknowledged
-    DELETE /_sim/received            forget all four
+    DELETE /_sim/received            forget all five
     POST   /_sim/disconnect          drop every SMPP connection (a network cut)
 
 POST /_sim/mo takes `{"from": phone, "to": our number or name, "text": …}` and, optionally,
@@ -94,6 +95,7 @@ def create_admin_app(simulator: SmscSimulator) -> Litestar:
                     "received": simulator.received,
                     "parts": simulator.parts,
                     "receipts": simulator.receipts,
+                    "refused": simulator.refused,
                     "mo_taken": simulator.mo_taken,
                 },
             ),

@@ -1,6 +1,6 @@
 """What the SMSC simulator records, for tests to count real deliveries: every submit_sm it
-took, every whole message its parts make, every receipt an ESME acknowledged, every piece
-of a message from a phone an ESME acknowledged."""
+took, every whole message its parts make, every receipt an ESME acknowledged (or refused
+for now), every piece of a message from a phone an ESME acknowledged."""
 
 from __future__ import annotations
 
@@ -59,6 +59,17 @@ class ReceiptSent(msgspec.Struct, frozen=True, kw_only=True):
     stat: str
     at_ms: int
     attempts: int  # how many deliver_sm it took
+
+
+class ReceiptRefused(msgspec.Struct, frozen=True, kw_only=True):
+    """A delivery receipt an ESME answered with an error (ESME_RX_T_APPN…): offered again
+    later."""
+
+    message_id: str
+    phone: str
+    status: int  # the deliver_sm_resp's command_status
+    at_ms: int
+    attempts: int  # how many deliver_sm so far
 
 
 class PieceTaken(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,7 +28,10 @@ like a receipt, is offered again until the ESME answers `ESME_ROK` (`mo_taken`).
 
 Everything taken is recorded (`records`): `parts` (one per submit_sm, its text read as a
 handset reads it, `text`) and `received` (one per message, concatenated parts put back
-together by their UDH reference), so tests count real deliveries. The state object is the
+together by their UDH reference), so tests count real deliveries; so is every receipt an
+ESME took (`receipts`) or refused for now (`refused`). `receipts_owed` says which receipts
+are still to go (due, held for an account with no bound link, or sent and unanswered):
+one not there will never be sent. The state object is the
 API for in-process use; `admin` is a small HTTP face for a simulator run as a separate
 process.
 
@@ -69,6 +72,7 @@ from cascade.simulators.smsc.pdus import (
 from cascade.simulators.smsc.records import (
     Piece,
     PieceTaken,
+    ReceiptRefused,
     ReceiptSent,
     ReceivedSms,
     SubmittedPart,
@@ -147,6 +151,7 @@ class SmscSimulator:
         self.received: list[ReceivedSms] = []
         self.parts: list[SubmittedPart] = []
         self.receipts: list[ReceiptSent] = []
+        self.refused: list[ReceiptRefused] = []  # receipts an ESME refused for now
         self.mo_taken: list[PieceTaken] = []  # messages from phones an ESME acknowledged
         self.binds = 0
         self.bind_failures = 0
@@ -187,6 +192,7 @@ class SmscSimulator:
         self.received.clear()
         self.parts.clear()
         self.receipts.clear()
+        self.refused.clear()
         self.mo_taken.clear()
 
     def send_mo(
@@ -249,6 +255,24 @@ class SmscSimulator:
         for link in list(self._links):
             if link.system_id is not None:
                 link.write(build(CMD_UNBIND, next(link.sequences)))
+
+    def receipts_owed(self) -> dict[str, str]:
+        """The receipts still to go, by message id: "due" (waiting for their time, or to be
+        offered again), "held" (due, for an account with no bound link) or "sent" (given to
+        a link, waiting for a window slot or for the deliver_sm_resp). A message not here
+        gets no receipt unless it is submitted again."""
+        owed: dict[str, str] = {}
+        places: list[tuple[Iterable[Offered], str]] = [
+            ((receipt for queue in self._due.values() for _, receipt in queue), "due"),
+            (self._held, "held"),
+        ]
+        for link in self._links:
+            places += [(link.queue, "sent"), ((r for r, _ in link.pending.values()), "sent")]
+        for items, state in places:
+            for item in items:
+                if isinstance(item, Receipt):
+                    owed[item.part.message_id] = state
+        return owed
 
     @property
     def bound_sessions(self) -> int:
@@ -515,6 +539,16 @@ class SmscSimulator:
     def deliver_answered(self, receipt: Offered, status: int) -> None:
         """The ESME's deliver_sm_resp (or generic_nack) to a receipt or a phone's message."""
         if status != Status.ESME_ROK:  # refused for now (e.g. ESME_RX_T_APPN): offer it again later
+            if isinstance(receipt, Receipt):
+                self.refused.append(
+                    ReceiptRefused(
+                        message_id=receipt.part.message_id,
+                        phone=receipt.part.phone,
+                        status=status,
+                        at_ms=self.clock.now_ms(),
+                        attempts=receipt.attempts,
+                    )
+                )
             self._after(self.receipt_retry_s, receipt)
             return
         if isinstance(receipt, Piece):
