@@ -379,6 +379,7 @@ def messages_written(
 
 
 def under_lease(
+    written: Collection[str],
     held: Collection[str],
     message_of: Mapping[str, str],
     new: Sequence[NewAttempt],
@@ -386,14 +387,15 @@ def under_lease(
     plans: Sequence[Transition],
     results: Sequence[Transition],
 ) -> UnderLease:
-    """The parts of an engine write whose message's task the lease still holds (`held`);
-    the rest are refused whole: neither its attempts nor its plan nor its result."""
+    """The parts of an engine write (its messages: `written`, see `messages_written`) whose
+    message's task the lease still holds (`held`); the rest are refused whole: neither
+    its attempts nor its plan nor its result."""
     return UnderLease(
         [a for a in new if a.message_id in held],
         [c for c in resent if message_of.get(c.id) in held],
         [tr for tr in plans if tr.message.message_id in held],
         [tr for tr in results if tr.message.message_id in held],
-        frozenset(messages_written(new, resent, (*plans, *results), message_of)) - set(held),
+        frozenset(written).difference(held),
     )
 
 

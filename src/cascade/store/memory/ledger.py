@@ -153,7 +153,7 @@ class Ledger(Records):
                 and (task.lease_owner, task.lease_until) == (lease.owner, lease.until_ms)
             }
             new, resent, plans, results, refused = under_lease(
-                held, message_of, new, resent, plans, results
+                written, held, message_of, new, resent, plans, results
             )
         ids = [a.id for a in new]
         if len(set(ids)) != len(ids) or any(i in self._t.attempts for i in ids):

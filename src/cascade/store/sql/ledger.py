@@ -232,13 +232,14 @@ class Ledger(Reports, Verification):
         what it wrote; one before it has changed the task's lease, and is not this one."""
         message_of = dict(_ATTEMPT_MESSAGES.rows(conn, [c.id for c in resent])) if resent else {}
         ids = sorted(messages_written(new, resent, (*plans, *results), message_of))
-        _LOCK_MESSAGES.rows(conn, ids, lock=True)
+        if self.dialect == "postgresql":  # SQLite's one writer holds every row already
+            _LOCK_MESSAGES.rows(conn, ids, lock=True)
         held = {
             message_id
             for message_id, owner, until in _HOLDERS.rows(conn, ids, lock=True)
             if owner == lease.owner and until == lease.until_ms
         }
-        return under_lease(held, message_of, new, resent, plans, results)
+        return under_lease(ids, held, message_of, new, resent, plans, results)
 
     def _insert_attempts(self, conn: Connection, new_attempts: Sequence[NewAttempt]) -> None:
         _INSERT_ATTEMPT.run(
