@@ -66,8 +66,7 @@ class BatIntake:
         items, new = self._check(principal, body)
         list_id, ids = await self._accept(principal.account.id, new, items)
         if list_id is None:
-            first_rejected = next(item.error for item in items if item.error is not None)
-            raise first_rejected.refusal()
+            raise _first_refusal(items)
         return ListOut(list_id, [self._answer(item, ids) for item in items])
 
     async def preview(
@@ -97,19 +96,16 @@ class BatIntake:
             if found[1] == draft.fingerprint:
                 ids[slot] = found[0]
                 continue
-            new[slot] = None
-            for index, item in enumerate(items):
-                if item.slot == slot:
-                    items[index] = _Item(item.checked, _duplicate(index))
+            _reject_duplicate(items, new, slot)
         if all(entry is None for entry in new):
-            first_rejected = next(item.error for item in items if item.error is not None)
-            raise first_rejected.refusal()
+            raise _first_refusal(items)
         fresh = [(s, e.message) for s, e in enumerate(new) if e is not None and s not in ids]
         found_routes = await routes(principal, [message for _, message in fresh])
         by_slot = {s: route for (s, _), route in zip(fresh, found_routes, strict=True)}
         answers = []
+        known = ids | dict.fromkeys(by_slot, "")  # a new one's id is taken out below
         for item in items:
-            answer = self._answer(item, ids | dict.fromkeys(by_slot, ""))
+            answer = self._answer(item, known)
             if item.slot in by_slot:  # new: no id, since none is made
                 answer = msgspec.structs.replace(answer, messageId=None, route=by_slot[item.slot])
             answers.append(answer)
@@ -175,14 +171,25 @@ class BatIntake:
             try:
                 list_id, ids = await self._store.accept_list(account_id, messages)
             except TrackingIdConflict as err:
-                taken = slots[err.index]
-                new[taken] = None
-                for index, item in enumerate(items):
-                    if item.slot == taken:
-                        items[index] = _Item(item.checked, _duplicate(index))
+                _reject_duplicate(items, new, slots[err.index])
                 continue
             self._observer.accepted(account_id, fresh_count(messages, ids))
             return list_id, dict(zip(slots, ids, strict=True))
+
+
+def _reject_duplicate(items: list[_Item], new: list[_New | None], slot: int) -> None:
+    """The message in `slot` is not stored: its customerMessageId is stored already with
+    other content (1008), for each item it answers."""
+    new[slot] = None
+    for index, item in enumerate(items):
+        if item.slot == slot:
+            items[index] = _Item(item.checked, _duplicate(index))
+
+
+def _first_refusal(items: Sequence[_Item]) -> BatError:
+    """What refuses a list none of whose messages could be accepted: its first error."""
+    first_rejected = next(item.error for item in items if item.error is not None)
+    return first_rejected.refusal()
 
 
 @dataclass(frozen=True, slots=True)
