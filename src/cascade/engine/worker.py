@@ -342,7 +342,8 @@ class Worker:
         # every line logged while it sends (the channel's too) names the message
         with about_message(job.claimed.message_id, job.claimed.account_id):
             outcome = await self._send_now(job, intents)
-            log.debug("step %d on %s: %s", job.step, job.channel, _said(outcome))
+            if log.isEnabledFor(logging.DEBUG):  # not worked out for every send otherwise
+                log.debug("step %d on %s: %s", job.step, job.channel, _said(outcome))
         return outcome
 
     async def _send_now(self, job: SendJob, intents: IntentCommitter) -> Outcome:
