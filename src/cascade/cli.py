@@ -16,6 +16,7 @@ import click
 from cascade.channels.registry import BY_BOT_KIND, BY_NAME, CHANNELS
 from cascade.clock import SystemClock
 from cascade.config import FIELDS, Settings
+from cascade.domain.message import MAX_BATCH, Route
 from cascade.security import Passwords, hash_secret, login_problem, new_api_key
 from cascade.simulators.standalone import simulate
 from cascade.store import Account, LoginTaken, StoreError
@@ -674,14 +675,14 @@ def status(
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--route",
-    type=click.Choice(["standard", "tg-viber"]),
-    default="standard",
+    type=click.Choice([r.value for r in Route]),
+    default=Route.STANDARD.value,
     show_default=True,
     help="The cascade: standard, or Telegram-Viber priority.",
 )
 @click.option(
     "--batch",
-    type=click.IntRange(1, 5000),
+    type=click.IntRange(1, MAX_BATCH),
     default=500,
     show_default=True,
     help="Messages per request.",

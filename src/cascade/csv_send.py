@@ -40,7 +40,6 @@ ROUTES = {
     "standard": "/api/CascadeMessage/send_message/async",
     "tg-viber": "/api/CascadeMessage/send_message/tg-viber/async",
 }
-MAX_BATCH = 5_000  # SPEC A3
 RATE_LIMIT_TRIES = 30  # 429s in a row before giving up
 FAILURE_TRIES = 6  # 5xx answers or lost connections in a row before giving up
 _ITEM = re.compile(r"^messages\[(\d+)\]")

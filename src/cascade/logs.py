@@ -18,10 +18,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import msgspec
+
+from cascade.domain.surfaces import iso
 
 FORMATS = ("text", "json")
 CONTEXT_FIELDS = ("message_id", "account")
@@ -69,7 +70,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": _iso(record.created),
+            "time": iso(int(record.created * 1000)),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -97,11 +98,6 @@ class TextFormatter(logging.Formatter):
             return text
         first, newline, rest = text.partition("\n")  # after the message, before a traceback
         return f"{first} [{context}]{newline}{rest}"
-
-
-def _iso(created: float) -> str:
-    moment = datetime.fromtimestamp(created, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def configure(level: str, fmt: str, stream: TextIO | None = None) -> logging.Handler:

@@ -121,7 +121,7 @@ def send_summary(outcome: Outcome, total: int) -> Table:
     table.add_row("accepted (new messages)", f"{accepted:,}")
     table.add_row("already sent (accepted before)", f"{repeated:,}")
     table.add_row(Text("rejected", style="red" if rejected else ""), f"{rejected:,}")
-    not_sent = total - accepted - repeated - rejected
+    not_sent = total - outcome.done
     if not_sent:
         table.add_row(Text("not confirmed (run again)", style="yellow"), f"{not_sent:,}")
     table.add_row(Text("total", style="bold"), f"{total:,}")
