@@ -1009,8 +1009,9 @@ NUL_FIELDS: list[tuple[str, dict[str, object]]] = [
     ("toPhone", {"toPhone": "+38050\u00001234567"}),
     ("recipient", {"toPhone": DROP, "recipient": "+38050\u00001234567"}),
     ("messageType", {"messageType": "trans\u0000action"}),
-    ("scheduledTime", {"scheduledTime": "2030-01-01T00:00:00\u0000Z"}),
-    ("scheduledSent", {"scheduledSent": "2030-01-01T00:00:00\u0000Z"}),
+    # a date the clock allows (2026-01-01 here): the NUL is its only fault
+    ("scheduledTime", {"scheduledTime": "2026-01-10T00:00:00\u0000Z"}),
+    ("scheduledSent", {"scheduledSent": "2026-01-10T00:00:00\u0000Z"}),
     ("surveyOptions", survey(surveyOptions=["Good", "B\u0000ad"])),
     ("fallback.text", {"messageType": "flashcall", "text": DROP, "fallback": {"text": "f\u0000"}}),
     ("imageUrl", {"messageType": "promo", "imageUrl": "https://img.example/a\u0000.png"}),

@@ -167,6 +167,7 @@ class Context:
 
 def parse_schedule(value: str, now_ms: int, field: str = "scheduledSent") -> int:
     """ISO 8601 → epoch ms. No offset means UTC; beyond 30 days ahead is refused."""
+    _printable(value, field)  # Python's parser passes over a NUL in a date
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
