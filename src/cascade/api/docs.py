@@ -31,7 +31,6 @@ from cascade.api.wire import (
 from cascade.callback_url import MAX_URL_LENGTH
 from cascade.domain.cancel import MAX_CANCEL_IDS
 from cascade.domain.delivery import CODE_PATTERN
-from cascade.domain.dry_run import Decision
 from cascade.domain.message import (
     MAX_BATCH,
     MAX_BUTTON_TEXT,
@@ -310,9 +309,6 @@ def openapi_document() -> dict[str, Any]:
     components.update(bat_docs.schemas())
     components.update(chathub_docs.schemas())
     _as_numbers(components)
-    for name, schema in components.items():
-        if name.endswith("RouteStepOut"):
-            schema["properties"]["decision"] = {"enum": [d.value for d in Decision]}
     security: list[dict[str, list[str]]] = [{"apiKey": []}, {"viberToken": []}, {"telegramKey": []}]
 
     def errors(*codes: int) -> dict[str, Any]:

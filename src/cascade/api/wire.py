@@ -14,7 +14,7 @@ from typing import Annotated, Final, TypeVar
 import msgspec
 
 from cascade.callback_url import parse_callback_url
-from cascade.domain.dry_run import RoutePreview
+from cascade.domain.dry_run import Decision, RoutePreview
 from cascade.domain.errors import RequestRejected
 from cascade.domain.prices import amount_number
 from cascade.domain.surfaces import iso
@@ -132,7 +132,7 @@ class RouteStepOut(msgspec.Struct, frozen=True, omit_defaults=True):
 
     step: int
     channel: str
-    decision: str  # will_try | skip
+    decision: Decision
     reason: str | None = None
     windowSeconds: int | None = None  # noqa: N815 - the API's wire names
     latestStartAt: str | None = None  # noqa: N815
@@ -174,7 +174,7 @@ def route_out(preview: RoutePreview) -> RouteOut:
             RouteStepOut(
                 step=s.step,
                 channel=s.channel,
-                decision=s.decision.value,
+                decision=s.decision,
                 reason=s.reason,
                 windowSeconds=s.window_s,
                 latestStartAt=iso(s.latest_start_ms),
