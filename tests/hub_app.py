@@ -11,10 +11,27 @@ from __future__ import annotations
 
 from litestar import Litestar
 
-from cascade.api.chathub.hub import Audience, HubPrincipal
-from cascade.bootstrap import build_app, build_chat_hub, build_store
-from cascade.clock import SystemClock
+from cascade.api.auth import Authenticator
+from cascade.api.chathub.hub import Audience, Hub, HubPrincipal
+from cascade.bootstrap import (
+    build_app,
+    build_chat_auth,
+    build_hub,
+    build_store,
+    chat_authenticate,
+)
+from cascade.clock import Clock, SystemClock
 from cascade.config import Settings
+from cascade.store.sql import SqlStore
+
+
+def build_chat_hub(settings: Settings, store: SqlStore, clock: Clock) -> Hub:
+    """The hub as `build_app` makes it when given none: its bus, and ChatHub's tokens and
+    the account's API keys as credentials (`chat_authenticate`; no sign-in throttle). For
+    a test that registers methods or publishes on the hub it then passes to `build_app`."""
+    keys = Authenticator(store, clock, settings.auth_cache_seconds)
+    chat_auth = build_chat_auth(settings, store, clock, keys)
+    return build_hub(settings, clock, chat_authenticate(chat_auth))
 
 
 def app() -> Litestar:

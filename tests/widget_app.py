@@ -18,13 +18,14 @@ from typing import Any
 import httpx
 
 from cascade.api.chathub.hub import Audience
-from cascade.bootstrap import build_app, build_chat_hub, build_store
+from cascade.bootstrap import build_app, build_store
 from cascade.clock import SystemClock
 from cascade.config import Settings
 from cascade.domain.chats import OperatorSync
 from cascade.security import hash_secret, new_api_key
 from cascade.store.migrate import upgrade
 from cascade.store.sql import SqlStore
+from tests.hub_app import build_chat_hub
 from tests.threaded_server import ThreadedServer
 
 JWT_SECRET = "a-widget-test-signing-key-of-32-bytes-or-more"

@@ -260,15 +260,6 @@ def chat_authenticate(chat_auth: ChatAuth) -> Authenticate:
     return authenticate
 
 
-def build_chat_hub(settings: Settings, store: SqlStore, clock: Clock) -> Hub:
-    """The hub as `build_app` makes it when given none: its bus, and ChatHub's tokens and
-    the account's API keys as credentials (`chat_authenticate`). For a caller that
-    registers methods or publishes on the hub it then passes to `build_app`."""
-    keys = Authenticator(store, clock, settings.auth_cache_seconds)
-    chat_auth = build_chat_auth(settings, store, clock, keys)
-    return build_hub(settings, clock, chat_authenticate(chat_auth))
-
-
 def build_chat_channels(settings: Settings) -> dict[str, BotChat]:
     """The enabled bot channels that carry chats (Telegram, Viber bots), for an API
     process's operators' answers and people's media: each with its own HTTP client."""
