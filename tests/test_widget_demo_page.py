@@ -10,25 +10,15 @@ import base64
 import hashlib
 import re
 
-import httpx
-
-from cascade.bootstrap import build_app
 from cascade.clock import ManualClock
 from cascade.store.sql import SqlStore
-from tests.conftest import test_settings as app_settings
+from tests.chathub_company import app_client
 
 PAGE = "/widget/demo"
 
 
-def client(
-    store: SqlStore, clock: ManualClock, db_url: str, **settings: object
-) -> httpx.AsyncClient:
-    app = build_app(app_settings(db_url, **settings), clock=clock, store=store)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cascade.test")
-
-
 async def test_off_unless_asked(store: SqlStore, clock: ManualClock, db_url: str) -> None:
-    async with client(store, clock, db_url) as api:
+    async with app_client(store, clock, db_url) as api:
         assert (await api.get(PAGE)).status_code == 404
 
 
@@ -36,7 +26,7 @@ async def test_the_page_holds_no_credential_and_allows_only_its_script(
     store: SqlStore, clock: ManualClock, db_url: str
 ) -> None:
     login = 'demo"><script>alert(1)</script>'
-    async with client(store, clock, db_url, widget_demo=True, demo_login=login) as api:
+    async with app_client(store, clock, db_url, widget_demo=True, demo_login=login) as api:
         page = await api.get(PAGE)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
