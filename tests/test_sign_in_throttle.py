@@ -262,6 +262,12 @@ async def test_the_throttle_keeps_no_login_in_its_keys() -> None:
         ("sign_in_address_interval_s", -1.0),
         ("sign_in_login_burst", 0),
         ("sign_in_address_burst", 0),
+        ("send_rate", 0.0),
+        ("status_rate", -1.0),
+        ("public_media_rate", 0.0),
+        ("send_burst", 0),
+        ("status_burst", 0),
+        ("public_media_burst", 0),
     ],
 )
 def test_a_limit_that_cannot_be_is_refused_at_start(name: str, value: float) -> None:

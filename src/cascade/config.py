@@ -85,10 +85,23 @@ class Settings:
             raise ValueError(
                 f"CASCADE_LOG_FORMAT must be {' or '.join(LOG_FORMATS)}: {self.log_format!r}"
             )
-        for name in ("sign_in_login_interval_s", "sign_in_address_interval_s"):
+        # every rate a limiter enforces (a zero one would divide by zero on each request)
+        for name in (
+            "send_rate",
+            "status_rate",
+            "public_media_rate",
+            "sign_in_login_interval_s",
+            "sign_in_address_interval_s",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{env_name(name)} must be more than 0")
-        for name in ("sign_in_login_burst", "sign_in_address_burst"):
+        for name in (
+            "send_burst",
+            "status_burst",
+            "public_media_burst",
+            "sign_in_login_burst",
+            "sign_in_address_burst",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{env_name(name)} must be at least 1")
 
