@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest as _generate_latest
@@ -34,6 +35,8 @@ from prometheus_client.registry import Collector
 from cascade.clock import Clock
 from cascade.domain.chats import ChatStatus
 from cascade.store.base import StoreFigures
+
+M = TypeVar("M", Counter, Histogram)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,21 @@ class AccountLabels:
         return OTHER_ACCOUNT
 
 
+class _Labelled(Generic[M]):
+    """A labelled series whose children are kept once made: the hot paths (a send, a
+    request, a report) pay one dictionary look-up, not the library's locked one."""
+
+    def __init__(self, metric: M) -> None:
+        self._metric: M = metric
+        self._children: dict[tuple[str, ...], M] = {}
+
+    def labels(self, *values: str) -> M:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
 class Metrics:
     """Every series; an `Observer` to count into and an `Exposition` to scrape."""
 
@@ -91,53 +109,64 @@ class Metrics:
         self._multiprocess_dir = multiprocess_dir
         self._registry = CollectorRegistry()
         r = self._registry
-        self._accepted = Counter(
-            "cascade_messages_accepted",
-            "Messages committed at intake, by account (repeats of a request not counted).",
-            ["account"],
-            registry=r,
+        self._accepted = _Labelled(
+            Counter(
+                "cascade_messages_accepted",
+                "Messages committed at intake, by account (repeats of a request not counted).",
+                ["account"],
+                registry=r,
+            )
         )
-        self._refused = Counter(
-            "cascade_rate_limit_refusals",
-            "Requests refused with 429, by account and bucket (send, status).",
-            ["account", "kind"],
-            registry=r,
+        self._refused = _Labelled(
+            Counter(
+                "cascade_rate_limit_refusals",
+                "Requests refused with 429, by account and bucket (send, status).",
+                ["account", "kind"],
+                registry=r,
+            )
         )
-        self._attempts = Counter(
-            "cascade_attempts",
-            "Sends by channel and what they came to.",
-            ["channel", "outcome"],
-            registry=r,
+        self._attempts = _Labelled(
+            Counter(
+                "cascade_attempts",
+                "Sends by channel and what they came to.",
+                ["channel", "outcome"],
+                registry=r,
+            )
         )
-        self._throttled = Counter(
-            "cascade_throttle_pauses",
-            "Times a provider asked a sender to slow down and it was paused, by channel.",
-            ["channel"],
-            registry=r,
+        self._throttled = _Labelled(
+            Counter(
+                "cascade_throttle_pauses",
+                "Times a provider asked a sender to slow down and it was paused, by channel.",
+                ["channel"],
+                registry=r,
+            )
         )
-        self._step_report = Histogram(
-            "cascade_step_report_seconds",
-            "From a step's send to the delivery report that ended it, by channel and outcome.",
-            ["channel", "outcome"],
-            buckets=STEP_REPORT_BUCKETS,
-            registry=r,
+        self._step_report = _Labelled(
+            Histogram(
+                "cascade_step_report_seconds",
+                "From a step's send to the delivery report that ended it, by channel and outcome.",
+                ["channel", "outcome"],
+                buckets=STEP_REPORT_BUCKETS,
+                registry=r,
+            )
         )
-        self._webhooks = Counter(
-            "cascade_webhook_deliveries",
-            "Status-webhook POSTs: delivered (2xx) or failed (retried later).",
-            ["outcome"],
-            registry=r,
+        self._webhooks = _Labelled(
+            Counter(
+                "cascade_webhook_deliveries",
+                "Status-webhook POSTs: delivered (2xx) or failed (retried later).",
+                ["outcome"],
+                registry=r,
+            )
         )
-        self._http = Histogram(
-            "cascade_http_request_duration_seconds",
-            "HTTP requests by method, route template and status, from routing to the answer.",
-            ["method", "route", "status"],
-            buckets=HTTP_BUCKETS,
-            registry=r,
+        self._http = _Labelled(
+            Histogram(
+                "cascade_http_request_duration_seconds",
+                "HTTP requests by method, route template and status, from routing to the answer.",
+                ["method", "route", "status"],
+                buckets=HTTP_BUCKETS,
+                registry=r,
+            )
         )
-        # the labelled children of the hot paths, so a request pays one dictionary look-up
-        self._http_children: dict[tuple[str, str, int], Histogram] = {}
-        self._accepted_children: dict[str, Counter] = {}
         self._scraped = _Scraped(clock, store_wait_s)
         self._registry.register(self._scraped)
 
@@ -157,11 +186,7 @@ class Metrics:
     def accepted(self, account_id: str, count: int) -> None:
         if count <= 0:
             return
-        label = self._accounts.of(account_id)
-        child = self._accepted_children.get(label)
-        if child is None:
-            child = self._accepted_children[label] = self._accepted.labels(label)
-        child.inc(count)
+        self._accepted.labels(self._accounts.of(account_id)).inc(count)
 
     def rate_limited(self, account_id: str, kind: str) -> None:
         self._refused.labels(self._accounts.of(account_id), kind).inc()
@@ -179,11 +204,7 @@ class Metrics:
         self._webhooks.labels("delivered" if delivered else "failed").inc()
 
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        child = self._http_children.get(key)
-        if child is None:
-            child = self._http_children[key] = self._http.labels(method, route, str(status))
-        child.observe(seconds)
+        self._http.labels(method, route, str(status)).observe(seconds)
 
     # --- Exposition -----------------------------------------------------------------------
 
